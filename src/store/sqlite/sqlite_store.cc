@@ -1,0 +1,301 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <absl/container/flat_hash_map.h>
+#include <fmt/format.h>
+
+#include <tuple>
+
+#include "store/sqlite/decimal_functions.h"
+
+namespace meter::store::sqlite {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meter_schema (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS usage_partitions (month INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS usage_hourly (
+  tenant_id    TEXT    NOT NULL,
+  bucket_start INTEGER NOT NULL,
+  event_type   TEXT    NOT NULL,
+  quantity     TEXT    NOT NULL,
+  events       INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, bucket_start, event_type)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS usage_daily (
+  tenant_id    TEXT    NOT NULL,
+  bucket_start INTEGER NOT NULL,
+  event_type   TEXT    NOT NULL,
+  quantity     TEXT    NOT NULL,
+  events       INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, bucket_start, event_type)
+) WITHOUT ROWID;
+)sql";
+
+std::string partition_table(int month) { return fmt::format("usage_events_{}", month); }
+
+std::string upsert_sql(const char* table) {
+  return fmt::format(
+      "INSERT INTO {} (tenant_id, bucket_start, event_type, quantity, events) "
+      "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, bucket_start, event_type) DO UPDATE SET "
+      "quantity = meter_dec_add(quantity, excluded.quantity), events = events + excluded.events",
+      table);
+}
+
+struct Aggregate {
+  Decimal quantity;
+  std::int64_t events = 0;
+};
+
+using RollupKey = std::tuple<std::string_view, std::string_view, std::int64_t>;
+using RollupMap = absl::flat_hash_map<RollupKey, Aggregate>;
+
+Status add_to(RollupMap& map, const Event& e, Window window) {
+  auto& agg = map[RollupKey{e.tenant_id, e.event_type, to_unix_ms(floor_to(window, e.timestamp))}];
+  auto sum = agg.quantity.checked_add(e.quantity);
+  if (!sum) return fail(Error::invalid("quantity", "rollup overflow for tenant " + e.tenant_id));
+  agg.quantity = *sum;
+  ++agg.events;
+  return {};
+}
+
+void write_map(SQLite::Statement& stmt, const RollupMap& map) {
+  for (const auto& [key, agg] : map) {
+    const auto& [tenant, type, bucket] = key;
+    std::string quantity = agg.quantity.to_string();
+    stmt.reset();
+    stmt.bind(1, std::string(tenant));  // a few rows per batch: copies are cheap
+    stmt.bind(2, static_cast<std::int64_t>(bucket));
+    stmt.bind(3, std::string(type));
+    stmt.bindNoCopy(4, quantity);
+    stmt.bind(5, static_cast<std::int64_t>(agg.events));
+    stmt.exec();
+  }
+}
+
+}  // namespace
+
+// A reader connection on loan from the pool; goes back on destruction.
+class SqliteStore::ReaderLease {
+ public:
+  ReaderLease(SqliteStore& store, std::unique_ptr<SQLite::Database> db)
+      : store_(store), db_(std::move(db)) {}
+  ReaderLease(ReaderLease&&) = default;
+  ~ReaderLease() {
+    if (!db_) return;
+    std::lock_guard lock(store_.readers_mutex_);
+    store_.idle_readers_.push_back(std::move(db_));
+  }
+  SQLite::Database& operator*() { return *db_; }
+
+ private:
+  SqliteStore& store_;
+  std::unique_ptr<SQLite::Database> db_;
+};
+
+SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
+  if (options_.path.has_parent_path()) std::filesystem::create_directories(options_.path.parent_path());
+  writer_ = open_connection();
+  migrate();
+  upsert_hourly_ = std::make_unique<SQLite::Statement>(*writer_, upsert_sql("usage_hourly"));
+  upsert_daily_ = std::make_unique<SQLite::Statement>(*writer_, upsert_sql("usage_daily"));
+}
+
+SqliteStore::~SqliteStore() = default;
+
+std::unique_ptr<SQLite::Database> SqliteStore::open_connection() const {
+  auto db = std::make_unique<SQLite::Database>(options_.path.string(),
+                                               SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  db->exec("PRAGMA journal_mode = WAL");
+  db->exec("PRAGMA synchronous = FULL");
+  db->exec(fmt::format("PRAGMA cache_size = -{}", options_.cache_mib * 1024));
+  db->exec("PRAGMA busy_timeout = 5000");
+  register_decimal_functions(db->getHandle());
+  return db;
+}
+
+void SqliteStore::migrate() {
+  SQLite::Transaction tx(*writer_);
+  writer_->exec(kSchema);
+  SQLite::Statement version(*writer_, "SELECT max(version) FROM meter_schema");
+  version.executeStep();
+  if (version.getColumn(0).isNull()) {
+    writer_->exec(fmt::format("INSERT INTO meter_schema VALUES ({})", kSchemaVersion));
+  } else if (version.getColumn(0).getInt() > kSchemaVersion) {
+    throw SQLite::Exception(fmt::format(
+        "{} was written by a newer meterd (schema {}, this binary knows {}); upgrade meterd",
+        options_.path.string(), version.getColumn(0).getInt(), kSchemaVersion));
+  }
+  tx.commit();
+  SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
+  while (months.executeStep()) months_.insert(months.getColumn(0).getInt());
+}
+
+SQLite::Statement& SqliteStore::insert_statement(int month) {
+  if (!months_.contains(month)) {
+    std::string table = partition_table(month);
+    writer_->exec(fmt::format(
+        "CREATE TABLE IF NOT EXISTS {} (id TEXT NOT NULL, tenant_id TEXT NOT NULL, "
+        "event_type TEXT NOT NULL, quantity TEXT NOT NULL, ts INTEGER NOT NULL, "
+        "received_at INTEGER NOT NULL, metadata TEXT NOT NULL)",
+        table));
+    writer_->exec(fmt::format("INSERT OR IGNORE INTO usage_partitions VALUES ({})", month));
+    // Keep the all-months view in step with the partitions, for people using the sqlite3 CLI.
+    months_.insert(month);
+    std::string view = "DROP VIEW IF EXISTS usage_events; CREATE VIEW usage_events AS ";
+    const char* sep = "";
+    for (int m : months_) {
+      view += fmt::format("{}SELECT * FROM {}", sep, partition_table(m));
+      sep = " UNION ALL ";
+    }
+    writer_->exec(view);
+  }
+  auto& stmt = inserts_[month];
+  if (!stmt) {
+    stmt = std::make_unique<SQLite::Statement>(
+        *writer_, fmt::format("INSERT INTO {} VALUES (?, ?, ?, ?, ?, ?, ?)", partition_table(month)));
+  }
+  return *stmt;
+}
+
+Status SqliteStore::append(std::span<const Event> events) {
+  if (events.empty()) return {};
+  RollupMap hourly;
+  RollupMap daily;
+  for (const Event& e : events) {
+    if (auto s = add_to(hourly, e, Window::kHour); !s) return s;
+    if (auto s = add_to(daily, e, Window::kDay); !s) return s;
+  }
+  try {
+    SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
+    std::string quantity;
+    int current_month = 0;
+    SQLite::Statement* insert = nullptr;
+    for (const Event& e : events) {
+      int month = month_key(e.timestamp);
+      if (insert == nullptr || month != current_month) {
+        insert = &insert_statement(month);
+        current_month = month;
+      }
+      quantity = e.quantity.to_string();
+      insert->reset();
+      insert->bindNoCopy(1, e.id);
+      insert->bindNoCopy(2, e.tenant_id);
+      insert->bindNoCopy(3, e.event_type);
+      insert->bindNoCopy(4, quantity);
+      insert->bind(5, static_cast<std::int64_t>(to_unix_ms(e.timestamp)));
+      insert->bind(6, static_cast<std::int64_t>(to_unix_ms(e.received_at)));
+      insert->bindNoCopy(7, e.metadata);
+      insert->exec();
+    }
+    write_map(*upsert_hourly_, hourly);
+    write_map(*upsert_daily_, daily);
+    tx.commit();
+    return {};
+  } catch (const std::exception& ex) {
+    // The transaction rolled back: forget partitions it may have created.
+    months_.clear();
+    inserts_.clear();
+    try {
+      SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
+      while (months.executeStep()) months_.insert(months.getColumn(0).getInt());
+    } catch (const std::exception&) {
+    }
+    return fail(Error::unavailable(std::string("sqlite append failed: ") + ex.what()));
+  }
+}
+
+SqliteStore::ReaderLease SqliteStore::borrow_reader() {
+  {
+    std::lock_guard lock(readers_mutex_);
+    if (!idle_readers_.empty()) {
+      auto db = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return ReaderLease(*this, std::move(db));
+    }
+  }
+  return ReaderLease(*this, open_connection());
+}
+
+Result<std::vector<UsageRow>> SqliteStore::usage(const UsageQuery& query) {
+  try {
+    auto reader = borrow_reader();
+    const char* table = query.window == Window::kHour ? "usage_hourly" : "usage_daily";
+    SQLite::Statement stmt(
+        *reader, fmt::format("SELECT bucket_start, event_type, quantity, events FROM {} "
+                             "WHERE tenant_id = ?1 AND bucket_start >= ?2 AND bucket_start < ?3 "
+                             "AND (?4 IS NULL OR event_type = ?4) "
+                             "ORDER BY bucket_start, event_type",
+                             table));
+    stmt.bind(1, query.tenant_id);
+    stmt.bind(2, static_cast<std::int64_t>(to_unix_ms(query.from)));
+    stmt.bind(3, static_cast<std::int64_t>(to_unix_ms(query.to)));
+    if (query.event_type) stmt.bind(4, *query.event_type); else stmt.bind(4);
+
+    std::vector<UsageRow> rows;
+    while (stmt.executeStep()) {
+      auto quantity = Decimal::parse(stmt.getColumn(2).getString());
+      if (!quantity) return fail(Error::internal("corrupt quantity in " + std::string(table)));
+      Timestamp start = floor_to(query.window, from_unix_ms(stmt.getColumn(0).getInt64()));
+      std::string type = stmt.getColumn(1).getString();
+      std::int64_t events = stmt.getColumn(3).getInt64();
+      // Months are folded from days here; rows arrive in time order so a month is contiguous.
+      auto same = [&](const UsageRow& r) { return r.bucket_start == start && r.event_type == type; };
+      auto it = query.window == Window::kMonth
+                    ? std::find_if(rows.rbegin(), rows.rend(), same)
+                    : rows.rend();
+      if (it != rows.rend()) {
+        auto sum = it->quantity.checked_add(*quantity);
+        if (!sum) return fail(Error::invalid("quantity", "usage sum overflows"));
+        it->quantity = *sum;
+        it->events += events;
+      } else {
+        rows.push_back({start, std::move(type), *quantity, events});
+      }
+    }
+    if (query.window == Window::kMonth) {
+      std::stable_sort(rows.begin(), rows.end(), [](const UsageRow& a, const UsageRow& b) {
+        return std::tie(a.bucket_start, a.event_type) < std::tie(b.bucket_start, b.event_type);
+      });
+    }
+    return rows;
+  } catch (const std::exception& ex) {
+    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
+  }
+}
+
+std::vector<int> SqliteStore::partitions() {
+  std::vector<int> out;
+  auto reader = borrow_reader();
+  SQLite::Statement stmt(*reader, "SELECT month FROM usage_partitions ORDER BY month");
+  while (stmt.executeStep()) out.push_back(stmt.getColumn(0).getInt());
+  return out;
+}
+
+Status SqliteStore::scan_recent_ids(Timestamp received_since, Timestamp timestamp_since,
+                                    const IdVisitor& visit) {
+  try {
+    int first_month = month_key(timestamp_since);
+    auto reader = borrow_reader();
+    for (int month : partitions()) {
+      if (month < first_month) continue;
+      SQLite::Statement stmt(*reader, fmt::format("SELECT tenant_id, id, received_at FROM {} "
+                                                  "WHERE received_at >= ?",
+                                                  partition_table(month)));
+      stmt.bind(1, static_cast<std::int64_t>(to_unix_ms(received_since)));
+      while (stmt.executeStep()) {
+        const auto& tenant = stmt.getColumn(0);
+        const auto& id = stmt.getColumn(1);
+        visit(std::string_view(tenant.getText(), tenant.getBytes()),
+              std::string_view(id.getText(), id.getBytes()),
+              from_unix_ms(stmt.getColumn(2).getInt64()));
+      }
+    }
+    return {};
+  } catch (const std::exception& ex) {
+    return fail(Error::unavailable(std::string("sqlite scan failed: ") + ex.what()));
+  }
+}
+
+}  // namespace meter::store::sqlite

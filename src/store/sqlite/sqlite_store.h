@@ -1,0 +1,64 @@
+#pragma once
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "store/store.h"
+
+namespace meter::store::sqlite {
+
+struct SqliteOptions {
+  std::filesystem::path path;  // the database file; its folder is created if missing
+  int cache_mib = 64;
+};
+
+// The embedded store: one SQLite file in WAL mode with synchronous=FULL, so a committed
+// append is on disk. Raw events go to one table per UTC month (usage_events_YYYYMM, so
+// retention drops whole months); usage_hourly and usage_daily are updated in the same
+// transaction and can never drift from the raw rows. The schema is in docs/storage.md.
+//
+// Thread-safety: append() uses the writer connection and must be called from one thread at
+// a time; queries borrow a reader connection from a pool and may run from any thread.
+class SqliteStore final : public Store {
+ public:
+  // Opens (creating or migrating) the database. Throws SQLite::Exception on failure: it runs
+  // at start-up, where the caller turns it into a message and an exit code.
+  explicit SqliteStore(SqliteOptions options);
+  ~SqliteStore() override;
+
+  std::string_view name() const override { return "sqlite"; }
+  Status append(std::span<const Event> events) override;
+  Result<std::vector<UsageRow>> usage(const UsageQuery& query) override;
+  Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since,
+                         const IdVisitor& visit) override;
+
+  // The months (YYYYMM) that have a raw-event table, oldest first.
+  std::vector<int> partitions();
+
+ private:
+  class ReaderLease;
+
+  std::unique_ptr<SQLite::Database> open_connection() const;
+  void migrate();
+  SQLite::Statement& insert_statement(int month);
+  void write_rollups(std::span<const Event> events);
+  ReaderLease borrow_reader();
+
+  SqliteOptions options_;
+  std::unique_ptr<SQLite::Database> writer_;  // used only inside append() and at start-up
+  std::set<int> months_;                       // partitions known to exist (writer side)
+  std::map<int, std::unique_ptr<SQLite::Statement>> inserts_;
+  std::unique_ptr<SQLite::Statement> upsert_hourly_;
+  std::unique_ptr<SQLite::Statement> upsert_daily_;
+
+  std::mutex readers_mutex_;
+  std::vector<std::unique_ptr<SQLite::Database>> idle_readers_;  // GUARDED_BY(readers_mutex_)
+};
+
+}  // namespace meter::store::sqlite

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/decimal.h"
+#include "core/error.h"
+#include "core/event.h"
+#include "core/time.h"
+
+namespace meter::store {
+
+// Usage of one tenant over [from, to), bucketed by window, optionally one event type.
+struct UsageQuery {
+  std::string tenant_id;
+  std::optional<std::string> event_type;
+  Timestamp from;
+  Timestamp to;
+  Window window = Window::kDay;
+};
+
+struct UsageRow {
+  Timestamp bucket_start;
+  std::string event_type;
+  Decimal quantity;
+  std::int64_t events = 0;
+};
+
+using IdVisitor =
+    std::function<void(std::string_view tenant_id, std::string_view id, Timestamp received_at)>;
+
+// Where events and their rollups live. Implementations: sqlite/ (embedded, the default).
+//
+// append() is called by one thread at a time (the ingest writer) and is atomic: either every
+// event of the call and its rollup contribution is durably stored, or none is. The other
+// methods are thread-safe and may run concurrently with append().
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // A short name for /health and logs, e.g. "sqlite".
+  virtual std::string_view name() const = 0;
+
+  // Stores the events (already validated and deduplicated) and updates the rollups.
+  // Returns only after the data is on disk.
+  virtual Status append(std::span<const Event> events) = 0;
+
+  // Usage from the rollups. Buckets are sorted by start, then event type.
+  virtual Result<std::vector<UsageRow>> usage(const UsageQuery& query) = 0;
+
+  // Visits (tenant, id, received_at) of every stored event received at or after
+  // `received_since` whose timestamp is at or after `timestamp_since`: what the dedupe index
+  // must remember after a restart.
+  virtual Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since,
+                                 const IdVisitor& visit) = 0;
+};
+
+}  // namespace meter::store

@@ -1,0 +1,129 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <gtest/gtest.h>
+
+#include "store/sqlite/decimal_functions.h"
+#include "support/temp_dir.h"
+
+namespace meter::store::sqlite {
+namespace {
+
+Event make_event(std::string id, std::string tenant, std::string type, std::string_view quantity,
+                 std::string_view when) {
+  Event e;
+  e.id = std::move(id);
+  e.tenant_id = std::move(tenant);
+  e.event_type = std::move(type);
+  e.quantity = *Decimal::parse(quantity);
+  e.timestamp = *parse_rfc3339(when);
+  e.received_at = e.timestamp;
+  return e;
+}
+
+UsageQuery query(Window window, std::string_view from, std::string_view to) {
+  return {"acme", std::nullopt, *parse_rfc3339(from), *parse_rfc3339(to), window};
+}
+
+std::string raw_sum(const std::filesystem::path& db_path, std::string_view tenant) {
+  SQLite::Database db(db_path.string());
+  register_decimal_functions(db.getHandle());
+  SQLite::Statement stmt(db, "SELECT meter_dec_sum(quantity) FROM usage_events WHERE tenant_id = ?");
+  stmt.bind(1, std::string(tenant));
+  stmt.executeStep();
+  return stmt.getColumn(0).getString();
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  testing::TempDir dir_;
+  std::filesystem::path db_path_ = dir_ / "meterd.db";
+};
+
+// Verifies hourly, daily and monthly usage come back bucketed and summed exactly.
+TEST_F(SqliteStoreTest, UsageByWindow) {
+  SqliteStore store({db_path_});
+  std::vector<Event> events = {
+      make_event("1", "acme", "query", "1", "2026-10-31T23:10:00Z"),
+      make_event("2", "acme", "query", "0.1", "2026-11-01T00:10:00Z"),
+      make_event("3", "acme", "query", "0.2", "2026-11-01T00:50:00Z"),
+      make_event("4", "acme", "tokens", "1500", "2026-11-01T01:00:00Z"),
+      make_event("5", "other", "query", "7", "2026-11-01T01:00:00Z"),
+  };
+  ASSERT_TRUE(store.append(events));
+
+  auto hours = store.usage(query(Window::kHour, "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"));
+  ASSERT_TRUE(hours);
+  ASSERT_EQ(hours->size(), 2u);
+  EXPECT_EQ((*hours)[0].quantity.to_string(), "0.3");
+  EXPECT_EQ((*hours)[0].events, 2);
+  EXPECT_EQ((*hours)[1].event_type, "tokens");
+
+  auto months = store.usage(query(Window::kMonth, "2026-10-01T00:00:00Z", "2026-12-01T00:00:00Z"));
+  ASSERT_TRUE(months);
+  ASSERT_EQ(months->size(), 3u);
+  EXPECT_EQ(format_rfc3339((*months)[0].bucket_start), "2026-10-01T00:00:00.000Z");
+  EXPECT_EQ((*months)[0].quantity.to_string(), "1");
+  EXPECT_EQ((*months)[1].event_type, "query");
+  EXPECT_EQ((*months)[1].quantity.to_string(), "0.3");
+  EXPECT_EQ((*months)[2].quantity.to_string(), "1500");
+
+  auto q = query(Window::kDay, "2026-10-01T00:00:00Z", "2026-12-01T00:00:00Z");
+  q.event_type = "tokens";
+  auto days = store.usage(q);
+  ASSERT_TRUE(days);
+  ASSERT_EQ(days->size(), 1u);
+  EXPECT_EQ((*days)[0].quantity.to_string(), "1500");
+}
+
+// Verifies raw events land in one table per month and the rollups equal the raw sums.
+TEST_F(SqliteStoreTest, PartitionsByMonthAndRollupsMatchRaw) {
+  {
+    SqliteStore store({db_path_});
+    std::vector<Event> events;
+    for (int i = 0; i < 1000; ++i) {
+      auto when = i % 2 == 0 ? "2026-10-15T12:00:00Z" : "2026-11-15T12:00:00Z";
+      events.push_back(make_event(std::to_string(i), "acme", "tokens", "0.001", when));
+    }
+    ASSERT_TRUE(store.append(events));
+    EXPECT_EQ(store.partitions(), (std::vector<int>{202610, 202611}));
+  }
+  EXPECT_EQ(raw_sum(db_path_, "acme"), "1");
+  SqliteStore reopened({db_path_});
+  auto months = reopened.usage(query(Window::kMonth, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"));
+  ASSERT_TRUE(months);
+  ASSERT_EQ(months->size(), 2u);
+  EXPECT_EQ((*months)[0].quantity.to_string(), "0.5");
+  EXPECT_EQ((*months)[1].quantity.to_string(), "0.5");
+}
+
+// Verifies a failing append stores nothing: no raw row and no rollup change.
+TEST_F(SqliteStoreTest, FailedAppendIsAtomic) {
+  SqliteStore store({db_path_});
+  ASSERT_TRUE(store.append(std::vector<Event>{make_event("a", "acme", "q", "1", "2026-11-01T00:00:00Z")}));
+  auto huge = make_event("b", "acme", "q", "100000000000000000000000000", "2026-11-01T00:00:00Z");
+  std::vector<Event> overflow(2000, huge);
+  EXPECT_FALSE(store.append(overflow));
+  EXPECT_EQ(raw_sum(db_path_, "acme"), "1");
+  auto days = store.usage(query(Window::kDay, "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"));
+  ASSERT_TRUE(days);
+  EXPECT_EQ((*days)[0].quantity.to_string(), "1");
+}
+
+// Verifies the dedupe rebuild scan sees exactly the events received since the cut-off.
+TEST_F(SqliteStoreTest, ScansRecentIds) {
+  SqliteStore store({db_path_});
+  auto old = make_event("old", "acme", "q", "1", "2026-09-01T00:00:00Z");
+  auto recent = make_event("new", "acme", "q", "1", "2026-11-01T00:00:00Z");
+  ASSERT_TRUE(store.append(std::vector<Event>{old, recent}));
+  std::vector<std::string> seen;
+  auto status = store.scan_recent_ids(*parse_rfc3339("2026-10-01T00:00:00Z"),
+                                      *parse_rfc3339("2026-08-01T00:00:00Z"),
+                                      [&](std::string_view t, std::string_view id, Timestamp) {
+                                        seen.push_back(std::string(t) + "/" + std::string(id));
+                                      });
+  ASSERT_TRUE(status);
+  EXPECT_EQ(seen, std::vector<std::string>{"acme/new"});
+}
+
+}  // namespace
+}  // namespace meter::store::sqlite
