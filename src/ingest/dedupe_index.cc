@@ -1,0 +1,49 @@
+#include "ingest/dedupe_index.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/identifier.h"
+
+namespace meter::ingest {
+namespace {
+
+std::uint32_t hour_of(Timestamp t) {
+  auto hours = std::chrono::floor<std::chrono::hours>(t).time_since_epoch().count();
+  return static_cast<std::uint32_t>(std::max<std::int64_t>(hours, 0));
+}
+
+}  // namespace
+
+DedupeKey dedupe_key(std::string_view tenant_id, std::string_view id) {
+  // '\0' cannot occur in an identifier, so the joined text is unambiguous.
+  char buffer[2 * kMaxIdentifierLength + 1];
+  XXH128_hash_t h;
+  if (tenant_id.size() + id.size() + 1 <= sizeof buffer) {
+    std::memcpy(buffer, tenant_id.data(), tenant_id.size());
+    buffer[tenant_id.size()] = '\0';
+    std::memcpy(buffer + tenant_id.size() + 1, id.data(), id.size());
+    h = XXH3_128bits(buffer, tenant_id.size() + 1 + id.size());
+  } else {
+    std::string joined(tenant_id);
+    joined.push_back('\0');
+    joined.append(id);
+    h = XXH3_128bits(joined.data(), joined.size());
+  }
+  return {h.low64, h.high64};
+}
+
+void InMemoryDedupeIndex::insert(const DedupeKey& key, Timestamp received_at) {
+  ids_.insert_or_assign(key, hour_of(received_at));
+}
+
+std::size_t InMemoryDedupeIndex::expire(Timestamp cutoff) {
+  std::uint32_t cutoff_hour = hour_of(cutoff);
+  std::size_t before = ids_.size();
+  absl::erase_if(ids_, [&](const auto& entry) { return entry.second < cutoff_hour; });
+  return before - ids_.size();
+}
+
+}  // namespace meter::ingest

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <absl/container/flat_hash_map.h>
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/time.h"
+
+namespace meter::ingest {
+
+// A 128-bit hash of (tenant_id, id): the identity of an event for exactly-once counting.
+// Collisions are negligible (about 2^-64 for 2^32 events).
+struct DedupeKey {
+  std::uint64_t low = 0;
+  std::uint64_t high = 0;
+  friend bool operator==(const DedupeKey&, const DedupeKey&) = default;
+  template <class H>
+  friend H AbslHashValue(H h, const DedupeKey& k) {
+    return H::combine(std::move(h), k.low);  // already a good hash: one word is enough
+  }
+};
+
+DedupeKey dedupe_key(std::string_view tenant_id, std::string_view id);
+
+// The ids seen within the dedupe window. Consulted and updated only by the ingest writer, in
+// the same step as the store write, so an id is claimed only once its event is on disk.
+// Single-node implementation is in memory; a shared one (Redis) can implement the same.
+class DedupeIndex {
+ public:
+  virtual ~DedupeIndex() = default;
+  virtual bool contains(const DedupeKey& key) const = 0;
+  virtual void insert(const DedupeKey& key, Timestamp received_at) = 0;
+  // Forgets ids received before `cutoff`; returns how many.
+  virtual std::size_t expire(Timestamp cutoff) = 0;
+  virtual std::size_t size() const = 0;
+};
+
+// In-process index: about 24 bytes per id. Not thread-safe; owned by the writer thread.
+class InMemoryDedupeIndex final : public DedupeIndex {
+ public:
+  bool contains(const DedupeKey& key) const override { return ids_.contains(key); }
+  void insert(const DedupeKey& key, Timestamp received_at) override;
+  std::size_t expire(Timestamp cutoff) override;
+  std::size_t size() const override { return ids_.size(); }
+
+ private:
+  // Value: the hour (since the epoch) the id was received; hours keep the entry small.
+  absl::flat_hash_map<DedupeKey, std::uint32_t> ids_;
+};
+
+}  // namespace meter::ingest

@@ -1,0 +1,417 @@
+#include "ingest/event_json.h"
+
+#include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <simdjson.h>
+
+#include <charconv>
+
+#include "core/identifier.h"
+#include "ingest/validate.h"
+
+namespace meter::ingest {
+namespace {
+
+namespace od = simdjson::ondemand;
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// A simdjson failure is a malformed body and unwinds to the entry points below as Malformed
+// (it never leaves this file); a field problem is recorded on the item instead.
+struct Malformed {
+  simdjson::error_code code;
+};
+
+void check(simdjson::error_code code) {
+  if (code != simdjson::SUCCESS) throw Malformed{code};
+}
+
+template <class T>
+T take(simdjson::simdjson_result<T>&& result) {
+  T value;
+  check(std::move(result).get(value));
+  return value;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\r' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  return s;
+}
+
+// JSON's number grammar, which simdjson's on-demand API does not check for skipped tokens.
+bool is_json_number(std::string_view s) {
+  std::size_t i = 0;
+  auto digits = [&] {
+    std::size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == s.size();
+}
+
+std::string_view number_text(od::value& v) {
+  std::string_view text = trim(v.raw_json_token());
+  if (!is_json_number(text)) throw Malformed{simdjson::NUMBER_ERROR};
+  return text;
+}
+
+// Copies a JSON value into the writer, validating every token on the way; false when the
+// nesting is deeper than allowed.
+bool copy_json(od::value v, JsonWriter& out, int depth_left) {
+  switch (take(v.type())) {
+    case od::json_type::object: {
+      if (depth_left == 0) return false;
+      out.StartObject();
+      for (auto field : take(v.get_object())) {
+        std::string_view key = take(field.unescaped_key());
+        out.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+        if (!copy_json(take(field.value()), out, depth_left - 1)) return false;
+      }
+      out.EndObject();
+      return true;
+    }
+    case od::json_type::array: {
+      if (depth_left == 0) return false;
+      out.StartArray();
+      for (auto element : take(v.get_array())) {
+        if (!copy_json(take(std::move(element)), out, depth_left - 1)) return false;
+      }
+      out.EndArray();
+      return true;
+    }
+    case od::json_type::number: {
+      std::string_view text = number_text(v);
+      out.RawValue(text.data(), text.size(), rapidjson::kNumberType);
+      return true;
+    }
+    case od::json_type::string: {
+      std::string_view s = take(v.get_string());
+      out.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+      return true;
+    }
+    case od::json_type::boolean:
+      out.Bool(take(v.get_bool()));
+      return true;
+    case od::json_type::null:
+      if (!take(v.is_null())) throw Malformed{simdjson::N_ATOM_ERROR};
+      out.Null();
+      return true;
+  }
+  return true;
+}
+
+// Walks a value that will not be used, so that malformed JSON inside it is still caught.
+void skip_checked(od::value& v) {
+  rapidjson::StringBuffer sink;
+  JsonWriter writer(sink);
+  copy_json(v, writer, 1 << 20);
+}
+
+std::optional<Timestamp> parse_timestamp_text(std::string_view text) {
+  if (auto t = parse_rfc3339(text)) return t;
+  // Python's datetime.isoformat() has no zone; the seed wrote such timestamps, in UTC.
+  std::string with_zone(text);
+  with_zone.push_back('Z');
+  return parse_rfc3339(with_zone);
+}
+
+const char* type_name(od::json_type t) {
+  switch (t) {
+    case od::json_type::array: return "an array";
+    case od::json_type::object: return "an object";
+    case od::json_type::number: return "a number";
+    case od::json_type::string: return "a string";
+    case od::json_type::boolean: return "a boolean";
+    case od::json_type::null: return "null";
+  }
+  return "?";
+}
+
+// Reads one event object into `out`. Field problems go to out.error; malformed JSON throws.
+class EventReader {
+ public:
+  EventReader(const IngestLimits& limits, Timestamp now) : limits_(limits), now_(now) {}
+
+  void read(od::value value, ParsedEvent& out) {
+    auto type = take(value.type());
+    if (type != od::json_type::object) {
+      skip_checked(value);
+      out.error = Error::invalid("", fmt::format("an event must be a JSON object, not {}", type_name(type)));
+      return;
+    }
+    Event& e = out.event;
+    unsigned seen = 0;
+    bool has_id = false;
+    bool has_quantity = false;
+    bool has_timestamp = false;
+    for (auto field : take(value.get_object())) {
+      std::string_view key = take(field.unescaped_key());
+      od::value v = take(field.value());
+      unsigned bit = field_bit(key);
+      if (!out.error && bit == 0) {
+        out.error = Error::invalid(std::string(key), fmt::format("unknown field '{}'; put extra data in metadata", key));
+      } else if (!out.error && (seen & bit)) {
+        out.error = Error::invalid(std::string(key), fmt::format("duplicate field '{}'", key));
+      }
+      seen |= bit;
+      auto vt = take(v.type());
+      if (out.error || (vt == od::json_type::null && key != "tenant_id" && key != "event_type")) {
+        skip_checked(v);
+        continue;
+      }
+      if (key == "id") {
+        read_string(v, vt, "id", e.id, out);
+        has_id = true;
+      } else if (key == "tenant_id") {
+        read_string(v, vt, "tenant_id", e.tenant_id, out);
+      } else if (key == "event_type") {
+        read_string(v, vt, "event_type", e.event_type, out);
+      } else if (key == "quantity") {
+        has_quantity = read_quantity(v, vt, out);
+      } else if (key == "timestamp") {
+        has_timestamp = read_timestamp(v, vt, out);
+      } else if (key == "metadata") {
+        read_metadata(v, vt, out);
+      }
+    }
+    if (out.error) return;
+    if (!(seen & kTenant)) return set(out, "tenant_id", "tenant_id is required");
+    if (!(seen & kType)) return set(out, "event_type", "event_type is required");
+    if (!has_quantity) e.quantity = *Decimal::from_integer(1);
+    if (!has_timestamp) e.timestamp = now_;
+    e.received_at = now_;
+    if (!has_id) {  // absent or null
+      e.id = new_event_id(now_);
+      out.id_generated = true;
+    }
+    if (auto err = validate_event(e, limits_, now_)) out.error = std::move(err);
+  }
+
+ private:
+  static constexpr unsigned kId = 1, kTenant = 2, kType = 4, kQuantity = 8, kTimestamp = 16,
+                            kMetadata = 32;
+
+  static unsigned field_bit(std::string_view key) {
+    if (key == "id") return kId;
+    if (key == "tenant_id") return kTenant;
+    if (key == "event_type") return kType;
+    if (key == "quantity") return kQuantity;
+    if (key == "timestamp") return kTimestamp;
+    if (key == "metadata") return kMetadata;
+    return 0;
+  }
+
+  static void set(ParsedEvent& out, const char* field, std::string message) {
+    out.error = Error::invalid(field, std::move(message));
+  }
+
+  // Records a field error for a value of the wrong type, still checking that it is valid JSON.
+  static void reject(od::value& v, ParsedEvent& out, const char* field, std::string message) {
+    skip_checked(v);
+    set(out, field, std::move(message));
+  }
+
+  void read_string(od::value& v, od::json_type t, const char* field, std::string& to, ParsedEvent& out) {
+    if (t != od::json_type::string) {
+      return reject(v, out, field, fmt::format("{} must be a string, not {}", field, type_name(t)));
+    }
+    to = take(v.get_string());
+  }
+
+  bool read_quantity(od::value& v, od::json_type t, ParsedEvent& out) {
+    std::string_view text;
+    if (t == od::json_type::number) {
+      text = number_text(v);
+    } else if (t == od::json_type::string) {
+      text = take(v.get_string());
+    } else {
+      reject(v, out, "quantity", fmt::format("quantity must be a number, not {}", type_name(t)));
+      return false;
+    }
+    auto q = Decimal::parse(text);
+    if (!q) {
+      set(out, "quantity", fmt::format("quantity '{}' is not a decimal with at most {} fractional "
+                                       "digits within ±1e26", text.substr(0, 64), Decimal::kScale));
+      return false;
+    }
+    out.event.quantity = *q;
+    return true;
+  }
+
+  bool read_timestamp(od::value& v, od::json_type t, ParsedEvent& out) {
+    if (t == od::json_type::string) {
+      std::string_view text = take(v.get_string());
+      auto ts = parse_timestamp_text(text);
+      if (!ts) {
+        set(out, "timestamp", fmt::format("timestamp '{}' is not RFC 3339 (e.g. 2026-11-27T10:00:00Z)", text.substr(0, 64)));
+        return false;
+      }
+      out.event.timestamp = *ts;
+      return true;
+    }
+    if (t == od::json_type::number) {
+      std::string_view text = number_text(v);
+      std::int64_t ms = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+      if (ec != std::errc() || end != text.data() + text.size()) {
+        set(out, "timestamp", "a numeric timestamp must be whole milliseconds since the Unix epoch");
+        return false;
+      }
+      out.event.timestamp = from_unix_ms(ms);
+      return true;
+    }
+    reject(v, out, "timestamp", fmt::format("timestamp must be an RFC 3339 string or epoch milliseconds, not {}", type_name(t)));
+    return false;
+  }
+
+  void read_metadata(od::value& v, od::json_type t, ParsedEvent& out) {
+    if (t != od::json_type::object) {
+      return reject(v, out, "metadata", fmt::format("metadata must be an object, not {}", type_name(t)));
+    }
+    buffer_.Clear();
+    JsonWriter writer(buffer_);
+    if (!copy_json(v, writer, limits_.max_metadata_depth)) {
+      return set(out, "metadata", fmt::format("metadata is nested deeper than {} levels", limits_.max_metadata_depth));
+    }
+    out.event.metadata.assign(buffer_.GetString(), buffer_.GetSize());
+  }
+
+  const IngestLimits& limits_;
+  Timestamp now_;
+  rapidjson::StringBuffer buffer_;
+};
+
+// Per-thread parser state: simdjson wants padded input and reuses its buffers.
+struct ThreadState {
+  od::parser parser;
+  std::string scratch;
+
+  simdjson::padded_string_view pad(std::string_view text) {
+    scratch.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+    scratch.assign(text);
+    return simdjson::padded_string_view(scratch.data(), text.size(), scratch.capacity());
+  }
+};
+
+ThreadState& thread_state() {
+  thread_local ThreadState state;
+  return state;
+}
+
+// True when the document has content after its root value. (simdjson 3.0 lacks at_end():
+// current_location() fails with OUT_OF_BOUNDS exactly when everything was consumed.)
+bool has_trailing_content(od::document& doc) {
+  auto where = doc.current_location();
+  return where.error() == simdjson::SUCCESS;
+}
+
+Error malformed(simdjson::error_code code, std::string_view where) {
+  return Error::invalid("", fmt::format("body is not valid JSON{}: {}", where, simdjson::error_message(code)));
+}
+
+Error too_many(const IngestLimits& limits) {
+  return Error{ErrorCode::kTooLarge,
+               fmt::format("a request may hold at most {} events; split the batch",
+                           limits.max_events_per_request),
+               ""};
+}
+
+Result<std::vector<ParsedEvent>> parse_ndjson(std::string_view body, const IngestLimits& limits, Timestamp now) {
+  std::vector<ParsedEvent> items;
+  EventReader reader(limits, now);
+  ThreadState& state = thread_state();
+  std::size_t line_no = 0;
+  while (!body.empty()) {
+    std::size_t nl = body.find('\n');
+    std::string_view line = trim(body.substr(0, nl));
+    body = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
+    ++line_no;
+    if (line.empty()) continue;
+    if (items.size() == limits.max_events_per_request) return fail(too_many(limits));
+    try {
+      auto doc = take(state.parser.iterate(state.pad(line)));
+      od::value root = take(doc.get_value());
+      reader.read(root, items.emplace_back());
+      if (has_trailing_content(doc)) throw Malformed{simdjson::TRAILING_CONTENT};
+    } catch (const Malformed& m) {
+      return fail(malformed(m.code, fmt::format(" at line {}", line_no)));
+    }
+  }
+  if (items.empty()) return fail(Error::invalid("", "body holds no events"));
+  return items;
+}
+
+}  // namespace
+
+Result<std::vector<ParsedEvent>> parse_events(std::string_view body, BodyFormat format,
+                                              const IngestLimits& limits, Timestamp now) {
+  std::string_view trimmed = trim(body);
+  if (trimmed.empty()) return fail(Error::invalid("", "body is empty; send an event object, an array or NDJSON"));
+  if (format == BodyFormat::kNdjson) return parse_ndjson(trimmed, limits, now);
+  if (trimmed.front() != '{' && trimmed.front() != '[') {
+    return fail(Error::invalid("", "body must be an event object, an array of them, or NDJSON"));
+  }
+
+  ThreadState& state = thread_state();
+  EventReader reader(limits, now);
+  std::vector<ParsedEvent> items;
+  try {
+    auto doc = take(state.parser.iterate(state.pad(trimmed)));
+    if (trimmed.front() == '[') {
+      for (auto element : take(doc.get_array())) {
+        if (items.size() == limits.max_events_per_request) return fail(too_many(limits));
+        reader.read(take(std::move(element)), items.emplace_back());
+      }
+    } else {
+      reader.read(take(doc.get_value()), items.emplace_back());
+    }
+    if (has_trailing_content(doc)) {
+      if (trimmed.front() == '{') return parse_ndjson(trimmed, limits, now);
+      throw Malformed{simdjson::TRAILING_CONTENT};
+    }
+  } catch (const Malformed& m) {
+    return fail(malformed(m.code, ""));
+  }
+  if (items.empty()) return fail(Error::invalid("", "body holds no events"));
+  return items;
+}
+
+Result<ParsedEvent> parse_single_event(std::string_view body, const IngestLimits& limits, Timestamp now) {
+  std::string_view trimmed = trim(body);
+  if (trimmed.empty() || trimmed.front() != '{') {
+    return fail(Error::invalid("", "body must be one JSON event object; send batches to /v1/events"));
+  }
+  ThreadState& state = thread_state();
+  EventReader reader(limits, now);
+  ParsedEvent item;
+  try {
+    auto doc = take(state.parser.iterate(state.pad(trimmed)));
+    reader.read(take(doc.get_value()), item);
+    if (has_trailing_content(doc)) throw Malformed{simdjson::TRAILING_CONTENT};
+  } catch (const Malformed& m) {
+    return fail(malformed(m.code, ""));
+  }
+  return item;
+}
+
+}  // namespace meter::ingest

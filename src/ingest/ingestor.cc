@@ -1,0 +1,129 @@
+#include "ingest/ingestor.h"
+
+#include <absl/container/flat_hash_set.h>
+#include <spdlog/spdlog.h>
+
+namespace meter::ingest {
+
+Ingestor::Ingestor(store::Store& store, DedupeIndex& index, const Clock& clock,
+                   IngestorOptions options)
+    : store_(store), index_(index), clock_(clock), options_(options) {}
+
+Ingestor::~Ingestor() { stop(); }
+
+Status Ingestor::start() {
+  Timestamp now = clock_.now();
+  Timestamp received_since = now - options_.dedupe_window;
+  auto started = std::chrono::steady_clock::now();
+  auto status = store_.scan_recent_ids(
+      received_since, received_since - options_.late_window,
+      [this](std::string_view tenant, std::string_view id, Timestamp received_at) {
+        index_.insert(dedupe_key(tenant, id), received_at);
+      });
+  if (!status) return status;
+  dedupe_size_ = index_.size();
+  spdlog::info("dedupe index rebuilt: {} ids received in the last {} days, in {} ms", index_.size(),
+               std::chrono::duration_cast<std::chrono::days>(options_.dedupe_window).count(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started).count());
+  next_expiry_ = now + std::chrono::hours(1);
+  writer_ = std::thread([this] { run(); });
+  return {};
+}
+
+void Ingestor::submit(std::vector<Event> events, Completion done) {
+  std::size_t count = events.size();
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      done(fail(Error::unavailable("meterd is shutting down; retry against another node or later")));
+      return;
+    }
+    if (queued_events_.load() + count > options_.max_queued_events) {
+      done(fail(Error::unavailable("the ingest queue is full; retry with backoff")));
+      return;
+    }
+    queued_events_ += count;
+    queue_.push_back({std::move(events), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void Ingestor::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (writer_.joinable()) writer_.join();
+}
+
+void Ingestor::run() {
+  std::vector<Request> group;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued is stored
+      std::size_t events = 0;
+      while (!queue_.empty() && (group.empty() || events + queue_.front().events.size() <=
+                                                      options_.max_group_events)) {
+        events += queue_.front().events.size();
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    commit(group);
+    group.clear();
+  }
+}
+
+void Ingestor::commit(std::vector<Request>& group) {
+  std::size_t total = 0;
+  for (const auto& r : group) total += r.events.size();
+
+  // Drop ids seen before and repeats within this group; keep the rest in arrival order.
+  std::vector<Duplicates> duplicates(group.size());
+  std::vector<Event> fresh;
+  std::vector<DedupeKey> fresh_keys;
+  fresh.reserve(total);
+  fresh_keys.reserve(total);
+  absl::flat_hash_set<DedupeKey> in_group;
+  in_group.reserve(total);
+  for (std::size_t r = 0; r < group.size(); ++r) {
+    duplicates[r].resize(group[r].events.size());
+    for (std::size_t i = 0; i < group[r].events.size(); ++i) {
+      Event& e = group[r].events[i];
+      DedupeKey key = dedupe_key(e.tenant_id, e.id);
+      if (index_.contains(key) || !in_group.insert(key).second) {
+        duplicates[r][i] = true;
+        continue;
+      }
+      fresh_keys.push_back(key);
+      fresh.push_back(std::move(e));
+    }
+  }
+
+  Status stored = store_.append(fresh);
+  queued_events_ -= total;
+  if (!stored) {
+    counters_.failed_commits.fetch_add(1);
+    spdlog::error("storing {} events failed: {}", fresh.size(), stored.error().message);
+    for (auto& r : group) r.done(fail(stored.error()));
+    return;
+  }
+  for (std::size_t i = 0; i < fresh.size(); ++i) index_.insert(fresh_keys[i], fresh[i].received_at);
+  Timestamp now = clock_.now();
+  if (now >= next_expiry_) {
+    std::size_t dropped = index_.expire(now - options_.dedupe_window);
+    if (dropped > 0) spdlog::debug("dedupe index: forgot {} ids older than the window", dropped);
+    next_expiry_ = now + std::chrono::hours(1);
+  }
+  dedupe_size_ = index_.size();
+  counters_.commits.fetch_add(1);
+  counters_.accepted.fetch_add(fresh.size());
+  counters_.duplicates.fetch_add(total - fresh.size());
+  for (std::size_t r = 0; r < group.size(); ++r) group[r].done(std::move(duplicates[r]));
+}
+
+}  // namespace meter::ingest

@@ -1,0 +1,88 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/event.h"
+#include "ingest/dedupe_index.h"
+#include "store/store.h"
+
+namespace meter::ingest {
+
+struct IngestorOptions {
+  std::chrono::milliseconds dedupe_window = std::chrono::days(35);
+  std::chrono::milliseconds late_window = std::chrono::days(35);  // to bound the rebuild scan
+  std::size_t max_group_events = 50'000;     // events per commit (one fsync)
+  std::size_t max_queued_events = 1'000'000;  // beyond this, submit() answers "unavailable"
+};
+
+// For each submitted event, in order: true when it was a duplicate and was not stored again.
+using Duplicates = std::vector<bool>;
+using Completion = std::move_only_function<void(Result<Duplicates>)>;
+
+struct IngestCounters {
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> duplicates{0};
+  std::atomic<std::uint64_t> commits{0};
+  std::atomic<std::uint64_t> failed_commits{0};
+};
+
+// The durable write path: deduplicates events and stores them with group commit.
+//
+// Requests from any thread are queued; one writer thread (owned here, started by start() and
+// joined by stop()) takes everything queued, drops ids already seen, appends the rest to the
+// store in one transaction (one fsync shared by all the requests), and only then claims the
+// ids in the dedupe index and calls each request's completion. A failed write claims nothing,
+// so the client's retry is stored. Completions run on the writer thread and must be quick.
+class Ingestor {
+ public:
+  Ingestor(store::Store& store, DedupeIndex& index, const Clock& clock, IngestorOptions options);
+  ~Ingestor();
+
+  // Rebuilds the dedupe index from the store and starts the writer thread.
+  Status start();
+
+  // Queues the events; `done` is called once they are durably stored, or with an error.
+  void submit(std::vector<Event> events, Completion done);
+
+  // Stores everything already queued, then stops the writer. Later submits fail.
+  void stop();
+
+  std::size_t queued_events() const { return queued_events_.load(); }
+  std::size_t dedupe_size() const { return dedupe_size_.load(); }
+  const IngestCounters& counters() const { return counters_; }
+
+ private:
+  struct Request {
+    std::vector<Event> events;
+    Completion done;
+  };
+
+  void run();
+  void commit(std::vector<Request>& group);
+
+  store::Store& store_;
+  DedupeIndex& index_;  // touched only by the writer thread (and start() before it runs)
+  const Clock& clock_;
+  IngestorOptions options_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Request> queue_;  // GUARDED_BY(mutex_)
+  bool stopping_ = false;      // GUARDED_BY(mutex_)
+  std::atomic<std::size_t> queued_events_{0};
+  std::atomic<std::size_t> dedupe_size_{0};
+  IngestCounters counters_;
+  Timestamp next_expiry_{};
+  std::thread writer_;
+};
+
+}  // namespace meter::ingest

@@ -1,0 +1,174 @@
+#include "ingest/ingestor.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "store/sqlite/sqlite_store.h"
+#include "support/temp_dir.h"
+
+namespace meter::ingest {
+namespace {
+
+const Timestamp kNow = *parse_rfc3339("2026-11-27T10:00:00Z");
+
+Event event(std::string tenant, std::string id, std::string_view quantity = "1") {
+  Event e;
+  e.id = std::move(id);
+  e.tenant_id = std::move(tenant);
+  e.event_type = "query";
+  e.quantity = *Decimal::parse(quantity);
+  e.timestamp = kNow;
+  e.received_at = kNow;
+  return e;
+}
+
+// The real SQLite store, made to fail its next appends on demand.
+class FlakyStore final : public store::Store {
+ public:
+  explicit FlakyStore(store::Store& real) : real_(real) {}
+  std::string_view name() const override { return "flaky"; }
+  Status append(std::span<const Event> events) override {
+    if (failures_left_ > 0) {
+      --failures_left_;
+      return fail(Error::unavailable("disk on fire"));
+    }
+    return real_.append(events);
+  }
+  Result<std::vector<store::UsageRow>> usage(const store::UsageQuery& q) override { return real_.usage(q); }
+  Status scan_recent_ids(Timestamp a, Timestamp b, const store::IdVisitor& v) override {
+    return real_.scan_recent_ids(a, b, v);
+  }
+  int failures_left_ = 0;
+
+ private:
+  store::Store& real_;
+};
+
+Result<Duplicates> submit_and_wait(Ingestor& ingestor, std::vector<Event> events) {
+  std::promise<Result<Duplicates>> promise;
+  auto future = promise.get_future();
+  ingestor.submit(std::move(events), [&](Result<Duplicates> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+std::string stored_total(store::Store& store, std::string tenant) {
+  auto rows = store.usage({std::move(tenant), std::nullopt, kNow - std::chrono::days(40),
+                           kNow + std::chrono::days(1), Window::kMonth});
+  EXPECT_TRUE(rows);
+  Decimal total;
+  for (const auto& r : *rows) total = *total.checked_add(r.quantity);
+  return total.to_string();
+}
+
+class IngestorTest : public ::testing::Test {
+ protected:
+  testing::TempDir dir_;
+  SimulatedClock clock_{kNow};
+  std::filesystem::path db_ = dir_ / "meterd.db";
+};
+
+// Verifies repeats within one request and across requests are stored once and flagged.
+TEST_F(IngestorTest, CountsEachIdOnce) {
+  store::sqlite::SqliteStore store({db_});
+  InMemoryDedupeIndex index;
+  Ingestor ingestor(store, index, clock_, {});
+  ASSERT_TRUE(ingestor.start());
+  auto first = submit_and_wait(ingestor, {event("a", "1"), event("a", "2"), event("a", "1"), event("b", "1")});
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, (Duplicates{false, false, true, false}));
+  auto second = submit_and_wait(ingestor, {event("a", "2"), event("a", "3")});
+  ASSERT_TRUE(second);
+  EXPECT_EQ(*second, (Duplicates{true, false}));
+  EXPECT_EQ(stored_total(store, "a"), "3");
+  EXPECT_EQ(stored_total(store, "b"), "1");
+  EXPECT_EQ(ingestor.counters().duplicates.load(), 2u);
+}
+
+// Verifies a failed write claims no id, so the client's retry is stored.
+TEST_F(IngestorTest, FailedWriteDoesNotSwallowRetry) {
+  store::sqlite::SqliteStore real({db_});
+  FlakyStore store(real);
+  store.failures_left_ = 1;
+  InMemoryDedupeIndex index;
+  Ingestor ingestor(store, index, clock_, {});
+  ASSERT_TRUE(ingestor.start());
+  auto failed = submit_and_wait(ingestor, {event("a", "1", "5")});
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, ErrorCode::kUnavailable);
+  auto retried = submit_and_wait(ingestor, {event("a", "1", "5")});
+  ASSERT_TRUE(retried);
+  EXPECT_EQ(*retried, Duplicates{false});
+  EXPECT_EQ(stored_total(real, "a"), "5");
+}
+
+// Verifies ids stored before a restart are still recognised after it, within the window only.
+TEST_F(IngestorTest, RemembersIdsAcrossRestart) {
+  {
+    store::sqlite::SqliteStore store({db_});
+    InMemoryDedupeIndex index;
+    Ingestor ingestor(store, index, clock_, {});
+    ASSERT_TRUE(ingestor.start());
+    ASSERT_TRUE(submit_and_wait(ingestor, {event("a", "1")}));
+  }
+  store::sqlite::SqliteStore store({db_});
+  InMemoryDedupeIndex index;
+  Ingestor ingestor(store, index, clock_, {});
+  ASSERT_TRUE(ingestor.start());
+  EXPECT_EQ(ingestor.dedupe_size(), 1u);
+  auto again = submit_and_wait(ingestor, {event("a", "1")});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, Duplicates{true});
+
+  IngestorOptions short_window;
+  short_window.dedupe_window = std::chrono::hours(1);
+  clock_.advance(std::chrono::hours(2));
+  InMemoryDedupeIndex fresh_index;
+  Ingestor later(store, fresh_index, clock_, short_window);
+  ASSERT_TRUE(later.start());
+  EXPECT_EQ(later.dedupe_size(), 0u);
+}
+
+// Verifies concurrent submitters racing with the same ids store each id exactly once.
+TEST_F(IngestorTest, ConcurrentDuplicatesStoredOnce) {
+  store::sqlite::SqliteStore store({db_});
+  InMemoryDedupeIndex index;
+  Ingestor ingestor(store, index, clock_, {});
+  ASSERT_TRUE(ingestor.start());
+  std::vector<std::thread> threads;
+  std::atomic<int> stored{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int batch = 0; batch < 20; ++batch) {
+        std::vector<Event> events;
+        for (int i = 0; i < 50; ++i) events.push_back(event("a", std::to_string(batch * 50 + i)));
+        auto r = submit_and_wait(ingestor, std::move(events));
+        ASSERT_TRUE(r);
+        for (bool dup : *r) stored += dup ? 0 : 1;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(stored.load(), 1000);
+  EXPECT_EQ(stored_total(store, "a"), "1000");
+}
+
+// Verifies stop() stores what was queued before it returns.
+TEST_F(IngestorTest, StopDrainsQueue) {
+  store::sqlite::SqliteStore store({db_});
+  InMemoryDedupeIndex index;
+  Ingestor ingestor(store, index, clock_, {});
+  ASSERT_TRUE(ingestor.start());
+  std::atomic<int> done{0};
+  for (int i = 0; i < 100; ++i) {
+    ingestor.submit({event("a", std::to_string(i))}, [&](Result<Duplicates> r) { done += r ? 1 : 0; });
+  }
+  ingestor.stop();
+  EXPECT_EQ(done.load(), 100);
+  EXPECT_EQ(stored_total(store, "a"), "100");
+  auto late = submit_and_wait(ingestor, {event("a", "x")});
+  EXPECT_FALSE(late);
+}
+
+}  // namespace
+}  // namespace meter::ingest
