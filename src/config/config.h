@@ -1,0 +1,67 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "core/decimal.h"
+
+namespace meter::config {
+
+// Every setting meterd has, with its default. Where a value comes from (meterd.toml, .env,
+// the environment, flags) is decided by load_config(); the table of names is in settings.cc
+// and in the README.
+struct Config {
+  // [server]
+  std::string listen = "127.0.0.1:8000";
+  std::filesystem::path data_dir = "./data";
+  int workers = 0;  // HTTP worker threads; 0 = one per core
+  std::size_t max_body_bytes = 16 * 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+  std::chrono::milliseconds read_timeout = std::chrono::seconds(10);
+  std::string log_level = "info";
+  std::string log_format = "text";
+
+  // [ingest]
+  std::size_t max_events_per_request = 10'000;
+  std::size_t max_metadata_bytes = 8'192;
+  int max_metadata_depth = 8;
+  int dedupe_window_days = 35;
+  int late_window_days = 35;
+
+  // [buffer] (seed: BUFFER_SIZE, FLUSH_INTERVAL_SECONDS): batches shipped to a remote backend
+  std::size_t buffer_size = 100;
+  std::chrono::milliseconds flush_interval = std::chrono::seconds(1);
+  std::filesystem::path fallback_file_path = "./usage_events_fallback.jsonl";
+
+  // [clickhouse] (seed: CLICKHOUSE_*); empty host = embedded store only
+  std::string clickhouse_host;
+  int clickhouse_port = 8123;
+  std::string clickhouse_user = "default";
+  std::string clickhouse_password;
+  std::string clickhouse_database = "metering";
+
+  // [pricing] (seed: PRICE_*), the default plan
+  Decimal price_per_query = *Decimal::parse("0.01");
+  Decimal price_per_1k_input_tokens = *Decimal::parse("0.003");
+  Decimal price_per_1k_output_tokens = *Decimal::parse("0.015");
+  Decimal price_per_gb_storage = *Decimal::parse("0.10");
+
+  // [quota] (seed: DEFAULT_QUOTA_*), per tenant per day
+  std::int64_t default_quota_queries = 1000;
+  std::int64_t default_quota_tokens = 100'000;
+
+  // [retention] (seed: RETENTION_MONTHS)
+  int retention_months = 36;
+
+  // [grafana] (seed: GRAFANA_*); kept for compatibility, meterd serves its own dashboard
+  std::string grafana_url = "http://localhost:3000";
+  std::string grafana_api_key;
+
+  // (seed: OFFLINE) true = never contact ClickHouse, even when configured
+  bool offline = false;
+};
+
+}  // namespace meter::config
