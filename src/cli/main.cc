@@ -1,0 +1,72 @@
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+
+extern char** environ;
+
+namespace meter::cli {
+namespace {
+
+// Turns "key=value" flags into overrides; CLI11 has already checked the shape.
+std::vector<std::pair<std::string, std::string>> split_sets(const std::vector<std::string>& sets) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& s : sets) {
+    auto eq = s.find('=');
+    out.emplace_back(s.substr(0, eq), eq == std::string::npos ? "" : s.substr(eq + 1));
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"meterd: usage metering for multi-tenant SaaS"};
+  app.fallthrough();
+  app.require_subcommand(1);
+  app.set_version_flag("--version", METER_VERSION);
+
+  std::optional<std::string> config_file, env_file, listen, data_dir, workers, log_level, log_format;
+  std::vector<std::string> sets;
+  app.add_option("--config", config_file, "meterd.toml to read (default: ./meterd.toml if present)");
+  app.add_option("--env-file", env_file, "a .env file in the seed's format (default: ./.env if present)");
+  app.add_option("--listen", listen, "address:port to serve on (server.listen)");
+  app.add_option("--data-dir", data_dir, "folder of the embedded store (server.data_dir)");
+  app.add_option("--workers", workers, "HTTP worker threads (server.workers)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  app.add_option("--log-format", log_format, "text or json");
+  app.add_option("--set", sets, "any setting, as key=value (e.g. --set buffer.size=500)")
+      ->check([](const std::string& s) { return s.find('=') == std::string::npos ? "expected key=value" : ""; });
+
+  auto* serve = app.add_subcommand("serve", "serve the HTTP API (the default store is embedded SQLite)");
+  auto* config_cmd = app.add_subcommand("config", "inspect the configuration");
+  auto* config_show = config_cmd->add_subcommand("show", "print the effective configuration and where each value came from");
+  config_cmd->require_subcommand(1);
+
+  CLI11_PARSE(app, argc, argv);
+
+  config::ConfigSources sources;
+  if (config_file) sources.toml_file = *config_file;
+  if (env_file) sources.env_file = *env_file;
+  sources.environment = environ;
+  sources.overrides = split_sets(sets);
+  for (auto [key, value] : {std::pair{"server.listen", &listen}, std::pair{"server.data_dir", &data_dir},
+                            std::pair{"server.workers", &workers}, std::pair{"server.log_level", &log_level},
+                            std::pair{"server.log_format", &log_format}}) {
+    if (*value) sources.overrides.emplace_back(key, **value);
+  }
+  auto loaded = config::load_config(sources);
+  if (!loaded) {
+    std::fprintf(stderr, "meterd: configuration error: %s\n", loaded.error().message.c_str());
+    return 2;
+  }
+
+  if (serve->parsed()) return run_serve(*loaded);
+  if (config_show->parsed()) return run_config_show(*loaded);
+  return 2;
+}
+
+}  // namespace meter::cli
+
+int main(int argc, char** argv) { return meter::cli::main(argc, argv); }

@@ -1,0 +1,79 @@
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "core/clock.h"
+#include "ingest/ingestor.h"
+#include "server/http_server.h"
+#include "server/routes/api_context.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace meter::cli {
+
+int run_serve(const config::LoadedConfig& loaded) {
+  const config::Config& c = loaded.config;
+  setup_logging(c);
+  SystemClock clock;
+
+  std::unique_ptr<store::Store> store;
+  std::filesystem::path db_path = c.data_dir / "meterd.db";
+  try {
+    store = std::make_unique<store::sqlite::SqliteStore>(store::sqlite::SqliteOptions{db_path});
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot open the embedded store {}: {}", db_path.string(), e.what());
+    return 1;
+  }
+
+  ingest::InMemoryDedupeIndex dedupe;
+  ingest::IngestorOptions ingest_options;
+  ingest_options.dedupe_window = std::chrono::days(c.dedupe_window_days);
+  ingest_options.late_window = std::chrono::days(c.late_window_days);
+  ingest::Ingestor ingestor(*store, dedupe, clock, ingest_options);
+  if (auto started = ingestor.start(); !started) {
+    spdlog::critical("cannot start ingestion: {}", started.error().message);
+    return 1;
+  }
+
+  ingest::IngestLimits limits;
+  limits.max_events_per_request = c.max_events_per_request;
+  limits.max_metadata_bytes = c.max_metadata_bytes;
+  limits.max_metadata_depth = c.max_metadata_depth;
+  limits.late_window = std::chrono::days(c.late_window_days);
+
+  server::Router router;
+  server::ApiContext api{ingestor, *store, clock, limits, METER_VERSION, clock.now()};
+  server::add_health_routes(router, api);
+  server::add_ingest_routes(router, api);
+  server::add_usage_routes(router, api);
+
+  server::HttpServerOptions http;
+  http.listen = c.listen;
+  http.workers = c.workers;
+  http.max_body_bytes = c.max_body_bytes;
+  http.max_header_bytes = c.max_header_bytes;
+  http.idle_timeout = c.idle_timeout;
+  http.read_timeout = c.read_timeout;
+  server::HttpServer server(http, router);
+  if (auto listening = server.listen(); !listening) {
+    spdlog::critical("{}", listening.error().message);
+    return 1;
+  }
+  std::string host = c.listen.substr(0, c.listen.rfind(':'));
+  std::printf("meterd %s serving http://%s:%u (store: %s at %s)\n", METER_VERSION, host.c_str(),
+              static_cast<unsigned>(server.port()), std::string(store->name()).c_str(), db_path.string().c_str());
+  std::fflush(stdout);
+
+  server.run();
+  ingestor.stop();
+  spdlog::info("stopped; every acknowledged event is stored ({} accepted this run)",
+               ingestor.counters().accepted.load());
+  return 0;
+}
+
+int run_config_show(const config::LoadedConfig& loaded) {
+  std::fputs(config::render_config(loaded).c_str(), stdout);
+  return 0;
+}
+
+}  // namespace meter::cli

@@ -1,0 +1,291 @@
+#include "server/http_server.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include "server/problem.h"
+
+#include <atomic>
+#include <charconv>
+#include <thread>
+
+namespace meter::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+
+// Hands the request to the handler and suspends until it responds, from whatever thread.
+template <class Token>
+auto async_handle(HttpHandler& handler, HttpRequest request, Token&& token) {
+  return asio::async_initiate<Token, void(HttpResponse)>(
+      [&handler](auto completion, HttpRequest req) {
+        auto executor = asio::get_associated_executor(completion);
+        handler.handle(std::move(req), Responder([completion = std::move(completion), executor](
+                                                     Responder::Builder build) mutable {
+          asio::post(executor, [completion = std::move(completion), build = std::move(build)]() mutable {
+            std::move(completion)(build());
+          });
+        }));
+      },
+      token, std::move(request));
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string media_type(std::string_view content_type) {
+  std::string_view t = content_type.substr(0, content_type.find(';'));
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  return lower(t);
+}
+
+// Turns Beast's parsed request into the handler's view; nullopt when the target is malformed.
+std::optional<HttpRequest> convert(http::request<http::string_body>& in) {
+  HttpRequest out;
+  out.method = std::string(in.method_string());
+  std::string_view target(in.target().data(), in.target().size());
+  std::size_t q = target.find('?');
+  if (!percent_decode(target.substr(0, q), out.path, false)) return std::nullopt;
+  if (q != std::string_view::npos && !parse_query(target.substr(q + 1), out.query)) return std::nullopt;
+  auto field = [&](http::field f) {
+    auto v = in[f];
+    return std::string_view(v.data(), v.size());
+  };
+  out.content_type = media_type(field(http::field::content_type));
+  out.accept = std::string(field(http::field::accept));
+  out.authorization = std::string(field(http::field::authorization));
+  out.body = std::move(in.body());
+  return out;
+}
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, HttpHandler& handler) : options_(std::move(options)), handler_(handler) {
+    int workers = options_.workers > 0 ? options_.workers
+                                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (int i = 0; i < workers; ++i) contexts_.push_back(std::make_unique<asio::io_context>(1));
+    acceptor_ = std::make_unique<tcp::acceptor>(*contexts_[0]);
+  }
+
+  Status listen() {
+    std::string_view listen = options_.listen;
+    std::size_t colon = listen.rfind(':');
+    if (colon == std::string_view::npos) return fail(Error::invalid("listen", "listen must be host:port"));
+    std::string host(listen.substr(0, colon));
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    unsigned port = 0;
+    auto port_text = listen.substr(colon + 1);
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+      return fail(Error::invalid("listen", "listen port must be 0..65535: " + options_.listen));
+    }
+    boost::system::error_code err;
+    auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, err);
+    if (err) return fail(Error::invalid("listen", "listen address is not an IP address: " + host));
+    tcp::endpoint endpoint(address, static_cast<std::uint16_t>(port));
+    acceptor_->open(endpoint.protocol(), err);
+    if (!err) acceptor_->set_option(asio::socket_base::reuse_address(true), err);
+    if (!err) acceptor_->bind(endpoint, err);
+    if (!err) acceptor_->listen(asio::socket_base::max_listen_connections, err);
+    if (err) {
+      return fail(Error::unavailable("cannot listen on " + options_.listen + ": " + err.message() +
+                                     " (is another meterd running? choose another --listen)"));
+    }
+    return {};
+  }
+
+  std::uint16_t port() const { return acceptor_->local_endpoint().port(); }
+
+  void run() {
+    asio::co_spawn(*contexts_[0], accept_loop(), asio::detached);
+    std::unique_ptr<asio::signal_set> signals;
+    if (options_.handle_signals) {
+      signals = std::make_unique<asio::signal_set>(*contexts_[0], SIGINT, SIGTERM);
+      signals->async_wait([this](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        spdlog::info("received signal {}: finishing in-flight requests, then stopping", signal);
+        begin_stop();
+      });
+    }
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    for (auto& ctx : contexts_) guards.push_back(asio::make_work_guard(*ctx));
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < contexts_.size(); ++i) {
+      threads.emplace_back([ctx = contexts_[i].get()] { ctx->run(); });
+    }
+    contexts_[0]->run();
+    for (auto& t : threads) t.join();
+  }
+
+  void stop() {
+    asio::post(*contexts_[0], [this] { begin_stop(); });
+  }
+
+  HttpServerStats stats() const { return {open_connections_.load(), active_requests_.load()}; }
+
+ private:
+  void begin_stop() {
+    if (draining_.exchange(true)) return;
+    boost::system::error_code ignored;
+    acceptor_->close(ignored);
+    asio::co_spawn(*contexts_[0], wait_for_drain(), asio::detached);
+  }
+
+  awaitable<void> wait_for_drain() {
+    asio::steady_timer timer(*contexts_[0]);
+    auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+    while (active_requests_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_after(std::chrono::milliseconds(5));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    if (active_requests_.load() > 0) {
+      spdlog::warn("stopping with {} requests unanswered after {} ms", active_requests_.load(),
+                   options_.drain_timeout.count());
+    }
+    for (auto& ctx : contexts_) ctx->stop();
+  }
+
+  awaitable<void> accept_loop() {
+    std::size_t next = 0;
+    for (;;) {
+      boost::system::error_code ec;
+      auto& ctx = *contexts_[next];
+      next = (next + 1) % contexts_.size();
+      tcp::socket socket = co_await acceptor_->async_accept(ctx, asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (draining_.load() || ec == asio::error::operation_aborted) co_return;
+        spdlog::warn("accept failed: {}", ec.message());
+        continue;
+      }
+      if (open_connections_.load() >= options_.max_connections) {
+        socket.close(ec);  // over the limit: refuse before reading anything
+        continue;
+      }
+      asio::co_spawn(ctx, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  // Takes the response by reference: GCC 12 mishandles non-trivial by-value coroutine
+  // parameters (double destruction), so the caller owns it until the write completes.
+  awaitable<void> send(beast::tcp_stream& stream, HttpResponse& response, bool keep_alive) {
+    http::response<http::string_body> res{static_cast<http::status>(response.status), 11};
+    res.set(http::field::server, "meterd");
+    res.set(http::field::content_type, response.content_type);
+    for (auto& [name, value] : response.headers) res.set(name, value);
+    res.keep_alive(keep_alive);
+    res.body() = std::move(response.body);
+    res.prepare_payload();
+    stream.expires_after(options_.read_timeout);
+    boost::system::error_code ec;
+    co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+  }
+
+  awaitable<void> session(tcp::socket socket) {
+    ++open_connections_;
+    socket.set_option(tcp::no_delay(true));
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    for (;;) {
+      boost::system::error_code ec;
+      if (buffer.size() == 0) {
+        // Waiting for the next request may take idle_timeout; once it starts, read_timeout.
+        stream.expires_after(options_.idle_timeout);
+        std::size_t n = co_await stream.async_read_some(buffer.prepare(8192), asio::redirect_error(use_awaitable, ec));
+        if (ec) break;
+        buffer.commit(n);
+      }
+      stream.expires_after(options_.read_timeout);
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+      parser.body_limit(options_.max_body_bytes);
+      co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      if (!ec && parser.get()[http::field::expect] == "100-continue") {
+        http::response<http::empty_body> go_on{http::status::continue_, 11};
+        co_await http::async_write(stream, go_on, asio::redirect_error(use_awaitable, ec));
+      }
+      if (!ec && !parser.is_done()) {
+        co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      }
+      if (ec) {
+        std::optional<HttpResponse> answer = answer_for_read_error(ec);
+        if (answer) co_await send(stream, *answer, false);
+        break;
+      }
+
+      auto& message = parser.get();
+      bool keep_alive = message.keep_alive();
+      auto request = convert(message);
+      ++active_requests_;
+      // No co_await inside a conditional expression: GCC 12 miscompiles that.
+      HttpResponse response;
+      if (request) {
+        response = co_await async_handle(handler_, std::move(*request), use_awaitable);
+      } else {
+        response = problem(400, "Bad Request", "the request target is not valid percent-encoding");
+      }
+      keep_alive = keep_alive && !draining_.load();
+      co_await send(stream, response, keep_alive);
+      --active_requests_;
+      if (!keep_alive) break;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    --open_connections_;
+  }
+
+  static std::optional<HttpResponse> answer_for_read_error(const boost::system::error_code& ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == asio::error::operation_aborted) {
+      return std::nullopt;
+    }
+    if (ec == beast::error::timeout) {
+      return problem(408, "Request Timeout", "the request was not received in time");
+    }
+    if (ec == http::error::header_limit) {
+      return problem(431, "Request Header Fields Too Large", "the request headers exceed server.max_header_bytes");
+    }
+    if (ec == http::error::body_limit) {
+      return problem(413, "Payload Too Large", "the request body exceeds server.max_body_bytes");
+    }
+    return problem(400, "Bad Request", "malformed HTTP request: " + ec.message());
+  }
+
+  HttpServerOptions options_;
+  HttpHandler& handler_;
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::unique_ptr<tcp::acceptor> acceptor_;  // lives on contexts_[0]
+  std::atomic<bool> draining_{false};
+  std::atomic<std::uint64_t> open_connections_{0};
+  std::atomic<std::uint64_t> active_requests_{0};
+};
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler& handler)
+    : impl_(std::make_unique<Impl>(std::move(options), handler)) {}
+HttpServer::~HttpServer() = default;
+Status HttpServer::listen() { return impl_->listen(); }
+std::uint16_t HttpServer::port() const { return impl_->port(); }
+void HttpServer::run() { impl_->run(); }
+void HttpServer::stop() { impl_->stop(); }
+HttpServerStats HttpServer::stats() const { return impl_->stats(); }
+
+}  // namespace meter::server

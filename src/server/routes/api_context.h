@@ -1,0 +1,28 @@
+#pragma once
+
+#include <string>
+
+#include "core/clock.h"
+#include "ingest/ingestor.h"
+#include "ingest/limits.h"
+#include "server/router.h"
+#include "store/store.h"
+
+namespace meter::server {
+
+// What the HTTP routes need from the rest of meterd. Everything referenced outlives the server.
+struct ApiContext {
+  ingest::Ingestor& ingestor;
+  store::Store& store;
+  const Clock& clock;
+  ingest::IngestLimits limits;
+  std::string version;
+  Timestamp started_at;
+};
+
+// Each adds one group of endpoints; see docs/api.md for what they do.
+void add_health_routes(Router& router, const ApiContext& api);
+void add_ingest_routes(Router& router, const ApiContext& api);
+void add_usage_routes(Router& router, const ApiContext& api);
+
+}  // namespace meter::server

@@ -1,0 +1,25 @@
+#include "server/json.h"
+#include "server/routes/api_context.h"
+
+namespace meter::server {
+
+void add_health_routes(Router& router, const ApiContext& api) {
+  router.add("GET", "/health", [&api](HttpRequest&, const PathParams&, Responder& respond) {
+    const auto& counters = api.ingestor.counters();
+    auto uptime = std::chrono::duration_cast<std::chrono::seconds>(api.clock.now() - api.started_at);
+    JsonOut out;
+    out.begin_object();
+    out.key("status").str("ok");
+    out.key("version").str(api.version);
+    out.key("store").str(api.store.name());
+    out.key("queue_depth").num(static_cast<std::int64_t>(api.ingestor.queued_events()));
+    out.key("dedupe_ids").num(static_cast<std::int64_t>(api.ingestor.dedupe_size()));
+    out.key("events_accepted").num(static_cast<std::int64_t>(counters.accepted.load()));
+    out.key("events_duplicate").num(static_cast<std::int64_t>(counters.duplicates.load()));
+    out.key("uptime_seconds").num(uptime.count());
+    out.end_object();
+    respond(out.response());
+  });
+}
+
+}  // namespace meter::server

@@ -1,0 +1,158 @@
+#include "ingest/event_json.h"
+#include "server/json.h"
+#include "server/problem.h"
+#include "server/routes/api_context.h"
+
+namespace meter::server {
+namespace {
+
+// curl -d sends application/x-www-form-urlencoded unless told otherwise; the body is JSON all
+// the same, so it and text/plain are read as JSON rather than refused.
+bool is_json_type(std::string_view type) {
+  return type.empty() || type == "application/json" || type == "application/x-www-form-urlencoded" ||
+         type == "text/plain";
+}
+
+bool is_ndjson_type(std::string_view type) {
+  return type == "application/x-ndjson" || type == "application/ndjson" || type == "application/jsonl" ||
+         type == "application/x-jsonlines";
+}
+
+HttpResponse unsupported_type(std::string_view type) {
+  return problem(415, "Unsupported Media Type",
+                 "Content-Type " + std::string(type) + " is not accepted; send application/json or application/x-ndjson");
+}
+
+void write_event(JsonOut& out, const Event& e) {
+  out.key("id").str(e.id);
+  out.key("tenant_id").str(e.tenant_id);
+  out.key("event_type").str(e.event_type);
+  out.key("quantity").dec(e.quantity);
+  out.key("timestamp").time(e.timestamp);
+}
+
+// POST /track: the seed's single-event body. 200 once the event is on disk.
+void track(const ApiContext& api, HttpRequest& request, Responder& respond) {
+  if (!is_json_type(request.content_type)) return respond(unsupported_type(request.content_type));
+  auto parsed = ingest::parse_single_event(request.body, api.limits, api.clock.now());
+  if (!parsed) return respond(problem(parsed.error()));
+  if (parsed->error) return respond(problem(*parsed->error));
+  Event echo = parsed->event;
+  echo.metadata.clear();
+  std::vector<Event> events;
+  events.push_back(std::move(parsed->event));
+  api.ingestor.submit(std::move(events), [respond = std::move(respond), echo = std::move(echo)](
+                                             Result<ingest::Duplicates> stored) mutable {
+    respond.later([stored = std::move(stored), echo = std::move(echo)]() {
+      if (!stored) return problem(stored.error());
+      bool duplicate = (*stored)[0];
+      JsonOut out;
+      out.begin_object();
+      out.key("status").str(duplicate ? "duplicate" : "accepted");
+      out.key("duplicate").boolean(duplicate);
+      write_event(out, echo);
+      out.end_object();
+      return out.response(200);
+    });
+  });
+}
+
+// What the response needs of each item, kept while the events themselves go to the writer.
+struct ItemSummary {
+  std::string id;
+  std::optional<Error> error;
+  std::size_t submitted_index = 0;  // position among the submitted events, when valid
+};
+
+HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest::Duplicates* duplicates) {
+  std::int64_t accepted = 0, duplicate = 0, rejected = 0;
+  JsonOut out;
+  out.begin_object();
+  out.key("results").begin_array();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const ItemSummary& item = items[i];
+    out.begin_object();
+    out.key("index").num(static_cast<std::int64_t>(i));
+    if (!item.id.empty()) out.key("id").str(item.id);
+    if (item.error) {
+      ++rejected;
+      out.key("status").str("rejected");
+      out.key("error").begin_object();
+      out.key("field").str(item.error->field);
+      out.key("detail").str(item.error->message);
+      out.end_object();
+    } else if (duplicates != nullptr && (*duplicates)[item.submitted_index]) {
+      ++duplicate;
+      out.key("status").str("duplicate");
+    } else {
+      ++accepted;
+      out.key("status").str("accepted");
+    }
+    out.end_object();
+  }
+  out.end_array();
+  out.key("accepted").num(accepted);
+  out.key("duplicates").num(duplicate);
+  out.key("rejected").num(rejected);
+  // All stored (or already known): 200. Some rejected: 207. None valid: 400, as a problem.
+  int status = rejected == 0 ? 200 : (rejected == static_cast<std::int64_t>(items.size()) ? 400 : 207);
+  if (status == 400) {
+    out.key("type").str("about:blank");
+    out.key("title").str("Bad Request");
+    out.key("status").num(400);
+    out.key("detail").str(items.size() == 1 ? items[0].error->message
+                                            : "no event in the batch is valid; see results");
+    out.key("field").str(items[0].error->field);
+  }
+  out.end_object();
+  HttpResponse response = out.response(status);
+  if (status == 400) response.content_type = "application/problem+json";
+  return response;
+}
+
+// POST /v1/events: one event, an array, or NDJSON; per-item results.
+void post_events(const ApiContext& api, HttpRequest& request, Responder& respond) {
+  ingest::BodyFormat format = ingest::BodyFormat::kAuto;
+  if (is_ndjson_type(request.content_type)) {
+    format = ingest::BodyFormat::kNdjson;
+  } else if (!is_json_type(request.content_type)) {
+    return respond(unsupported_type(request.content_type));
+  }
+  auto parsed = ingest::parse_events(request.body, format, api.limits, api.clock.now());
+  if (!parsed) return respond(problem(parsed.error()));
+
+  std::vector<ItemSummary> items(parsed->size());
+  std::vector<Event> events;
+  events.reserve(parsed->size());
+  for (std::size_t i = 0; i < parsed->size(); ++i) {
+    auto& p = (*parsed)[i];
+    items[i].id = p.event.id;
+    if (p.error) {
+      items[i].error = std::move(p.error);
+      continue;
+    }
+    items[i].submitted_index = events.size();
+    events.push_back(std::move(p.event));
+  }
+  if (events.empty()) return respond(batch_response(items, nullptr));
+  api.ingestor.submit(std::move(events), [respond = std::move(respond), items = std::move(items)](
+                                             Result<ingest::Duplicates> stored) mutable {
+    respond.later([stored = std::move(stored), items = std::move(items)]() {
+      if (!stored) return problem(stored.error());
+      return batch_response(items, &*stored);
+    });
+  });
+}
+
+}  // namespace
+
+void add_ingest_routes(Router& router, const ApiContext& api) {
+  router.add("POST", "/track", [&api](HttpRequest& req, const PathParams&, Responder& respond) {
+    track(api, req, respond);
+  });
+  router.add("POST", "/v1/events", [&api](HttpRequest& req, const PathParams&, Responder& respond) {
+    post_events(api, req, respond);
+  });
+}
+
+}  // namespace meter::server

@@ -1,0 +1,112 @@
+#include <charconv>
+
+#include "core/identifier.h"
+#include "server/json.h"
+#include "server/problem.h"
+#include "server/routes/api_context.h"
+
+namespace meter::server {
+namespace {
+
+// An instant from a query parameter: RFC 3339, a date (midnight UTC), or epoch milliseconds.
+std::optional<Timestamp> parse_instant(std::string_view text) {
+  if (auto t = parse_rfc3339(text)) return t;
+  if (auto t = parse_date(text)) return t;
+  std::int64_t ms = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (ec == std::errc() && end == text.data() + text.size()) return from_unix_ms(ms);
+  return std::nullopt;
+}
+
+Result<store::UsageQuery> usage_query(const HttpRequest& request, Timestamp now) {
+  store::UsageQuery q;
+  auto tenant = request.param("tenant_id");
+  if (!tenant) return fail(Error::invalid("tenant_id", "tenant_id is required"));
+  if (auto why = check_identifier(*tenant)) return fail(Error::invalid("tenant_id", "tenant_id " + *why));
+  q.tenant_id = std::string(*tenant);
+  if (auto type = request.param("event_type"); type && !type->empty()) {
+    if (auto why = check_identifier(*type)) return fail(Error::invalid("event_type", "event_type " + *why));
+    q.event_type = std::string(*type);
+  }
+  q.window = Window::kDay;
+  if (auto w = request.param("window")) {
+    auto window = parse_window(*w);
+    if (!window) return fail(Error::invalid("window", "window must be hour, day or month"));
+    q.window = *window;
+  }
+  q.from = floor_to(Window::kMonth, now);
+  q.to = now;
+  for (auto [name, target] : {std::pair{"from", &q.from}, std::pair{"to", &q.to}}) {
+    if (auto text = request.param(name)) {
+      auto t = parse_instant(*text);
+      if (!t) {
+        return fail(Error::invalid(name, std::string(name) + " must be RFC 3339, YYYY-MM-DD or epoch milliseconds"));
+      }
+      *target = *t;
+    }
+  }
+  q.from = floor_to(q.window, q.from);
+  if (q.to <= q.from) return fail(Error::invalid("to", "to must be after from"));
+  return q;
+}
+
+void get_usage(const ApiContext& api, HttpRequest& request, Responder& respond) {
+  auto query = usage_query(request, api.clock.now());
+  if (!query) return respond(problem(query.error()));
+  auto rows = api.store.usage(*query);
+  if (!rows) return respond(problem(rows.error()));
+
+  // Totals per event type over the whole range, in the order types first appear.
+  std::vector<store::UsageRow> totals;
+  for (const auto& row : *rows) {
+    auto it = std::find_if(totals.begin(), totals.end(), [&](const auto& t) { return t.event_type == row.event_type; });
+    if (it == totals.end()) {
+      totals.push_back(row);
+      continue;
+    }
+    auto sum = it->quantity.checked_add(row.quantity);
+    if (!sum) return respond(problem(Error::invalid("", "usage total overflows")));
+    it->quantity = *sum;
+    it->events += row.events;
+  }
+
+  JsonOut out;
+  out.begin_object();
+  out.key("tenant_id").str(query->tenant_id);
+  out.key("window").str(window_name(query->window));
+  out.key("from").time(query->from);
+  out.key("to").time(query->to);
+  out.key("event_type");
+  if (query->event_type) out.str(*query->event_type); else out.null();
+  out.key("buckets").begin_array();
+  for (const auto& row : *rows) {
+    out.begin_object();
+    out.key("start").time(row.bucket_start);
+    out.key("event_type").str(row.event_type);
+    out.key("quantity").dec(row.quantity);
+    out.key("events").num(row.events);
+    out.end_object();
+  }
+  out.end_array();
+  out.key("totals").begin_array();
+  for (const auto& t : totals) {
+    out.begin_object();
+    out.key("event_type").str(t.event_type);
+    out.key("quantity").dec(t.quantity);
+    out.key("events").num(t.events);
+    out.end_object();
+  }
+  out.end_array();
+  out.end_object();
+  respond(out.response());
+}
+
+}  // namespace
+
+void add_usage_routes(Router& router, const ApiContext& api) {
+  router.add("GET", "/v1/usage", [&api](HttpRequest& req, const PathParams&, Responder& respond) {
+    get_usage(api, req, respond);
+  });
+}
+
+}  // namespace meter::server
