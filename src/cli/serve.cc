@@ -42,10 +42,15 @@ int run_serve(const config::LoadedConfig& loaded) {
   limits.late_window = std::chrono::days(c.late_window_days);
 
   server::Router router;
-  server::ApiContext api{ingestor, *store, clock, limits, METER_VERSION, clock.now()};
+  server::ApiContext api{ingestor, *store, clock, limits, METER_VERSION, clock.now(),
+                         pricing::seed_price_book(c.price_per_query, c.price_per_1k_input_tokens,
+                                                  c.price_per_1k_output_tokens, c.price_per_gb_storage),
+                         quota::QuotaLimits{Decimal::from_integer(c.default_quota_queries),
+                                            Decimal::from_integer(c.default_quota_tokens), std::nullopt}};
   server::add_health_routes(router, api);
   server::add_ingest_routes(router, api);
   server::add_usage_routes(router, api);
+  server::add_seed_routes(router, api);
 
   server::HttpServerOptions http;
   http.listen = c.listen;

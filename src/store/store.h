@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/event.h"
 #include "core/time.h"
+#include "quota/limits.h"
 
 namespace meter::store {
 
@@ -58,6 +59,10 @@ class Store {
   // must remember after a restart.
   virtual Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since,
                                  const IdVisitor& visit) = 0;
+
+  // A tenant's quota limits (tenant_quotas); nullopt when none were ever set.
+  virtual Status put_quota(std::string_view tenant_id, const quota::QuotaLimits& limits) = 0;
+  virtual Result<std::optional<quota::QuotaLimits>> get_quota(std::string_view tenant_id) = 0;
 };
 
 }  // namespace meter::store

@@ -39,6 +39,8 @@ class FlakyStore final : public store::Store {
   Status scan_recent_ids(Timestamp a, Timestamp b, const store::IdVisitor& v) override {
     return real_.scan_recent_ids(a, b, v);
   }
+  Status put_quota(std::string_view t, const quota::QuotaLimits& l) override { return real_.put_quota(t, l); }
+  Result<std::optional<quota::QuotaLimits>> get_quota(std::string_view t) override { return real_.get_quota(t); }
   int failures_left_ = 0;
 
  private:

@@ -5,6 +5,8 @@
 #include "core/clock.h"
 #include "ingest/ingestor.h"
 #include "ingest/limits.h"
+#include "pricing/price_book.h"
+#include "quota/limits.h"
 #include "server/router.h"
 #include "store/store.h"
 
@@ -18,11 +20,14 @@ struct ApiContext {
   ingest::IngestLimits limits;
   std::string version;
   Timestamp started_at;
+  pricing::PriceBook price_book;     // the default plan
+  quota::QuotaLimits default_quota;  // for tenants with no limits of their own
 };
 
 // Each adds one group of endpoints; see docs/api.md for what they do.
 void add_health_routes(Router& router, const ApiContext& api);
 void add_ingest_routes(Router& router, const ApiContext& api);
 void add_usage_routes(Router& router, const ApiContext& api);
+void add_seed_routes(Router& router, const ApiContext& api);  // /quota/*, /invoice/generate
 
 }  // namespace meter::server

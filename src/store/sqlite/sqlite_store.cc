@@ -31,6 +31,13 @@ CREATE TABLE IF NOT EXISTS usage_daily (
   events       INTEGER NOT NULL,
   PRIMARY KEY (tenant_id, bucket_start, event_type)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tenant_quotas (
+  tenant_id       TEXT PRIMARY KEY,
+  queries_per_day TEXT,
+  tokens_per_day  TEXT,
+  storage_gb      TEXT,
+  updated_at      INTEGER NOT NULL
+);
 )sql";
 
 std::string partition_table(int month) { return fmt::format("usage_events_{}", month); }
@@ -260,6 +267,61 @@ Result<std::vector<UsageRow>> SqliteStore::usage(const UsageQuery& query) {
       });
     }
     return rows;
+  } catch (const std::exception& ex) {
+    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
+  }
+}
+
+namespace {
+
+void bind_optional(SQLite::Statement& stmt, int index, const std::optional<Decimal>& value) {
+  if (value) stmt.bind(index, value->to_string()); else stmt.bind(index);
+}
+
+Result<std::optional<Decimal>> column_decimal(const SQLite::Column& column) {
+  if (column.isNull()) return std::optional<Decimal>();
+  auto d = Decimal::parse(column.getString());
+  if (!d) return fail(Error::internal("corrupt decimal in tenant_quotas"));
+  return std::optional<Decimal>(*d);
+}
+
+}  // namespace
+
+Status SqliteStore::put_quota(std::string_view tenant_id, const quota::QuotaLimits& limits) {
+  try {
+    auto db = borrow_reader();  // any connection may write; WAL serialises it with the writer
+    SQLite::Statement stmt(*db,
+                           "INSERT INTO tenant_quotas VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id) DO UPDATE SET "
+                           "queries_per_day = excluded.queries_per_day, tokens_per_day = excluded.tokens_per_day, "
+                           "storage_gb = excluded.storage_gb, updated_at = excluded.updated_at");
+    stmt.bind(1, std::string(tenant_id));
+    bind_optional(stmt, 2, limits.queries_per_day);
+    bind_optional(stmt, 3, limits.tokens_per_day);
+    bind_optional(stmt, 4, limits.storage_gb);
+    stmt.bind(5, static_cast<std::int64_t>(
+                     std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count()));
+    stmt.exec();
+    return {};
+  } catch (const std::exception& ex) {
+    return fail(Error::unavailable(std::string("sqlite write failed: ") + ex.what()));
+  }
+}
+
+Result<std::optional<quota::QuotaLimits>> SqliteStore::get_quota(std::string_view tenant_id) {
+  try {
+    auto db = borrow_reader();
+    SQLite::Statement stmt(*db, "SELECT queries_per_day, tokens_per_day, storage_gb FROM tenant_quotas WHERE tenant_id = ?");
+    stmt.bind(1, std::string(tenant_id));
+    if (!stmt.executeStep()) return std::optional<quota::QuotaLimits>();
+    quota::QuotaLimits limits;
+    for (auto [index, field] : {std::pair{0, &limits.queries_per_day}, std::pair{1, &limits.tokens_per_day},
+                                std::pair{2, &limits.storage_gb}}) {
+      auto value = column_decimal(stmt.getColumn(index));
+      if (!value) return fail(value.error());
+      *field = *value;
+    }
+    return std::optional<quota::QuotaLimits>(limits);
   } catch (const std::exception& ex) {
     return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
   }

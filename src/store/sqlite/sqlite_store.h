@@ -38,6 +38,9 @@ class SqliteStore final : public Store {
   Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since,
                          const IdVisitor& visit) override;
 
+  Status put_quota(std::string_view tenant_id, const quota::QuotaLimits& limits) override;
+  Result<std::optional<quota::QuotaLimits>> get_quota(std::string_view tenant_id) override;
+
   // The months (YYYYMM) that have a raw-event table, oldest first.
   std::vector<int> partitions();
 

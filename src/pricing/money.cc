@@ -1,0 +1,56 @@
+#include "pricing/money.h"
+
+#include <boost/multiprecision/cpp_int.hpp>
+
+namespace meter::pricing {
+namespace {
+
+using Wide = boost::multiprecision::checked_int256_t;
+
+Wide pow10(int n) {
+  Wide p = 1;
+  for (int i = 0; i < n; ++i) p *= 10;
+  return p;
+}
+
+// numerator / denominator rounded to an integer; denominator > 0.
+Wide divide_rounded(const Wide& numerator, const Wide& denominator, Rounding mode) {
+  Wide quotient = numerator / denominator;  // truncates towards zero
+  Wide remainder = numerator % denominator;
+  if (remainder == 0) return quotient;
+  int sign = numerator < 0 ? -1 : 1;
+  Wide twice = abs(remainder) * 2;
+  bool away = false;
+  switch (mode) {
+    case Rounding::kHalfUp: away = twice >= denominator; break;
+    case Rounding::kHalfEven: away = twice > denominator || (twice == denominator && quotient % 2 != 0); break;
+    case Rounding::kUp: away = true; break;
+    case Rounding::kDown: away = false; break;
+  }
+  return away ? quotient + sign : quotient;
+}
+
+std::optional<Decimal> to_decimal(const Wide& units) {
+  static const Wide kMax = Wide(std::numeric_limits<Int128>::max() / 1);
+  if (units > kMax || units < -kMax) return std::nullopt;
+  return Decimal::from_units(static_cast<Int128>(units));
+}
+
+}  // namespace
+
+Decimal round_to(Decimal value, int digits, Rounding mode) {
+  Wide step = pow10(Decimal::kScale - digits);
+  return *to_decimal(divide_rounded(Wide(value.units()), step, mode) * step);
+}
+
+std::optional<Decimal> extend(Decimal quantity, Decimal unit_price, Decimal per, int digits, Rounding mode) {
+  if (per.is_zero() || per.is_negative()) return std::nullopt;
+  // quantity.units * price.units has scale 24; dividing by per.units brings it back to 12, and
+  // by 10^(12 - digits) more to the wanted precision, rounding once.
+  Wide numerator = Wide(quantity.units()) * Wide(unit_price.units());
+  Wide step = pow10(Decimal::kScale - digits);
+  Wide rounded = divide_rounded(numerator, Wide(per.units()) * step, mode);
+  return to_decimal(rounded * step);
+}
+
+}  // namespace meter::pricing
