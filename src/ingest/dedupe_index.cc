@@ -35,8 +35,8 @@ DedupeKey dedupe_key(std::string_view tenant_id, std::string_view id) {
   return {h.low64, h.high64};
 }
 
-void InMemoryDedupeIndex::insert(const DedupeKey& key, Timestamp received_at) {
-  ids_.insert_or_assign(key, hour_of(received_at));
+bool InMemoryDedupeIndex::insert(const DedupeKey& key, Timestamp received_at) {
+  return ids_.try_emplace(key, hour_of(received_at)).second;
 }
 
 std::size_t InMemoryDedupeIndex::expire(Timestamp cutoff) {

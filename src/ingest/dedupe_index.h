@@ -30,7 +30,9 @@ class DedupeIndex {
  public:
   virtual ~DedupeIndex() = default;
   virtual bool contains(const DedupeKey& key) const = 0;
-  virtual void insert(const DedupeKey& key, Timestamp received_at) = 0;
+  // Adds the key; false (and no change) when it was already there.
+  virtual bool insert(const DedupeKey& key, Timestamp received_at) = 0;
+  virtual void erase(const DedupeKey& key) = 0;
   // Forgets ids received before `cutoff`; returns how many.
   virtual std::size_t expire(Timestamp cutoff) = 0;
   virtual std::size_t size() const = 0;
@@ -40,7 +42,8 @@ class DedupeIndex {
 class InMemoryDedupeIndex final : public DedupeIndex {
  public:
   bool contains(const DedupeKey& key) const override { return ids_.contains(key); }
-  void insert(const DedupeKey& key, Timestamp received_at) override;
+  bool insert(const DedupeKey& key, Timestamp received_at) override;
+  void erase(const DedupeKey& key) override { ids_.erase(key); }
   std::size_t expire(Timestamp cutoff) override;
   std::size_t size() const override { return ids_.size(); }
 

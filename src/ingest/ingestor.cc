@@ -1,6 +1,5 @@
 #include "ingest/ingestor.h"
 
-#include <absl/container/flat_hash_set.h>
 #include <spdlog/spdlog.h>
 
 namespace meter::ingest {
@@ -82,37 +81,37 @@ void Ingestor::commit(std::vector<Request>& group) {
   std::size_t total = 0;
   for (const auto& r : group) total += r.events.size();
 
-  // Drop ids seen before and repeats within this group; keep the rest in arrival order.
+  // Claim each id in the index as it is seen: a repeat, from an earlier group or this one,
+  // fails the claim. Only this thread touches the index, so if the write then fails the claims
+  // are withdrawn before anyone could observe them: an id is claimed only with its stored event.
   std::vector<Duplicates> duplicates(group.size());
-  std::vector<Event> fresh;
-  std::vector<DedupeKey> fresh_keys;
-  fresh.reserve(total);
-  fresh_keys.reserve(total);
-  absl::flat_hash_set<DedupeKey> in_group;
-  in_group.reserve(total);
+  fresh_.clear();
+  fresh_keys_.clear();
+  fresh_.reserve(total);
+  fresh_keys_.reserve(total);
   for (std::size_t r = 0; r < group.size(); ++r) {
     duplicates[r].resize(group[r].events.size());
     for (std::size_t i = 0; i < group[r].events.size(); ++i) {
       Event& e = group[r].events[i];
       DedupeKey key = dedupe_key(e.tenant_id, e.id);
-      if (index_.contains(key) || !in_group.insert(key).second) {
+      if (!index_.insert(key, e.received_at)) {
         duplicates[r][i] = true;
         continue;
       }
-      fresh_keys.push_back(key);
-      fresh.push_back(std::move(e));
+      fresh_keys_.push_back(key);
+      fresh_.push_back(std::move(e));
     }
   }
 
-  Status stored = store_.append(fresh);
+  Status stored = store_.append(fresh_);
   queued_events_ -= total;
   if (!stored) {
+    for (const DedupeKey& key : fresh_keys_) index_.erase(key);
     counters_.failed_commits.fetch_add(1);
-    spdlog::error("storing {} events failed: {}", fresh.size(), stored.error().message);
+    spdlog::error("storing {} events failed: {}", fresh_.size(), stored.error().message);
     for (auto& r : group) r.done(fail(stored.error()));
     return;
   }
-  for (std::size_t i = 0; i < fresh.size(); ++i) index_.insert(fresh_keys[i], fresh[i].received_at);
   Timestamp now = clock_.now();
   if (now >= next_expiry_) {
     std::size_t dropped = index_.expire(now - options_.dedupe_window);
@@ -121,8 +120,8 @@ void Ingestor::commit(std::vector<Request>& group) {
   }
   dedupe_size_ = index_.size();
   counters_.commits.fetch_add(1);
-  counters_.accepted.fetch_add(fresh.size());
-  counters_.duplicates.fetch_add(total - fresh.size());
+  counters_.accepted.fetch_add(fresh_.size());
+  counters_.duplicates.fetch_add(total - fresh_.size());
   for (std::size_t r = 0; r < group.size(); ++r) group[r].done(std::move(duplicates[r]));
 }
 

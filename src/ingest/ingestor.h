@@ -82,6 +82,8 @@ class Ingestor {
   std::atomic<std::size_t> dedupe_size_{0};
   IngestCounters counters_;
   Timestamp next_expiry_{};
+  std::vector<Event> fresh_;  // writer thread only: reused between groups
+  std::vector<DedupeKey> fresh_keys_;
   std::thread writer_;
 };
 

@@ -2,6 +2,8 @@
 
 #include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <tuple>
 
@@ -58,12 +60,29 @@ struct Aggregate {
 using RollupKey = std::tuple<std::string_view, std::string_view, std::int64_t>;
 using RollupMap = absl::flat_hash_map<RollupKey, Aggregate>;
 
-Status add_to(RollupMap& map, const Event& e, Window window) {
-  auto& agg = map[RollupKey{e.tenant_id, e.event_type, to_unix_ms(floor_to(window, e.timestamp))}];
-  auto sum = agg.quantity.checked_add(e.quantity);
-  if (!sum) return fail(Error::invalid("quantity", "rollup overflow for tenant " + e.tenant_id));
+Status add_to(RollupMap& map, RollupKey key, Decimal quantity, std::int64_t events) {
+  auto& agg = map[key];
+  auto sum = agg.quantity.checked_add(quantity);
+  if (!sum) return fail(Error::invalid("quantity", "rollup overflow for tenant " + std::string(std::get<0>(key))));
   agg.quantity = *sum;
-  ++agg.events;
+  agg.events += events;
+  return {};
+}
+
+// Hourly sums per event, then daily sums from the (far fewer) hourly ones.
+Status aggregate(std::span<const Event> events, RollupMap& hourly, RollupMap& daily) {
+  constexpr std::int64_t kHourMs = 3'600'000;
+  constexpr std::int64_t kDayMs = 24 * kHourMs;
+  for (const Event& e : events) {
+    std::int64_t ms = to_unix_ms(e.timestamp);
+    std::int64_t hour = ms - ((ms % kHourMs) + kHourMs) % kHourMs;
+    if (auto s = add_to(hourly, RollupKey{e.tenant_id, e.event_type, hour}, e.quantity, 1); !s) return s;
+  }
+  for (const auto& [key, agg] : hourly) {
+    const auto& [tenant, type, hour] = key;
+    std::int64_t day = hour - ((hour % kDayMs) + kDayMs) % kDayMs;
+    if (auto s = add_to(daily, RollupKey{tenant, type, day}, agg.quantity, agg.events); !s) return s;
+  }
   return {};
 }
 
@@ -107,13 +126,42 @@ SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
   migrate();
   upsert_hourly_ = std::make_unique<SQLite::Statement>(*writer_, upsert_sql("usage_hourly"));
   upsert_daily_ = std::make_unique<SQLite::Statement>(*writer_, upsert_sql("usage_daily"));
+  writer_->exec("PRAGMA wal_autocheckpoint = 0");  // the checkpointer thread does it
+  checkpointer_ = std::thread([this] { run_checkpointer(); });
 }
 
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard lock(checkpoint_mutex_);
+    stopping_ = true;
+  }
+  checkpoint_wake_.notify_one();
+  checkpointer_.join();
+}
+
+void SqliteStore::run_checkpointer() {
+  std::unique_ptr<SQLite::Database> db;
+  try {
+    db = open_connection();
+  } catch (const std::exception& e) {
+    spdlog::error("sqlite checkpointer cannot open {}: {}; the WAL will grow", options_.path.string(), e.what());
+    return;
+  }
+  std::unique_lock lock(checkpoint_mutex_);
+  while (!checkpoint_wake_.wait_for(lock, options_.checkpoint_interval, [this] { return stopping_; })) {
+    lock.unlock();
+    // PASSIVE never blocks the writer; pages still in use by readers wait for the next round.
+    int rc = sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) spdlog::warn("sqlite checkpoint failed: {}", sqlite3_errstr(rc));
+    lock.lock();
+  }
+}
 
 std::unique_ptr<SQLite::Database> SqliteStore::open_connection() const {
   auto db = std::make_unique<SQLite::Database>(options_.path.string(),
-                                               SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+                                               // Each connection is used by one thread at a time
+                                               // (writer, a leased reader, the checkpointer).
+                                               SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
   db->exec("PRAGMA journal_mode = WAL");
   db->exec("PRAGMA synchronous = FULL");
   db->exec(fmt::format("PRAGMA cache_size = -{}", options_.cache_mib * 1024));
@@ -170,20 +218,17 @@ Status SqliteStore::append(std::span<const Event> events) {
   if (events.empty()) return {};
   RollupMap hourly;
   RollupMap daily;
-  for (const Event& e : events) {
-    if (auto s = add_to(hourly, e, Window::kHour); !s) return s;
-    if (auto s = add_to(daily, e, Window::kDay); !s) return s;
-  }
+  if (auto s = aggregate(events, hourly, daily); !s) return s;
   try {
     SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
     std::string quantity;
-    int current_month = 0;
     SQLite::Statement* insert = nullptr;
+    Timestamp month_start{}, month_end{};  // the partition `insert` writes to
     for (const Event& e : events) {
-      int month = month_key(e.timestamp);
-      if (insert == nullptr || month != current_month) {
-        insert = &insert_statement(month);
-        current_month = month;
+      if (insert == nullptr || e.timestamp < month_start || e.timestamp >= month_end) {
+        insert = &insert_statement(month_key(e.timestamp));
+        month_start = floor_to(Window::kMonth, e.timestamp);
+        month_end = next_window(Window::kMonth, e.timestamp);
       }
       quantity = e.quantity.to_string();
       insert->reset();

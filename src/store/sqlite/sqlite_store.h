@@ -5,8 +5,10 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "store/store.h"
@@ -16,6 +18,7 @@ namespace meter::store::sqlite {
 struct SqliteOptions {
   std::filesystem::path path;  // the database file; its folder is created if missing
   int cache_mib = 64;
+  std::chrono::milliseconds checkpoint_interval = std::chrono::milliseconds(250);
 };
 
 // The embedded store: one SQLite file in WAL mode with synchronous=FULL, so a committed
@@ -25,6 +28,8 @@ struct SqliteOptions {
 //
 // Thread-safety: append() uses the writer connection and must be called from one thread at
 // a time; queries borrow a reader connection from a pool and may run from any thread.
+// A checkpointer thread, started by the constructor and joined by the destructor, copies the
+// WAL into the database file in the background, so commits never pay for a checkpoint.
 class SqliteStore final : public Store {
  public:
   // Opens (creating or migrating) the database. Throws SQLite::Exception on failure: it runs
@@ -53,6 +58,8 @@ class SqliteStore final : public Store {
   void write_rollups(std::span<const Event> events);
   ReaderLease borrow_reader();
 
+  void run_checkpointer();
+
   SqliteOptions options_;
   std::unique_ptr<SQLite::Database> writer_;  // used only inside append() and at start-up
   std::set<int> months_;                       // partitions known to exist (writer side)
@@ -62,6 +69,11 @@ class SqliteStore final : public Store {
 
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<SQLite::Database>> idle_readers_;  // GUARDED_BY(readers_mutex_)
+
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_wake_;
+  bool stopping_ = false;  // GUARDED_BY(checkpoint_mutex_)
+  std::thread checkpointer_;
 };
 
 }  // namespace meter::store::sqlite
