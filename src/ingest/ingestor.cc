@@ -64,6 +64,12 @@ void Ingestor::run() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything queued is stored
+      if (options_.linger.count() > 0 && queued_events_.load() < options_.linger_below) {
+        // A plain sleep, not a wait on wake_: submitters then find no waiter to signal.
+        lock.unlock();
+        std::this_thread::sleep_for(options_.linger);
+        lock.lock();
+      }
       std::size_t events = 0;
       while (!queue_.empty() && (group.empty() || events + queue_.front().events.size() <=
                                                       options_.max_group_events)) {

@@ -127,6 +127,7 @@ SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
   upsert_hourly_ = std::make_unique<SQLite::Statement>(*writer_, upsert_sql("usage_hourly"));
   upsert_daily_ = std::make_unique<SQLite::Statement>(*writer_, upsert_sql("usage_daily"));
   writer_->exec("PRAGMA wal_autocheckpoint = 0");  // the checkpointer thread does it
+  writer_->exec("PRAGMA journal_size_limit = 67108864");  // a restarted WAL shrinks to 64 MiB
   checkpointer_ = std::thread([this] { run_checkpointer(); });
 }
 
@@ -151,7 +152,14 @@ void SqliteStore::run_checkpointer() {
   while (!checkpoint_wake_.wait_for(lock, options_.checkpoint_interval, [this] { return stopping_; })) {
     lock.unlock();
     // PASSIVE never blocks the writer; pages still in use by readers wait for the next round.
-    int rc = sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    int wal_frames = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, nullptr);
+    if (rc == SQLITE_OK && wal_frames >= options_.wal_restart_frames) {
+      // The writer never pauses long enough for the WAL to be fully copied, so take a turn:
+      // the remainder is small after the passive pass, and the WAL then starts over.
+      std::lock_guard writes(write_mutex_);
+      rc = sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+    }
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) spdlog::warn("sqlite checkpoint failed: {}", sqlite3_errstr(rc));
     lock.lock();
   }
@@ -219,6 +227,7 @@ Status SqliteStore::append(std::span<const Event> events) {
   RollupMap hourly;
   RollupMap daily;
   if (auto s = aggregate(events, hourly, daily); !s) return s;
+  std::lock_guard writes(write_mutex_);
   try {
     SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
     std::string quantity;

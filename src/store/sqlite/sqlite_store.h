@@ -18,7 +18,8 @@ namespace meter::store::sqlite {
 struct SqliteOptions {
   std::filesystem::path path;  // the database file; its folder is created if missing
   int cache_mib = 64;
-  std::chrono::milliseconds checkpoint_interval = std::chrono::milliseconds(250);
+  std::chrono::milliseconds checkpoint_interval = std::chrono::milliseconds(100);
+  int wal_restart_frames = 2048;  // restart the WAL once it holds this many pages (8 MiB)
 };
 
 // The embedded store: one SQLite file in WAL mode with synchronous=FULL, so a committed
@@ -29,7 +30,9 @@ struct SqliteOptions {
 // Thread-safety: append() uses the writer connection and must be called from one thread at
 // a time; queries borrow a reader connection from a pool and may run from any thread.
 // A checkpointer thread, started by the constructor and joined by the destructor, copies the
-// WAL into the database file in the background, so commits never pay for a checkpoint.
+// WAL into the database file in the background (PASSIVE), so commits do not pay for it; when
+// the WAL has grown, it briefly holds writes (write_mutex_) to finish the copy and restart the
+// WAL from its beginning, so the file stops growing and fdatasync overwrites, never extends.
 class SqliteStore final : public Store {
  public:
   // Opens (creating or migrating) the database. Throws SQLite::Exception on failure: it runs
@@ -70,6 +73,7 @@ class SqliteStore final : public Store {
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<SQLite::Database>> idle_readers_;  // GUARDED_BY(readers_mutex_)
 
+  std::mutex write_mutex_;  // held by append(), and by the checkpointer to restart the WAL
   std::mutex checkpoint_mutex_;
   std::condition_variable checkpoint_wake_;
   bool stopping_ = false;  // GUARDED_BY(checkpoint_mutex_)
