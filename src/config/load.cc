@@ -175,22 +175,27 @@ Result<LoadedConfig> load_config(const ConfigSources& sources) {
 
 std::string render_config(const LoadedConfig& loaded) {
   std::string out = "# meterd's effective configuration; each value's source is in its comment.\n";
-  std::string section;
-  for (const Setting& s : all_settings()) {
-    std::string_view key = s.key;
-    std::size_t dot = key.find('.');
-    std::string this_section = dot == std::string_view::npos ? "" : std::string(key.substr(0, dot));
-    std::string_view name = dot == std::string_view::npos ? key : key.substr(dot + 1);
-    if (this_section != section) {
-      section = this_section;
-      out += fmt::format("\n[{}]\n", section);
-    }
+  auto line = [&](const Setting& s, std::string_view name) {
     std::string value = s.get(loaded.config);
     if (s.secret && !value.empty()) value = "********";
     std::string shown = s.quoted ? fmt::format("\"{}\"", value) : value;
-    auto source = loaded.source_of.find(key);
+    auto source = loaded.source_of.find(s.key);
     out += fmt::format("{} = {}  # {}; env {}\n", name, shown,
                        source == loaded.source_of.end() ? "default" : source->second, s.env);
+  };
+  // TOML wants top-level keys before the first [section].
+  for (const Setting& s : all_settings()) {
+    if (s.key.find('.') == std::string_view::npos) line(s, s.key);
+  }
+  std::string_view section;
+  for (const Setting& s : all_settings()) {
+    std::size_t dot = s.key.find('.');
+    if (dot == std::string_view::npos) continue;
+    if (s.key.substr(0, dot) != section) {
+      section = s.key.substr(0, dot);
+      out += fmt::format("\n[{}]\n", section);
+    }
+    line(s, s.key.substr(dot + 1));
   }
   return out;
 }

@@ -131,5 +131,18 @@ TEST_F(ConfigTest, RendersWithSources) {
   EXPECT_NE(text.find("listen = \"127.0.0.1:8000\"  # default"), std::string::npos);
 }
 
+// Verifies `config show` output is itself a valid meterd.toml that reproduces the config.
+TEST_F(ConfigTest, RenderedConfigLoadsBack) {
+  auto loaded = load_config({std::nullopt, std::nullopt, nullptr,
+                             {{"buffer.size", "7"}, {"PRICE_PER_QUERY", "0.0125"}, {"offline", "true"}}});
+  ASSERT_TRUE(loaded);
+  write(toml_, render_config(*loaded));
+  auto again = load_config({toml_, std::nullopt, nullptr, {}});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->config.buffer_size, 7u);
+  EXPECT_EQ(again->config.price_per_query.to_string(), "0.0125");
+  EXPECT_TRUE(again->config.offline);
+}
+
 }  // namespace
 }  // namespace meter::config

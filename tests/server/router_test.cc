@@ -1,0 +1,51 @@
+#include "server/router.h"
+
+#include <gtest/gtest.h>
+
+namespace meter::server {
+namespace {
+
+HttpResponse call(Router& router, std::string method, std::string path) {
+  HttpResponse out;
+  HttpRequest req;
+  req.method = std::move(method);
+  req.path = std::move(path);
+  router.handle(std::move(req), Responder([&](Responder::Builder build) { out = build(); }));
+  return out;
+}
+
+Router make_router(std::string& seen) {
+  Router router;
+  router.add("GET", "/v1/tenants/{tenant}/usage", [&seen](HttpRequest&, const PathParams& p, Responder& r) {
+    seen = p.at("tenant");
+    r(HttpResponse{200, "text/plain", "usage", {}});
+  });
+  router.add("POST", "/track", [](HttpRequest&, const PathParams&, Responder& r) { r(HttpResponse{}); });
+  return router;
+}
+
+// Verifies {name} segments match one segment and are handed to the route.
+TEST(Router, MatchesParameters) {
+  std::string seen;
+  Router router = make_router(seen);
+  EXPECT_EQ(call(router, "GET", "/v1/tenants/acme/usage").body, "usage");
+  EXPECT_EQ(seen, "acme");
+  EXPECT_EQ(call(router, "GET", "/v1/tenants/acme/usage/extra").status, 404);
+  EXPECT_EQ(call(router, "GET", "/v1/tenants//usage").status, 404);
+}
+
+// Verifies unknown paths are 404 problems and known paths with other methods 405 with Allow.
+TEST(Router, AnswersNotFoundAndMethodNotAllowed) {
+  std::string seen;
+  Router router = make_router(seen);
+  HttpResponse missing = call(router, "GET", "/nope");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.content_type, "application/problem+json");
+  HttpResponse wrong = call(router, "GET", "/track");
+  EXPECT_EQ(wrong.status, 405);
+  ASSERT_EQ(wrong.headers.size(), 1u);
+  EXPECT_EQ(wrong.headers[0], (std::pair<std::string, std::string>{"Allow", "POST"}));
+}
+
+}  // namespace
+}  // namespace meter::server
