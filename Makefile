@@ -20,7 +20,8 @@ build: deps $(BUILD)/build.ninja
 serve: build
 	$(BUILD)/meterd serve $(ARGS)
 
-test: build
+# The whole suite twice: as built, and under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: build test-asan
 	ctest --test-dir $(BUILD) --output-on-failure -j2
 
 test-asan: deps
