@@ -8,6 +8,15 @@ namespace meter::cli {
 int run_serve(const config::LoadedConfig& loaded);
 int run_config_show(const config::LoadedConfig& loaded);
 
+struct KeysCreateArgs {
+  std::string tenant;
+  bool admin = false;
+  std::string name;
+};
+int run_keys_create(const config::LoadedConfig& loaded, const KeysCreateArgs& args);
+int run_keys_list(const config::LoadedConfig& loaded);
+int run_keys_revoke(const config::LoadedConfig& loaded, const std::string& key_id);
+
 // Applies server.log_level and server.log_format to the default logger (stderr).
 void setup_logging(const config::Config& config);
 

@@ -44,6 +44,18 @@ int main(int argc, char** argv) {
   auto* config_show = config_cmd->add_subcommand("show", "print the effective configuration and where each value came from");
   config_cmd->require_subcommand(1);
 
+  auto* keys_cmd = app.add_subcommand("keys", "manage API keys (stored hashed in DATA_DIR/keys.db)");
+  keys_cmd->require_subcommand(1);
+  KeysCreateArgs create_args;
+  auto* keys_create = keys_cmd->add_subcommand("create", "create a key and print it once");
+  keys_create->add_option("--tenant", create_args.tenant, "the tenant this key acts for");
+  keys_create->add_flag("--admin", create_args.admin, "an admin key: every tenant, quotas, keys, billing");
+  keys_create->add_option("--name", create_args.name, "a label for `keys list`");
+  auto* keys_list = keys_cmd->add_subcommand("list", "list keys (never the keys themselves)");
+  std::string revoke_id;
+  auto* keys_revoke = keys_cmd->add_subcommand("revoke", "revoke a key by its id");
+  keys_revoke->add_option("key_id", revoke_id, "the KEY_ID shown by `keys list`")->required();
+
   CLI11_PARSE(app, argc, argv);
 
   config::ConfigSources sources;
@@ -64,6 +76,9 @@ int main(int argc, char** argv) {
 
   if (serve->parsed()) return run_serve(*loaded);
   if (config_show->parsed()) return run_config_show(*loaded);
+  if (keys_create->parsed()) return run_keys_create(*loaded, create_args);
+  if (keys_list->parsed()) return run_keys_list(*loaded);
+  if (keys_revoke->parsed()) return run_keys_revoke(*loaded, revoke_id);
   return 2;
 }
 

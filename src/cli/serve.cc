@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "auth/authenticator.h"
 #include "core/clock.h"
 #include "ingest/ingestor.h"
 #include "server/http_server.h"
@@ -10,6 +11,15 @@
 #include "store/sqlite/sqlite_store.h"
 
 namespace meter::cli {
+namespace {
+
+// True for 127.0.0.0/8, ::1 and localhost: addresses no other machine can reach.
+bool is_loopback(std::string_view listen) {
+  std::string_view host = listen.substr(0, listen.rfind(':'));
+  return host == "localhost" || host.starts_with("127.") || host == "[::1]" || host == "::1";
+}
+
+}  // namespace
 
 int run_serve(const config::LoadedConfig& loaded) {
   const config::Config& c = loaded.config;
@@ -41,7 +51,24 @@ int run_serve(const config::LoadedConfig& loaded) {
   limits.max_metadata_depth = c.max_metadata_depth;
   limits.late_window = std::chrono::days(c.late_window_days);
 
-  server::Router router;
+  auth::Authenticator authenticator(c.data_dir / "keys.db", clock);
+  try {
+    authenticator.load();
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot open {}: {}", (c.data_dir / "keys.db").string(), e.what());
+    return 1;
+  }
+  if (authenticator.active_keys() == 0) {
+    if (!is_loopback(c.listen)) {
+      spdlog::critical("refusing to serve {} without API keys: anyone could read and write every tenant's "
+                       "usage. Create a key first: meterd keys create --admin --data-dir {}",
+                       c.listen, c.data_dir.string());
+      return 1;
+    }
+    spdlog::warn("no API keys: serving without authentication, on loopback only. "
+                 "Create one with: meterd keys create --admin");
+  }
+  server::Router router(&authenticator);
   server::ApiContext api{ingestor, *store, clock, limits, METER_VERSION, clock.now(),
                          pricing::seed_price_book(c.price_per_query, c.price_per_1k_input_tokens,
                                                   c.price_per_1k_output_tokens, c.price_per_gb_storage),

@@ -86,7 +86,16 @@ Message parse_one_of(std::string_view text, std::string& out, std::initializer_l
 
 const std::vector<Setting>& table() {
   static const std::vector<Setting> settings = {
-      {"server.listen", "METERD_LISTEN", "address:port to serve HTTP on", false, METER_STRING(listen)},
+      {"server.listen", "METERD_LISTEN", "address:port to serve HTTP on", false,
+       [](Config& c, std::string_view v) -> Message {
+         std::size_t colon = v.rfind(':');
+         unsigned port = 0;
+         if (colon == std::string_view::npos || colon == 0) return "must be host:port, e.g. 127.0.0.1:8000";
+         if (parse_int<unsigned>(v.substr(colon + 1), port, 0, 65535)) return "must be host:port with a port 0..65535";
+         c.listen = std::string(v);
+         return std::nullopt;
+       },
+       [](const Config& c) { return c.listen; }},
       {"server.data_dir", "METERD_DATA_DIR", "folder for the embedded store", false, METER_PATH(data_dir)},
       {"server.workers", "METERD_WORKERS", "HTTP worker threads (0 = one per core)", false,
        METER_INT(workers, int, 0, 256)},

@@ -9,9 +9,12 @@ namespace meter {
 // What went wrong, in terms a caller can act on. Maps onto HTTP statuses at the edge.
 enum class ErrorCode {
   kInvalidArgument,  // the caller sent something malformed or out of range (400)
+  kUnauthenticated,  // no or an unknown API key (401)
+  kForbidden,        // the key may not do this (403)
   kNotFound,         // 404
   kConflict,         // 409
   kTooLarge,         // a size limit was exceeded (413)
+  kRateLimited,      // over a rate limit; retry later (429)
   kUnavailable,      // a backend or the disk failed; retrying later may work (503)
   kInternal,         // a bug or an impossible state (500)
 };

@@ -150,7 +150,8 @@ const char* type_name(od::json_type t) {
 // Reads one event object into `out`. Field problems go to out.error; malformed JSON throws.
 class EventReader {
  public:
-  EventReader(const IngestLimits& limits, Timestamp now) : limits_(limits), now_(now) {}
+  EventReader(const IngestLimits& limits, Timestamp now, std::string_view default_tenant)
+      : limits_(limits), now_(now), default_tenant_(default_tenant) {}
 
   void read(od::value value, ParsedEvent& out) {
     auto type = take(value.type());
@@ -195,7 +196,10 @@ class EventReader {
       }
     }
     if (out.error) return;
-    if (!(seen & kTenant)) return set(out, "tenant_id", "tenant_id is required");
+    if (!(seen & kTenant)) {
+      if (default_tenant_.empty()) return set(out, "tenant_id", "tenant_id is required");
+      e.tenant_id = std::string(default_tenant_);
+    }
     if (!(seen & kType)) return set(out, "event_type", "event_type is required");
     if (!has_quantity) e.quantity = *Decimal::from_integer(1);
     if (!has_timestamp) e.timestamp = now_;
@@ -298,6 +302,7 @@ class EventReader {
 
   const IngestLimits& limits_;
   Timestamp now_;
+  std::string_view default_tenant_;
   rapidjson::StringBuffer buffer_;
 };
 
@@ -336,9 +341,10 @@ Error too_many(const IngestLimits& limits) {
                ""};
 }
 
-Result<std::vector<ParsedEvent>> parse_ndjson(std::string_view body, const IngestLimits& limits, Timestamp now) {
+Result<std::vector<ParsedEvent>> parse_ndjson(std::string_view body, const IngestLimits& limits, Timestamp now,
+                                              std::string_view default_tenant) {
   std::vector<ParsedEvent> items;
-  EventReader reader(limits, now);
+  EventReader reader(limits, now, default_tenant);
   ThreadState& state = thread_state();
   std::size_t line_no = 0;
   while (!body.empty()) {
@@ -364,16 +370,17 @@ Result<std::vector<ParsedEvent>> parse_ndjson(std::string_view body, const Inges
 }  // namespace
 
 Result<std::vector<ParsedEvent>> parse_events(std::string_view body, BodyFormat format,
-                                              const IngestLimits& limits, Timestamp now) {
+                                              const IngestLimits& limits, Timestamp now,
+                                              std::string_view default_tenant) {
   std::string_view trimmed = trim(body);
   if (trimmed.empty()) return fail(Error::invalid("", "body is empty; send an event object, an array or NDJSON"));
-  if (format == BodyFormat::kNdjson) return parse_ndjson(trimmed, limits, now);
+  if (format == BodyFormat::kNdjson) return parse_ndjson(trimmed, limits, now, default_tenant);
   if (trimmed.front() != '{' && trimmed.front() != '[') {
     return fail(Error::invalid("", "body must be an event object, an array of them, or NDJSON"));
   }
 
   ThreadState& state = thread_state();
-  EventReader reader(limits, now);
+  EventReader reader(limits, now, default_tenant);
   std::vector<ParsedEvent> items;
   try {
     auto doc = take(state.parser.iterate(state.pad(trimmed)));
@@ -386,7 +393,7 @@ Result<std::vector<ParsedEvent>> parse_events(std::string_view body, BodyFormat 
       reader.read(take(doc.get_value()), items.emplace_back());
     }
     if (has_trailing_content(doc)) {
-      if (trimmed.front() == '{') return parse_ndjson(trimmed, limits, now);
+      if (trimmed.front() == '{') return parse_ndjson(trimmed, limits, now, default_tenant);
       throw Malformed{simdjson::TRAILING_CONTENT};
     }
   } catch (const Malformed& m) {
@@ -396,13 +403,14 @@ Result<std::vector<ParsedEvent>> parse_events(std::string_view body, BodyFormat 
   return items;
 }
 
-Result<ParsedEvent> parse_single_event(std::string_view body, const IngestLimits& limits, Timestamp now) {
+Result<ParsedEvent> parse_single_event(std::string_view body, const IngestLimits& limits, Timestamp now,
+                                       std::string_view default_tenant) {
   std::string_view trimmed = trim(body);
   if (trimmed.empty() || trimmed.front() != '{') {
     return fail(Error::invalid("", "body must be one JSON event object; send batches to /v1/events"));
   }
   ThreadState& state = thread_state();
-  EventReader reader(limits, now);
+  EventReader reader(limits, now, default_tenant);
   ParsedEvent item;
   try {
     auto doc = take(state.parser.iterate(state.pad(trimmed)));

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "auth/principal.h"
+
 namespace meter::server {
 
 // A request as the handlers see it: HTTP/1.1 details (Beast) stay inside http_server.cc.
@@ -19,6 +21,7 @@ struct HttpRequest {
   std::string accept;
   std::string authorization;
   std::string body;
+  auth::Principal principal;  // set by the router once the route's access check passed
 
   std::optional<std::string_view> param(std::string_view name) const {
     auto it = query.find(name);

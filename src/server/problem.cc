@@ -41,14 +41,18 @@ HttpResponse problem(const Error& error) {
   int status = 500;
   switch (error.code) {
     case ErrorCode::kInvalidArgument: status = 400; break;
+    case ErrorCode::kUnauthenticated: status = 401; break;
+    case ErrorCode::kForbidden: status = 403; break;
     case ErrorCode::kNotFound: status = 404; break;
     case ErrorCode::kConflict: status = 409; break;
     case ErrorCode::kTooLarge: status = 413; break;
+    case ErrorCode::kRateLimited: status = 429; break;
     case ErrorCode::kUnavailable: status = 503; break;
     case ErrorCode::kInternal: status = 500; break;
   }
   HttpResponse r = problem(status, status_title(status), error.message, error.field);
   if (status == 503) r.headers.emplace_back("Retry-After", "1");
+  if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
 }
 

@@ -21,10 +21,32 @@ std::vector<std::string_view> split_path(std::string_view path) {
 
 }  // namespace
 
-void Router::add(std::string method, std::string pattern, RouteFn fn) {
+void Router::add(std::string method, std::string pattern, Access access, RouteFn fn) {
   std::vector<std::string> segments;
   for (auto s : split_path(pattern)) segments.emplace_back(s);
-  routes_.push_back({std::move(method), std::move(pattern), std::move(segments), std::move(fn)});
+  routes_.push_back({std::move(method), std::move(pattern), std::move(segments), access, std::move(fn)});
+}
+
+bool Router::authorize(const Route& route, HttpRequest& request, Responder& respond) {
+  if (authenticator_ == nullptr) {
+    request.principal = auth::Principal{true, "", ""};
+    return true;
+  }
+  auto principal = authenticator_->authenticate(request.authorization);
+  if (route.access == Access::kPublic) {
+    if (principal) request.principal = *principal;
+    return true;
+  }
+  if (!principal) {
+    respond(problem(principal.error()));
+    return false;
+  }
+  if (route.access == Access::kAdmin && !principal->admin) {
+    respond(problem(Error{ErrorCode::kForbidden, "this needs an admin key (meterd keys create --admin)", ""}));
+    return false;
+  }
+  request.principal = std::move(*principal);
+  return true;
 }
 
 bool Router::match(const Route& route, const std::vector<std::string_view>& segments, PathParams& params) {
@@ -47,7 +69,7 @@ void Router::handle(HttpRequest request, Responder respond) {
     PathParams params;
     if (!match(route, segments, params)) continue;
     if (route.method == request.method) {
-      route.fn(request, params, respond);
+      if (authorize(route, request, respond)) route.fn(request, params, respond);
       return;
     }
     if (allowed.find(route.method) == std::string::npos) allowed += (allowed.empty() ? "" : ", ") + route.method;

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/authenticator.h"
 #include "server/http_types.h"
 
 namespace meter::server {
@@ -15,13 +16,20 @@ using PathParams = std::map<std::string, std::string, std::less<>>;
 
 using RouteFn = std::function<void(HttpRequest&, const PathParams&, Responder&)>;
 
+// Who may call a route: anyone, any valid key (tenant scoping is then the route's job), or
+// admin keys only.
+enum class Access { kPublic, kKey, kAdmin };
+
 // Maps (method, path pattern) to a function. Patterns are literal segments and {name}
 // segments ("/v1/tenants/{tenant}/usage"). An unknown path answers 404, a known path with
 // another method 405 with an Allow header. Routes are added before serving; dispatch() is then
 // safe from any thread.
 class Router : public HttpHandler {
  public:
-  void add(std::string method, std::string pattern, RouteFn fn);
+  // Without an authenticator every caller is an anonymous admin (tests, open mode).
+  explicit Router(auth::Authenticator* authenticator = nullptr) : authenticator_(authenticator) {}
+
+  void add(std::string method, std::string pattern, Access access, RouteFn fn);
   void handle(HttpRequest request, Responder respond) override;
 
   // (method, pattern) of every route, for the API document's tests.
@@ -32,8 +40,12 @@ class Router : public HttpHandler {
     std::string method;
     std::string pattern;
     std::vector<std::string> segments;
+    Access access;
     RouteFn fn;
   };
+  bool authorize(const Route& route, HttpRequest& request, Responder& respond);
+
+  auth::Authenticator* authenticator_;
   static bool match(const Route& route, const std::vector<std::string_view>& segments, PathParams& params);
 
   std::vector<Route> routes_;

@@ -4,7 +4,7 @@
 namespace meter::server {
 
 void add_health_routes(Router& router, const ApiContext& api) {
-  router.add("GET", "/health", [&api](HttpRequest&, const PathParams&, Responder& respond) {
+  router.add("GET", "/health", Access::kPublic, [&api](HttpRequest&, const PathParams&, Responder& respond) {
     const auto& counters = api.ingestor.counters();
     auto uptime = std::chrono::duration_cast<std::chrono::seconds>(api.clock.now() - api.started_at);
     JsonOut out;

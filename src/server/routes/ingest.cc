@@ -2,6 +2,7 @@
 #include "server/json.h"
 #include "server/problem.h"
 #include "server/routes/api_context.h"
+#include "server/routes/scope.h"
 
 namespace meter::server {
 namespace {
@@ -34,9 +35,10 @@ void write_event(JsonOut& out, const Event& e) {
 // POST /track: the seed's single-event body. 200 once the event is on disk.
 void track(const ApiContext& api, HttpRequest& request, Responder& respond) {
   if (!is_json_type(request.content_type)) return respond(unsupported_type(request.content_type));
-  auto parsed = ingest::parse_single_event(request.body, api.limits, api.clock.now());
+  auto parsed = ingest::parse_single_event(request.body, api.limits, api.clock.now(), request.principal.tenant_id);
   if (!parsed) return respond(problem(parsed.error()));
   if (parsed->error) return respond(problem(*parsed->error));
+  if (auto denied = forbidden_unless_own(request, parsed->event.tenant_id)) return respond(std::move(*denied));
   Event echo = parsed->event;
   echo.metadata.clear();
   std::vector<Event> events;
@@ -118,8 +120,13 @@ void post_events(const ApiContext& api, HttpRequest& request, Responder& respond
   } else if (!is_json_type(request.content_type)) {
     return respond(unsupported_type(request.content_type));
   }
-  auto parsed = ingest::parse_events(request.body, format, api.limits, api.clock.now());
+  auto parsed = ingest::parse_events(request.body, format, api.limits, api.clock.now(), request.principal.tenant_id);
   if (!parsed) return respond(problem(parsed.error()));
+  // One event for another tenant rejects the whole request: a key never writes elsewhere.
+  for (const auto& p : *parsed) {
+    if (p.error) continue;
+    if (auto denied = forbidden_unless_own(request, p.event.tenant_id)) return respond(std::move(*denied));
+  }
 
   std::vector<ItemSummary> items(parsed->size());
   std::vector<Event> events;
@@ -147,10 +154,10 @@ void post_events(const ApiContext& api, HttpRequest& request, Responder& respond
 }  // namespace
 
 void add_ingest_routes(Router& router, const ApiContext& api) {
-  router.add("POST", "/track", [&api](HttpRequest& req, const PathParams&, Responder& respond) {
+  router.add("POST", "/track", Access::kKey, [&api](HttpRequest& req, const PathParams&, Responder& respond) {
     track(api, req, respond);
   });
-  router.add("POST", "/v1/events", [&api](HttpRequest& req, const PathParams&, Responder& respond) {
+  router.add("POST", "/v1/events", Access::kKey, [&api](HttpRequest& req, const PathParams&, Responder& respond) {
     post_events(api, req, respond);
   });
 }

@@ -5,13 +5,16 @@
 #include "server/json_body.h"
 #include "server/problem.h"
 #include "server/routes/api_context.h"
+#include "server/routes/scope.h"
 
 namespace meter::server {
 namespace {
 
-Result<std::string> tenant_of(const JsonBody& body) {
+// The body's tenant_id; a tenant key may leave it out and means its own tenant.
+Result<std::string> tenant_of(const JsonBody& body, const HttpRequest& request) {
   auto tenant = body.string("tenant_id");
   if (!tenant) return fail(tenant.error());
+  if (!*tenant && !request.principal.admin) return request.principal.tenant_id;
   if (!*tenant) return fail(Error::invalid("tenant_id", "tenant_id is required"));
   if (auto why = check_identifier(**tenant)) return fail(Error::invalid("tenant_id", "tenant_id " + *why));
   return **tenant;
@@ -48,8 +51,9 @@ void quota_set(const ApiContext& api, HttpRequest& request, Responder& respond) 
   if (auto s = body->only({"tenant_id", "queries_per_day", "tokens_per_day", "storage_gb"}); !s) {
     return respond(problem(s.error()));
   }
-  auto tenant = tenant_of(*body);
+  auto tenant = tenant_of(*body, request);
   if (!tenant) return respond(problem(tenant.error()));
+  if (auto hidden = hidden_unless_own(request, *tenant)) return respond(std::move(*hidden));
   auto current = limits_of(api, *tenant);
   if (!current) return respond(problem(current.error()));
   quota::QuotaLimits limits = *current;
@@ -76,8 +80,9 @@ void quota_check(const ApiContext& api, HttpRequest& request, Responder& respond
   auto body = JsonBody::parse(request.body);
   if (!body) return respond(problem(body.error()));
   if (auto s = body->only({"tenant_id"}); !s) return respond(problem(s.error()));
-  auto tenant = tenant_of(*body);
+  auto tenant = tenant_of(*body, request);
   if (!tenant) return respond(problem(tenant.error()));
+  if (auto hidden = hidden_unless_own(request, *tenant)) return respond(std::move(*hidden));
   auto limits = limits_of(api, *tenant);
   if (!limits) return respond(problem(limits.error()));
   Timestamp now = api.clock.now();
@@ -143,8 +148,9 @@ void invoice_generate(const ApiContext& api, HttpRequest& request, Responder& re
   auto body = JsonBody::parse(request.body);
   if (!body) return respond(problem(body.error()));
   if (auto s = body->only({"tenant_id", "year", "month"}); !s) return respond(problem(s.error()));
-  auto tenant = tenant_of(*body);
+  auto tenant = tenant_of(*body, request);
   if (!tenant) return respond(problem(tenant.error()));
+  if (auto hidden = hidden_unless_own(request, *tenant)) return respond(std::move(*hidden));
   auto year = body->integer("year");
   auto month = body->integer("month");
   if (!year) return respond(problem(year.error()));
@@ -170,9 +176,9 @@ void invoice_generate(const ApiContext& api, HttpRequest& request, Responder& re
 }  // namespace
 
 void add_seed_routes(Router& router, const ApiContext& api) {
-  router.add("POST", "/quota/set", [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_set(api, req, r); });
-  router.add("POST", "/quota/check", [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_check(api, req, r); });
-  router.add("POST", "/invoice/generate",
+  router.add("POST", "/quota/set", Access::kAdmin, [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_set(api, req, r); });
+  router.add("POST", "/quota/check", Access::kKey, [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_check(api, req, r); });
+  router.add("POST", "/invoice/generate", Access::kKey,
              [&api](HttpRequest& req, const PathParams&, Responder& r) { invoice_generate(api, req, r); });
 }
 

@@ -4,6 +4,7 @@
 #include "server/json.h"
 #include "server/problem.h"
 #include "server/routes/api_context.h"
+#include "server/routes/scope.h"
 
 namespace meter::server {
 namespace {
@@ -53,6 +54,7 @@ Result<store::UsageQuery> usage_query(const HttpRequest& request, Timestamp now)
 void get_usage(const ApiContext& api, HttpRequest& request, Responder& respond) {
   auto query = usage_query(request, api.clock.now());
   if (!query) return respond(problem(query.error()));
+  if (auto hidden = hidden_unless_own(request, query->tenant_id)) return respond(std::move(*hidden));
   auto rows = api.store.usage(*query);
   if (!rows) return respond(problem(rows.error()));
 
@@ -104,7 +106,7 @@ void get_usage(const ApiContext& api, HttpRequest& request, Responder& respond) 
 }  // namespace
 
 void add_usage_routes(Router& router, const ApiContext& api) {
-  router.add("GET", "/v1/usage", [&api](HttpRequest& req, const PathParams&, Responder& respond) {
+  router.add("GET", "/v1/usage", Access::kKey, [&api](HttpRequest& req, const PathParams&, Responder& respond) {
     get_usage(api, req, respond);
   });
 }

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "auth/key_store.h"
+#include "auth/principal.h"
+#include "core/clock.h"
+#include "core/error.h"
+
+namespace meter::auth {
+
+// Turns an Authorization header into a Principal. Holds the active keys' hashes in memory and
+// re-reads keys.db when another process (the `meterd keys` CLI) has changed it, checking at most
+// once per refresh interval, so a created or revoked key takes effect within that interval.
+// Thread-safe: authenticate() runs on every HTTP thread; readers never wait for a refresh.
+class Authenticator {
+ public:
+  Authenticator(std::filesystem::path keys_path, const Clock& clock,
+                std::chrono::milliseconds refresh = std::chrono::seconds(1));
+
+  // Reads the keys; call once before serving. Throws SQLite::Exception when keys.db cannot be
+  // opened (a start-up error).
+  void load();
+
+  // With no active keys every caller is an anonymous admin (meterd then serves on loopback
+  // only). Otherwise "Bearer <key>" must name an active key.
+  Result<Principal> authenticate(std::string_view authorization);
+
+  std::size_t active_keys() const;
+
+ private:
+  struct Snapshot {
+    std::unordered_map<std::string, Principal> by_hash;
+  };
+  void refresh_if_due();
+  void reload();
+
+  std::filesystem::path path_;
+  const Clock& clock_;
+  std::chrono::milliseconds interval_;
+  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  std::atomic<std::int64_t> next_check_ms_{0};
+  std::mutex reload_mutex_;              // one refresher at a time
+  std::unique_ptr<KeyStore> store_;      // GUARDED_BY(reload_mutex_)
+  std::int64_t seen_version_ = -1;       // GUARDED_BY(reload_mutex_)
+};
+
+}  // namespace meter::auth

@@ -1,0 +1,110 @@
+#include "auth/authenticator.h"
+
+#include <gtest/gtest.h>
+
+#include "auth/api_key.h"
+#include "server/router.h"
+#include "support/temp_dir.h"
+
+namespace meter::auth {
+namespace {
+
+const Timestamp kNow = *parse_rfc3339("2026-11-27T10:00:00Z");
+
+class AuthenticatorTest : public ::testing::Test {
+ protected:
+  testing::TempDir dir_;
+  std::filesystem::path path_ = dir_ / "keys.db";
+  SimulatedClock clock_{kNow};
+};
+
+// Verifies keys are random, prefixed, and only their hash is stored.
+TEST_F(AuthenticatorTest, KeysAreRandomAndStoredHashed) {
+  KeyStore store(path_);
+  auto a = store.create(false, "acme", "", kNow);
+  auto b = store.create(false, "acme", "", kNow);
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(*a, *b);
+  EXPECT_TRUE(looks_like_key(*a));
+  EXPECT_EQ(a->size(), 43u);  // "mk_" + 160 bits in hex
+  auto keys = store.list();
+  ASSERT_TRUE(keys);
+  ASSERT_EQ(keys->size(), 2u);
+  for (const auto& k : *keys) {
+    EXPECT_NE(k.hash, *a);
+    EXPECT_EQ(k.hash.size(), 64u);
+  }
+  EXPECT_TRUE((*keys)[0].hash == sha256_hex(*a) || (*keys)[0].hash == sha256_hex(*b));
+}
+
+// Verifies open mode without keys, then bearer checks once a key exists.
+TEST_F(AuthenticatorTest, RequiresKeysOnceAnyExist) {
+  Authenticator auth(path_, clock_);
+  auth.load();
+  auto anonymous = auth.authenticate("");
+  ASSERT_TRUE(anonymous);
+  EXPECT_TRUE(anonymous->admin);
+
+  KeyStore store(path_);
+  auto key = store.create(false, "acme", "ci", kNow);
+  ASSERT_TRUE(key);
+  clock_.advance(std::chrono::seconds(2));  // past the refresh interval
+  EXPECT_FALSE(auth.authenticate(""));
+  EXPECT_FALSE(auth.authenticate("Bearer mk_0000000000000000000000000000000000000000"));
+  EXPECT_FALSE(auth.authenticate("Basic " + *key));
+  auto principal = auth.authenticate("Bearer " + *key);
+  ASSERT_TRUE(principal);
+  EXPECT_FALSE(principal->admin);
+  EXPECT_EQ(principal->tenant_id, "acme");
+  EXPECT_TRUE(principal->may_act_for("acme"));
+  EXPECT_FALSE(principal->may_act_for("other"));
+}
+
+// Verifies a revoked key stops working after the refresh interval, not before.
+TEST_F(AuthenticatorTest, RevocationTakesEffectAfterRefresh) {
+  KeyStore store(path_);
+  auto admin = store.create(true, "", "", kNow);
+  auto tenant = store.create(false, "acme", "", kNow);
+  Authenticator auth(path_, clock_);
+  auth.load();
+  ASSERT_TRUE(auth.authenticate("Bearer " + *tenant));
+  auto keys = store.list();
+  auto tenant_record = std::find_if(keys->begin(), keys->end(), [](const KeyRecord& k) { return !k.admin; });
+  ASSERT_TRUE(store.revoke(tenant_record->key_id, kNow));
+  EXPECT_FALSE(store.revoke(tenant_record->key_id, kNow));  // already revoked
+  EXPECT_TRUE(auth.authenticate("Bearer " + *tenant));  // still cached
+  clock_.advance(std::chrono::seconds(2));
+  EXPECT_FALSE(auth.authenticate("Bearer " + *tenant));
+  EXPECT_TRUE(auth.authenticate("Bearer " + *admin));
+}
+
+// Verifies the router's access levels: 401 without a key, 403 for admin routes with a tenant key.
+TEST_F(AuthenticatorTest, RouterEnforcesAccess) {
+  KeyStore store(path_);
+  auto tenant = store.create(false, "acme", "", kNow);
+  auto admin = store.create(true, "", "", kNow);
+  Authenticator auth(path_, clock_);
+  auth.load();
+  server::Router router(&auth);
+  auto ok = [](server::HttpRequest&, const server::PathParams&, server::Responder& r) { r(server::HttpResponse{}); };
+  router.add("GET", "/public", server::Access::kPublic, ok);
+  router.add("GET", "/keyed", server::Access::kKey, ok);
+  router.add("GET", "/admin", server::Access::kAdmin, ok);
+  auto call = [&](std::string path, std::string authorization) {
+    server::HttpRequest req;
+    req.method = "GET";
+    req.path = std::move(path);
+    req.authorization = std::move(authorization);
+    int status = 0;
+    router.handle(std::move(req), server::Responder([&](server::Responder::Builder b) { status = b().status; }));
+    return status;
+  };
+  EXPECT_EQ(call("/public", ""), 200);
+  EXPECT_EQ(call("/keyed", ""), 401);
+  EXPECT_EQ(call("/keyed", "Bearer " + *tenant), 200);
+  EXPECT_EQ(call("/admin", "Bearer " + *tenant), 403);
+  EXPECT_EQ(call("/admin", "Bearer " + *admin), 200);
+}
+
+}  // namespace
+}  // namespace meter::auth
