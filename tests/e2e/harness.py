@@ -93,8 +93,8 @@ class Meterd:
         data = json.loads(raw) if "json" in ctype and raw else raw.decode(errors="replace")
         return resp.status, result_headers, data
 
-    def get(self, path, **kw):
-        return self.request("GET", path, **kw)
+    def get(self, path, headers=None, **kw):
+        return self.request("GET", path, headers=headers, **kw)
 
     def post(self, path, body=None, **kw):
         return self.request("POST", path, body=body, **kw)
