@@ -40,7 +40,8 @@ bare_append() {
 }
 bare_before=$(bare_append)
 
-"$build/meterd" serve --listen 127.0.0.1:0 --data-dir "$work/data" --log-level warn >"$work/out" 2>"$work/err" &
+"$build/meterd" serve --listen 127.0.0.1:0 --data-dir "$work/data" --log-level warn \
+  --set ingest.rate_limit_events_per_second=0 >"$work/out" 2>"$work/err" &
 pid=$!
 for _ in $(seq 100); do grep -q serving "$work/out" 2>/dev/null && break; sleep 0.05; done
 port=$(sed -n 's|.*serving http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/out")

@@ -69,11 +69,13 @@ int run_serve(const config::LoadedConfig& loaded) {
                  "Create one with: meterd keys create --admin");
   }
   server::Router router(&authenticator);
+  ingest::RateLimiter rate_limiter(clock, c.rate_limit_events_per_second, c.rate_limit_burst);
   server::ApiContext api{ingestor, *store, clock, limits, METER_VERSION, clock.now(),
                          pricing::seed_price_book(c.price_per_query, c.price_per_1k_input_tokens,
                                                   c.price_per_1k_output_tokens, c.price_per_gb_storage),
                          quota::QuotaLimits{Decimal::from_integer(c.default_quota_queries),
-                                            Decimal::from_integer(c.default_quota_tokens), std::nullopt}};
+                                            Decimal::from_integer(c.default_quota_tokens), std::nullopt},
+                         &rate_limiter};
   server::add_health_routes(router, api);
   server::add_ingest_routes(router, api);
   server::add_usage_routes(router, api);
@@ -84,6 +86,7 @@ int run_serve(const config::LoadedConfig& loaded) {
   http.workers = c.workers;
   http.max_body_bytes = c.max_body_bytes;
   http.max_header_bytes = c.max_header_bytes;
+  http.max_connections = c.max_connections;
   http.idle_timeout = c.idle_timeout;
   http.read_timeout = c.read_timeout;
   server::HttpServer server(http, router);

@@ -19,6 +19,7 @@ struct Config {
   int workers = 0;  // HTTP worker threads; 0 = one per core
   std::size_t max_body_bytes = 16 * 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_connections = 10'000;
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
   std::chrono::milliseconds read_timeout = std::chrono::seconds(10);
   std::string log_level = "info";
@@ -30,6 +31,8 @@ struct Config {
   int max_metadata_depth = 8;
   int dedupe_window_days = 35;
   int late_window_days = 35;
+  std::uint64_t rate_limit_events_per_second = 100'000;  // per tenant; 0 = off
+  std::uint64_t rate_limit_burst = 200'000;
 
   // [buffer] (seed: BUFFER_SIZE, FLUSH_INTERVAL_SECONDS): batches shipped to a remote backend
   std::size_t buffer_size = 100;

@@ -103,6 +103,8 @@ const std::vector<Setting>& table() {
        METER_INT(max_body_bytes, std::size_t, 1024, 1ull << 30)},
       {"server.max_header_bytes", "METERD_MAX_HEADER_BYTES", "largest request header block (431 above)", false,
        METER_INT(max_header_bytes, std::size_t, 1024, 1 << 20)},
+      {"server.max_connections", "METERD_MAX_CONNECTIONS", "open connections; more are answered 503", false,
+       METER_INT(max_connections, std::size_t, 1, 1'000'000)},
       {"server.idle_timeout_seconds", "METERD_IDLE_TIMEOUT_SECONDS", "close keep-alive connections idle this long",
        false, METER_SECONDS(idle_timeout)},
       {"server.read_timeout_seconds", "METERD_READ_TIMEOUT_SECONDS", "time allowed to send one whole request",
@@ -124,6 +126,12 @@ const std::vector<Setting>& table() {
        false, METER_INT(dedupe_window_days, int, 1, 3660)},
       {"ingest.late_window_days", "METERD_LATE_WINDOW_DAYS", "oldest event timestamp accepted, in days", false,
        METER_INT(late_window_days, int, 1, 3660)},
+
+      {"ingest.rate_limit_events_per_second", "METERD_RATE_LIMIT_EVENTS_PER_SECOND",
+       "events per second per tenant (429 above); 0 = no limit", false,
+       METER_INT(rate_limit_events_per_second, std::uint64_t, 0, 1'000'000'000)},
+      {"ingest.rate_limit_burst", "METERD_RATE_LIMIT_BURST", "events a tenant may send at once above the rate",
+       false, METER_INT(rate_limit_burst, std::uint64_t, 1, 1'000'000'000)},
 
       {"buffer.size", "BUFFER_SIZE", "events per batch shipped to a remote backend", false,
        METER_INT(buffer_size, std::size_t, 1, 10'000'000)},

@@ -178,7 +178,7 @@ class HttpServer::Impl {
         continue;
       }
       if (open_connections_.load() >= options_.max_connections) {
-        socket.close(ec);  // over the limit: refuse before reading anything
+        asio::co_spawn(ctx, refuse(std::move(socket)), asio::detached);  // answer 503, read nothing
         continue;
       }
       asio::co_spawn(ctx, session(std::move(socket)), asio::detached);
@@ -198,6 +198,17 @@ class HttpServer::Impl {
     stream.expires_after(options_.read_timeout);
     boost::system::error_code ec;
     co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+  }
+
+  // Over max_connections: a short 503 without reading the request, then close.
+  awaitable<void> refuse(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    HttpResponse response = problem(503, "Service Unavailable",
+                                    "too many open connections (server.max_connections); retry shortly");
+    response.headers.emplace_back("Retry-After", "1");
+    co_await send(stream, response, false);
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 
   awaitable<void> session(tcp::socket socket) {

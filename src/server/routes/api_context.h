@@ -5,6 +5,7 @@
 #include "core/clock.h"
 #include "ingest/ingestor.h"
 #include "ingest/limits.h"
+#include "ingest/rate_limiter.h"
 #include "pricing/price_book.h"
 #include "quota/limits.h"
 #include "server/router.h"
@@ -22,6 +23,7 @@ struct ApiContext {
   Timestamp started_at;
   pricing::PriceBook price_book;     // the default plan
   quota::QuotaLimits default_quota;  // for tenants with no limits of their own
+  ingest::RateLimiter* rate_limiter = nullptr;  // per-tenant ingest limit; null = none
 };
 
 // Each adds one group of endpoints; see docs/api.md for what they do.

@@ -32,6 +32,30 @@ void write_event(JsonOut& out, const Event& e) {
   out.key("timestamp").time(e.timestamp);
 }
 
+// Charges each tenant's rate limit for its events in this request; when one is over, gives
+// back what was taken and answers 429 with the wait in Retry-After.
+std::optional<HttpResponse> charge_rate(const ApiContext& api, const std::vector<const Event*>& events) {
+  if (api.rate_limiter == nullptr) return std::nullopt;
+  std::vector<std::pair<std::string_view, std::uint64_t>> per_tenant;
+  for (const Event* e : events) {
+    auto it = std::find_if(per_tenant.begin(), per_tenant.end(), [&](const auto& p) { return p.first == e->tenant_id; });
+    if (it == per_tenant.end()) per_tenant.emplace_back(e->tenant_id, 1); else ++it->second;
+  }
+  for (std::size_t i = 0; i < per_tenant.size(); ++i) {
+    auto wait = api.rate_limiter->acquire(per_tenant[i].first, per_tenant[i].second);
+    if (!wait) continue;
+    for (std::size_t j = 0; j < i; ++j) api.rate_limiter->refund(per_tenant[j].first, per_tenant[j].second);
+    auto seconds = std::max<std::int64_t>(1, (wait->count() + 999) / 1000);
+    HttpResponse r = problem(429, "Too Many Requests",
+                             "tenant " + std::string(per_tenant[i].first) + " is over its ingest rate limit; retry in " +
+                                 std::to_string(seconds) + " s",
+                             "tenant_id");
+    r.headers.emplace_back("Retry-After", std::to_string(seconds));
+    return r;
+  }
+  return std::nullopt;
+}
+
 // POST /track: the seed's single-event body. 200 once the event is on disk.
 void track(const ApiContext& api, HttpRequest& request, Responder& respond) {
   if (!is_json_type(request.content_type)) return respond(unsupported_type(request.content_type));
@@ -39,6 +63,7 @@ void track(const ApiContext& api, HttpRequest& request, Responder& respond) {
   if (!parsed) return respond(problem(parsed.error()));
   if (parsed->error) return respond(problem(*parsed->error));
   if (auto denied = forbidden_unless_own(request, parsed->event.tenant_id)) return respond(std::move(*denied));
+  if (auto limited = charge_rate(api, {&parsed->event})) return respond(std::move(*limited));
   Event echo = parsed->event;
   echo.metadata.clear();
   std::vector<Event> events;
@@ -142,6 +167,10 @@ void post_events(const ApiContext& api, HttpRequest& request, Responder& respond
     events.push_back(std::move(p.event));
   }
   if (events.empty()) return respond(batch_response(items, nullptr));
+  std::vector<const Event*> charged;
+  charged.reserve(events.size());
+  for (const Event& e : events) charged.push_back(&e);
+  if (auto limited = charge_rate(api, charged)) return respond(std::move(*limited));
   api.ingestor.submit(std::move(events), [respond = std::move(respond), items = std::move(items)](
                                              Result<ingest::Duplicates> stored) mutable {
     respond.later([stored = std::move(stored), items = std::move(items)]() {
