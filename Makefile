@@ -4,7 +4,11 @@ ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?= -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ARGS ?=
 
-.PHONY: all deps build serve test test-unit test-e2e test-asan bench clean
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS = event_json decimal config
+
+.PHONY: all deps build serve test test-asan bench fuzz clean
 
 all: build
 
@@ -32,5 +36,20 @@ test-asan: deps
 bench: build
 	bench/run.sh $(BUILD)
 
+# Each libFuzzer target for FUZZ_SECONDS, starting from fuzz/corpus; new inputs go to
+# $(FUZZ_BUILD)/corpus. A crash stops the run and leaves crash-* here: copy it into
+# fuzz/regressions/TARGET so that `make test` replays it from then on.
+fuzz:
+	@scripts/install-deps --fuzz
+	CXX=clang++-19 cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DMETER_FUZZ=ON -DMETER_BUILD_TESTS=OFF -DMETER_BUILD_BENCH=OFF
+	cmake --build $(FUZZ_BUILD) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+	    $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t || exit 1; \
+	done
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

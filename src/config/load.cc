@@ -54,9 +54,48 @@ std::string source_text(const std::string& file_text, const toml::source_region&
 Status apply_toml(LoadedConfig& loaded, const std::filesystem::path& path) {
   auto text = read_file(path);
   if (!text) return fail(Error::invalid("config", fmt::format("cannot read {}", path.string())));
+  return apply_toml_text(loaded, *text, path.string());
+}
+
+}  // namespace
+
+Result<std::vector<std::pair<std::string, std::string>>> parse_dotenv(std::string_view text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    std::size_t nl = text.find('\n');
+    std::string_view line = trim(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    ++line_no;
+    if (line.empty() || line.front() == '#') continue;
+    if (line.starts_with("export ")) line = trim(line.substr(7));
+    std::size_t eq = line.find('=');
+    if (eq == std::string_view::npos || eq == 0) {
+      return fail(Error::invalid(".env", fmt::format(".env line {}: expected KEY=VALUE", line_no)));
+    }
+    std::string_view key = trim(line.substr(0, eq));
+    std::string_view value = trim(line.substr(eq + 1));
+    if (!value.empty() && (value.front() == '"' || value.front() == '\'')) {
+      std::size_t close = value.find(value.front(), 1);
+      if (close == std::string_view::npos) {
+        return fail(Error::invalid(".env", fmt::format(".env line {}: unterminated quote", line_no)));
+      }
+      value = value.substr(1, close - 1);
+    } else if (std::size_t hash = value.find(" #"); hash != std::string_view::npos) {
+      value = trim(value.substr(0, hash));
+    }
+    out.emplace_back(std::string(key), std::string(value));
+  }
+  return out;
+}
+
+Status apply_toml_text(LoadedConfig& loaded, std::string_view file_text, const std::string& source_path) {
+  std::string owned(file_text);
+  const std::string* text = &owned;
+  std::filesystem::path path(source_path);
   toml::table parsed;
   try {
-    parsed = toml::parse(*text, path.string());
+    parsed = toml::parse(*text, source_path);
   } catch (const toml::parse_error& err) {
     return fail(Error::invalid("config", fmt::format("{}:{}:{}: {}", path.string(), err.source().begin.line,
                                                      err.source().begin.column, err.description())));
@@ -94,38 +133,6 @@ Status apply_toml(LoadedConfig& loaded, const std::filesystem::path& path) {
   };
   visit(visit, parsed, "");
   return status;
-}
-
-}  // namespace
-
-Result<std::vector<std::pair<std::string, std::string>>> parse_dotenv(std::string_view text) {
-  std::vector<std::pair<std::string, std::string>> out;
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    std::size_t nl = text.find('\n');
-    std::string_view line = trim(text.substr(0, nl));
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    ++line_no;
-    if (line.empty() || line.front() == '#') continue;
-    if (line.starts_with("export ")) line = trim(line.substr(7));
-    std::size_t eq = line.find('=');
-    if (eq == std::string_view::npos || eq == 0) {
-      return fail(Error::invalid(".env", fmt::format(".env line {}: expected KEY=VALUE", line_no)));
-    }
-    std::string_view key = trim(line.substr(0, eq));
-    std::string_view value = trim(line.substr(eq + 1));
-    if (!value.empty() && (value.front() == '"' || value.front() == '\'')) {
-      std::size_t close = value.find(value.front(), 1);
-      if (close == std::string_view::npos) {
-        return fail(Error::invalid(".env", fmt::format(".env line {}: unterminated quote", line_no)));
-      }
-      value = value.substr(1, close - 1);
-    } else if (std::size_t hash = value.find(" #"); hash != std::string_view::npos) {
-      value = trim(value.substr(0, hash));
-    }
-    out.emplace_back(std::string(key), std::string(value));
-  }
-  return out;
 }
 
 Result<LoadedConfig> load_config(const ConfigSources& sources) {

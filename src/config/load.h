@@ -34,6 +34,9 @@ Result<LoadedConfig> load_config(const ConfigSources& sources);
 // Secrets are masked.
 std::string render_config(const LoadedConfig& loaded);
 
+// Applies meterd.toml text (named `source` in messages) on top of `loaded`.
+Status apply_toml_text(LoadedConfig& loaded, std::string_view text, const std::string& source);
+
 // Parses .env text: KEY=VALUE lines, '#' comments, optional `export `, single or double quotes.
 Result<std::vector<std::pair<std::string, std::string>>> parse_dotenv(std::string_view text);
 
