@@ -120,6 +120,19 @@ TEST(EventJson, MalformedBodiesFailWhole) {
   EXPECT_FALSE(items[2].error);
 }
 
+// Verifies absurdly deep nesting anywhere is refused without exhausting the stack.
+TEST(EventJson, DeepNestingIsRefused) {
+  for (int depth : {100, 100000, 1000000}) {
+    std::string arrays = std::string(depth, '[') + std::string(depth, ']');
+    EXPECT_FALSE(parse_events(arrays, BodyFormat::kAuto, {}, kNow)) << depth;
+    std::string in_field = R"({"tenant_id":"t","event_type":"e","x":)" + arrays + "}";
+    EXPECT_FALSE(parse_events(in_field, BodyFormat::kAuto, {}, kNow)) << depth;
+    std::string in_metadata = R"({"tenant_id":"t","event_type":"e","metadata":{"a":)" + arrays + "}}";
+    auto items = parse_events(in_metadata, BodyFormat::kAuto, {}, kNow);
+    EXPECT_TRUE(!items || (*items)[0].error) << depth;
+  }
+}
+
 // Verifies NDJSON, with blank lines and a malformed line reported by number.
 TEST(EventJson, ParsesNdjson) {
   auto items = parse_ok("{\"tenant_id\":\"t\",\"event_type\":\"e\"}\n\n{\"tenant_id\":\"u\",\"event_type\":\"e\"}\n",
