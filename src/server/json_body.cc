@@ -12,7 +12,9 @@ Result<JsonBody> JsonBody::parse(std::string_view body) {
   JsonBody out;
   out.typed_ = std::make_unique<rapidjson::Document>();
   out.exact_ = std::make_unique<rapidjson::Document>();
-  constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag;
+  // Iterative: RapidJSON's default parser recurses, and a body of nested '[' would exhaust the
+  // stack.
+  constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
   out.typed_->Parse<kFlags>(body.data(), body.size());
   if (out.typed_->HasParseError()) {
     return fail(Error::invalid("", fmt::format("body is not valid JSON: {} (at byte {})",

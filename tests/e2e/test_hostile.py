@@ -88,6 +88,16 @@ class HostileInputTest(unittest.TestCase):
                     self.assertEqual(status, 400, answer[:200])
                     self.assertEqual(json.loads(answer)["status"], 400)
 
+    # Verifies the seed's quota and invoice bodies reject the same hostile input.
+    def test_malformed_admin_bodies(self):
+        deep = b"[" * 30000 + b"]" * 30000  # within this server's 64 KiB body limit
+        for body in (b'{"tenant_id": "t_safe", "queries_per_day": ' + deep + b"}", b'{"tenant_id": "t_safe"',
+                     b'{"tenant_id": "t_safe", "tenant_id": "x"}', b'{"tenant_id": "\xff"}', b"[]"):
+            for path in (b"/quota/set", b"/quota/check", b"/invoice/generate"):
+                with self.subTest(body=body[:40], path=path):
+                    status, answer = post_raw(self.m.port, path, body)
+                    self.assertEqual(status, 400, answer[:200])
+
     # Verifies an oversized body is 413 and oversized headers 431.
     def test_size_limits(self):
         status, _ = post_raw(self.m.port, b"/v1/events", b"[" + b" " * 70000 + b"]")
