@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <expected>
 #include <string>
 #include <utility>
@@ -24,6 +25,7 @@ struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
   std::string field;
+  std::int64_t retry_after_seconds = 0;  // > 0: when a retry may succeed (Retry-After)
 
   static Error invalid(std::string field, std::string message) {
     return {ErrorCode::kInvalidArgument, std::move(message), std::move(field)};

@@ -2,11 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace meter::ingest {
 
 Ingestor::Ingestor(store::Store& store, DedupeIndex& index, const Clock& clock,
-                   IngestorOptions options)
-    : store_(store), index_(index), clock_(clock), options_(options) {}
+                   IngestorOptions options, Admission* admission)
+    : store_(store), index_(index), clock_(clock), options_(options), admission_(admission) {}
 
 Ingestor::~Ingestor() { stop(); }
 
@@ -90,19 +92,26 @@ void Ingestor::commit(std::vector<Request>& group) {
   // Claim each id in the index as it is seen: a repeat, from an earlier group or this one,
   // fails the claim. Only this thread touches the index, so if the write then fails the claims
   // are withdrawn before anyone could observe them: an id is claimed only with its stored event.
-  std::vector<Duplicates> duplicates(group.size());
+  std::vector<Outcomes> outcomes(group.size());
   fresh_.clear();
   fresh_keys_.clear();
   fresh_.reserve(total);
   fresh_keys_.reserve(total);
   for (std::size_t r = 0; r < group.size(); ++r) {
-    duplicates[r].resize(group[r].events.size());
+    outcomes[r].resize(group[r].events.size());
     for (std::size_t i = 0; i < group[r].events.size(); ++i) {
       Event& e = group[r].events[i];
       DedupeKey key = dedupe_key(e.tenant_id, e.id);
       if (!index_.insert(key, e.received_at)) {
-        duplicates[r][i] = true;
+        outcomes[r][i].kind = Outcome::kDuplicate;
         continue;
+      }
+      if (admission_ != nullptr) {
+        if (auto refused = admission_->admit(e)) {
+          index_.erase(key);  // refused events are not stored, so their id stays free
+          outcomes[r][i] = {Outcome::kRefused, std::move(refused)};
+          continue;
+        }
       }
       fresh_keys_.push_back(key);
       fresh_.push_back(std::move(e));
@@ -113,11 +122,13 @@ void Ingestor::commit(std::vector<Request>& group) {
   queued_events_ -= total;
   if (!stored) {
     for (const DedupeKey& key : fresh_keys_) index_.erase(key);
+    if (admission_ != nullptr) admission_->rollback();
     counters_.failed_commits.fetch_add(1);
     spdlog::error("storing {} events failed: {}", fresh_.size(), stored.error().message);
     for (auto& r : group) r.done(fail(stored.error()));
     return;
   }
+  if (admission_ != nullptr) admission_->settle();
   Timestamp now = clock_.now();
   if (now >= next_expiry_) {
     std::size_t dropped = index_.expire(now - options_.dedupe_window);
@@ -127,8 +138,11 @@ void Ingestor::commit(std::vector<Request>& group) {
   dedupe_size_ = index_.size();
   counters_.commits.fetch_add(1);
   counters_.accepted.fetch_add(fresh_.size());
-  counters_.duplicates.fetch_add(total - fresh_.size());
-  for (std::size_t r = 0; r < group.size(); ++r) group[r].done(std::move(duplicates[r]));
+  std::size_t refused = 0;
+  for (const auto& o : outcomes) refused += std::count_if(o.begin(), o.end(), [](const Outcome& x) { return x.kind == Outcome::kRefused; });
+  counters_.refused.fetch_add(refused);
+  counters_.duplicates.fetch_add(total - fresh_.size() - refused);
+  for (std::size_t r = 0; r < group.size(); ++r) group[r].done(std::move(outcomes[r]));
 }
 
 }  // namespace meter::ingest

@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -28,13 +29,35 @@ struct IngestorOptions {
   std::size_t linger_below = 32;
 };
 
-// For each submitted event, in order: true when it was a duplicate and was not stored again.
-using Duplicates = std::vector<bool>;
-using Completion = std::move_only_function<void(Result<Duplicates>)>;
+// What happened to one submitted event.
+struct Outcome {
+  enum Kind { kStored, kDuplicate, kRefused };
+  Kind kind = kStored;
+  std::optional<Error> error;  // why it was refused (e.g. over a hard quota)
+
+  friend bool operator==(const Outcome& a, const Outcome& b) { return a.kind == b.kind; }
+};
+using Outcomes = std::vector<Outcome>;  // one per submitted event, in order
+using Completion = std::move_only_function<void(Result<Outcomes>)>;
+
+// Decides, in the writer thread and in arrival order, whether each new (not duplicate) event
+// may be stored, and counts it if so (live quota counters). Because admission and counting
+// happen in one thread, concurrent requests racing at a limit cannot overshoot it.
+class Admission {
+ public:
+  virtual ~Admission() = default;
+  // Why the event must be refused, or nullopt when it is admitted and now counted.
+  virtual std::optional<Error> admit(const Event& event) = 0;
+  // The group's write failed: un-count everything admitted since the last settle().
+  virtual void rollback() = 0;
+  // The group is on disk: what was admitted stays counted.
+  virtual void settle() = 0;
+};
 
 struct IngestCounters {
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> duplicates{0};
+  std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> failed_commits{0};
 };
@@ -48,7 +71,9 @@ struct IngestCounters {
 // so the client's retry is stored. Completions run on the writer thread and must be quick.
 class Ingestor {
  public:
-  Ingestor(store::Store& store, DedupeIndex& index, const Clock& clock, IngestorOptions options);
+  // `admission` may be null (everything is admitted); it must outlive the ingestor.
+  Ingestor(store::Store& store, DedupeIndex& index, const Clock& clock, IngestorOptions options,
+           Admission* admission = nullptr);
   ~Ingestor();
 
   // Rebuilds the dedupe index from the store and starts the writer thread.
@@ -77,6 +102,7 @@ class Ingestor {
   DedupeIndex& index_;  // touched only by the writer thread (and start() before it runs)
   const Clock& clock_;
   IngestorOptions options_;
+  Admission* admission_;  // used only by the writer thread
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -51,7 +51,11 @@ HttpResponse problem(const Error& error) {
     case ErrorCode::kInternal: status = 500; break;
   }
   HttpResponse r = problem(status, status_title(status), error.message, error.field);
-  if (status == 503) r.headers.emplace_back("Retry-After", "1");
+  if (error.retry_after_seconds > 0) {
+    r.headers.emplace_back("Retry-After", std::to_string(error.retry_after_seconds));
+  } else if (status == 503) {
+    r.headers.emplace_back("Retry-After", "1");
+  }
   if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
 }

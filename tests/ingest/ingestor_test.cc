@@ -47,10 +47,13 @@ class FlakyStore final : public store::Store {
   store::Store& real_;
 };
 
-Result<Duplicates> submit_and_wait(Ingestor& ingestor, std::vector<Event> events) {
-  std::promise<Result<Duplicates>> promise;
+constexpr Outcome kStored{Outcome::kStored, std::nullopt};
+constexpr Outcome kDup{Outcome::kDuplicate, std::nullopt};
+
+Result<Outcomes> submit_and_wait(Ingestor& ingestor, std::vector<Event> events) {
+  std::promise<Result<Outcomes>> promise;
   auto future = promise.get_future();
-  ingestor.submit(std::move(events), [&](Result<Duplicates> r) { promise.set_value(std::move(r)); });
+  ingestor.submit(std::move(events), [&](Result<Outcomes> r) { promise.set_value(std::move(r)); });
   return future.get();
 }
 
@@ -78,10 +81,10 @@ TEST_F(IngestorTest, CountsEachIdOnce) {
   ASSERT_TRUE(ingestor.start());
   auto first = submit_and_wait(ingestor, {event("a", "1"), event("a", "2"), event("a", "1"), event("b", "1")});
   ASSERT_TRUE(first);
-  EXPECT_EQ(*first, (Duplicates{false, false, true, false}));
+  EXPECT_EQ(*first, (Outcomes{kStored, kStored, kDup, kStored}));
   auto second = submit_and_wait(ingestor, {event("a", "2"), event("a", "3")});
   ASSERT_TRUE(second);
-  EXPECT_EQ(*second, (Duplicates{true, false}));
+  EXPECT_EQ(*second, (Outcomes{kDup, kStored}));
   EXPECT_EQ(stored_total(store, "a"), "3");
   EXPECT_EQ(stored_total(store, "b"), "1");
   EXPECT_EQ(ingestor.counters().duplicates.load(), 2u);
@@ -100,7 +103,7 @@ TEST_F(IngestorTest, FailedWriteDoesNotSwallowRetry) {
   EXPECT_EQ(failed.error().code, ErrorCode::kUnavailable);
   auto retried = submit_and_wait(ingestor, {event("a", "1", "5")});
   ASSERT_TRUE(retried);
-  EXPECT_EQ(*retried, Duplicates{false});
+  EXPECT_EQ(*retried, Outcomes{kStored});
   EXPECT_EQ(stored_total(real, "a"), "5");
 }
 
@@ -120,7 +123,7 @@ TEST_F(IngestorTest, RemembersIdsAcrossRestart) {
   EXPECT_EQ(ingestor.dedupe_size(), 1u);
   auto again = submit_and_wait(ingestor, {event("a", "1")});
   ASSERT_TRUE(again);
-  EXPECT_EQ(*again, Duplicates{true});
+  EXPECT_EQ(*again, Outcomes{kDup});
 
   IngestorOptions short_window;
   short_window.dedupe_window = std::chrono::hours(1);
@@ -146,7 +149,7 @@ TEST_F(IngestorTest, ConcurrentDuplicatesStoredOnce) {
         for (int i = 0; i < 50; ++i) events.push_back(event("a", std::to_string(batch * 50 + i)));
         auto r = submit_and_wait(ingestor, std::move(events));
         ASSERT_TRUE(r);
-        for (bool dup : *r) stored += dup ? 0 : 1;
+        for (const Outcome& o : *r) stored += o.kind == Outcome::kStored ? 1 : 0;
       }
     });
   }
@@ -163,7 +166,7 @@ TEST_F(IngestorTest, StopDrainsQueue) {
   ASSERT_TRUE(ingestor.start());
   std::atomic<int> done{0};
   for (int i = 0; i < 100; ++i) {
-    ingestor.submit({event("a", std::to_string(i))}, [&](Result<Duplicates> r) { done += r ? 1 : 0; });
+    ingestor.submit({event("a", std::to_string(i))}, [&](Result<Outcomes> r) { done += r ? 1 : 0; });
   }
   ingestor.stop();
   EXPECT_EQ(done.load(), 100);

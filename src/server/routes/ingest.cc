@@ -69,10 +69,12 @@ void track(const ApiContext& api, HttpRequest& request, Responder& respond) {
   std::vector<Event> events;
   events.push_back(std::move(parsed->event));
   api.ingestor.submit(std::move(events), [respond = std::move(respond), echo = std::move(echo)](
-                                             Result<ingest::Duplicates> stored) mutable {
+                                             Result<ingest::Outcomes> stored) mutable {
     respond.later([stored = std::move(stored), echo = std::move(echo)]() {
       if (!stored) return problem(stored.error());
-      bool duplicate = (*stored)[0];
+      const ingest::Outcome& outcome = (*stored)[0];
+      if (outcome.kind == ingest::Outcome::kRefused) return problem(*outcome.error);
+      bool duplicate = outcome.kind == ingest::Outcome::kDuplicate;
       JsonOut out;
       out.begin_object();
       out.key("status").str(duplicate ? "duplicate" : "accepted");
@@ -91,24 +93,26 @@ struct ItemSummary {
   std::size_t submitted_index = 0;  // position among the submitted events, when valid
 };
 
-HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest::Duplicates* duplicates) {
+HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest::Outcomes* outcomes) {
   std::int64_t accepted = 0, duplicate = 0, rejected = 0;
   JsonOut out;
   out.begin_object();
   out.key("results").begin_array();
   for (std::size_t i = 0; i < items.size(); ++i) {
     const ItemSummary& item = items[i];
+    const ingest::Outcome* outcome = (outcomes != nullptr && !item.error) ? &(*outcomes)[item.submitted_index] : nullptr;
+    const std::optional<Error>& error = outcome != nullptr ? outcome->error : item.error;
     out.begin_object();
     out.key("index").num(static_cast<std::int64_t>(i));
     if (!item.id.empty()) out.key("id").str(item.id);
-    if (item.error) {
+    if (error) {
       ++rejected;
       out.key("status").str("rejected");
       out.key("error").begin_object();
-      out.key("field").str(item.error->field);
-      out.key("detail").str(item.error->message);
+      out.key("field").str(error->field);
+      out.key("detail").str(error->message);
       out.end_object();
-    } else if (duplicates != nullptr && (*duplicates)[item.submitted_index]) {
+    } else if (outcome != nullptr && outcome->kind == ingest::Outcome::kDuplicate) {
       ++duplicate;
       out.key("status").str("duplicate");
     } else {
@@ -172,7 +176,7 @@ void post_events(const ApiContext& api, HttpRequest& request, Responder& respond
   for (const Event& e : events) charged.push_back(&e);
   if (auto limited = charge_rate(api, charged)) return respond(std::move(*limited));
   api.ingestor.submit(std::move(events), [respond = std::move(respond), items = std::move(items)](
-                                             Result<ingest::Duplicates> stored) mutable {
+                                             Result<ingest::Outcomes> stored) mutable {
     respond.later([stored = std::move(stored), items = std::move(items)]() {
       if (!stored) return problem(stored.error());
       return batch_response(items, &*stored);
