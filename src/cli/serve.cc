@@ -6,6 +6,7 @@
 #include "auth/authenticator.h"
 #include "core/clock.h"
 #include "ingest/ingestor.h"
+#include "ingest/quota_admission.h"
 #include "server/http_server.h"
 #include "server/routes/api_context.h"
 #include "store/sqlite/sqlite_store.h"
@@ -35,11 +36,36 @@ int run_serve(const config::LoadedConfig& loaded) {
     return 1;
   }
 
+  // Quotas: every tenant's settings in memory, and live counters rebuilt from the raw events of
+  // the current and previous UTC month (enough for the current day and month in any zone).
+  quota::TenantQuota default_quota;
+  default_quota[quota::Meter::kQueries].per_day = Decimal::from_integer(c.default_quota_queries);
+  default_quota[quota::Meter::kTokens].per_day = Decimal::from_integer(c.default_quota_tokens);
+  quota::QuotaBook quotas(default_quota);
+  quota::LiveCounters counters;
+  ingest::QuotaAdmission admission(quotas, counters);
+  if (auto tenants = store->list_quotas(); !tenants) {
+    spdlog::critical("cannot read quota settings: {}", tenants.error().message);
+    return 1;
+  } else {
+    for (const auto& [tenant, q] : *tenants) {
+      if (auto s = quotas.set(tenant, q); !s) spdlog::warn("tenant {}: {}; using UTC", tenant, s.error().message);
+    }
+  }
+  Timestamp recount_from = floor_to(Window::kMonth, floor_to(Window::kMonth, clock.now()) - std::chrono::days(1));
+  if (auto s = store->scan_events(recount_from, [&](std::string_view t, std::string_view type, Decimal q, Timestamp ts) {
+        admission.recount(t, type, q, ts);
+      });
+      !s) {
+    spdlog::critical("cannot rebuild the quota counters: {}", s.error().message);
+    return 1;
+  }
+
   ingest::InMemoryDedupeIndex dedupe;
   ingest::IngestorOptions ingest_options;
   ingest_options.dedupe_window = std::chrono::days(c.dedupe_window_days);
   ingest_options.late_window = std::chrono::days(c.late_window_days);
-  ingest::Ingestor ingestor(*store, dedupe, clock, ingest_options);
+  ingest::Ingestor ingestor(*store, dedupe, clock, ingest_options, &admission);
   if (auto started = ingestor.start(); !started) {
     spdlog::critical("cannot start ingestion: {}", started.error().message);
     return 1;
@@ -73,9 +99,7 @@ int run_serve(const config::LoadedConfig& loaded) {
   server::ApiContext api{ingestor, *store, clock, limits, METER_VERSION, clock.now(),
                          pricing::seed_price_book(c.price_per_query, c.price_per_1k_input_tokens,
                                                   c.price_per_1k_output_tokens, c.price_per_gb_storage),
-                         quota::QuotaLimits{Decimal::from_integer(c.default_quota_queries),
-                                            Decimal::from_integer(c.default_quota_tokens), std::nullopt},
-                         &rate_limiter};
+                         quotas, counters, &rate_limiter};
   server::add_health_routes(router, api);
   server::add_ingest_routes(router, api);
   server::add_usage_routes(router, api);

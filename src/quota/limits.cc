@@ -2,37 +2,28 @@
 
 namespace meter::quota {
 
-const std::vector<std::pair<std::string, std::vector<std::string>>>& quota_meters() {
-  static const std::vector<std::pair<std::string, std::vector<std::string>>> meters = {
-      {"queries", {"query"}},
-      {"tokens", {"input_tokens", "output_tokens", "tokens"}},
-      {"storage_gb", {"storage_gb"}},
-  };
-  return meters;
+std::optional<Meter> meter_of(std::string_view event_type) {
+  if (event_type == "query") return Meter::kQueries;
+  if (event_type == "input_tokens" || event_type == "output_tokens" || event_type == "tokens") return Meter::kTokens;
+  if (event_type == "storage_gb") return Meter::kStorageGb;
+  return std::nullopt;
 }
 
-Result<std::vector<QuotaStatus>> evaluate(const QuotaLimits& limits, const std::map<std::string, Decimal>& usage) {
-  std::vector<QuotaStatus> out;
-  for (const auto& [meter, event_types] : quota_meters()) {
-    QuotaStatus s;
-    s.meter = meter;
-    for (const auto& type : event_types) {
-      auto it = usage.find(type);
-      if (it == usage.end()) continue;
-      auto sum = s.used.checked_add(it->second);
-      if (!sum) return fail(Error::invalid(meter, "usage of " + meter + " overflows"));
-      s.used = *sum;
-    }
-    s.limit = meter == "queries" ? limits.queries_per_day
-              : meter == "tokens" ? limits.tokens_per_day
-                                  : limits.storage_gb;
-    if (s.limit) {
-      s.exceeded = s.used > *s.limit;
-      s.remaining = s.exceeded ? Decimal() : *s.limit->checked_sub(s.used);
-    }
-    out.push_back(std::move(s));
+std::string_view meter_name(Meter meter) {
+  switch (meter) {
+    case Meter::kQueries: return "queries";
+    case Meter::kTokens: return "tokens";
+    case Meter::kStorageGb: return "storage_gb";
   }
-  return out;
+  return "?";
 }
+
+std::optional<Enforcement> parse_enforcement(std::string_view text) {
+  if (text == "soft") return Enforcement::kSoft;
+  if (text == "hard") return Enforcement::kHard;
+  return std::nullopt;
+}
+
+std::string_view enforcement_name(Enforcement e) { return e == Enforcement::kHard ? "hard" : "soft"; }
 
 }  // namespace meter::quota

@@ -32,6 +32,9 @@ struct UsageRow {
   std::int64_t events = 0;
 };
 
+using EventVisitor = std::function<void(std::string_view tenant_id, std::string_view event_type,
+                                        Decimal quantity, Timestamp timestamp)>;
+
 using IdVisitor =
     std::function<void(std::string_view tenant_id, std::string_view id, Timestamp received_at)>;
 
@@ -60,9 +63,13 @@ class Store {
   virtual Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since,
                                  const IdVisitor& visit) = 0;
 
-  // A tenant's quota limits (tenant_quotas); nullopt when none were ever set.
-  virtual Status put_quota(std::string_view tenant_id, const quota::QuotaLimits& limits) = 0;
-  virtual Result<std::optional<quota::QuotaLimits>> get_quota(std::string_view tenant_id) = 0;
+  // Visits (tenant, event type, quantity, timestamp) of every stored event whose timestamp is at
+  // or after `since`: what the live quota counters are rebuilt from at start.
+  virtual Status scan_events(Timestamp since, const EventVisitor& visit) = 0;
+
+  // Tenants' quota settings (tenant_quotas).
+  virtual Status put_quota(std::string_view tenant_id, const quota::TenantQuota& quota) = 0;
+  virtual Result<std::vector<std::pair<std::string, quota::TenantQuota>>> list_quotas() = 0;
 };
 
 }  // namespace meter::store

@@ -39,8 +39,9 @@ class FlakyStore final : public store::Store {
   Status scan_recent_ids(Timestamp a, Timestamp b, const store::IdVisitor& v) override {
     return real_.scan_recent_ids(a, b, v);
   }
-  Status put_quota(std::string_view t, const quota::QuotaLimits& l) override { return real_.put_quota(t, l); }
-  Result<std::optional<quota::QuotaLimits>> get_quota(std::string_view t) override { return real_.get_quota(t); }
+  Status scan_events(Timestamp since, const store::EventVisitor& v) override { return real_.scan_events(since, v); }
+  Status put_quota(std::string_view t, const quota::TenantQuota& q) override { return real_.put_quota(t, q); }
+  Result<std::vector<std::pair<std::string, quota::TenantQuota>>> list_quotas() override { return real_.list_quotas(); }
   int failures_left_ = 0;
 
  private:

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include "billing/invoice.h"
-#include "quota/limits.h"
 
 namespace meter::pricing {
 namespace {
@@ -52,18 +51,6 @@ TEST(Invoice, TotalIsSumOfRoundedLines) {
   EXPECT_EQ(inv->total.to_string(), "0.03");
   EXPECT_FALSE(inv->lines[3].priced);
   EXPECT_FALSE(billing::build_invoice("acme", 2025, 0, usage, book));
-}
-
-// Verifies quota evaluation sums token types and reports overage.
-TEST(Quota, EvaluatesAgainstLimits) {
-  quota::QuotaLimits limits{d("10"), d("100"), std::nullopt};
-  auto statuses = quota::evaluate(limits, {{"query", d("11")}, {"input_tokens", d("60")}, {"output_tokens", d("30")}});
-  ASSERT_TRUE(statuses);
-  EXPECT_TRUE((*statuses)[0].exceeded);
-  EXPECT_EQ((*statuses)[0].remaining->to_string(), "0");
-  EXPECT_EQ((*statuses)[1].used.to_string(), "90");
-  EXPECT_EQ((*statuses)[1].remaining->to_string(), "10");
-  EXPECT_FALSE((*statuses)[2].limit);
 }
 
 }  // namespace

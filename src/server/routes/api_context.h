@@ -7,7 +7,8 @@
 #include "ingest/limits.h"
 #include "ingest/rate_limiter.h"
 #include "pricing/price_book.h"
-#include "quota/limits.h"
+#include "quota/live_counters.h"
+#include "quota/quota_book.h"
 #include "server/router.h"
 #include "store/store.h"
 
@@ -21,8 +22,9 @@ struct ApiContext {
   ingest::IngestLimits limits;
   std::string version;
   Timestamp started_at;
-  pricing::PriceBook price_book;     // the default plan
-  quota::QuotaLimits default_quota;  // for tenants with no limits of their own
+  pricing::PriceBook price_book;  // the default plan
+  quota::QuotaBook& quotas;
+  quota::LiveCounters& counters;
   ingest::RateLimiter* rate_limiter = nullptr;  // per-tenant ingest limit; null = none
 };
 

@@ -12,7 +12,7 @@
 namespace meter::store::sqlite {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meter_schema (version INTEGER NOT NULL);
@@ -184,11 +184,20 @@ void SqliteStore::migrate() {
   SQLite::Statement version(*writer_, "SELECT max(version) FROM meter_schema");
   version.executeStep();
   if (version.getColumn(0).isNull()) {
-    writer_->exec(fmt::format("INSERT INTO meter_schema VALUES ({})", kSchemaVersion));
+    writer_->exec("INSERT INTO meter_schema VALUES (1)");  // the steps below bring it up to date
   } else if (version.getColumn(0).getInt() > kSchemaVersion) {
     throw SQLite::Exception(fmt::format(
         "{} was written by a newer meterd (schema {}, this binary knows {}); upgrade meterd",
         options_.path.string(), version.getColumn(0).getInt(), kSchemaVersion));
+  }
+  int from = version.getColumn(0).isNull() ? 1 : version.getColumn(0).getInt();
+  if (from < 2) {
+    // v2: monthly limits, a time zone and an enforcement mode per tenant.
+    for (const char* column : {"time_zone TEXT NOT NULL DEFAULT 'UTC'", "enforcement TEXT NOT NULL DEFAULT 'soft'",
+                               "queries_per_month TEXT", "tokens_per_month TEXT", "storage_gb_per_month TEXT"}) {
+      writer_->exec(fmt::format("ALTER TABLE tenant_quotas ADD COLUMN {}", column));
+    }
+    writer_->exec("UPDATE meter_schema SET version = 2");
   }
   tx.commit();
   SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
@@ -341,20 +350,26 @@ Result<std::optional<Decimal>> column_decimal(const SQLite::Column& column) {
 
 }  // namespace
 
-Status SqliteStore::put_quota(std::string_view tenant_id, const quota::QuotaLimits& limits) {
+Status SqliteStore::put_quota(std::string_view tenant_id, const quota::TenantQuota& quota) {
+  using quota::Meter;
   try {
     auto db = borrow_reader();  // any connection may write; WAL serialises it with the writer
     SQLite::Statement stmt(*db,
-                           "INSERT INTO tenant_quotas VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id) DO UPDATE SET "
-                           "queries_per_day = excluded.queries_per_day, tokens_per_day = excluded.tokens_per_day, "
-                           "storage_gb = excluded.storage_gb, updated_at = excluded.updated_at");
+                           "INSERT OR REPLACE INTO tenant_quotas (tenant_id, queries_per_day, tokens_per_day, storage_gb, "
+                           "updated_at, time_zone, enforcement, queries_per_month, tokens_per_month, storage_gb_per_month) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     stmt.bind(1, std::string(tenant_id));
-    bind_optional(stmt, 2, limits.queries_per_day);
-    bind_optional(stmt, 3, limits.tokens_per_day);
-    bind_optional(stmt, 4, limits.storage_gb);
+    bind_optional(stmt, 2, quota[Meter::kQueries].per_day);
+    bind_optional(stmt, 3, quota[Meter::kTokens].per_day);
+    bind_optional(stmt, 4, quota[Meter::kStorageGb].per_day);
     stmt.bind(5, static_cast<std::int64_t>(
                      std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count()));
+    stmt.bind(6, quota.time_zone);
+    stmt.bind(7, std::string(quota::enforcement_name(quota.enforcement)));
+    bind_optional(stmt, 8, quota[Meter::kQueries].per_month);
+    bind_optional(stmt, 9, quota[Meter::kTokens].per_month);
+    bind_optional(stmt, 10, quota[Meter::kStorageGb].per_month);
     stmt.exec();
     return {};
   } catch (const std::exception& ex) {
@@ -362,22 +377,54 @@ Status SqliteStore::put_quota(std::string_view tenant_id, const quota::QuotaLimi
   }
 }
 
-Result<std::optional<quota::QuotaLimits>> SqliteStore::get_quota(std::string_view tenant_id) {
+Result<std::vector<std::pair<std::string, quota::TenantQuota>>> SqliteStore::list_quotas() {
+  using quota::Meter;
   try {
     auto db = borrow_reader();
-    SQLite::Statement stmt(*db, "SELECT queries_per_day, tokens_per_day, storage_gb FROM tenant_quotas WHERE tenant_id = ?");
-    stmt.bind(1, std::string(tenant_id));
-    if (!stmt.executeStep()) return std::optional<quota::QuotaLimits>();
-    quota::QuotaLimits limits;
-    for (auto [index, field] : {std::pair{0, &limits.queries_per_day}, std::pair{1, &limits.tokens_per_day},
-                                std::pair{2, &limits.storage_gb}}) {
-      auto value = column_decimal(stmt.getColumn(index));
-      if (!value) return fail(value.error());
-      *field = *value;
+    SQLite::Statement stmt(*db, "SELECT tenant_id, time_zone, enforcement, queries_per_day, queries_per_month, "
+                                "tokens_per_day, tokens_per_month, storage_gb, storage_gb_per_month FROM tenant_quotas");
+    std::vector<std::pair<std::string, quota::TenantQuota>> out;
+    while (stmt.executeStep()) {
+      quota::TenantQuota q;
+      q.time_zone = stmt.getColumn(1).getString();
+      q.enforcement = quota::parse_enforcement(stmt.getColumn(2).getString()).value_or(quota::Enforcement::kSoft);
+      int column = 3;
+      for (Meter meter : quota::kMeters) {
+        for (auto* limit : {&q[meter].per_day, &q[meter].per_month}) {
+          auto value = column_decimal(stmt.getColumn(column++));
+          if (!value) return fail(value.error());
+          *limit = *value;
+        }
+      }
+      out.emplace_back(stmt.getColumn(0).getString(), std::move(q));
     }
-    return std::optional<quota::QuotaLimits>(limits);
+    return out;
   } catch (const std::exception& ex) {
     return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
+  }
+}
+
+Status SqliteStore::scan_events(Timestamp since, const EventVisitor& visit) {
+  try {
+    int first_month = month_key(since);
+    auto reader = borrow_reader();
+    for (int month : partitions()) {
+      if (month < first_month) continue;
+      SQLite::Statement stmt(*reader, fmt::format("SELECT tenant_id, event_type, quantity, ts FROM {} WHERE ts >= ?",
+                                                  partition_table(month)));
+      stmt.bind(1, static_cast<std::int64_t>(to_unix_ms(since)));
+      while (stmt.executeStep()) {
+        auto quantity = Decimal::parse(stmt.getColumn(2).getString());
+        if (!quantity) return fail(Error::internal("corrupt quantity in " + partition_table(month)));
+        const auto& tenant = stmt.getColumn(0);
+        const auto& type = stmt.getColumn(1);
+        visit(std::string_view(tenant.getText(), tenant.getBytes()), std::string_view(type.getText(), type.getBytes()),
+              *quantity, from_unix_ms(stmt.getColumn(3).getInt64()));
+      }
+    }
+    return {};
+  } catch (const std::exception& ex) {
+    return fail(Error::unavailable(std::string("sqlite scan failed: ") + ex.what()));
   }
 }
 

@@ -46,8 +46,9 @@ class SqliteStore final : public Store {
   Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since,
                          const IdVisitor& visit) override;
 
-  Status put_quota(std::string_view tenant_id, const quota::QuotaLimits& limits) override;
-  Result<std::optional<quota::QuotaLimits>> get_quota(std::string_view tenant_id) override;
+  Status scan_events(Timestamp since, const EventVisitor& visit) override;
+  Status put_quota(std::string_view tenant_id, const quota::TenantQuota& quota) override;
+  Result<std::vector<std::pair<std::string, quota::TenantQuota>>> list_quotas() override;
 
   // The months (YYYYMM) that have a raw-event table, oldest first.
   std::vector<int> partitions();

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "core/time.h"
+#include "quota/live_counters.h"
+#include "quota/quota_book.h"
+
+namespace meter::quota {
+
+// Where a tenant stands against one limit in the current period.
+struct QuotaStatus {
+  Meter meter;
+  Period period;
+  Timestamp period_start;
+  Timestamp resets_at;
+  Decimal used;
+  std::optional<Decimal> limit;
+  std::optional<Decimal> remaining;  // 0 when over
+  bool exceeded = false;             // used > limit
+};
+
+std::vector<QuotaStatus> quota_status(const QuotaBook::Entry& entry, const LiveCounters& counters,
+                                      std::string_view tenant, Timestamp now);
+
+// The counter key an event counts into for a period, in the tenant's zone.
+LiveCounters::Key counter_key(std::string_view tenant, Meter meter, const Zone& zone, Period period, Timestamp t);
+
+}  // namespace meter::quota

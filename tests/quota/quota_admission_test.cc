@@ -1,0 +1,102 @@
+#include "ingest/quota_admission.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "quota/status.h"
+#include "store/sqlite/sqlite_store.h"
+#include "support/temp_dir.h"
+
+namespace meter::ingest {
+namespace {
+
+const Timestamp kNow = *parse_rfc3339("2026-11-27T10:00:00Z");
+
+Event query(std::string tenant, std::string id, std::string_view quantity = "1") {
+  Event e;
+  e.id = std::move(id);
+  e.tenant_id = std::move(tenant);
+  e.event_type = "query";
+  e.quantity = *Decimal::parse(quantity);
+  e.timestamp = kNow;
+  e.received_at = kNow;
+  return e;
+}
+
+quota::TenantQuota hard_limit(std::string_view per_day) {
+  quota::TenantQuota q;
+  q.enforcement = quota::Enforcement::kHard;
+  q[quota::Meter::kQueries].per_day = *Decimal::parse(per_day);
+  return q;
+}
+
+// Verifies hard mode refuses the event that would pass the limit, naming it, with a retry time.
+TEST(QuotaAdmission, HardLimitRefusesWithRetryAfter) {
+  quota::QuotaBook book(quota::TenantQuota{});
+  ASSERT_TRUE(book.set("acme", hard_limit("2")));
+  quota::LiveCounters counters;
+  QuotaAdmission admission(book, counters);
+  EXPECT_FALSE(admission.admit(query("acme", "1")));
+  EXPECT_FALSE(admission.admit(query("acme", "2")));
+  auto refused = admission.admit(query("acme", "3"));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, ErrorCode::kRateLimited);
+  EXPECT_EQ(refused->field, "queries_per_day");
+  EXPECT_EQ(refused->retry_after_seconds, 14 * 3600);  // until midnight UTC
+  EXPECT_FALSE(admission.admit(query("other", "1", "100")));  // soft default: no limit applies
+}
+
+// Verifies a failed write un-counts what the group had admitted.
+TEST(QuotaAdmission, RollbackRestoresCounters) {
+  quota::QuotaBook book(quota::TenantQuota{});
+  quota::LiveCounters counters;
+  QuotaAdmission admission(book, counters);
+  auto entry = book.get("acme");
+  auto key = quota::counter_key("acme", quota::Meter::kQueries, entry->zone, quota::Period::kDay, kNow);
+  EXPECT_FALSE(admission.admit(query("acme", "1", "5")));
+  admission.settle();
+  EXPECT_FALSE(admission.admit(query("acme", "2", "7")));
+  EXPECT_EQ(counters.get(key).to_string(), "12");
+  admission.rollback();
+  EXPECT_EQ(counters.get(key).to_string(), "5");
+}
+
+// Verifies many threads racing at a hard limit through the real ingestor store exactly the limit.
+TEST(QuotaAdmission, ConcurrentRequestsNeverExceedHardLimit) {
+  testing::TempDir dir;
+  store::sqlite::SqliteStore store({dir / "meterd.db"});
+  quota::QuotaBook book(quota::TenantQuota{});
+  ASSERT_TRUE(book.set("acme", hard_limit("1000")));
+  quota::LiveCounters counters;
+  QuotaAdmission admission(book, counters);
+  InMemoryDedupeIndex index;
+  SimulatedClock clock(kNow);
+  Ingestor ingestor(store, index, clock, {}, &admission);
+  ASSERT_TRUE(ingestor.start());
+  std::atomic<int> stored{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::promise<Result<Outcomes>> done;
+        auto future = done.get_future();
+        ingestor.submit({query("acme", std::to_string(t) + "-" + std::to_string(i))},
+                        [&](Result<Outcomes> r) { done.set_value(std::move(r)); });
+        auto r = future.get();
+        ASSERT_TRUE(r);
+        ((*r)[0].kind == Outcome::kStored ? stored : refused)++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(stored.load(), 1000);
+  EXPECT_EQ(refused.load(), 600);
+  auto rows = store.usage({"acme", std::nullopt, kNow - std::chrono::days(1), kNow + std::chrono::days(1), Window::kDay});
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].quantity.to_string(), "1000");
+}
+
+}  // namespace
+}  // namespace meter::ingest

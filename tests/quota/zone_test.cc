@@ -1,0 +1,48 @@
+#include "quota/zone.h"
+
+#include <gtest/gtest.h>
+
+namespace meter::quota {
+namespace {
+
+std::string start(const char* zone, Period p, const char* t) {
+  return format_rfc3339(Zone::find(zone)->period_start(p, *parse_rfc3339(t)));
+}
+std::string end(const char* zone, Period p, const char* t) {
+  return format_rfc3339(Zone::find(zone)->period_end(p, *parse_rfc3339(t)));
+}
+
+// Verifies a half-hour offset zone: India's day starts at 18:30 UTC the evening before.
+TEST(Zone, HalfHourOffset) {
+  EXPECT_EQ(start("Asia/Kolkata", Period::kDay, "2026-11-27T20:00:00Z"), "2026-11-27T18:30:00.000Z");
+  EXPECT_EQ(start("Asia/Kolkata", Period::kDay, "2026-11-27T18:00:00Z"), "2026-11-26T18:30:00.000Z");
+  EXPECT_EQ(start("Asia/Kolkata", Period::kMonth, "2026-11-30T19:00:00Z"), "2026-11-30T18:30:00.000Z");
+  EXPECT_EQ(end("Asia/Kolkata", Period::kMonth, "2026-11-15T00:00:00Z"), "2026-11-30T18:30:00.000Z");
+}
+
+// Verifies DST change days are 23 and 25 hours long where the zone says so.
+TEST(Zone, DstChangeDays) {
+  // Europe/Berlin: clocks go forward on 2026-03-29 and back on 2026-10-25.
+  EXPECT_EQ(start("Europe/Berlin", Period::kDay, "2026-03-29T12:00:00Z"), "2026-03-28T23:00:00.000Z");
+  EXPECT_EQ(end("Europe/Berlin", Period::kDay, "2026-03-29T12:00:00Z"), "2026-03-29T22:00:00.000Z");  // 23 h
+  EXPECT_EQ(start("Europe/Berlin", Period::kDay, "2026-10-25T12:00:00Z"), "2026-10-24T22:00:00.000Z");
+  EXPECT_EQ(end("Europe/Berlin", Period::kDay, "2026-10-25T12:00:00Z"), "2026-10-25T23:00:00.000Z");  // 25 h
+}
+
+// Verifies a zone whose DST jump skips midnight: the day begins when the clocks resume.
+TEST(Zone, MidnightInsideGap) {
+  // America/Santiago moved clocks from 24:00 to 01:00 on 2026-09-06 (local).
+  auto s = start("America/Santiago", Period::kDay, "2026-09-06T12:00:00Z");
+  EXPECT_EQ(s, "2026-09-06T04:00:00.000Z");
+}
+
+// Verifies unknown zones are an error naming the zone.
+TEST(Zone, UnknownZone) {
+  auto z = Zone::find("Mars/Olympus");
+  ASSERT_FALSE(z);
+  EXPECT_EQ(z.error().field, "time_zone");
+  EXPECT_NE(z.error().message.find("Mars/Olympus"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace meter::quota
