@@ -94,7 +94,7 @@ struct ItemSummary {
 };
 
 HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest::Outcomes* outcomes) {
-  std::int64_t accepted = 0, duplicate = 0, rejected = 0;
+  std::int64_t accepted = 0, duplicate = 0, rejected = 0, over_quota = 0, retry_after = 0;
   JsonOut out;
   out.begin_object();
   out.key("results").begin_array();
@@ -107,6 +107,10 @@ HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest:
     if (!item.id.empty()) out.key("id").str(item.id);
     if (error) {
       ++rejected;
+      if (error->code == ErrorCode::kRateLimited) {
+        ++over_quota;
+        retry_after = std::max(retry_after, error->retry_after_seconds);
+      }
       out.key("status").str("rejected");
       out.key("error").begin_object();
       out.key("field").str(error->field);
@@ -125,19 +129,22 @@ HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest:
   out.key("accepted").num(accepted);
   out.key("duplicates").num(duplicate);
   out.key("rejected").num(rejected);
-  // All stored (or already known): 200. Some rejected: 207. None valid: 400, as a problem.
-  int status = rejected == 0 ? 200 : (rejected == static_cast<std::int64_t>(items.size()) ? 400 : 207);
-  if (status == 400) {
+  // All stored (or already known): 200. Some rejected: 207. None: 400 as a problem, or 429
+  // when every refusal was a quota.
+  bool none = rejected == static_cast<std::int64_t>(items.size());
+  int status = rejected == 0 ? 200 : (!none ? 207 : (over_quota == rejected ? 429 : 400));
+  if (status >= 400) {
     out.key("type").str("about:blank");
-    out.key("title").str("Bad Request");
-    out.key("status").num(400);
+    out.key("title").str(status_title(status));
+    out.key("status").num(status);
     out.key("detail").str(items.size() == 1 ? items[0].error->message
                                             : "no event in the batch is valid; see results");
     out.key("field").str(items[0].error->field);
   }
   out.end_object();
   HttpResponse response = out.response(status);
-  if (status == 400) response.content_type = "application/problem+json";
+  if (status >= 400) response.content_type = "application/problem+json";
+  if (status == 429) response.headers.emplace_back("Retry-After", std::to_string(retry_after));
   return response;
 }
 

@@ -1,0 +1,70 @@
+"""End-to-end: live quotas, hard and soft enforcement, tenant time zones, through the real binary."""
+import datetime
+import unittest
+
+from harness import Meterd, main
+
+
+class QuotaTest(unittest.TestCase):
+    # Verifies hard mode: the event past the limit gets 429 with Retry-After and a problem naming
+    # the limit; usage is known at once; the state survives a restart.
+    def test_hard_limit(self):
+        m = Meterd().start()
+        try:
+            status, _, body = m.request("PUT", "/v1/tenants/t_hard/quotas",
+                                        body={"queries_per_day": 3, "enforcement": "hard", "time_zone": "Asia/Kolkata"})
+            self.assertEqual(status, 200, body)
+            self.assertEqual((body["enforcement"], body["time_zone"]), ("hard", "Asia/Kolkata"))
+            for i in range(3):
+                self.assertEqual(m.post("/track", {"tenant_id": "t_hard", "event_type": "query"})[0], 200)
+            status, headers, body = m.post("/track", {"tenant_id": "t_hard", "event_type": "query"})
+            self.assertEqual((status, body["field"]), (429, "queries_per_day"), body)
+            self.assertGreater(int(headers["retry-after"]), 0)
+            self.assertLessEqual(int(headers["retry-after"]), 86400)
+            # A batch that would go over: the fitting events are refused too once the limit is reached.
+            status, _, body = m.post("/v1/events", [{"tenant_id": "t_hard", "event_type": "query"}] * 2)
+            self.assertEqual(status, 429, body)
+            # Other meters are not limited.
+            self.assertEqual(m.post("/track", {"tenant_id": "t_hard", "event_type": "input_tokens", "quantity": 5})[0], 200)
+
+            status, _, report = m.get("/v1/tenants/t_hard/quotas")
+            q = report["quotas"]["queries"]
+            self.assertEqual((q["used"], q["limit"], q["remaining"], q["exceeded"]), ("3", "3", "0", False))
+            self.assertTrue(report["period_start"].endswith("T18:30:00.000Z"))  # India's midnight in UTC
+            m.stop()
+            m2 = Meterd(data_dir=m.data_dir).start()
+            try:
+                status, _, report = m2.get("/v1/tenants/t_hard/quotas")
+                self.assertEqual(report["quotas"]["queries"]["used"], "3")
+                self.assertEqual(report["enforcement"], "hard")
+                self.assertEqual(m2.post("/track", {"tenant_id": "t_hard", "event_type": "query"})[0], 429)
+            finally:
+                m2.cleanup()
+        finally:
+            m.cleanup()
+
+    # Verifies soft mode accepts past the limit and reports the overage, day and month.
+    def test_soft_limit_reports_overage(self):
+        with Meterd() as m:
+            m.post("/quota/set", {"tenant_id": "t_soft", "tokens_per_day": 100, "tokens_per_month": 150})
+            status, _, body = m.post("/v1/events", [
+                {"tenant_id": "t_soft", "event_type": "input_tokens", "quantity": 80},
+                {"tenant_id": "t_soft", "event_type": "output_tokens", "quantity": "40.5"}])
+            self.assertEqual(status, 200, body)
+            status, _, report = m.post("/quota/check", {"tenant_id": "t_soft"})
+            tokens = report["quotas"]["tokens"]
+            self.assertEqual((tokens["used"], tokens["remaining"], tokens["exceeded"]), ("120.5", "0", True))
+            self.assertEqual(report["monthly"]["quotas"]["tokens"]["remaining"], "29.5")
+            self.assertEqual(report["status"], "exceeded")
+
+    # Verifies bad quota settings are rejected with the field named.
+    def test_bad_settings(self):
+        with Meterd() as m:
+            for body, field in (({"time_zone": "Mars/Base"}, "time_zone"), ({"enforcement": "strict"}, "enforcement"),
+                                ({"queries_per_day": -1}, "queries_per_day"), ({"queries_per_week": 1}, "queries_per_week")):
+                status, _, answer = m.request("PUT", "/v1/tenants/t_bad/quotas", body=body)
+                self.assertEqual((status, answer["field"]), (400, field))
+
+
+if __name__ == "__main__":
+    main()
