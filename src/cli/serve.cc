@@ -103,7 +103,8 @@ int run_serve(const config::LoadedConfig& loaded) {
   server::add_health_routes(router, api);
   server::add_ingest_routes(router, api);
   server::add_usage_routes(router, api);
-  server::add_seed_routes(router, api);
+  server::add_quota_routes(router, api);
+  server::add_invoice_routes(router, api);
 
   server::HttpServerOptions http;
   http.listen = c.listen;

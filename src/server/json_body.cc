@@ -41,7 +41,7 @@ std::optional<JsonBody::Field> JsonBody::find(std::string_view key) const {
   return f;
 }
 
-Status JsonBody::only(std::initializer_list<std::string_view> allowed) const {
+Status JsonBody::only(std::span<const std::string_view> allowed) const {
   for (const auto& member : typed_->GetObject()) {
     std::string_view name(member.name.GetString(), member.name.GetStringLength());
     bool known = false;

@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -22,7 +23,10 @@ class JsonBody {
   static Result<JsonBody> parse(std::string_view body);
 
   // Fails when the object has a field not in `allowed` (a typo must not be silently ignored).
-  Status only(std::initializer_list<std::string_view> allowed) const;
+  Status only(std::initializer_list<std::string_view> allowed) const {
+    return only(std::span<const std::string_view>(allowed.begin(), allowed.size()));
+  }
+  Status only(std::span<const std::string_view> allowed) const;
 
   Result<std::optional<std::string>> string(std::string_view key) const;
   Result<std::optional<Decimal>> decimal(std::string_view key) const;

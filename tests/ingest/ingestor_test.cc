@@ -5,6 +5,7 @@
 #include <future>
 
 #include "store/sqlite/sqlite_store.h"
+#include "support/events.h"
 #include "support/temp_dir.h"
 
 namespace meter::ingest {
@@ -13,14 +14,7 @@ namespace {
 const Timestamp kNow = *parse_rfc3339("2026-11-27T10:00:00Z");
 
 Event event(std::string tenant, std::string id, std::string_view quantity = "1") {
-  Event e;
-  e.id = std::move(id);
-  e.tenant_id = std::move(tenant);
-  e.event_type = "query";
-  e.quantity = *Decimal::parse(quantity);
-  e.timestamp = kNow;
-  e.received_at = kNow;
-  return e;
+  return testing::make_event(std::move(tenant), std::move(id), "query", quantity, kNow);
 }
 
 // The real SQLite store, made to fail its next appends on demand.

@@ -6,6 +6,7 @@
 
 #include "quota/status.h"
 #include "store/sqlite/sqlite_store.h"
+#include "support/events.h"
 #include "support/temp_dir.h"
 
 namespace meter::ingest {
@@ -14,14 +15,7 @@ namespace {
 const Timestamp kNow = *parse_rfc3339("2026-11-27T10:00:00Z");
 
 Event query(std::string tenant, std::string id, std::string_view quantity = "1") {
-  Event e;
-  e.id = std::move(id);
-  e.tenant_id = std::move(tenant);
-  e.event_type = "query";
-  e.quantity = *Decimal::parse(quantity);
-  e.timestamp = kNow;
-  e.received_at = kNow;
-  return e;
+  return testing::make_event(std::move(tenant), std::move(id), "query", quantity, kNow);
 }
 
 quota::TenantQuota hard_limit(std::string_view per_day) {

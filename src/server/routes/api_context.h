@@ -32,6 +32,7 @@ struct ApiContext {
 void add_health_routes(Router& router, const ApiContext& api);
 void add_ingest_routes(Router& router, const ApiContext& api);
 void add_usage_routes(Router& router, const ApiContext& api);
-void add_seed_routes(Router& router, const ApiContext& api);  // /quota/*, /invoice/generate
+void add_quota_routes(Router& router, const ApiContext& api);
+void add_invoice_routes(Router& router, const ApiContext& api);
 
 }  // namespace meter::server

@@ -1,5 +1,6 @@
 #include "server/routes/scope.h"
 
+#include "core/identifier.h"
 #include "server/problem.h"
 
 namespace meter::server {
@@ -14,6 +15,15 @@ std::optional<HttpResponse> forbidden_unless_own(const HttpRequest& request, std
   return problem(403, "Forbidden",
                  "this key may only act for tenant " + request.principal.tenant_id + ", not " + std::string(tenant_id),
                  "tenant_id");
+}
+
+Result<std::string> body_tenant(const JsonBody& body, const HttpRequest& request) {
+  auto tenant = body.string("tenant_id");
+  if (!tenant) return fail(tenant.error());
+  if (!*tenant && !request.principal.admin) return request.principal.tenant_id;
+  if (!*tenant) return fail(Error::invalid("tenant_id", "tenant_id is required"));
+  if (auto why = check_identifier(**tenant)) return fail(Error::invalid("tenant_id", "tenant_id " + *why));
+  return **tenant;
 }
 
 }  // namespace meter::server

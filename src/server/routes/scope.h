@@ -3,7 +3,9 @@
 #include <optional>
 #include <string_view>
 
+#include "core/error.h"
 #include "server/http_types.h"
+#include "server/json_body.h"
 
 namespace meter::server {
 
@@ -11,5 +13,8 @@ namespace meter::server {
 // as if it did not exist; writing for another tenant answers 403. Admins pass both.
 std::optional<HttpResponse> hidden_unless_own(const HttpRequest& request, std::string_view tenant_id);
 std::optional<HttpResponse> forbidden_unless_own(const HttpRequest& request, std::string_view tenant_id);
+
+// The tenant_id of a JSON body, checked; a tenant key may leave it out and means its own.
+Result<std::string> body_tenant(const JsonBody& body, const HttpRequest& request);
 
 }  // namespace meter::server

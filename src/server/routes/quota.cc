@@ -1,7 +1,8 @@
-// The seed's quota and invoice endpoints, with its request bodies.
-#include "billing/invoice.h"
-#include "quota/status.h"
+// Quota endpoints: the seed's /quota/set and /quota/check, and /v1/tenants/{tenant}/quotas.
+#include <algorithm>
+
 #include "core/identifier.h"
+#include "quota/status.h"
 #include "server/json.h"
 #include "server/json_body.h"
 #include "server/problem.h"
@@ -10,30 +11,6 @@
 
 namespace meter::server {
 namespace {
-
-// The body's tenant_id; a tenant key may leave it out and means its own tenant.
-Result<std::string> tenant_of(const JsonBody& body, const HttpRequest& request) {
-  auto tenant = body.string("tenant_id");
-  if (!tenant) return fail(tenant.error());
-  if (!*tenant && !request.principal.admin) return request.principal.tenant_id;
-  if (!*tenant) return fail(Error::invalid("tenant_id", "tenant_id is required"));
-  if (auto why = check_identifier(**tenant)) return fail(Error::invalid("tenant_id", "tenant_id " + *why));
-  return **tenant;
-}
-
-// Total quantity per event type over [from, to), from the daily rollups.
-Result<std::map<std::string, Decimal>> usage_by_type(const ApiContext& api, const std::string& tenant,
-                                                      Timestamp from, Timestamp to) {
-  auto rows = api.store.usage({tenant, std::nullopt, from, to, Window::kDay});
-  if (!rows) return fail(rows.error());
-  std::map<std::string, Decimal> totals;
-  for (const auto& row : *rows) {
-    auto sum = totals[row.event_type].checked_add(row.quantity);
-    if (!sum) return fail(Error::invalid("quantity", "usage of " + row.event_type + " overflows"));
-    totals[row.event_type] = *sum;
-  }
-  return totals;
-}
 
 void write_limit(JsonOut& out, std::string_view key, const std::optional<Decimal>& value) {
   out.key(key);
@@ -88,15 +65,21 @@ HttpResponse update_quota(const ApiContext& api, const std::string& tenant, cons
   return out.response();
 }
 
+// The fields a quota body may have; the seed's body names the tenant too (first entry).
+constexpr std::string_view kQuotaFields[] = {"tenant_id",      "queries_per_day",      "queries_per_month",
+                                             "tokens_per_day", "tokens_per_month",     "storage_gb",
+                                             "storage_gb_per_month", "time_zone",      "enforcement"};
+
+Status check_quota_fields(const JsonBody& body, bool with_tenant) {
+  std::span<const std::string_view> fields(kQuotaFields);
+  return body.only(with_tenant ? fields : fields.subspan(1));
+}
+
 void quota_set(const ApiContext& api, HttpRequest& request, Responder& respond) {
   auto body = JsonBody::parse(request.body);
   if (!body) return respond(problem(body.error()));
-  if (auto s = body->only({"tenant_id", "queries_per_day", "queries_per_month", "tokens_per_day", "tokens_per_month",
-                           "storage_gb", "storage_gb_per_month", "time_zone", "enforcement"});
-      !s) {
-    return respond(problem(s.error()));
-  }
-  auto tenant = tenant_of(*body, request);
+  if (auto s = check_quota_fields(*body, true); !s) return respond(problem(s.error()));
+  auto tenant = body_tenant(*body, request);
   if (!tenant) return respond(problem(tenant.error()));
   respond(update_quota(api, *tenant, *body));
 }
@@ -145,95 +128,41 @@ void quota_check(const ApiContext& api, HttpRequest& request, Responder& respond
   auto body = JsonBody::parse(request.body);
   if (!body) return respond(problem(body.error()));
   if (auto s = body->only({"tenant_id"}); !s) return respond(problem(s.error()));
-  auto tenant = tenant_of(*body, request);
+  auto tenant = body_tenant(*body, request);
   if (!tenant) return respond(problem(tenant.error()));
   if (auto hidden = hidden_unless_own(request, *tenant)) return respond(std::move(*hidden));
   respond(quota_report(api, *tenant));
 }
 
-void write_invoice(JsonOut& out, const billing::Invoice& inv) {
-  out.begin_object();
-  out.key("invoice_number").str(inv.number);
-  out.key("tenant_id").str(inv.tenant_id);
-  out.key("year").num(inv.year);
-  out.key("month").num(inv.month);
-  out.key("period_start").time(inv.period_start);
-  out.key("period_end").time(inv.period_end);
-  out.key("currency").str(inv.currency);
-  out.key("line_items").begin_array();
-  for (const auto& line : inv.lines) {
-    out.begin_object();
-    out.key("event_type").str(line.event_type);
-    out.key("description").str(line.description);
-    out.key("quantity").dec(line.quantity);
-    out.key("unit_price").dec(line.unit_price);
-    out.key("per").dec(line.per);
-    out.key("amount").dec(line.amount);
-    out.key("priced").boolean(line.priced);
-    out.end_object();
-  }
-  out.end_array();
-  out.key("subtotal").dec(inv.subtotal);
-  out.key("total").dec(inv.total);
-  out.end_object();
-}
-
-void invoice_generate(const ApiContext& api, HttpRequest& request, Responder& respond) {
-  auto body = JsonBody::parse(request.body);
-  if (!body) return respond(problem(body.error()));
-  if (auto s = body->only({"tenant_id", "year", "month"}); !s) return respond(problem(s.error()));
-  auto tenant = tenant_of(*body, request);
-  if (!tenant) return respond(problem(tenant.error()));
-  if (auto hidden = hidden_unless_own(request, *tenant)) return respond(std::move(*hidden));
-  auto year = body->integer("year");
-  auto month = body->integer("month");
-  if (!year) return respond(problem(year.error()));
-  if (!month) return respond(problem(month.error()));
-  if (!*year) return respond(problem(Error::invalid("year", "year is required")));
-  if (!*month) return respond(problem(Error::invalid("month", "month is required (1..12)")));
-  if (**year < 1970 || **year > 9999 || **month < 1 || **month > 12) {
-    return respond(problem(Error::invalid(**month < 1 || **month > 12 ? "month" : "year",
-                                          "year must be 1970..9999 and month 1..12 (January is 1)")));
-  }
-  auto bounds = billing::month_bounds(static_cast<int>(**year), static_cast<int>(**month));
-  if (!bounds) return respond(problem(bounds.error()));
-  auto usage = usage_by_type(api, *tenant, bounds->first, bounds->second);
-  if (!usage) return respond(problem(usage.error()));
-  auto invoice = billing::build_invoice(*tenant, static_cast<int>(**year), static_cast<int>(**month), *usage,
-                                        api.price_book);
-  if (!invoice) return respond(problem(invoice.error()));
-  JsonOut out;
-  write_invoice(out, *invoice);
-  respond(out.response());
+// The {tenant} of a /v1/tenants/{tenant}/... path, checked; an error response otherwise.
+std::optional<HttpResponse> bad_path_tenant(const std::string& tenant) {
+  if (auto why = check_identifier(tenant)) return problem(Error::invalid("tenant", "tenant " + *why));
+  return std::nullopt;
 }
 
 }  // namespace
 
-void add_seed_routes(Router& router, const ApiContext& api) {
-  router.add("POST", "/quota/set", Access::kAdmin, [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_set(api, req, r); });
-  router.add("POST", "/quota/check", Access::kKey, [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_check(api, req, r); });
+void add_quota_routes(Router& router, const ApiContext& api) {
+  router.add("POST", "/quota/set", Access::kAdmin,
+             [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_set(api, req, r); });
+  router.add("POST", "/quota/check", Access::kKey,
+             [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_check(api, req, r); });
   router.add("GET", "/v1/tenants/{tenant}/quotas", Access::kKey,
              [&api](HttpRequest& req, const PathParams& p, Responder& r) {
                const std::string& tenant = p.at("tenant");
-               if (auto why = check_identifier(tenant)) return r(problem(Error::invalid("tenant", "tenant " + *why)));
+               if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
                if (auto hidden = hidden_unless_own(req, tenant)) return r(std::move(*hidden));
                r(quota_report(api, tenant));
              });
   router.add("PUT", "/v1/tenants/{tenant}/quotas", Access::kAdmin,
              [&api](HttpRequest& req, const PathParams& p, Responder& r) {
                const std::string& tenant = p.at("tenant");
-               if (auto why = check_identifier(tenant)) return r(problem(Error::invalid("tenant", "tenant " + *why)));
+               if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
                auto body = JsonBody::parse(req.body);
                if (!body) return r(problem(body.error()));
-               if (auto s = body->only({"queries_per_day", "queries_per_month", "tokens_per_day", "tokens_per_month",
-                                        "storage_gb", "storage_gb_per_month", "time_zone", "enforcement"});
-                   !s) {
-                 return r(problem(s.error()));
-               }
+               if (auto s = check_quota_fields(*body, false); !s) return r(problem(s.error()));
                r(update_quota(api, tenant, *body));
              });
-  router.add("POST", "/invoice/generate", Access::kKey,
-             [&api](HttpRequest& req, const PathParams&, Responder& r) { invoice_generate(api, req, r); });
 }
 
 }  // namespace meter::server
