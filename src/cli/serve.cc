@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "ingest/ingestor.h"
 #include "ingest/quota_admission.h"
+#include "notify/webhook_notifier.h"
 #include "server/http_server.h"
 #include "server/routes/api_context.h"
 #include "store/sqlite/sqlite_store.h"
@@ -43,7 +44,8 @@ int run_serve(const config::LoadedConfig& loaded) {
   default_quota[quota::Meter::kTokens].per_day = Decimal::from_integer(c.default_quota_tokens);
   quota::QuotaBook quotas(default_quota);
   quota::LiveCounters counters;
-  ingest::QuotaAdmission admission(quotas, counters);
+  notify::WebhookNotifier notifier(*store, {c.webhook_url, c.webhook_secret});
+  ingest::QuotaAdmission admission(quotas, counters, &notifier, c.alert_thresholds);
   if (auto tenants = store->list_quotas(); !tenants) {
     spdlog::critical("cannot read quota settings: {}", tenants.error().message);
     return 1;

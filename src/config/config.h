@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "core/decimal.h"
 
@@ -55,6 +56,9 @@ struct Config {
   // [quota] (seed: DEFAULT_QUOTA_*), per tenant per day
   std::int64_t default_quota_queries = 1000;
   std::int64_t default_quota_tokens = 100'000;
+  std::vector<int> alert_thresholds = {80, 100};  // percent of a limit
+  std::string webhook_url;                        // empty: alerts are only recorded
+  std::string webhook_secret;
 
   // [retention] (seed: RETENTION_MONTHS)
   int retention_months = 36;

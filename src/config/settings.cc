@@ -162,6 +162,30 @@ const std::vector<Setting>& table() {
       {"quota.default_tokens", "DEFAULT_QUOTA_TOKENS", "tokens per tenant per day", false,
        METER_INT(default_quota_tokens, std::int64_t, 0, std::numeric_limits<std::int64_t>::max())},
 
+      {"quota.alert_thresholds", "METERD_ALERT_THRESHOLDS", "percent of a limit that fire an alert, e.g. 80,100",
+       false,
+       [](Config& c, std::string_view v) -> Message {
+         std::vector<int> out;
+         while (!v.empty()) {
+           std::size_t comma = v.find(',');
+           int t = 0;
+           if (auto m = parse_int<int>(v.substr(0, comma), t, 1, 1000)) return "a comma-separated list of percents: " + *m;
+           out.push_back(t);
+           v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+         }
+         c.alert_thresholds = std::move(out);
+         return std::nullopt;
+       },
+       [](const Config& c) {
+         std::string out;
+         for (int t : c.alert_thresholds) out += (out.empty() ? "" : ",") + std::to_string(t);
+         return out;
+       }},
+      {"quota.webhook_url", "METERD_WEBHOOK_URL", "where quota alerts are POSTed; empty = only recorded", false,
+       METER_STRING(webhook_url)},
+      {"quota.webhook_secret", "METERD_WEBHOOK_SECRET", "HMAC-SHA256 key signing each alert", true,
+       METER_STRING(webhook_secret)},
+
       {"retention.months", "RETENTION_MONTHS", "months of raw events kept", false,
        METER_INT(retention_months, int, 1, 1200)},
 

@@ -32,10 +32,18 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
                    name, std::max<std::int64_t>(1, wait)};
     }
   }
-  for (const auto& key : keys) {
-    auto previous = counters_.add(key, e.quantity);
+  for (int i = 0; i < 2; ++i) {
+    auto previous = counters_.add(keys[i], e.quantity);
     if (!previous) return previous.error();
-    undo_.emplace_back(key, *previous);
+    undo_.emplace_back(keys[i], *previous);
+    Period period = i == 0 ? Period::kDay : Period::kMonth;
+    const auto& limit = limits.of(period);
+    if (alerts_ == nullptr || !limit) continue;
+    Decimal now_used = counters_.get(keys[i]);
+    for (int t : quota::crossed_thresholds(*previous, now_used, *limit, thresholds_)) {
+      pending_.push_back({e.tenant_id, *meter, period, from_unix_ms(keys[i].period_start_ms), t, now_used, *limit,
+                          e.received_at});
+    }
   }
   return std::nullopt;
 }
@@ -43,6 +51,13 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
 void QuotaAdmission::rollback() {
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) counters_.set(it->first, it->second);
   undo_.clear();
+  pending_.clear();
+}
+
+void QuotaAdmission::settle() {
+  undo_.clear();
+  for (auto& alert : pending_) alerts_->fire(std::move(alert));
+  pending_.clear();
 }
 
 void QuotaAdmission::recount(std::string_view tenant, std::string_view event_type, Decimal quantity,

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "ingest/ingestor.h"
+#include "quota/alert.h"
 #include "quota/live_counters.h"
 #include "quota/quota_book.h"
 
@@ -14,11 +15,14 @@ namespace meter::ingest {
 // limit and says when the period resets. Runs only in the ingest writer thread.
 class QuotaAdmission final : public Admission {
  public:
-  QuotaAdmission(const quota::QuotaBook& book, quota::LiveCounters& counters) : book_(book), counters_(counters) {}
+  // `alerts` (may be null) receives threshold crossings once their events are on disk.
+  QuotaAdmission(const quota::QuotaBook& book, quota::LiveCounters& counters, quota::AlertSink* alerts = nullptr,
+                 std::vector<int> thresholds = {80, 100})
+      : book_(book), counters_(counters), alerts_(alerts), thresholds_(std::move(thresholds)) {}
 
   std::optional<Error> admit(const Event& event) override;
   void rollback() override;
-  void settle() override { undo_.clear(); }
+  void settle() override;
 
   // Counts a stored event without any check: for rebuilding the counters at start.
   void recount(std::string_view tenant, std::string_view event_type, Decimal quantity, Timestamp timestamp);
@@ -26,7 +30,10 @@ class QuotaAdmission final : public Admission {
  private:
   const quota::QuotaBook& book_;
   quota::LiveCounters& counters_;
+  quota::AlertSink* alerts_;
+  std::vector<int> thresholds_;
   std::vector<std::pair<quota::LiveCounters::Key, Decimal>> undo_;  // previous values, in order
+  std::vector<quota::Alert> pending_;  // crossings of the group being written
 };
 
 }  // namespace meter::ingest

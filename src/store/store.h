@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/event.h"
 #include "core/time.h"
+#include "quota/alert.h"
 #include "quota/limits.h"
 
 namespace meter::store {
@@ -34,6 +35,14 @@ struct UsageRow {
 
 using EventVisitor = std::function<void(std::string_view tenant_id, std::string_view event_type,
                                         Decimal quantity, Timestamp timestamp)>;
+
+// A quota alert as stored, with how its webhook delivery went.
+struct AlertRecord {
+  std::int64_t id = 0;
+  quota::Alert alert;
+  std::string delivery;  // "pending", "delivered", "failed", "no webhook"
+  int attempts = 0;
+};
 
 using IdVisitor =
     std::function<void(std::string_view tenant_id, std::string_view id, Timestamp received_at)>;
@@ -70,6 +79,13 @@ class Store {
   // Tenants' quota settings (tenant_quotas).
   virtual Status put_quota(std::string_view tenant_id, const quota::TenantQuota& quota) = 0;
   virtual Result<std::vector<std::pair<std::string, quota::TenantQuota>>> list_quotas() = 0;
+
+  // Quota alerts (quota_alerts). record_alert returns the new id, or nullopt when this tenant,
+  // meter, period and threshold already fired (alerts fire once, also across restarts).
+  virtual Result<std::optional<std::int64_t>> record_alert(const quota::Alert& alert) = 0;
+  virtual Status update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) = 0;
+  // Newest first; all tenants when tenant_id is empty.
+  virtual Result<std::vector<AlertRecord>> list_alerts(std::string_view tenant_id, std::size_t limit) = 0;
 };
 
 }  // namespace meter::store

@@ -36,6 +36,13 @@ class FlakyStore final : public store::Store {
   Status scan_events(Timestamp since, const store::EventVisitor& v) override { return real_.scan_events(since, v); }
   Status put_quota(std::string_view t, const quota::TenantQuota& q) override { return real_.put_quota(t, q); }
   Result<std::vector<std::pair<std::string, quota::TenantQuota>>> list_quotas() override { return real_.list_quotas(); }
+  Result<std::optional<std::int64_t>> record_alert(const quota::Alert& a) override { return real_.record_alert(a); }
+  Status update_alert_delivery(std::int64_t id, std::string_view d, int n) override {
+    return real_.update_alert_delivery(id, d, n);
+  }
+  Result<std::vector<store::AlertRecord>> list_alerts(std::string_view t, std::size_t n) override {
+    return real_.list_alerts(t, n);
+  }
   int failures_left_ = 0;
 
  private:

@@ -46,3 +46,23 @@ TEST(Zone, UnknownZone) {
 
 }  // namespace
 }  // namespace meter::quota
+
+#include "quota/alert.h"
+
+namespace meter::quota {
+namespace {
+
+// Verifies thresholds fire when passed or reached exactly, and not when already behind.
+TEST(Alert, CrossedThresholds) {
+  auto d = [](const char* s) { return *Decimal::parse(s); };
+  std::vector<int> t = {80, 100};
+  EXPECT_EQ(crossed_thresholds(d("0"), d("7.99"), d("10"), t), std::vector<int>{});
+  EXPECT_EQ(crossed_thresholds(d("7.99"), d("8"), d("10"), t), std::vector<int>{80});
+  EXPECT_EQ(crossed_thresholds(d("8"), d("9"), d("10"), t), std::vector<int>{});
+  EXPECT_EQ(crossed_thresholds(d("7"), d("12"), d("10"), t), (std::vector<int>{80, 100}));
+  EXPECT_EQ(crossed_thresholds(d("12"), d("13"), d("10"), t), std::vector<int>{});
+  EXPECT_EQ(crossed_thresholds(d("0"), d("1"), d("0"), t), std::vector<int>{});
+}
+
+}  // namespace
+}  // namespace meter::quota

@@ -1,5 +1,6 @@
 // Quota endpoints: the seed's /quota/set and /quota/check, and /v1/tenants/{tenant}/quotas.
 #include <algorithm>
+#include <cstdlib>
 
 #include "core/identifier.h"
 #include "quota/status.h"
@@ -140,11 +141,52 @@ std::optional<HttpResponse> bad_path_tenant(const std::string& tenant) {
   return std::nullopt;
 }
 
+// GET /v1/alerts: quota alerts, newest first; a tenant key sees its own only.
+void list_alerts(const ApiContext& api, HttpRequest& request, Responder& respond) {
+  std::string tenant(request.param("tenant_id").value_or(""));
+  if (!request.principal.admin) {
+    if (!tenant.empty() && tenant != request.principal.tenant_id) {
+      return respond(problem(404, "Not Found", "no tenant " + tenant));
+    }
+    tenant = request.principal.tenant_id;
+  }
+  std::int64_t limit = 100;
+  if (auto text = request.param("limit")) {
+    limit = std::atoll(std::string(*text).c_str());
+    if (limit < 1 || limit > 10'000) return respond(problem(Error::invalid("limit", "limit must be 1..10000")));
+  }
+  auto alerts = api.store.list_alerts(tenant, static_cast<std::size_t>(limit));
+  if (!alerts) return respond(problem(alerts.error()));
+  JsonOut out;
+  out.begin_object();
+  out.key("alerts").begin_array();
+  for (const auto& r : *alerts) {
+    out.begin_object();
+    out.key("id").num(r.id);
+    out.key("tenant_id").str(r.alert.tenant_id);
+    out.key("meter").str(quota::meter_name(r.alert.meter));
+    out.key("period").str(r.alert.period == quota::Period::kDay ? "day" : "month");
+    out.key("period_start").time(r.alert.period_start);
+    out.key("threshold_percent").num(r.alert.threshold_percent);
+    out.key("used").dec(r.alert.used);
+    out.key("limit").dec(r.alert.limit);
+    out.key("fired_at").time(r.alert.fired_at);
+    out.key("delivery").str(r.delivery);
+    out.key("attempts").num(r.attempts);
+    out.end_object();
+  }
+  out.end_array();
+  out.end_object();
+  respond(out.response());
+}
+
 }  // namespace
 
 void add_quota_routes(Router& router, const ApiContext& api) {
   router.add("POST", "/quota/set", Access::kAdmin,
              [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_set(api, req, r); });
+  router.add("GET", "/v1/alerts", Access::kKey,
+             [&api](HttpRequest& req, const PathParams&, Responder& r) { list_alerts(api, req, r); });
   router.add("POST", "/quota/check", Access::kKey,
              [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_check(api, req, r); });
   router.add("GET", "/v1/tenants/{tenant}/quotas", Access::kKey,

@@ -33,6 +33,20 @@ CREATE TABLE IF NOT EXISTS usage_daily (
   events       INTEGER NOT NULL,
   PRIMARY KEY (tenant_id, bucket_start, event_type)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quota_alerts (
+  id           INTEGER PRIMARY KEY,
+  tenant_id    TEXT    NOT NULL,
+  meter        TEXT    NOT NULL,
+  period       TEXT    NOT NULL,  -- day or month
+  period_start INTEGER NOT NULL,  -- Unix ms, in the tenant's zone at the time
+  threshold    INTEGER NOT NULL,  -- percent of the limit
+  used         TEXT    NOT NULL,
+  quota_limit  TEXT    NOT NULL,
+  fired_at     INTEGER NOT NULL,
+  delivery     TEXT    NOT NULL,
+  attempts     INTEGER NOT NULL,
+  UNIQUE (tenant_id, meter, period, period_start, threshold)
+);
 CREATE TABLE IF NOT EXISTS tenant_quotas (
   tenant_id       TEXT PRIMARY KEY,
   queries_per_day TEXT,
@@ -397,6 +411,73 @@ Result<std::vector<std::pair<std::string, quota::TenantQuota>>> SqliteStore::lis
         }
       }
       out.emplace_back(stmt.getColumn(0).getString(), std::move(q));
+    }
+    return out;
+  } catch (const std::exception& ex) {
+    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
+  }
+}
+
+Result<std::optional<std::int64_t>> SqliteStore::record_alert(const quota::Alert& a) {
+  try {
+    auto db = borrow_reader();
+    SQLite::Statement stmt(*db, "INSERT OR IGNORE INTO quota_alerts (tenant_id, meter, period, period_start, threshold, "
+                                "used, quota_limit, fired_at, delivery, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)");
+    stmt.bind(1, a.tenant_id);
+    stmt.bind(2, std::string(quota::meter_name(a.meter)));
+    stmt.bind(3, a.period == quota::Period::kDay ? "day" : "month");
+    stmt.bind(4, static_cast<std::int64_t>(to_unix_ms(a.period_start)));
+    stmt.bind(5, a.threshold_percent);
+    stmt.bind(6, a.used.to_string());
+    stmt.bind(7, a.limit.to_string());
+    stmt.bind(8, static_cast<std::int64_t>(to_unix_ms(a.fired_at)));
+    if (stmt.exec() == 0) return std::optional<std::int64_t>();
+    return std::optional<std::int64_t>((*db).getLastInsertRowid());
+  } catch (const std::exception& ex) {
+    return fail(Error::unavailable(std::string("sqlite write failed: ") + ex.what()));
+  }
+}
+
+Status SqliteStore::update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) {
+  try {
+    auto db = borrow_reader();
+    SQLite::Statement stmt(*db, "UPDATE quota_alerts SET delivery = ?, attempts = ? WHERE id = ?");
+    stmt.bind(1, std::string(delivery));
+    stmt.bind(2, attempts);
+    stmt.bind(3, id);
+    stmt.exec();
+    return {};
+  } catch (const std::exception& ex) {
+    return fail(Error::unavailable(std::string("sqlite write failed: ") + ex.what()));
+  }
+}
+
+Result<std::vector<AlertRecord>> SqliteStore::list_alerts(std::string_view tenant_id, std::size_t limit) {
+  try {
+    auto db = borrow_reader();
+    SQLite::Statement stmt(*db, "SELECT id, tenant_id, meter, period, period_start, threshold, used, quota_limit, "
+                                "fired_at, delivery, attempts FROM quota_alerts WHERE (?1 = '' OR tenant_id = ?1) "
+                                "ORDER BY id DESC LIMIT ?2");
+    stmt.bind(1, std::string(tenant_id));
+    stmt.bind(2, static_cast<std::int64_t>(limit));
+    std::vector<AlertRecord> out;
+    while (stmt.executeStep()) {
+      AlertRecord r;
+      r.id = stmt.getColumn(0).getInt64();
+      r.alert.tenant_id = stmt.getColumn(1).getString();
+      std::string meter = stmt.getColumn(2).getString();
+      for (quota::Meter m : quota::kMeters) {
+        if (quota::meter_name(m) == meter) r.alert.meter = m;
+      }
+      r.alert.period = stmt.getColumn(3).getString() == "month" ? quota::Period::kMonth : quota::Period::kDay;
+      r.alert.period_start = from_unix_ms(stmt.getColumn(4).getInt64());
+      r.alert.threshold_percent = stmt.getColumn(5).getInt();
+      r.alert.used = Decimal::parse(stmt.getColumn(6).getString()).value_or(Decimal());
+      r.alert.limit = Decimal::parse(stmt.getColumn(7).getString()).value_or(Decimal());
+      r.alert.fired_at = from_unix_ms(stmt.getColumn(8).getInt64());
+      r.delivery = stmt.getColumn(9).getString();
+      r.attempts = stmt.getColumn(10).getInt();
+      out.push_back(std::move(r));
     }
     return out;
   } catch (const std::exception& ex) {

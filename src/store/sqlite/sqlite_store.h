@@ -49,6 +49,9 @@ class SqliteStore final : public Store {
   Status scan_events(Timestamp since, const EventVisitor& visit) override;
   Status put_quota(std::string_view tenant_id, const quota::TenantQuota& quota) override;
   Result<std::vector<std::pair<std::string, quota::TenantQuota>>> list_quotas() override;
+  Result<std::optional<std::int64_t>> record_alert(const quota::Alert& alert) override;
+  Status update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) override;
+  Result<std::vector<AlertRecord>> list_alerts(std::string_view tenant_id, std::size_t limit) override;
 
   // The months (YYYYMM) that have a raw-event table, oldest first.
   std::vector<int> partitions();

@@ -1,0 +1,153 @@
+#include "notify/webhook_notifier.h"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+
+namespace meter::notify {
+
+std::string hmac_sha256_hex(const std::string& key, const std::string& body) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(body.data()),
+       body.size(), digest, &length);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0xf]);
+  }
+  return out;
+}
+
+std::string alert_json(const quota::Alert& a, std::int64_t id) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  auto str = [&](const char* key, const std::string& value) {
+    w.Key(key);
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  };
+  w.StartObject();
+  w.Key("id");
+  w.Int64(id);
+  str("type", "quota.threshold");
+  str("tenant_id", a.tenant_id);
+  str("meter", std::string(quota::meter_name(a.meter)));
+  str("period", a.period == quota::Period::kDay ? "day" : "month");
+  str("period_start", format_rfc3339(a.period_start));
+  w.Key("threshold_percent");
+  w.Int(a.threshold_percent);
+  str("used", a.used.to_string());
+  str("limit", a.limit.to_string());
+  str("fired_at", format_rfc3339(a.fired_at));
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+WebhookNotifier::WebhookNotifier(store::Store& store, WebhookOptions options)
+    : store_(store), options_(std::move(options)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+WebhookNotifier::~WebhookNotifier() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void WebhookNotifier::fire(quota::Alert alert) {
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.size() >= options_.max_queued) {
+      spdlog::error("alert queue full; dropping the {}% alert of tenant {}", alert.threshold_percent, alert.tenant_id);
+      return;
+    }
+    queue_.push_back(std::move(alert));
+  }
+  wake_.notify_one();
+}
+
+void WebhookNotifier::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;  // what is queued is lost with the process; restarts do not re-fire
+    quota::Alert alert = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    deliver(alert);
+    lock.lock();
+  }
+}
+
+void WebhookNotifier::deliver(const quota::Alert& alert) {
+  auto id = store_.record_alert(alert);
+  if (!id) {
+    spdlog::error("cannot record a quota alert: {}", id.error().message);
+    return;
+  }
+  if (!*id) return;  // already fired for this tenant, meter, period and threshold
+  spdlog::info("quota alert: tenant {} at {}% of its {} {} limit ({} of {})", alert.tenant_id, alert.threshold_percent,
+               quota::meter_name(alert.meter), alert.period == quota::Period::kDay ? "daily" : "monthly",
+               alert.used.to_string(), alert.limit.to_string());
+  if (options_.url.empty()) {
+    (void)store_.update_alert_delivery(**id, "no webhook", 0);
+    return;
+  }
+  std::string body = alert_json(alert, **id);
+  auto backoff = options_.first_backoff;
+  for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+    std::string error;
+    if (post(body, error)) {
+      (void)store_.update_alert_delivery(**id, "delivered", attempt);
+      return;
+    }
+    spdlog::warn("webhook {} attempt {}/{} failed: {}", options_.url, attempt, options_.max_attempts, error);
+    (void)store_.update_alert_delivery(**id, attempt == options_.max_attempts ? "failed" : "pending", attempt);
+    std::unique_lock lock(mutex_);
+    if (wake_.wait_for(lock, backoff, [this] { return stopping_; })) return;
+    backoff *= 2;
+  }
+}
+
+bool WebhookNotifier::post(const std::string& body, std::string& error) const {
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) {
+    error = "curl_easy_init failed";
+    return false;
+  }
+  std::string signature = "X-Meterd-Signature: sha256=" + hmac_sha256_hex(options_.secret, body);
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  headers = curl_slist_append(headers, signature.c_str());
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_guard(headers, curl_slist_free_all);
+  curl_easy_setopt(curl.get(), CURLOPT_URL, options_.url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t n, void*) { return size * n; });
+  CURLcode rc = curl_easy_perform(curl.get());
+  if (rc != CURLE_OK) {
+    error = curl_easy_strerror(rc);
+    return false;
+  }
+  long status = 0;
+  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status >= 300) {
+    error = fmt::format("HTTP {}", status);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace meter::notify
