@@ -1,5 +1,9 @@
 #pragma once
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "config/load.h"
 
 namespace meter::cli {
@@ -15,6 +19,15 @@ struct KeysCreateArgs {
 };
 int run_keys_create(const config::LoadedConfig& loaded, const KeysCreateArgs& args);
 int run_keys_list(const config::LoadedConfig& loaded);
+struct QuotaArgs {
+  bool set = false;
+  std::string tenant;
+  std::string url = "http://127.0.0.1:8000";
+  std::string api_key;
+  std::vector<std::pair<std::string, std::string>> fields;  // body fields, already validated
+};
+int run_quota(const QuotaArgs& args);
+
 int run_keys_revoke(const config::LoadedConfig& loaded, const std::string& key_id);
 
 // Applies server.log_level and server.log_format to the default logger (stderr).

@@ -1,6 +1,10 @@
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
+
+#include "core/decimal.h"
 
 #include "cli/commands.h"
 
@@ -56,6 +60,22 @@ int main(int argc, char** argv) {
   auto* keys_revoke = keys_cmd->add_subcommand("revoke", "revoke a key by its id");
   keys_revoke->add_option("key_id", revoke_id, "the KEY_ID shown by `keys list`")->required();
 
+  QuotaArgs quota_args;
+  auto* quota_cmd = app.add_subcommand("quota", "show or set a tenant's quota on a running meterd");
+  quota_cmd->require_subcommand(1);
+  auto* quota_show = quota_cmd->add_subcommand("show", "the tenant's live usage against its limits");
+  auto* quota_set = quota_cmd->add_subcommand("set", "change limits, time zone or enforcement (admin key)");
+  std::map<std::string, std::string> quota_values;
+  for (auto* sub : {quota_show, quota_set}) {
+    sub->add_option("--tenant", quota_args.tenant, "the tenant")->required();
+    sub->add_option("--url", quota_args.url, "meterd's address")->capture_default_str();
+    sub->add_option("--api-key", quota_args.api_key, "an API key (default: $METERD_API_KEY)")->envname("METERD_API_KEY");
+  }
+  for (const char* field : {"queries-per-day", "queries-per-month", "tokens-per-day", "tokens-per-month",
+                            "storage-gb", "storage-gb-per-month", "time-zone", "enforcement"}) {
+    quota_set->add_option(std::string("--") + field, quota_values[field], std::string("the tenant's ") + field);
+  }
+
   CLI11_PARSE(app, argc, argv);
 
   config::ConfigSources sources;
@@ -79,6 +99,29 @@ int main(int argc, char** argv) {
   if (keys_create->parsed()) return run_keys_create(*loaded, create_args);
   if (keys_list->parsed()) return run_keys_list(*loaded);
   if (keys_revoke->parsed()) return run_keys_revoke(*loaded, revoke_id);
+  if (quota_show->parsed() || quota_set->parsed()) {
+    quota_args.set = quota_set->parsed();
+    for (const auto& [flag, value] : quota_values) {
+      if (value.empty()) continue;
+      std::string key = flag;
+      std::replace(key.begin(), key.end(), '-', '_');
+      bool text = key == "time_zone" || key == "enforcement";
+      if (!text && !Decimal::parse(value)) {
+        std::fprintf(stderr, "meterd quota set: --%s must be a number, not %s\n", flag.c_str(), value.c_str());
+        return 2;
+      }
+      if (text && value.find_first_of("\"\\") != std::string::npos) {
+        std::fprintf(stderr, "meterd quota set: --%s has a character it cannot have\n", flag.c_str());
+        return 2;
+      }
+      quota_args.fields.emplace_back(key, value);
+    }
+    if (quota_args.set && quota_args.fields.empty()) {
+      std::fprintf(stderr, "meterd quota set: give at least one limit, --time-zone or --enforcement\n");
+      return 2;
+    }
+    return run_quota(quota_args);
+  }
   return 2;
 }
 

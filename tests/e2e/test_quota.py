@@ -1,8 +1,9 @@
 """End-to-end: live quotas, hard and soft enforcement, tenant time zones, through the real binary."""
-import datetime
+import json
+import subprocess
 import unittest
 
-from harness import Meterd, main
+from harness import METERD_BIN, Meterd, main
 
 
 class QuotaTest(unittest.TestCase):
@@ -56,6 +57,28 @@ class QuotaTest(unittest.TestCase):
             self.assertEqual((tokens["used"], tokens["remaining"], tokens["exceeded"]), ("120.5", "0", True))
             self.assertEqual(report["monthly"]["quotas"]["tokens"]["remaining"], "29.5")
             self.assertEqual(report["status"], "exceeded")
+
+    # Verifies the CLI sets and shows a running server's quotas.
+    def test_cli(self):
+        with Meterd() as m:
+            url = "http://127.0.0.1:%d" % m.port
+            out = subprocess.run([METERD_BIN, "quota", "set", "--tenant", "t_cli", "--queries-per-day", "5",
+                                  "--enforcement", "hard", "--time-zone", "Europe/Berlin", "--url", url],
+                                 capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual(json.loads(out.stdout)["queries_per_day"], "5")
+            m.post("/track", {"tenant_id": "t_cli", "event_type": "query", "quantity": 5})
+            out = subprocess.run([METERD_BIN, "quota", "show", "--tenant", "t_cli", "--url", url],
+                                 capture_output=True, text=True, timeout=30)
+            shown = json.loads(out.stdout)
+            self.assertEqual((shown["time_zone"], shown["quotas"]["queries"]["remaining"]), ("Europe/Berlin", "0"))
+            out = subprocess.run([METERD_BIN, "quota", "set", "--tenant", "t_cli", "--queries-per-day", "lots",
+                                  "--url", url], capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 2)
+            out = subprocess.run([METERD_BIN, "quota", "set", "--tenant", "t_cli", "--enforcement", "strict",
+                                  "--url", url], capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("enforcement", out.stdout)
 
     # Verifies bad quota settings are rejected with the field named.
     def test_bad_settings(self):
