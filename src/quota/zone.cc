@@ -36,25 +36,48 @@ Zone Zone::utc() { return Zone(date::locate_zone("UTC")); }
 
 std::string_view Zone::name() const { return zone_->name(); }
 
-Timestamp Zone::period_start(Period period, Timestamp t) const {
-  date::local_days day = local_day(zone_, t);
-  if (period == Period::kMonth) {
-    date::year_month_day ymd{day};
-    day = date::local_days(ymd.year() / ymd.month() / 1);
-  }
-  return to_instant(zone_, day);
+bool Zone::cached(Period period, Timestamp t, Timestamp& start, Timestamp& end) const {
+  std::uint64_t packed = cache_->window[static_cast<std::size_t>(period)].load(std::memory_order_relaxed);
+  if (packed == 0) return false;
+  auto start_s = static_cast<std::int64_t>(packed >> 22);
+  auto length_s = static_cast<std::int64_t>(packed & ((1u << 22) - 1));
+  start = Timestamp(std::chrono::seconds(start_s));
+  end = start + std::chrono::seconds(length_s);
+  return start <= t && t < end;
 }
 
-Timestamp Zone::period_end(Period period, Timestamp t) const {
+void Zone::compute(Period period, Timestamp t, Timestamp& start, Timestamp& end) const {
   date::local_days day = local_day(zone_, t);
   date::local_days next;
   if (period == Period::kMonth) {
     date::year_month_day ymd{day};
+    day = date::local_days(ymd.year() / ymd.month() / 1);
     next = date::local_days((ymd.year() / ymd.month() + date::months(1)) / 1);
   } else {
     next = day + days(1);
   }
-  return to_instant(zone_, next);
+  start = to_instant(zone_, day);
+  end = to_instant(zone_, next);
+  auto start_s = std::chrono::duration_cast<std::chrono::seconds>(start.time_since_epoch()).count();
+  auto length_s = std::chrono::duration_cast<std::chrono::seconds>(end - start).count();
+  // Whole seconds after 1970 only (zone offsets are whole minutes); anything else is not cached.
+  if (start_s > 0 && start_s < (std::int64_t{1} << 41) && length_s > 0 && length_s < (1 << 22) &&
+      Timestamp(std::chrono::seconds(start_s)) == start) {
+    cache_->window[static_cast<std::size_t>(period)].store(
+        (static_cast<std::uint64_t>(start_s) << 22) | static_cast<std::uint64_t>(length_s), std::memory_order_relaxed);
+  }
+}
+
+Timestamp Zone::period_start(Period period, Timestamp t) const {
+  Timestamp start, end;
+  if (!cached(period, t, start, end)) compute(period, t, start, end);
+  return start;
+}
+
+Timestamp Zone::period_end(Period period, Timestamp t) const {
+  Timestamp start, end;
+  if (!cached(period, t, start, end)) compute(period, t, start, end);
+  return end;
 }
 
 }  // namespace meter::quota

@@ -1,5 +1,9 @@
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
 #include <string_view>
 
 #include "core/error.h"
@@ -27,8 +31,18 @@ class Zone {
   Timestamp period_end(Period period, Timestamp t) const;
 
  private:
-  explicit Zone(const date::time_zone* zone) : zone_(zone) {}
+  // The last day and month computed, each packed in one word (start in seconds << 22 | length in
+  // seconds), so a lookup inside it skips the tz database. Shared by copies; lock-free.
+  struct Cache {
+    std::array<std::atomic<std::uint64_t>, 2> window{};
+  };
+
+  explicit Zone(const date::time_zone* zone) : zone_(zone), cache_(std::make_shared<Cache>()) {}
+  bool cached(Period period, Timestamp t, Timestamp& start, Timestamp& end) const;
+  void compute(Period period, Timestamp t, Timestamp& start, Timestamp& end) const;
+
   const date::time_zone* zone_;
+  std::shared_ptr<Cache> cache_;
 };
 
 }  // namespace meter::quota
