@@ -4,7 +4,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <absl/container/flat_hash_map.h>
 
 #include "quota/limits.h"
 #include "quota/zone.h"
@@ -30,7 +30,7 @@ class QuotaBook {
 
  private:
   mutable std::shared_mutex mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const Entry>> tenants_;  // GUARDED_BY(mutex_)
+  absl::flat_hash_map<std::string, std::shared_ptr<const Entry>> tenants_;  // GUARDED_BY(mutex_)
   std::shared_ptr<const Entry> defaults_;
 };
 
