@@ -2,62 +2,97 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "quota/status.h"
 
 namespace meter::ingest {
 
 using quota::Period;
 
+std::shared_ptr<const quota::QuotaBook::Entry> QuotaAdmission::entry_for(std::string_view tenant) {
+  // Batches are mostly one tenant: skip the map for a repeat. Settings changed meanwhile are
+  // picked up at the next group (settle() forgets the cache).
+  if (last_entry_ && tenant == last_tenant_) return last_entry_;
+  last_tenant_ = std::string(tenant);
+  last_entry_ = book_.get(tenant);
+  return last_entry_;
+}
+
+void QuotaAdmission::add_counted(const quota::LiveCounters::Key& key, Decimal quantity,
+                                 const quota::MeterLimits& limits, Timestamp at, bool undoable) {
+  auto previous = counters_.add(key, quantity);
+  if (!previous) return;  // overflow: the counter keeps its value
+  if (undoable) undo_.emplace_back(key, *previous);
+  const auto& limit = limits.of(key.period);
+  if (alerts_ == nullptr || !limit) return;
+  Decimal now_used = counters_.get(key);
+  for (int t : quota::crossed_thresholds(*previous, now_used, *limit, thresholds_)) {
+    pending_alerts_.push_back({key.tenant, key.meter, key.period, from_unix_ms(key.period_start_ms), t, now_used,
+                               *limit, at});
+  }
+}
+
 std::optional<Error> QuotaAdmission::admit(const Event& e) {
   auto meter = quota::meter_of(e.event_type);
   if (!meter) return std::nullopt;
-  auto entry = book_.get(e.tenant_id);
+  auto entry = entry_for(e.tenant_id);
   const quota::MeterLimits& limits = entry->quota[*meter];
   quota::LiveCounters::Key keys[2] = {quota::counter_key(e.tenant_id, *meter, entry->zone, Period::kDay, e.timestamp),
                                       quota::counter_key(e.tenant_id, *meter, entry->zone, Period::kMonth, e.timestamp)};
-  if (entry->quota.enforcement == quota::Enforcement::kHard) {
-    for (int i = 0; i < 2; ++i) {
-      Period period = i == 0 ? Period::kDay : Period::kMonth;
-      const auto& limit = limits.of(period);
-      if (!limit) continue;
-      Decimal used = counters_.get(keys[i]);
-      auto next = quota::is_gauge(*meter) ? std::optional<Decimal>(std::max(used, e.quantity)) : used.checked_add(e.quantity);
-      if (next && *next <= *limit) continue;
-      Timestamp resets = entry->zone.period_end(period, e.timestamp);
-      auto wait = std::chrono::duration_cast<std::chrono::seconds>(resets - e.received_at).count();
-      std::string name = fmt::format("{}_per_{}", quota::meter_name(*meter), period == Period::kDay ? "day" : "month");
-      return Error{ErrorCode::kRateLimited,
-                   fmt::format("tenant {} is at its {} limit of {} (used {}); the period resets at {}", e.tenant_id,
-                               name, limit->to_string(), used.to_string(), format_rfc3339(resets)),
-                   name, std::max<std::int64_t>(1, wait)};
+  if (entry->quota.enforcement == quota::Enforcement::kSoft) {
+    for (const auto& key : keys) {
+      // Only the last few sums are searched (batches repeat keys); a key seen earlier gets a
+      // second sum, which settle() adds just the same. This keeps a group linear in its size.
+      auto same = [&](const SoftSum& s) { return s.key == key; };
+      auto last = soft_.rbegin() + std::min<std::ptrdiff_t>(8, static_cast<std::ptrdiff_t>(soft_.size()));
+      auto it = std::find_if(soft_.rbegin(), last, same);
+      if (it == last) {
+        soft_.push_back({key, e.quantity, limits, e.received_at});
+        continue;
+      }
+      auto sum = quota::is_gauge(*meter) ? std::optional<Decimal>(std::max(it->quantity, e.quantity))
+                                         : it->quantity.checked_add(e.quantity);
+      if (sum) it->quantity = *sum;
     }
+    return std::nullopt;
   }
   for (int i = 0; i < 2; ++i) {
-    auto previous = counters_.add(keys[i], e.quantity);
-    if (!previous) return previous.error();
-    undo_.emplace_back(keys[i], *previous);
     Period period = i == 0 ? Period::kDay : Period::kMonth;
     const auto& limit = limits.of(period);
-    if (alerts_ == nullptr || !limit) continue;
-    Decimal now_used = counters_.get(keys[i]);
-    for (int t : quota::crossed_thresholds(*previous, now_used, *limit, thresholds_)) {
-      pending_.push_back({e.tenant_id, *meter, period, from_unix_ms(keys[i].period_start_ms), t, now_used, *limit,
-                          e.received_at});
-    }
+    if (!limit) continue;
+    Decimal used = counters_.get(keys[i]);
+    auto next = quota::is_gauge(*meter) ? std::optional<Decimal>(std::max(used, e.quantity)) : used.checked_add(e.quantity);
+    if (next && *next <= *limit) continue;
+    Timestamp resets = entry->zone.period_end(period, e.timestamp);
+    auto wait = std::chrono::duration_cast<std::chrono::seconds>(resets - e.received_at).count();
+    std::string name = fmt::format("{}_per_{}", quota::meter_name(*meter), period == Period::kDay ? "day" : "month");
+    return Error{ErrorCode::kRateLimited,
+                 fmt::format("tenant {} is at its {} limit of {} (used {}); the period resets at {}", e.tenant_id,
+                             name, limit->to_string(), used.to_string(), format_rfc3339(resets)),
+                 name, std::max<std::int64_t>(1, wait)};
   }
+  for (const auto& key : keys) add_counted(key, e.quantity, limits, e.received_at, true);
   return std::nullopt;
 }
 
 void QuotaAdmission::rollback() {
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) counters_.set(it->first, it->second);
   undo_.clear();
-  pending_.clear();
+  soft_.clear();
+  pending_alerts_.clear();
+  last_entry_.reset();
 }
 
 void QuotaAdmission::settle() {
+  for (const SoftSum& s : soft_) add_counted(s.key, s.quantity, s.limits, s.at, false);
+  soft_.clear();
   undo_.clear();
-  for (auto& alert : pending_) alerts_->fire(std::move(alert));
-  pending_.clear();
+  last_entry_.reset();
+  if (alerts_ != nullptr) {
+    for (auto& alert : pending_alerts_) alerts_->fire(std::move(alert));
+  }
+  pending_alerts_.clear();
 }
 
 void QuotaAdmission::recount(std::string_view tenant, std::string_view event_type, Decimal quantity,

@@ -13,6 +13,9 @@ namespace meter::ingest {
 // and month (in the tenant's zone, by the event's own timestamp) and, for tenants in hard
 // mode, refuses an event that would take a counter past its limit, with a 429 that names the
 // limit and says when the period resets. Runs only in the ingest writer thread.
+// Hard-mode events are counted one by one as they are admitted (the next one must see them);
+// soft-mode events, which are never refused, are summed per counter over the group and added
+// once the group is on disk, which keeps large batches cheap.
 class QuotaAdmission final : public Admission {
  public:
   // `alerts` (may be null) receives threshold crossings once their events are on disk.
@@ -32,8 +35,21 @@ class QuotaAdmission final : public Admission {
   quota::LiveCounters& counters_;
   quota::AlertSink* alerts_;
   std::vector<int> thresholds_;
+  void add_counted(const quota::LiveCounters::Key& key, Decimal quantity, const quota::MeterLimits& limits,
+                   Timestamp at, bool undoable);
+  std::shared_ptr<const quota::QuotaBook::Entry> entry_for(std::string_view tenant);
+
   std::vector<std::pair<quota::LiveCounters::Key, Decimal>> undo_;  // previous values, in order
-  std::vector<quota::Alert> pending_;  // crossings of the group being written
+  std::vector<quota::Alert> pending_alerts_;                        // crossings of the group
+  struct SoftSum {
+    quota::LiveCounters::Key key;
+    Decimal quantity;
+    quota::MeterLimits limits;
+    Timestamp at;
+  };
+  std::vector<SoftSum> soft_;  // soft-mode sums of the group, applied by settle()
+  std::string last_tenant_;    // the last tenant looked up, and its settings
+  std::shared_ptr<const quota::QuotaBook::Entry> last_entry_;
 };
 
 }  // namespace meter::ingest

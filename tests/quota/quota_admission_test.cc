@@ -41,19 +41,42 @@ TEST(QuotaAdmission, HardLimitRefusesWithRetryAfter) {
   EXPECT_FALSE(admission.admit(query("other", "1", "100")));  // soft default: no limit applies
 }
 
-// Verifies a failed write un-counts what the group had admitted.
+// Verifies a failed write un-counts what the group had admitted, in hard and soft mode.
 TEST(QuotaAdmission, RollbackRestoresCounters) {
+  quota::QuotaBook book(quota::TenantQuota{});
+  ASSERT_TRUE(book.set("hard", hard_limit("100")));
+  quota::LiveCounters counters;
+  QuotaAdmission admission(book, counters);
+  for (const char* tenant : {"hard", "soft"}) {
+    auto entry = book.get(tenant);
+    auto key = quota::counter_key(tenant, quota::Meter::kQueries, entry->zone, quota::Period::kDay, kNow);
+    EXPECT_FALSE(admission.admit(query(tenant, "1", "5")));
+    admission.settle();
+    EXPECT_EQ(counters.get(key).to_string(), "5");
+    EXPECT_FALSE(admission.admit(query(tenant, "2", "7")));
+    EXPECT_FALSE(admission.admit(query(tenant, "3", "1")));
+    admission.rollback();
+    EXPECT_EQ(counters.get(key).to_string(), "5") << tenant;
+    EXPECT_FALSE(admission.admit(query(tenant, "4", "2")));
+    admission.settle();
+    EXPECT_EQ(counters.get(key).to_string(), "7") << tenant;
+  }
+}
+
+// Verifies soft-mode sums over many tenants in one group all land (the bounded search).
+TEST(QuotaAdmission, SoftSumsAcrossManyTenants) {
   quota::QuotaBook book(quota::TenantQuota{});
   quota::LiveCounters counters;
   QuotaAdmission admission(book, counters);
-  auto entry = book.get("acme");
-  auto key = quota::counter_key("acme", quota::Meter::kQueries, entry->zone, quota::Period::kDay, kNow);
-  EXPECT_FALSE(admission.admit(query("acme", "1", "5")));
+  for (int round = 0; round < 3; ++round) {
+    for (int t = 0; t < 50; ++t) EXPECT_FALSE(admission.admit(query("t" + std::to_string(t), "x")));
+  }
   admission.settle();
-  EXPECT_FALSE(admission.admit(query("acme", "2", "7")));
-  EXPECT_EQ(counters.get(key).to_string(), "12");
-  admission.rollback();
-  EXPECT_EQ(counters.get(key).to_string(), "5");
+  for (int t = 0; t < 50; ++t) {
+    std::string tenant = "t" + std::to_string(t);
+    auto key = quota::counter_key(tenant, quota::Meter::kQueries, book.get(tenant)->zone, quota::Period::kMonth, kNow);
+    EXPECT_EQ(counters.get(key).to_string(), "3") << tenant;
+  }
 }
 
 // Verifies many threads racing at a hard limit through the real ingestor store exactly the limit.
