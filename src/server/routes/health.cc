@@ -16,6 +16,8 @@ void add_health_routes(Router& router, const ApiContext& api) {
     out.key("dedupe_ids").num(static_cast<std::int64_t>(api.ingestor.dedupe_size()));
     out.key("events_accepted").num(static_cast<std::int64_t>(counters.accepted.load()));
     out.key("events_duplicate").num(static_cast<std::int64_t>(counters.duplicates.load()));
+    out.key("events_refused").num(static_cast<std::int64_t>(counters.refused.load()));
+    out.key("failed_commits").num(static_cast<std::int64_t>(counters.failed_commits.load()));
     out.key("commits").num(static_cast<std::int64_t>(counters.commits.load()));
     out.key("uptime_seconds").num(uptime.count());
     out.end_object();
