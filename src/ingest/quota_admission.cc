@@ -10,10 +10,10 @@ namespace meter::ingest {
 
 using quota::Period;
 
-std::shared_ptr<const quota::QuotaBook::Entry> QuotaAdmission::entry_for(std::string_view tenant) {
+const quota::QuotaBook::Entry* QuotaAdmission::entry_for(std::string_view tenant) {
   // Batches are mostly one tenant: skip the map for a repeat. Settings changed meanwhile are
   // picked up at the next group (settle() forgets the cache).
-  if (last_entry_ && tenant == last_tenant_) return last_entry_;
+  if (last_entry_ != nullptr && tenant == last_tenant_) return last_entry_;
   last_tenant_ = std::string(tenant);
   last_entry_ = book_.get(tenant);
   return last_entry_;
@@ -81,14 +81,14 @@ void QuotaAdmission::rollback() {
   undo_.clear();
   soft_.clear();
   pending_alerts_.clear();
-  last_entry_.reset();
+  last_entry_ = nullptr;
 }
 
 void QuotaAdmission::settle() {
   for (const SoftSum& s : soft_) add_counted(s.key, s.quantity, s.limits, s.at, false);
   soft_.clear();
   undo_.clear();
-  last_entry_.reset();
+  last_entry_ = nullptr;
   if (alerts_ != nullptr) {
     for (auto& alert : pending_alerts_) alerts_->fire(std::move(alert));
   }

@@ -37,7 +37,7 @@ class QuotaAdmission final : public Admission {
   std::vector<int> thresholds_;
   void add_counted(const quota::LiveCounters::Key& key, Decimal quantity, const quota::MeterLimits& limits,
                    Timestamp at, bool undoable);
-  std::shared_ptr<const quota::QuotaBook::Entry> entry_for(std::string_view tenant);
+  const quota::QuotaBook::Entry* entry_for(std::string_view tenant);
 
   std::vector<std::pair<quota::LiveCounters::Key, Decimal>> undo_;  // previous values, in order
   std::vector<quota::Alert> pending_alerts_;                        // crossings of the group
@@ -49,7 +49,7 @@ class QuotaAdmission final : public Admission {
   };
   std::vector<SoftSum> soft_;  // soft-mode sums of the group, applied by settle()
   std::string last_tenant_;    // the last tenant looked up, and its settings
-  std::shared_ptr<const quota::QuotaBook::Entry> last_entry_;
+  const quota::QuotaBook::Entry* last_entry_ = nullptr;
 };
 
 }  // namespace meter::ingest

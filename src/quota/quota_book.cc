@@ -6,21 +6,22 @@ namespace meter::quota {
 
 QuotaBook::QuotaBook(TenantQuota defaults) {
   auto zone = Zone::find(defaults.time_zone);
-  defaults_ = std::make_shared<const Entry>(Entry{defaults, zone ? *zone : Zone::utc(), false});
+  defaults_ = std::make_unique<const Entry>(Entry{defaults, zone ? *zone : Zone::utc(), false});
 }
 
-std::shared_ptr<const QuotaBook::Entry> QuotaBook::get(std::string_view tenant) const {
+const QuotaBook::Entry* QuotaBook::get(std::string_view tenant) const {
   std::shared_lock lock(mutex_);
   auto it = tenants_.find(std::string(tenant));
-  return it == tenants_.end() ? defaults_ : it->second;
+  return it == tenants_.end() ? defaults_.get() : it->second;
 }
 
 Status QuotaBook::set(const std::string& tenant, const TenantQuota& quota) {
   auto zone = Zone::find(quota.time_zone);
   if (!zone) return fail(zone.error());
-  auto entry = std::make_shared<const Entry>(Entry{quota, *zone, true});
+  auto entry = std::make_unique<const Entry>(Entry{quota, *zone, true});
   std::unique_lock lock(mutex_);
-  tenants_[tenant] = std::move(entry);
+  tenants_[tenant] = entry.get();
+  entries_.push_back(std::move(entry));
   return {};
 }
 
