@@ -6,7 +6,7 @@ namespace meter::quota {
 
 QuotaBook::QuotaBook(TenantQuota defaults) {
   auto zone = Zone::find(defaults.time_zone);
-  defaults_ = std::make_unique<const Entry>(Entry{defaults, zone ? *zone : Zone::utc(), false});
+  defaults_ = std::make_unique<const Entry>(Entry{zone ? *zone : Zone::utc(), false, defaults});
 }
 
 const QuotaBook::Entry* QuotaBook::get(std::string_view tenant) const {
@@ -18,7 +18,7 @@ const QuotaBook::Entry* QuotaBook::get(std::string_view tenant) const {
 Status QuotaBook::set(const std::string& tenant, const TenantQuota& quota) {
   auto zone = Zone::find(quota.time_zone);
   if (!zone) return fail(zone.error());
-  auto entry = std::make_unique<const Entry>(Entry{quota, *zone, true});
+  auto entry = std::make_unique<const Entry>(Entry{*zone, true, quota});
   std::unique_lock lock(mutex_);
   tenants_[tenant] = entry.get();
   entries_.push_back(std::move(entry));

@@ -20,9 +20,9 @@ namespace meter::quota {
 class QuotaBook {
  public:
   struct Entry {
-    TenantQuota quota;
-    Zone zone;
+    Zone zone;  // first: a check reads the zone and the first meter's limits, two adjacent lines
     bool custom = false;  // false: the defaults
+    TenantQuota quota;
   };
 
   explicit QuotaBook(TenantQuota defaults);
