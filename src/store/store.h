@@ -33,6 +33,10 @@ struct UsageRow {
   std::int64_t events = 0;
 };
 
+// Sums usage rows per event type (quantities and event counts), sorted by event type; fails
+// on overflow.
+Result<std::vector<UsageRow>> totals_by_type(const std::vector<UsageRow>& rows);
+
 using EventVisitor = std::function<void(std::string_view tenant_id, std::string_view event_type,
                                         Decimal quantity, Timestamp timestamp)>;
 

@@ -125,5 +125,22 @@ TEST_F(SqliteStoreTest, ScansRecentIds) {
   EXPECT_EQ(seen, std::vector<std::string>{"acme/new"});
 }
 
+// Verifies totals per event type add quantities and counts, sorted by type, and fail on overflow.
+TEST(UsageTotals, SumsPerEventType) {
+  auto t0 = *parse_rfc3339("2026-11-01T00:00:00Z");
+  std::vector<UsageRow> rows = {{t0, "tokens", *Decimal::parse("1.5"), 2},
+                                {t0, "query", *Decimal::parse("3"), 3},
+                                {t0, "tokens", *Decimal::parse("0.5"), 1}};
+  auto totals = totals_by_type(rows);
+  ASSERT_TRUE(totals);
+  ASSERT_EQ(totals->size(), 2u);
+  EXPECT_EQ((*totals)[0].event_type, "query");
+  EXPECT_EQ((*totals)[1].quantity.to_string(), "2");
+  EXPECT_EQ((*totals)[1].events, 3);
+  auto huge = *Decimal::parse("100000000000000000000000000");
+  std::vector<UsageRow> many(2000, UsageRow{t0, "q", huge, 1});
+  EXPECT_FALSE(totals_by_type(many));
+}
+
 }  // namespace
 }  // namespace meter::store::sqlite

@@ -14,13 +14,11 @@ Result<std::map<std::string, Decimal>> usage_by_type(const ApiContext& api, cons
                                                       Timestamp from, Timestamp to) {
   auto rows = api.store.usage({tenant, std::nullopt, from, to, Window::kDay});
   if (!rows) return fail(rows.error());
-  std::map<std::string, Decimal> totals;
-  for (const auto& row : *rows) {
-    auto sum = totals[row.event_type].checked_add(row.quantity);
-    if (!sum) return fail(Error::invalid("quantity", "usage of " + row.event_type + " overflows"));
-    totals[row.event_type] = *sum;
-  }
-  return totals;
+  auto totals = store::totals_by_type(*rows);
+  if (!totals) return fail(totals.error());
+  std::map<std::string, Decimal> by_type;
+  for (const auto& t : *totals) by_type.emplace(t.event_type, t.quantity);
+  return by_type;
 }
 
 void write_invoice(JsonOut& out, const billing::Invoice& inv) {

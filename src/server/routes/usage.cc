@@ -58,19 +58,8 @@ void get_usage(const ApiContext& api, HttpRequest& request, Responder& respond) 
   auto rows = api.store.usage(*query);
   if (!rows) return respond(problem(rows.error()));
 
-  // Totals per event type over the whole range, in the order types first appear.
-  std::vector<store::UsageRow> totals;
-  for (const auto& row : *rows) {
-    auto it = std::find_if(totals.begin(), totals.end(), [&](const auto& t) { return t.event_type == row.event_type; });
-    if (it == totals.end()) {
-      totals.push_back(row);
-      continue;
-    }
-    auto sum = it->quantity.checked_add(row.quantity);
-    if (!sum) return respond(problem(Error::invalid("", "usage total overflows")));
-    it->quantity = *sum;
-    it->events += row.events;
-  }
+  auto totals = store::totals_by_type(*rows);
+  if (!totals) return respond(problem(totals.error()));
 
   JsonOut out;
   out.begin_object();
@@ -91,7 +80,7 @@ void get_usage(const ApiContext& api, HttpRequest& request, Responder& respond) 
   }
   out.end_array();
   out.key("totals").begin_array();
-  for (const auto& t : totals) {
+  for (const auto& t : *totals) {
     out.begin_object();
     out.key("event_type").str(t.event_type);
     out.key("quantity").dec(t.quantity);
