@@ -17,22 +17,6 @@ constexpr int kSchemaVersion = 2;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meter_schema (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS usage_partitions (month INTEGER PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS usage_hourly (
-  tenant_id    TEXT    NOT NULL,
-  bucket_start INTEGER NOT NULL,
-  event_type   TEXT    NOT NULL,
-  quantity     TEXT    NOT NULL,
-  events       INTEGER NOT NULL,
-  PRIMARY KEY (tenant_id, bucket_start, event_type)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS usage_daily (
-  tenant_id    TEXT    NOT NULL,
-  bucket_start INTEGER NOT NULL,
-  event_type   TEXT    NOT NULL,
-  quantity     TEXT    NOT NULL,
-  events       INTEGER NOT NULL,
-  PRIMARY KEY (tenant_id, bucket_start, event_type)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS quota_alerts (
   id           INTEGER PRIMARY KEY,
   tenant_id    TEXT    NOT NULL,
@@ -55,6 +39,19 @@ CREATE TABLE IF NOT EXISTS tenant_quotas (
   updated_at      INTEGER NOT NULL
 );
 )sql";
+
+// usage_hourly and usage_daily have one shape; only the bucket differs.
+std::string rollup_table_sql(const char* table) {
+  return fmt::format(R"sql(CREATE TABLE IF NOT EXISTS {} (
+  tenant_id    TEXT    NOT NULL,
+  bucket_start INTEGER NOT NULL,
+  event_type   TEXT    NOT NULL,
+  quantity     TEXT    NOT NULL,
+  events       INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, bucket_start, event_type)
+) WITHOUT ROWID)sql",
+                     table);
+}
 
 std::string partition_table(int month) { return fmt::format("usage_events_{}", month); }
 
@@ -195,6 +192,7 @@ std::unique_ptr<SQLite::Database> SqliteStore::open_connection() const {
 void SqliteStore::migrate() {
   SQLite::Transaction tx(*writer_);
   writer_->exec(kSchema);
+  for (const char* table : {"usage_hourly", "usage_daily"}) writer_->exec(rollup_table_sql(table));
   SQLite::Statement version(*writer_, "SELECT max(version) FROM meter_schema");
   version.executeStep();
   if (version.getColumn(0).isNull()) {
