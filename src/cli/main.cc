@@ -31,12 +31,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", METER_VERSION);
 
-  std::optional<std::string> config_file, env_file, listen, data_dir, workers, log_level, log_format;
+  std::optional<std::string> config_file, env_file, listen, data_dir, workers, log_level, log_format, clickhouse;
   std::vector<std::string> sets;
   app.add_option("--config", config_file, "meterd.toml to read (default: ./meterd.toml if present)");
   app.add_option("--env-file", env_file, "a .env file in the seed's format (default: ./.env if present)");
   app.add_option("--listen", listen, "address:port to serve on (server.listen)");
   app.add_option("--data-dir", data_dir, "folder of the embedded store (server.data_dir)");
+  app.add_option("--clickhouse", clickhouse, "keep events in ClickHouse, e.g. http://127.0.0.1:8123 (clickhouse.host)");
   app.add_option("--workers", workers, "HTTP worker threads (server.workers)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   app.add_option("--log-format", log_format, "text or json");
@@ -85,7 +86,7 @@ int main(int argc, char** argv) {
   sources.overrides = split_sets(sets);
   for (auto [key, value] : {std::pair{"server.listen", &listen}, std::pair{"server.data_dir", &data_dir},
                             std::pair{"server.workers", &workers}, std::pair{"server.log_level", &log_level},
-                            std::pair{"server.log_format", &log_format}}) {
+                            std::pair{"server.log_format", &log_format}, std::pair{"clickhouse.host", &clickhouse}}) {
     if (*value) sources.overrides.emplace_back(key, **value);
   }
   auto loaded = config::load_config(sources);

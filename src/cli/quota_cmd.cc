@@ -1,46 +1,32 @@
 // `meterd quota show|set`: a client of a running meterd's /v1/tenants/{t}/quotas, so that the
 // server's live settings change at once (it keeps them in memory).
-#include <curl/curl.h>
-
 #include <cstdio>
 #include <memory>
 
 #include "cli/commands.h"
 #include "core/identifier.h"
+#include "net/http_client.h"
 
 namespace meter::cli {
 namespace {
 
-std::size_t append(char* data, std::size_t size, std::size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
 // Sends one request; prints the body; exit code 0 for 2xx, 1 otherwise.
 int call(const std::string& method, const std::string& url, const std::string& api_key, const std::string& body) {
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  std::string auth = "Authorization: Bearer " + api_key;
-  if (!api_key.empty()) headers = curl_slist_append(headers, auth.c_str());
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> guard(headers, curl_slist_free_all);
-  std::string answer;
-  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
-  if (!body.empty()) curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, append);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, 30L);
-  CURLcode rc = curl_easy_perform(curl.get());
-  if (rc != CURLE_OK) {
+  net::HttpRequest request;
+  request.method = method;
+  request.url = url;
+  request.headers = {"Content-Type: application/json"};
+  if (!api_key.empty()) request.headers.push_back("Authorization: Bearer " + api_key);
+  request.body = body;
+  net::HttpClient client;
+  auto response = client.send(request);
+  if (!response) {
     std::fprintf(stderr, "meterd quota: cannot reach %s: %s (is meterd running? see --url)\n", url.c_str(),
-                 curl_easy_strerror(rc));
+                 response.error().message.c_str());
     return 1;
   }
-  long status = 0;
-  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
-  std::printf("%s\n", answer.c_str());
-  return status >= 200 && status < 300 ? 0 : 1;
+  std::printf("%s\n", response->body.c_str());
+  return response->status >= 200 && response->status < 300 ? 0 : 1;
 }
 
 }  // namespace

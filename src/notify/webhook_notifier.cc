@@ -1,6 +1,5 @@
 #include "notify/webhook_notifier.h"
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -9,6 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include <memory>
+
+#include "net/http_client.h"
 
 namespace meter::notify {
 
@@ -120,31 +121,21 @@ void WebhookNotifier::deliver(const quota::Alert& alert) {
 }
 
 bool WebhookNotifier::post(const std::string& body, std::string& error) const {
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) {
-    error = "curl_easy_init failed";
+  net::HttpRequest request;
+  request.method = "POST";
+  request.url = options_.url;
+  request.headers = {"Content-Type: application/json",
+                     "X-Meterd-Signature: sha256=" + hmac_sha256_hex(options_.secret, body)};
+  request.body = body;
+  request.timeout = options_.timeout;
+  net::HttpClient client;
+  auto response = client.send(request);
+  if (!response) {
+    error = response.error().message;
     return false;
   }
-  std::string signature = "X-Meterd-Signature: sha256=" + hmac_sha256_hex(options_.secret, body);
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  headers = curl_slist_append(headers, signature.c_str());
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_guard(headers, curl_slist_free_all);
-  curl_easy_setopt(curl.get(), CURLOPT_URL, options_.url.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
-  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t n, void*) { return size * n; });
-  CURLcode rc = curl_easy_perform(curl.get());
-  if (rc != CURLE_OK) {
-    error = curl_easy_strerror(rc);
-    return false;
-  }
-  long status = 0;
-  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
-  if (status < 200 || status >= 300) {
-    error = fmt::format("HTTP {}", status);
+  if (response->status < 200 || response->status >= 300) {
+    error = fmt::format("HTTP {}", response->status);
     return false;
   }
   return true;

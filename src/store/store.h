@@ -33,6 +33,34 @@ struct UsageRow {
   std::int64_t events = 0;
 };
 
+// Collects usage rows read from a rollup table in (bucket start, event type) order, folding
+// days into months for Window::kMonth, so that every backend answers in the same shape.
+class UsageRows {
+ public:
+  explicit UsageRows(Window window) : window_(window) {}
+  // Fails when a month's sum overflows.
+  Status add(Timestamp bucket_start, std::string event_type, Decimal quantity, std::int64_t events);
+  std::vector<UsageRow> finish() &&;
+
+ private:
+  Window window_;
+  std::vector<UsageRow> rows_;
+};
+
+// Raw events against their rollups for one tenant, event type and month: what reconciliation
+// compares. Any difference is drift.
+struct RollupSum {
+  Decimal quantity;
+  std::int64_t events = 0;
+  bool operator==(const RollupSum&) const = default;
+};
+struct RollupCheck {
+  std::string tenant_id;
+  std::string event_type;
+  RollupSum raw, hourly, daily;
+  bool drift() const { return !(raw == hourly && raw == daily); }
+};
+
 // Sums usage rows per event type (quantities and event counts), sorted by event type; fails
 // on overflow.
 Result<std::vector<UsageRow>> totals_by_type(const std::vector<UsageRow>& rows);
@@ -79,6 +107,15 @@ class Store {
   // Visits (tenant, event type, quantity, timestamp) of every stored event whose timestamp is at
   // or after `since`: what the live quota counters are rebuilt from at start.
   virtual Status scan_events(Timestamp since, const EventVisitor& visit) = 0;
+
+  // Reconciliation: raw sums against hourly and daily rollups for the UTC month YYYYMM, one
+  // row per (tenant, event type) seen in any of them; all tenants when tenant_id is empty.
+  virtual Result<std::vector<RollupCheck>> check_rollups(int month, std::string_view tenant_id) = 0;
+
+  // Retention: the UTC months (YYYYMM) that hold raw events, oldest first, and dropping one
+  // whole month (raw events and its rollups) at once.
+  virtual Result<std::vector<int>> months() = 0;
+  virtual Status drop_month(int month) = 0;
 
   // Tenants' quota settings (tenant_quotas).
   virtual Status put_quota(std::string_view tenant_id, const quota::TenantQuota& quota) = 0;

@@ -1,8 +1,36 @@
+#include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "store/store.h"
 
 namespace meter::store {
+
+Status UsageRows::add(Timestamp bucket_start, std::string event_type, Decimal quantity, std::int64_t events) {
+  Timestamp start = floor_to(window_, bucket_start);
+  // Rows arrive in time order, so the days of one month are contiguous.
+  if (window_ == Window::kMonth) {
+    auto same = [&](const UsageRow& r) { return r.bucket_start == start && r.event_type == event_type; };
+    if (auto it = std::find_if(rows_.rbegin(), rows_.rend(), same); it != rows_.rend()) {
+      auto sum = it->quantity.checked_add(quantity);
+      if (!sum) return fail(Error::invalid("quantity", "usage sum overflows"));
+      it->quantity = *sum;
+      it->events += events;
+      return {};
+    }
+  }
+  rows_.push_back({start, std::move(event_type), quantity, events});
+  return {};
+}
+
+std::vector<UsageRow> UsageRows::finish() && {
+  if (window_ == Window::kMonth) {
+    std::stable_sort(rows_.begin(), rows_.end(), [](const UsageRow& a, const UsageRow& b) {
+      return std::tie(a.bucket_start, a.event_type) < std::tie(b.bucket_start, b.event_type);
+    });
+  }
+  return std::move(rows_);
+}
 
 Result<std::vector<UsageRow>> totals_by_type(const std::vector<UsageRow>& rows) {
   std::map<std::string, UsageRow> totals;

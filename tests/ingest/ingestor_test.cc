@@ -4,6 +4,7 @@
 
 #include <future>
 
+#include "store/forwarding_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/events.h"
 #include "support/temp_dir.h"
@@ -18,35 +19,18 @@ Event event(std::string tenant, std::string id, std::string_view quantity = "1")
 }
 
 // The real SQLite store, made to fail its next appends on demand.
-class FlakyStore final : public store::Store {
+class FlakyStore final : public store::ForwardingStore {
  public:
-  explicit FlakyStore(store::Store& real) : real_(real) {}
+  explicit FlakyStore(store::Store& real) : ForwardingStore(real) {}
   std::string_view name() const override { return "flaky"; }
   Status append(std::span<const Event> events) override {
     if (failures_left_ > 0) {
       --failures_left_;
       return fail(Error::unavailable("disk on fire"));
     }
-    return real_.append(events);
-  }
-  Result<std::vector<store::UsageRow>> usage(const store::UsageQuery& q) override { return real_.usage(q); }
-  Status scan_recent_ids(Timestamp a, Timestamp b, const store::IdVisitor& v) override {
-    return real_.scan_recent_ids(a, b, v);
-  }
-  Status scan_events(Timestamp since, const store::EventVisitor& v) override { return real_.scan_events(since, v); }
-  Status put_quota(std::string_view t, const quota::TenantQuota& q) override { return real_.put_quota(t, q); }
-  Result<std::vector<std::pair<std::string, quota::TenantQuota>>> list_quotas() override { return real_.list_quotas(); }
-  Result<std::optional<std::int64_t>> record_alert(const quota::Alert& a) override { return real_.record_alert(a); }
-  Status update_alert_delivery(std::int64_t id, std::string_view d, int n) override {
-    return real_.update_alert_delivery(id, d, n);
-  }
-  Result<std::vector<store::AlertRecord>> list_alerts(std::string_view t, std::size_t n) override {
-    return real_.list_alerts(t, n);
+    return inner_.append(events);
   }
   int failures_left_ = 0;
-
- private:
-  store::Store& real_;
 };
 
 constexpr Outcome kStored{Outcome::kStored, std::nullopt};

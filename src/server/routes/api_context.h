@@ -6,6 +6,7 @@
 #include "ingest/ingestor.h"
 #include "ingest/limits.h"
 #include "ingest/rate_limiter.h"
+#include "ingest/shipper.h"
 #include "pricing/price_book.h"
 #include "quota/live_counters.h"
 #include "quota/quota_book.h"
@@ -26,6 +27,7 @@ struct ApiContext {
   quota::QuotaBook& quotas;
   quota::LiveCounters& counters;
   ingest::RateLimiter* rate_limiter = nullptr;  // per-tenant ingest limit; null = none
+  const ingest::Shipper* shipper = nullptr;     // shipping to ClickHouse; null = embedded store only
 };
 
 // Each adds one group of endpoints; see docs/api.md for what they do.

@@ -20,6 +20,19 @@ void add_health_routes(Router& router, const ApiContext& api) {
     out.key("failed_commits").num(static_cast<std::int64_t>(counters.failed_commits.load()));
     out.key("commits").num(static_cast<std::int64_t>(counters.commits.load()));
     out.key("uptime_seconds").num(uptime.count());
+    if (api.shipper != nullptr) {
+      // Events acknowledged into the local log and not yet in ClickHouse.
+      const auto& shipped = api.shipper->stats();
+      out.key("backend").begin_object();
+      out.key("reachable").boolean(shipped.backend_up.load());
+      out.key("backlog_events").num(shipped.backlog_events.load());
+      out.key("oldest_waiting_seconds").num(shipped.oldest_waiting_ms.load() / 1000);
+      out.key("shipped_events").num(static_cast<std::int64_t>(shipped.shipped_events.load()));
+      out.key("shipped_batches").num(static_cast<std::int64_t>(shipped.shipped_batches.load()));
+      out.key("failures").num(static_cast<std::int64_t>(shipped.failures.load()));
+      if (!shipped.backend_up.load()) out.key("last_error").str(api.shipper->last_error());
+      out.end_object();
+    }
     out.end_object();
     respond(out.response());
   });

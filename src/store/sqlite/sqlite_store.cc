@@ -12,7 +12,7 @@
 namespace meter::store::sqlite {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meter_schema (version INTEGER NOT NULL);
@@ -30,6 +30,14 @@ CREATE TABLE IF NOT EXISTS quota_alerts (
   delivery     TEXT    NOT NULL,
   attempts     INTEGER NOT NULL,
   UNIQUE (tenant_id, meter, period, period_start, threshold)
+);
+-- Shipping to a remote backend (v3): per month, the last rowid shipped, and the one
+-- shipment in flight (recorded before it is sent, cleared once the backend has it).
+CREATE TABLE IF NOT EXISTS ship_state (
+  month              INTEGER PRIMARY KEY,
+  shipped_rowid      INTEGER NOT NULL,
+  pending_batch      TEXT,
+  pending_last_rowid INTEGER
 );
 CREATE TABLE IF NOT EXISTS tenant_quotas (
   tenant_id       TEXT PRIMARY KEY,
@@ -113,23 +121,6 @@ void write_map(SQLite::Statement& stmt, const RollupMap& map) {
 
 }  // namespace
 
-// A reader connection on loan from the pool; goes back on destruction.
-class SqliteStore::ReaderLease {
- public:
-  ReaderLease(SqliteStore& store, std::unique_ptr<SQLite::Database> db)
-      : store_(store), db_(std::move(db)) {}
-  ReaderLease(ReaderLease&&) = default;
-  ~ReaderLease() {
-    if (!db_) return;
-    std::lock_guard lock(store_.readers_mutex_);
-    store_.idle_readers_.push_back(std::move(db_));
-  }
-  SQLite::Database& operator*() { return *db_; }
-
- private:
-  SqliteStore& store_;
-  std::unique_ptr<SQLite::Database> db_;
-};
 
 SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
   if (options_.path.has_parent_path()) std::filesystem::create_directories(options_.path.parent_path());
@@ -211,6 +202,7 @@ void SqliteStore::migrate() {
     }
     writer_->exec("UPDATE meter_schema SET version = 2");
   }
+  if (from < 3) writer_->exec("UPDATE meter_schema SET version = 3");  // v3: ship_state, created above
   tx.commit();
   SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
   while (months.executeStep()) months_.insert(months.getColumn(0).getInt());
@@ -225,15 +217,8 @@ SQLite::Statement& SqliteStore::insert_statement(int month) {
         "received_at INTEGER NOT NULL, metadata TEXT NOT NULL)",
         table));
     writer_->exec(fmt::format("INSERT OR IGNORE INTO usage_partitions VALUES ({})", month));
-    // Keep the all-months view in step with the partitions, for people using the sqlite3 CLI.
     months_.insert(month);
-    std::string view = "DROP VIEW IF EXISTS usage_events; CREATE VIEW usage_events AS ";
-    const char* sep = "";
-    for (int m : months_) {
-      view += fmt::format("{}SELECT * FROM {}", sep, partition_table(m));
-      sep = " UNION ALL ";
-    }
-    writer_->exec(view);
+    rebuild_events_view();
   }
   auto& stmt = inserts_[month];
   if (!stmt) {
@@ -241,6 +226,18 @@ SQLite::Statement& SqliteStore::insert_statement(int month) {
         *writer_, fmt::format("INSERT INTO {} VALUES (?, ?, ?, ?, ?, ?, ?)", partition_table(month)));
   }
   return *stmt;
+}
+
+// Keeps the all-months view in step with the partitions, for people using the sqlite3 CLI.
+void SqliteStore::rebuild_events_view() {
+  std::string view = "DROP VIEW IF EXISTS usage_events;";
+  if (!months_.empty()) view += " CREATE VIEW usage_events AS ";
+  const char* sep = "";
+  for (int m : months_) {
+    view += fmt::format("{}SELECT * FROM {}", sep, partition_table(m));
+    sep = " UNION ALL ";
+  }
+  writer_->exec(view);
 }
 
 Status SqliteStore::append(std::span<const Event> events) {
@@ -315,33 +312,15 @@ Result<std::vector<UsageRow>> SqliteStore::usage(const UsageQuery& query) {
     stmt.bind(3, static_cast<std::int64_t>(to_unix_ms(query.to)));
     if (query.event_type) stmt.bind(4, *query.event_type); else stmt.bind(4);
 
-    std::vector<UsageRow> rows;
+    UsageRows rows(query.window);
     while (stmt.executeStep()) {
       auto quantity = Decimal::parse(stmt.getColumn(2).getString());
       if (!quantity) return fail(Error::internal("corrupt quantity in " + std::string(table)));
-      Timestamp start = floor_to(query.window, from_unix_ms(stmt.getColumn(0).getInt64()));
-      std::string type = stmt.getColumn(1).getString();
-      std::int64_t events = stmt.getColumn(3).getInt64();
-      // Months are folded from days here; rows arrive in time order so a month is contiguous.
-      auto same = [&](const UsageRow& r) { return r.bucket_start == start && r.event_type == type; };
-      auto it = query.window == Window::kMonth
-                    ? std::find_if(rows.rbegin(), rows.rend(), same)
-                    : rows.rend();
-      if (it != rows.rend()) {
-        auto sum = it->quantity.checked_add(*quantity);
-        if (!sum) return fail(Error::invalid("quantity", "usage sum overflows"));
-        it->quantity = *sum;
-        it->events += events;
-      } else {
-        rows.push_back({start, std::move(type), *quantity, events});
-      }
+      auto added = rows.add(from_unix_ms(stmt.getColumn(0).getInt64()), stmt.getColumn(1).getString(), *quantity,
+                            stmt.getColumn(3).getInt64());
+      if (!added) return fail(added.error());
     }
-    if (query.window == Window::kMonth) {
-      std::stable_sort(rows.begin(), rows.end(), [](const UsageRow& a, const UsageRow& b) {
-        return std::tie(a.bucket_start, a.event_type) < std::tie(b.bucket_start, b.event_type);
-      });
-    }
-    return rows;
+    return std::move(rows).finish();
   } catch (const std::exception& ex) {
     return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
   }

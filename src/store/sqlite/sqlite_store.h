@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/ship_log.h"
 #include "store/store.h"
 
 namespace meter::store::sqlite {
@@ -33,7 +34,7 @@ struct SqliteOptions {
 // WAL into the database file in the background (PASSIVE), so commits do not pay for it; when
 // the WAL has grown, it briefly holds writes (write_mutex_) to finish the copy and restart the
 // WAL from its beginning, so the file stops growing and fdatasync overwrites, never extends.
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public ShipLog {
  public:
   // Opens (creating or migrating) the database. Throws SQLite::Exception on failure: it runs
   // at start-up, where the caller turns it into a message and an exit code.
@@ -53,16 +54,42 @@ class SqliteStore final : public Store {
   Status update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) override;
   Result<std::vector<AlertRecord>> list_alerts(std::string_view tenant_id, std::size_t limit) override;
 
-  // The months (YYYYMM) that have a raw-event table, oldest first.
+  Result<std::vector<RollupCheck>> check_rollups(int month, std::string_view tenant_id) override;
+  Result<std::vector<int>> months() override;
+  Status drop_month(int month) override;
+
+  // ShipLog (ship_log.cc): this file is the durable log events wait in for a remote backend.
+  Result<std::optional<Shipment>> next_shipment(std::size_t max_events, std::string_view new_batch_id) override;
+  Status confirm_shipment(const Shipment& shipment) override;
+  Result<Backlog> backlog() override;
+
+  // The months (YYYYMM) that have a raw-event table, oldest first. Throws on failure.
   std::vector<int> partitions();
 
  private:
-  class ReaderLease;
+  // A reader connection on loan from the pool; goes back on destruction.
+  class ReaderLease {
+   public:
+    ReaderLease(SqliteStore& store, std::unique_ptr<SQLite::Database> db)
+        : store_(store), db_(std::move(db)) {}
+    ReaderLease(ReaderLease&&) = default;
+    ~ReaderLease() {
+      if (!db_) return;
+      std::lock_guard lock(store_.readers_mutex_);
+      store_.idle_readers_.push_back(std::move(db_));
+    }
+    SQLite::Database& operator*() { return *db_; }
+
+   private:
+    SqliteStore& store_;
+    std::unique_ptr<SQLite::Database> db_;
+  };
 
   std::unique_ptr<SQLite::Database> open_connection() const;
   void migrate();
   SQLite::Statement& insert_statement(int month);
   void write_rollups(std::span<const Event> events);
+  void rebuild_events_view();
   ReaderLease borrow_reader();
 
   void run_checkpointer();

@@ -1,0 +1,127 @@
+#include "ingest/shipper.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/identifier.h"
+
+namespace meter::ingest {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+Shipper::Shipper(store::ShipLog& log, store::clickhouse::ClickHouseStore& remote, Clock& clock, ShipperOptions options)
+    : log_(log), remote_(remote), clock_(clock), options_(options) {}
+
+Shipper::~Shipper() { stop(milliseconds(0)); }
+
+void Shipper::start() { thread_ = std::thread([this] { run(); }); }
+
+void Shipper::stop(milliseconds drain_for) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+    drain_until_ = std::chrono::steady_clock::now() + drain_for;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string Shipper::last_error() const {
+  std::lock_guard lock(mutex_);
+  return last_error_;
+}
+
+Status Shipper::prepare() {
+  if (prepared_ || !options_.prepare) return {};
+  if (auto s = options_.prepare(); !s) return s;
+  prepared_ = true;
+  return {};
+}
+
+Result<bool> Shipper::ship_once(bool force) {
+  auto backlog = log_.backlog();
+  if (!backlog) return fail(backlog.error());
+  Timestamp now = clock_.now();
+  milliseconds age = backlog->oldest_received ? duration_cast<milliseconds>(now - *backlog->oldest_received)
+                                              : milliseconds(0);
+  stats_.backlog_events = backlog->events;
+  stats_.oldest_waiting_ms = age.count();
+  bool due = backlog->events > 0 &&
+             (force || backlog->events >= static_cast<std::int64_t>(options_.batch_size) ||
+              age >= options_.flush_interval);
+  if (!due) return false;
+  if (auto s = prepare(); !s) return fail(s.error());
+
+  auto shipment = log_.next_shipment(options_.batch_size, new_event_id(now));
+  if (!shipment) return fail(shipment.error());
+  if (!*shipment) return false;
+  if (auto s = send(**shipment); !s) return fail(s.error());
+  stats_.backlog_events -= static_cast<std::int64_t>((*shipment)->events.size());
+  return true;
+}
+
+Status Shipper::send(store::Shipment& shipment) {
+  bool present = false;
+  if (shipment.resumed) {
+    // This batch may have reached ClickHouse before the failure or crash: look before sending.
+    ++stats_.resumed_batches;
+    auto rows = remote_.batch_rows(shipment.batch_id, shipment.month);
+    if (!rows) return fail(rows.error());
+    if (*rows == shipment.events.size()) {
+      present = true;
+    } else if (*rows != 0) {
+      return fail(Error::internal(fmt::format(
+          "ClickHouse holds {} of the {} events of batch {} (month {}): a partial batch. Remove them "
+          "(ALTER TABLE {}.usage_events DELETE WHERE batch_id = '{}') and meterd will send the batch again",
+          *rows, shipment.events.size(), shipment.batch_id, shipment.month, remote_.database(), shipment.batch_id)));
+    }
+  }
+  if (!present) {
+    if (auto s = remote_.insert_batch(shipment.batch_id, shipment.events); !s) return s;
+  }
+  if (auto s = log_.confirm_shipment(shipment); !s) return s;
+  stats_.shipped_events += present ? 0 : shipment.events.size();
+  ++stats_.shipped_batches;
+  return {};
+}
+
+void Shipper::run() {
+  milliseconds backoff = options_.first_backoff;
+  milliseconds wait = options_.poll;
+  for (;;) {
+    bool stopping = false;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, wait, [this] { return stopping_; });
+      stopping = stopping_;
+      if (stopping && std::chrono::steady_clock::now() >= drain_until_) return;
+    }
+    auto shipped = ship_once(stopping);
+    if (!shipped) {
+      ++stats_.failures;
+      if (stats_.backend_up.exchange(false)) {
+        spdlog::warn("shipping to ClickHouse failed: {}; events keep being acknowledged into the local log "
+                     "({} waiting), retrying with backoff",
+                     shipped.error().message, stats_.backlog_events.load());
+      }
+      {
+        std::lock_guard lock(mutex_);
+        last_error_ = shipped.error().message;
+      }
+      if (stopping) return;  // no retries while shutting down: the log keeps the events
+      wait = backoff;
+      backoff = std::min(backoff * 2, options_.max_backoff);
+      continue;
+    }
+    if (!stats_.backend_up.exchange(true)) {
+      spdlog::info("ClickHouse reachable again; shipping resumed");
+    }
+    backoff = options_.first_backoff;
+    if (stopping && !*shipped) return;  // drained
+    wait = *shipped ? milliseconds(0) : options_.poll;
+  }
+}
+
+}  // namespace meter::ingest

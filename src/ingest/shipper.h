@@ -1,0 +1,84 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/clock.h"
+#include "store/clickhouse/clickhouse_store.h"
+#include "store/ship_log.h"
+
+namespace meter::ingest {
+
+struct ShipperOptions {
+  std::size_t batch_size = 10'000;  // BUFFER_SIZE: ship as soon as this many events wait
+  std::chrono::milliseconds flush_interval = std::chrono::seconds(1);  // FLUSH_INTERVAL_SECONDS
+  std::chrono::milliseconds poll = std::chrono::milliseconds(20);     // how often the log is looked at
+  std::chrono::milliseconds first_backoff = std::chrono::milliseconds(500);
+  std::chrono::milliseconds max_backoff = std::chrono::seconds(30);
+  // Runs before the first shipment until it succeeds (e.g. creating the ClickHouse schema
+  // when ClickHouse was down at start).
+  std::function<Status()> prepare;
+};
+
+struct ShipperStats {
+  std::atomic<std::uint64_t> shipped_events{0};
+  std::atomic<std::uint64_t> shipped_batches{0};
+  std::atomic<std::uint64_t> failures{0};
+  std::atomic<std::uint64_t> resumed_batches{0};  // in flight at a crash or failure, checked before resending
+  std::atomic<std::int64_t> backlog_events{0};
+  std::atomic<std::int64_t> oldest_waiting_ms{0};  // age of the oldest unshipped event, 0 = none
+  std::atomic<bool> backend_up{true};
+};
+
+// Moves acknowledged events from the local durable log to ClickHouse on a thread of its own:
+// a batch leaves when batch_size events wait or the oldest has waited flush_interval. Each
+// batch is recorded in the log as in flight, under a fresh batch id, before it is sent; if the
+// send fails or meterd dies, the next attempt first asks ClickHouse how many rows of that batch
+// it has: all of them = done, none = send again. So a batch lands exactly once. While
+// ClickHouse is unreachable the backlog grows on disk and sending resumes with backoff.
+class Shipper {
+ public:
+  Shipper(store::ShipLog& log, store::clickhouse::ClickHouseStore& remote, Clock& clock, ShipperOptions options);
+  ~Shipper();
+
+  void start();
+  // Ships what is waiting (bounded by `drain_for`), then stops the thread.
+  void stop(std::chrono::milliseconds drain_for = std::chrono::seconds(5));
+
+  // One step: ships at most one batch if one is due (or `force`). Returns true if it shipped.
+  // The thread calls this; tests and `meterd` commands may call it directly when not started.
+  Result<bool> ship_once(bool force);
+
+  // Runs options.prepare unless it already succeeded. Called before the first shipment; call
+  // it before start() to learn early whether the backend is ready.
+  Status prepare();
+
+  const ShipperStats& stats() const { return stats_; }
+  std::string last_error() const;
+
+ private:
+  void run();
+  Status send(store::Shipment& shipment);
+
+  store::ShipLog& log_;
+  store::clickhouse::ClickHouseStore& remote_;
+  Clock& clock_;
+  ShipperOptions options_;
+  ShipperStats stats_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // GUARDED_BY(mutex_)
+  std::chrono::steady_clock::time_point drain_until_;
+  std::string last_error_;  // GUARDED_BY(mutex_)
+  bool prepared_ = false;   // only touched by the thread that ships
+  std::thread thread_;
+};
+
+}  // namespace meter::ingest

@@ -1,0 +1,181 @@
+#include "store/clickhouse/clickhouse_store.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "core/time.h"
+
+namespace meter::store::clickhouse {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::int64_t unix_seconds(Timestamp t) { return duration_cast<seconds>(t.time_since_epoch()).count(); }
+
+// Splits one TabSeparated answer into rows of fields (no escapes: the columns read back are
+// identifiers, numbers and decimals).
+std::vector<std::vector<std::string_view>> rows_of(std::string_view tsv) {
+  std::vector<std::vector<std::string_view>> rows;
+  while (!tsv.empty()) {
+    std::size_t end = tsv.find('\n');
+    std::string_view line = tsv.substr(0, end);
+    tsv.remove_prefix(end == std::string_view::npos ? tsv.size() : end + 1);
+    auto& row = rows.emplace_back();
+    for (std::size_t tab; (tab = line.find('\t')) != std::string_view::npos; line.remove_prefix(tab + 1)) {
+      row.push_back(line.substr(0, tab));
+    }
+    row.push_back(line);
+  }
+  return rows;
+}
+
+template <class Int>
+Result<Int> integer(std::string_view text) {
+  Int value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return fail(Error::internal(fmt::format("ClickHouse returned '{}' where a number was expected", text)));
+  }
+  return value;
+}
+
+Result<Decimal> decimal(std::string_view text) {
+  auto d = Decimal::parse(text);
+  if (!d) return fail(Error::internal(fmt::format("ClickHouse returned '{}' where a decimal was expected", text)));
+  return *d;
+}
+
+std::string nullable(const std::optional<Decimal>& d) { return d ? d->to_string() : "NULL"; }
+
+}  // namespace
+
+Status ClickHouseStore::insert_batch(std::string_view batch_id, std::span<const Event> events) {
+  std::string rows;
+  rows.reserve(events.size() * 160);
+  for (const Event& e : events) {
+    std::int64_t ms = to_unix_ms(e.timestamp);
+    std::int64_t s = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    append_tsv_escaped(rows, e.id);
+    rows += '\t';
+    append_tsv_escaped(rows, e.tenant_id);
+    rows += '\t';
+    append_tsv_escaped(rows, e.event_type);
+    fmt::format_to(std::back_inserter(rows), "\t{}\t{}\t{}\t{}\t", e.quantity.to_string(), s, ms - s * 1000,
+                   unix_seconds(e.received_at));
+    append_tsv_escaped(rows, e.metadata);
+    rows += '\t';
+    append_tsv_escaped(rows, batch_id);
+    rows += '\n';
+  }
+  return client_.insert(fmt::format("INSERT INTO {}.usage_events (id, tenant_id, event_type, quantity, timestamp, "
+                                    "timestamp_ms, received_at, metadata, batch_id) FORMAT TabSeparated",
+                                    db_),
+                        rows);
+}
+
+Result<std::uint64_t> ClickHouseStore::batch_rows(std::string_view batch_id, int month) {
+  auto answer = client_.query(fmt::format("SELECT count() FROM {}.usage_events WHERE toYYYYMM(timestamp) = {} "
+                                          "AND batch_id = {}",
+                                          db_, month, quote(batch_id)));
+  if (!answer) return fail(answer.error());
+  while (!answer->empty() && answer->back() == '\n') answer->pop_back();
+  return integer<std::uint64_t>(*answer);
+}
+
+Result<std::vector<UsageRow>> ClickHouseStore::usage(const UsageQuery& query) {
+  const char* table = query.window == Window::kHour ? "usage_hourly" : "usage_daily";
+  std::string type_filter = query.event_type ? " AND event_type = " + quote(*query.event_type) : "";
+  auto answer = client_.query(fmt::format(
+      "SELECT toUnixTimestamp(bucket_start), event_type, sum(quantity), sum(events) FROM {}.{} "
+      "WHERE tenant_id = {} AND bucket_start >= toDateTime({}, 'UTC') AND bucket_start < toDateTime({}, 'UTC'){} "
+      "GROUP BY bucket_start, event_type ORDER BY bucket_start, event_type",
+      db_, table, quote(query.tenant_id), unix_seconds(query.from), unix_seconds(query.to), type_filter));
+  if (!answer) return fail(answer.error());
+  UsageRows rows(query.window);
+  for (const auto& f : rows_of(*answer)) {
+    if (f.size() != 4) return fail(Error::internal("unexpected usage answer from ClickHouse"));
+    auto start = integer<std::int64_t>(f[0]);
+    auto quantity = decimal(f[2]);
+    auto events = integer<std::int64_t>(f[3]);
+    if (!start || !quantity || !events) return fail(Error::internal("unexpected usage answer from ClickHouse"));
+    if (auto s = rows.add(from_unix_ms(*start * 1000), std::string(f[1]), *quantity, *events); !s) return fail(s.error());
+  }
+  return std::move(rows).finish();
+}
+
+Result<std::vector<RollupCheck>> ClickHouseStore::check_rollups(int month, std::string_view tenant_id) {
+  std::string tenant = tenant_id.empty() ? "" : " AND tenant_id = " + quote(tenant_id);
+  auto sums = [&](const char* table, const char* time_column) {
+    return fmt::format("SELECT tenant_id, event_type, sum(quantity) AS q, {} AS n FROM {}.{} "
+                       "WHERE toYYYYMM({}) = {}{} GROUP BY tenant_id, event_type",
+                       std::string_view(table) == "usage_events" ? "toUInt64(count())" : "sum(events)", db_, table,
+                       time_column, month, tenant);
+  };
+  // Three sums per (tenant, event type); a side without rows reads as 0.
+  auto answer = client_.query(fmt::format(
+      "SELECT tenant_id, event_type, sumIf(q, s = 0), sumIf(n, s = 0), sumIf(q, s = 1), sumIf(n, s = 1), "
+      "sumIf(q, s = 2), sumIf(n, s = 2) FROM ("
+      "SELECT tenant_id, event_type, q, n, 0 AS s FROM ({}) UNION ALL "
+      "SELECT tenant_id, event_type, q, n, 1 AS s FROM ({}) UNION ALL "
+      "SELECT tenant_id, event_type, q, n, 2 AS s FROM ({})) "
+      "GROUP BY tenant_id, event_type ORDER BY tenant_id, event_type",
+      sums("usage_events", "timestamp"), sums("usage_hourly", "bucket_start"), sums("usage_daily", "bucket_start")));
+  if (!answer) return fail(answer.error());
+  std::vector<RollupCheck> checks;
+  for (const auto& f : rows_of(*answer)) {
+    if (f.size() != 8) return fail(Error::internal("unexpected reconciliation answer from ClickHouse"));
+    RollupCheck c{std::string(f[0]), std::string(f[1]), {}, {}, {}};
+    RollupSum* sides[] = {&c.raw, &c.hourly, &c.daily};
+    for (int i = 0; i < 3; ++i) {
+      auto q = decimal(f[2 + 2 * i]);
+      auto n = integer<std::int64_t>(f[3 + 2 * i]);
+      if (!q || !n) return fail(Error::internal("unexpected reconciliation answer from ClickHouse"));
+      *sides[i] = {*q, *n};
+    }
+    checks.push_back(std::move(c));
+  }
+  return checks;
+}
+
+Result<std::vector<int>> ClickHouseStore::months() {
+  auto answer = client_.query(fmt::format(
+      "SELECT DISTINCT partition FROM system.parts WHERE database = {} AND table = 'usage_events' AND active "
+      "ORDER BY partition",
+      quote(db_)));
+  if (!answer) return fail(answer.error());
+  std::vector<int> out;
+  for (const auto& f : rows_of(*answer)) {
+    auto m = integer<int>(f[0]);
+    if (!m) return fail(m.error());
+    out.push_back(*m);
+  }
+  return out;
+}
+
+Status ClickHouseStore::drop_month(int month) {
+  for (const char* table : {"usage_events", "usage_hourly", "usage_daily"}) {
+    if (auto s = client_.query(fmt::format("ALTER TABLE {}.{} DROP PARTITION {}", db_, table, month)); !s) {
+      return fail(s.error());
+    }
+  }
+  return {};
+}
+
+Status ClickHouseStore::put_quota(std::string_view tenant_id, const quota::TenantQuota& q) {
+  using quota::Meter;
+  auto s = client_.query(fmt::format(
+      "INSERT INTO {}.tenant_quotas (tenant_id, time_zone, enforcement, queries_per_day, tokens_per_day, storage_gb, "
+      "queries_per_month, tokens_per_month, storage_gb_per_month, updated_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, "
+      "{}, now())",
+      db_, quote(tenant_id), quote(q.time_zone), quote(quota::enforcement_name(q.enforcement)),
+      nullable(q[Meter::kQueries].per_day), nullable(q[Meter::kTokens].per_day), nullable(q[Meter::kStorageGb].per_day),
+      nullable(q[Meter::kQueries].per_month), nullable(q[Meter::kTokens].per_month),
+      nullable(q[Meter::kStorageGb].per_month)));
+  if (!s) return fail(s.error());
+  return {};
+}
+
+}  // namespace meter::store::clickhouse

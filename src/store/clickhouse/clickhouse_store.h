@@ -1,0 +1,42 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/event.h"
+#include "store/clickhouse/client.h"
+#include "store/store.h"
+
+namespace meter::store::clickhouse {
+
+// Raw events and their rollups in ClickHouse (schema in schema.cc and docs/clickhouse.md).
+// It is the analytical side of meterd: events reach it in shipments from the local durable
+// log (ingest::Shipper), each tagged with a batch id so that an interrupted shipment can be
+// checked before it is sent again. Thread-safe; each method uses the client it was given.
+class ClickHouseStore {
+ public:
+  ClickHouseStore(Client& client, std::string database) : client_(client), db_(std::move(database)) {}
+
+  const std::string& database() const { return db_; }
+
+  // Inserts the events as one TabSeparated block tagged with batch_id. Events of one UTC month
+  // (one partition) are stored atomically: all or none.
+  Status insert_batch(std::string_view batch_id, std::span<const Event> events);
+
+  // How many rows of batch_id are stored in the month YYYYMM.
+  Result<std::uint64_t> batch_rows(std::string_view batch_id, int month);
+
+  Result<std::vector<UsageRow>> usage(const UsageQuery& query);
+  Result<std::vector<RollupCheck>> check_rollups(int month, std::string_view tenant_id);
+  Result<std::vector<int>> months();
+  Status drop_month(int month);
+  Status put_quota(std::string_view tenant_id, const quota::TenantQuota& quota);
+
+ private:
+  Client& client_;
+  std::string db_;
+};
+
+}  // namespace meter::store::clickhouse

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+#include "net/http_client.h"
+
+namespace meter::store::clickhouse {
+
+struct ClientOptions {
+  std::string url = "http://127.0.0.1:8123";  // ClickHouse's HTTP interface
+  std::string user = "default";
+  std::string password;
+  std::chrono::milliseconds timeout = std::chrono::seconds(60);
+};
+
+// Builds the HTTP address from the seed's settings: CLICKHOUSE_HOST may be a bare host name
+// (then CLICKHOUSE_PORT is added) or a whole URL such as http://ch.internal:8123.
+std::string clickhouse_url(std::string_view host, int port);
+
+// ClickHouse's HTTP interface over one keep-alive connection. Thread-safe: calls are
+// serialized, so a component that must not wait for another keeps a client of its own.
+class Client {
+ public:
+  explicit Client(ClientOptions options) : options_(std::move(options)) {}
+
+  const std::string& url() const { return options_.url; }
+
+  // Runs one statement and returns ClickHouse's answer (TabSeparated unless the SQL says
+  // FORMAT ...). A ClickHouse error comes back with ClickHouse's own message.
+  Result<std::string> query(std::string_view sql);
+
+  // Runs `insert_sql` ("INSERT INTO t FORMAT TabSeparated") with `rows` as its data.
+  Status insert(std::string_view insert_sql, std::string_view rows);
+
+ private:
+  Result<std::string> post(std::string url, std::string_view body);
+
+  ClientOptions options_;
+  std::mutex mutex_;
+  net::HttpClient http_;  // GUARDED_BY(mutex_)
+};
+
+// `text` as a single-quoted ClickHouse string literal.
+std::string quote(std::string_view text);
+
+// Appends `text` to a TabSeparated row with the escapes ClickHouse reads back.
+void append_tsv_escaped(std::string& out, std::string_view text);
+
+}  // namespace meter::store::clickhouse

@@ -1,0 +1,44 @@
+#pragma once
+
+#include "store/store.h"
+
+namespace meter::store {
+
+// A Store that passes every call to another one; a decorator overrides only what it changes
+// (e.g. the ClickHouse-backed store, which answers usage from ClickHouse and writes to the
+// local log).
+class ForwardingStore : public Store {
+ public:
+  explicit ForwardingStore(Store& inner) : inner_(inner) {}
+
+  std::string_view name() const override { return inner_.name(); }
+  Status append(std::span<const Event> events) override { return inner_.append(events); }
+  Result<std::vector<UsageRow>> usage(const UsageQuery& q) override { return inner_.usage(q); }
+  Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since, const IdVisitor& v) override {
+    return inner_.scan_recent_ids(received_since, timestamp_since, v);
+  }
+  Status scan_events(Timestamp since, const EventVisitor& v) override { return inner_.scan_events(since, v); }
+  Result<std::vector<RollupCheck>> check_rollups(int month, std::string_view tenant_id) override {
+    return inner_.check_rollups(month, tenant_id);
+  }
+  Result<std::vector<int>> months() override { return inner_.months(); }
+  Status drop_month(int month) override { return inner_.drop_month(month); }
+  Status put_quota(std::string_view tenant_id, const quota::TenantQuota& q) override {
+    return inner_.put_quota(tenant_id, q);
+  }
+  Result<std::vector<std::pair<std::string, quota::TenantQuota>>> list_quotas() override {
+    return inner_.list_quotas();
+  }
+  Result<std::optional<std::int64_t>> record_alert(const quota::Alert& a) override { return inner_.record_alert(a); }
+  Status update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) override {
+    return inner_.update_alert_delivery(id, delivery, attempts);
+  }
+  Result<std::vector<AlertRecord>> list_alerts(std::string_view tenant_id, std::size_t limit) override {
+    return inner_.list_alerts(tenant_id, limit);
+  }
+
+ protected:
+  Store& inner_;
+};
+
+}  // namespace meter::store

@@ -1,0 +1,95 @@
+// SqliteStore's reconciliation and retention (store.h: check_rollups, months, drop_month).
+#include <fmt/format.h>
+
+#include <map>
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace meter::store::sqlite {
+namespace {
+
+Timestamp month_start(int month) {
+  using namespace std::chrono;
+  return sys_days(year(month / 100) / (month % 100) / 1);
+}
+
+}  // namespace
+
+Result<std::vector<RollupCheck>> SqliteStore::check_rollups(int month, std::string_view tenant_id) {
+  try {
+    auto reader = borrow_reader();
+    std::map<std::pair<std::string, std::string>, RollupCheck> checks;
+    auto collect = [&](const std::string& sql, RollupSum RollupCheck::*side) -> Status {
+      SQLite::Statement stmt(*reader, sql);
+      stmt.bind(1, std::string(tenant_id));
+      while (stmt.executeStep()) {
+        auto q = Decimal::parse(stmt.getColumn(2).getString());
+        if (!q) return fail(Error::internal("corrupt quantity while reconciling"));
+        std::string tenant = stmt.getColumn(0).getString();
+        std::string type = stmt.getColumn(1).getString();
+        auto& c = checks[{tenant, type}];
+        c.tenant_id = tenant;
+        c.event_type = type;
+        c.*side = {*q, stmt.getColumn(3).getInt64()};
+      }
+      return {};
+    };
+    const char* tenant_filter = "(?1 = '' OR tenant_id = ?1)";
+    auto parts = partitions();
+    if (std::find(parts.begin(), parts.end(), month) != parts.end()) {
+      auto s = collect(fmt::format("SELECT tenant_id, event_type, meter_dec_sum(quantity), count(*) FROM "
+                                   "usage_events_{} WHERE {} GROUP BY tenant_id, event_type",
+                                   month, tenant_filter),
+                       &RollupCheck::raw);
+      if (!s) return fail(s.error());
+    }
+    std::int64_t from = to_unix_ms(month_start(month));
+    std::int64_t to = to_unix_ms(next_window(Window::kMonth, month_start(month)));
+    for (auto [table, side] : {std::pair{"usage_hourly", &RollupCheck::hourly}, std::pair{"usage_daily", &RollupCheck::daily}}) {
+      auto s = collect(fmt::format("SELECT tenant_id, event_type, meter_dec_sum(quantity), sum(events) FROM {} "
+                                   "WHERE {} AND bucket_start >= {} AND bucket_start < {} GROUP BY tenant_id, event_type",
+                                   table, tenant_filter, from, to),
+                       side);
+      if (!s) return fail(s.error());
+    }
+    std::vector<RollupCheck> out;
+    for (auto& [key, c] : checks) out.push_back(std::move(c));
+    return out;
+  } catch (const std::exception& ex) {
+    return fail(Error::unavailable(std::string("sqlite reconciliation failed: ") + ex.what()));
+  }
+}
+
+Result<std::vector<int>> SqliteStore::months() {
+  try {
+    return partitions();
+  } catch (const std::exception& ex) {
+    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
+  }
+}
+
+Status SqliteStore::drop_month(int month) {
+  std::lock_guard writes(write_mutex_);
+  try {
+    SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
+    inserts_.erase(month);
+    months_.erase(month);
+    writer_->exec(fmt::format("DROP TABLE IF EXISTS usage_events_{}", month));
+    writer_->exec(fmt::format("DELETE FROM usage_partitions WHERE month = {}", month));
+    writer_->exec(fmt::format("DELETE FROM ship_state WHERE month = {}", month));
+    std::int64_t from = to_unix_ms(month_start(month));
+    std::int64_t to = to_unix_ms(next_window(Window::kMonth, month_start(month)));
+    for (const char* table : {"usage_hourly", "usage_daily"}) {
+      writer_->exec(fmt::format("DELETE FROM {} WHERE bucket_start >= {} AND bucket_start < {}", table, from, to));
+    }
+    rebuild_events_view();
+    tx.commit();
+    return {};
+  } catch (const std::exception& ex) {
+    months_.clear();
+    inserts_.clear();
+    return fail(Error::unavailable(std::string("sqlite retention failed: ") + ex.what()));
+  }
+}
+
+}  // namespace meter::store::sqlite
