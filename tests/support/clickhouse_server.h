@@ -1,0 +1,53 @@
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+#include "support/temp_dir.h"
+
+namespace meter::testing {
+
+// A port the kernel says is free now (and, usually, the one after it).
+inline int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// A private ClickHouse server (Debian's clickhouse-server) on loopback, with its own ports and
+// data folder, started by scripts/clickhouse-test-server and stopped on destruction.
+class ClickHouseServer {
+ public:
+  ClickHouseServer() : port_(free_port()) {
+    std::string cmd = script() + " start " + dir_.path().string() + " " + std::to_string(port_) + " >/dev/null";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("could not start ClickHouse: " + cmd);
+  }
+  ~ClickHouseServer() {
+    std::string cmd = script() + " stop " + dir_.path().string();
+    (void)std::system(cmd.c_str());
+  }
+  ClickHouseServer(const ClickHouseServer&) = delete;
+  ClickHouseServer& operator=(const ClickHouseServer&) = delete;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  static std::string script() { return std::string(METER_SOURCE_DIR) + "/scripts/clickhouse-test-server"; }
+
+  TempDir dir_;
+  int port_;
+};
+
+}  // namespace meter::testing
