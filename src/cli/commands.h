@@ -28,6 +28,23 @@ struct QuotaArgs {
 };
 int run_quota(const QuotaArgs& args);
 
+int run_migrate(const config::LoadedConfig& loaded);
+
+struct ReconcileArgs {
+  std::string tenant;  // empty = every tenant
+  std::string month;   // YYYY-MM; empty = every month
+};
+int run_reconcile(const config::LoadedConfig& loaded, const ReconcileArgs& args);
+int run_retention(const config::LoadedConfig& loaded, bool dry_run);
+
+struct ReplayArgs {
+  std::string file;
+  std::string url;
+  std::string api_key;
+  std::size_t batch = 1000;
+};
+int run_replay(const ReplayArgs& args);
+
 int run_keys_revoke(const config::LoadedConfig& loaded, const std::string& key_id);
 
 // Applies server.log_level and server.log_format to the default logger (stderr).

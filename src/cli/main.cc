@@ -49,6 +49,24 @@ int main(int argc, char** argv) {
   auto* config_show = config_cmd->add_subcommand("show", "print the effective configuration and where each value came from");
   config_cmd->require_subcommand(1);
 
+  auto* migrate = app.add_subcommand("migrate", "create or upgrade the schemas (embedded store, ClickHouse)");
+  ReconcileArgs reconcile_args;
+  auto* reconcile = app.add_subcommand("reconcile", "compare raw event sums with the hourly and daily rollups");
+  reconcile->add_option("--tenant", reconcile_args.tenant, "one tenant (default: all)");
+  reconcile->add_option("--month", reconcile_args.month, "YYYY-MM (default: every month)");
+  auto* retention_cmd = app.add_subcommand("retention", "drop months of raw events older than RETENTION_MONTHS");
+  retention_cmd->require_subcommand(1);
+  bool dry_run = false;
+  auto* retention_apply = retention_cmd->add_subcommand("apply", "drop them (whole monthly partitions)");
+  retention_apply->add_flag("--dry-run", dry_run, "only print what would be dropped");
+  ReplayArgs replay_args;
+  std::optional<std::string> replay_url;
+  auto* replay = app.add_subcommand("replay", "send a JSONL file of events (e.g. the seed's fallback file) to meterd");
+  replay->add_option("file", replay_args.file, "the .jsonl file")->required();
+  replay->add_option("--url", replay_url, "meterd's address (default: http:// + server.listen)");
+  replay->add_option("--api-key", replay_args.api_key, "an API key (default: $METERD_API_KEY)")->envname("METERD_API_KEY");
+  replay->add_option("--batch", replay_args.batch, "events per request")->check(CLI::Range(1, 10000));
+
   auto* keys_cmd = app.add_subcommand("keys", "manage API keys (stored hashed in DATA_DIR/keys.db)");
   keys_cmd->require_subcommand(1);
   KeysCreateArgs create_args;
@@ -97,6 +115,15 @@ int main(int argc, char** argv) {
 
   if (serve->parsed()) return run_serve(*loaded);
   if (config_show->parsed()) return run_config_show(*loaded);
+  if (migrate->parsed()) return run_migrate(*loaded);
+  if (reconcile->parsed()) return run_reconcile(*loaded, reconcile_args);
+  if (retention_apply->parsed()) return run_retention(*loaded, dry_run);
+  if (replay->parsed()) {
+    std::string server = loaded->config.listen;
+    if (server.starts_with("0.0.0.0:")) server = "127.0.0.1" + server.substr(7);
+    replay_args.url = replay_url.value_or("http://" + server);
+    return run_replay(replay_args);
+  }
   if (keys_create->parsed()) return run_keys_create(*loaded, create_args);
   if (keys_list->parsed()) return run_keys_list(*loaded);
   if (keys_revoke->parsed()) return run_keys_revoke(*loaded, revoke_id);

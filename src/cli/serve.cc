@@ -10,10 +10,7 @@
 #include "notify/webhook_notifier.h"
 #include "server/http_server.h"
 #include "server/routes/api_context.h"
-#include "ingest/shipper.h"
-#include "store/clickhouse/clickhouse_backed_store.h"
-#include "store/clickhouse/schema.h"
-#include "store/sqlite/sqlite_store.h"
+#include "cli/stores.h"
 
 namespace meter::cli {
 namespace {
@@ -24,61 +21,6 @@ bool is_loopback(std::string_view listen) {
   return host == "localhost" || host.starts_with("127.") || host == "[::1]" || host == "::1";
 }
 
-// The ClickHouse side of `serve`: a client for queries, one for shipping (so that a large
-// insert never holds up a usage query), the store that answers from ClickHouse, the shipper.
-struct ClickHouse {
-  ClickHouse(const config::Config& c, store::sqlite::SqliteStore& local, Clock& clock)
-      : client(client_options(c)),
-        ship_client(client_options(c)),
-        remote(client, c.clickhouse_database),
-        ship_remote(ship_client, c.clickhouse_database),
-        store(local, remote),
-        shipper(local, ship_remote, clock, shipper_options(c)) {}
-
-  ingest::ShipperOptions shipper_options(const config::Config& c) {
-    ingest::ShipperOptions o;
-    o.batch_size = c.buffer_size;
-    o.flush_interval = c.flush_interval;
-    o.prepare = [this, db = c.clickhouse_database]() -> Status {
-      auto m = store::clickhouse::migrate(ship_client, db);
-      if (!m) return fail(m.error());
-      if (!m->applied.empty()) {
-        spdlog::info("ClickHouse schema of {} migrated from version {} to {}", db, m->from_version, m->to_version);
-      }
-      return {};
-    };
-    return o;
-  }
-
-  static store::clickhouse::ClientOptions client_options(const config::Config& c) {
-    return {store::clickhouse::clickhouse_url(c.clickhouse_host, c.clickhouse_port), c.clickhouse_user,
-            c.clickhouse_password};
-  }
-  store::clickhouse::Client client;
-  store::clickhouse::Client ship_client;
-  store::clickhouse::ClickHouseStore remote;
-  store::clickhouse::ClickHouseStore ship_remote;
-  store::clickhouse::ClickHouseBackedStore store;
-  ingest::Shipper shipper;
-};
-
-std::unique_ptr<ClickHouse> open_clickhouse(const config::Config& c, store::sqlite::SqliteStore& local, Clock& clock) {
-  if (c.clickhouse_host.empty()) return nullptr;
-  if (c.offline) {
-    spdlog::warn("OFFLINE=true: ClickHouse at {} is configured but not used; events stay in the embedded store",
-                 c.clickhouse_host);
-    return nullptr;
-  }
-  auto ch = std::make_unique<ClickHouse>(c, local, clock);
-  // Not fatal when ClickHouse is down: events are acknowledged into the local log and wait
-  // there; the shipper creates the schema first thing once ClickHouse answers.
-  if (auto s = ch->shipper.prepare(); !s) {
-    spdlog::warn("ClickHouse schema not checked: {}; events wait in the local log, shipping retries",
-                 s.error().message);
-  }
-  return ch;
-}
-
 }  // namespace
 
 int run_serve(const config::LoadedConfig& loaded) {
@@ -86,19 +28,11 @@ int run_serve(const config::LoadedConfig& loaded) {
   setup_logging(c);
   SystemClock clock;
 
-  std::unique_ptr<store::sqlite::SqliteStore> local;
+  auto stores = open_stores(c, clock);
+  if (!stores) return 1;
+  store::Store* store = &stores->store();
+  ClickHouse* clickhouse = stores->clickhouse.get();
   std::filesystem::path db_path = c.data_dir / "meterd.db";
-  try {
-    local = std::make_unique<store::sqlite::SqliteStore>(store::sqlite::SqliteOptions{db_path});
-  } catch (const std::exception& e) {
-    spdlog::critical("cannot open the embedded store {}: {}", db_path.string(), e.what());
-    return 1;
-  }
-  // With ClickHouse, the embedded store is the durable log events are acknowledged into and
-  // shipped from; usage, reconciliation and retention go to ClickHouse.
-  std::unique_ptr<ClickHouse> clickhouse = open_clickhouse(c, *local, clock);
-  store::Store* store = local.get();
-  if (clickhouse) store = &clickhouse->store;
 
   // Quotas: every tenant's settings in memory, and live counters rebuilt from the raw events of
   // the current and previous UTC month (enough for the current day and month in any zone).

@@ -1,0 +1,65 @@
+#include "cli/stores.h"
+
+#include <spdlog/spdlog.h>
+
+#include "store/clickhouse/schema.h"
+
+namespace meter::cli {
+namespace {
+
+store::clickhouse::ClientOptions client_options(const config::Config& c) {
+  return {store::clickhouse::clickhouse_url(c.clickhouse_host, c.clickhouse_port), c.clickhouse_user,
+          c.clickhouse_password};
+}
+
+ingest::ShipperOptions shipper_options(const config::Config& c, store::clickhouse::Client& client) {
+  ingest::ShipperOptions o;
+  o.batch_size = c.buffer_size;
+  o.flush_interval = c.flush_interval;
+  o.prepare = [&client, db = c.clickhouse_database]() -> Status {
+    auto m = store::clickhouse::migrate(client, db);
+    if (!m) return fail(m.error());
+    if (!m->applied.empty()) {
+      spdlog::info("ClickHouse schema of {} migrated from version {} to {}", db, m->from_version, m->to_version);
+    }
+    return {};
+  };
+  return o;
+}
+
+}  // namespace
+
+ClickHouse::ClickHouse(const config::Config& c, store::sqlite::SqliteStore& local, Clock& clock)
+    : client(client_options(c)),
+      ship_client(client_options(c)),
+      remote(client, c.clickhouse_database),
+      ship_remote(ship_client, c.clickhouse_database),
+      store(local, remote),
+      shipper(local, ship_remote, clock, shipper_options(c, ship_client)) {}
+
+std::optional<Stores> open_stores(const config::Config& c, Clock& clock) {
+  Stores stores;
+  std::filesystem::path db_path = c.data_dir / "meterd.db";
+  try {
+    stores.local = std::make_unique<store::sqlite::SqliteStore>(store::sqlite::SqliteOptions{db_path});
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot open the embedded store {}: {}", db_path.string(), e.what());
+    return std::nullopt;
+  }
+  if (c.clickhouse_host.empty()) return stores;
+  if (c.offline) {
+    spdlog::warn("OFFLINE=true: ClickHouse at {} is configured but not used; events stay in the embedded store",
+                 c.clickhouse_host);
+    return stores;
+  }
+  stores.clickhouse = std::make_unique<ClickHouse>(c, *stores.local, clock);
+  // Not fatal when ClickHouse is down: events are acknowledged into the local log and wait
+  // there; the shipper creates the schema first thing once ClickHouse answers.
+  if (auto s = stores.clickhouse->shipper.prepare(); !s) {
+    spdlog::warn("ClickHouse schema not checked: {}; events wait in the local log, shipping retries",
+                 s.error().message);
+  }
+  return stores;
+}
+
+}  // namespace meter::cli
