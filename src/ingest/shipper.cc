@@ -15,7 +15,11 @@ Shipper::Shipper(store::ShipLog& log, store::clickhouse::ClickHouseStore& remote
 
 Shipper::~Shipper() { stop(milliseconds(0)); }
 
-void Shipper::start() { thread_ = std::thread([this] { run(); }); }
+void Shipper::start() {
+  // /health shows the backlog from the first request on, not after the first poll.
+  if (auto backlog = log_.backlog(); backlog) stats_.backlog_events = backlog->events;
+  thread_ = std::thread([this] { run(); });
+}
 
 void Shipper::stop(milliseconds drain_for) {
   {
