@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   ReplayArgs replay_args;
   std::optional<std::string> replay_url;
   auto* replay = app.add_subcommand("replay", "send a JSONL file of events (e.g. the seed's fallback file) to meterd");
-  replay->add_option("file", replay_args.file, "the .jsonl file")->required();
+  replay->add_option("file", replay_args.file, "the .jsonl file (default: FALLBACK_FILE_PATH)");
   replay->add_option("--url", replay_url, "meterd's address (default: http:// + server.listen)");
   replay->add_option("--api-key", replay_args.api_key, "an API key (default: $METERD_API_KEY)")->envname("METERD_API_KEY");
   replay->add_option("--batch", replay_args.batch, "events per request")->check(CLI::Range(1, 10000));
@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
     std::string server = loaded->config.listen;
     if (server.starts_with("0.0.0.0:")) server = "127.0.0.1" + server.substr(7);
     replay_args.url = replay_url.value_or("http://" + server);
+    if (replay_args.file.empty()) replay_args.file = loaded->config.fallback_file_path.string();
     return run_replay(replay_args);
   }
   if (keys_create->parsed()) return run_keys_create(*loaded, create_args);

@@ -52,7 +52,7 @@ std::string nullable(const std::optional<Decimal>& d) { return d ? d->to_string(
 
 }  // namespace
 
-Status ClickHouseStore::insert_batch(std::string_view batch_id, std::span<const Event> events) {
+std::string to_tsv(std::string_view batch_id, std::span<const Event> events) {
   std::string rows;
   rows.reserve(events.size() * 160);
   for (const Event& e : events) {
@@ -70,10 +70,12 @@ Status ClickHouseStore::insert_batch(std::string_view batch_id, std::span<const 
     append_tsv_escaped(rows, batch_id);
     rows += '\n';
   }
-  return client_.insert(fmt::format("INSERT INTO {}.usage_events (id, tenant_id, event_type, quantity, timestamp, "
-                                    "timestamp_ms, received_at, metadata, batch_id) FORMAT TabSeparated",
-                                    db_),
-                        rows);
+  return rows;
+}
+
+Status ClickHouseStore::insert_batch(std::string_view batch_id, std::span<const Event> events) {
+  return client_.insert(fmt::format("INSERT INTO {}.usage_events ({}) FORMAT TabSeparated", db_, kInsertColumns),
+                        to_tsv(batch_id, events));
 }
 
 Result<std::uint64_t> ClickHouseStore::batch_rows(std::string_view batch_id, int month) {

@@ -11,6 +11,12 @@
 
 namespace meter::store::clickhouse {
 
+// The events as TabSeparated rows of usage_events (column order of kInsertColumns), each
+// tagged with batch_id: the body meterd sends to ClickHouse.
+std::string to_tsv(std::string_view batch_id, std::span<const Event> events);
+inline constexpr const char* kInsertColumns =
+    "id, tenant_id, event_type, quantity, timestamp, timestamp_ms, received_at, metadata, batch_id";
+
 // Raw events and their rollups in ClickHouse (schema in schema.cc and docs/clickhouse.md).
 // It is the analytical side of meterd: events reach it in shipments from the local durable
 // log (ingest::Shipper), each tagged with a batch id so that an interrupted shipment can be
