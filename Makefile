@@ -36,6 +36,7 @@ test-asan: deps
 bench: build
 	bench/run.sh $(BUILD)
 	bench/quota.sh $(BUILD)
+	bench/clickhouse.sh $(BUILD)
 
 # Each libFuzzer target for FUZZ_SECONDS, starting from fuzz/corpus; new inputs go to
 # $(FUZZ_BUILD)/corpus. A crash stops the run and leaves crash-* here: copy it into
