@@ -18,7 +18,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-url=$(scripts/clickhouse-test-server start "$work/ch" "$port")
+url=$(scripts/clickhouse-test-server start "$work/ch" "$port" $((port + 1)))
 
 now() { date +%s.%N; }
 rate() { awk -v n="$n" -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", n / (b - a)}'; }

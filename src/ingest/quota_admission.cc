@@ -38,9 +38,14 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
   if (!meter) return std::nullopt;
   auto entry = entry_for(e.tenant_id);
   const quota::MeterLimits& limits = entry->quota[*meter];
-  quota::LiveCounters::Key keys[2] = {quota::counter_key(e.tenant_id, *meter, entry->zone, Period::kDay, e.timestamp),
-                                      quota::counter_key(e.tenant_id, *meter, entry->zone, Period::kMonth, e.timestamp)};
+  quota::LiveCounters::KeyView views[2] = {
+      quota::counter_key_view(e.tenant_id, *meter, entry->zone, Period::kDay, e.timestamp),
+      quota::counter_key_view(e.tenant_id, *meter, entry->zone, Period::kMonth, e.timestamp)};
+  auto owned = [](const quota::LiveCounters::KeyView& v) {
+    return quota::LiveCounters::Key{std::string(v.tenant), v.meter, v.period, v.period_start_ms};
+  };
   if (entry->quota.enforcement == quota::Enforcement::kSoft) {
+    quota::LiveCounters::Key keys[2] = {owned(views[0]), owned(views[1])};
     for (const auto& key : keys) {
       // Only the last few sums are searched (batches repeat keys); a key seen earlier gets a
       // second sum, which settle() adds just the same. This keeps a group linear in its size.
@@ -61,7 +66,7 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
     Period period = i == 0 ? Period::kDay : Period::kMonth;
     const auto& limit = limits.of(period);
     if (!limit) continue;
-    Decimal used = counters_.get(keys[i]);
+    Decimal used = counters_.get(views[i]);
     auto next = quota::is_gauge(*meter) ? std::optional<Decimal>(std::max(used, e.quantity)) : used.checked_add(e.quantity);
     if (next && *next <= *limit) continue;
     Timestamp resets = entry->zone.period_end(period, e.timestamp);
@@ -72,7 +77,7 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
                              name, limit->to_string(), used.to_string(), format_rfc3339(resets)),
                  name, std::max<std::int64_t>(1, wait)};
   }
-  for (const auto& key : keys) add_counted(key, e.quantity, limits, e.received_at, true);
+  for (const auto& view : views) add_counted(owned(view), e.quantity, limits, e.received_at, true);
   return std::nullopt;
 }
 

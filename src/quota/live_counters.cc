@@ -5,11 +5,11 @@
 
 namespace meter::quota {
 
-LiveCounters::Shard& LiveCounters::shard(const std::string& tenant) const {
-  return shards_[std::hash<std::string>{}(tenant) % shards_.size()];
+LiveCounters::Shard& LiveCounters::shard(std::string_view tenant) const {
+  return shards_[std::hash<std::string_view>{}(tenant) % shards_.size()];
 }
 
-Decimal LiveCounters::get(const Key& key) const {
+Decimal LiveCounters::get(KeyView key) const {
   Shard& s = shard(key.tenant);
   std::lock_guard lock(s.mutex);
   auto it = s.values.find(key);

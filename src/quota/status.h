@@ -27,5 +27,8 @@ std::vector<QuotaStatus> quota_status(const QuotaBook::Entry& entry, const LiveC
 
 // The counter key an event counts into for a period, in the tenant's zone.
 LiveCounters::Key counter_key(std::string_view tenant, Meter meter, const Zone& zone, Period period, Timestamp t);
+// The same, borrowing the tenant: for lookups.
+LiveCounters::KeyView counter_key_view(std::string_view tenant, Meter meter, const Zone& zone, Period period,
+                                       Timestamp t);
 
 }  // namespace meter::quota

@@ -32,12 +32,13 @@ class Zone {
 
  private:
   // The last day and month computed, each packed in one word (start in seconds << 22 | length in
-  // seconds), so a lookup inside it skips the tz database. Shared by copies; lock-free.
+  // seconds), so a lookup inside it skips the tz database. One per zone; lock-free.
   struct Cache {
     std::array<std::atomic<std::uint64_t>, 2> window{};
   };
 
-  explicit Zone(const date::time_zone* zone) : zone_(zone), cache_(std::make_shared<Cache>()) {}
+  explicit Zone(const date::time_zone* zone) : zone_(zone), cache_(cache_for(zone)) {}
+  static std::shared_ptr<Cache> cache_for(const date::time_zone* zone);
   bool cached(Period period, Timestamp t, Timestamp& start, Timestamp& end) const;
   void compute(Period period, Timestamp t, Timestamp& start, Timestamp& end) const;
 

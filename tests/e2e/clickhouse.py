@@ -20,10 +20,19 @@ class ClickHouse:
         self.dir = tempfile.mkdtemp(prefix="meterd-ch-")
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
+        self.started_once = False
 
     def start(self):
-        subprocess.run([SCRIPT, "start", self.dir, str(self.port)], check=True, stdout=subprocess.DEVNULL)
-        return self
+        """Starts it; on a fresh instance, retries on other ports if its port was taken meanwhile."""
+        for attempt in range(5):
+            if subprocess.run([SCRIPT, "start", self.dir, str(self.port)], stdout=subprocess.DEVNULL).returncode == 0:
+                self.started_once = True
+                return self
+            if self.started_once:
+                break  # a restart must keep its address
+            self.port = free_port()
+            self.url = "http://127.0.0.1:%d" % self.port
+        raise RuntimeError("could not start ClickHouse; see %s/log" % self.dir)
 
     def stop(self):
         subprocess.run([SCRIPT, "stop", self.dir], check=True)

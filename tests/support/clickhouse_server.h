@@ -30,9 +30,14 @@ inline int free_port() {
 // data folder, started by scripts/clickhouse-test-server and stopped on destruction.
 class ClickHouseServer {
  public:
-  ClickHouseServer() : port_(free_port()) {
-    std::string cmd = script() + " start " + dir_.path().string() + " " + std::to_string(port_) + " >/dev/null";
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("could not start ClickHouse: " + cmd);
+  // Retries on another port when the one picked was taken in the meantime.
+  ClickHouseServer() {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      port_ = free_port();
+      std::string cmd = script() + " start " + dir_.path().string() + " " + std::to_string(port_) + " >/dev/null";
+      if (std::system(cmd.c_str()) == 0) return;
+    }
+    throw std::runtime_error("could not start ClickHouse; see " + dir_.path().string() + "/log");
   }
   ~ClickHouseServer() {
     std::string cmd = script() + " stop " + dir_.path().string();
@@ -47,7 +52,7 @@ class ClickHouseServer {
   static std::string script() { return std::string(METER_SOURCE_DIR) + "/scripts/clickhouse-test-server"; }
 
   TempDir dir_;
-  int port_;
+  int port_ = 0;
 };
 
 }  // namespace meter::testing
