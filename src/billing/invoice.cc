@@ -14,41 +14,67 @@ Result<std::pair<Timestamp, Timestamp>> month_bounds(int year, int month) {
   return std::pair{Timestamp(start.time_since_epoch()), Timestamp(end.time_since_epoch())};
 }
 
-Result<Invoice> build_invoice(const std::string& tenant_id, int year, int month,
-                              const std::map<std::string, Decimal>& usage, const pricing::PriceBook& book) {
-  auto bounds = month_bounds(year, month);
-  if (!bounds) return fail(bounds.error());
+Result<std::pair<int, int>> parse_year_month(std::string_view text, std::string field) {
+  auto digits = [&](std::size_t from, std::size_t n) {
+    int v = 0;
+    for (std::size_t i = from; i < from + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') return -1;
+      v = v * 10 + (text[i] - '0');
+    }
+    return v;
+  };
+  int year = text.size() == 7 && text[4] == '-' ? digits(0, 4) : -1;
+  int month = year >= 0 ? digits(5, 2) : -1;
+  if (year < 1970 || month < 1 || month > 12) {
+    return fail(Error::invalid(std::move(field), fmt::format("'{}' is not a month: use YYYY-MM, e.g. 2026-11", text)));
+  }
+  return std::pair{year, month};
+}
+
+Result<Invoice> build_invoice(const std::string& tenant_id, const InvoicePeriod& period,
+                              const std::map<std::string, Decimal>& usage, const pricing::Plan& plan) {
   Invoice invoice;
-  invoice.number = fmt::format("INV-{:04d}{:02d}-{}", year, month, tenant_id);
+  invoice.number = fmt::format("INV-{:04d}{:02d}-{}", period.year, period.month, tenant_id);
   invoice.tenant_id = tenant_id;
-  invoice.year = year;
-  invoice.month = month;
-  invoice.period_start = bounds->first;
-  invoice.period_end = bounds->second;
-  invoice.currency = book.currency;
+  invoice.plan = plan.name;
+  invoice.year = period.year;
+  invoice.month = period.month;
+  invoice.time_zone = period.time_zone;
+  invoice.period_start = period.start;
+  invoice.period_end = period.end;
+  invoice.currency = plan.currency;
+  invoice.minimum_commitment = plan.minimum_commitment;
 
   for (const auto& [event_type, quantity] : usage) {
     InvoiceLine line;
     line.event_type = event_type;
-    line.quantity = quantity;
-    if (const pricing::Price* price = book.find(event_type)) {
-      auto amount = pricing::extend(quantity, price->unit_price, price->per, book.minor_digits, book.rounding);
-      if (!amount) return fail(Error::invalid("quantity", "the amount for " + event_type + " overflows"));
-      line.description = price->description;
-      line.unit_price = price->unit_price;
-      line.per = price->per;
-      line.amount = *amount;
-    } else {
+    const pricing::MeterPrice* price = plan.find(event_type);
+    if (price == nullptr) {
       line.description = event_type + " (no price in this plan)";
-      line.per = *Decimal::from_integer(1);
       line.priced = false;
+      line.per = *Decimal::from_integer(1);
+      line.charge.quantity = quantity;
+    } else {
+      auto charge = pricing::charge(*price, quantity, plan);
+      if (!charge) return fail(charge.error());
+      line.description = price->description.empty() ? event_type : price->description;
+      line.unit_price = !charge->tiers.empty() ? charge->tiers.front().unit_price
+                        : price->tiers.empty()   ? price->unit_price
+                                                 : price->tiers.front().unit_price;
+      line.per = price->model == pricing::Model::kPackage ? price->package_size : price->per;
+      line.charge = std::move(*charge);
     }
-    auto subtotal = invoice.subtotal.checked_add(line.amount);
+    auto subtotal = invoice.subtotal.checked_add(line.charge.amount);
     if (!subtotal) return fail(Error::invalid("quantity", "the invoice total overflows"));
     invoice.subtotal = *subtotal;
     invoice.lines.push_back(std::move(line));
   }
-  invoice.total = invoice.subtotal;
+  if (invoice.subtotal < plan.minimum_commitment) {
+    invoice.minimum_adjustment = *plan.minimum_commitment.checked_sub(invoice.subtotal);
+  }
+  auto total = invoice.subtotal.checked_add(invoice.minimum_adjustment);
+  if (!total) return fail(Error::invalid("quantity", "the invoice total overflows"));
+  invoice.total = *total;
   return invoice;
 }
 

@@ -7,18 +7,19 @@
 #include "core/decimal.h"
 #include "core/error.h"
 #include "core/time.h"
-#include "pricing/price_book.h"
+#include "pricing/charge.h"
+#include "pricing/plan.h"
 
 namespace meter::billing {
 
+// One meter's line: the usage, how it was priced (the charge, with its tiers) and the amount.
 struct InvoiceLine {
   std::string event_type;
   std::string description;
-  Decimal quantity;
-  Decimal unit_price;
+  bool priced = true;  // false: no price in the plan; shown with amount 0
+  Decimal unit_price;  // the first tier's, for the seed's flat view
   Decimal per;
-  Decimal amount;  // rounded once, to the currency's minor unit
-  bool priced = true;
+  pricing::Charge charge;
 };
 
 // A month of one tenant's usage, priced. The number is deterministic (same tenant and month,
@@ -26,23 +27,39 @@ struct InvoiceLine {
 struct Invoice {
   std::string number;
   std::string tenant_id;
+  std::string plan;
   int year = 0;
   int month = 0;
-  Timestamp period_start;
-  Timestamp period_end;  // exclusive
+  std::string time_zone = "UTC";
+  Timestamp period_start;  // the tenant's local month, as instants
+  Timestamp period_end;    // exclusive
+  std::string source = "rollups";  // or "raw_events"
   std::string currency;
   std::vector<InvoiceLine> lines;
-  Decimal subtotal;
+  Decimal subtotal;            // the sum of the rounded lines
+  Decimal minimum_commitment;  // the plan's
+  Decimal minimum_adjustment;  // what brings subtotal up to the minimum (0 when above)
   Decimal total;
 };
 
-// Prices the month's total quantity per event type. Event types without a price appear as
-// unpriced lines with amount 0, so nothing metered is hidden. The total is the sum of the
-// rounded lines.
-Result<Invoice> build_invoice(const std::string& tenant_id, int year, int month,
-                              const std::map<std::string, Decimal>& usage, const pricing::PriceBook& book);
+struct InvoicePeriod {
+  int year = 0;
+  int month = 0;
+  std::string time_zone = "UTC";
+  Timestamp start;
+  Timestamp end;
+};
 
-// The UTC month [start, end) for year/month; an error when month is not 1..12.
+// Prices the month's total quantity per event type with `plan`. Event types without a price
+// appear as unpriced lines with amount 0, so nothing metered is hidden. Lines are sorted by
+// event type; each is rounded once; the total is their sum plus the minimum adjustment.
+Result<Invoice> build_invoice(const std::string& tenant_id, const InvoicePeriod& period,
+                              const std::map<std::string, Decimal>& usage, const pricing::Plan& plan);
+
+// The UTC month [start, end) for year/month; an error naming the field when out of range.
 Result<std::pair<Timestamp, Timestamp>> month_bounds(int year, int month);
+
+// Parses "YYYY-MM" into year and month, or an error naming `field`.
+Result<std::pair<int, int>> parse_year_month(std::string_view text, std::string field = "month");
 
 }  // namespace meter::billing

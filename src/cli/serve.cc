@@ -10,7 +10,9 @@
 #include "notify/webhook_notifier.h"
 #include "server/http_server.h"
 #include "server/routes/api_context.h"
+#include "billing/invoicer.h"
 #include "cli/stores.h"
+#include "config/plans.h"
 
 namespace meter::cli {
 namespace {
@@ -96,10 +98,16 @@ int run_serve(const config::LoadedConfig& loaded) {
   }
   server::Router router(&authenticator);
   ingest::RateLimiter rate_limiter(clock, c.rate_limit_events_per_second, c.rate_limit_burst);
-  server::ApiContext api{ingestor, *store, clock, limits, METER_VERSION, clock.now(),
-                         pricing::seed_price_book(c.price_per_query, c.price_per_1k_input_tokens,
-                                                  c.price_per_1k_output_tokens, c.price_per_gb_storage),
-                         quotas, counters, &rate_limiter, clickhouse ? &clickhouse->shipper : nullptr};
+  auto book = config::price_book(c);
+  if (!book) {
+    spdlog::critical("{}", book.error().message);
+    return 1;
+  }
+  const pricing::PriceBook& price_book = *book;
+  billing::Invoicer invoicer(*store, price_book, quotas);
+  server::ApiContext api{ingestor,     *store,   clock,         limits,
+                         METER_VERSION, clock.now(), price_book, quotas,
+                         counters,      &rate_limiter, clickhouse ? &clickhouse->shipper : nullptr, invoicer};
   server::add_health_routes(router, api);
   server::add_ingest_routes(router, api);
   server::add_usage_routes(router, api);

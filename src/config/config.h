@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/decimal.h"
+#include "pricing/plan.h"
 
 namespace meter::config {
 
@@ -52,6 +53,11 @@ struct Config {
   Decimal price_per_1k_input_tokens = *Decimal::parse("0.003");
   Decimal price_per_1k_output_tokens = *Decimal::parse("0.015");
   Decimal price_per_gb_storage = *Decimal::parse("0.10");
+  // [billing] and [plans.NAME] tables: named plans (config/plans.cc); tenants without a plan
+  // of their own are billed on default_plan. "default" is the seed's PRICE_* plan unless a
+  // [plans.default] table replaces it.
+  std::string default_plan = "default";
+  std::vector<pricing::Plan> plans;
 
   // [quota] (seed: DEFAULT_QUOTA_*), per tenant per day
   std::int64_t default_quota_queries = 1000;

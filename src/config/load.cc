@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "config/plans.h"
+
 #include <fstream>
 #include <sstream>
 
@@ -106,6 +108,12 @@ Status apply_toml_text(LoadedConfig& loaded, std::string_view file_text, const s
     for (const auto& [k, node] : table) {
       if (!status) return;
       std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+      if (key == "plans" && node.is_table()) {
+        auto number_text = [&](const toml::node& n) { return source_text(*text, n.source()); };
+        status = read_plans(loaded.config, *node.as_table(), number_text, path.string());
+        if (status) loaded.source_of.insert_or_assign("plans", source);
+        continue;
+      }
       if (const auto* sub = node.as_table()) {
         self(self, *sub, key);
         continue;
@@ -203,6 +211,11 @@ std::string render_config(const LoadedConfig& loaded) {
       out += fmt::format("\n[{}]\n", section);
     }
     line(s, s.key.substr(dot + 1));
+  }
+  if (!loaded.config.plans.empty()) {
+    std::string names;
+    for (const auto& p : loaded.config.plans) names += (names.empty() ? "" : ", ") + p.name;
+    out += fmt::format("\n# plans from {}: {} (GET /v1/plans shows them)\n", loaded.source_of.at("plans"), names);
   }
   return out;
 }

@@ -149,6 +149,8 @@ const std::vector<Setting>& table() {
       {"clickhouse.database", "CLICKHOUSE_DATABASE", "ClickHouse database", false,
        METER_STRING(clickhouse_database)},
 
+      {"billing.default_plan", "METERD_DEFAULT_PLAN", "the plan of tenants without one of their own", false,
+       METER_STRING(default_plan)},
       {"pricing.price_per_query", "PRICE_PER_QUERY", "USD per query event", false, METER_DECIMAL(price_per_query)},
       {"pricing.price_per_1k_input_tokens", "PRICE_PER_1K_INPUT_TOKENS", "USD per 1,000 input tokens", false,
        METER_DECIMAL(price_per_1k_input_tokens)},

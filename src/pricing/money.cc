@@ -43,14 +43,25 @@ Decimal round_to(Decimal value, int digits, Rounding mode) {
   return *to_decimal(divide_rounded(Wide(value.units()), step, mode) * step);
 }
 
-std::optional<Decimal> extend(Decimal quantity, Decimal unit_price, Decimal per, int digits, Rounding mode) {
+std::optional<Decimal> extend_sum(std::span<const Term> terms, Decimal per, Decimal fees, int digits, Rounding mode) {
   if (per.is_zero() || per.is_negative()) return std::nullopt;
-  // quantity.units * price.units has scale 24; dividing by per.units brings it back to 12, and
-  // by 10^(12 - digits) more to the wanted precision, rounding once.
-  Wide numerator = Wide(quantity.units()) * Wide(unit_price.units());
-  Wide step = pow10(Decimal::kScale - digits);
-  Wide rounded = divide_rounded(numerator, Wide(per.units()) * step, mode);
-  return to_decimal(rounded * step);
+  // quantity.units * price.units has scale 24, and so has fees.units * per.units; dividing the
+  // sum by per.units brings it back to 12, and by 10^(12 - digits) more to the wanted
+  // precision, rounding once. 256 bits hold any such sum of a few terms; more overflow loudly.
+  try {
+    Wide numerator = Wide(fees.units()) * Wide(per.units());
+    for (const Term& t : terms) numerator += Wide(t.quantity.units()) * Wide(t.unit_price.units());
+    Wide step = pow10(Decimal::kScale - digits);
+    Wide rounded = divide_rounded(numerator, Wide(per.units()) * step, mode);
+    return to_decimal(rounded * step);
+  } catch (const std::overflow_error&) {
+    return std::nullopt;
+  }
+}
+
+std::optional<Decimal> extend(Decimal quantity, Decimal unit_price, Decimal per, int digits, Rounding mode) {
+  Term term{quantity, unit_price};
+  return extend_sum(std::span(&term, 1), per, Decimal(), digits, mode);
 }
 
 }  // namespace meter::pricing

@@ -2,24 +2,23 @@
 
 namespace meter::pricing {
 
-const Price* PriceBook::find(std::string_view event_type) const {
-  for (const Price& p : prices) {
-    if (p.event_type == event_type) return &p;
+const Plan* PriceBook::find(std::string_view name) const {
+  for (const Plan& p : plans) {
+    if (p.name == name) return &p;
   }
   return nullptr;
 }
 
+const Plan& PriceBook::plan_or_default(std::string_view name) const {
+  if (const Plan* p = find(name); p != nullptr && !name.empty()) return *p;
+  if (const Plan* p = find(default_plan)) return *p;
+  return plans.front();  // a book always has at least the seed's default plan
+}
+
 PriceBook seed_price_book(Decimal per_query, Decimal per_1k_input_tokens, Decimal per_1k_output_tokens,
                           Decimal per_gb_storage) {
-  Decimal one = *Decimal::from_integer(1);
-  Decimal thousand = *Decimal::from_integer(1000);
   PriceBook book;
-  book.prices = {
-      {"query", "Queries", per_query, one},
-      {"input_tokens", "Input tokens (per 1,000)", per_1k_input_tokens, thousand},
-      {"output_tokens", "Output tokens (per 1,000)", per_1k_output_tokens, thousand},
-      {"storage_gb", "Storage (per GB)", per_gb_storage, one},
-  };
+  book.plans.push_back(seed_plan(per_query, per_1k_input_tokens, per_1k_output_tokens, per_gb_storage));
   return book;
 }
 

@@ -4,31 +4,23 @@
 #include <string_view>
 #include <vector>
 
-#include "core/decimal.h"
-#include "pricing/money.h"
+#include "pricing/plan.h"
 
 namespace meter::pricing {
 
-// The price of one meter (an event type): unit_price per `per` units, e.g. 0.003 per 1000.
-struct Price {
-  std::string event_type;
-  std::string description;
-  Decimal unit_price;
-  Decimal per = *Decimal::from_integer(1);
-};
-
-// The prices of a plan. This is the seed's flat per-unit model; tiers, packages, allowances
-// and minimums extend it.
+// Every plan meterd knows (meterd.toml [plans.NAME]); tenants without a plan of their own are
+// billed on default_plan. The seed's PRICE_* settings are the plan named "default" unless
+// meterd.toml defines one.
 struct PriceBook {
-  std::string currency = "USD";
-  int minor_digits = 2;  // cents
-  Rounding rounding = Rounding::kHalfUp;
-  std::vector<Price> prices;
+  std::vector<Plan> plans;
+  std::string default_plan = "default";
 
-  const Price* find(std::string_view event_type) const;
+  const Plan* find(std::string_view name) const;
+  // The plan called `name`, or the default plan when name is empty or unknown.
+  const Plan& plan_or_default(std::string_view name) const;
 };
 
-// The seed's default plan: query, input_tokens and output_tokens (per 1,000), storage_gb.
+// A book with just the seed's default plan.
 PriceBook seed_price_book(Decimal per_query, Decimal per_1k_input_tokens, Decimal per_1k_output_tokens,
                           Decimal per_gb_storage);
 

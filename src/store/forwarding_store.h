@@ -23,6 +23,24 @@ class ForwardingStore : public Store {
   }
   Result<std::vector<int>> months() override { return inner_.months(); }
   Status drop_month(int month) override { return inner_.drop_month(month); }
+  Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) override {
+    return inner_.raw_totals(tenant_id, from, to);
+  }
+  Status put_tenant_plan(std::string_view tenant_id, std::string_view plan) override {
+    return inner_.put_tenant_plan(tenant_id, plan);
+  }
+  Result<std::optional<std::string>> tenant_plan(std::string_view tenant_id) override {
+    return inner_.tenant_plan(tenant_id);
+  }
+  Status put_finalized_invoice(const FinalizedInvoice& invoice) override {
+    return inner_.put_finalized_invoice(invoice);
+  }
+  Result<std::optional<FinalizedInvoice>> finalized_invoice(std::string_view tenant_id, int month) override {
+    return inner_.finalized_invoice(tenant_id, month);
+  }
+  Result<std::vector<FinalizedInvoice>> finalized_invoices(int month) override {
+    return inner_.finalized_invoices(month);
+  }
   Status put_quota(std::string_view tenant_id, const quota::TenantQuota& q) override {
     return inner_.put_quota(tenant_id, q);
   }

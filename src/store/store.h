@@ -76,6 +76,15 @@ struct AlertRecord {
   int attempts = 0;
 };
 
+// An invoice as finalized: the exact bytes every later read returns.
+struct FinalizedInvoice {
+  std::string tenant_id;
+  int month = 0;  // YYYYMM
+  std::string json;
+  std::string csv;
+  Timestamp finalized_at;
+};
+
 using IdVisitor =
     std::function<void(std::string_view tenant_id, std::string_view id, Timestamp received_at)>;
 
@@ -116,6 +125,20 @@ class Store {
   // whole month (raw events and its rollups) at once.
   virtual Result<std::vector<int>> months() = 0;
   virtual Status drop_month(int month) = 0;
+
+  // Totals per event type of the raw events of a tenant with timestamps in [from, to): the
+  // audit path (invoices --from-raw, and the partial hours of a month in a half-hour zone).
+  virtual Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) = 0;
+
+  // Tenants' plans (tenant_plans); a tenant without a row is on the default plan.
+  virtual Status put_tenant_plan(std::string_view tenant_id, std::string_view plan) = 0;
+  virtual Result<std::optional<std::string>> tenant_plan(std::string_view tenant_id) = 0;
+
+  // Finalized invoices: an immutable snapshot per tenant and month (YYYYMM), in both formats.
+  // put fails with kConflict when the month is already finalized.
+  virtual Status put_finalized_invoice(const FinalizedInvoice& invoice) = 0;
+  virtual Result<std::optional<FinalizedInvoice>> finalized_invoice(std::string_view tenant_id, int month) = 0;
+  virtual Result<std::vector<FinalizedInvoice>> finalized_invoices(int month) = 0;
 
   // Tenants' quota settings (tenant_quotas).
   virtual Status put_quota(std::string_view tenant_id, const quota::TenantQuota& quota) = 0;

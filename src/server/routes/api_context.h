@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "billing/invoicer.h"
 #include "core/clock.h"
 #include "ingest/ingestor.h"
 #include "ingest/limits.h"
@@ -23,11 +24,12 @@ struct ApiContext {
   ingest::IngestLimits limits;
   std::string version;
   Timestamp started_at;
-  pricing::PriceBook price_book;  // the default plan
+  const pricing::PriceBook& price_book;
   quota::QuotaBook& quotas;
   quota::LiveCounters& counters;
   ingest::RateLimiter* rate_limiter = nullptr;  // per-tenant ingest limit; null = none
   const ingest::Shipper* shipper = nullptr;     // shipping to ClickHouse; null = embedded store only
+  billing::Invoicer& invoicer;
 };
 
 // Each adds one group of endpoints; see docs/api.md for what they do.

@@ -1,5 +1,9 @@
-// The seed's /invoice/generate.
-#include "billing/invoice.h"
+// Invoices and plans: the seed's /invoice/generate, /v1/tenants/{t}/invoices/{YYYY-MM} (JSON or
+// CSV, and finalize), /v1/tenants/{t}/plan and /v1/plans.
+#include <fmt/format.h>
+
+#include "billing/export.h"
+#include "billing/invoicer.h"
 #include "server/json.h"
 #include "server/json_body.h"
 #include "server/problem.h"
@@ -9,43 +13,27 @@
 namespace meter::server {
 namespace {
 
-// Total quantity per event type over [from, to), from the daily rollups.
-Result<std::map<std::string, Decimal>> usage_by_type(const ApiContext& api, const std::string& tenant,
-                                                      Timestamp from, Timestamp to) {
-  auto rows = api.store.usage({tenant, std::nullopt, from, to, Window::kDay});
-  if (!rows) return fail(rows.error());
-  auto totals = store::totals_by_type(*rows);
-  if (!totals) return fail(totals.error());
-  std::map<std::string, Decimal> by_type;
-  for (const auto& t : *totals) by_type.emplace(t.event_type, t.quantity);
-  return by_type;
+HttpResponse invoice_response(const ApiContext& api, const std::string& tenant, int year, int month, bool csv) {
+  auto text = api.invoicer.render(tenant, year, month, csv);
+  if (!text) return problem(text.error());
+  HttpResponse response;
+  response.body = std::move(*text);
+  if (csv) {
+    response.content_type = "text/csv";
+    response.headers.emplace_back("Content-Disposition",
+                                  fmt::format("attachment; filename=\"INV-{:04d}{:02d}-{}.csv\"", year, month, tenant));
+  }
+  return response;
 }
 
-void write_invoice(JsonOut& out, const billing::Invoice& inv) {
-  out.begin_object();
-  out.key("invoice_number").str(inv.number);
-  out.key("tenant_id").str(inv.tenant_id);
-  out.key("year").num(inv.year);
-  out.key("month").num(inv.month);
-  out.key("period_start").time(inv.period_start);
-  out.key("period_end").time(inv.period_end);
-  out.key("currency").str(inv.currency);
-  out.key("line_items").begin_array();
-  for (const auto& line : inv.lines) {
-    out.begin_object();
-    out.key("event_type").str(line.event_type);
-    out.key("description").str(line.description);
-    out.key("quantity").dec(line.quantity);
-    out.key("unit_price").dec(line.unit_price);
-    out.key("per").dec(line.per);
-    out.key("amount").dec(line.amount);
-    out.key("priced").boolean(line.priced);
-    out.end_object();
+// ?format=csv|json wins over Accept; JSON by default.
+Result<bool> wants_csv(const HttpRequest& request) {
+  if (auto format = request.param("format")) {
+    if (*format == "csv") return true;
+    if (*format == "json") return false;
+    return fail(Error::invalid("format", "format must be json or csv"));
   }
-  out.end_array();
-  out.key("subtotal").dec(inv.subtotal);
-  out.key("total").dec(inv.total);
-  out.end_object();
+  return request.accept.find("text/csv") != std::string::npos;
 }
 
 void invoice_generate(const ApiContext& api, HttpRequest& request, Responder& respond) {
@@ -65,15 +53,27 @@ void invoice_generate(const ApiContext& api, HttpRequest& request, Responder& re
     return respond(problem(Error::invalid(**month < 1 || **month > 12 ? "month" : "year",
                                           "year must be 1970..9999 and month 1..12 (January is 1)")));
   }
-  auto bounds = billing::month_bounds(static_cast<int>(**year), static_cast<int>(**month));
-  if (!bounds) return respond(problem(bounds.error()));
-  auto usage = usage_by_type(api, *tenant, bounds->first, bounds->second);
-  if (!usage) return respond(problem(usage.error()));
-  auto invoice = billing::build_invoice(*tenant, static_cast<int>(**year), static_cast<int>(**month), *usage,
-                                        api.price_book);
-  if (!invoice) return respond(problem(invoice.error()));
+  respond(invoice_response(api, *tenant, static_cast<int>(**year), static_cast<int>(**month), false));
+}
+
+// The {tenant} and {month} of an invoice path, checked.
+Result<std::pair<int, int>> invoice_path(const HttpRequest& request, const PathParams& p,
+                                         std::optional<HttpResponse>& error) {
+  if ((error = bad_path_tenant(p.at("tenant")))) return fail(Error::invalid("tenant", ""));
+  if ((error = hidden_unless_own(request, p.at("tenant")))) return fail(Error::invalid("tenant", ""));
+  return billing::parse_year_month(p.at("month"));
+}
+
+void plan_response(const ApiContext& api, const std::string& tenant, Responder& respond) {
+  auto plan = api.store.tenant_plan(tenant);
+  if (!plan) return respond(problem(plan.error()));
+  const pricing::Plan& effective = api.price_book.plan_or_default(plan->value_or(""));
   JsonOut out;
-  write_invoice(out, *invoice);
+  out.begin_object();
+  out.key("tenant_id").str(tenant);
+  out.key("plan").str(effective.name);
+  out.key("default").boolean(!plan->has_value() || api.price_book.find(**plan) == nullptr);
+  out.end_object();
   respond(out.response());
 }
 
@@ -82,6 +82,78 @@ void invoice_generate(const ApiContext& api, HttpRequest& request, Responder& re
 void add_invoice_routes(Router& router, const ApiContext& api) {
   router.add("POST", "/invoice/generate", Access::kKey,
              [&api](HttpRequest& req, const PathParams&, Responder& r) { invoice_generate(api, req, r); });
+  router.add("GET", "/v1/tenants/{tenant}/invoices/{month}", Access::kKey,
+             [&api](HttpRequest& req, const PathParams& p, Responder& r) {
+               std::optional<HttpResponse> error;
+               auto month = invoice_path(req, p, error);
+               if (error) return r(std::move(*error));
+               if (!month) return r(problem(month.error()));
+               auto csv = wants_csv(req);
+               if (!csv) return r(problem(csv.error()));
+               r(invoice_response(api, p.at("tenant"), month->first, month->second, *csv));
+             });
+  router.add("POST", "/v1/tenants/{tenant}/invoices/{month}/finalize", Access::kAdmin,
+             [&api](HttpRequest& req, const PathParams& p, Responder& r) {
+               std::optional<HttpResponse> error;
+               auto month = invoice_path(req, p, error);
+               if (error) return r(std::move(*error));
+               if (!month) return r(problem(month.error()));
+               auto snapshot = api.invoicer.finalize(p.at("tenant"), month->first, month->second, api.clock.now());
+               if (!snapshot) return r(problem(snapshot.error()));
+               HttpResponse response;
+               response.status = 201;
+               response.body = std::move(snapshot->json);
+               r(std::move(response));
+             });
+  router.add("GET", "/v1/tenants/{tenant}/plan", Access::kKey,
+             [&api](HttpRequest& req, const PathParams& p, Responder& r) {
+               const std::string& tenant = p.at("tenant");
+               if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
+               if (auto hidden = hidden_unless_own(req, tenant)) return r(std::move(*hidden));
+               plan_response(api, tenant, r);
+             });
+  router.add("PUT", "/v1/tenants/{tenant}/plan", Access::kAdmin,
+             [&api](HttpRequest& req, const PathParams& p, Responder& r) {
+               const std::string& tenant = p.at("tenant");
+               if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
+               auto body = JsonBody::parse(req.body);
+               if (!body) return r(problem(body.error()));
+               if (auto s = body->only({"plan"}); !s) return r(problem(s.error()));
+               auto plan = body->string("plan");
+               if (!plan) return r(problem(plan.error()));
+               if (!*plan || api.price_book.find(**plan) == nullptr) {
+                 std::string known;
+                 for (const auto& pl : api.price_book.plans) known += (known.empty() ? "" : ", ") + pl.name;
+                 return r(problem(Error::invalid("plan", "plan must be one of: " + known)));
+               }
+               if (auto s = api.store.put_tenant_plan(tenant, **plan); !s) return r(problem(s.error()));
+               plan_response(api, tenant, r);
+             });
+  router.add("GET", "/v1/plans", Access::kKey, [&api](HttpRequest&, const PathParams&, Responder& r) {
+    JsonOut out;
+    out.begin_object();
+    out.key("default_plan").str(api.price_book.plan_or_default("").name);
+    out.key("plans").begin_array();
+    for (const auto& plan : api.price_book.plans) {
+      out.begin_object();
+      out.key("name").str(plan.name);
+      out.key("currency").str(plan.currency);
+      out.key("minimum_commitment").dec(plan.minimum_commitment);
+      out.key("meters").begin_array();
+      for (const auto& m : plan.prices) {
+        out.begin_object();
+        out.key("event_type").str(m.event_type);
+        out.key("model").str(pricing::model_name(m.model));
+        out.key("free_allowance").dec(m.free_allowance);
+        out.end_object();
+      }
+      out.end_array();
+      out.end_object();
+    }
+    out.end_array();
+    out.end_object();
+    r(out.response());
+  });
 }
 
 }  // namespace meter::server

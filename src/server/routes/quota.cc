@@ -135,12 +135,6 @@ void quota_check(const ApiContext& api, HttpRequest& request, Responder& respond
   respond(quota_report(api, *tenant));
 }
 
-// The {tenant} of a /v1/tenants/{tenant}/... path, checked; an error response otherwise.
-std::optional<HttpResponse> bad_path_tenant(const std::string& tenant) {
-  if (auto why = check_identifier(tenant)) return problem(Error::invalid("tenant", "tenant " + *why));
-  return std::nullopt;
-}
-
 // GET /v1/alerts: quota alerts, newest first; a tenant key sees its own only.
 void list_alerts(const ApiContext& api, HttpRequest& request, Responder& respond) {
   std::string tenant(request.param("tenant_id").value_or(""));

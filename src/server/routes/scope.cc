@@ -26,4 +26,9 @@ Result<std::string> body_tenant(const JsonBody& body, const HttpRequest& request
   return **tenant;
 }
 
+std::optional<HttpResponse> bad_path_tenant(std::string_view tenant) {
+  if (auto why = check_identifier(tenant)) return problem(Error::invalid("tenant", "tenant " + *why));
+  return std::nullopt;
+}
+
 }  // namespace meter::server

@@ -14,6 +14,9 @@ namespace meter::server {
 std::optional<HttpResponse> hidden_unless_own(const HttpRequest& request, std::string_view tenant_id);
 std::optional<HttpResponse> forbidden_unless_own(const HttpRequest& request, std::string_view tenant_id);
 
+// The {tenant} of a /v1/tenants/{tenant}/... path, checked; an error response otherwise.
+std::optional<HttpResponse> bad_path_tenant(std::string_view tenant);
+
 // The tenant_id of a JSON body, checked; a tenant key may leave it out and means its own.
 Result<std::string> body_tenant(const JsonBody& body, const HttpRequest& request);
 

@@ -20,6 +20,9 @@ class ClickHouseBackedStore final : public ForwardingStore {
   Result<std::vector<RollupCheck>> check_rollups(int month, std::string_view tenant_id) override {
     return remote_.check_rollups(month, tenant_id);
   }
+  Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) override {
+    return remote_.raw_totals(tenant_id, from, to);
+  }
   Result<std::vector<int>> months() override { return remote_.months(); }
   // Drops the month in ClickHouse and in the local log.
   Status drop_month(int month) override {

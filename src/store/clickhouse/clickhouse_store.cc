@@ -108,6 +108,25 @@ Result<std::vector<UsageRow>> ClickHouseStore::usage(const UsageQuery& query) {
   return std::move(rows).finish();
 }
 
+Result<std::vector<UsageRow>> ClickHouseStore::raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) {
+  // Millisecond bounds: whole seconds compare on `timestamp`, the rest on timestamp_ms.
+  std::string at = "(toInt64(toUnixTimestamp(timestamp)) * 1000 + timestamp_ms)";
+  auto answer = client_.query(fmt::format(
+      "SELECT event_type, sum(quantity), count() FROM {}.usage_events WHERE tenant_id = {} "
+      "AND timestamp >= toDateTime({}, 'UTC') AND timestamp <= toDateTime({}, 'UTC') AND {} >= {} AND {} < {} "
+      "GROUP BY event_type ORDER BY event_type",
+      db_, quote(tenant_id), unix_seconds(from), unix_seconds(to), at, to_unix_ms(from), at, to_unix_ms(to)));
+  if (!answer) return fail(answer.error());
+  std::vector<UsageRow> rows;
+  for (const auto& f : rows_of(*answer)) {
+    auto quantity = f.size() == 3 ? decimal(f[1]) : Result<Decimal>(fail(Error::internal("bad answer")));
+    auto events = f.size() == 3 ? integer<std::int64_t>(f[2]) : Result<std::int64_t>(0);
+    if (!quantity || !events) return fail(Error::internal("unexpected raw totals from ClickHouse"));
+    rows.push_back({from, std::string(f[0]), *quantity, *events});
+  }
+  return rows;
+}
+
 Result<std::vector<RollupCheck>> ClickHouseStore::check_rollups(int month, std::string_view tenant_id) {
   std::string tenant = tenant_id.empty() ? "" : " AND tenant_id = " + quote(tenant_id);
   auto sums = [&](const char* table, const char* time_column) {

@@ -35,6 +35,7 @@ class ClickHouseStore {
   Result<std::uint64_t> batch_rows(std::string_view batch_id, int month);
 
   Result<std::vector<UsageRow>> usage(const UsageQuery& query);
+  Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to);
   Result<std::vector<RollupCheck>> check_rollups(int month, std::string_view tenant_id);
   Result<std::vector<int>> months();
   Status drop_month(int month);

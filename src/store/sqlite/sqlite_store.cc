@@ -12,7 +12,7 @@
 namespace meter::store::sqlite {
 namespace {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meter_schema (version INTEGER NOT NULL);
@@ -38,6 +38,21 @@ CREATE TABLE IF NOT EXISTS ship_state (
   shipped_rowid      INTEGER NOT NULL,
   pending_batch      TEXT,
   pending_last_rowid INTEGER
+);
+-- Billing (v4): each tenant's plan (none = the default plan) and finalized invoices, kept
+-- byte for byte as first served.
+CREATE TABLE IF NOT EXISTS tenant_plans (
+  tenant_id  TEXT PRIMARY KEY,
+  plan       TEXT    NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS invoices (
+  tenant_id    TEXT    NOT NULL,
+  month        INTEGER NOT NULL,  -- YYYYMM
+  json         TEXT    NOT NULL,
+  csv          TEXT    NOT NULL,
+  finalized_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, month)
 );
 CREATE TABLE IF NOT EXISTS tenant_quotas (
   tenant_id       TEXT PRIMARY KEY,
@@ -202,7 +217,7 @@ void SqliteStore::migrate() {
     }
     writer_->exec("UPDATE meter_schema SET version = 2");
   }
-  if (from < 3) writer_->exec("UPDATE meter_schema SET version = 3");  // v3: ship_state, created above
+  if (from < 4) writer_->exec("UPDATE meter_schema SET version = 4");  // v3: ship_state, v4: billing; created above
   tx.commit();
   SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
   while (months.executeStep()) months_.insert(months.getColumn(0).getInt());

@@ -1,0 +1,100 @@
+#include "billing/invoicer.h"
+
+#include <date/date.h>
+
+#include "billing/export.h"
+
+namespace meter::billing {
+namespace {
+
+using std::chrono::days;
+using std::chrono::hours;
+
+Status add_rows(std::map<std::string, Decimal>& totals, const std::vector<store::UsageRow>& rows) {
+  for (const auto& r : rows) {
+    auto sum = totals[r.event_type].checked_add(r.quantity);
+    if (!sum) return fail(Error::invalid("quantity", "the usage of " + r.event_type + " overflows"));
+    totals[r.event_type] = *sum;
+  }
+  return {};
+}
+
+Timestamp ceil_to(Window w, Timestamp t) { return floor_to(w, t) == t ? t : next_window(w, t); }
+
+}  // namespace
+
+InvoicePeriod Invoicer::period(const std::string& tenant_id, int year, int month) const {
+  const quota::Zone& zone = tenants_.get(tenant_id)->zone;
+  // The 15th at noon UTC lies inside the local month in every zone.
+  date::year_month_day mid{date::year(year), date::month(static_cast<unsigned>(month)), date::day(15)};
+  Timestamp inside = Timestamp(date::sys_days(mid).time_since_epoch()) + hours(12);
+  return {year, month, std::string(zone.name()), zone.period_start(quota::Period::kMonth, inside),
+          zone.period_end(quota::Period::kMonth, inside)};
+}
+
+Result<std::map<std::string, Decimal>> Invoicer::usage(const std::string& tenant_id, Timestamp from, Timestamp to,
+                                                       UsageSource source) {
+  std::map<std::string, Decimal> totals;
+  auto add_raw = [&](Timestamp a, Timestamp b) -> Status {
+    if (a >= b) return {};
+    auto rows = store_.raw_totals(tenant_id, a, b);
+    if (!rows) return fail(rows.error());
+    return add_rows(totals, *rows);
+  };
+  auto add_rollup = [&](Window w, Timestamp a, Timestamp b) -> Status {
+    if (a >= b) return {};
+    auto rows = store_.usage({tenant_id, std::nullopt, a, b, w});
+    if (!rows) return fail(rows.error());
+    return add_rows(totals, *rows);
+  };
+  if (source == UsageSource::kRawEvents) {
+    if (auto s = add_raw(from, to); !s) return fail(s.error());
+    return totals;
+  }
+  // [from, to) = raw edge | hours | days | hours | raw edge
+  Timestamp hour_from = ceil_to(Window::kHour, from), hour_to = floor_to(Window::kHour, to);
+  if (hour_from >= hour_to) {
+    if (auto s = add_raw(from, to); !s) return fail(s.error());
+    return totals;
+  }
+  Timestamp day_from = ceil_to(Window::kDay, hour_from), day_to = floor_to(Window::kDay, hour_to);
+  if (day_from >= day_to) day_from = day_to = hour_to;
+  for (Status s : {add_raw(from, hour_from), add_rollup(Window::kHour, hour_from, day_from),
+                   add_rollup(Window::kDay, day_from, day_to), add_rollup(Window::kHour, day_to, hour_to),
+                   add_raw(hour_to, to)}) {
+    if (!s) return fail(s.error());
+  }
+  return totals;
+}
+
+Result<Invoice> Invoicer::build(const std::string& tenant_id, int year, int month, UsageSource source) {
+  if (auto bounds = month_bounds(year, month); !bounds) return fail(bounds.error());
+  InvoicePeriod p = period(tenant_id, year, month);
+  auto plan_name = store_.tenant_plan(tenant_id);
+  if (!plan_name) return fail(plan_name.error());
+  const pricing::Plan& plan = book_.plan_or_default(plan_name->value_or(""));
+  auto totals = usage(tenant_id, p.start, p.end, source);
+  if (!totals) return fail(totals.error());
+  auto invoice = build_invoice(tenant_id, p, *totals, plan);
+  if (invoice) invoice->source = source == UsageSource::kRollups ? "rollups" : "raw_events";
+  return invoice;
+}
+
+Result<std::string> Invoicer::render(const std::string& tenant_id, int year, int month, bool csv) {
+  auto snapshot = store_.finalized_invoice(tenant_id, year * 100 + month);
+  if (!snapshot) return fail(snapshot.error());
+  if (*snapshot) return csv ? (*snapshot)->csv : (*snapshot)->json;
+  auto invoice = build(tenant_id, year, month);
+  if (!invoice) return fail(invoice.error());
+  return csv ? invoice_csv(*invoice) : invoice_json(*invoice);
+}
+
+Result<store::FinalizedInvoice> Invoicer::finalize(const std::string& tenant_id, int year, int month, Timestamp now) {
+  auto invoice = build(tenant_id, year, month);
+  if (!invoice) return fail(invoice.error());
+  store::FinalizedInvoice snapshot{tenant_id, year * 100 + month, invoice_json(*invoice), invoice_csv(*invoice), now};
+  if (auto s = store_.put_finalized_invoice(snapshot); !s) return fail(s.error());
+  return snapshot;
+}
+
+}  // namespace meter::billing

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <string>
+
+#include "billing/invoice.h"
+#include "pricing/price_book.h"
+#include "quota/quota_book.h"
+#include "store/store.h"
+
+namespace meter::billing {
+
+enum class UsageSource { kRollups, kRawEvents };
+
+// Builds tenants' invoices from the store: the month is the tenant's local month (its quota
+// time zone), the plan the tenant's (or the default), the usage from the rollups or, to audit,
+// from the raw events. Thread-safe as far as the store is.
+class Invoicer {
+ public:
+  Invoicer(store::Store& store, const pricing::PriceBook& book, const quota::QuotaBook& tenants)
+      : store_(store), book_(book), tenants_(tenants) {}
+
+  Result<Invoice> build(const std::string& tenant_id, int year, int month,
+                        UsageSource source = UsageSource::kRollups);
+
+  // The tenant's local month as instants.
+  InvoicePeriod period(const std::string& tenant_id, int year, int month) const;
+
+  // Usage per event type over [from, to). From rollups, whole UTC days come from the daily
+  // rollup, whole hours from the hourly one, and the minutes of a partial hour (a zone such as
+  // Asia/Kolkata, +05:30) from the raw events, so the answer is exact in every zone.
+  Result<std::map<std::string, Decimal>> usage(const std::string& tenant_id, Timestamp from, Timestamp to,
+                                               UsageSource source);
+
+  // Renders the invoice, or returns the finalized snapshot when the month is finalized.
+  Result<std::string> render(const std::string& tenant_id, int year, int month, bool csv);
+
+  // Stores the current invoice as the month's immutable snapshot; kConflict when already done.
+  Result<store::FinalizedInvoice> finalize(const std::string& tenant_id, int year, int month, Timestamp now);
+
+ private:
+  store::Store& store_;
+  const pricing::PriceBook& book_;
+  const quota::QuotaBook& tenants_;
+};
+
+}  // namespace meter::billing

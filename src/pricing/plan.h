@@ -1,0 +1,69 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/decimal.h"
+#include "core/error.h"
+#include "pricing/money.h"
+
+namespace meter::pricing {
+
+// How a meter's monthly quantity becomes money.
+enum class Model {
+  kPerUnit,    // unit_price per `per` units, prorated (the seed: 0.003 per 1,000 tokens)
+  kPackage,    // unit_price per package of package_size units; a started package counts whole
+               // unless package_prorate
+  kGraduated,  // each tier's units at that tier's price (like income tax brackets)
+  kVolume,     // all units at the price of the tier the total falls in
+};
+std::optional<Model> parse_model(std::string_view name);
+std::string_view model_name(Model m);
+
+// A tier covers quantities above the previous tier's up_to, up to and including its own
+// (nullopt = no upper bound; only the last tier). unit_price is per `per` units of the meter;
+// flat_fee is charged once when the quantity reaches into the tier (graduated) or falls in it
+// (volume).
+struct Tier {
+  std::optional<Decimal> up_to;
+  Decimal unit_price;
+  Decimal flat_fee;
+};
+
+// The price of one meter (an event type) in a plan.
+struct MeterPrice {
+  std::string event_type;
+  std::string description;
+  Model model = Model::kPerUnit;
+  Decimal unit_price;
+  Decimal per = *Decimal::from_integer(1);  // per-unit and tier prices are per this many units
+  Decimal package_size = *Decimal::from_integer(1);
+  bool package_prorate = false;
+  std::vector<Tier> tiers;  // graduated and volume
+  Decimal free_allowance;   // units per month before anything is charged
+};
+
+// A named plan: prices per meter, the currency and how amounts are rounded, and a monthly
+// minimum commitment (an invoice below it is topped up to it).
+struct Plan {
+  std::string name = "default";
+  std::string currency = "USD";
+  int minor_digits = 2;  // cents; each line is rounded once to this many digits
+  Rounding rounding = Rounding::kHalfUp;
+  Decimal minimum_commitment;
+  std::vector<MeterPrice> prices;
+
+  const MeterPrice* find(std::string_view event_type) const;
+};
+
+// Checks a plan for what would make prices ambiguous: tiers out of order, a bounded last tier,
+// negative prices, a zero `per` or package size. The message names the plan and meter.
+Status validate(const Plan& plan);
+
+// The seed's default plan (PRICE_* settings): query, input_tokens and output_tokens (per
+// 1,000), storage_gb.
+Plan seed_plan(Decimal per_query, Decimal per_1k_input_tokens, Decimal per_1k_output_tokens, Decimal per_gb_storage);
+
+}  // namespace meter::pricing
