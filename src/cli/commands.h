@@ -1,5 +1,6 @@
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +45,23 @@ struct ReplayArgs {
   std::size_t batch = 1000;
 };
 int run_replay(const ReplayArgs& args);
+
+struct InvoiceArgs {
+  std::string tenant;
+  std::string month;  // YYYY-MM
+  std::string format = "json";
+  bool from_raw = false;
+};
+int run_invoice(const config::LoadedConfig& loaded, const InvoiceArgs& args);
+struct BillingRunArgs {
+  std::string month;
+  std::filesystem::path out = "invoices";
+};
+int run_billing_run(const config::LoadedConfig& loaded, const BillingRunArgs& args);
+
+// One request to a running meterd's API; prints the answer; 0 for 2xx, else 1.
+int call_meterd(const std::string& method, const std::string& url, const std::string& api_key,
+                const std::string& body, const char* command);
 
 int run_keys_revoke(const config::LoadedConfig& loaded, const std::string& key_id);
 

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "core/decimal.h"
+#include "core/identifier.h"
 
 #include "cli/commands.h"
 
@@ -67,6 +68,28 @@ int main(int argc, char** argv) {
   replay->add_option("--api-key", replay_args.api_key, "an API key (default: $METERD_API_KEY)")->envname("METERD_API_KEY");
   replay->add_option("--batch", replay_args.batch, "events per request")->check(CLI::Range(1, 10000));
 
+  InvoiceArgs invoice_args;
+  auto* invoice = app.add_subcommand("invoice", "print a tenant's invoice for a month (from the store)");
+  invoice->add_option("--tenant", invoice_args.tenant, "the tenant")->required();
+  invoice->add_option("--month", invoice_args.month, "YYYY-MM")->required();
+  invoice->add_option("--format", invoice_args.format, "json or csv")->check(CLI::IsMember({"json", "csv"}));
+  invoice->add_flag("--from-raw", invoice_args.from_raw, "recompute from the raw events instead of the rollups");
+  BillingRunArgs billing_args;
+  auto* billing_run = app.add_subcommand("billing-run", "write every tenant's invoice for a month, and a summary");
+  billing_run->add_option("--month", billing_args.month, "YYYY-MM")->required();
+  billing_run->add_option("--out", billing_args.out, "folder for the invoices and summary.csv")->capture_default_str();
+  std::string plan_tenant, plan_name, plan_url = "http://127.0.0.1:8000", plan_key;
+  auto* plan_cmd = app.add_subcommand("plan", "show or set a tenant's plan on a running meterd");
+  plan_cmd->require_subcommand(1);
+  auto* plan_show = plan_cmd->add_subcommand("show", "the tenant's plan");
+  auto* plan_set = plan_cmd->add_subcommand("set", "put the tenant on a plan (admin key)");
+  plan_set->add_option("--plan", plan_name, "a plan of meterd.toml (GET /v1/plans)")->required();
+  for (auto* sub : {plan_show, plan_set}) {
+    sub->add_option("--tenant", plan_tenant, "the tenant")->required();
+    sub->add_option("--url", plan_url, "meterd's address")->capture_default_str();
+    sub->add_option("--api-key", plan_key, "an API key (default: $METERD_API_KEY)")->envname("METERD_API_KEY");
+  }
+
   auto* keys_cmd = app.add_subcommand("keys", "manage API keys (stored hashed in DATA_DIR/keys.db)");
   keys_cmd->require_subcommand(1);
   KeysCreateArgs create_args;
@@ -116,6 +139,21 @@ int main(int argc, char** argv) {
   if (serve->parsed()) return run_serve(*loaded);
   if (config_show->parsed()) return run_config_show(*loaded);
   if (migrate->parsed()) return run_migrate(*loaded);
+  if (invoice->parsed()) return run_invoice(*loaded, invoice_args);
+  if (billing_run->parsed()) return run_billing_run(*loaded, billing_args);
+  if (plan_show->parsed() || plan_set->parsed()) {
+    if (auto why = check_identifier(plan_tenant)) {
+      std::fprintf(stderr, "meterd plan: --tenant %s\n", why->c_str());
+      return 2;
+    }
+    std::string url = plan_url + "/v1/tenants/" + plan_tenant + "/plan";
+    if (plan_show->parsed()) return call_meterd("GET", url, plan_key, "", "meterd plan");
+    if (plan_name.find_first_of("\"\\") != std::string::npos) {
+      std::fprintf(stderr, "meterd plan: --plan has a character a plan name cannot have\n");
+      return 2;
+    }
+    return call_meterd("PUT", url, plan_key, "{\"plan\":\"" + plan_name + "\"}", "meterd plan");
+  }
   if (reconcile->parsed()) return run_reconcile(*loaded, reconcile_args);
   if (retention_apply->parsed()) return run_retention(*loaded, dry_run);
   if (replay->parsed()) {

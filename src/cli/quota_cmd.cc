@@ -8,28 +8,6 @@
 #include "net/http_client.h"
 
 namespace meter::cli {
-namespace {
-
-// Sends one request; prints the body; exit code 0 for 2xx, 1 otherwise.
-int call(const std::string& method, const std::string& url, const std::string& api_key, const std::string& body) {
-  net::HttpRequest request;
-  request.method = method;
-  request.url = url;
-  request.headers = {"Content-Type: application/json"};
-  if (!api_key.empty()) request.headers.push_back("Authorization: Bearer " + api_key);
-  request.body = body;
-  net::HttpClient client;
-  auto response = client.send(request);
-  if (!response) {
-    std::fprintf(stderr, "meterd quota: cannot reach %s: %s (is meterd running? see --url)\n", url.c_str(),
-                 response.error().message.c_str());
-    return 1;
-  }
-  std::printf("%s\n", response->body.c_str());
-  return response->status >= 200 && response->status < 300 ? 0 : 1;
-}
-
-}  // namespace
 
 int run_quota(const QuotaArgs& args) {
   if (auto why = check_identifier(args.tenant)) {
@@ -37,14 +15,14 @@ int run_quota(const QuotaArgs& args) {
     return 2;
   }
   std::string url = args.url + "/v1/tenants/" + args.tenant + "/quotas";
-  if (!args.set) return call("GET", url, args.api_key, "");
+  if (!args.set) return call_meterd("GET", url, args.api_key, "", "meterd quota");
   std::string body = "{";
   for (const auto& [key, value] : args.fields) {
     bool text = key == "time_zone" || key == "enforcement";
     body += (body.size() > 1 ? "," : "") + ("\"" + key + "\":") + (text ? "\"" + value + "\"" : value);
   }
   body += "}";
-  return call("PUT", url, args.api_key, body);
+  return call_meterd("PUT", url, args.api_key, body, "meterd quota");
 }
 
 }  // namespace meter::cli

@@ -130,6 +130,9 @@ class Store {
   // audit path (invoices --from-raw, and the partial hours of a month in a half-hour zone).
   virtual Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) = 0;
 
+  // Tenants with any usage in [from, to) (from the daily rollups), sorted: who a billing run bills.
+  virtual Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to) = 0;
+
   // Tenants' plans (tenant_plans); a tenant without a row is on the default plan.
   virtual Status put_tenant_plan(std::string_view tenant_id, std::string_view plan) = 0;
   virtual Result<std::optional<std::string>> tenant_plan(std::string_view tenant_id) = 0;

@@ -24,6 +24,7 @@ class ClickHouseBackedStore final : public ForwardingStore {
     return remote_.raw_totals(tenant_id, from, to);
   }
   Result<std::vector<int>> months() override { return remote_.months(); }
+  Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to) override { return remote_.tenants(from, to); }
   // Drops the month in ClickHouse and in the local log.
   Status drop_month(int month) override {
     if (auto s = remote_.drop_month(month); !s) return s;

@@ -176,6 +176,18 @@ Result<std::vector<int>> ClickHouseStore::months() {
   return out;
 }
 
+Result<std::vector<std::string>> ClickHouseStore::tenants(Timestamp from, Timestamp to) {
+  // Days overlapping [from, to): a zone's month starts mid-UTC-day.
+  auto answer = client_.query(fmt::format(
+      "SELECT DISTINCT tenant_id FROM {}.usage_daily WHERE bucket_start >= toDateTime({}, 'UTC') "
+      "AND bucket_start < toDateTime({}, 'UTC') ORDER BY tenant_id",
+      db_, unix_seconds(floor_to(Window::kDay, from)), unix_seconds(to)));
+  if (!answer) return fail(answer.error());
+  std::vector<std::string> out;
+  for (const auto& f : rows_of(*answer)) out.emplace_back(f[0]);
+  return out;
+}
+
 Status ClickHouseStore::drop_month(int month) {
   for (const char* table : {"usage_events", "usage_hourly", "usage_daily"}) {
     if (auto s = client_.query(fmt::format("ALTER TABLE {}.{} DROP PARTITION {}", db_, table, month)); !s) {

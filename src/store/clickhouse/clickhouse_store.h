@@ -38,6 +38,7 @@ class ClickHouseStore {
   Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to);
   Result<std::vector<RollupCheck>> check_rollups(int month, std::string_view tenant_id);
   Result<std::vector<int>> months();
+  Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to);
   Status drop_month(int month);
   Status put_quota(std::string_view tenant_id, const quota::TenantQuota& quota);
 

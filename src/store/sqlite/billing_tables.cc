@@ -50,6 +50,22 @@ Result<std::vector<UsageRow>> SqliteStore::raw_totals(std::string_view tenant_id
   }
 }
 
+Result<std::vector<std::string>> SqliteStore::tenants(Timestamp from, Timestamp to) {
+  try {
+    auto db = borrow_reader();
+    // Days overlapping [from, to): a zone's month starts mid-UTC-day.
+    SQLite::Statement stmt(*db, "SELECT DISTINCT tenant_id FROM usage_daily WHERE bucket_start >= ? "
+                                "AND bucket_start < ? ORDER BY tenant_id");
+    stmt.bind(1, static_cast<std::int64_t>(to_unix_ms(floor_to(Window::kDay, from))));
+    stmt.bind(2, static_cast<std::int64_t>(to_unix_ms(to)));
+    std::vector<std::string> out;
+    while (stmt.executeStep()) out.push_back(stmt.getColumn(0).getString());
+    return out;
+  } catch (const std::exception& ex) {
+    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
+  }
+}
+
 Status SqliteStore::put_tenant_plan(std::string_view tenant_id, std::string_view plan) {
   try {
     auto db = borrow_reader();

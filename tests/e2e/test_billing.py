@@ -1,0 +1,167 @@
+"""End-to-end: plans from meterd.toml, invoices (JSON, CSV, finalized snapshots), tenant time
+zones, the invoice and billing-run commands, through the real binary."""
+import csv
+import io
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+from harness import METERD_BIN, Meterd, main
+
+PLANS = """
+[billing]
+default_plan = "default"
+
+[plans.pro]
+currency = "EUR"
+minimum_commitment = 20
+
+[plans.pro.meters.query]
+model = "graduated"
+tiers = [{ up_to = 1000, unit_price = 0.01 }, { up_to = 10000, unit_price = 0.008, flat_fee = 1.5 }, { unit_price = 0.005 }]
+
+[plans.pro.meters.input_tokens]
+model = "package"
+package_size = 1000
+unit_price = 0.02
+free_allowance = 500
+"""
+
+
+def event(i, tenant, kind, quantity, ts):
+    return {"id": "%s-%s-%d" % (tenant, kind, i), "tenant_id": tenant, "event_type": kind, "quantity": quantity,
+            "timestamp": ts}
+
+
+class BillingTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="meterd-billing-")
+        with open(os.path.join(self.dir, "meterd.toml"), "w") as f:
+            f.write(PLANS)
+        self.m = Meterd(data_dir=self.dir, extra_args=["--config", os.path.join(self.dir, "meterd.toml")]).start()
+
+    def tearDown(self):
+        self.m.cleanup()
+
+    def cli(self, *args):
+        return subprocess.run([METERD_BIN, "--data-dir", self.dir, "--config", os.path.join(self.dir, "meterd.toml")]
+                              + list(args), capture_output=True, text=True)
+
+    # Verifies a graduated and a package meter, the minimum commitment, CSV, and a plan change.
+    def test_invoice_on_a_plan(self):
+        m = self.m
+        events = [event(0, "acme", "query", 1500, "2026-11-03T10:00:00Z"),
+                  event(1, "acme", "input_tokens", 2600, "2026-11-04T10:00:00Z")]
+        self.assertEqual(m.post("/v1/events", events)[0], 200)
+        status, _, plan = m.request("PUT", "/v1/tenants/acme/plan", {"plan": "pro"})
+        self.assertEqual((status, plan["plan"]), (200, "pro"))
+        status, _, bad = m.request("PUT", "/v1/tenants/acme/plan", {"plan": "platinum"})
+        self.assertEqual(status, 400)
+        self.assertIn("default, pro", bad["detail"])
+
+        status, _, inv = m.get("/v1/tenants/acme/invoices/2026-11")
+        self.assertEqual(status, 200, inv)
+        self.assertEqual((inv["plan"], inv["currency"], inv["invoice_number"]), ("pro", "EUR", "INV-202611-acme"))
+        lines = {l["event_type"]: l for l in inv["line_items"]}
+        # query: 1000 * 0.01 + 500 * 0.008 + 1.5 flat = 15.50
+        self.assertEqual(lines["query"]["amount"], "15.5")
+        self.assertEqual([t["quantity"] for t in lines["query"]["tiers"]], ["1000", "500"])
+        # input_tokens: 2600 - 500 free = 2100 -> 3 packages * 0.02 = 0.06
+        self.assertEqual((lines["input_tokens"]["free"], lines["input_tokens"]["packages"],
+                          lines["input_tokens"]["amount"]), ("500", "3", "0.06"))
+        self.assertEqual((inv["subtotal"], inv["minimum_adjustment"], inv["total"]), ("15.56", "4.44", "20"))
+
+        status, headers, text = m.get("/v1/tenants/acme/invoices/2026-11?format=csv")
+        self.assertEqual((status, headers["content-type"]), (200, "text/csv"))
+        rows = list(csv.DictReader(io.StringIO(text)))
+        self.assertEqual(rows[-1]["description"], "total")
+        self.assertEqual(rows[-1]["amount"], "20")
+        self.assertEqual(m.get("/v1/tenants/acme/invoices/2026-11", headers={"Accept": "text/csv"})[2], text)
+
+        # The seed's endpoint answers with the same invoice.
+        status, _, seed = m.post("/invoice/generate", {"tenant_id": "acme", "year": 2026, "month": 11})
+        self.assertEqual(seed, inv)
+        for bad_month in ("2026-13", "2026-1", "nope"):
+            status, headers, problem = m.get("/v1/tenants/acme/invoices/" + bad_month)
+            self.assertEqual((status, problem["field"]), (400, "month"), bad_month)
+
+    # Verifies a finalized invoice is returned byte for byte, late usage does not change it, and
+    # recomputing from raw events shows the late usage.
+    def test_finalize(self):
+        m = self.m
+        m.post("/v1/events", [event(0, "acme", "query", 100, "2026-11-02T00:00:00Z")])
+        status, _, before = m.get("/v1/tenants/acme/invoices/2026-11")
+        conn = m.connection()
+        conn.request("POST", "/v1/tenants/acme/invoices/2026-11/finalize")
+        resp = conn.getresponse()
+        snapshot = resp.read().decode()
+        self.assertEqual(resp.status, 201)
+        self.assertEqual(json.loads(snapshot), before)
+        self.assertEqual(m.post("/v1/tenants/acme/invoices/2026-11/finalize")[0], 409)
+
+        m.post("/v1/events", [event(1, "acme", "query", 50, "2026-11-05T00:00:00Z")])  # late usage
+        conn.request("GET", "/v1/tenants/acme/invoices/2026-11")
+        self.assertEqual(conn.getresponse().read().decode(), snapshot)
+        conn.close()
+        out = self.cli("invoice", "--tenant", "acme", "--month", "2026-11")
+        self.assertEqual(out.stdout.strip(), snapshot)
+        raw = json.loads(self.cli("invoice", "--tenant", "acme", "--month", "2026-11", "--from-raw").stdout)
+        self.assertEqual(raw["line_items"][0]["quantity"], "150")
+        self.assertEqual(raw["source"], "raw_events")
+
+    # Verifies the tenant's time zone decides its month, also at a half-hour offset, and that
+    # rollups and raw events give the same invoice there.
+    def test_month_in_tenant_zone(self):
+        m = self.m
+        self.assertEqual(m.request("PUT", "/v1/tenants/india/quotas", {"time_zone": "Asia/Kolkata"})[0], 200)
+        m.post("/v1/events", [
+            event(0, "india", "query", 1, "2026-10-31T18:29:59.999Z"),  # 23:59:59.999 IST, 31 Oct
+            event(1, "india", "query", 10, "2026-10-31T18:30:00Z"),     # 00:00 IST, 1 Nov
+            event(2, "india", "query", 100, "2026-10-31T18:45:00Z"),
+        ])
+        inv = m.get("/v1/tenants/india/invoices/2026-11")[2]
+        self.assertEqual((inv["time_zone"], inv["period_start"], inv["period_end"]),
+                         ("Asia/Kolkata", "2026-10-31T18:30:00.000Z", "2026-11-30T18:30:00.000Z"))
+        self.assertEqual(inv["line_items"][0]["quantity"], "110")
+        october = m.get("/v1/tenants/india/invoices/2026-10")[2]
+        self.assertEqual(october["period_end"], "2026-10-31T18:30:00.000Z")
+        self.assertEqual(october["line_items"][0]["quantity"], "1")
+        for month, rollups in (("2026-11", inv), ("2026-10", october)):
+            raw = json.loads(self.cli("invoice", "--tenant", "india", "--month", month, "--from-raw").stdout)
+            self.assertEqual(raw["line_items"], rollups["line_items"])
+            self.assertEqual(raw["total"], rollups["total"])
+
+    # Verifies billing-run writes every tenant's invoice and a summary, and the CLI's errors.
+    def test_billing_run(self):
+        m = self.m
+        m.post("/v1/events", [event(i, "t%d" % i, "query", 100 * (i + 1), "2026-11-10T00:00:00Z") for i in range(3)])
+        out_dir = os.path.join(self.dir, "invoices")
+        out = self.cli("billing-run", "--month", "2026-11", "--out", out_dir)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("3 invoices", out.stdout)
+        self.assertIn("total 6 USD", out.stdout)  # (100 + 200 + 300) * 0.01
+        with open(os.path.join(out_dir, "summary.csv")) as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual([r["tenant_id"] for r in rows], ["t0", "t1", "t2"])
+        self.assertTrue(os.path.exists(os.path.join(out_dir, "INV-202611-t1.csv")))
+        self.assertEqual(self.cli("billing-run", "--month", "2026/11").returncode, 2)
+        bad = self.cli("invoice", "--tenant", "t0", "--month", "2026-11", "--format", "xml")
+        self.assertNotEqual(bad.returncode, 0)
+
+
+class PlanConfigTest(unittest.TestCase):
+    # Verifies a broken plan stops meterd at start with the plan, meter and key named.
+    def test_bad_plan_is_refused(self):
+        d = tempfile.mkdtemp(prefix="meterd-billing-")
+        with open(os.path.join(d, "meterd.toml"), "w") as f:
+            f.write('[plans.x.meters.query]\nmodel = "graduated"\ntiers = [{ up_to = 5, unit_price = 1 }]\n')
+        out = subprocess.run([METERD_BIN, "--data-dir", d, "--config", os.path.join(d, "meterd.toml"), "serve",
+                              "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=20)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("plan x, meter query", out.stderr)
+
+
+if __name__ == "__main__":
+    main()
