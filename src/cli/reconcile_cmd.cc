@@ -55,6 +55,8 @@ int run_reconcile(const config::LoadedConfig& loaded, const ReconcileArgs& args)
     }
   }
   std::printf("%d rows checked on %s, %d with drift\n", rows, std::string(store.name()).c_str(), drifting);
+  stores.reset();  // report_late_usage opens the stores again
+  if (report_late_usage(loaded, months) != 0) return 1;
   return drifting == 0 ? 0 : 1;
 }
 

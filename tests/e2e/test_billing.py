@@ -110,6 +110,11 @@ class BillingTest(unittest.TestCase):
         raw = json.loads(self.cli("invoice", "--tenant", "acme", "--month", "2026-11", "--from-raw").stdout)
         self.assertEqual(raw["line_items"][0]["quantity"], "150")
         self.assertEqual(raw["source"], "raw_events")
+        rec = self.cli("reconcile", "--month", "2026-11")
+        self.assertEqual(rec.returncode, 0, rec.stdout + rec.stderr)
+        self.assertIn("late usage", rec.stdout)
+        late = [l.split() for l in rec.stdout.splitlines() if l.startswith("2026-11") and "acme" in l][-1]
+        self.assertEqual(late[-3:], ["100", "150", "50"])
 
     # Verifies the tenant's time zone decides its month, also at a half-hour offset, and that
     # rollups and raw events give the same invoice there.
