@@ -54,14 +54,20 @@ Result<std::map<std::string, Decimal>> Invoicer::usage(const std::string& tenant
   // [from, to) = raw edge | hours | days | hours | raw edge
   Timestamp hour_from = ceil_to(Window::kHour, from), hour_to = floor_to(Window::kHour, to);
   if (hour_from >= hour_to) {
-    if (auto s = add_raw(from, to); !s) return fail(s.error());
+    if (auto s = add_raw(from, to); !s) return fail(s.error());  // less than an hour: any way is cheap
     return totals;
   }
   Timestamp day_from = ceil_to(Window::kDay, hour_from), day_to = floor_to(Window::kDay, hour_to);
   if (day_from >= day_to) day_from = day_to = hour_to;
-  for (Status s : {add_raw(from, hour_from), add_rollup(Window::kHour, hour_from, day_from),
+  // Partial hours: quarter-hour rollups when the edge falls on a quarter hour (every zone's
+  // midnight today does), raw events otherwise.
+  auto add_edge = [&](Timestamp a, Timestamp b) -> Status {
+    bool quarters = floor_to(Window::kQuarterHour, a) == a && floor_to(Window::kQuarterHour, b) == b;
+    return quarters ? add_rollup(Window::kQuarterHour, a, b) : add_raw(a, b);
+  };
+  for (Status s : {add_edge(from, hour_from), add_rollup(Window::kHour, hour_from, day_from),
                    add_rollup(Window::kDay, day_from, day_to), add_rollup(Window::kHour, day_to, hour_to),
-                   add_raw(hour_to, to)}) {
+                   add_edge(hour_to, to)}) {
     if (!s) return fail(s.error());
   }
   return totals;

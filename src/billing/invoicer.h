@@ -26,8 +26,9 @@ class Invoicer {
   InvoicePeriod period(const std::string& tenant_id, int year, int month) const;
 
   // Usage per event type over [from, to). From rollups, whole UTC days come from the daily
-  // rollup, whole hours from the hourly one, and the minutes of a partial hour (a zone such as
-  // Asia/Kolkata, +05:30) from the raw events, so the answer is exact in every zone.
+  // rollup, whole hours from the hourly one, and the quarter hours of a partial hour (a zone
+  // such as Asia/Kolkata, +05:30) from the quarter-hour rollup, so the answer is exact in every
+  // zone (bounds off the quarter hour, which no zone has today, are read from raw events).
   Result<std::map<std::string, Decimal>> usage(const std::string& tenant_id, Timestamp from, Timestamp to,
                                                UsageSource source);
 

@@ -135,6 +135,7 @@ std::optional<Window> parse_window(std::string_view name) {
 
 std::string_view window_name(Window w) {
   switch (w) {
+    case Window::kQuarterHour: return "quarter_hour";
     case Window::kHour: return "hour";
     case Window::kDay: return "day";
     case Window::kMonth: return "month";
@@ -144,6 +145,9 @@ std::string_view window_name(Window w) {
 
 Timestamp floor_to(Window w, Timestamp t) {
   switch (w) {
+    case Window::kQuarterHour: return std::chrono::floor<std::chrono::minutes>(t) -
+                                      std::chrono::floor<std::chrono::minutes>(t).time_since_epoch() %
+                                          std::chrono::minutes(15);
     case Window::kHour: return std::chrono::floor<hours>(t);
     case Window::kDay: return std::chrono::floor<days>(t);
     case Window::kMonth: {
@@ -156,6 +160,7 @@ Timestamp floor_to(Window w, Timestamp t) {
 
 Timestamp next_window(Window w, Timestamp t) {
   switch (w) {
+    case Window::kQuarterHour: return floor_to(w, t) + std::chrono::minutes(15);
     case Window::kHour: return floor_to(w, t) + hours(1);
     case Window::kDay: return floor_to(w, t) + days(1);
     case Window::kMonth: {

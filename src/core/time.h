@@ -24,11 +24,13 @@ std::optional<Timestamp> parse_date(std::string_view text);
 // Formats as RFC 3339 in UTC with millisecond precision: "2026-11-27T10:00:00.000Z".
 std::string format_rfc3339(Timestamp t);
 
-enum class Window { kHour, kDay, kMonth };
+// kQuarterHour is internal (not an API window): every time zone's midnight falls on a quarter
+// hour, so quarter-hour sums make any zone's month exact without reading raw events.
+enum class Window { kQuarterHour, kHour, kDay, kMonth };
 std::optional<Window> parse_window(std::string_view name);
 std::string_view window_name(Window w);
 
-// Start of the UTC hour, day or month containing t.
+// Start of the UTC quarter hour, hour, day or month containing t.
 Timestamp floor_to(Window w, Timestamp t);
 // Start of the next window after the one containing t.
 Timestamp next_window(Window w, Timestamp t);

@@ -79,7 +79,7 @@ Status SqliteStore::drop_month(int month) {
     writer_->exec(fmt::format("DELETE FROM ship_state WHERE month = {}", month));
     std::int64_t from = to_unix_ms(month_start(month));
     std::int64_t to = to_unix_ms(next_window(Window::kMonth, month_start(month)));
-    for (const char* table : {"usage_hourly", "usage_daily"}) {
+    for (const char* table : {"usage_quarter_hour", "usage_hourly", "usage_daily"}) {
       writer_->exec(fmt::format("DELETE FROM {} WHERE bucket_start >= {} AND bucket_start < {}", table, from, to));
     }
     rebuild_events_view();

@@ -12,7 +12,7 @@
 namespace meter::store::sqlite {
 namespace {
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meter_schema (version INTEGER NOT NULL);
@@ -63,7 +63,11 @@ CREATE TABLE IF NOT EXISTS tenant_quotas (
 );
 )sql";
 
-// usage_hourly and usage_daily have one shape; only the bucket differs.
+// The rollup tables, finest first. They have one shape; only the bucket differs. Quarter hours
+// exist for invoices: every zone's midnight falls on one, so any zone's month is exact.
+constexpr const char* kRollupTables[] = {"usage_quarter_hour", "usage_hourly", "usage_daily"};
+
+// usage_quarter_hour, usage_hourly and usage_daily have one shape; only the bucket differs.
 std::string rollup_table_sql(const char* table) {
   return fmt::format(R"sql(CREATE TABLE IF NOT EXISTS {} (
   tenant_id    TEXT    NOT NULL,
@@ -103,19 +107,21 @@ Status add_to(RollupMap& map, RollupKey key, Decimal quantity, std::int64_t even
   return {};
 }
 
-// Hourly sums per event, then daily sums from the (far fewer) hourly ones.
-Status aggregate(std::span<const Event> events, RollupMap& hourly, RollupMap& daily) {
+// Quarter-hour sums per event, then hourly sums from those and daily from the hourly ones.
+Status aggregate(std::span<const Event> events, RollupMap& quarters, RollupMap& hourly, RollupMap& daily) {
+  constexpr std::int64_t kQuarterMs = 900'000;
   constexpr std::int64_t kHourMs = 3'600'000;
   constexpr std::int64_t kDayMs = 24 * kHourMs;
+  auto floor_ms = [](std::int64_t ms, std::int64_t unit) { return ms - ((ms % unit) + unit) % unit; };
   for (const Event& e : events) {
-    std::int64_t ms = to_unix_ms(e.timestamp);
-    std::int64_t hour = ms - ((ms % kHourMs) + kHourMs) % kHourMs;
-    if (auto s = add_to(hourly, RollupKey{e.tenant_id, e.event_type, hour}, e.quantity, 1); !s) return s;
+    std::int64_t quarter = floor_ms(to_unix_ms(e.timestamp), kQuarterMs);
+    if (auto s = add_to(quarters, RollupKey{e.tenant_id, e.event_type, quarter}, e.quantity, 1); !s) return s;
   }
-  for (const auto& [key, agg] : hourly) {
-    const auto& [tenant, type, hour] = key;
-    std::int64_t day = hour - ((hour % kDayMs) + kDayMs) % kDayMs;
-    if (auto s = add_to(daily, RollupKey{tenant, type, day}, agg.quantity, agg.events); !s) return s;
+  for (auto [from, to, unit] : {std::tuple{&quarters, &hourly, kHourMs}, std::tuple{&hourly, &daily, kDayMs}}) {
+    for (const auto& [key, agg] : *from) {
+      const auto& [tenant, type, bucket] = key;
+      if (auto s = add_to(*to, RollupKey{tenant, type, floor_ms(bucket, unit)}, agg.quantity, agg.events); !s) return s;
+    }
   }
   return {};
 }
@@ -141,6 +147,7 @@ SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
   if (options_.path.has_parent_path()) std::filesystem::create_directories(options_.path.parent_path());
   writer_ = open_connection();
   migrate();
+  upsert_quarter_ = std::make_unique<SQLite::Statement>(*writer_, upsert_sql("usage_quarter_hour"));
   upsert_hourly_ = std::make_unique<SQLite::Statement>(*writer_, upsert_sql("usage_hourly"));
   upsert_daily_ = std::make_unique<SQLite::Statement>(*writer_, upsert_sql("usage_daily"));
   writer_->exec("PRAGMA wal_autocheckpoint = 0");  // the checkpointer thread does it
@@ -198,7 +205,7 @@ std::unique_ptr<SQLite::Database> SqliteStore::open_connection() const {
 void SqliteStore::migrate() {
   SQLite::Transaction tx(*writer_);
   writer_->exec(kSchema);
-  for (const char* table : {"usage_hourly", "usage_daily"}) writer_->exec(rollup_table_sql(table));
+  for (const char* table : kRollupTables) writer_->exec(rollup_table_sql(table));
   SQLite::Statement version(*writer_, "SELECT max(version) FROM meter_schema");
   version.executeStep();
   if (version.getColumn(0).isNull()) {
@@ -217,7 +224,20 @@ void SqliteStore::migrate() {
     }
     writer_->exec("UPDATE meter_schema SET version = 2");
   }
-  if (from < 4) writer_->exec("UPDATE meter_schema SET version = 4");  // v3: ship_state, v4: billing; created above
+  if (from < 5) {
+    // v3: ship_state, v4: billing tables (created above); v5: quarter-hour rollups, filled
+    // here from the raw events already stored.
+    std::vector<int> existing;
+    SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
+    while (months.executeStep()) existing.push_back(months.getColumn(0).getInt());
+    for (int month : existing) {
+      writer_->exec(fmt::format(
+          "INSERT INTO usage_quarter_hour SELECT tenant_id, ts - ((ts % 900000) + 900000) % 900000 AS b, event_type, "
+          "meter_dec_sum(quantity), count(*) FROM {} GROUP BY tenant_id, b, event_type",
+          partition_table(month)));
+    }
+    writer_->exec("UPDATE meter_schema SET version = 5");
+  }
   tx.commit();
   SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
   while (months.executeStep()) months_.insert(months.getColumn(0).getInt());
@@ -257,9 +277,8 @@ void SqliteStore::rebuild_events_view() {
 
 Status SqliteStore::append(std::span<const Event> events) {
   if (events.empty()) return {};
-  RollupMap hourly;
-  RollupMap daily;
-  if (auto s = aggregate(events, hourly, daily); !s) return s;
+  RollupMap quarters, hourly, daily;
+  if (auto s = aggregate(events, quarters, hourly, daily); !s) return s;
   std::lock_guard writes(write_mutex_);
   try {
     SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
@@ -283,6 +302,7 @@ Status SqliteStore::append(std::span<const Event> events) {
       insert->bindNoCopy(7, e.metadata);
       insert->exec();
     }
+    write_map(*upsert_quarter_, quarters);
     write_map(*upsert_hourly_, hourly);
     write_map(*upsert_daily_, daily);
     tx.commit();
@@ -315,7 +335,9 @@ SqliteStore::ReaderLease SqliteStore::borrow_reader() {
 Result<std::vector<UsageRow>> SqliteStore::usage(const UsageQuery& query) {
   try {
     auto reader = borrow_reader();
-    const char* table = query.window == Window::kHour ? "usage_hourly" : "usage_daily";
+    const char* table = query.window == Window::kQuarterHour ? "usage_quarter_hour"
+                        : query.window == Window::kHour      ? "usage_hourly"
+                                                             : "usage_daily";
     SQLite::Statement stmt(
         *reader, fmt::format("SELECT bucket_start, event_type, quantity, events FROM {} "
                              "WHERE tenant_id = ?1 AND bucket_start >= ?2 AND bucket_start < ?3 "

@@ -105,6 +105,7 @@ class SqliteStore final : public Store, public ShipLog {
   std::unique_ptr<SQLite::Database> writer_;  // used only inside append() and at start-up
   std::set<int> months_;                       // partitions known to exist (writer side)
   std::map<int, std::unique_ptr<SQLite::Statement>> inserts_;
+  std::unique_ptr<SQLite::Statement> upsert_quarter_;
   std::unique_ptr<SQLite::Statement> upsert_hourly_;
   std::unique_ptr<SQLite::Statement> upsert_daily_;
 
