@@ -56,6 +56,9 @@ std::string invoice_json(const Invoice& inv) {
     const pricing::Charge& c = line.charge;
     w.StartObject();
     key(w, "event_type"); str(w, line.event_type);
+    if (!line.group.empty()) {
+      key(w, "group"); str(w, line.group);
+    }
     key(w, "description"); str(w, line.description);
     key(w, "quantity"); dec(w, c.quantity);
     key(w, "unit_price"); dec(w, line.unit_price);
@@ -96,20 +99,21 @@ std::string invoice_json(const Invoice& inv) {
 
 std::string invoice_csv(const Invoice& inv) {
   std::string out =
-      "invoice_number,tenant_id,plan,period_start,period_end,currency,event_type,description,model,quantity,free,"
-      "billable,unit_price,per,tiers,amount\r\n";
+      "invoice_number,tenant_id,plan,period_start,period_end,currency,event_type,group,description,model,quantity,"
+      "free,billable,unit_price,per,tiers,amount\r\n";
   std::string head = fmt::format("{},{},{},{},{},{}", field(inv.number), field(inv.tenant_id), field(inv.plan),
                                  format_rfc3339(inv.period_start), format_rfc3339(inv.period_end), field(inv.currency));
   for (const InvoiceLine& line : inv.lines) {
     const pricing::Charge& c = line.charge;
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\r\n", head, field(line.event_type), field(line.description),
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\r\n", head, field(line.event_type), field(line.group),
+                       field(line.description),
                        line.priced ? pricing::model_name(c.model) : "unpriced", c.quantity.to_string(),
                        c.free.to_string(), c.billable.to_string(), line.unit_price.to_string(), line.per.to_string(),
                        field(tiers_text(c)), c.amount.to_string());
   }
-  out += fmt::format("{},,subtotal,,,,,,,,{}\r\n", head, inv.subtotal.to_string());
-  out += fmt::format("{},,minimum_adjustment,,,,,,,,{}\r\n", head, inv.minimum_adjustment.to_string());
-  out += fmt::format("{},,total,,,,,,,,{}\r\n", head, inv.total.to_string());
+  out += fmt::format("{},,,subtotal,,,,,,,,{}\r\n", head, inv.subtotal.to_string());
+  out += fmt::format("{},,,minimum_adjustment,,,,,,,,{}\r\n", head, inv.minimum_adjustment.to_string());
+  out += fmt::format("{},,,total,,,,,,,,{}\r\n", head, inv.total.to_string());
   return out;
 }
 

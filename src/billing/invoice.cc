@@ -33,6 +33,13 @@ Result<std::pair<int, int>> parse_year_month(std::string_view text, std::string 
 
 Result<Invoice> build_invoice(const std::string& tenant_id, const InvoicePeriod& period,
                               const std::map<std::string, Decimal>& usage, const pricing::Plan& plan) {
+  MeterUsage keyed;
+  for (const auto& [type, quantity] : usage) keyed.emplace(UsageKey{type, ""}, quantity);
+  return build_invoice(tenant_id, period, keyed, plan);
+}
+
+Result<Invoice> build_invoice(const std::string& tenant_id, const InvoicePeriod& period, const MeterUsage& usage,
+                              const pricing::Plan& plan) {
   Invoice invoice;
   invoice.number = fmt::format("INV-{:04d}{:02d}-{}", period.year, period.month, tenant_id);
   invoice.tenant_id = tenant_id;
@@ -45,9 +52,11 @@ Result<Invoice> build_invoice(const std::string& tenant_id, const InvoicePeriod&
   invoice.currency = plan.currency;
   invoice.minimum_commitment = plan.minimum_commitment;
 
-  for (const auto& [event_type, quantity] : usage) {
+  for (const auto& [key, quantity] : usage) {
+    const std::string& event_type = key.event_type;
     InvoiceLine line;
     line.event_type = event_type;
+    line.group = key.group;
     const pricing::MeterPrice* price = plan.find(event_type);
     if (price == nullptr) {
       line.description = event_type + " (no price in this plan)";
@@ -58,6 +67,7 @@ Result<Invoice> build_invoice(const std::string& tenant_id, const InvoicePeriod&
       auto charge = pricing::charge(*price, quantity, plan);
       if (!charge) return fail(charge.error());
       line.description = price->description.empty() ? event_type : price->description;
+      if (!key.group.empty()) line.description += " (" + key.group + ")";
       line.unit_price = !charge->tiers.empty() ? charge->tiers.front().unit_price
                         : price->tiers.empty()   ? price->unit_price
                                                  : price->tiers.front().unit_price;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <compare>
 #include <map>
 #include <string>
 #include <vector>
@@ -12,9 +13,18 @@
 
 namespace meter::billing {
 
+// What one invoice line measures: a meter, and the value of its group_by field when it has one.
+struct UsageKey {
+  std::string event_type;
+  std::string group;
+  auto operator<=>(const UsageKey&) const = default;
+};
+using MeterUsage = std::map<UsageKey, Decimal>;
+
 // One meter's line: the usage, how it was priced (the charge, with its tiers) and the amount.
 struct InvoiceLine {
   std::string event_type;
+  std::string group;  // the group_by value ("" when the meter is not grouped)
   std::string description;
   bool priced = true;  // false: no price in the plan; shown with amount 0
   Decimal unit_price;  // the first tier's, for the seed's flat view
@@ -53,6 +63,10 @@ struct InvoicePeriod {
 // Prices the month's total quantity per event type with `plan`. Event types without a price
 // appear as unpriced lines with amount 0, so nothing metered is hidden. Lines are sorted by
 // event type; each is rounded once; the total is their sum plus the minimum adjustment.
+// A grouped meter's lines are priced each on its own (tiers apply per group).
+Result<Invoice> build_invoice(const std::string& tenant_id, const InvoicePeriod& period, const MeterUsage& usage,
+                              const pricing::Plan& plan);
+// The same for usage per event type only.
 Result<Invoice> build_invoice(const std::string& tenant_id, const InvoicePeriod& period,
                               const std::map<std::string, Decimal>& usage, const pricing::Plan& plan);
 

@@ -3,6 +3,7 @@
 #include <date/date.h>
 
 #include "billing/export.h"
+#include "billing/gauge.h"
 
 namespace meter::billing {
 namespace {
@@ -10,11 +11,14 @@ namespace {
 using std::chrono::days;
 using std::chrono::hours;
 
-Status add_rows(std::map<std::string, Decimal>& totals, const std::vector<store::UsageRow>& rows) {
+template <class Totals>
+Status add_rows(Totals& totals, const std::vector<store::UsageRow>& rows) {
   for (const auto& r : rows) {
-    auto sum = totals[r.event_type].checked_add(r.quantity);
+    auto& t = totals[r.event_type];
+    auto sum = t.quantity.checked_add(r.quantity);
     if (!sum) return fail(Error::invalid("quantity", "the usage of " + r.event_type + " overflows"));
-    totals[r.event_type] = *sum;
+    t.quantity = *sum;
+    t.events += r.events;
   }
   return {};
 }
@@ -32,9 +36,39 @@ InvoicePeriod Invoicer::period(const std::string& tenant_id, int year, int month
           zone.period_end(quota::Period::kMonth, inside)};
 }
 
-Result<std::map<std::string, Decimal>> Invoicer::usage(const std::string& tenant_id, Timestamp from, Timestamp to,
-                                                       UsageSource source) {
-  std::map<std::string, Decimal> totals;
+Result<MeterUsage> Invoicer::usage(const std::string& tenant_id, Timestamp from, Timestamp to, UsageSource source) {
+  auto sums = summed_usage(tenant_id, from, to, source);
+  if (!sums) return fail(sums.error());
+  MeterUsage out;
+  for (const auto& [type, total] : *sums) {
+    const pricing::MeterDef* meter = book_.meter(type);
+    if (meter == nullptr || !meter->needs_raw_events()) {  // sums and counts: the rollups have them
+      bool count = meter != nullptr && meter->aggregation == Aggregation::kCount;
+      out[{type, ""}] = count ? *Decimal::from_integer(total.events) : total.quantity;
+      continue;
+    }
+    store::AggregateQuery q{tenant_id, type, from, to, meter->aggregation, meter->field, meter->group_by,
+                            meter->average_daily_max};
+    auto rows = store_.aggregate_raw(q);
+    if (!rows) return fail(rows.error());
+    if (!meter->average_daily_max) {
+      for (const auto& r : *rows) out[{type, r.group}] = r.value;
+      continue;
+    }
+    std::map<std::string, std::vector<std::pair<Timestamp, Decimal>>> readings;  // per group
+    for (const auto& r : *rows) readings[r.group].emplace_back(r.bucket, r.value);
+    for (const auto& [group, list] : readings) {
+      auto average = average_daily_max(list, tenants_.get(tenant_id)->zone, from, to);
+      if (!average) return fail(average.error());
+      out[{type, group}] = *average;
+    }
+  }
+  return out;
+}
+
+Result<std::map<std::string, Invoicer::Total>> Invoicer::summed_usage(const std::string& tenant_id, Timestamp from,
+                                                                     Timestamp to, UsageSource source) {
+  std::map<std::string, Total> totals;
   auto add_raw = [&](Timestamp a, Timestamp b) -> Status {
     if (a >= b) return {};
     auto rows = store_.raw_totals(tenant_id, a, b);

@@ -29,8 +29,9 @@ class Invoicer {
   // rollup, whole hours from the hourly one, and the quarter hours of a partial hour (a zone
   // such as Asia/Kolkata, +05:30) from the quarter-hour rollup, so the answer is exact in every
   // zone (bounds off the quarter hour, which no zone has today, are read from raw events).
-  Result<std::map<std::string, Decimal>> usage(const std::string& tenant_id, Timestamp from, Timestamp to,
-                                               UsageSource source);
+  // Meters with another aggregation, a group_by or gauge billing ([meters] in meterd.toml) are
+  // then recomputed from the raw events.
+  Result<MeterUsage> usage(const std::string& tenant_id, Timestamp from, Timestamp to, UsageSource source);
 
   // Renders the invoice, or returns the finalized snapshot when the month is finalized.
   Result<std::string> render(const std::string& tenant_id, int year, int month, bool csv);
@@ -39,6 +40,14 @@ class Invoicer {
   Result<store::FinalizedInvoice> finalize(const std::string& tenant_id, int year, int month, Timestamp now);
 
  private:
+  struct Total {
+    Decimal quantity;
+    std::int64_t events = 0;
+  };
+  // Sums and event counts per event type: the rollup (or raw) part of usage().
+  Result<std::map<std::string, Total>> summed_usage(const std::string& tenant_id, Timestamp from, Timestamp to,
+                                                    UsageSource source);
+
   store::Store& store_;
   const pricing::PriceBook& book_;
   const quota::QuotaBook& tenants_;

@@ -58,6 +58,7 @@ struct Config {
   // [plans.default] table replaces it.
   std::string default_plan = "default";
   std::vector<pricing::Plan> plans;
+  std::vector<pricing::MeterDef> meters;  // [meters.EVENT_TYPE]: how a month's events aggregate
 
   // [quota] (seed: DEFAULT_QUOTA_*), per tenant per day
   std::int64_t default_quota_queries = 1000;

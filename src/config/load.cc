@@ -114,6 +114,10 @@ Status apply_toml_text(LoadedConfig& loaded, std::string_view file_text, const s
         if (status) loaded.source_of.insert_or_assign("plans", source);
         continue;
       }
+      if (key == "meters" && node.is_table()) {
+        status = read_meters(loaded.config, *node.as_table(), path.string());
+        continue;
+      }
       if (const auto* sub = node.as_table()) {
         self(self, *sub, key);
         continue;

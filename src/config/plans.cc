@@ -142,6 +142,35 @@ Status read_plans(Config& config, const toml::table& plans,
   return {};
 }
 
+Status read_meters(Config& config, const toml::table& meters, const std::string& file) {
+  std::function<std::string(const toml::node&)> no_numbers = [](const toml::node&) { return std::string(); };
+  PlanReader reader(no_numbers, file);
+  config.meters.clear();
+  for (const auto& [name, node] : meters) {
+    std::string path = "meters." + std::string(name.str());
+    if (!node.is_table()) return reader.error(path, "expected a table [" + path + "]");
+    const toml::table& t = *node.as_table();
+    if (auto s = reader.only(t, path, {"aggregation", "field", "group_by", "billing"}); !s) return s;
+    pricing::MeterDef m;
+    m.event_type = std::string(name.str());
+    std::string aggregation = "sum", billing = "total";
+    for (Status s : {reader.text(t, "aggregation", path, aggregation), reader.text(t, "field", path, m.field),
+                     reader.text(t, "group_by", path, m.group_by), reader.text(t, "billing", path, billing)}) {
+      if (!s) return s;
+    }
+    auto parsed = parse_aggregation(aggregation);
+    if (!parsed) return reader.error(path + ".aggregation", "must be sum, count, max, min, latest or unique_count");
+    m.aggregation = *parsed;
+    if (billing != "total" && billing != "average_daily_max") {
+      return reader.error(path + ".billing", "must be total or average_daily_max");
+    }
+    m.average_daily_max = billing == "average_daily_max";
+    if (auto s = pricing::validate(m); !s) return s;
+    config.meters.push_back(std::move(m));
+  }
+  return {};
+}
+
 Result<pricing::PriceBook> price_book(const Config& c) {
   pricing::PriceBook book;
   book.plans.push_back(pricing::seed_plan(c.price_per_query, c.price_per_1k_input_tokens, c.price_per_1k_output_tokens,
@@ -154,6 +183,7 @@ Result<pricing::PriceBook> price_book(const Config& c) {
     }
   }
   book.default_plan = c.default_plan;
+  book.meters = c.meters;
   if (book.find(c.default_plan) == nullptr) {
     return fail(Error::invalid("billing.default_plan",
                                fmt::format("billing.default_plan '{}' is not a plan in meterd.toml", c.default_plan)));

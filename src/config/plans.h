@@ -25,6 +25,18 @@ namespace meter::config {
 Status read_plans(Config& config, const toml::table& plans,
                   const std::function<std::string(const toml::node&)>& number_text, const std::string& file);
 
+// Reads meterd.toml's [meters.EVENT_TYPE] tables into config.meters:
+//
+//   [meters.storage_gb]
+//   aggregation = "max"             # sum (default) | count | max | min | latest | unique_count
+//   billing = "average_daily_max"   # gauges: the month's average of daily maxima (GB-months)
+//   [meters.active_users]
+//   aggregation = "unique_count"
+//   field = "user_id"               # the metadata field whose distinct values are counted
+//   [meters.input_tokens]
+//   group_by = "model"              # one invoice line per metadata "model" value
+Status read_meters(Config& config, const toml::table& meters, const std::string& file);
+
 // The price book the configuration describes: the seed's PRICE_* plan as "default", then the
 // [plans] tables (one named "default" replaces it). Fails when default_plan names no plan.
 Result<pricing::PriceBook> price_book(const Config& config);

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/aggregation.h"
 #include "core/decimal.h"
 #include "core/error.h"
 #include "pricing/money.h"
@@ -57,6 +58,23 @@ struct Plan {
 
   const MeterPrice* find(std::string_view event_type) const;
 };
+
+// How a meter's month becomes one quantity (meterd.toml [meters.EVENT_TYPE]); event types
+// without one are summed. Shared by every plan.
+struct MeterDef {
+  std::string event_type;
+  Aggregation aggregation = Aggregation::kSum;
+  std::string field;               // unique_count: the metadata field whose distinct values count
+  std::string group_by;            // a metadata field: one invoice line per value (e.g. model)
+  bool average_daily_max = false;  // gauges: the month's average of daily maxima (GB-months)
+
+  // Whether the rollups (sums and counts per hour) answer it, or raw events must.
+  bool needs_raw_events() const {
+    return !group_by.empty() || average_daily_max ||
+           (aggregation != Aggregation::kSum && aggregation != Aggregation::kCount);
+  }
+};
+Status validate(const MeterDef& meter);
 
 // Checks a plan for what would make prices ambiguous: tiers out of order, a bounded last tier,
 // negative prices, a zero `per` or package size. The message names the plan and meter.

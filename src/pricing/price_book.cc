@@ -9,6 +9,13 @@ const Plan* PriceBook::find(std::string_view name) const {
   return nullptr;
 }
 
+const MeterDef* PriceBook::meter(std::string_view event_type) const {
+  for (const MeterDef& m : meters) {
+    if (m.event_type == event_type) return &m;
+  }
+  return nullptr;
+}
+
 const Plan& PriceBook::plan_or_default(std::string_view name) const {
   if (const Plan* p = find(name); p != nullptr && !name.empty()) return *p;
   if (const Plan* p = find(default_plan)) return *p;

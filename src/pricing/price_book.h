@@ -14,6 +14,9 @@ namespace meter::pricing {
 struct PriceBook {
   std::vector<Plan> plans;
   std::string default_plan = "default";
+  std::vector<MeterDef> meters;  // [meters.EVENT_TYPE]; the rest are summed
+
+  const MeterDef* meter(std::string_view event_type) const;
 
   const Plan* find(std::string_view name) const;
   // The plan called `name`, or the default plan when name is empty or unknown.

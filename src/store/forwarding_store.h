@@ -26,6 +26,7 @@ class ForwardingStore : public Store {
   Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) override {
     return inner_.raw_totals(tenant_id, from, to);
   }
+  Result<std::vector<AggregateRow>> aggregate_raw(const AggregateQuery& q) override { return inner_.aggregate_raw(q); }
   Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to) override { return inner_.tenants(from, to); }
   Status put_tenant_plan(std::string_view tenant_id, std::string_view plan) override {
     return inner_.put_tenant_plan(tenant_id, plan);

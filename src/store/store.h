@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/aggregation.h"
 #include "core/decimal.h"
 #include "core/error.h"
 #include "core/event.h"
@@ -85,6 +86,25 @@ struct FinalizedInvoice {
   Timestamp finalized_at;
 };
 
+// One meter's events of a tenant in [from, to), aggregated from the raw events, optionally per
+// value of a metadata field (group_by) and per UTC quarter hour.
+struct AggregateQuery {
+  std::string tenant_id;
+  std::string event_type;
+  Timestamp from;
+  Timestamp to;
+  Aggregation aggregation = Aggregation::kSum;
+  std::string field;     // unique_count: the metadata field whose distinct values are counted
+  std::string group_by;  // a metadata field; empty = one group
+  bool by_quarter_hour = false;
+};
+struct AggregateRow {
+  std::string group;     // the group_by field's value ("" when absent or not grouped)
+  Timestamp bucket;      // the quarter hour, when by_quarter_hour; else the query's from
+  Decimal value;
+  std::int64_t events = 0;
+};
+
 using IdVisitor =
     std::function<void(std::string_view tenant_id, std::string_view id, Timestamp received_at)>;
 
@@ -129,6 +149,10 @@ class Store {
   // Totals per event type of the raw events of a tenant with timestamps in [from, to): the
   // audit path (invoices --from-raw, and the partial hours of a month in a half-hour zone).
   virtual Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) = 0;
+
+  // Aggregations the rollups do not keep (store.h AggregateQuery), from the raw events; rows
+  // sorted by group, then bucket.
+  virtual Result<std::vector<AggregateRow>> aggregate_raw(const AggregateQuery& query) = 0;
 
   // Tenants with any usage in [from, to) (from the daily rollups), sorted: who a billing run bills.
   virtual Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to) = 0;

@@ -14,6 +14,17 @@ PLANS = """
 [billing]
 default_plan = "default"
 
+[meters.storage_gb]
+aggregation = "max"
+billing = "average_daily_max"
+
+[meters.active_users]
+aggregation = "unique_count"
+field = "user_id"
+
+[meters.output_tokens]
+group_by = "model"
+
 [plans.pro]
 currency = "EUR"
 minimum_commitment = 20
@@ -138,6 +149,40 @@ class BillingTest(unittest.TestCase):
             self.assertEqual(raw["line_items"], rollups["line_items"])
             self.assertEqual(raw["total"], rollups["total"])
 
+    # Verifies meters other than sums: a gauge billed as GB-months, distinct users, and a meter
+    # grouped by a metadata field into one line per value.
+    def test_meters(self):
+        m = self.m
+        def ev(i, kind, quantity, ts, **meta):
+            e = event(i, "store", kind, quantity, ts)
+            e["metadata"] = meta
+            return e
+        status, _, body = m.post("/v1/events", [
+            ev(0, "storage_gb", 30, "2026-11-01T08:00:00Z"), ev(1, "storage_gb", 20, "2026-11-01T09:00:00Z"),
+            ev(2, "storage_gb", 90, "2026-11-11T00:00:00Z"),
+            ev(3, "active_users", 1, "2026-11-02T00:00:00Z", user_id="a"),
+            ev(4, "active_users", 1, "2026-11-03T00:00:00Z", user_id="b"),
+            ev(5, "active_users", 1, "2026-11-04T00:00:00Z", user_id="a"),
+            ev(6, "active_users", 1, "2026-11-05T00:00:00Z", user_id="c"),
+            ev(7, "output_tokens", 1200, "2026-11-06T00:00:00Z", model="gpt-4"),
+            ev(8, "output_tokens", 800, "2026-11-07T00:00:00Z", model="gpt-4"),
+            ev(9, "output_tokens", 1000, "2026-11-08T00:00:00Z", model="small"),
+        ])
+        self.assertEqual(status, 200, body)
+        inv = m.get("/v1/tenants/store/invoices/2026-11")[2]
+        lines = {(l["event_type"], l.get("group", "")): l for l in inv["line_items"]}
+        # Days 1-10 hold 30 GB, days 11-30 hold 90: (10 * 30 + 20 * 90) / 30 = 70 GB-months.
+        self.assertEqual((lines[("storage_gb", "")]["quantity"], lines[("storage_gb", "")]["amount"]), ("70", "7"))
+        self.assertEqual(lines[("active_users", "")]["quantity"], "3")
+        self.assertFalse(lines[("active_users", "")]["priced"])
+        self.assertEqual(lines[("output_tokens", "gpt-4")]["quantity"], "2000")
+        self.assertEqual(lines[("output_tokens", "gpt-4")]["amount"], "0.03")
+        self.assertEqual(lines[("output_tokens", "small")]["amount"], "0.02")  # 0.015, half up
+        self.assertIn("(small)", lines[("output_tokens", "small")]["description"])
+        self.assertEqual(inv["total"], "7.05")
+        raw = json.loads(self.cli("invoice", "--tenant", "store", "--month", "2026-11", "--from-raw").stdout)
+        self.assertEqual(raw["line_items"], inv["line_items"])
+
     # Verifies billing-run writes every tenant's invoice and a summary, and the CLI's errors.
     def test_billing_run(self):
         m = self.m
@@ -160,12 +205,18 @@ class PlanConfigTest(unittest.TestCase):
     # Verifies a broken plan stops meterd at start with the plan, meter and key named.
     def test_bad_plan_is_refused(self):
         d = tempfile.mkdtemp(prefix="meterd-billing-")
-        with open(os.path.join(d, "meterd.toml"), "w") as f:
-            f.write('[plans.x.meters.query]\nmodel = "graduated"\ntiers = [{ up_to = 5, unit_price = 1 }]\n')
-        out = subprocess.run([METERD_BIN, "--data-dir", d, "--config", os.path.join(d, "meterd.toml"), "serve",
-                              "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=20)
-        self.assertNotEqual(out.returncode, 0)
-        self.assertIn("plan x, meter query", out.stderr)
+        for toml, message in (
+                ('[plans.x.meters.query]\nmodel = "graduated"\ntiers = [{ up_to = 5, unit_price = 1 }]\n',
+                 "plan x, meter query"),
+                ('[meters.users]\naggregation = "unique_count"\n', "meter users: unique_count needs field"),
+                ('[meters.gb]\nbilling = "average_daily_max"\n', "needs aggregation = \"max\""),
+                ('[meters.gb]\naggregation = "median"\n', "meters.gb.aggregation")):
+            with open(os.path.join(d, "meterd.toml"), "w") as f:
+                f.write(toml)
+            out = subprocess.run([METERD_BIN, "--data-dir", d, "--config", os.path.join(d, "meterd.toml"), "serve",
+                                  "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=20)
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn(message, out.stderr)
 
 
 if __name__ == "__main__":

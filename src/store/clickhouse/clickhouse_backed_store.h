@@ -23,6 +23,7 @@ class ClickHouseBackedStore final : public ForwardingStore {
   Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) override {
     return remote_.raw_totals(tenant_id, from, to);
   }
+  Result<std::vector<AggregateRow>> aggregate_raw(const AggregateQuery& q) override { return remote_.aggregate_raw(q); }
   Result<std::vector<int>> months() override { return remote_.months(); }
   Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to) override { return remote_.tenants(from, to); }
   // Drops the month in ClickHouse and in the local log.

@@ -132,6 +132,45 @@ Result<std::vector<UsageRow>> ClickHouseStore::raw_totals(std::string_view tenan
   return rows;
 }
 
+Result<std::vector<AggregateRow>> ClickHouseStore::aggregate_raw(const AggregateQuery& q) {
+  // A metadata field as text: strings unquoted, numbers as written (as SQLite's json_extract).
+  auto field = [](const std::string& name) {
+    return fmt::format("if(visitParamExtractString(metadata, {0}) != '', visitParamExtractString(metadata, {0}), "
+                       "visitParamExtractRaw(metadata, {0}))",
+                       quote(name));
+  };
+  std::string at = "(toInt64(toUnixTimestamp(timestamp)) * 1000 + timestamp_ms)";
+  std::string value;
+  switch (q.aggregation) {
+    case Aggregation::kSum: value = "toString(sum(quantity))"; break;
+    case Aggregation::kCount: value = "toString(count())"; break;
+    case Aggregation::kMax: value = "toString(max(quantity))"; break;
+    case Aggregation::kMin: value = "toString(min(quantity))"; break;
+    case Aggregation::kLatest: value = "toString(argMax(quantity, " + at + "))"; break;
+    case Aggregation::kUniqueCount: value = "toString(uniqExactIf(" + field(q.field) + ", visitParamHas(metadata, " +
+                                            quote(q.field) + ")))"; break;
+  }
+  auto answer = client_.query(fmt::format(
+      "SELECT {} AS g, {} AS b, {}, count() FROM {}.usage_events WHERE tenant_id = {} AND event_type = {} "
+      "AND timestamp >= toDateTime({}, 'UTC') AND timestamp <= toDateTime({}, 'UTC') AND {} >= {} AND {} < {} "
+      "GROUP BY g, b ORDER BY g, b",
+      q.group_by.empty() ? "''" : field(q.group_by),
+      q.by_quarter_hour ? "toUnixTimestamp(toStartOfFifteenMinutes(timestamp))" : "toUInt32(0)", value, db_,
+      quote(q.tenant_id), quote(q.event_type), unix_seconds(q.from), unix_seconds(q.to), at, to_unix_ms(q.from), at,
+      to_unix_ms(q.to)));
+  if (!answer) return fail(answer.error());
+  std::vector<AggregateRow> rows;
+  for (const auto& f : rows_of(*answer)) {
+    if (f.size() != 4) return fail(Error::internal("unexpected aggregate answer from ClickHouse"));
+    auto bucket = integer<std::int64_t>(f[1]);
+    auto v = decimal(f[2]);
+    auto events = integer<std::int64_t>(f[3]);
+    if (!bucket || !v || !events) return fail(Error::internal("unexpected aggregate answer from ClickHouse"));
+    rows.push_back({std::string(f[0]), q.by_quarter_hour ? from_unix_ms(*bucket * 1000) : q.from, *v, *events});
+  }
+  return rows;
+}
+
 Result<std::vector<RollupCheck>> ClickHouseStore::check_rollups(int month, std::string_view tenant_id) {
   std::string tenant = tenant_id.empty() ? "" : " AND tenant_id = " + quote(tenant_id);
   auto sums = [&](const char* table, const char* time_column) {

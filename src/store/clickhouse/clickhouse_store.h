@@ -37,6 +37,7 @@ class ClickHouseStore {
   Result<std::vector<UsageRow>> usage(const UsageQuery& query);
   Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to);
   Result<std::vector<RollupCheck>> check_rollups(int month, std::string_view tenant_id);
+  Result<std::vector<AggregateRow>> aggregate_raw(const AggregateQuery& query);
   Result<std::vector<int>> months();
   Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to);
   Status drop_month(int month);

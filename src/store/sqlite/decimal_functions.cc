@@ -66,6 +66,37 @@ void dec_sum_final(sqlite3_context* ctx) {
   result_decimal(ctx, state != nullptr ? load(*state) : Decimal());
 }
 
+// Largest (Max = true) or smallest decimal; NULL over no rows.
+struct ExtremeState {
+  unsigned char value[sizeof(Decimal)];
+  bool seen;
+  bool failed;
+};
+
+template <bool Max>
+void dec_extreme_step(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto* state = static_cast<ExtremeState*>(sqlite3_aggregate_context(ctx, sizeof(ExtremeState)));
+  if (state == nullptr || state->failed) return;
+  auto value = decimal_arg(argv[0]);
+  if (!value) {
+    state->failed = true;
+    return;
+  }
+  Decimal current;
+  std::memcpy(&current, state->value, sizeof current);
+  if (!state->seen || (Max ? *value > current : *value < current)) std::memcpy(state->value, &*value, sizeof(Decimal));
+  state->seen = true;
+}
+
+void dec_extreme_final(sqlite3_context* ctx) {
+  auto* state = static_cast<ExtremeState*>(sqlite3_aggregate_context(ctx, 0));
+  if (state == nullptr || !state->seen) return sqlite3_result_null(ctx);
+  if (state->failed) return sqlite3_result_error(ctx, "meter_dec_max/min: operand is not a decimal", -1);
+  Decimal d;
+  std::memcpy(&d, state->value, sizeof d);
+  result_decimal(ctx, d);
+}
+
 }  // namespace
 
 void register_decimal_functions(sqlite3* db) {
@@ -73,6 +104,8 @@ void register_decimal_functions(sqlite3* db) {
   sqlite3_create_function(db, "meter_dec_add", 2, kFlags, nullptr, dec_add, nullptr, nullptr);
   sqlite3_create_function(db, "meter_dec_sum", 1, kFlags, nullptr, nullptr, dec_sum_step,
                           dec_sum_final);
+  sqlite3_create_function(db, "meter_dec_max", 1, kFlags, nullptr, nullptr, dec_extreme_step<true>, dec_extreme_final);
+  sqlite3_create_function(db, "meter_dec_min", 1, kFlags, nullptr, nullptr, dec_extreme_step<false>, dec_extreme_final);
 }
 
 }  // namespace meter::store::sqlite

@@ -58,6 +58,7 @@ class SqliteStore final : public Store, public ShipLog {
   Result<std::vector<int>> months() override;
   Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) override;
   Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to) override;
+  Result<std::vector<AggregateRow>> aggregate_raw(const AggregateQuery& query) override;
   Status put_tenant_plan(std::string_view tenant_id, std::string_view plan) override;
   Result<std::optional<std::string>> tenant_plan(std::string_view tenant_id) override;
   Status put_finalized_invoice(const FinalizedInvoice& invoice) override;
