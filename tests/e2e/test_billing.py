@@ -182,6 +182,12 @@ class BillingTest(unittest.TestCase):
         self.assertEqual(inv["total"], "7.05")
         raw = json.loads(self.cli("invoice", "--tenant", "store", "--month", "2026-11", "--from-raw").stdout)
         self.assertEqual(raw["line_items"], inv["line_items"])
+        # The same dimension in usage queries.
+        usage = m.get("/v1/usage?tenant_id=store&from=2026-11-01&event_type=output_tokens&group_by=model")[2]
+        self.assertEqual([(g["group"], g["quantity"], g["events"]) for g in usage["groups"]],
+                         [("gpt-4", "2000", 2), ("small", "1000", 1)])
+        status, _, problem = m.get("/v1/usage?tenant_id=store&group_by=a%27b")
+        self.assertEqual((status, problem["field"]), (400, "group_by"))
 
     # Verifies billing-run writes every tenant's invoice and a summary, and the CLI's errors.
     def test_billing_run(self):

@@ -88,6 +88,29 @@ void get_usage(const ApiContext& api, HttpRequest& request, Responder& respond) 
     out.end_object();
   }
   out.end_array();
+  // ?group_by=FIELD: totals over the range per value of a metadata field, from raw events.
+  if (auto group_by = request.param("group_by"); group_by && !group_by->empty()) {
+    pricing::MeterDef check{"usage", Aggregation::kSum, "", std::string(*group_by), false};
+    if (auto s = pricing::validate(check); !s) {
+      return respond(problem(Error::invalid("group_by", "group_by must be a metadata field name")));
+    }
+    out.key("group_by").str(*group_by);
+    out.key("groups").begin_array();
+    for (const auto& t : *totals) {
+      auto groups = api.store.aggregate_raw({query->tenant_id, t.event_type, query->from, query->to,
+                                             Aggregation::kSum, "", std::string(*group_by), false});
+      if (!groups) return respond(problem(groups.error()));
+      for (const auto& g : *groups) {
+        out.begin_object();
+        out.key("event_type").str(t.event_type);
+        out.key("group").str(g.group);
+        out.key("quantity").dec(g.value);
+        out.key("events").num(g.events);
+        out.end_object();
+      }
+    }
+    out.end_array();
+  }
   out.end_object();
   respond(out.response());
 }
