@@ -11,14 +11,7 @@ build=${1:-build}
 n=${BENCH_EVENTS:-1000000}
 batch=${BENCH_BATCH:-10000}
 rounds=${BENCH_ROUNDS:-3}
-work=$(mktemp -d /tmp/meterd-chbench.XXXXXX)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cleanup() {
-  scripts/clickhouse-test-server stop "$work/ch" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-url=$(scripts/clickhouse-test-server start "$work/ch" "$port" $((port + 1)))
+source bench/private_clickhouse.sh
 
 now() { date +%s.%N; }
 rate() { awk -v n="$n" -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", n / (b - a)}'; }

@@ -6,14 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 n=${BENCH_INVOICE_EVENTS:-10000000}
-work=$(mktemp -d /tmp/meterd-invbench.XXXXXX)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cleanup() {
-  scripts/clickhouse-test-server stop "$work/ch" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-url=$(scripts/clickhouse-test-server start "$work/ch" "$port")
+source bench/private_clickhouse.sh
 mkdir -p "$work/data"
 echo "== invoice of one tenant-month, $n events"
 "$build/bench/invoice_bench" "$work/data" "$n" "$url"

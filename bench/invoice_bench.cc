@@ -84,28 +84,28 @@ int main(int argc, char** argv) {
                                                      *Decimal::parse("0.015"), *Decimal::parse("0.10"));
   quota::QuotaBook zones(quota::TenantQuota{});
   std::string total_rollups, total_raw;
+  auto report = [&](const char* name, billing::Invoicer& invoicer) {
+    double rollups = median_ms(invoicer, billing::UsageSource::kRollups, 21, total_rollups);
+    double raw = median_ms(invoicer, billing::UsageSource::kRawEvents, 3, total_raw);
+    std::printf("%s: invoice from rollups %.2f ms (median of 21), from raw events %.0f ms (median of 3); "
+                "totals %s / %s%s\n",
+                name, rollups, raw, total_rollups.c_str(), total_raw.c_str(),
+                total_rollups == total_raw ? " (equal)" : " (DIFFERENT)");
+  };
   billing::Invoicer embedded(local, book, zones);
-  std::printf("embedded store: invoice from rollups %.2f ms (median of 21), from raw events %.0f ms (median of 3)",
-              median_ms(embedded, billing::UsageSource::kRollups, 21, total_rollups),
-              median_ms(embedded, billing::UsageSource::kRawEvents, 3, total_raw));
-  std::printf("; totals %s / %s%s\n", total_rollups.c_str(), total_raw.c_str(),
-              total_rollups == total_raw ? " (equal)" : " (DIFFERENT)");
+  report("embedded store", embedded);
   // The same tenant in a half-hour zone: its month starts and ends mid-hour, so the partial
-  // hours are read from the raw events.
+  // hours come from the quarter-hour rollups.
   quota::TenantQuota india;
   india.time_zone = "Asia/Kolkata";
   (void)zones.set("tenant_big", india);
   std::printf("embedded store, tenant in Asia/Kolkata: invoice from rollups %.2f ms (median of 5)\n",
               median_ms(embedded, billing::UsageSource::kRollups, 5, total_rollups));
+  (void)zones.set("tenant_big", quota::TenantQuota{});
   if (remote) {
     store::clickhouse::ClickHouseBackedStore backed(local, *remote);
-    (void)zones.set("tenant_big", quota::TenantQuota{});
     billing::Invoicer clickhouse(backed, book, zones);
-    std::printf("ClickHouse: invoice from rollups %.2f ms (median of 21), from raw events %.0f ms (median of 3)",
-                median_ms(clickhouse, billing::UsageSource::kRollups, 21, total_rollups),
-                median_ms(clickhouse, billing::UsageSource::kRawEvents, 3, total_raw));
-    std::printf("; totals %s / %s%s\n", total_rollups.c_str(), total_raw.c_str(),
-                total_rollups == total_raw ? " (equal)" : " (DIFFERENT)");
+    report("ClickHouse", clickhouse);
   }
   return 0;
 }
