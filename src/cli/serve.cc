@@ -105,14 +105,17 @@ int run_serve(const config::LoadedConfig& loaded) {
   }
   const pricing::PriceBook& price_book = *book;
   billing::Invoicer invoicer(*store, price_book, quotas);
+  server::RejectCounts rejects;
   server::ApiContext api{ingestor,     *store,   clock,         limits,
                          METER_VERSION, clock.now(), price_book, quotas,
-                         counters,      &rate_limiter, clickhouse ? &clickhouse->shipper : nullptr, invoicer};
+                         counters,      &rate_limiter, clickhouse ? &clickhouse->shipper : nullptr, invoicer,
+                         rejects,       &notifier};
   server::add_health_routes(router, api);
   server::add_ingest_routes(router, api);
   server::add_usage_routes(router, api);
   server::add_quota_routes(router, api);
   server::add_invoice_routes(router, api);
+  server::add_metrics_routes(router, api);
 
   server::HttpServerOptions http;
   http.listen = c.listen;

@@ -118,7 +118,9 @@ void Ingestor::commit(std::vector<Request>& group) {
     }
   }
 
+  auto commit_start = std::chrono::steady_clock::now();
   Status stored = store_.append(fresh_);
+  counters_.commit_latency.observe(std::chrono::steady_clock::now() - commit_start);
   queued_events_ -= total;
   if (!stored) {
     for (const DedupeKey& key : fresh_keys_) index_.erase(key);

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/histogram.h"
+
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/event.h"
@@ -60,6 +62,7 @@ struct IngestCounters {
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> failed_commits{0};
+  Histogram commit_latency;  // one group commit: the store's append, fsync included
 };
 
 // The durable write path: deduplicates events and stores them with group commit.

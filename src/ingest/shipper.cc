@@ -58,10 +58,12 @@ Result<bool> Shipper::ship_once(bool force) {
   if (!due) return false;
   if (auto s = prepare(); !s) return fail(s.error());
 
+  auto started = std::chrono::steady_clock::now();
   auto shipment = log_.next_shipment(options_.batch_size, new_event_id(now));
   if (!shipment) return fail(shipment.error());
   if (!*shipment) return false;
   if (auto s = send(**shipment); !s) return fail(s.error());
+  stats_.batch_latency.observe(std::chrono::steady_clock::now() - started);
   stats_.backlog_events -= static_cast<std::int64_t>((*shipment)->events.size());
   return true;
 }

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/histogram.h"
 #include "store/clickhouse/clickhouse_store.h"
 #include "store/ship_log.h"
 
@@ -34,6 +35,7 @@ struct ShipperStats {
   std::atomic<std::int64_t> backlog_events{0};
   std::atomic<std::int64_t> oldest_waiting_ms{0};  // age of the oldest unshipped event, 0 = none
   std::atomic<bool> backend_up{true};
+  Histogram batch_latency;  // one shipment: read from the log, insert into ClickHouse, confirm
 };
 
 // Moves acknowledged events from the local durable log to ClickHouse on a thread of its own:

@@ -100,6 +100,7 @@ void WebhookNotifier::deliver(const quota::Alert& alert) {
   spdlog::info("quota alert: tenant {} at {}% of its {} {} limit ({} of {})", alert.tenant_id, alert.threshold_percent,
                quota::meter_name(alert.meter), alert.period == quota::Period::kDay ? "daily" : "monthly",
                alert.used.to_string(), alert.limit.to_string());
+  ++fired_;
   if (options_.url.empty()) {
     (void)store_.update_alert_delivery(**id, "no webhook", 0);
     return;
@@ -114,6 +115,7 @@ void WebhookNotifier::deliver(const quota::Alert& alert) {
     }
     spdlog::warn("webhook {} attempt {}/{} failed: {}", options_.url, attempt, options_.max_attempts, error);
     (void)store_.update_alert_delivery(**id, attempt == options_.max_attempts ? "failed" : "pending", attempt);
+    if (attempt == options_.max_attempts) ++failed_;
     std::unique_lock lock(mutex_);
     if (wake_.wait_for(lock, backoff, [this] { return stopping_; })) return;
     backoff *= 2;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -32,8 +34,13 @@ class WebhookNotifier final : public quota::AlertSink {
   ~WebhookNotifier() override;
 
   void fire(quota::Alert alert) override;
+  // Alerts fired (each threshold once per tenant, meter and period) and webhook deliveries failed.
+  std::uint64_t fired() const { return fired_.load(); }
+  std::uint64_t failed_deliveries() const { return failed_.load(); }
 
  private:
+  std::atomic<std::uint64_t> fired_{0};
+  std::atomic<std::uint64_t> failed_{0};
   void run();
   void deliver(const quota::Alert& alert);
   bool post(const std::string& body, std::string& error) const;

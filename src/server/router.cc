@@ -1,5 +1,7 @@
 #include "server/router.h"
 
+#include <fmt/format.h>
+
 #include "server/problem.h"
 
 namespace meter::server {
@@ -24,7 +26,8 @@ std::vector<std::string_view> split_path(std::string_view path) {
 void Router::add(std::string method, std::string pattern, Access access, RouteFn fn) {
   std::vector<std::string> segments;
   for (auto s : split_path(pattern)) segments.emplace_back(s);
-  routes_.push_back({std::move(method), std::move(pattern), std::move(segments), access, std::move(fn)});
+  routes_.push_back({std::move(method), std::move(pattern), std::move(segments), access, std::move(fn),
+                     std::make_shared<Histogram>()});
 }
 
 bool Router::authorize(const Route& route, HttpRequest& request, Responder& respond) {
@@ -69,7 +72,12 @@ void Router::handle(HttpRequest request, Responder respond) {
     PathParams params;
     if (!match(route, segments, params)) continue;
     if (route.method == request.method) {
-      if (authorize(route, request, respond)) route.fn(request, params, respond);
+      Responder timed([latency = route.latency, start = std::chrono::steady_clock::now(),
+                       inner = std::move(respond)](Responder::Builder build) mutable {
+        latency->observe(std::chrono::steady_clock::now() - start);
+        inner.later(std::move(build));
+      });
+      if (authorize(route, request, timed)) route.fn(request, params, timed);
       return;
     }
     if (allowed.find(route.method) == std::string::npos) allowed += (allowed.empty() ? "" : ", ") + route.method;
@@ -81,6 +89,15 @@ void Router::handle(HttpRequest request, Responder respond) {
     return respond(std::move(r));
   }
   respond(problem(404, "Not Found", "no route for " + request.path + " (the API is described at /docs)"));
+}
+
+void Router::render_metrics(std::string& out) const {
+  out += "# HELP meterd_http_request_duration_seconds Time from a request's dispatch to its answer, per route.\n"
+         "# TYPE meterd_http_request_duration_seconds histogram\n";
+  for (const Route& r : routes_) {
+    r.latency->render(out, "meterd_http_request_duration_seconds",
+                      fmt::format("method=\"{}\",route=\"{}\",", r.method, r.pattern));
+  }
 }
 
 std::vector<std::pair<std::string, std::string>> Router::routes() const {

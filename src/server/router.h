@@ -2,11 +2,13 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "auth/authenticator.h"
+#include "core/histogram.h"
 #include "server/http_types.h"
 
 namespace meter::server {
@@ -35,6 +37,10 @@ class Router : public HttpHandler {
   // (method, pattern) of every route, for the API document's tests.
   std::vector<std::pair<std::string, std::string>> routes() const;
 
+  // meterd_http_request_duration_seconds per route: from the request's dispatch to its answer
+  // (a durable write included), in Prometheus' text format.
+  void render_metrics(std::string& out) const;
+
  private:
   struct Route {
     std::string method;
@@ -42,6 +48,7 @@ class Router : public HttpHandler {
     std::vector<std::string> segments;
     Access access;
     RouteFn fn;
+    std::shared_ptr<Histogram> latency;  // shared: a route is copied while routes_ grows
   };
   bool authorize(const Route& route, HttpRequest& request, Responder& respond);
 

@@ -78,6 +78,10 @@ class ClickHouseTest(unittest.TestCase):
             h = health(m)["backend"]
             self.assertGreater(h["backlog_events"], 0)
             self.assertIn("ClickHouse", h["last_error"])
+            metrics = m.get("/metrics")[2]
+            self.assertIn("meterd_backend_up 0", metrics)
+            backlog = [l for l in metrics.splitlines() if l.startswith("meterd_log_backlog_events ")]
+            self.assertGreater(int(backlog[0].split()[1]), 0)
             self.ch.start()
             time.sleep(1.0)
             stop.set()

@@ -11,6 +11,8 @@
 #include "pricing/price_book.h"
 #include "quota/live_counters.h"
 #include "quota/quota_book.h"
+#include "notify/webhook_notifier.h"
+#include "server/metrics.h"
 #include "server/router.h"
 #include "store/store.h"
 
@@ -30,6 +32,8 @@ struct ApiContext {
   ingest::RateLimiter* rate_limiter = nullptr;  // per-tenant ingest limit; null = none
   const ingest::Shipper* shipper = nullptr;     // shipping to ClickHouse; null = embedded store only
   billing::Invoicer& invoicer;
+  RejectCounts& rejects;
+  const notify::WebhookNotifier* notifier = nullptr;
 };
 
 // Each adds one group of endpoints; see docs/api.md for what they do.
@@ -38,5 +42,6 @@ void add_ingest_routes(Router& router, const ApiContext& api);
 void add_usage_routes(Router& router, const ApiContext& api);
 void add_quota_routes(Router& router, const ApiContext& api);
 void add_invoice_routes(Router& router, const ApiContext& api);
+void add_metrics_routes(Router& router, const ApiContext& api);
 
 }  // namespace meter::server

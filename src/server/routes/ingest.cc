@@ -60,10 +60,19 @@ std::optional<HttpResponse> charge_rate(const ApiContext& api, const std::vector
 void track(const ApiContext& api, HttpRequest& request, Responder& respond) {
   if (!is_json_type(request.content_type)) return respond(unsupported_type(request.content_type));
   auto parsed = ingest::parse_single_event(request.body, api.limits, api.clock.now(), request.principal.tenant_id);
-  if (!parsed) return respond(problem(parsed.error()));
-  if (parsed->error) return respond(problem(*parsed->error));
+  if (!parsed) {
+    api.rejects.add("body");
+    return respond(problem(parsed.error()));
+  }
+  if (parsed->error) {
+    api.rejects.add(parsed->error->field);
+    return respond(problem(*parsed->error));
+  }
   if (auto denied = forbidden_unless_own(request, parsed->event.tenant_id)) return respond(std::move(*denied));
-  if (auto limited = charge_rate(api, {&parsed->event})) return respond(std::move(*limited));
+  if (auto limited = charge_rate(api, {&parsed->event})) {
+    api.rejects.add("rate_limit");
+    return respond(std::move(*limited));
+  }
   Event echo = parsed->event;
   echo.metadata.clear();
   std::vector<Event> events;
@@ -157,7 +166,10 @@ void post_events(const ApiContext& api, HttpRequest& request, Responder& respond
     return respond(unsupported_type(request.content_type));
   }
   auto parsed = ingest::parse_events(request.body, format, api.limits, api.clock.now(), request.principal.tenant_id);
-  if (!parsed) return respond(problem(parsed.error()));
+  if (!parsed) {
+    api.rejects.add("body");
+    return respond(problem(parsed.error()));
+  }
   // One event for another tenant rejects the whole request: a key never writes elsewhere.
   for (const auto& p : *parsed) {
     if (p.error) continue;
@@ -171,6 +183,7 @@ void post_events(const ApiContext& api, HttpRequest& request, Responder& respond
     auto& p = (*parsed)[i];
     items[i].id = p.event.id;
     if (p.error) {
+      api.rejects.add(p.error->field);
       items[i].error = std::move(p.error);
       continue;
     }
@@ -181,7 +194,10 @@ void post_events(const ApiContext& api, HttpRequest& request, Responder& respond
   std::vector<const Event*> charged;
   charged.reserve(events.size());
   for (const Event& e : events) charged.push_back(&e);
-  if (auto limited = charge_rate(api, charged)) return respond(std::move(*limited));
+  if (auto limited = charge_rate(api, charged)) {
+    api.rejects.add("rate_limit", events.size());
+    return respond(std::move(*limited));
+  }
   api.ingestor.submit(std::move(events), [respond = std::move(respond), items = std::move(items)](
                                              Result<ingest::Outcomes> stored) mutable {
     respond.later([stored = std::move(stored), items = std::move(items)]() {
