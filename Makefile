@@ -14,6 +14,11 @@ all: build
 
 deps:
 	@scripts/install-deps
+	@$(MAKE) --no-print-directory web/node_modules/.package-lock.json
+
+# The web assets (swagger-ui-dist for /docs) from npm, exactly as package-lock.json pins them.
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
 
 $(BUILD)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)

@@ -23,6 +23,18 @@ bool is_loopback(std::string_view listen) {
   return host == "localhost" || host.starts_with("127.") || host == "[::1]" || host == "::1";
 }
 
+// server.web_dir, or the repository's web/ beside the build folder (build/meterd -> web/), or
+// ./web.
+std::filesystem::path web_dir(const config::Config& c) {
+  if (!c.web_dir.empty()) return c.web_dir;
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec && std::filesystem::exists(exe.parent_path().parent_path() / "web" / "openapi.json")) {
+    return exe.parent_path().parent_path() / "web";
+  }
+  return "web";
+}
+
 }  // namespace
 
 int run_serve(const config::LoadedConfig& loaded) {
@@ -109,13 +121,14 @@ int run_serve(const config::LoadedConfig& loaded) {
   server::ApiContext api{ingestor,     *store,   clock,         limits,
                          METER_VERSION, clock.now(), price_book, quotas,
                          counters,      &rate_limiter, clickhouse ? &clickhouse->shipper : nullptr, invoicer,
-                         rejects,       &notifier};
+                         rejects,       &notifier,     web_dir(c)};
   server::add_health_routes(router, api);
   server::add_ingest_routes(router, api);
   server::add_usage_routes(router, api);
   server::add_quota_routes(router, api);
   server::add_invoice_routes(router, api);
   server::add_metrics_routes(router, api);
+  server::add_docs_routes(router, api);
 
   server::HttpServerOptions http;
   http.listen = c.listen;

@@ -26,6 +26,7 @@ struct Config {
   std::chrono::milliseconds read_timeout = std::chrono::seconds(10);
   std::string log_level = "info";
   std::string log_format = "text";
+  std::filesystem::path web_dir;  // empty: the web/ folder beside the build folder, else ./web
 
   // [ingest]
   std::size_t max_events_per_request = 10'000;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 #include "billing/invoicer.h"
@@ -34,6 +35,7 @@ struct ApiContext {
   billing::Invoicer& invoicer;
   RejectCounts& rejects;
   const notify::WebhookNotifier* notifier = nullptr;
+  std::filesystem::path web_dir;  // openapi.json, docs.html, node_modules/ (npm)
 };
 
 // Each adds one group of endpoints; see docs/api.md for what they do.
@@ -43,5 +45,6 @@ void add_usage_routes(Router& router, const ApiContext& api);
 void add_quota_routes(Router& router, const ApiContext& api);
 void add_invoice_routes(Router& router, const ApiContext& api);
 void add_metrics_routes(Router& router, const ApiContext& api);
+void add_docs_routes(Router& router, const ApiContext& api);
 
 }  // namespace meter::server
