@@ -6,11 +6,12 @@
 #include <vector>
 
 #include "config/load.h"
+#include "store/store.h"
 
 namespace meter::cli {
 
 // Each `meterd` subcommand; returns the process exit code.
-int run_serve(const config::LoadedConfig& loaded);
+int run_serve(const config::LoadedConfig& loaded, bool demo = false);
 int run_config_show(const config::LoadedConfig& loaded);
 
 struct KeysCreateArgs {
@@ -64,6 +65,10 @@ int run_billing_run(const config::LoadedConfig& loaded, const BillingRunArgs& ar
 // One request to a running meterd's API; prints the answer; 0 for 2xx, else 1.
 int call_meterd(const std::string& method, const std::string& url, const std::string& api_key,
                 const std::string& body, const char* command);
+
+// `meterd demo`: loads the demo data set into the store; load_demo() is also `serve --demo`.
+int run_demo(const config::LoadedConfig& loaded);
+int load_demo(store::Store& store, Timestamp now);
 
 int run_keys_revoke(const config::LoadedConfig& loaded, const std::string& key_id);
 

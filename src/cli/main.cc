@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
       ->check([](const std::string& s) { return s.find('=') == std::string::npos ? "expected key=value" : ""; });
 
   auto* serve = app.add_subcommand("serve", "serve the HTTP API (the default store is embedded SQLite)");
+  bool serve_demo = false;
+  serve->add_flag("--demo", serve_demo, "load the demo data set first (once)");
+  auto* demo = app.add_subcommand("demo", "load a demo data set: 4 tenants, two months of usage");
   auto* config_cmd = app.add_subcommand("config", "inspect the configuration");
   auto* config_show = config_cmd->add_subcommand("show", "print the effective configuration and where each value came from");
   config_cmd->require_subcommand(1);
@@ -136,7 +139,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  if (serve->parsed()) return run_serve(*loaded);
+  if (serve->parsed()) return run_serve(*loaded, serve_demo);
+  if (demo->parsed()) return run_demo(*loaded);
   if (config_show->parsed()) return run_config_show(*loaded);
   if (migrate->parsed()) return run_migrate(*loaded);
   if (invoice->parsed()) return run_invoice(*loaded, invoice_args);

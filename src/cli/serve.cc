@@ -37,7 +37,7 @@ std::filesystem::path web_dir(const config::Config& c) {
 
 }  // namespace
 
-int run_serve(const config::LoadedConfig& loaded) {
+int run_serve(const config::LoadedConfig& loaded, bool demo) {
   const config::Config& c = loaded.config;
   setup_logging(c);
   SystemClock clock;
@@ -45,6 +45,7 @@ int run_serve(const config::LoadedConfig& loaded) {
   auto stores = open_stores(c, clock);
   if (!stores) return 1;
   store::Store* store = &stores->store();
+  if (demo && load_demo(*store, clock.now()) != 0) return 1;
   ClickHouse* clickhouse = stores->clickhouse.get();
   std::filesystem::path db_path = c.data_dir / "meterd.db";
 
