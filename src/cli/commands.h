@@ -68,7 +68,7 @@ int call_meterd(const std::string& method, const std::string& url, const std::st
 
 // `meterd demo`: loads the demo data set into the store; load_demo() is also `serve --demo`.
 int run_demo(const config::LoadedConfig& loaded);
-int load_demo(store::Store& store, Timestamp now);
+Result<std::string> load_demo(store::Store& store, Timestamp now);
 
 int run_keys_revoke(const config::LoadedConfig& loaded, const std::string& key_id);
 

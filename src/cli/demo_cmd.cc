@@ -32,11 +32,10 @@ constexpr DemoTenant kTenants[] = {
 
 }  // namespace
 
-int load_demo(store::Store& store, Timestamp now) {
+Result<std::string> load_demo(store::Store& store, Timestamp now) {
   if (auto known = store.raw_totals("tenant_acme", floor_to(Window::kMonth, now) - std::chrono::days(40), now);
       known && !known->empty()) {
-    std::printf("demo data already loaded\n");
-    return 0;
+    return std::string("demo data already loaded");
   }
   std::mt19937 rng(2026);
   Timestamp start = floor_to(Window::kMonth, floor_to(Window::kMonth, now) - std::chrono::days(1));
@@ -47,10 +46,7 @@ int load_demo(store::Store& store, Timestamp now) {
     q.enforcement = t.enforcement;
     q[quota::Meter::kQueries].per_day = Decimal::from_integer(t.queries_per_day_limit);
     q[quota::Meter::kTokens].per_day = Decimal::from_integer(t.queries_per_day_limit * t.tokens_per_query * 2);
-    if (auto s = store.put_quota(t.id, q); !s) {
-      std::fprintf(stderr, "meterd demo: %s\n", s.error().message.c_str());
-      return 1;
-    }
+    if (auto s = store.put_quota(t.id, q); !s) return fail(s.error());
     std::vector<Event> events;
     int n = 0;
     for (Timestamp hour = start; hour + std::chrono::hours(1) <= now; hour += std::chrono::hours(1)) {
@@ -80,27 +76,24 @@ int load_demo(store::Store& store, Timestamp now) {
         add("storage_gb", t.storage_gb + days * t.storage_gb / 20, "{}");
       }
     }
-    if (auto s = store.append(events); !s) {
-      std::fprintf(stderr, "meterd demo: %s\n", s.error().message.c_str());
-      return 1;
-    }
+    if (auto s = store.append(events); !s) return fail(s.error());
     stored += static_cast<std::int64_t>(events.size());
   }
-  std::printf("demo data loaded: %lld events of 4 tenants since %s\n", static_cast<long long>(stored),
-              format_rfc3339(start).substr(0, 10).c_str());
-  return 0;
+  return fmt::format("demo data loaded: {} events of 4 tenants since {}", stored, format_rfc3339(start).substr(0, 10));
 }
 
 int run_demo(const config::LoadedConfig& loaded) {
   SystemClock clock;
   auto stores = open_stores(loaded.config, clock);
   if (!stores) return 1;
-  int rc = load_demo(stores->store(), clock.now());
-  if (rc == 0) {
-    std::printf("start meterd (or restart it, for the quota settings) and open http://%s/\n",
-                loaded.config.listen.c_str());
+  auto loaded_demo = load_demo(stores->store(), clock.now());
+  if (!loaded_demo) {
+    std::fprintf(stderr, "meterd demo: %s\n", loaded_demo.error().message.c_str());
+    return 1;
   }
-  return rc;
+  std::printf("%s\nstart meterd (or restart it, for the quota settings) and open http://%s/\n",
+              loaded_demo->c_str(), loaded.config.listen.c_str());
+  return 0;
 }
 
 }  // namespace meter::cli

@@ -45,7 +45,14 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
   auto stores = open_stores(c, clock);
   if (!stores) return 1;
   store::Store* store = &stores->store();
-  if (demo && load_demo(*store, clock.now()) != 0) return 1;
+  if (demo) {
+    auto loaded_demo = load_demo(*store, clock.now());
+    if (!loaded_demo) {
+      spdlog::critical("cannot load the demo data: {}", loaded_demo.error().message);
+      return 1;
+    }
+    spdlog::info("{}", *loaded_demo);
+  }
   ClickHouse* clickhouse = stores->clickhouse.get();
   std::filesystem::path db_path = c.data_dir / "meterd.db";
 
@@ -129,7 +136,7 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
   server::add_quota_routes(router, api);
   server::add_invoice_routes(router, api);
   server::add_metrics_routes(router, api);
-  server::add_docs_routes(router, api);
+  server::add_web_routes(router, api);
 
   server::HttpServerOptions http;
   http.listen = c.listen;

@@ -45,6 +45,6 @@ void add_usage_routes(Router& router, const ApiContext& api);
 void add_quota_routes(Router& router, const ApiContext& api);
 void add_invoice_routes(Router& router, const ApiContext& api);
 void add_metrics_routes(Router& router, const ApiContext& api);
-void add_docs_routes(Router& router, const ApiContext& api);
+void add_web_routes(Router& router, const ApiContext& api);
 
 }  // namespace meter::server

@@ -129,6 +129,34 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
                if (auto s = api.store.put_tenant_plan(tenant, **plan); !s) return r(problem(s.error()));
                plan_response(api, tenant, r);
              });
+  // Tenants with usage in a month, each with its invoice total so far: the dashboard's list.
+  router.add("GET", "/v1/tenants", Access::kKey, [&api](HttpRequest& req, const PathParams&, Responder& r) {
+    Timestamp now = api.clock.now();
+    auto month = billing::parse_year_month(std::string(req.param("month").value_or(format_rfc3339(now).substr(0, 7))));
+    if (!month) return r(problem(month.error()));
+    auto utc = *billing::month_bounds(month->first, month->second);
+    auto tenants = api.store.tenants(utc.first - std::chrono::days(1), utc.second + std::chrono::days(1));
+    if (!tenants) return r(problem(tenants.error()));
+    JsonOut out;
+    out.begin_object();
+    out.key("month").str(fmt::format("{:04d}-{:02d}", month->first, month->second));
+    out.key("tenants").begin_array();
+    for (const std::string& tenant : *tenants) {
+      if (!req.principal.may_act_for(tenant)) continue;
+      auto invoice = api.invoicer.build(tenant, month->first, month->second);
+      if (!invoice) return r(problem(invoice.error()));
+      out.begin_object();
+      out.key("tenant_id").str(tenant);
+      out.key("plan").str(invoice->plan);
+      out.key("time_zone").str(invoice->time_zone);
+      out.key("currency").str(invoice->currency);
+      out.key("total").dec(invoice->total);
+      out.end_object();
+    }
+    out.end_array();
+    out.end_object();
+    r(out.response());
+  });
   router.add("GET", "/v1/plans", Access::kKey, [&api](HttpRequest&, const PathParams&, Responder& r) {
     JsonOut out;
     out.begin_object();
