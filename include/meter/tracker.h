@@ -1,0 +1,78 @@
+#pragma once
+
+// meter::Tracker: metering from inside a C++ service. track() queues an event in memory and
+// returns at once; a background thread sends batches to meterd's /v1/events (keep-alive, API
+// key). When meterd cannot be reached, batches are written to a spill file and shipped from it
+// once meterd is back; every event carries its id, so meterd stores each exactly once, also
+// when a spill is shipped twice after a crash.
+//
+// Thread-safety: track(), flush() and stats() may be called from any number of threads.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace meter {
+
+struct TrackedEvent {
+  std::string tenant_id;
+  std::string event_type;
+  std::string quantity = "1";   // an exact decimal as text, e.g. "1500" or "0.25"
+  std::string id;               // the idempotency key; empty = generated (UUIDv7)
+  std::string metadata = "{}";  // a JSON object, as text
+  std::int64_t timestamp_ms = 0;  // Unix milliseconds; 0 = now
+};
+
+// What track() does when `capacity` events are already waiting.
+enum class OverflowPolicy {
+  kBlock,  // wait until the sender has made room
+  kDrop,   // refuse the event (track() returns false; counted in stats().dropped)
+  kSpill,  // append it to the spill file (a buffered write, no fsync), shipped later
+};
+
+struct TrackerOptions {
+  std::string url = "http://127.0.0.1:8000";  // meterd
+  std::string api_key;                        // Bearer key; empty when meterd has no keys
+  std::size_t batch_size = 1000;              // events per request
+  std::chrono::milliseconds flush_interval{1000};
+  std::size_t capacity = 100'000;  // events held in memory
+  OverflowPolicy overflow = OverflowPolicy::kSpill;
+  std::filesystem::path spill_path = "meterd-spill.jsonl";
+  std::chrono::milliseconds retry_backoff{500};  // after a failed send, doubling up to 30 s
+};
+
+struct TrackerStats {
+  std::uint64_t tracked = 0;   // accepted by track()
+  std::uint64_t sent = 0;      // acknowledged by meterd (stored or already stored)
+  std::uint64_t rejected = 0;  // refused by meterd as invalid (never retried)
+  std::uint64_t dropped = 0;   // refused by track() under OverflowPolicy::kDrop
+  std::uint64_t spilled = 0;   // written to the spill file
+  std::uint64_t send_failures = 0;
+};
+
+class Tracker {
+ public:
+  explicit Tracker(TrackerOptions options);
+  // Ships what is buffered (or spills it when meterd is unreachable), then stops.
+  ~Tracker();
+  Tracker(const Tracker&) = delete;
+  Tracker& operator=(const Tracker&) = delete;
+
+  // Queues the event; never waits for I/O (see OverflowPolicy for a full buffer). False only
+  // when the event was dropped.
+  bool track(TrackedEvent event);
+
+  // Returns once everything tracked before the call has been sent to meterd or spilled, and,
+  // if meterd is reachable, the spill file has been shipped.
+  void flush();
+
+  TrackerStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace meter

@@ -1,0 +1,134 @@
+#include "meter/tracker.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "support/meterd_process.h"
+#include "support/temp_dir.h"
+
+namespace meter::testing {
+namespace {
+
+TrackedEvent query(std::string tenant, std::string id = "") {
+  TrackedEvent e;
+  e.tenant_id = std::move(tenant);
+  e.event_type = "query";
+  e.id = std::move(id);
+  return e;
+}
+
+// Events this tenant has stored in meterd this month (from /v1/usage's totals).
+std::string stored(MeterdProcess& meterd, const std::string& tenant) {
+  std::string body = meterd.get("/v1/usage?tenant_id=" + tenant + "&window=month").body;
+  auto at = body.find("\"totals\":[{\"event_type\":\"query\",\"quantity\":\"");
+  if (at == std::string::npos) return "0";
+  at += std::string("\"totals\":[{\"event_type\":\"query\",\"quantity\":\"").size();
+  return body.substr(at, body.find('"', at) - at);
+}
+
+class TrackerTest : public ::testing::Test {
+ protected:
+  TrackerOptions options() {
+    TrackerOptions o;
+    o.url = "http://127.0.0.1:" + std::to_string(port_);
+    o.batch_size = 100;
+    o.flush_interval = std::chrono::milliseconds(50);
+    o.spill_path = dir_ / "spill.jsonl";
+    o.retry_backoff = std::chrono::milliseconds(10);
+    return o;
+  }
+  TempDir dir_;
+  int port_ = free_port();
+};
+
+// Verifies tracked events reach meterd in batches, from several threads, each once.
+TEST_F(TrackerTest, ShipsToMeterd) {
+  MeterdProcess meterd(port_, (dir_ / "data").string());
+  Tracker tracker(options());
+  std::vector<std::thread> producers;
+  for (int t = 0; t < 2; ++t) {
+    producers.emplace_back([&tracker] {
+      for (int i = 0; i < 1250; ++i) tracker.track(query("acme"));
+    });
+  }
+  for (auto& p : producers) p.join();
+  tracker.flush();
+  EXPECT_EQ(tracker.stats().sent, 2500u);
+  EXPECT_EQ(tracker.stats().tracked, 2500u);
+  EXPECT_EQ(stored(meterd, "acme"), "2500");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "spill.jsonl"));
+}
+
+// Verifies events tracked while meterd is down are spilled, then shipped exactly once when it
+// is back, also when the spill is shipped again (a crash before it was removed).
+TEST_F(TrackerTest, SpillsWhileUnreachableAndShipsOnce) {
+  {
+    Tracker tracker(options());
+    for (int i = 0; i < 150; ++i) tracker.track(query("down", "down-" + std::to_string(i)));
+    tracker.flush();
+    EXPECT_EQ(tracker.stats().spilled, 150u);
+    EXPECT_EQ(tracker.stats().sent, 0u);
+  }  // the application stops while meterd is still down
+  ASSERT_TRUE(std::filesystem::exists(dir_ / "spill.jsonl"));
+  std::filesystem::copy_file(dir_ / "spill.jsonl", dir_ / "copy.jsonl");
+
+  MeterdProcess meterd(port_, (dir_ / "data").string());
+  {
+    Tracker tracker(options());
+    tracker.flush();
+    EXPECT_EQ(tracker.stats().sent, 150u);
+  }
+  EXPECT_EQ(stored(meterd, "down"), "150");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "spill.jsonl"));
+  // The same spill again: meterd already has every id.
+  std::filesystem::rename(dir_ / "copy.jsonl", dir_ / "spill.jsonl");
+  Tracker again(options());
+  again.flush();
+  EXPECT_EQ(stored(meterd, "down"), "150");
+}
+
+// Verifies the drop policy refuses, and counts, what does not fit.
+TEST_F(TrackerTest, DropPolicyCounts) {
+  TrackerOptions o = options();
+  o.capacity = 10;
+  o.batch_size = 1000;                      // nothing leaves on size
+  o.flush_interval = std::chrono::hours(1);  // nor on time
+  o.overflow = OverflowPolicy::kDrop;
+  Tracker tracker(o);
+  int refused = 0;
+  for (int i = 0; i < 25; ++i) refused += tracker.track(query("drop")) ? 0 : 1;
+  EXPECT_EQ(refused, 15);
+  EXPECT_EQ(tracker.stats().dropped, 15u);
+  EXPECT_EQ(tracker.stats().tracked, 10u);
+}
+
+// Verifies the block policy waits for room instead of losing events.
+TEST_F(TrackerTest, BlockPolicyLosesNothing) {
+  MeterdProcess meterd(port_, (dir_ / "data").string());
+  TrackerOptions o = options();
+  o.capacity = 20;
+  o.overflow = OverflowPolicy::kBlock;
+  Tracker tracker(o);
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(tracker.track(query("block")));
+  tracker.flush();
+  EXPECT_EQ(tracker.stats().sent, 500u);
+  EXPECT_EQ(stored(meterd, "block"), "500");
+}
+
+// Verifies an invalid event is rejected by meterd alone and never retried.
+TEST_F(TrackerTest, InvalidEventsAreRejectedAlone) {
+  MeterdProcess meterd(port_, (dir_ / "data").string());
+  Tracker tracker(options());
+  tracker.track(query("mixed"));
+  TrackedEvent bad = query("mixed");
+  bad.quantity = "a lot";
+  tracker.track(bad);
+  tracker.flush();
+  EXPECT_EQ(tracker.stats().sent, 1u);
+  EXPECT_EQ(tracker.stats().rejected, 1u);
+  EXPECT_EQ(stored(meterd, "mixed"), "1");
+}
+
+}  // namespace
+}  // namespace meter::testing
