@@ -50,6 +50,9 @@ std::string to_line(const TrackedEvent& e) {
 
 struct Tracker::Impl {
   explicit Impl(TrackerOptions o) : options(std::move(o)), backoff(options.retry_backoff) {
+    // Both buffers keep their capacity as they are swapped: track() never reallocates after
+    // the first batches.
+    buffer.reserve(std::min<std::size_t>(send_at() * 2, options.capacity));
     sender = std::thread([this] { run(); });
   }
 
@@ -193,6 +196,7 @@ struct Tracker::Impl {
 
   void run() {
     std::vector<TrackedEvent> batch;
+    batch.reserve(buffer.capacity());
     for (;;) {
       std::uint64_t serving;
       bool stop;
