@@ -7,12 +7,7 @@ namespace meter::cli {
 
 int call_meterd(const std::string& method, const std::string& url, const std::string& api_key,
                 const std::string& body, const char* command) {
-  net::HttpRequest request;
-  request.method = method;
-  request.url = url;
-  request.headers = {"Content-Type: application/json"};
-  if (!api_key.empty()) request.headers.push_back("Authorization: Bearer " + api_key);
-  request.body = body;
+  net::HttpRequest request = net::meterd_request(method, url, "", api_key, body);
   net::HttpClient client;
   auto response = client.send(request);
   if (!response) {

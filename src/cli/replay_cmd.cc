@@ -37,12 +37,7 @@ class Replayer {
 
   // Sends one batch; false (with a message printed) when meterd cannot take it.
   bool send(const std::string& body, const std::vector<std::int64_t>& line_numbers) {
-    net::HttpRequest request;
-    request.method = "POST";
-    request.url = args_.url + "/v1/events";
-    request.headers = {"Content-Type: application/x-ndjson"};
-    if (!args_.api_key.empty()) request.headers.push_back("Authorization: Bearer " + args_.api_key);
-    request.body = body;
+    net::HttpRequest request = net::meterd_request("POST", args_.url, "/v1/events", args_.api_key, body, true);
     for (int attempt = 1;; ++attempt) {
       auto response = http_.send(request);
       std::string why = response ? fmt::format("HTTP {}: {}", response->status, response->body.substr(0, 300))

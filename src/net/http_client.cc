@@ -12,6 +12,17 @@ std::size_t append_to(char* data, std::size_t size, std::size_t n, void* out) {
 
 }  // namespace
 
+HttpRequest meterd_request(std::string method, const std::string& base_url, std::string_view path,
+                           const std::string& api_key, std::string_view body, bool ndjson) {
+  HttpRequest request;
+  request.method = std::move(method);
+  request.url = base_url + std::string(path);
+  request.headers = {ndjson ? "Content-Type: application/x-ndjson" : "Content-Type: application/json"};
+  if (!api_key.empty()) request.headers.push_back("Authorization: Bearer " + api_key);
+  request.body = body;
+  return request;
+}
+
 struct HttpClient::Handle {
   CURL* curl = curl_easy_init();
   ~Handle() { curl_easy_cleanup(curl); }

@@ -25,6 +25,11 @@ struct HttpResponse {
   std::string body;
 };
 
+// A request to a meterd server's API: `method` on base_url + path, JSON (or NDJSON when
+// `ndjson`), with the API key as a Bearer token when one is given.
+HttpRequest meterd_request(std::string method, const std::string& base_url, std::string_view path,
+                           const std::string& api_key, std::string_view body, bool ndjson = false);
+
 // A blocking HTTP/1.1 client over libcurl that keeps its connection open between requests
 // (keep-alive). One object per thread: it is not thread-safe.
 class HttpClient {

@@ -120,12 +120,7 @@ struct Tracker::Impl {
 
   // Sends NDJSON lines; true when meterd answered for every event (stored, known or invalid).
   bool send(const std::string& body) {
-    net::HttpRequest request;
-    request.method = "POST";
-    request.url = options.url + "/v1/events";
-    request.headers = {"Content-Type: application/x-ndjson"};
-    if (!options.api_key.empty()) request.headers.push_back("Authorization: Bearer " + options.api_key);
-    request.body = body;
+    net::HttpRequest request = net::meterd_request("POST", options.url, "/v1/events", options.api_key, body, true);
     request.timeout = std::chrono::seconds(10);
     auto response = http.send(request);
     if (!response || (response->status != 200 && response->status != 207 && response->status != 400)) {
