@@ -28,7 +28,8 @@ struct TrackedEvent {
 // What track() does when `capacity` events are already waiting.
 enum class OverflowPolicy {
   kBlock,  // wait until the sender has made room
-  kDrop,   // refuse the event (track() returns false; counted in stats().dropped)
+  kDrop,   // refuse the event (track() returns false; counted in stats().dropped); the buffer
+           // still leaves on batch_size or flush_interval
   kSpill,  // append it to the spill file (a buffered write, no fsync), shipped later
 };
 

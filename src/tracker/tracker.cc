@@ -52,7 +52,7 @@ struct Tracker::Impl {
   explicit Impl(TrackerOptions o) : options(std::move(o)), backoff(options.retry_backoff) {
     // Both buffers keep their capacity as they are swapped: track() never reallocates after
     // the first batches.
-    buffer.reserve(std::min<std::size_t>(send_at() * 2, options.capacity));
+    buffer.reserve(std::min<std::size_t>(options.batch_size * 2, options.capacity));
     sender = std::thread([this] { run(); });
   }
 
@@ -62,6 +62,7 @@ struct Tracker::Impl {
   std::vector<TrackedEvent> buffer;  // GUARDED_BY(mutex)
   std::uint64_t flush_requested = 0, flush_served = 0;  // GUARDED_BY(mutex)
   bool stopping = false;  // GUARDED_BY(mutex)
+  bool room_wanted = false;  // GUARDED_BY(mutex): a producer waits for room (OverflowPolicy::kBlock)
   std::thread sender;
 
   std::mutex spill_mutex;
@@ -89,6 +90,7 @@ struct Tracker::Impl {
           ++tracked;
           return true;
         case OverflowPolicy::kBlock:
+          room_wanted = true;
           wake_sender.notify_one();
           room.wait(lock, [this] { return buffer.size() < options.capacity || stopping; });
           break;
@@ -96,7 +98,7 @@ struct Tracker::Impl {
     }
     buffer.push_back(std::move(e));
     ++tracked;
-    if (buffer.size() == send_at()) wake_sender.notify_one();
+    if (buffer.size() == options.batch_size) wake_sender.notify_one();
     return true;
   }
 
@@ -138,9 +140,6 @@ struct Tracker::Impl {
     }
     return true;
   }
-
-  // A batch leaves when it is full, or the buffer is (a buffer smaller than a batch).
-  std::size_t send_at() const { return std::min(options.batch_size, options.capacity); }
 
   bool reachable() const { return Clock::now() >= down_until; }
 
@@ -198,9 +197,10 @@ struct Tracker::Impl {
       {
         std::unique_lock lock(mutex);
         wake_sender.wait_for(lock, options.flush_interval, [this] {
-          return stopping || flush_requested > flush_served || buffer.size() >= send_at();
+          return stopping || flush_requested > flush_served || buffer.size() >= options.batch_size || room_wanted;
         });
         batch.swap(buffer);
+        room_wanted = false;
         serving = flush_requested;
         stop = stopping;
       }
