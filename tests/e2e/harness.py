@@ -40,7 +40,11 @@ class Meterd:
             stdout=subprocess.PIPE, stderr=self.stderr, cwd=self.data_dir, env=env)
         line = self.proc.stdout.readline().decode()
         if "serving http://" not in line:
-            self.proc.wait(timeout=10)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()  # it printed something else first: never leave it running
+                self.proc.wait()
             raise RuntimeError("meterd did not start: %r\n%s" % (line, self.log()))
         self.port = int(line.split("serving http://")[1].split()[0].rsplit(":", 1)[1])
         return self
