@@ -1,7 +1,6 @@
 // `meterd invoice` and `meterd billing-run`: invoices computed from the store directly (no
 // server needed), with the plans of meterd.toml and each tenant's time zone and plan.
 #include <fmt/format.h>
-#include <rapidjson/document.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,86 +8,10 @@
 
 #include "billing/export.h"
 #include "billing/invoicer.h"
+#include "cli/billing_context.h"
 #include "cli/commands.h"
-#include "cli/stores.h"
-#include "config/plans.h"
 
 namespace meter::cli {
-namespace {
-
-// What computing invoices needs: the stores, the price book, every tenant's zone.
-struct Billing {
-  explicit Billing(pricing::PriceBook b) : book(std::move(b)) {}
-  std::optional<Stores> stores;
-  pricing::PriceBook book;
-  quota::QuotaBook zones{quota::TenantQuota{}};
-  std::unique_ptr<billing::Invoicer> invoicer;
-};
-
-std::unique_ptr<Billing> open_billing(const config::Config& c, Clock& clock, const char* command) {
-  auto book = config::price_book(c);
-  if (!book) {
-    std::fprintf(stderr, "%s: %s\n", command, book.error().message.c_str());
-    return nullptr;
-  }
-  auto b = std::make_unique<Billing>(std::move(*book));
-  b->stores = open_stores(c, clock);
-  if (!b->stores) return nullptr;
-  auto tenants = b->stores->store().list_quotas();
-  if (!tenants) {
-    std::fprintf(stderr, "%s: %s\n", command, tenants.error().message.c_str());
-    return nullptr;
-  }
-  for (const auto& [tenant, q] : *tenants) (void)b->zones.set(tenant, q);
-  b->invoicer = std::make_unique<billing::Invoicer>(b->stores->store(), b->book, b->zones);
-  return b;
-}
-
-}  // namespace
-
-int report_late_usage(const config::LoadedConfig& loaded, const std::vector<int>& months) {
-  SystemClock clock;
-  auto b = open_billing(loaded.config, clock, "meterd reconcile");
-  if (!b) return 1;
-  int late = 0;
-  for (int month : months) {
-    auto finalized = b->stores->store().finalized_invoices(month);
-    if (!finalized) {
-      std::fprintf(stderr, "meterd reconcile: %s\n", finalized.error().message.c_str());
-      return 1;
-    }
-    for (const auto& snapshot : *finalized) {
-      auto now = b->invoicer->build(snapshot.tenant_id, month / 100, month % 100);
-      if (!now) {
-        std::fprintf(stderr, "meterd reconcile: %s\n", now.error().message.c_str());
-        return 1;
-      }
-      rapidjson::Document doc;
-      doc.Parse(snapshot.json.data(), snapshot.json.size());
-      std::map<std::string, std::string> invoiced;
-      if (!doc.HasParseError() && doc.HasMember("line_items")) {
-        for (const auto& line : doc["line_items"].GetArray()) {
-          invoiced[line["event_type"].GetString()] = line["quantity"].GetString();
-        }
-      }
-      for (const auto& line : now->lines) {
-        auto it = invoiced.find(line.event_type);
-        Decimal before = it == invoiced.end() ? Decimal() : *Decimal::parse(it->second);
-        if (line.charge.quantity == before) continue;
-        if (late++ == 0) {
-          std::printf("\nlate usage: events that arrived after these invoices were finalized (not billed)\n");
-          std::printf("%-8s %-24s %-16s %24s %24s %24s\n", "month", "tenant", "event_type", "invoiced", "now", "late");
-        }
-        std::printf("%-8s %-24s %-16s %24s %24s %24s\n", fmt::format("{}-{:02}", month / 100, month % 100).c_str(),
-                    snapshot.tenant_id.c_str(), line.event_type.c_str(), before.to_string().c_str(),
-                    line.charge.quantity.to_string().c_str(),
-                    line.charge.quantity.checked_sub(before)->to_string().c_str());
-      }
-    }
-  }
-  if (late > 0) std::printf("%d line(s) of late usage in finalized invoices\n", late);
-  return 0;
-}
 
 int run_invoice(const config::LoadedConfig& loaded, const InvoiceArgs& args) {
   auto month = billing::parse_year_month(args.month);

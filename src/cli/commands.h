@@ -37,8 +37,6 @@ struct ReconcileArgs {
   std::string month;   // YYYY-MM; empty = every month
 };
 int run_reconcile(const config::LoadedConfig& loaded, const ReconcileArgs& args);
-// Lists usage that arrived for finalized invoices of these months (YYYYMM) after finalizing.
-int report_late_usage(const config::LoadedConfig& loaded, const std::vector<int>& months);
 int run_retention(const config::LoadedConfig& loaded, bool dry_run);
 
 struct ReplayArgs {

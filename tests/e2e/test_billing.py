@@ -188,6 +188,13 @@ class BillingTest(unittest.TestCase):
                          [("gpt-4", "2000", 2), ("small", "1000", 1)])
         status, _, problem = m.get("/v1/usage?tenant_id=store&group_by=a%27b")
         self.assertEqual((status, problem["field"]), (400, "group_by"))
+        # Late usage in a finalized month is reported per group line.
+        self.assertEqual(m.post("/v1/tenants/store/invoices/2026-11/finalize")[0], 201)
+        m.post("/v1/events", [ev(10, "output_tokens", 100, "2026-11-09T00:00:00Z", model="small")])
+        rec = self.cli("reconcile", "--month", "2026-11")
+        late = [l.split() for l in rec.stdout.splitlines() if "output_tokens" in l and l.startswith("2026-11")
+                and "store" in l and "(" in l]
+        self.assertEqual([l[-5:] for l in late], [["output_tokens", "(small)", "1000", "1100", "100"]])
 
     # Verifies billing-run writes every tenant's invoice and a summary, and the CLI's errors.
     def test_billing_run(self):

@@ -1,0 +1,28 @@
+#include "cli/billing_context.h"
+
+#include <cstdio>
+
+#include "config/plans.h"
+
+namespace meter::cli {
+
+std::unique_ptr<Billing> open_billing(const config::Config& c, Clock& clock, const char* command) {
+  auto book = config::price_book(c);
+  if (!book) {
+    std::fprintf(stderr, "%s: %s\n", command, book.error().message.c_str());
+    return nullptr;
+  }
+  auto b = std::make_unique<Billing>(std::move(*book));
+  b->stores = open_stores(c, clock);
+  if (!b->stores) return nullptr;
+  auto tenants = b->stores->store().list_quotas();
+  if (!tenants) {
+    std::fprintf(stderr, "%s: %s\n", command, tenants.error().message.c_str());
+    return nullptr;
+  }
+  for (const auto& [tenant, q] : *tenants) (void)b->zones.set(tenant, q);
+  b->invoicer = std::make_unique<billing::Invoicer>(b->stores->store(), b->book, b->zones);
+  return b;
+}
+
+}  // namespace meter::cli
