@@ -1,6 +1,7 @@
 #include "billing/export.h"
 
 #include <fmt/format.h>
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -121,10 +122,38 @@ std::string summary_csv_header() {
   return "invoice_number,tenant_id,plan,period_start,period_end,currency,subtotal,minimum_adjustment,total\r\n";
 }
 
-std::string summary_csv_row(const Invoice& inv) {
-  return fmt::format("{},{},{},{},{},{},{},{},{}\r\n", field(inv.number), field(inv.tenant_id), field(inv.plan),
-                     format_rfc3339(inv.period_start), format_rfc3339(inv.period_end), field(inv.currency),
-                     inv.subtotal.to_string(), inv.minimum_adjustment.to_string(), inv.total.to_string());
+InvoiceSummary summary_of(const Invoice& inv) {
+  return {inv.number,        inv.tenant_id, inv.plan, format_rfc3339(inv.period_start), format_rfc3339(inv.period_end),
+          inv.currency,      inv.subtotal,  inv.minimum_adjustment, inv.total};
+}
+
+Result<InvoiceSummary> summary_of_json(std::string_view text) {
+  rapidjson::Document doc;
+  doc.Parse(text.data(), text.size());
+  auto bad = [] { return fail(Error::internal("a finalized invoice is not readable JSON")); };
+  if (doc.HasParseError() || !doc.IsObject()) return bad();
+  InvoiceSummary s;
+  std::string* texts[] = {&s.number, &s.tenant_id, &s.plan, &s.period_start, &s.period_end, &s.currency};
+  const char* text_keys[] = {"invoice_number", "tenant_id", "plan", "period_start", "period_end", "currency"};
+  for (std::size_t i = 0; i < std::size(texts); ++i) {
+    if (!doc.HasMember(text_keys[i]) || !doc[text_keys[i]].IsString()) return bad();
+    *texts[i] = doc[text_keys[i]].GetString();
+  }
+  Decimal* amounts[] = {&s.subtotal, &s.minimum_adjustment, &s.total};
+  const char* amount_keys[] = {"subtotal", "minimum_adjustment", "total"};
+  for (std::size_t i = 0; i < std::size(amounts); ++i) {
+    if (!doc.HasMember(amount_keys[i]) || !doc[amount_keys[i]].IsString()) return bad();
+    auto d = Decimal::parse(doc[amount_keys[i]].GetString());
+    if (!d) return bad();
+    *amounts[i] = *d;
+  }
+  return s;
+}
+
+std::string summary_csv_row(const InvoiceSummary& s) {
+  return fmt::format("{},{},{},{},{},{},{},{},{}\r\n", field(s.number), field(s.tenant_id), field(s.plan),
+                     s.period_start, s.period_end, field(s.currency), s.subtotal.to_string(),
+                     s.minimum_adjustment.to_string(), s.total.to_string());
 }
 
 }  // namespace meter::billing

@@ -16,8 +16,17 @@ std::string invoice_json(const Invoice& invoice);
 // total rows; tiers as "from-to@price" joined by ';'.
 std::string invoice_csv(const Invoice& invoice);
 
-// The header of invoice_csv, and a one-row summary per invoice for billing runs.
+// An invoice's head and totals: a billing run's summary row.
+struct InvoiceSummary {
+  std::string number, tenant_id, plan, period_start, period_end, currency;
+  Decimal subtotal, minimum_adjustment, total;
+};
+InvoiceSummary summary_of(const Invoice& invoice);
+// The same read back from invoice_json's text (a finalized snapshot); an error if it is not one.
+Result<InvoiceSummary> summary_of_json(std::string_view invoice_json);
+
+// The header and one row of a billing run's summary CSV.
 std::string summary_csv_header();
-std::string summary_csv_row(const Invoice& invoice);
+std::string summary_csv_row(const InvoiceSummary& summary);
 
 }  // namespace meter::billing

@@ -13,6 +13,34 @@
 
 namespace meter::cli {
 
+namespace {
+
+// Writes DIR/NUMBER.json and .csv of a tenant's month and returns its summary.
+Result<billing::InvoiceSummary> write_invoice(Billing& b, const std::string& tenant, int year, int month,
+                                              const std::filesystem::path& dir) {
+  auto snapshot = b.stores->store().finalized_invoice(tenant, year * 100 + month);
+  if (!snapshot) return fail(snapshot.error());
+  std::string json, csv;
+  Result<billing::InvoiceSummary> summary = billing::InvoiceSummary{};
+  if (*snapshot) {
+    json = (*snapshot)->json;
+    csv = (*snapshot)->csv;
+    summary = billing::summary_of_json(json);
+  } else {
+    auto invoice = b.invoicer->build(tenant, year, month);
+    if (!invoice) return fail(invoice.error());
+    json = billing::invoice_json(*invoice);
+    csv = billing::invoice_csv(*invoice);
+    summary = billing::summary_of(*invoice);
+  }
+  if (!summary) return summary;
+  std::ofstream(dir / (summary->number + ".json"), std::ios::binary) << json << '\n';
+  std::ofstream(dir / (summary->number + ".csv"), std::ios::binary) << csv;
+  return summary;
+}
+
+}  // namespace
+
 int run_invoice(const config::LoadedConfig& loaded, const InvoiceArgs& args) {
   auto month = billing::parse_year_month(args.month);
   if (!month) {
@@ -69,19 +97,15 @@ int run_billing_run(const config::LoadedConfig& loaded, const BillingRunArgs& ar
   int failed = 0;
   for (std::size_t i = 0; i < tenants->size(); ++i) {
     const std::string& tenant = (*tenants)[i];
-    auto invoice = b->invoicer->build(tenant, month->first, month->second);
-    if (!invoice) {
-      std::fprintf(stderr, "%s  %s: %s\n", tty ? "\n" : "", tenant.c_str(), invoice.error().message.c_str());
+    // A finalized month is its snapshot, files and summary alike; otherwise the invoice now.
+    auto written = write_invoice(*b, tenant, month->first, month->second, args.out);
+    if (!written) {
+      std::fprintf(stderr, "%s  %s: %s\n", tty ? "\n" : "", tenant.c_str(), written.error().message.c_str());
       ++failed;
       continue;
     }
-    auto snapshot = b->stores->store().finalized_invoice(tenant, month->first * 100 + month->second);
-    std::string json = snapshot && *snapshot ? (*snapshot)->json : billing::invoice_json(*invoice);
-    std::string csv = snapshot && *snapshot ? (*snapshot)->csv : billing::invoice_csv(*invoice);
-    std::ofstream(args.out / (invoice->number + ".json"), std::ios::binary) << json << '\n';
-    std::ofstream(args.out / (invoice->number + ".csv"), std::ios::binary) << csv;
-    summary << billing::summary_csv_row(*invoice);
-    totals[invoice->currency] = *totals[invoice->currency].checked_add(invoice->total);
+    summary << billing::summary_csv_row(*written);
+    totals[written->currency] = *totals[written->currency].checked_add(written->total);
     if (tty) {
       std::fprintf(stderr, "\rbilling-run %s: %zu/%zu tenants", args.month.c_str(), i + 1, tenants->size());
     } else if ((i + 1) % 100 == 0) {

@@ -200,6 +200,9 @@ class BillingTest(unittest.TestCase):
     def test_billing_run(self):
         m = self.m
         m.post("/v1/events", [event(i, "t%d" % i, "query", 100 * (i + 1), "2026-11-10T00:00:00Z") for i in range(3)])
+        # t0's month is finalized, then late usage arrives: the run writes and sums the snapshot.
+        self.assertEqual(m.post("/v1/tenants/t0/invoices/2026-11/finalize")[0], 201)
+        m.post("/v1/events", [event(9, "t0", "query", 5000, "2026-11-11T00:00:00Z")])
         out_dir = os.path.join(self.dir, "invoices")
         out = self.cli("billing-run", "--month", "2026-11", "--out", out_dir)
         self.assertEqual(out.returncode, 0, out.stderr)
@@ -207,7 +210,9 @@ class BillingTest(unittest.TestCase):
         self.assertIn("total 6 USD", out.stdout)  # (100 + 200 + 300) * 0.01
         with open(os.path.join(out_dir, "summary.csv")) as f:
             rows = list(csv.DictReader(f))
-        self.assertEqual([r["tenant_id"] for r in rows], ["t0", "t1", "t2"])
+        self.assertEqual([(r["tenant_id"], r["total"]) for r in rows], [("t0", "1"), ("t1", "2"), ("t2", "3")])
+        with open(os.path.join(out_dir, "INV-202611-t0.json")) as f:
+            self.assertEqual(json.loads(f.read())["total"], "1")
         self.assertTrue(os.path.exists(os.path.join(out_dir, "INV-202611-t1.csv")))
         self.assertEqual(self.cli("billing-run", "--month", "2026/11").returncode, 2)
         bad = self.cli("invoice", "--tenant", "t0", "--month", "2026-11", "--format", "xml")
