@@ -66,22 +66,23 @@ Status validate(const Plan& plan) {
   return {};
 }
 
+bool is_metadata_field(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
 Status validate(const MeterDef& m) {
   auto bad = [&](std::string what) {
     return fail(Error::invalid("meters", fmt::format("meter {}: {}", m.event_type, what)));
   };
-  auto name_ok = [](const std::string& n) {
-    if (n.empty() || n.size() > 64) return false;
-    for (char c : n) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
-    }
-    return true;
-  };
-  if (m.aggregation == Aggregation::kUniqueCount && !name_ok(m.field)) {
+  if (m.aggregation == Aggregation::kUniqueCount && !is_metadata_field(m.field)) {
     return bad("unique_count needs field = \"a metadata field\" (letters, digits, _ and -)");
   }
   if (m.aggregation != Aggregation::kUniqueCount && !m.field.empty()) return bad("field is only for unique_count");
-  if (!m.group_by.empty() && !name_ok(m.group_by)) return bad("group_by must be a metadata field name");
+  if (!m.group_by.empty() && !is_metadata_field(m.group_by)) return bad("group_by must be a metadata field name");
   if (m.average_daily_max && m.aggregation != Aggregation::kMax) {
     return bad("billing = \"average_daily_max\" needs aggregation = \"max\"");
   }

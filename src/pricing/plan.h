@@ -76,6 +76,10 @@ struct MeterDef {
 };
 Status validate(const MeterDef& meter);
 
+// Whether `name` can name a metadata field in meters and usage queries: 1 to 64 letters,
+// digits, '_' and '-' (it is put into JSON paths and SQL).
+bool is_metadata_field(std::string_view name);
+
 // Checks a plan for what would make prices ambiguous: tiers out of order, a bounded last tier,
 // negative prices, a zero `per` or package size. The message names the plan and meter.
 Status validate(const Plan& plan);
