@@ -11,5 +11,5 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.1; done
-echo "== meter::Tracker::track(), 2 producer threads, 200,000 calls each, shipping to meterd"
+echo "== meter::Tracker::track(), 2 producer threads, shipping to meterd (paced: events/s per thread; burst: back to back)"
 "$build/bench/tracker_bench" "http://127.0.0.1:$port" --benchmark_counters_tabular=true

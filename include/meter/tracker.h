@@ -7,6 +7,9 @@
 // when a spill is shipped twice after a crash.
 //
 // Thread-safety: track(), flush() and stats() may be called from any number of threads.
+// Each thread appends to a buffer of its own (16 lanes, shared beyond 16 threads), so producers
+// do not wait for each other; buffers keep their memory between batches (a burst's high-water
+// mark, twice over, stays allocated).
 
 #include <chrono>
 #include <cstdint>
@@ -38,7 +41,7 @@ struct TrackerOptions {
   std::string api_key;                        // Bearer key; empty when meterd has no keys
   std::size_t batch_size = 1000;              // events per request
   std::chrono::milliseconds flush_interval{1000};
-  std::size_t capacity = 100'000;  // events held in memory
+  std::size_t capacity = 100'000;  // events held in memory (each producer may overshoot by one)
   OverflowPolicy overflow = OverflowPolicy::kSpill;
   std::filesystem::path spill_path = "meterd-spill.jsonl";
   std::chrono::milliseconds retry_backoff{500};  // after a failed send, doubling up to 30 s
@@ -63,7 +66,7 @@ class Tracker {
 
   // Queues the event; never waits for I/O (see OverflowPolicy for a full buffer). False only
   // when the event was dropped.
-  bool track(TrackedEvent event);
+  bool track(const TrackedEvent& event);
 
   // Returns once everything tracked before the call has been sent to meterd or spilled, and,
   // if meterd is reachable, the spill file has been shipped.

@@ -16,7 +16,11 @@ inline constexpr std::size_t kMaxIdentifierLength = 128;
 // Returns an explanation when `value` is not a valid identifier, nullopt when it is.
 std::optional<std::string> check_identifier(std::string_view value);
 
+inline constexpr std::size_t kEventIdLength = 36;
+
 // A new UUIDv7 ("0193…-7…"): time-ordered, 74 random bits. Thread-safe.
 std::string new_event_id(Timestamp now);
+// The same, written to `out` without allocating (for meter::Tracker's track()).
+void write_event_id(Timestamp now, char (&out)[kEventIdLength]);
 
 }  // namespace meter

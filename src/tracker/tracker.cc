@@ -17,18 +17,19 @@
 #include "core/identifier.h"
 #include "core/time.h"
 #include "net/http_client.h"
+#include "tracker/event_lanes.h"
 
 namespace meter {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// One event as a /v1/events NDJSON line. A quantity that is not a decimal, or metadata that is
-// not an object, is written as a JSON string so that meterd rejects that event alone.
-std::string to_line(const TrackedEvent& e) {
+// Appends one event as a /v1/events NDJSON line. A quantity that is not a decimal, or metadata
+// that is not an object, is written as a JSON string so that meterd rejects that event alone.
+void append_line(const PackedEvent& e, std::string& out) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  auto str = [&](const std::string& s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); };
+  auto str = [&](std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); };
   w.StartObject();
   w.Key("id"); str(e.id);
   w.Key("tenant_id"); str(e.tenant_id);
@@ -43,23 +44,26 @@ std::string to_line(const TrackedEvent& e) {
   if (!meta.HasParseError() && meta.IsObject()) w.RawValue(e.metadata.data(), e.metadata.size(), rapidjson::kObjectType);
   else str(e.metadata);
   w.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+  out.append(buffer.GetString(), buffer.GetSize());
+  out += '\n';
 }
 
 }  // namespace
 
 struct Tracker::Impl {
   explicit Impl(TrackerOptions o) : options(std::move(o)), backoff(options.retry_backoff) {
-    // Both buffers keep their capacity as they are swapped: track() never reallocates after
-    // the first batches.
-    buffer.reserve(std::min<std::size_t>(options.batch_size * 2, options.capacity));
     sender = std::thread([this] { run(); });
   }
 
   TrackerOptions options;
+  EventLanes lanes;
+  // Events in the lanes: what the capacity bounds. Producers may overshoot it by one event each.
+  std::atomic<std::size_t> pending{0};
+
+  // The sender sleeps on these; producers take the mutex only to wake it (once per batch) or to
+  // wait for room (OverflowPolicy::kBlock).
   std::mutex mutex;
   std::condition_variable wake_sender, room, done;
-  std::vector<TrackedEvent> buffer;  // GUARDED_BY(mutex)
   std::uint64_t flush_requested = 0, flush_served = 0;  // GUARDED_BY(mutex)
   bool stopping = false;  // GUARDED_BY(mutex)
   bool room_wanted = false;  // GUARDED_BY(mutex): a producer waits for room (OverflowPolicy::kBlock)
@@ -69,36 +73,48 @@ struct Tracker::Impl {
   std::FILE* spill = nullptr;  // GUARDED_BY(spill_mutex): the open spill file, appended to
 
   // Only the sender thread touches these.
+  std::string batch_body;  // the request being built, kept so that its memory is reused
   net::HttpClient http;
   Clock::time_point down_until{};
   std::chrono::milliseconds backoff;
 
-  std::atomic<std::uint64_t> tracked{0}, sent{0}, rejected{0}, dropped{0}, spilled{0}, failures{0};
+  std::atomic<std::uint64_t> spilled_on_track{0}, sent{0}, rejected{0}, dropped{0}, spilled{0}, failures{0};
 
-  bool track(TrackedEvent e) {
-    if (e.id.empty()) e.id = new_event_id(std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now()));
-    if (e.timestamp_ms == 0) e.timestamp_ms = to_unix_ms(std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now()));
-    std::unique_lock lock(mutex);
-    if (buffer.size() >= options.capacity) {
+  bool track(const TrackedEvent& e) {
+    auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    char generated_id[kEventIdLength];
+    PackedEvent packed{e.id, e.tenant_id, e.event_type, e.quantity, e.metadata,
+                       e.timestamp_ms != 0 ? e.timestamp_ms : to_unix_ms(now)};
+    if (e.id.empty()) {
+      write_event_id(now, generated_id);
+      packed.id = std::string_view(generated_id, sizeof generated_id);
+    }
+    if (pending.load(std::memory_order_relaxed) >= options.capacity) {
       switch (options.overflow) {
         case OverflowPolicy::kDrop:
           ++dropped;
           return false;
-        case OverflowPolicy::kSpill:
-          lock.unlock();
-          write_spill(to_line(e), false);
-          ++tracked;
+        case OverflowPolicy::kSpill: {
+          std::string line;
+          append_line(packed, line);
+          write_spill(line, false);
+          ++spilled_on_track;
           return true;
-        case OverflowPolicy::kBlock:
+        }
+        case OverflowPolicy::kBlock: {
+          std::unique_lock lock(mutex);
           room_wanted = true;
           wake_sender.notify_one();
-          room.wait(lock, [this] { return buffer.size() < options.capacity || stopping; });
+          room.wait(lock, [this] { return pending.load() < options.capacity || stopping; });
           break;
+        }
       }
     }
-    buffer.push_back(std::move(e));
-    ++tracked;
-    if (buffer.size() == options.batch_size) wake_sender.notify_one();
+    lanes.append(packed);
+    if ((pending.fetch_add(1, std::memory_order_relaxed) + 1) % options.batch_size == 0) {
+      std::lock_guard lock(mutex);  // so that a sender about to sleep cannot miss the wake-up
+      wake_sender.notify_one();
+    }
     return true;
   }
 
@@ -176,42 +192,53 @@ struct Tracker::Impl {
     std::filesystem::remove(sending, ec);
   }
 
-  void deliver(std::vector<TrackedEvent>& events) {
-    for (std::size_t start = 0; start < events.size(); start += options.batch_size) {
-      std::string body;
-      std::size_t end = std::min(events.size(), start + options.batch_size);
-      for (std::size_t i = start; i < end; ++i) body += to_line(events[i]);
-      if (!reachable() || !send(body)) {
-        write_spill(body, true);
-        spilled += end - start;
-      }
+  // Sends a batch, or spills it while meterd is unreachable.
+  void deliver(const std::string& body, std::size_t events) {
+    if (!reachable() || !send(body)) {
+      write_spill(body, true);
+      spilled += events;
     }
   }
 
+  // Sends everything in the lanes, batch_size events per request.
+  void deliver_lanes() {
+    batch_body.clear();
+    std::size_t events = 0;
+    std::size_t drained = lanes.drain([&](const PackedEvent& e) {
+      append_line(e, batch_body);
+      if (++events == options.batch_size) {
+        deliver(batch_body, events);
+        batch_body.clear();
+        events = 0;
+      }
+    });
+    if (events > 0) deliver(batch_body, events);
+    pending.fetch_sub(drained);
+  }
+
   void run() {
-    std::vector<TrackedEvent> batch;
-    batch.reserve(buffer.capacity());
     for (;;) {
       std::uint64_t serving;
       bool stop;
       {
         std::unique_lock lock(mutex);
         wake_sender.wait_for(lock, options.flush_interval, [this] {
-          return stopping || flush_requested > flush_served || buffer.size() >= options.batch_size || room_wanted;
+          return stopping || flush_requested > flush_served || pending.load() >= options.batch_size || room_wanted;
         });
-        batch.swap(buffer);
-        room_wanted = false;
         serving = flush_requested;
         stop = stopping;
       }
+      deliver_lanes();
+      {
+        std::lock_guard lock(mutex);
+        room_wanted = false;
+      }
       room.notify_all();
-      deliver(batch);
-      batch.clear();
       if (reachable()) ship_spill();
       {
         std::lock_guard lock(mutex);
         flush_served = serving;
-        if (stop && buffer.empty()) {
+        if (stop && pending.load() == 0) {
           done.notify_all();
           break;
         }
@@ -240,12 +267,12 @@ Tracker::~Tracker() {
   impl_->sender.join();
 }
 
-bool Tracker::track(TrackedEvent event) { return impl_->track(std::move(event)); }
+bool Tracker::track(const TrackedEvent& event) { return impl_->track(event); }
 
 void Tracker::flush() { impl_->flush(); }
 
 TrackerStats Tracker::stats() const {
-  return {impl_->tracked.load(), impl_->sent.load(), impl_->rejected.load(),
+  return {impl_->lanes.appended() + impl_->spilled_on_track.load(), impl_->sent.load(), impl_->rejected.load(),
           impl_->dropped.load(), impl_->spilled.load(), impl_->failures.load()};
 }
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
+#include <vector>
 
 namespace meter {
 namespace {
@@ -34,6 +36,23 @@ TEST(Identifier, GeneratesDistinctOrderedUuid7) {
     seen.insert(id);
   }
   EXPECT_EQ(seen.size(), 10000u);
+}
+
+// Verifies ids made in the same millisecond on several threads never collide (each thread's
+// random state is seeded on its own).
+TEST(Identifier, SameMillisecondOnSeveralThreadsIsDistinct) {
+  constexpr int kThreads = 4, kEach = 20000;
+  std::vector<std::vector<std::string>> made(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&made, t] {
+      for (int i = 0; i < kEach; ++i) made[t].push_back(new_event_id(from_unix_ms(1795773600000)));
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::set<std::string> seen;
+  for (const auto& ids : made) seen.insert(ids.begin(), ids.end());
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kThreads * kEach));
 }
 
 }  // namespace
