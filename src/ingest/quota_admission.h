@@ -4,7 +4,6 @@
 
 #include "ingest/ingestor.h"
 #include "quota/alert.h"
-#include "quota/live_counters.h"
 #include "quota/quota_book.h"
 
 namespace meter::ingest {
@@ -19,9 +18,8 @@ namespace meter::ingest {
 class QuotaAdmission final : public Admission {
  public:
   // `alerts` (may be null) receives threshold crossings once their events are on disk.
-  QuotaAdmission(const quota::QuotaBook& book, quota::LiveCounters& counters, quota::AlertSink* alerts = nullptr,
-                 std::vector<int> thresholds = {80, 100})
-      : book_(book), counters_(counters), alerts_(alerts), thresholds_(std::move(thresholds)) {}
+  QuotaAdmission(quota::QuotaBook& book, quota::AlertSink* alerts = nullptr, std::vector<int> thresholds = {80, 100})
+      : book_(book), alerts_(alerts), thresholds_(std::move(thresholds)) {}
 
   std::optional<Error> admit(const Event& event) override;
   void rollback() override;
@@ -31,25 +29,24 @@ class QuotaAdmission final : public Admission {
   void recount(std::string_view tenant, std::string_view event_type, Decimal quantity, Timestamp timestamp);
 
  private:
-  const quota::QuotaBook& book_;
-  quota::LiveCounters& counters_;
+  quota::QuotaBook& book_;
   quota::AlertSink* alerts_;
   std::vector<int> thresholds_;
-  void add_counted(const quota::LiveCounters::Key& key, Decimal quantity, const quota::MeterLimits& limits,
+  void add_counted(const quota::CounterKey& key, Decimal quantity, const quota::MeterLimits& limits,
                    Timestamp at, bool undoable);
-  const quota::QuotaBook::Entry* entry_for(std::string_view tenant);
+  const quota::QuotaBook::Tenant& tenant_for(std::string_view tenant);
 
-  std::vector<std::pair<quota::LiveCounters::Key, Decimal>> undo_;  // previous values, in order
+  std::vector<std::pair<quota::CounterKey, Decimal>> undo_;  // previous values, in order
   std::vector<quota::Alert> pending_alerts_;                        // crossings of the group
   struct SoftSum {
-    quota::LiveCounters::Key key;
+    quota::CounterKey key;
     Decimal quantity;
     quota::MeterLimits limits;
     Timestamp at;
   };
   std::vector<SoftSum> soft_;  // soft-mode sums of the group, applied by settle()
-  std::string last_tenant_;    // the last tenant looked up, and its settings
-  const quota::QuotaBook::Entry* last_entry_ = nullptr;
+  std::string last_tenant_;    // the last tenant looked up, and its settings and usage
+  quota::QuotaBook::Tenant last_found_;
 };
 
 }  // namespace meter::ingest

@@ -1,18 +1,96 @@
 #include "quota/quota_book.h"
 
+#include <absl/container/inlined_vector.h>
+
+#include <algorithm>
 #include <mutex>
 
 namespace meter::quota {
+namespace {
 
-QuotaBook::QuotaBook(TenantQuota defaults) {
+// Debian's abseil has a string_view of its own: the map's hash takes that one.
+absl::string_view key_of(std::string_view tenant) { return {tenant.data(), tenant.size()}; }
+
+}  // namespace
+
+// A tenant's counters: the current day and month of each meter fit inline (six), so a check
+// reads them from the record it found; older periods (late events) spill to the heap.
+class QuotaBook::Usage {
+ public:
+  explicit Usage(std::int64_t keep_ms) : keep_ms_(keep_ms) {}
+
+  Decimal get(Meter meter, Period period, std::int64_t start_ms) const {
+    std::lock_guard lock(mutex_);
+    const Counter* c = find(meter, period, start_ms);
+    return c == nullptr ? Decimal() : c->value;
+  }
+
+  Result<Decimal> add(Meter meter, Period period, std::int64_t start_ms, Decimal quantity) {
+    std::lock_guard lock(mutex_);
+    Counter& c = find_or_add(meter, period, start_ms);
+    Decimal previous = c.value;
+    if (is_gauge(meter)) {
+      c.value = std::max(c.value, quantity);
+      return previous;
+    }
+    auto sum = c.value.checked_add(quantity);
+    if (!sum) return fail(Error::invalid("quantity", "usage counter overflows"));
+    c.value = *sum;
+    return previous;
+  }
+
+  void set(Meter meter, Period period, std::int64_t start_ms, Decimal value) {
+    std::lock_guard lock(mutex_);
+    find_or_add(meter, period, start_ms).value = value;
+  }
+
+ private:
+  struct Counter {
+    std::int64_t start_ms;
+    Meter meter;
+    Period period;
+    Decimal value;
+  };
+
+  // `self` is this, const or not: one search for both kinds of caller.
+  template <class Self>
+  static auto find_in(Self& self, Meter meter, Period period, std::int64_t start_ms) -> decltype(&self.counters_[0]) {
+    for (auto& c : self.counters_) {
+      if (c.start_ms == start_ms && c.meter == meter && c.period == period) return &c;
+    }
+    return nullptr;
+  }
+  const Counter* find(Meter meter, Period period, std::int64_t start_ms) const {
+    return find_in(*this, meter, period, start_ms);
+  }
+
+  Counter& find_or_add(Meter meter, Period period, std::int64_t start_ms) {
+    if (Counter* c = find_in(*this, meter, period, start_ms)) return *c;
+    std::int64_t cutoff = start_ms - keep_ms_;
+    counters_.erase(std::remove_if(counters_.begin(), counters_.end(), [cutoff](const Counter& c) { return c.start_ms < cutoff; }),
+                    counters_.end());
+    return counters_.emplace_back(Counter{start_ms, meter, period, Decimal()});
+  }
+
+  mutable std::mutex mutex_;
+  absl::InlinedVector<Counter, 6> counters_;  // GUARDED_BY(mutex_)
+  std::int64_t keep_ms_;
+};
+
+QuotaBook::QuotaBook(TenantQuota defaults, std::chrono::days keep)
+    : keep_ms_(std::chrono::duration_cast<std::chrono::milliseconds>(keep).count()) {
   auto zone = Zone::find(defaults.time_zone);
   defaults_ = std::make_unique<const Entry>(Entry{zone ? *zone : Zone::utc(), false, defaults});
 }
 
-const QuotaBook::Entry* QuotaBook::get(std::string_view tenant) const {
+QuotaBook::~QuotaBook() = default;
+
+QuotaBook::Tenant QuotaBook::find(std::string_view tenant) const {
   std::shared_lock lock(mutex_);
-  auto it = tenants_.find(std::string(tenant));
-  return it == tenants_.end() ? defaults_.get() : it->second;
+  auto it = tenants_.find(key_of(tenant));
+  if (it == tenants_.end()) return {defaults_.get(), nullptr};
+  const Slot& slot = it->second;
+  return {slot.settings != nullptr ? slot.settings : defaults_.get(), slot.usage};
 }
 
 Status QuotaBook::set(const std::string& tenant, const TenantQuota& quota) {
@@ -20,9 +98,36 @@ Status QuotaBook::set(const std::string& tenant, const TenantQuota& quota) {
   if (!zone) return fail(zone.error());
   auto entry = std::make_unique<const Entry>(Entry{*zone, true, quota});
   std::unique_lock lock(mutex_);
-  tenants_[tenant] = entry.get();
+  tenants_[tenant].settings = entry.get();
   entries_.push_back(std::move(entry));
   return {};
+}
+
+QuotaBook::Usage& QuotaBook::usage_of(std::string_view tenant) {
+  {
+    std::shared_lock lock(mutex_);
+    auto it = tenants_.find(key_of(tenant));
+    if (it != tenants_.end() && it->second.usage != nullptr) return *it->second.usage;
+  }
+  std::unique_lock lock(mutex_);
+  Slot& slot = tenants_[key_of(tenant)];
+  if (slot.usage == nullptr) {
+    slot.usage = usages_.emplace_back(std::make_unique<Usage>(keep_ms_)).get();
+  }
+  return *slot.usage;
+}
+
+Decimal QuotaBook::used(const Tenant& tenant, CounterKeyView key) const {
+  if (tenant.usage == nullptr) return Decimal();
+  return tenant.usage->get(key.meter, key.period, key.period_start_ms);
+}
+
+Result<Decimal> QuotaBook::add(CounterKeyView key, Decimal quantity) {
+  return usage_of(key.tenant).add(key.meter, key.period, key.period_start_ms, quantity);
+}
+
+void QuotaBook::set_used(CounterKeyView key, Decimal value) {
+  usage_of(key.tenant).set(key.meter, key.period, key.period_start_ms, value);
 }
 
 }  // namespace meter::quota

@@ -2,22 +2,22 @@
 
 namespace meter::quota {
 
-LiveCounters::Key counter_key(std::string_view tenant, Meter meter, const Zone& zone, Period period, Timestamp t) {
+CounterKey counter_key(std::string_view tenant, Meter meter, const Zone& zone, Period period, Timestamp t) {
   return {std::string(tenant), meter, period, to_unix_ms(zone.period_start(period, t))};
 }
 
-LiveCounters::KeyView counter_key_view(std::string_view tenant, Meter meter, const Zone& zone, Period period,
-                                       Timestamp t) {
+CounterKeyView counter_key_view(std::string_view tenant, Meter meter, const Zone& zone, Period period, Timestamp t) {
   return {tenant, meter, period, to_unix_ms(zone.period_start(period, t))};
 }
 
-std::vector<QuotaStatus> quota_status(const QuotaBook::Entry& entry, const LiveCounters& counters,
-                                      std::string_view tenant, Timestamp now) {
+std::vector<QuotaStatus> quota_status(const QuotaBook& book, std::string_view tenant, Timestamp now) {
+  QuotaBook::Tenant found = book.find(tenant);
+  const QuotaBook::Entry& entry = *found.settings;
   std::vector<QuotaStatus> out;
   for (Period period : {Period::kDay, Period::kMonth}) {
     for (Meter meter : kMeters) {
       QuotaStatus s{meter, period, entry.zone.period_start(period, now), entry.zone.period_end(period, now), {}, {}, {}, false};
-      s.used = counters.get(counter_key_view(tenant, meter, entry.zone, period, now));
+      s.used = book.used(found, counter_key_view(tenant, meter, entry.zone, period, now));
       s.limit = entry.quota[meter].of(period);
       if (s.limit) {
         s.exceeded = s.used > *s.limit;

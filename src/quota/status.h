@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "core/time.h"
-#include "quota/live_counters.h"
 #include "quota/quota_book.h"
 
 namespace meter::quota {
@@ -22,13 +21,12 @@ struct QuotaStatus {
   bool exceeded = false;             // used > limit
 };
 
-std::vector<QuotaStatus> quota_status(const QuotaBook::Entry& entry, const LiveCounters& counters,
-                                      std::string_view tenant, Timestamp now);
+// Every meter's day and month for a tenant, from one lookup in the book.
+std::vector<QuotaStatus> quota_status(const QuotaBook& book, std::string_view tenant, Timestamp now);
 
 // The counter key an event counts into for a period, in the tenant's zone.
-LiveCounters::Key counter_key(std::string_view tenant, Meter meter, const Zone& zone, Period period, Timestamp t);
+CounterKey counter_key(std::string_view tenant, Meter meter, const Zone& zone, Period period, Timestamp t);
 // The same, borrowing the tenant: for lookups.
-LiveCounters::KeyView counter_key_view(std::string_view tenant, Meter meter, const Zone& zone, Period period,
-                                       Timestamp t);
+CounterKeyView counter_key_view(std::string_view tenant, Meter meter, const Zone& zone, Period period, Timestamp t);
 
 }  // namespace meter::quota

@@ -29,8 +29,7 @@ quota::TenantQuota hard_limit(std::string_view per_day) {
 TEST(QuotaAdmission, HardLimitRefusesWithRetryAfter) {
   quota::QuotaBook book(quota::TenantQuota{});
   ASSERT_TRUE(book.set("acme", hard_limit("2")));
-  quota::LiveCounters counters;
-  QuotaAdmission admission(book, counters);
+  QuotaAdmission admission(book);
   EXPECT_FALSE(admission.admit(query("acme", "1")));
   EXPECT_FALSE(admission.admit(query("acme", "2")));
   auto refused = admission.admit(query("acme", "3"));
@@ -45,29 +44,27 @@ TEST(QuotaAdmission, HardLimitRefusesWithRetryAfter) {
 TEST(QuotaAdmission, RollbackRestoresCounters) {
   quota::QuotaBook book(quota::TenantQuota{});
   ASSERT_TRUE(book.set("hard", hard_limit("100")));
-  quota::LiveCounters counters;
-  QuotaAdmission admission(book, counters);
+  QuotaAdmission admission(book);
   for (const char* tenant : {"hard", "soft"}) {
     auto entry = book.get(tenant);
     auto key = quota::counter_key(tenant, quota::Meter::kQueries, entry->zone, quota::Period::kDay, kNow);
     EXPECT_FALSE(admission.admit(query(tenant, "1", "5")));
     admission.settle();
-    EXPECT_EQ(counters.get(key).to_string(), "5");
+    EXPECT_EQ(book.used(key).to_string(), "5");
     EXPECT_FALSE(admission.admit(query(tenant, "2", "7")));
     EXPECT_FALSE(admission.admit(query(tenant, "3", "1")));
     admission.rollback();
-    EXPECT_EQ(counters.get(key).to_string(), "5") << tenant;
+    EXPECT_EQ(book.used(key).to_string(), "5") << tenant;
     EXPECT_FALSE(admission.admit(query(tenant, "4", "2")));
     admission.settle();
-    EXPECT_EQ(counters.get(key).to_string(), "7") << tenant;
+    EXPECT_EQ(book.used(key).to_string(), "7") << tenant;
   }
 }
 
 // Verifies soft-mode sums over many tenants in one group all land (the bounded search).
 TEST(QuotaAdmission, SoftSumsAcrossManyTenants) {
   quota::QuotaBook book(quota::TenantQuota{});
-  quota::LiveCounters counters;
-  QuotaAdmission admission(book, counters);
+  QuotaAdmission admission(book);
   for (int round = 0; round < 3; ++round) {
     for (int t = 0; t < 50; ++t) EXPECT_FALSE(admission.admit(query("t" + std::to_string(t), "x")));
   }
@@ -75,7 +72,7 @@ TEST(QuotaAdmission, SoftSumsAcrossManyTenants) {
   for (int t = 0; t < 50; ++t) {
     std::string tenant = "t" + std::to_string(t);
     auto key = quota::counter_key(tenant, quota::Meter::kQueries, book.get(tenant)->zone, quota::Period::kMonth, kNow);
-    EXPECT_EQ(counters.get(key).to_string(), "3") << tenant;
+    EXPECT_EQ(book.used(key).to_string(), "3") << tenant;
   }
 }
 
@@ -85,8 +82,7 @@ TEST(QuotaAdmission, ConcurrentRequestsNeverExceedHardLimit) {
   store::sqlite::SqliteStore store({dir / "meterd.db"});
   quota::QuotaBook book(quota::TenantQuota{});
   ASSERT_TRUE(book.set("acme", hard_limit("1000")));
-  quota::LiveCounters counters;
-  QuotaAdmission admission(book, counters);
+  QuotaAdmission admission(book);
   InMemoryDedupeIndex index;
   SimulatedClock clock(kNow);
   Ingestor ingestor(store, index, clock, {}, &admission);

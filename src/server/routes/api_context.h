@@ -10,7 +10,6 @@
 #include "ingest/rate_limiter.h"
 #include "ingest/shipper.h"
 #include "pricing/price_book.h"
-#include "quota/live_counters.h"
 #include "quota/quota_book.h"
 #include "notify/webhook_notifier.h"
 #include "server/metrics.h"
@@ -29,7 +28,6 @@ struct ApiContext {
   Timestamp started_at;
   const pricing::PriceBook& price_book;
   quota::QuotaBook& quotas;
-  quota::LiveCounters& counters;
   ingest::RateLimiter* rate_limiter = nullptr;  // per-tenant ingest limit; null = none
   const ingest::Shipper* shipper = nullptr;     // shipping to ClickHouse; null = embedded store only
   billing::Invoicer& invoicer;

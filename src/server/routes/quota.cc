@@ -103,7 +103,7 @@ void write_statuses(JsonOut& out, const std::vector<quota::QuotaStatus>& statuse
 HttpResponse quota_report(const ApiContext& api, const std::string& tenant) {
   auto entry = api.quotas.get(tenant);
   Timestamp now = api.clock.now();
-  auto statuses = quota::quota_status(*entry, api.counters, tenant, now);
+  auto statuses = quota::quota_status(api.quotas, tenant, now);
   bool exceeded = std::any_of(statuses.begin(), statuses.end(), [](const auto& s) { return s.exceeded; });
   JsonOut out;
   out.begin_object();
