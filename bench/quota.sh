@@ -35,8 +35,8 @@ echo "== over HTTP (${seconds}s each, 8 connections, wrk on the same 2 cores)"
 wrk -t1 -c8 -d"${seconds}s" --latency "http://127.0.0.1:$port/health" | grep -E "Requests/sec| 50%| 99%" | sed 's/^/  \/health      /'
 wrk -t1 -c8 -d"${seconds}s" --latency -s bench/quota_check.lua "http://127.0.0.1:$port" |
   grep -E "Requests/sec| 50%| 99%|Non-2xx" | sed 's/^/  \/quota\/check /'
-# wrk cannot hold a fixed rate; two connections, each waiting for its answer, stay near
-# 20,000 req/s here: at or above the 10,000 req/s the quota target is stated for.
-echo "== over HTTP, two connections (at least 10,000 req/s)"
-wrk -t1 -c2 -d"${seconds}s" --latency -s bench/quota_check.lua "http://127.0.0.1:$port" |
+# The target's rate: 20 connections, each pausing 1 ms between requests (wrk's pause is whole
+# milliseconds), give a little over 10,000 req/s; the achieved rate is printed.
+echo "== over HTTP, paced to a little over 10,000 req/s (20 connections)"
+QUOTA_DELAY_MS=1 wrk -t1 -c20 -d"${seconds}s" --latency -s bench/quota_check.lua "http://127.0.0.1:$port" |
   grep -E "Requests/sec| 50%| 99%|Non-2xx" | sed 's/^/  \/quota\/check /'

@@ -4,3 +4,12 @@ wrk.headers["Content-Type"] = "application/json"
 function request()
   return wrk.format(nil, "/quota/check", nil, '{"tenant_id":"tenant_' .. math.random(0, 99999) .. '"}')
 end
+
+-- QUOTA_DELAY_MS (optional, whole milliseconds): each connection waits that long before its next
+-- request, so that a fixed number of connections holds a rate.
+local pause = tonumber(os.getenv("QUOTA_DELAY_MS") or "")
+if pause then
+  function delay()
+    return pause
+  end
+end
