@@ -36,6 +36,8 @@ class DedupeIndex {
   // Forgets ids received before `cutoff`; returns how many.
   virtual std::size_t expire(Timestamp cutoff) = 0;
   virtual std::size_t size() const = 0;
+  // A hint that `key` is about to be inserted: an index in memory fetches its slot meanwhile.
+  virtual void prefetch(const DedupeKey&) const {}
 };
 
 // In-process index: about 24 bytes per id. Not thread-safe; owned by the writer thread.
@@ -46,6 +48,7 @@ class InMemoryDedupeIndex final : public DedupeIndex {
   void erase(const DedupeKey& key) override { ids_.erase(key); }
   std::size_t expire(Timestamp cutoff) override;
   std::size_t size() const override { return ids_.size(); }
+  void prefetch(const DedupeKey& key) const override { ids_.prefetch(key); }
 
  private:
   // Value: the hour (since the epoch) the id was received; hours keep the entry small.

@@ -117,6 +117,12 @@ class Ingestor {
   Timestamp next_expiry_{};
   std::vector<Event> fresh_;  // writer thread only: reused between groups
   std::vector<DedupeKey> fresh_keys_;
+  struct Claim {
+    Event* event;
+    std::size_t request, index;  // where its outcome goes
+    DedupeKey key;
+  };
+  std::vector<Claim> claims_;  // writer thread only: the group's events in order
   std::thread writer_;
 };
 
