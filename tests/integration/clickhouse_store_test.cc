@@ -102,6 +102,39 @@ TEST_F(ClickHouseTest, UsageEqualsEmbeddedStore) {
   }
 }
 
+// Verifies a grouped metadata value holding tabs, newlines, backslashes and quotes reads back
+// from ClickHouse as the embedded store reads it (ClickHouse escapes them in its answer).
+TEST_F(ClickHouseTest, GroupValuesWithEscapesEqualEmbeddedStore) {
+  TempDir dir;
+  store::sqlite::SqliteStore local({dir / "meterd.db"});
+  Timestamp at = *parse_rfc3339("2026-11-05T10:00:00Z");
+  std::vector<Event> events;
+  const char* regions[] = {R"("eu\twest")", R"("line\nbreak")", R"("back\\slash 'quoted'")", R"("plain")"};
+  for (int i = 0; i < 8; ++i) {
+    Event e = make_event("acme", "esc-" + std::to_string(i), "query", "1", at);
+    e.metadata = std::string(R"({"region":)") + regions[i % 4] + "}";
+    events.push_back(std::move(e));
+  }
+  ASSERT_TRUE(local.append(events));
+  ASSERT_TRUE(remote_->insert_batch("escapes", events));
+
+  store::AggregateQuery q{"acme", "query", at - std::chrono::hours(1), at + std::chrono::hours(1),
+                          Aggregation::kSum, "", "region", false};
+  auto a = local.aggregate_raw(q);
+  auto b = remote_->aggregate_raw(q);
+  ASSERT_TRUE(a && b) << (b ? "" : b.error().message);
+  ASSERT_EQ(a->size(), 4u);
+  ASSERT_EQ(a->size(), b->size());
+  std::vector<std::string> groups;
+  for (std::size_t i = 0; i < a->size(); ++i) {
+    EXPECT_EQ((*a)[i].group, (*b)[i].group);
+    EXPECT_EQ((*a)[i].value, (*b)[i].value);
+    groups.push_back((*b)[i].group);
+  }
+  std::sort(groups.begin(), groups.end());
+  EXPECT_EQ(groups, (std::vector<std::string>{"back\\slash 'quoted'", "eu\twest", "line\nbreak", "plain"}));
+}
+
 // Verifies reconciliation reports drift when a rollup and the raw events disagree.
 TEST_F(ClickHouseTest, ReconciliationSeesDrift) {
   auto events = spread_events(50);

@@ -15,8 +15,8 @@ using std::chrono::seconds;
 
 std::int64_t unix_seconds(Timestamp t) { return duration_cast<seconds>(t.time_since_epoch()).count(); }
 
-// Splits one TabSeparated answer into rows of fields (no escapes: the columns read back are
-// identifiers, numbers and decimals).
+// Splits one TabSeparated answer into rows of fields, still escaped: numbers and identifiers
+// read as they are; text that may hold anything goes through tsv_unescape().
 std::vector<std::vector<std::string_view>> rows_of(std::string_view tsv) {
   std::vector<std::vector<std::string_view>> rows;
   while (!tsv.empty()) {
@@ -166,7 +166,7 @@ Result<std::vector<AggregateRow>> ClickHouseStore::aggregate_raw(const Aggregate
     auto v = decimal(f[2]);
     auto events = integer<std::int64_t>(f[3]);
     if (!bucket || !v || !events) return fail(Error::internal("unexpected aggregate answer from ClickHouse"));
-    rows.push_back({std::string(f[0]), q.by_quarter_hour ? from_unix_ms(*bucket * 1000) : q.from, *v, *events});
+    rows.push_back({tsv_unescape(f[0]), q.by_quarter_hour ? from_unix_ms(*bucket * 1000) : q.from, *v, *events});
   }
   return rows;
 }

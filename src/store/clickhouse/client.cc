@@ -91,4 +91,27 @@ void append_tsv_escaped(std::string& out, std::string_view text) {
   }
 }
 
+std::string tsv_unescape(std::string_view field) {
+  std::string out;
+  out.reserve(field.size());
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    if (field[i] != '\\' || i + 1 == field.size()) {
+      out += field[i];
+      continue;
+    }
+    switch (char c = field[++i]) {
+      case 't': out += '\t'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case '0': out += '\0'; break;
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'a': out += '\a'; break;
+      case 'v': out += '\v'; break;
+      default: out += c;  // \\, \' and any other escaped character stand for themselves
+    }
+  }
+  return out;
+}
+
 }  // namespace meter::store::clickhouse

@@ -51,5 +51,7 @@ std::string quote(std::string_view text);
 
 // Appends `text` to a TabSeparated row with the escapes ClickHouse reads back.
 void append_tsv_escaped(std::string& out, std::string_view text);
+// A TabSeparated field as ClickHouse wrote it (\t, \n, \\ and the rest) back to its text.
+std::string tsv_unescape(std::string_view field);
 
 }  // namespace meter::store::clickhouse
