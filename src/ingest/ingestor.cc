@@ -16,12 +16,27 @@ Status Ingestor::start() {
   Timestamp now = clock_.now();
   Timestamp received_since = now - options_.dedupe_window;
   auto started = std::chrono::steady_clock::now();
+  // Keys are inserted a chunk at a time, each slot fetched a few keys ahead: the index is far
+  // larger than the cache, and a restart inserts millions of them.
+  std::vector<std::pair<DedupeKey, Timestamp>> chunk;
+  chunk.reserve(4096);
+  auto insert_chunk = [&] {
+    constexpr std::size_t kAhead = 8;
+    for (std::size_t j = 0; j < std::min(kAhead, chunk.size()); ++j) index_.prefetch(chunk[j].first);
+    for (std::size_t j = 0; j < chunk.size(); ++j) {
+      if (j + kAhead < chunk.size()) index_.prefetch(chunk[j + kAhead].first);
+      index_.insert(chunk[j].first, chunk[j].second);
+    }
+    chunk.clear();
+  };
   auto status = store_.scan_recent_ids(
       received_since, received_since - options_.late_window,
-      [this](std::string_view tenant, std::string_view id, Timestamp received_at) {
-        index_.insert(dedupe_key(tenant, id), received_at);
+      [&](std::string_view tenant, std::string_view id, Timestamp received_at) {
+        chunk.emplace_back(dedupe_key(tenant, id), received_at);
+        if (chunk.size() == chunk.capacity()) insert_chunk();
       });
   if (!status) return status;
+  insert_chunk();
   dedupe_size_ = index_.size();
   spdlog::info("dedupe index rebuilt: {} ids received in the last {} days, in {} ms", index_.size(),
                std::chrono::duration_cast<std::chrono::days>(options_.dedupe_window).count(),
