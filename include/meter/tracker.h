@@ -56,9 +56,26 @@ struct TrackerStats {
   std::uint64_t send_failures = 0;
 };
 
+// Where a tracker's batches go. By default meterd's /v1/events over HTTP (TrackerOptions::url);
+// meter::store_sink() (include/meter/store_sink.h, library meter::tracker_store) writes them
+// straight into an embedded store instead. Called from the tracker's own thread only.
+class Sink {
+ public:
+  struct Delivery {
+    bool delivered = false;      // false: unreachable or failing; the batch is spilled and retried
+    std::uint64_t accepted = 0;  // stored now
+    std::uint64_t known = 0;     // stored before (a retry): counted as sent all the same
+    std::uint64_t rejected = 0;  // invalid; never retried
+  };
+  virtual ~Sink() = default;
+  // `ndjson`: one /v1/events object per line, each with its id.
+  virtual Delivery deliver(const std::string& ndjson) = 0;
+};
+
 class Tracker {
  public:
-  explicit Tracker(TrackerOptions options);
+  explicit Tracker(TrackerOptions options);  // batches go to meterd at options.url
+  Tracker(TrackerOptions options, std::unique_ptr<Sink> sink);  // batches go to `sink`
   // Ships what is buffered (or spills it when meterd is unreachable), then stops.
   ~Tracker();
   Tracker(const Tracker&) = delete;

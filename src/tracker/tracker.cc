@@ -48,14 +48,43 @@ void append_line(const PackedEvent& e, std::string& out) {
   out += '\n';
 }
 
+// The default sink: meterd's /v1/events over HTTP, keep-alive, with the API key.
+class HttpSink final : public Sink {
+ public:
+  HttpSink(std::string url, std::string api_key) : url_(std::move(url)), api_key_(std::move(api_key)) {}
+
+  Delivery deliver(const std::string& ndjson) override {
+    net::HttpRequest request = net::meterd_request("POST", url_, "/v1/events", api_key_, ndjson, true);
+    request.timeout = std::chrono::seconds(10);
+    auto response = http_.send(request);
+    // 207 and 400 answer for every event (some or all invalid); anything else is a failure.
+    if (!response || (response->status != 200 && response->status != 207 && response->status != 400)) return {};
+    Delivery d{true, 0, 0, 0};
+    rapidjson::Document doc;
+    doc.Parse(response->body.data(), response->body.size());
+    if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("accepted")) {
+      d.accepted = doc["accepted"].GetUint64();
+      d.known = doc["duplicates"].GetUint64();
+      d.rejected = doc["rejected"].GetUint64();
+    }
+    return d;
+  }
+
+ private:
+  std::string url_, api_key_;
+  net::HttpClient http_;
+};
+
 }  // namespace
 
 struct Tracker::Impl {
-  explicit Impl(TrackerOptions o) : options(std::move(o)), backoff(options.retry_backoff) {
+  Impl(TrackerOptions o, std::unique_ptr<Sink> s)
+      : options(std::move(o)), sink(std::move(s)), backoff(options.retry_backoff) {
     sender = std::thread([this] { run(); });
   }
 
   TrackerOptions options;
+  std::unique_ptr<Sink> sink;  // used by the sender thread only
   EventLanes lanes;
   // Events in the lanes: what the capacity bounds. Producers may overshoot it by one event each.
   std::atomic<std::size_t> pending{0};
@@ -74,7 +103,6 @@ struct Tracker::Impl {
 
   // Only the sender thread touches these.
   std::string batch_body;  // the request being built, kept so that its memory is reused
-  net::HttpClient http;
   Clock::time_point down_until{};
   std::chrono::milliseconds backoff;
 
@@ -136,24 +164,19 @@ struct Tracker::Impl {
     }
   }
 
-  // Sends NDJSON lines; true when meterd answered for every event (stored, known or invalid).
+  // Hands NDJSON lines to the sink; true when it answered for every event (stored, known or
+  // invalid). A failure backs off before the next try.
   bool send(const std::string& body) {
-    net::HttpRequest request = net::meterd_request("POST", options.url, "/v1/events", options.api_key, body, true);
-    request.timeout = std::chrono::seconds(10);
-    auto response = http.send(request);
-    if (!response || (response->status != 200 && response->status != 207 && response->status != 400)) {
+    Sink::Delivery d = sink->deliver(body);
+    if (!d.delivered) {
       ++failures;
       down_until = Clock::now() + backoff;
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(30));
       return false;
     }
     backoff = options.retry_backoff;
-    rapidjson::Document doc;
-    doc.Parse(response->body.data(), response->body.size());
-    if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("accepted")) {
-      sent += doc["accepted"].GetUint64() + doc["duplicates"].GetUint64();
-      rejected += doc["rejected"].GetUint64();
-    }
+    sent += d.accepted + d.known;
+    rejected += d.rejected;
     return true;
   }
 
@@ -255,7 +278,11 @@ struct Tracker::Impl {
   }
 };
 
-Tracker::Tracker(TrackerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Tracker::Tracker(TrackerOptions options)
+    : Tracker(options, std::make_unique<HttpSink>(options.url, options.api_key)) {}
+
+Tracker::Tracker(TrackerOptions options, std::unique_ptr<Sink> sink)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(sink))) {}
 
 Tracker::~Tracker() {
   {

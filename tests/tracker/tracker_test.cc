@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "meter/store_sink.h"
+
 #include <thread>
 
 #include "support/meterd_process.h"
@@ -128,6 +130,45 @@ TEST_F(TrackerTest, InvalidEventsAreRejectedAlone) {
   EXPECT_EQ(tracker.stats().sent, 1u);
   EXPECT_EQ(tracker.stats().rejected, 1u);
   EXPECT_EQ(stored(meterd, "mixed"), "1");
+}
+
+// Verifies a tracker with the store sink writes straight into a data folder: valid events once
+// each (a repeated id is known, an invalid event rejected alone), and the real meterd serving
+// that folder afterwards answers usage over them.
+TEST_F(TrackerTest, StoreSinkWritesStraightToTheStore) {
+  std::filesystem::path data = dir_ / "data";
+  {
+    Tracker tracker(options(), store_sink(data));
+    for (int i = 0; i < 300; ++i) tracker.track(query("direct", "direct-" + std::to_string(i)));
+    tracker.flush();
+    for (int i = 0; i < 50; ++i) tracker.track(query("direct", "direct-" + std::to_string(i)));
+    TrackedEvent bad = query("direct");
+    bad.metadata = "[1, 2]";
+    tracker.track(bad);
+    tracker.flush();
+    EXPECT_EQ(tracker.stats().sent, 350u);
+    EXPECT_EQ(tracker.stats().rejected, 1u);
+    EXPECT_EQ(tracker.stats().spilled, 0u);
+  }
+  {
+    Tracker reopened(options(), store_sink(data));  // rebuilds the dedupe index from the file
+    for (int i = 0; i < 10; ++i) reopened.track(query("direct", "direct-" + std::to_string(i)));
+    reopened.flush();
+    EXPECT_EQ(reopened.stats().sent, 10u);
+  }
+  MeterdProcess meterd(port_, data.string());
+  EXPECT_EQ(stored(meterd, "direct"), "300");
+}
+
+// Verifies a store that cannot be opened is said at once, naming the file.
+TEST_F(TrackerTest, StoreSinkNamesAStoreItCannotOpen) {
+  std::filesystem::create_directories(dir_ / "taken" / "meterd.db");  // a folder where the file goes
+  try {
+    store_sink(dir_ / "taken");
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("meterd.db"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
