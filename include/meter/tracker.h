@@ -54,6 +54,7 @@ struct TrackerStats {
   std::uint64_t dropped = 0;   // refused by track() under OverflowPolicy::kDrop
   std::uint64_t spilled = 0;   // written to the spill file
   std::uint64_t send_failures = 0;
+  std::string last_error;  // the latest failed delivery's reason ("" when none yet)
 };
 
 // Where a tracker's batches go. By default meterd's /v1/events over HTTP (TrackerOptions::url);
@@ -66,6 +67,7 @@ class Sink {
     std::uint64_t accepted = 0;  // stored now
     std::uint64_t known = 0;     // stored before (a retry): counted as sent all the same
     std::uint64_t rejected = 0;  // invalid; never retried
+    std::string error;           // when not delivered: what went wrong and what to do
   };
   virtual ~Sink() = default;
   // `ndjson`: one /v1/events object per line, each with its id.

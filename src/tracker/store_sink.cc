@@ -26,8 +26,8 @@ class StoreSink final : public Sink {
 
   Delivery deliver(const std::string& ndjson) override {
     auto parsed = ingest::parse_events(ndjson, ingest::BodyFormat::kNdjson, limits_, clock_.now());
-    if (!parsed) return {};  // the tracker writes well-formed lines; keep them for a retry
-    Delivery d{true, 0, 0, 0};
+    if (!parsed) return failed("the batch could not be read: " + parsed.error().message);
+    Delivery d{true, 0, 0, 0, {}};
     std::vector<Event> events;
     for (auto& item : *parsed) {
       if (item.error) ++d.rejected;
@@ -38,7 +38,9 @@ class StoreSink final : public Sink {
     auto outcome = done.get_future();
     ingestor_.submit(std::move(events), [&done](Result<ingest::Outcomes> r) { done.set_value(std::move(r)); });
     auto stored = outcome.get();
-    if (!stored) return {};  // not on disk: the tracker spills the batch and retries it
+    if (!stored) {  // not on disk: the tracker spills the batch and retries it
+      return failed("storing the batch failed: " + stored.error().message + "; the events wait in the spill file");
+    }
     for (const auto& o : *stored) {
       if (o.kind == ingest::Outcome::kStored) ++d.accepted;
       else if (o.kind == ingest::Outcome::kDuplicate) ++d.known;
@@ -48,6 +50,12 @@ class StoreSink final : public Sink {
   }
 
  private:
+  static Delivery failed(std::string why) {
+    Delivery d;
+    d.error = std::move(why);
+    return d;
+  }
+
   static std::unique_ptr<store::sqlite::SqliteStore> open(const std::filesystem::path& data_dir) {
     std::filesystem::path db = data_dir / "meterd.db";
     try {

@@ -1,5 +1,6 @@
 #include "meter/tracker.h"
 
+#include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -51,15 +52,32 @@ void append_line(const PackedEvent& e, std::string& out) {
 // The default sink: meterd's /v1/events over HTTP, keep-alive, with the API key.
 class HttpSink final : public Sink {
  public:
+  static Delivery failed(std::string why) {
+    Delivery d;
+    d.error = std::move(why);
+    return d;
+  }
+
   HttpSink(std::string url, std::string api_key) : url_(std::move(url)), api_key_(std::move(api_key)) {}
 
   Delivery deliver(const std::string& ndjson) override {
     net::HttpRequest request = net::meterd_request("POST", url_, "/v1/events", api_key_, ndjson, true);
     request.timeout = std::chrono::seconds(10);
     auto response = http_.send(request);
+    if (!response) {
+      return failed(fmt::format("cannot reach meterd at {}: {}; is it running? The events wait in the spill file",
+                                url_, response.error().message));
+    }
     // 207 and 400 answer for every event (some or all invalid); anything else is a failure.
-    if (!response || (response->status != 200 && response->status != 207 && response->status != 400)) return {};
-    Delivery d{true, 0, 0, 0};
+    if (response->status == 401 || response->status == 403) {
+      return failed(fmt::format("meterd at {} answered {}: set TrackerOptions::api_key to a key allowed to write "
+                                "these tenants (meterd keys create); the events wait in the spill file",
+                                url_, response->status));
+    }
+    if (response->status != 200 && response->status != 207 && response->status != 400) {
+      return failed(fmt::format("meterd at {} answered {}: {}", url_, response->status, response->body.substr(0, 300)));
+    }
+    Delivery d{true, 0, 0, 0, {}};
     rapidjson::Document doc;
     doc.Parse(response->body.data(), response->body.size());
     if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("accepted")) {
@@ -105,6 +123,9 @@ struct Tracker::Impl {
   std::string batch_body;  // the request being built, kept so that its memory is reused
   Clock::time_point down_until{};
   std::chrono::milliseconds backoff;
+
+  std::mutex error_mutex;
+  std::string last_error;  // GUARDED_BY(error_mutex)
 
   std::atomic<std::uint64_t> spilled_on_track{0}, sent{0}, rejected{0}, dropped{0}, spilled{0}, failures{0};
 
@@ -169,6 +190,10 @@ struct Tracker::Impl {
   bool send(const std::string& body) {
     Sink::Delivery d = sink->deliver(body);
     if (!d.delivered) {
+      {
+        std::lock_guard lock(error_mutex);
+        last_error = d.error.empty() ? "the sink did not take the batch" : d.error;
+      }
       ++failures;
       down_until = Clock::now() + backoff;
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(30));
@@ -299,8 +324,16 @@ bool Tracker::track(const TrackedEvent& event) { return impl_->track(event); }
 void Tracker::flush() { impl_->flush(); }
 
 TrackerStats Tracker::stats() const {
-  return {impl_->lanes.appended() + impl_->spilled_on_track.load(), impl_->sent.load(), impl_->rejected.load(),
-          impl_->dropped.load(), impl_->spilled.load(), impl_->failures.load()};
+  TrackerStats out{impl_->lanes.appended() + impl_->spilled_on_track.load(),
+                   impl_->sent.load(),
+                   impl_->rejected.load(),
+                   impl_->dropped.load(),
+                   impl_->spilled.load(),
+                   impl_->failures.load(),
+                   {}};
+  std::lock_guard lock(impl_->error_mutex);
+  out.last_error = impl_->last_error;
+  return out;
 }
 
 }  // namespace meter

@@ -4,6 +4,7 @@
 
 #include "meter/store_sink.h"
 
+#include <cstdio>
 #include <thread>
 
 #include "support/meterd_process.h"
@@ -71,6 +72,9 @@ TEST_F(TrackerTest, SpillsWhileUnreachableAndShipsOnce) {
     tracker.flush();
     EXPECT_EQ(tracker.stats().spilled, 150u);
     EXPECT_EQ(tracker.stats().sent, 0u);
+    const std::string error = tracker.stats().last_error;
+    EXPECT_NE(error.find("cannot reach meterd at http://127.0.0.1:" + std::to_string(port_)), std::string::npos) << error;
+    EXPECT_NE(error.find("spill file"), std::string::npos) << error;
   }  // the application stops while meterd is still down
   ASSERT_TRUE(std::filesystem::exists(dir_ / "spill.jsonl"));
   std::filesystem::copy_file(dir_ / "spill.jsonl", dir_ / "copy.jsonl");
@@ -88,6 +92,38 @@ TEST_F(TrackerTest, SpillsWhileUnreachableAndShipsOnce) {
   Tracker again(options());
   again.flush();
   EXPECT_EQ(stored(meterd, "down"), "150");
+}
+
+// Verifies a refused API key is said in stats().last_error, naming the option to set, and that
+// the right key then ships the events that waited.
+TEST_F(TrackerTest, RefusedKeyIsExplained) {
+  std::string data = (dir_ / "data").string();
+  std::string command = std::string(METERD_BIN) + " keys create --admin --data-dir " + data + " 2>/dev/null";
+  std::FILE* out = ::popen(command.c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  std::string printed;
+  for (char buffer[256]; std::fgets(buffer, sizeof buffer, out) != nullptr;) printed += buffer;
+  ASSERT_EQ(::pclose(out), 0);
+  std::string key = printed.substr(printed.find("mk_"));
+  key = key.substr(0, key.find_first_of(" \n"));
+  MeterdProcess meterd(port_, data);
+
+  TrackerOptions o = options();
+  o.api_key = "mk_not_a_key";
+  {
+    Tracker tracker(o);
+    tracker.track(query("keyed", "keyed-1"));
+    tracker.flush();
+    EXPECT_EQ(tracker.stats().sent, 0u);
+    const std::string error = tracker.stats().last_error;
+    EXPECT_NE(error.find("answered 401"), std::string::npos) << error;
+    EXPECT_NE(error.find("TrackerOptions::api_key"), std::string::npos) << error;
+  }
+  o.api_key = key;
+  Tracker tracker(o);
+  tracker.flush();
+  EXPECT_EQ(tracker.stats().sent, 1u);
+  EXPECT_EQ(tracker.stats().last_error, "");
 }
 
 // Verifies the drop policy refuses, and counts, what does not fit.
