@@ -40,6 +40,7 @@ test-asan: deps
 
 bench: build
 	bench/run.sh $(BUILD)
+	bench/cpu_split.sh $(BUILD)
 	bench/quota.sh $(BUILD)
 	bench/clickhouse.sh $(BUILD)
 	bench/invoice.sh $(BUILD)
