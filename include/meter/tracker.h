@@ -4,7 +4,8 @@
 // returns at once; a background thread sends batches to meterd's /v1/events (keep-alive, API
 // key). When meterd cannot be reached, batches are written to a spill file and shipped from it
 // once meterd is back; every event carries its id, so meterd stores each exactly once, also
-// when a spill is shipped twice after a crash.
+// when a spill is shipped twice after a crash. Instead of meterd, a Sink can take the batches:
+// meter::store_sink() writes them straight into an embedded store (include/meter/store_sink.h).
 //
 // Thread-safety: track(), flush() and stats() may be called from any number of threads.
 // Each thread appends to a buffer of its own (16 lanes, shared beyond 16 threads), so producers

@@ -240,7 +240,7 @@ struct Tracker::Impl {
     std::filesystem::remove(sending, ec);
   }
 
-  // Sends a batch, or spills it while meterd is unreachable.
+  // Sends a batch, or spills it while the sink is unreachable or failing.
   void deliver(const std::string& body, std::size_t events) {
     if (!reachable() || !send(body)) {
       write_spill(body, true);
