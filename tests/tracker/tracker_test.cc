@@ -141,6 +141,24 @@ TEST_F(TrackerTest, DropPolicyCounts) {
   EXPECT_EQ(tracker.stats().tracked, 10u);
 }
 
+// Verifies the spill policy writes what does not fit to the spill file, and that flush() ships
+// both the buffer and the spill: every event once.
+TEST_F(TrackerTest, SpillPolicyShipsOverflowOnce) {
+  MeterdProcess meterd(port_, (dir_ / "data").string());
+  TrackerOptions o = options();
+  o.capacity = 10;
+  o.batch_size = 1000;                      // nothing leaves on size
+  o.flush_interval = std::chrono::hours(1);  // nor on time
+  o.overflow = OverflowPolicy::kSpill;
+  Tracker tracker(o);
+  for (int i = 0; i < 25; ++i) EXPECT_TRUE(tracker.track(query("overflow", "overflow-" + std::to_string(i))));
+  EXPECT_EQ(tracker.stats().tracked, 25u);
+  tracker.flush();
+  EXPECT_EQ(tracker.stats().sent, 25u);
+  EXPECT_EQ(stored(meterd, "overflow"), "25");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "spill.jsonl"));
+}
+
 // Verifies the block policy waits for room instead of losing events.
 TEST_F(TrackerTest, BlockPolicyLosesNothing) {
   MeterdProcess meterd(port_, (dir_ / "data").string());
