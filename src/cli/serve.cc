@@ -80,11 +80,17 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
   Timestamp recount_from = floor_to(Window::kMonth, floor_to(Window::kMonth, clock.now()) - std::chrono::days(1));
   auto recounted = std::async(std::launch::async, [&] {
     auto started = std::chrono::steady_clock::now();
-    auto s = store->scan_events(recount_from, [&](std::string_view t, std::string_view type, Decimal q, Timestamp ts) {
-      admission.recount(t, type, q, ts);
-    });
+    // Counted meters from quarter-hour sums; gauges (maxima) from their events.
+    auto summable = [](std::string_view type) {
+      auto meter = quota::meter_of(type);
+      return !meter || !quota::is_gauge(*meter);
+    };
+    auto s = store->scan_for_quotas(recount_from, summable,
+                                    [&](std::string_view t, std::string_view type, Decimal q, Timestamp ts) {
+                                      admission.recount(t, type, q, ts);
+                                    });
     if (s) {
-      spdlog::info("quota counters rebuilt from events since {}, in {} ms", format_rfc3339(recount_from),
+      spdlog::info("quota counters rebuilt from usage since {}, in {} ms", format_rfc3339(recount_from),
                    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
     }
     return s;

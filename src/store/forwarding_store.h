@@ -17,7 +17,9 @@ class ForwardingStore : public Store {
   Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since, const IdVisitor& v) override {
     return inner_.scan_recent_ids(received_since, timestamp_since, v);
   }
-  Status scan_events(Timestamp since, const EventVisitor& v) override { return inner_.scan_events(since, v); }
+  Status scan_for_quotas(Timestamp since, const TypeFilter& summable, const EventVisitor& v) override {
+    return inner_.scan_for_quotas(since, summable, v);
+  }
   Result<std::vector<RollupCheck>> check_rollups(int month, std::string_view tenant_id) override {
     return inner_.check_rollups(month, tenant_id);
   }

@@ -68,6 +68,7 @@ Result<std::vector<UsageRow>> totals_by_type(const std::vector<UsageRow>& rows);
 
 using EventVisitor = std::function<void(std::string_view tenant_id, std::string_view event_type,
                                         Decimal quantity, Timestamp timestamp)>;
+using TypeFilter = std::function<bool(std::string_view event_type)>;
 
 // A quota alert as stored, with how its webhook delivery went.
 struct AlertRecord {
@@ -133,9 +134,11 @@ class Store {
   virtual Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since,
                                  const IdVisitor& visit) = 0;
 
-  // Visits (tenant, event type, quantity, timestamp) of every stored event whose timestamp is at
-  // or after `since`: what the live quota counters are rebuilt from at start.
-  virtual Status scan_events(Timestamp since, const EventVisitor& visit) = 0;
+  // What the live quota counters are rebuilt from at start, from `since` (a quarter hour) on:
+  // for event types that `summable` accepts, one (tenant, type, sum, quarter start) per quarter
+  // hour from the rollups, exact because every zone's day begins on a quarter hour; for the
+  // other types (gauges, whose counters keep maxima) every stored event.
+  virtual Status scan_for_quotas(Timestamp since, const TypeFilter& summable, const EventVisitor& visit) = 0;
 
   // Reconciliation: raw sums against hourly and daily rollups for the UTC month YYYYMM, one
   // row per (tenant, event type) seen in any of them; all tenants when tenant_id is empty.

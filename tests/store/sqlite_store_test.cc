@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "store/sqlite/decimal_functions.h"
 #include "support/temp_dir.h"
 
@@ -123,6 +125,32 @@ TEST_F(SqliteStoreTest, ScansRecentIds) {
                                       });
   ASSERT_TRUE(status);
   EXPECT_EQ(seen, std::vector<std::string>{"acme/new"});
+}
+
+// Verifies the quota scan gives quarter-hour sums for summable types and every event of the
+// others (gauges), from `since` on only.
+TEST_F(SqliteStoreTest, ScansForQuotasBySumsAndGaugeEvents) {
+  SqliteStore store({db_path_});
+  ASSERT_TRUE(store.append(std::vector<Event>{
+      make_event("a", "acme", "query", "1", "2026-11-05T10:01:00Z"),
+      make_event("b", "acme", "query", "2", "2026-11-05T10:14:59Z"),
+      make_event("c", "acme", "query", "3.5", "2026-11-05T10:15:00Z"),
+      make_event("d", "acme", "storage_gb", "40", "2026-11-05T10:02:00Z"),
+      make_event("e", "acme", "storage_gb", "12", "2026-11-05T10:03:00Z"),
+      make_event("f", "acme", "query", "100", "2026-10-31T23:59:00Z"),       // before `since`
+      make_event("g", "acme", "storage_gb", "99", "2026-10-31T23:59:00Z")}));  // before `since`
+  std::vector<std::string> seen;
+  auto status = store.scan_for_quotas(
+      *parse_rfc3339("2026-11-01T00:00:00Z"), [](std::string_view type) { return type != "storage_gb"; },
+      [&](std::string_view t, std::string_view type, Decimal q, Timestamp at) {
+        seen.push_back(std::string(t) + " " + std::string(type) + " " + q.to_string() + " " + format_rfc3339(at));
+      });
+  ASSERT_TRUE(status) << status.error().message;
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"acme query 3 2026-11-05T10:00:00.000Z",
+                                            "acme query 3.5 2026-11-05T10:15:00.000Z",
+                                            "acme storage_gb 12 2026-11-05T10:03:00.000Z",
+                                            "acme storage_gb 40 2026-11-05T10:02:00.000Z"}));
 }
 
 // Verifies totals per event type add quantities and counts, sorted by type, and fail on overflow.

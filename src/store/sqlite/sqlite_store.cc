@@ -499,22 +499,40 @@ Result<std::vector<AlertRecord>> SqliteStore::list_alerts(std::string_view tenan
   }
 }
 
-Status SqliteStore::scan_events(Timestamp since, const EventVisitor& visit) {
+Status SqliteStore::scan_for_quotas(Timestamp since, const TypeFilter& summable, const EventVisitor& visit) {
   try {
-    int first_month = month_key(since);
     auto reader = borrow_reader();
+    auto text = [](const SQLite::Column& c) { return std::string_view(c.getText(), c.getBytes()); };
+    // Quarter-hour sums for summable types; the others are collected and read event by event.
+    std::vector<std::string> one_by_one;
+    SQLite::Statement sums(*reader, "SELECT tenant_id, event_type, quantity, bucket_start FROM usage_quarter_hour "
+                                    "WHERE bucket_start >= ?");
+    sums.bind(1, static_cast<std::int64_t>(to_unix_ms(since)));
+    while (sums.executeStep()) {
+      std::string_view type = text(sums.getColumn(1));
+      if (!summable(type)) {
+        if (std::find(one_by_one.begin(), one_by_one.end(), type) == one_by_one.end()) one_by_one.emplace_back(type);
+        continue;
+      }
+      auto quantity = Decimal::parse(sums.getColumn(2).getString());
+      if (!quantity) return fail(Error::internal("corrupt quantity in usage_quarter_hour"));
+      visit(text(sums.getColumn(0)), type, *quantity, from_unix_ms(sums.getColumn(3).getInt64()));
+    }
+    if (one_by_one.empty()) return {};
+    std::string in;
+    for (std::size_t i = 0; i < one_by_one.size(); ++i) in += i == 0 ? "?" : ", ?";
+    int first_month = month_key(since);
     for (int month : partitions()) {
       if (month < first_month) continue;
-      SQLite::Statement stmt(*reader, fmt::format("SELECT tenant_id, event_type, quantity, ts FROM {} WHERE ts >= ?",
-                                                  partition_table(month)));
+      SQLite::Statement stmt(*reader, fmt::format("SELECT tenant_id, event_type, quantity, ts FROM {} "
+                                                  "WHERE ts >= ? AND event_type IN ({})",
+                                                  partition_table(month), in));
       stmt.bind(1, static_cast<std::int64_t>(to_unix_ms(since)));
+      for (std::size_t i = 0; i < one_by_one.size(); ++i) stmt.bindNoCopy(static_cast<int>(i + 2), one_by_one[i]);
       while (stmt.executeStep()) {
         auto quantity = Decimal::parse(stmt.getColumn(2).getString());
         if (!quantity) return fail(Error::internal("corrupt quantity in " + partition_table(month)));
-        const auto& tenant = stmt.getColumn(0);
-        const auto& type = stmt.getColumn(1);
-        visit(std::string_view(tenant.getText(), tenant.getBytes()), std::string_view(type.getText(), type.getBytes()),
-              *quantity, from_unix_ms(stmt.getColumn(3).getInt64()));
+        visit(text(stmt.getColumn(0)), text(stmt.getColumn(1)), *quantity, from_unix_ms(stmt.getColumn(3).getInt64()));
       }
     }
     return {};

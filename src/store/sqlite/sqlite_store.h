@@ -47,7 +47,7 @@ class SqliteStore final : public Store, public ShipLog {
   Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since,
                          const IdVisitor& visit) override;
 
-  Status scan_events(Timestamp since, const EventVisitor& visit) override;
+  Status scan_for_quotas(Timestamp since, const TypeFilter& summable, const EventVisitor& visit) override;
   Status put_quota(std::string_view tenant_id, const quota::TenantQuota& quota) override;
   Result<std::vector<std::pair<std::string, quota::TenantQuota>>> list_quotas() override;
   Result<std::optional<std::int64_t>> record_alert(const quota::Alert& alert) override;
