@@ -41,6 +41,15 @@ class TrackerTest : public ::testing::Test {
     o.retry_backoff = std::chrono::milliseconds(10);
     return o;
   }
+  // Room for 10 events that leave only on flush(): what happens to the 11th is the policy's.
+  TrackerOptions full_after_ten(OverflowPolicy policy) {
+    TrackerOptions o = options();
+    o.capacity = 10;
+    o.batch_size = 1000;                       // nothing leaves on size
+    o.flush_interval = std::chrono::hours(1);  // nor on time
+    o.overflow = policy;
+    return o;
+  }
   TempDir dir_;
   int port_ = free_port();
 };
@@ -128,12 +137,7 @@ TEST_F(TrackerTest, RefusedKeyIsExplained) {
 
 // Verifies the drop policy refuses, and counts, what does not fit.
 TEST_F(TrackerTest, DropPolicyCounts) {
-  TrackerOptions o = options();
-  o.capacity = 10;
-  o.batch_size = 1000;                      // nothing leaves on size
-  o.flush_interval = std::chrono::hours(1);  // nor on time
-  o.overflow = OverflowPolicy::kDrop;
-  Tracker tracker(o);
+  Tracker tracker(full_after_ten(OverflowPolicy::kDrop));
   int refused = 0;
   for (int i = 0; i < 25; ++i) refused += tracker.track(query("drop")) ? 0 : 1;
   EXPECT_EQ(refused, 15);
@@ -145,12 +149,7 @@ TEST_F(TrackerTest, DropPolicyCounts) {
 // both the buffer and the spill: every event once.
 TEST_F(TrackerTest, SpillPolicyShipsOverflowOnce) {
   MeterdProcess meterd(port_, (dir_ / "data").string());
-  TrackerOptions o = options();
-  o.capacity = 10;
-  o.batch_size = 1000;                      // nothing leaves on size
-  o.flush_interval = std::chrono::hours(1);  // nor on time
-  o.overflow = OverflowPolicy::kSpill;
-  Tracker tracker(o);
+  Tracker tracker(full_after_ten(OverflowPolicy::kSpill));
   for (int i = 0; i < 25; ++i) EXPECT_TRUE(tracker.track(query("overflow", "overflow-" + std::to_string(i))));
   EXPECT_EQ(tracker.stats().tracked, 25u);
   tracker.flush();
