@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# CPU time per request of meterd and of the load generator (wrk), for /health and /track, from
-# the processes' own CPU counters: on two shared cores the ratio of request rates mixes both, and
-# this shows whose work grew. Usage: bench/cpu_split.sh [BUILD_DIR]   (BENCH_SECONDS=5 each)
+# CPU time per request of meterd and of the load generator (wrk), for /health, for /health
+# carrying /track's body built by the same Lua code (the load generator doing /track's work), and
+# for /track, from the processes' own CPU counters: on two shared cores the ratio of request
+# rates mixes both, and this shows whose work grew. Usage: bench/cpu_split.sh [BUILD_DIR]   (BENCH_SECONDS=5 each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -17,8 +18,9 @@ tick=$(getconf CLK_TCK)
 meterd_cpu() { awk -v t="$tick" '{print ($14 + $15) / t}' "/proc/$pid/stat"; }
 
 echo "== CPU per request, 64 connections, ${seconds}s each"
-for what in health track; do
+for what in health health+body track; do
   args=("http://127.0.0.1:$port/health")
+  [[ $what == health+body ]] && args=(-s bench/health_like_track.lua "http://127.0.0.1:$port")
   [[ $what == track ]] && args=(-s bench/track.lua "http://127.0.0.1:$port")
   before=$(meterd_cpu)
   /usr/bin/time -f "%U %S" -o "$work/wrk_cpu" wrk -t2 -c64 -d"${seconds}s" "${args[@]}" >"$work/wrk.txt"
@@ -26,5 +28,5 @@ for what in health track; do
   awk -v what="$what" -v secs="$seconds" -v before="$before" -v after="$after" \
       -v rps="$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")" -v wrk="$(awk '{print $1 + $2}' "$work/wrk_cpu")" \
       'BEGIN { n = rps * secs; m = (after - before) / n * 1e6; w = wrk / n * 1e6;
-               printf "%-7s %8.0f req/s   meterd %5.1f µs   wrk %5.1f µs   both %5.1f µs\n", what, rps, m, w, m + w }'
+               printf "%-12s %8.0f req/s   meterd %5.1f µs   wrk %5.1f µs   both %5.1f µs\n", what, rps, m, w, m + w }'
 done
