@@ -22,14 +22,13 @@ const quota::QuotaBook::Tenant& QuotaAdmission::tenant_for(std::string_view tena
 
 void QuotaAdmission::add_counted(const quota::CounterKey& key, Decimal quantity,
                                  const quota::MeterLimits& limits, Timestamp at, bool undoable) {
-  auto previous = book_.add(key, quantity);
-  if (!previous) return;  // overflow: the counter keeps its value
-  if (undoable) undo_.emplace_back(key, *previous);
+  auto change = book_.add(key, quantity);
+  if (!change) return;  // overflow: the counter keeps its value
+  if (undoable) undo_.emplace_back(key, change->before);
   const auto& limit = limits.of(key.period);
   if (alerts_ == nullptr || !limit) return;
-  Decimal now_used = book_.used(key);
-  for (int t : quota::crossed_thresholds(*previous, now_used, *limit, thresholds_)) {
-    pending_alerts_.push_back({key.tenant, key.meter, key.period, from_unix_ms(key.period_start_ms), t, now_used,
+  for (int t : quota::crossed_thresholds(change->before, change->after, *limit, thresholds_)) {
+    pending_alerts_.push_back({key.tenant, key.meter, key.period, from_unix_ms(key.period_start_ms), t, change->after,
                                *limit, at});
   }
 }

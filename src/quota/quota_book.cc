@@ -25,18 +25,19 @@ class QuotaBook::Usage {
     return c == nullptr ? Decimal() : c->value;
   }
 
-  Result<Decimal> add(Meter meter, Period period, std::int64_t start_ms, Decimal quantity) {
+  Result<Change> add(Meter meter, Period period, std::int64_t start_ms, Decimal quantity) {
     std::lock_guard lock(mutex_);
     Counter& c = find_or_add(meter, period, start_ms);
-    Decimal previous = c.value;
+    Change change{c.value, c.value};
     if (is_gauge(meter)) {
-      c.value = std::max(c.value, quantity);
-      return previous;
+      change.after = std::max(c.value, quantity);
+    } else {
+      auto sum = c.value.checked_add(quantity);
+      if (!sum) return fail(Error::invalid("quantity", "usage counter overflows"));
+      change.after = *sum;
     }
-    auto sum = c.value.checked_add(quantity);
-    if (!sum) return fail(Error::invalid("quantity", "usage counter overflows"));
-    c.value = *sum;
-    return previous;
+    c.value = change.after;
+    return change;
   }
 
   void set(Meter meter, Period period, std::int64_t start_ms, Decimal value) {
@@ -122,7 +123,7 @@ Decimal QuotaBook::used(const Tenant& tenant, CounterKeyView key) const {
   return tenant.usage->get(key.meter, key.period, key.period_start_ms);
 }
 
-Result<Decimal> QuotaBook::add(CounterKeyView key, Decimal quantity) {
+Result<QuotaBook::Change> QuotaBook::add(CounterKeyView key, Decimal quantity) {
   return usage_of(key.tenant).add(key.meter, key.period, key.period_start_ms, quantity);
 }
 

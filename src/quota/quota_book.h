@@ -72,9 +72,13 @@ class QuotaBook {
   Decimal used(CounterKeyView key) const { return used(find(key.tenant), key); }
   // The same for a tenant already found (key.tenant is not looked at).
   Decimal used(const Tenant& tenant, CounterKeyView key) const;
-  // Adds (or, for gauges, raises to) `quantity`; returns the previous value, for undo. Fails on
-  // overflow and then changes nothing.
-  Result<Decimal> add(CounterKeyView key, Decimal quantity);
+  // A counter's value before and after an add: `before` for undo, `after` for threshold alerts.
+  struct Change {
+    Decimal before;
+    Decimal after;
+  };
+  // Adds (or, for gauges, raises to) `quantity`. Fails on overflow and then changes nothing.
+  Result<Change> add(CounterKeyView key, Decimal quantity);
   void set_used(CounterKeyView key, Decimal value);
 
  private:

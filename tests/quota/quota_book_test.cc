@@ -46,8 +46,11 @@ TEST(QuotaBook, CountsExactlyPerPeriod) {
   CounterKey day{"acme", Meter::kTokens, Period::kDay, kNov27};
   CounterKey next_day{"acme", Meter::kTokens, Period::kDay, kNov27 + kDayMs};
   CounterKey month{"acme", Meter::kTokens, Period::kMonth, kNov27 - 26 * kDayMs};
-  EXPECT_EQ(book.add(day, dec("0.1"))->to_string(), "0");
-  EXPECT_EQ(book.add(day, dec("0.2"))->to_string(), "0.1");
+  EXPECT_EQ(book.add(day, dec("0.1"))->before.to_string(), "0");
+  auto second = book.add(day, dec("0.2"));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->before.to_string(), "0.1");
+  EXPECT_EQ(second->after.to_string(), "0.3");
   ASSERT_TRUE(book.add(next_day, dec("5")));
   ASSERT_TRUE(book.add(month, dec("7")));
   EXPECT_EQ(book.used(day).to_string(), "0.3");
@@ -57,7 +60,9 @@ TEST(QuotaBook, CountsExactlyPerPeriod) {
 
   CounterKey storage{"acme", Meter::kStorageGb, Period::kDay, kNov27};
   ASSERT_TRUE(book.add(storage, dec("40")));
-  ASSERT_TRUE(book.add(storage, dec("12")));
+  auto lower = book.add(storage, dec("12"));
+  ASSERT_TRUE(lower);
+  EXPECT_EQ(lower->after.to_string(), "40");
   EXPECT_EQ(book.used(storage).to_string(), "40");
 
   book.set_used(day, dec("1"));
