@@ -52,7 +52,8 @@ struct TrackerStats {
   std::uint64_t tracked = 0;   // accepted by track()
   std::uint64_t sent = 0;      // acknowledged by meterd (stored or already stored)
   std::uint64_t rejected = 0;  // refused by meterd as invalid (never retried)
-  std::uint64_t dropped = 0;   // refused by track() under OverflowPolicy::kDrop
+  std::uint64_t dropped = 0;   // refused by track() under OverflowPolicy::kDrop, or lost because
+                               // the spill file could not be written (see last_error)
   std::uint64_t spilled = 0;   // written to the spill file
   std::uint64_t send_failures = 0;
   std::string last_error;  // the latest failed delivery's reason ("" when none yet)
@@ -69,6 +70,12 @@ class Sink {
     std::uint64_t known = 0;     // stored before (a retry): counted as sent all the same
     std::uint64_t rejected = 0;  // invalid; never retried
     std::string error;           // when not delivered: what went wrong and what to do
+
+    static Delivery failure(std::string why) {
+      Delivery d;
+      d.error = std::move(why);
+      return d;
+    }
   };
   virtual ~Sink() = default;
   // `ndjson`: one /v1/events object per line, each with its id.

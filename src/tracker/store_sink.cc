@@ -26,7 +26,7 @@ class StoreSink final : public Sink {
 
   Delivery deliver(const std::string& ndjson) override {
     auto parsed = ingest::parse_events(ndjson, ingest::BodyFormat::kNdjson, limits_, clock_.now());
-    if (!parsed) return failed("the batch could not be read: " + parsed.error().message);
+    if (!parsed) return Delivery::failure("the batch could not be read: " + parsed.error().message);
     Delivery d{true, 0, 0, 0, {}};
     std::vector<Event> events;
     for (auto& item : *parsed) {
@@ -39,7 +39,7 @@ class StoreSink final : public Sink {
     ingestor_.submit(std::move(events), [&done](Result<ingest::Outcomes> r) { done.set_value(std::move(r)); });
     auto stored = outcome.get();
     if (!stored) {  // not on disk: the tracker spills the batch and retries it
-      return failed("storing the batch failed: " + stored.error().message + "; the events wait in the spill file");
+      return Delivery::failure("storing the batch failed: " + stored.error().message + "; the events wait in the spill file");
     }
     for (const auto& o : *stored) {
       if (o.kind == ingest::Outcome::kStored) ++d.accepted;
@@ -50,11 +50,6 @@ class StoreSink final : public Sink {
   }
 
  private:
-  static Delivery failed(std::string why) {
-    Delivery d;
-    d.error = std::move(why);
-    return d;
-  }
 
   static std::unique_ptr<store::sqlite::SqliteStore> open(const std::filesystem::path& data_dir) {
     std::filesystem::path db = data_dir / "meterd.db";

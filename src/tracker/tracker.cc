@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -52,12 +53,6 @@ void append_line(const PackedEvent& e, std::string& out) {
 // The default sink: meterd's /v1/events over HTTP, keep-alive, with the API key.
 class HttpSink final : public Sink {
  public:
-  static Delivery failed(std::string why) {
-    Delivery d;
-    d.error = std::move(why);
-    return d;
-  }
-
   HttpSink(std::string url, std::string api_key) : url_(std::move(url)), api_key_(std::move(api_key)) {}
 
   Delivery deliver(const std::string& ndjson) override {
@@ -65,17 +60,17 @@ class HttpSink final : public Sink {
     request.timeout = std::chrono::seconds(10);
     auto response = http_.send(request);
     if (!response) {
-      return failed(fmt::format("cannot reach meterd at {}: {}; is it running? The events wait in the spill file",
+      return Delivery::failure(fmt::format("cannot reach meterd at {}: {}; is it running? The events wait in the spill file",
                                 url_, response.error().message));
     }
     // 207 and 400 answer for every event (some or all invalid); anything else is a failure.
     if (response->status == 401 || response->status == 403) {
-      return failed(fmt::format("meterd at {} answered {}: set TrackerOptions::api_key to a key allowed to write "
+      return Delivery::failure(fmt::format("meterd at {} answered {}: set TrackerOptions::api_key to a key allowed to write "
                                 "these tenants (meterd keys create); the events wait in the spill file",
                                 url_, response->status));
     }
     if (response->status != 200 && response->status != 207 && response->status != 400) {
-      return failed(fmt::format("meterd at {} answered {}: {}", url_, response->status, response->body.substr(0, 300)));
+      return Delivery::failure(fmt::format("meterd at {} answered {}: {}", url_, response->status, response->body.substr(0, 300)));
     }
     Delivery d{true, 0, 0, 0, {}};
     rapidjson::Document doc;
@@ -146,7 +141,7 @@ struct Tracker::Impl {
         case OverflowPolicy::kSpill: {
           std::string line;
           append_line(packed, line);
-          write_spill(line, false);
+          if (!write_spill(line, 1, false)) return false;
           ++spilled_on_track;
           return true;
         }
@@ -174,15 +169,28 @@ struct Tracker::Impl {
     done.wait(lock, [&] { return flush_served >= mine; });
   }
 
-  void write_spill(const std::string& lines, bool sync) {
-    std::lock_guard lock(spill_mutex);
-    if (spill == nullptr) spill = std::fopen(options.spill_path.c_str(), "ab");
-    if (spill == nullptr) return;  // nowhere to put it: counted as a failure by the caller's stats
-    std::fwrite(lines.data(), 1, lines.size(), spill);
-    if (sync) {
-      std::fflush(spill);
-      ::fsync(::fileno(spill));
+  // Appends `events` events' lines to the spill file and counts them as spilled; when the file
+  // cannot be written they are lost: counted as dropped and said in last_error.
+  bool write_spill(const std::string& lines, std::size_t events, bool sync) {
+    bool written = false;
+    {
+      std::lock_guard lock(spill_mutex);
+      if (spill == nullptr) spill = std::fopen(options.spill_path.c_str(), "ab");
+      if (spill != nullptr) {
+        written = std::fwrite(lines.data(), 1, lines.size(), spill) == lines.size();
+        if (sync) written = std::fflush(spill) == 0 && ::fsync(::fileno(spill)) == 0 && written;
+      }
     }
+    if (written) {
+      spilled += events;
+      return true;
+    }
+    dropped += events;
+    std::lock_guard lock(error_mutex);
+    last_error = fmt::format("cannot write the spill file {}: {}; {} events were lost. Make TrackerOptions::spill_path "
+                             "writable",
+                             options.spill_path.string(), std::strerror(errno), events);
+    return false;
   }
 
   // Hands NDJSON lines to the sink; true when it answered for every event (stored, known or
@@ -243,8 +251,7 @@ struct Tracker::Impl {
   // Sends a batch, or spills it while the sink is unreachable or failing.
   void deliver(const std::string& body, std::size_t events) {
     if (!reachable() || !send(body)) {
-      write_spill(body, true);
-      spilled += events;
+      write_spill(body, events, true);
     }
   }
 

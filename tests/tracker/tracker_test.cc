@@ -135,6 +135,21 @@ TEST_F(TrackerTest, RefusedKeyIsExplained) {
   EXPECT_EQ(tracker.stats().last_error, "");
 }
 
+// Verifies events that can be neither sent nor spilled are counted as dropped and explained,
+// never counted as spilled.
+TEST_F(TrackerTest, UnwritableSpillIsExplained) {
+  TrackerOptions o = options();
+  o.spill_path = dir_ / "missing-folder" / "spill.jsonl";
+  Tracker tracker(o);
+  for (int i = 0; i < 5; ++i) tracker.track(query("lost"));
+  tracker.flush();
+  EXPECT_EQ(tracker.stats().spilled, 0u);
+  EXPECT_EQ(tracker.stats().dropped, 5u);
+  const std::string error = tracker.stats().last_error;
+  EXPECT_NE(error.find("cannot write the spill file"), std::string::npos) << error;
+  EXPECT_NE(error.find("5 events were lost"), std::string::npos) << error;
+}
+
 // Verifies the drop policy refuses, and counts, what does not fit.
 TEST_F(TrackerTest, DropPolicyCounts) {
   Tracker tracker(full_after_ten(OverflowPolicy::kDrop));
@@ -152,6 +167,7 @@ TEST_F(TrackerTest, SpillPolicyShipsOverflowOnce) {
   Tracker tracker(full_after_ten(OverflowPolicy::kSpill));
   for (int i = 0; i < 25; ++i) EXPECT_TRUE(tracker.track(query("overflow", "overflow-" + std::to_string(i))));
   EXPECT_EQ(tracker.stats().tracked, 25u);
+  EXPECT_EQ(tracker.stats().spilled, 15u);
   tracker.flush();
   EXPECT_EQ(tracker.stats().sent, 25u);
   EXPECT_EQ(stored(meterd, "overflow"), "25");
