@@ -65,12 +65,7 @@ std::size_t EventLanes::drain(const std::function<void(const PackedEvent&)>& vis
     {
       std::lock_guard lock(lane.mutex);
       if (lane.filling.empty()) continue;
-    }
-    // Ready for the lane's next batch (twice the last one), outside the lock.
-    prepare(lane.draining, std::max(kInitialBytes, 2 * lane.draining.size()));
-    {
-      std::lock_guard lock(lane.mutex);
-      lane.filling.swap(lane.draining);
+      lane.filling.swap(lane.draining);  // the lane gets the buffer prepared after its last drain
     }
     const char* at = lane.draining.data();
     const char* end = at + lane.draining.size();
@@ -86,6 +81,8 @@ std::size_t EventLanes::drain(const std::function<void(const PackedEvent&)>& vis
       visit({fields[0], fields[1], fields[2], fields[3], fields[4], header.timestamp_ms});
       ++events;
     }
+    // Ready for the lane's next batch: twice this one, pages touched, outside the lock.
+    prepare(lane.draining, std::max(kInitialBytes, 2 * lane.draining.size()));
   }
   return events;
 }
