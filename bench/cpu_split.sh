@@ -20,10 +20,11 @@ meterd_cpu() { awk -v t="$tick" '{print ($14 + $15) / t}' "/proc/$pid/stat"; }
 echo "== CPU per request, 64 connections, ${seconds}s each"
 for what in health health+body track; do
   args=("http://127.0.0.1:$port/health")
-  [[ $what == health+body ]] && args=(-s bench/health_like_track.lua "http://127.0.0.1:$port")
-  [[ $what == track ]] && args=(-s bench/track.lua "http://127.0.0.1:$port")
+  [[ $what != health ]] && args=(-s bench/track.lua "http://127.0.0.1:$port")
+  path=/track
+  [[ $what == health+body ]] && path=/health
   before=$(meterd_cpu)
-  /usr/bin/time -f "%U %S" -o "$work/wrk_cpu" wrk -t2 -c64 -d"${seconds}s" "${args[@]}" >"$work/wrk.txt"
+  TRACK_PATH=$path /usr/bin/time -f "%U %S" -o "$work/wrk_cpu" wrk -t2 -c64 -d"${seconds}s" "${args[@]}" >"$work/wrk.txt"
   after=$(meterd_cpu)
   awk -v what="$what" -v secs="$seconds" -v before="$before" -v after="$after" \
       -v rps="$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")" -v wrk="$(awk '{print $1 + $2}' "$work/wrk_cpu")" \

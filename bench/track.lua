@@ -1,4 +1,6 @@
 -- wrk: single events on /track, each with its own id so none is a duplicate.
+-- TRACK_PATH=/health sends the same bodies, built the same way, as GET /health (meterd ignores
+-- them): the HTTP ceiling with the load generator doing /track's work (bench/cpu_split.sh).
 -- setup() runs in the main state and gives every wrk thread its own tag.
 local next_tag = 0
 function setup(thread)
@@ -7,12 +9,13 @@ function setup(thread)
 end
 
 local counter = 0
-wrk.method = "POST"
+local path = os.getenv("TRACK_PATH") or "/track"
+wrk.method = path == "/track" and "POST" or "GET"
 wrk.headers["Content-Type"] = "application/json"
 
 function request()
   counter = counter + 1
   local body = '{"id":"b' .. tag .. '-' .. counter ..
     '","tenant_id":"tenant_bench","event_type":"query","quantity":1,"metadata":{"endpoint":"/api/search"}}'
-  return wrk.format(nil, "/track", nil, body)
+  return wrk.format(nil, path, nil, body)
 end
