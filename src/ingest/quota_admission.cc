@@ -46,15 +46,15 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
     return quota::CounterKey{std::string(v.tenant), v.meter, v.period, v.period_start_ms};
   };
   if (entry->quota.enforcement == quota::Enforcement::kSoft) {
-    quota::CounterKey keys[2] = {owned(views[0]), owned(views[1])};
-    for (const auto& key : keys) {
+    for (const auto& view : views) {
       // Only the last few sums are searched (batches repeat keys); a key seen earlier gets a
       // second sum, which settle() adds just the same. This keeps a group linear in its size.
-      auto same = [&](const SoftSum& s) { return s.key == key; };
+      // The key is copied only for a new sum.
+      auto same = [&](const SoftSum& s) { return quota::CounterKeyView(s.key) == view; };
       auto last = soft_.rbegin() + std::min<std::ptrdiff_t>(8, static_cast<std::ptrdiff_t>(soft_.size()));
       auto it = std::find_if(soft_.rbegin(), last, same);
       if (it == last) {
-        soft_.push_back({key, e.quantity, limits, e.received_at});
+        soft_.push_back({owned(view), e.quantity, limits, e.received_at});
         continue;
       }
       auto sum = quota::is_gauge(*meter) ? std::optional<Decimal>(std::max(it->quantity, e.quantity))

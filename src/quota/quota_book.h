@@ -35,6 +35,7 @@ struct CounterKeyView {
   CounterKeyView(std::string_view t, Meter m, Period p, std::int64_t start)
       : tenant(t), meter(m), period(p), period_start_ms(start) {}
   CounterKeyView(const CounterKey& k) : CounterKeyView(k.tenant, k.meter, k.period, k.period_start_ms) {}  // NOLINT: implicit on purpose
+  friend bool operator==(const CounterKeyView&, const CounterKeyView&) = default;
 };
 
 // Every tenant's quota settings and live usage, in memory, for the ingest writer and the quota
