@@ -1,6 +1,7 @@
 -- wrk: single events on /track, each with its own id so none is a duplicate.
 -- TRACK_PATH=/health sends the same bodies, built the same way, as GET /health (meterd ignores
 -- them): the HTTP ceiling with the load generator doing /track's work (bench/cpu_split.sh).
+-- Any other TRACK_PATH is POSTed to (bench/durable_floor.sh).
 -- setup() runs in the main state and gives every wrk thread its own tag.
 local next_tag = 0
 function setup(thread)
@@ -10,7 +11,7 @@ end
 
 local counter = 0
 local path = os.getenv("TRACK_PATH") or "/track"
-wrk.method = path == "/track" and "POST" or "GET"
+wrk.method = path == "/health" and "GET" or "POST"
 wrk.headers["Content-Type"] = "application/json"
 
 function request()

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# How close can any durable /track come to /health on this machine? Runs bench/durable_floor
+# (meterd's HTTP server with the plainest group commit and none of meterd's ingest work) and
+# meterd itself, each against its own /health in the same run, alternating BENCH_ROUNDS times.
+# Usage: bench/durable_floor.sh [BUILD_DIR]   (BENCH_SECONDS=5 per wrk run, BENCH_ROUNDS=2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+seconds=${BENCH_SECONDS:-5}
+rounds=${BENCH_ROUNDS:-2}
+work=$(mktemp -d /tmp/meterd-floor.XXXXXX)
+pid=""
+stop() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; pid=""; }
+trap 'stop; rm -rf "$work"' EXIT
+
+rps() { wrk -t2 -c64 -d"${seconds}s" "$@" | awk '/Requests\/sec/ {printf "%.0f", $2}'; }
+body() { TRACK_PATH=$1 rps -s bench/track.lua "$2"; }
+ratio() { awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN {printf "%.2f", a / ((b + c) / 2)}'; }
+
+echo "== 64 connections, ${seconds}s per run; each ratio is to the mean of the /health runs around it"
+for round in $(seq "$rounds"); do
+  rm -rf "$work/floor" "$work/data" && mkdir -p "$work/floor"
+  "$build/bench/durable_floor" "$work/floor" >"$work/floor.out" &
+  pid=$!
+  for _ in $(seq 200); do grep -q port "$work/floor.out" 2>/dev/null && break; sleep 0.05; done
+  url="http://127.0.0.1:$(awk '{print $2}' "$work/floor.out")"
+  h1=$(rps "$url/health"); ack=$(body /ack "$url"); durable=$(body /durable "$url"); h2=$(rps "$url/health")
+  stop
+  echo "floor  round $round: /health ${h1} then ${h2} req/s; POST /ack ${ack} ($(ratio "$ack" "$h1" "$h2"));" \
+       "POST /durable ${durable} ($(ratio "$durable" "$h1" "$h2"))"
+
+  "$build/meterd" serve --listen 127.0.0.1:0 --data-dir "$work/data" --log-level warn \
+    --set ingest.rate_limit_events_per_second=0 >"$work/out" 2>&1 &
+  pid=$!
+  for _ in $(seq 400); do grep -q serving "$work/out" 2>/dev/null && break; sleep 0.05; done
+  url="http://127.0.0.1:$(sed -n 's|.*serving http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/out")"
+  h1=$(rps "$url/health"); track=$(body /track "$url"); h2=$(rps "$url/health")
+  stop
+  echo "meterd round $round: /health ${h1} then ${h2} req/s; POST /track ${track} ($(ratio "$track" "$h1" "$h2"))"
+done
