@@ -41,6 +41,7 @@ test-asan: deps
 bench: build
 	bench/run.sh $(BUILD)
 	bench/cpu_split.sh $(BUILD)
+	bench/durable_floor.sh $(BUILD)
 	bench/quota.sh $(BUILD)
 	bench/clickhouse.sh $(BUILD)
 	bench/invoice.sh $(BUILD)
