@@ -59,6 +59,10 @@ class GroupLog {
     wake_.notify_one();
     writer_.join();
     ::close(fd_);
+    if (groups_ > 0) {
+      std::fprintf(stderr, "durable: %zu groups, %.1f requests per group\n", groups_,
+                   static_cast<double>(answered_) / static_cast<double>(groups_));
+    }
   }
 
   void append(std::string body, Responder respond) {
@@ -91,6 +95,8 @@ class GroupLog {
       }
       offset_ += bytes.size();
       for (auto& respond : group) respond(ok());
+      ++groups_;
+      answered_ += group.size();
       bytes.clear();
       group.clear();
     }
@@ -98,6 +104,7 @@ class GroupLog {
 
   int fd_ = -1;
   std::size_t offset_ = 0;  // writer thread only
+  std::size_t groups_ = 0, answered_ = 0;  // writer thread only
   std::mutex mutex_;
   std::condition_variable wake_;
   std::string queued_bytes_;        // GUARDED_BY(mutex_)
