@@ -73,8 +73,8 @@ void track(const ApiContext& api, HttpRequest& request, Responder& respond) {
     api.rejects.add("rate_limit");
     return respond(std::move(*limited));
   }
-  Event echo = parsed->event;
-  echo.metadata.clear();
+  const Event& e = parsed->event;
+  Event echo{e.id, e.tenant_id, e.event_type, e.quantity, e.timestamp, e.received_at, {}};  // the answer has no metadata
   std::vector<Event> events;
   events.push_back(std::move(parsed->event));
   api.ingestor.submit(std::move(events), [respond = std::move(respond), echo = std::move(echo)](
