@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "auth/authenticator.h"
 #include "core/clock.h"
+#include "ingest/dedupe_snapshot.h"
 #include "ingest/ingestor.h"
 #include "ingest/quota_admission.h"
 #include "notify/webhook_notifier.h"
@@ -34,6 +35,29 @@ std::filesystem::path web_dir(const config::Config& c) {
     return exe.parent_path().parent_path() / "web";
   }
   return "web";
+}
+
+// Writes the dedupe index out for the next start, but only if every event stored since this
+// start came through this meterd: events another process stored in the folder meanwhile (a
+// tracker's store sink) are not in the index, so the next start must read them from the store.
+void save_dedupe_index(store::Store& store, const ingest::InMemoryDedupeIndex& index,
+                       const store::RowCursor& at_start, std::uint64_t stored_here, const std::filesystem::path& path,
+                       Timestamp complete_since) {
+  auto now = store.row_cursor();  // before counting: a row added in between makes the counts differ
+  auto stored = store.rows_after(at_start);
+  if (!now || !stored) {
+    spdlog::warn("dedupe index not saved ({}); the next start rebuilds it from the events",
+                 (!now ? now.error() : stored.error()).message);
+    return;
+  }
+  if (static_cast<std::uint64_t>(*stored) != stored_here) {
+    spdlog::info("dedupe index not saved: {} events were stored since start, {} of them by this meterd; the next "
+                 "start rebuilds it from the events", *stored, stored_here);
+    return;
+  }
+  if (auto s = ingest::save_dedupe_snapshot(path, index, {complete_since, *now}); !s) {
+    spdlog::warn("{}; the next start rebuilds the dedupe index from the events", s.error().message);
+  }
 }
 
 }  // namespace
@@ -101,7 +125,16 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
   ingest_options.dedupe_window = std::chrono::days(c.dedupe_window_days);
   ingest_options.late_window = std::chrono::days(c.late_window_days);
   ingest::Ingestor ingestor(*store, dedupe, clock, ingest_options, &admission);
-  auto started = ingestor.start();
+  // The index saved by the last clean stop, if any, then the events stored since it.
+  auto snapshot_path = c.data_dir / "dedupe.snapshot";
+  auto rows_at_start = store->row_cursor();
+  if (!rows_at_start) {
+    spdlog::critical("cannot read the stored events: {}", rows_at_start.error().message);
+    return 1;
+  }
+  auto snapshot = ingest::load_dedupe_snapshot(snapshot_path, dedupe, clock.now() - ingest_options.dedupe_window,
+                                               *rows_at_start);
+  auto started = ingestor.start(snapshot ? &*snapshot : nullptr);
   if (auto s = recounted.get(); !s) {
     spdlog::critical("cannot rebuild the quota counters: {}", s.error().message);
     return 1;
@@ -180,6 +213,8 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
 
   server.run();
   ingestor.stop();
+  save_dedupe_index(*store, dedupe, *rows_at_start, ingestor.counters().accepted.load(), snapshot_path,
+                    clock.now() - ingest_options.dedupe_window);
   if (clickhouse) clickhouse->shipper.stop();
   spdlog::info("stopped; every acknowledged event is stored ({} accepted this run)",
                ingestor.counters().accepted.load());

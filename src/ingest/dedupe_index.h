@@ -50,6 +50,14 @@ class InMemoryDedupeIndex final : public DedupeIndex {
   std::size_t size() const override { return ids_.size(); }
   void prefetch(const DedupeKey& key) const override { ids_.prefetch(key); }
 
+  // For a snapshot of the index (dedupe_snapshot.h): room for `n` ids, and every id with the hour
+  // it was received in.
+  void reserve(std::size_t n) { ids_.reserve(n); }
+  template <class Visit>
+  void for_each(Visit&& visit) const {
+    for (const auto& [key, hour] : ids_) visit(key, hour);
+  }
+
  private:
   // Value: the hour (since the epoch) the id was received; hours keep the entry small.
   absl::flat_hash_map<DedupeKey, std::uint32_t> ids_;

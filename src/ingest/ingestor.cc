@@ -12,7 +12,7 @@ Ingestor::Ingestor(store::Store& store, DedupeIndex& index, const Clock& clock,
 
 Ingestor::~Ingestor() { stop(); }
 
-Status Ingestor::start() {
+Status Ingestor::start(const store::RowCursor* after) {
   Timestamp now = clock_.now();
   Timestamp received_since = now - options_.dedupe_window;
   auto started = std::chrono::steady_clock::now();
@@ -29,8 +29,9 @@ Status Ingestor::start() {
     }
     chunk.clear();
   };
+  std::size_t known = index_.size();
   auto status = store_.scan_recent_ids(
-      received_since, received_since - options_.late_window,
+      received_since, received_since - options_.late_window, after,
       [&](std::string_view tenant, std::string_view id, Timestamp received_at) {
         chunk.emplace_back(dedupe_key(tenant, id), received_at);
         if (chunk.size() == chunk.capacity()) insert_chunk();
@@ -38,8 +39,9 @@ Status Ingestor::start() {
   if (!status) return status;
   insert_chunk();
   dedupe_size_ = index_.size();
-  spdlog::info("dedupe index rebuilt: {} ids received in the last {} days, in {} ms", index_.size(),
-               std::chrono::duration_cast<std::chrono::days>(options_.dedupe_window).count(),
+  spdlog::info("dedupe index rebuilt: {} ids received in the last {} days ({} from the events{}), in {} ms",
+               index_.size(), std::chrono::duration_cast<std::chrono::days>(options_.dedupe_window).count(),
+               index_.size() - known, after != nullptr ? " stored since the snapshot" : "",
                std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::steady_clock::now() - started).count());
   next_expiry_ = now + std::chrono::hours(1);

@@ -79,8 +79,9 @@ class Ingestor {
            Admission* admission = nullptr);
   ~Ingestor();
 
-  // Rebuilds the dedupe index from the store and starts the writer thread.
-  Status start();
+  // Rebuilds the dedupe index from the store and starts the writer thread. With `after` (the
+  // index already holds every id stored up to it: a snapshot), only the events past it are read.
+  Status start(const store::RowCursor* after = nullptr);
 
   // Queues the events; `done` is called once they are durably stored, or with an error.
   void submit(std::vector<Event> events, Completion done);

@@ -14,9 +14,12 @@ class ForwardingStore : public Store {
   std::string_view name() const override { return inner_.name(); }
   Status append(std::span<const Event> events) override { return inner_.append(events); }
   Result<std::vector<UsageRow>> usage(const UsageQuery& q) override { return inner_.usage(q); }
-  Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since, const IdVisitor& v) override {
-    return inner_.scan_recent_ids(received_since, timestamp_since, v);
+  Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since, const RowCursor* after,
+                         const IdVisitor& v) override {
+    return inner_.scan_recent_ids(received_since, timestamp_since, after, v);
   }
+  Result<RowCursor> row_cursor() override { return inner_.row_cursor(); }
+  Result<std::int64_t> rows_after(const RowCursor& cursor) override { return inner_.rows_after(cursor); }
   Status scan_for_quotas(Timestamp since, const TypeFilter& summable, const EventVisitor& v) override {
     return inner_.scan_for_quotas(since, summable, v);
   }

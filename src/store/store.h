@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -109,6 +110,10 @@ struct AggregateRow {
 using IdVisitor =
     std::function<void(std::string_view tenant_id, std::string_view id, Timestamp received_at)>;
 
+// Where the raw events end: the last row of each monthly partition (YYYYMM -> row number).
+// Rows are only ever appended, so the rows past a cursor are the events stored since it was read.
+using RowCursor = std::map<int, std::int64_t>;
+
 // Where events and their rollups live. Implementations: sqlite/ (embedded, the default).
 //
 // append() is called by one thread at a time (the ingest writer) and is atomic: either every
@@ -130,9 +135,13 @@ class Store {
 
   // Visits (tenant, id, received_at) of every stored event received at or after
   // `received_since` whose timestamp is at or after `timestamp_since`: what the dedupe index
-  // must remember after a restart.
+  // must remember after a restart. With `after`, only the rows past it.
   virtual Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since,
-                                 const IdVisitor& visit) = 0;
+                                 const RowCursor* after, const IdVisitor& visit) = 0;
+
+  // Where the raw events end now, and how many lie past a cursor read earlier.
+  virtual Result<RowCursor> row_cursor() = 0;
+  virtual Result<std::int64_t> rows_after(const RowCursor& cursor) = 0;
 
   // What the live quota counters are rebuilt from at start, from `since` (a quarter hour) on:
   // for event types that `summable` accepts, one (tenant, type, sum, quarter start) per quarter

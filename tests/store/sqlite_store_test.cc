@@ -119,12 +119,35 @@ TEST_F(SqliteStoreTest, ScansRecentIds) {
   ASSERT_TRUE(store.append(std::vector<Event>{old, recent}));
   std::vector<std::string> seen;
   auto status = store.scan_recent_ids(*parse_rfc3339("2026-10-01T00:00:00Z"),
-                                      *parse_rfc3339("2026-08-01T00:00:00Z"),
+                                      *parse_rfc3339("2026-08-01T00:00:00Z"), nullptr,
                                       [&](std::string_view t, std::string_view id, Timestamp) {
                                         seen.push_back(std::string(t) + "/" + std::string(id));
                                       });
   ASSERT_TRUE(status);
   EXPECT_EQ(seen, std::vector<std::string>{"acme/new"});
+}
+
+// Verifies a row cursor: rows_after counts and scan_recent_ids visits only the events stored
+// after it, in its partitions and in a partition created since.
+TEST_F(SqliteStoreTest, RowCursorSeesOnlyRowsStoredSince) {
+  SqliteStore store({db_path_});
+  ASSERT_TRUE(store.append(std::vector<Event>{make_event("a", "acme", "q", "1", "2026-11-01T00:00:00Z"),
+                                              make_event("b", "acme", "q", "1", "2026-11-02T00:00:00Z")}));
+  auto cursor = store.row_cursor();
+  ASSERT_TRUE(cursor);
+  EXPECT_EQ(*cursor, (RowCursor{{202611, 2}}));
+  ASSERT_TRUE(store.append(std::vector<Event>{make_event("c", "acme", "q", "1", "2026-11-03T00:00:00Z"),
+                                              make_event("d", "acme", "q", "1", "2026-10-30T00:00:00Z")}));
+  auto after = store.rows_after(*cursor);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(*after, 2);
+  std::vector<std::string> seen;
+  ASSERT_TRUE(store.scan_recent_ids(*parse_rfc3339("2026-10-01T00:00:00Z"), *parse_rfc3339("2026-10-01T00:00:00Z"),
+                                    &*cursor, [&](std::string_view, std::string_view id, Timestamp) {
+                                      seen.emplace_back(id);
+                                    }));
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"c", "d"}));
 }
 
 // Verifies the quota scan gives quarter-hour sums for summable types and every event of the

@@ -80,6 +80,13 @@ std::string rollup_table_sql(const char* table) {
                      table);
 }
 
+// The row a scan starts after: 0 (every row) for a partition the cursor does not name.
+std::int64_t last_row(const RowCursor* cursor, int month) {
+  if (cursor == nullptr) return 0;
+  auto it = cursor->find(month);
+  return it == cursor->end() ? 0 : it->second;
+}
+
 std::string partition_table(int month) { return fmt::format("usage_events_{}", month); }
 
 std::string upsert_sql(const char* table) {
@@ -549,7 +556,7 @@ std::vector<int> SqliteStore::partitions() {
   return out;
 }
 
-Status SqliteStore::scan_recent_ids(Timestamp received_since, Timestamp timestamp_since,
+Status SqliteStore::scan_recent_ids(Timestamp received_since, Timestamp timestamp_since, const RowCursor* after,
                                     const IdVisitor& visit) {
   try {
     int first_month = month_key(timestamp_since);
@@ -557,9 +564,10 @@ Status SqliteStore::scan_recent_ids(Timestamp received_since, Timestamp timestam
     for (int month : partitions()) {
       if (month < first_month) continue;
       SQLite::Statement stmt(*reader, fmt::format("SELECT tenant_id, id, received_at FROM {} "
-                                                  "WHERE received_at >= ?",
+                                                  "WHERE received_at >= ? AND rowid > ?",
                                                   partition_table(month)));
       stmt.bind(1, static_cast<std::int64_t>(to_unix_ms(received_since)));
+      stmt.bind(2, last_row(after, month));
       while (stmt.executeStep()) {
         const auto& tenant = stmt.getColumn(0);
         const auto& id = stmt.getColumn(1);
@@ -571,6 +579,35 @@ Status SqliteStore::scan_recent_ids(Timestamp received_since, Timestamp timestam
     return {};
   } catch (const std::exception& ex) {
     return fail(Error::unavailable(std::string("sqlite scan failed: ") + ex.what()));
+  }
+}
+
+Result<RowCursor> SqliteStore::row_cursor() {
+  try {
+    RowCursor cursor;
+    auto reader = borrow_reader();
+    for (int month : partitions()) {
+      SQLite::Statement stmt(*reader, fmt::format("SELECT coalesce(max(rowid), 0) FROM {}", partition_table(month)));
+      if (stmt.executeStep()) cursor[month] = stmt.getColumn(0).getInt64();
+    }
+    return cursor;
+  } catch (const std::exception& ex) {
+    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
+  }
+}
+
+Result<std::int64_t> SqliteStore::rows_after(const RowCursor& cursor) {
+  try {
+    std::int64_t rows = 0;
+    auto reader = borrow_reader();
+    for (int month : partitions()) {
+      SQLite::Statement stmt(*reader, fmt::format("SELECT count(*) FROM {} WHERE rowid > ?", partition_table(month)));
+      stmt.bind(1, last_row(&cursor, month));
+      if (stmt.executeStep()) rows += stmt.getColumn(0).getInt64();
+    }
+    return rows;
+  } catch (const std::exception& ex) {
+    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
   }
 }
 

@@ -44,8 +44,10 @@ class SqliteStore final : public Store, public ShipLog {
   std::string_view name() const override { return "sqlite"; }
   Status append(std::span<const Event> events) override;
   Result<std::vector<UsageRow>> usage(const UsageQuery& query) override;
-  Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since,
+  Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since, const RowCursor* after,
                          const IdVisitor& visit) override;
+  Result<RowCursor> row_cursor() override;
+  Result<std::int64_t> rows_after(const RowCursor& cursor) override;
 
   Status scan_for_quotas(Timestamp since, const TypeFilter& summable, const EventVisitor& visit) override;
   Status put_quota(std::string_view tenant_id, const quota::TenantQuota& quota) override;

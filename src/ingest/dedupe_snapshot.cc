@@ -1,0 +1,237 @@
+#include "ingest/dedupe_snapshot.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace meter::ingest {
+namespace {
+
+// Layout, native byte order (the file never leaves the machine that wrote it):
+//   "MTRDDUP1", complete_since (i64 ms), partitions (u64), {month i64, row i64} each,
+//   ids (u64), {low u64, high u64, hour u32} each, XXH64 of everything before (u64).
+constexpr char kMagic[8] = {'M', 'T', 'R', 'D', 'D', 'U', 'P', '1'};
+constexpr std::size_t kIdBytes = 8 + 8 + 4;
+
+// XXH64's streaming state (opaque in the shared library's header).
+struct HashState {
+  HashState() : state(XXH64_createState()) { XXH64_reset(state, 0); }
+  ~HashState() { XXH64_freeState(state); }
+  HashState(const HashState&) = delete;
+  HashState& operator=(const HashState&) = delete;
+  XXH64_state_t* state;
+};
+
+// Appends to a file descriptor through a buffer, hashing what it writes.
+class HashedWriter {
+ public:
+  explicit HashedWriter(int fd) : fd_(fd) { buffer_.reserve(1 << 20); }
+  template <class T>
+  void put(const T& value) {
+    const char* bytes = reinterpret_cast<const char*>(&value);
+    buffer_.append(bytes, sizeof value);
+    if (buffer_.size() >= (1 << 20)) flush();
+  }
+  bool finish() {
+    flush();
+    std::uint64_t sum = XXH64_digest(hash_.state);
+    return ok_ && ::write(fd_, &sum, sizeof sum) == static_cast<ssize_t>(sizeof sum);
+  }
+
+ private:
+  void flush() {
+    XXH64_update(hash_.state, buffer_.data(), buffer_.size());
+    std::size_t done = 0;
+    while (ok_ && done < buffer_.size()) {
+      ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+      if (n <= 0) ok_ = false; else done += static_cast<std::size_t>(n);
+    }
+    buffer_.clear();
+  }
+
+  int fd_;
+  bool ok_ = true;
+  std::string buffer_;
+  HashState hash_;
+};
+
+template <class T>
+bool get(std::istream& in, T& value) {
+  return static_cast<bool>(in.read(reinterpret_cast<char*>(&value), sizeof value));
+}
+
+// The header, checked against the file's size and checksum: nullopt and `why` when unusable.
+struct Header {
+  DedupeSnapshot snapshot;
+  std::uint64_t ids = 0;
+  std::streamoff ids_at = 0;  // where the ids begin
+};
+
+std::optional<Header> read_header(const std::filesystem::path& path, std::string& why) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[sizeof kMagic];
+  std::int64_t since_ms = 0;
+  std::uint64_t partitions = 0;
+  Header h;
+  if (!in.read(magic, sizeof magic) || std::memcmp(magic, kMagic, sizeof kMagic) != 0) {
+    why = "not a dedupe snapshot of this meterd version";
+    return std::nullopt;
+  }
+  if (!get(in, since_ms) || !get(in, partitions) || partitions > 100'000) {
+    why = "its header is damaged";
+    return std::nullopt;
+  }
+  h.snapshot.complete_since = from_unix_ms(since_ms);
+  for (std::uint64_t i = 0; i < partitions; ++i) {
+    std::int64_t month = 0, row = 0;
+    if (!get(in, month) || !get(in, row)) {
+      why = "its header is damaged";
+      return std::nullopt;
+    }
+    h.snapshot.cursor[static_cast<int>(month)] = row;
+  }
+  if (!get(in, h.ids)) {
+    why = "its header is damaged";
+    return std::nullopt;
+  }
+  h.ids_at = in.tellg();
+  auto size = std::filesystem::file_size(path);
+  if (size != static_cast<std::uintmax_t>(h.ids_at) + h.ids * kIdBytes + sizeof(std::uint64_t)) {
+    why = "it is cut short or has bytes too many";
+    return std::nullopt;
+  }
+  // The checksum covers everything before it.
+  in.seekg(0);
+  HashState hash;
+  std::vector<char> chunk(1 << 20);
+  std::uintmax_t left = size - sizeof(std::uint64_t);
+  while (left > 0) {
+    std::size_t n = static_cast<std::size_t>(std::min<std::uintmax_t>(left, chunk.size()));
+    if (!in.read(chunk.data(), static_cast<std::streamsize>(n))) break;
+    XXH64_update(hash.state, chunk.data(), n);
+    left -= n;
+  }
+  std::uint64_t sum = 0;
+  if (left != 0 || !get(in, sum) || sum != XXH64_digest(hash.state)) {
+    why = "its checksum does not match";
+    return std::nullopt;
+  }
+  return h;
+}
+
+// The store must still have every row the snapshot counts as read; a partition dropped since
+// (retention) or holding fewer rows than it did means the snapshot describes another history.
+bool rows_still_there(const store::RowCursor& snapshot, const store::RowCursor& stored) {
+  for (const auto& [month, row] : snapshot) {
+    auto it = stored.find(month);
+    if (it == stored.end() || it->second < row) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status save_dedupe_snapshot(const std::filesystem::path& path, const InMemoryDedupeIndex& index,
+                            const DedupeSnapshot& snapshot) {
+  auto started = std::chrono::steady_clock::now();
+  auto temp = path;
+  temp += ".tmp";
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(Error::unavailable("cannot write " + temp.string() + ": " + std::strerror(errno)));
+  HashedWriter out(fd);
+  out.put(kMagic);
+  out.put(static_cast<std::int64_t>(to_unix_ms(snapshot.complete_since)));
+  out.put(static_cast<std::uint64_t>(snapshot.cursor.size()));
+  for (const auto& [month, row] : snapshot.cursor) {
+    out.put(static_cast<std::int64_t>(month));
+    out.put(static_cast<std::int64_t>(row));
+  }
+  out.put(static_cast<std::uint64_t>(index.size()));
+  index.for_each([&](const DedupeKey& key, std::uint32_t hour) {
+    out.put(key.low);
+    out.put(key.high);
+    out.put(hour);
+  });
+  bool written = out.finish() && ::fsync(fd) == 0;
+  int error = errno;
+  ::close(fd);
+  std::error_code ec;
+  if (written) std::filesystem::rename(temp, path, ec);
+  if (!written || ec) {
+    std::filesystem::remove(temp, ec);
+    return fail(Error::unavailable("cannot write " + path.string() + ": " +
+                                   (written ? ec.message() : std::string(std::strerror(error)))));
+  }
+  // The rename itself is durable once the folder is synced.
+  int dir = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  spdlog::info("dedupe index saved to {}: {} ids in {} ms", path.string(), index.size(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+  return {};
+}
+
+std::optional<store::RowCursor> load_dedupe_snapshot(const std::filesystem::path& path, InMemoryDedupeIndex& index,
+                                                     Timestamp received_since, const store::RowCursor& stored) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return std::nullopt;
+  auto started = std::chrono::steady_clock::now();
+  std::string why;
+  auto header = read_header(path, why);
+  if (header && header->snapshot.complete_since > received_since) {
+    why = "it does not reach back to the start of the dedupe window (was the window made longer?)";
+    header.reset();
+  }
+  if (header && !rows_still_there(header->snapshot.cursor, stored)) {
+    why = "it counts events the store no longer has (a month dropped since?)";
+    header.reset();
+  }
+  if (header) {
+    std::ifstream in(path, std::ios::binary);
+    in.seekg(header->ids_at);
+    index.reserve(header->ids);
+    auto first_hour = static_cast<std::uint32_t>(
+        std::max<std::int64_t>(0, std::chrono::floor<std::chrono::hours>(received_since).time_since_epoch().count()));
+    // A chunk at a time, each id's slot fetched a few ids ahead: the index is far larger than
+    // the cache, as in Ingestor::start.
+    constexpr std::size_t kChunk = 4096, kAhead = 8;
+    std::vector<char> bytes(kChunk * kIdBytes);
+    std::vector<std::pair<DedupeKey, std::uint32_t>> ids(kChunk);
+    for (std::uint64_t left = header->ids; left > 0;) {
+      std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, kChunk));
+      if (!in.read(bytes.data(), static_cast<std::streamsize>(n * kIdBytes))) break;  // sized above
+      for (std::size_t i = 0; i < n; ++i) {
+        const char* at = bytes.data() + i * kIdBytes;
+        std::memcpy(&ids[i].first.low, at, 8);
+        std::memcpy(&ids[i].first.high, at + 8, 8);
+        std::memcpy(&ids[i].second, at + 16, 4);
+      }
+      for (std::size_t i = 0; i < std::min(n, kAhead); ++i) index.prefetch(ids[i].first);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (i + kAhead < n) index.prefetch(ids[i + kAhead].first);
+        if (ids[i].second >= first_hour) index.insert(ids[i].first, Timestamp(std::chrono::hours(ids[i].second)));
+      }
+      left -= n;
+    }
+  }
+  std::filesystem::remove(path, ec);  // read once: a crash from here on means a full rebuild
+  if (!header) {
+    spdlog::warn("dedupe snapshot {} not used: {}; rebuilding the index from the stored events", path.string(), why);
+    return std::nullopt;
+  }
+  spdlog::info("dedupe index: {} ids read from {} in {} ms", index.size(), path.string(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+  return std::move(header->snapshot.cursor);
+}
+
+}  // namespace meter::ingest
