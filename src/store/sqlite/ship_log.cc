@@ -26,12 +26,6 @@ Cursor read_cursor(SQLite::Database& db, int month) {
   return c;
 }
 
-std::int64_t max_rowid(SQLite::Database& db, int month) {
-  SQLite::Statement stmt(db, fmt::format("SELECT coalesce(max(rowid), 0) FROM usage_events_{}", month));
-  stmt.executeStep();
-  return stmt.getColumn(0).getInt64();
-}
-
 }  // namespace
 
 Result<std::optional<Shipment>> SqliteStore::next_shipment(std::size_t max_events, std::string_view new_batch_id) {
@@ -45,7 +39,7 @@ Result<std::optional<Shipment>> SqliteStore::next_shipment(std::size_t max_event
         break;
       }
       if (s.month == 0) {
-        std::int64_t last = max_rowid(*reader, month);
+        std::int64_t last = last_rowid(*reader, month);
         if (last > c.shipped) {
           s = {std::string(new_batch_id), month, c.shipped + 1,
                std::min<std::int64_t>(last, c.shipped + static_cast<std::int64_t>(max_events)), false, {}};
@@ -107,7 +101,7 @@ Result<Backlog> SqliteStore::backlog() {
     Backlog b;
     for (int month : partitions()) {
       Cursor c = read_cursor(*reader, month);
-      std::int64_t waiting = max_rowid(*reader, month) - c.shipped;
+      std::int64_t waiting = last_rowid(*reader, month) - c.shipped;
       if (waiting <= 0) continue;
       b.events += waiting;
       SQLite::Statement first(*reader, fmt::format("SELECT received_at FROM usage_events_{} WHERE rowid = ?", month));

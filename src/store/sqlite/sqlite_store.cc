@@ -582,14 +582,17 @@ Status SqliteStore::scan_recent_ids(Timestamp received_since, Timestamp timestam
   }
 }
 
+std::int64_t SqliteStore::last_rowid(SQLite::Database& db, int month) {
+  SQLite::Statement stmt(db, fmt::format("SELECT coalesce(max(rowid), 0) FROM {}", partition_table(month)));
+  stmt.executeStep();
+  return stmt.getColumn(0).getInt64();
+}
+
 Result<RowCursor> SqliteStore::row_cursor() {
   try {
     RowCursor cursor;
     auto reader = borrow_reader();
-    for (int month : partitions()) {
-      SQLite::Statement stmt(*reader, fmt::format("SELECT coalesce(max(rowid), 0) FROM {}", partition_table(month)));
-      if (stmt.executeStep()) cursor[month] = stmt.getColumn(0).getInt64();
-    }
+    for (int month : partitions()) cursor[month] = last_rowid(*reader, month);
     return cursor;
   } catch (const std::exception& ex) {
     return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));

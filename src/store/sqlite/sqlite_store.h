@@ -95,6 +95,8 @@ class SqliteStore final : public Store, public ShipLog {
     std::unique_ptr<SQLite::Database> db_;
   };
 
+  // The row number of a month's last event (0 when it has none): rows are only ever appended.
+  static std::int64_t last_rowid(SQLite::Database& db, int month);
   std::unique_ptr<SQLite::Database> open_connection() const;
   void migrate();
   SQLite::Statement& insert_statement(int month);
