@@ -35,6 +35,15 @@ DedupeKey dedupe_key(std::string_view tenant_id, std::string_view id) {
   return {h.low64, h.high64};
 }
 
+void DedupeIndex::insert_all(std::span<const std::pair<DedupeKey, Timestamp>> ids) {
+  constexpr std::size_t kAhead = 8;
+  for (std::size_t j = 0; j < std::min(kAhead, ids.size()); ++j) prefetch(ids[j].first);
+  for (std::size_t j = 0; j < ids.size(); ++j) {
+    if (j + kAhead < ids.size()) prefetch(ids[j + kAhead].first);
+    insert(ids[j].first, ids[j].second);
+  }
+}
+
 bool InMemoryDedupeIndex::insert(const DedupeKey& key, Timestamp received_at) {
   return ids_.try_emplace(key, hour_of(received_at)).second;
 }

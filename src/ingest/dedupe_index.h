@@ -3,6 +3,8 @@
 #include <absl/container/flat_hash_map.h>
 
 #include <cstdint>
+#include <span>
+#include <utility>
 #include <string_view>
 
 #include "core/time.h"
@@ -38,6 +40,10 @@ class DedupeIndex {
   virtual std::size_t size() const = 0;
   // A hint that `key` is about to be inserted: an index in memory fetches its slot meanwhile.
   virtual void prefetch(const DedupeKey&) const {}
+
+  // Inserts many keys (a restart's millions), each slot fetched a few keys ahead so that the
+  // cache misses of an index far larger than the cache overlap.
+  void insert_all(std::span<const std::pair<DedupeKey, Timestamp>> ids);
 };
 
 // In-process index: about 24 bytes per id. Not thread-safe; owned by the writer thread.
@@ -53,6 +59,7 @@ class InMemoryDedupeIndex final : public DedupeIndex {
   // For a snapshot of the index (dedupe_snapshot.h): room for `n` ids, and every id with the hour
   // it was received in.
   void reserve(std::size_t n) { ids_.reserve(n); }
+  void clear() { ids_.clear(); }
   template <class Visit>
   void for_each(Visit&& visit) const {
     for (const auto& [key, hour] : ids_) visit(key, hour);

@@ -68,15 +68,15 @@ bool get(std::istream& in, T& value) {
   return static_cast<bool>(in.read(reinterpret_cast<char*>(&value), sizeof value));
 }
 
-// The header, checked against the file's size and checksum: nullopt and `why` when unusable.
+// The header, checked against the file's size: nullopt and `why` when unusable. The checksum is
+// checked as the ids are read.
 struct Header {
   DedupeSnapshot snapshot;
   std::uint64_t ids = 0;
   std::streamoff ids_at = 0;  // where the ids begin
 };
 
-std::optional<Header> read_header(const std::filesystem::path& path, std::string& why) {
-  std::ifstream in(path, std::ios::binary);
+std::optional<Header> read_header(std::istream& in, std::uintmax_t size, std::string& why) {
   char magic[sizeof kMagic];
   std::int64_t since_ms = 0;
   std::uint64_t partitions = 0;
@@ -103,28 +103,47 @@ std::optional<Header> read_header(const std::filesystem::path& path, std::string
     return std::nullopt;
   }
   h.ids_at = in.tellg();
-  auto size = std::filesystem::file_size(path);
   if (size != static_cast<std::uintmax_t>(h.ids_at) + h.ids * kIdBytes + sizeof(std::uint64_t)) {
     why = "it is cut short or has bytes too many";
     return std::nullopt;
   }
-  // The checksum covers everything before it.
-  in.seekg(0);
+  return h;
+}
+
+// Inserts the ids received at or after `received_since` into `index`, hashing every byte of the
+// file as it goes; false (the index then holds whatever was read) when the checksum differs.
+bool read_ids(std::istream& in, const Header& header, InMemoryDedupeIndex& index, Timestamp received_since) {
   HashState hash;
-  std::vector<char> chunk(1 << 20);
-  std::uintmax_t left = size - sizeof(std::uint64_t);
-  while (left > 0) {
-    std::size_t n = static_cast<std::size_t>(std::min<std::uintmax_t>(left, chunk.size()));
-    if (!in.read(chunk.data(), static_cast<std::streamsize>(n))) break;
-    XXH64_update(hash.state, chunk.data(), n);
+  std::vector<char> bytes(static_cast<std::size_t>(header.ids_at));
+  in.seekg(0);
+  if (!in.read(bytes.data(), header.ids_at)) return false;
+  XXH64_update(hash.state, bytes.data(), bytes.size());
+  index.reserve(header.ids);
+  auto first_hour = std::chrono::floor<std::chrono::hours>(received_since);
+  constexpr std::size_t kChunk = 4096;
+  bytes.resize(kChunk * kIdBytes);
+  std::vector<std::pair<DedupeKey, Timestamp>> ids;
+  ids.reserve(kChunk);
+  for (std::uint64_t left = header.ids; left > 0;) {
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, kChunk));
+    if (!in.read(bytes.data(), static_cast<std::streamsize>(n * kIdBytes))) return false;
+    XXH64_update(hash.state, bytes.data(), n * kIdBytes);
+    for (std::size_t i = 0; i < n; ++i) {
+      const char* at = bytes.data() + i * kIdBytes;
+      DedupeKey key;
+      std::uint32_t hour = 0;
+      std::memcpy(&key.low, at, 8);
+      std::memcpy(&key.high, at + 8, 8);
+      std::memcpy(&hour, at + 16, 4);
+      Timestamp received{std::chrono::hours(hour)};
+      if (received >= first_hour) ids.emplace_back(key, received);
+    }
+    index.insert_all(ids);
+    ids.clear();
     left -= n;
   }
   std::uint64_t sum = 0;
-  if (left != 0 || !get(in, sum) || sum != XXH64_digest(hash.state)) {
-    why = "its checksum does not match";
-    return std::nullopt;
-  }
-  return h;
+  return get(in, sum) && sum == XXH64_digest(hash.state);
 }
 
 // The store must still have every row the snapshot counts as read; a partition dropped since
@@ -187,7 +206,8 @@ std::optional<store::RowCursor> load_dedupe_snapshot(const std::filesystem::path
   if (!std::filesystem::exists(path, ec)) return std::nullopt;
   auto started = std::chrono::steady_clock::now();
   std::string why;
-  auto header = read_header(path, why);
+  std::ifstream in(path, std::ios::binary);
+  auto header = read_header(in, std::filesystem::file_size(path, ec), why);
   if (header && header->snapshot.complete_since > received_since) {
     why = "it does not reach back to the start of the dedupe window (was the window made longer?)";
     header.reset();
@@ -196,33 +216,10 @@ std::optional<store::RowCursor> load_dedupe_snapshot(const std::filesystem::path
     why = "it counts events the store no longer has (a month dropped since?)";
     header.reset();
   }
-  if (header) {
-    std::ifstream in(path, std::ios::binary);
-    in.seekg(header->ids_at);
-    index.reserve(header->ids);
-    auto first_hour = static_cast<std::uint32_t>(
-        std::max<std::int64_t>(0, std::chrono::floor<std::chrono::hours>(received_since).time_since_epoch().count()));
-    // A chunk at a time, each id's slot fetched a few ids ahead: the index is far larger than
-    // the cache, as in Ingestor::start.
-    constexpr std::size_t kChunk = 4096, kAhead = 8;
-    std::vector<char> bytes(kChunk * kIdBytes);
-    std::vector<std::pair<DedupeKey, std::uint32_t>> ids(kChunk);
-    for (std::uint64_t left = header->ids; left > 0;) {
-      std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, kChunk));
-      if (!in.read(bytes.data(), static_cast<std::streamsize>(n * kIdBytes))) break;  // sized above
-      for (std::size_t i = 0; i < n; ++i) {
-        const char* at = bytes.data() + i * kIdBytes;
-        std::memcpy(&ids[i].first.low, at, 8);
-        std::memcpy(&ids[i].first.high, at + 8, 8);
-        std::memcpy(&ids[i].second, at + 16, 4);
-      }
-      for (std::size_t i = 0; i < std::min(n, kAhead); ++i) index.prefetch(ids[i].first);
-      for (std::size_t i = 0; i < n; ++i) {
-        if (i + kAhead < n) index.prefetch(ids[i + kAhead].first);
-        if (ids[i].second >= first_hour) index.insert(ids[i].first, Timestamp(std::chrono::hours(ids[i].second)));
-      }
-      left -= n;
-    }
+  if (header && !read_ids(in, *header, index, received_since)) {
+    why = "its checksum does not match";
+    index.clear();
+    header.reset();
   }
   std::filesystem::remove(path, ec);  // read once: a crash from here on means a full rebuild
   if (!header) {

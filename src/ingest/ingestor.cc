@@ -16,17 +16,11 @@ Status Ingestor::start(const store::RowCursor* after) {
   Timestamp now = clock_.now();
   Timestamp received_since = now - options_.dedupe_window;
   auto started = std::chrono::steady_clock::now();
-  // Keys are inserted a chunk at a time, each slot fetched a few keys ahead: the index is far
-  // larger than the cache, and a restart inserts millions of them.
+  // Keys are inserted a chunk at a time, so that their slots can be fetched ahead.
   std::vector<std::pair<DedupeKey, Timestamp>> chunk;
   chunk.reserve(4096);
   auto insert_chunk = [&] {
-    constexpr std::size_t kAhead = 8;
-    for (std::size_t j = 0; j < std::min(kAhead, chunk.size()); ++j) index_.prefetch(chunk[j].first);
-    for (std::size_t j = 0; j < chunk.size(); ++j) {
-      if (j + kAhead < chunk.size()) index_.prefetch(chunk[j + kAhead].first);
-      index_.insert(chunk[j].first, chunk[j].second);
-    }
+    index_.insert_all(chunk);
     chunk.clear();
   };
   std::size_t known = index_.size();
