@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "auth/api_key.h"
 
 namespace meter::auth {
@@ -32,6 +35,10 @@ void Authenticator::reload() {
     next->by_hash.emplace(k.hash, Principal{k.admin, k.tenant_id, k.key_id});
   }
   if (seen_version_ >= 0) spdlog::info("API keys changed: {} active", next->by_hash.size());
+  if (!keys->empty()) any_key_ever_ = true;
+  if (!keys->empty() && open_allowed_.exchange(false)) {
+    spdlog::info("API keys exist now: every request needs one from here on, also if they are all revoked");
+  }
   snapshot_.store(std::move(next));
   seen_version_ = version;
 }
@@ -50,20 +57,37 @@ void Authenticator::refresh_if_due() {
   }
 }
 
+void Authenticator::allow_open_mode(bool allowed) {
+  std::lock_guard lock(reload_mutex_);
+  open_allowed_ = allowed && !any_key_ever_;
+}
+
+bool Authenticator::open_mode() const { return open_allowed_.load() && snapshot_.load()->by_hash.empty(); }
+
 std::size_t Authenticator::active_keys() const { return snapshot_.load()->by_hash.size(); }
 
 Result<Principal> Authenticator::authenticate(std::string_view authorization) {
   refresh_if_due();
   auto snapshot = snapshot_.load();
-  if (snapshot->by_hash.empty()) return Principal{true, "", ""};
-  constexpr std::string_view kBearer = "Bearer ";
+  if (snapshot->by_hash.empty() && open_allowed_.load()) return Principal{true, "", ""};
   if (authorization.empty()) {
+    if (snapshot->by_hash.empty()) {
+      return fail(Error{ErrorCode::kUnauthenticated,
+                        "no API key is active on this server; an admin creates one with: meterd keys create --admin",
+                        "authorization"});
+    }
     return fail(Error{ErrorCode::kUnauthenticated, "send an API key: Authorization: Bearer mk_...", "authorization"});
   }
-  if (!authorization.starts_with(kBearer)) {
+  // RFC 9110: the scheme is case-insensitive; one or more spaces separate it from the token.
+  constexpr std::string_view kBearer = "bearer";
+  bool bearer = authorization.size() > kBearer.size() && authorization[kBearer.size()] == ' ' &&
+                std::equal(kBearer.begin(), kBearer.end(), authorization.begin(),
+                           [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+  if (!bearer) {
     return fail(Error{ErrorCode::kUnauthenticated, "the Authorization header must be 'Bearer <key>'", "authorization"});
   }
   std::string_view key = authorization.substr(kBearer.size());
+  while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
   if (looks_like_key(key)) {
     auto it = snapshot->by_hash.find(sha256_hex(key));
     if (it != snapshot->by_hash.end()) return it->second;

@@ -14,10 +14,13 @@ void str(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjs
 void dec(Writer& w, const Decimal& d) { str(w, d.to_string()); }
 void key(Writer& w, std::string_view k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
 
-// A CSV field, quoted when it holds a comma, quote or line break.
+// A CSV text field, quoted when it holds a comma, quote or line break. Text that a spreadsheet
+// would run as a formula (starting with =, +, -, @, tab or CR: tenant ids, event types and group
+// values come from clients) gets a leading ' and quotes, as OWASP's "CSV injection" advises.
 std::string field(std::string_view s) {
-  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
-  std::string out = "\"";
+  bool formula = !s.empty() && std::string_view("=+-@\t\r").find(s.front()) != std::string_view::npos;
+  if (!formula && s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
+  std::string out = formula ? "\"'" : "\"";
   for (char c : s) {
     if (c == '"') out += '"';
     out += c;

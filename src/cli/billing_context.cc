@@ -13,7 +13,7 @@ std::unique_ptr<Billing> open_billing(const config::Config& c, Clock& clock, con
     return nullptr;
   }
   auto b = std::make_unique<Billing>(std::move(*book));
-  b->stores = open_stores(c, clock);
+  b->stores = open_stores(c, clock, StoreUse::kRead);
   if (!b->stores) return nullptr;
   auto tenants = b->stores->store().list_quotas();
   if (!tenants) {

@@ -84,7 +84,7 @@ Result<std::string> load_demo(store::Store& store, Timestamp now) {
 
 int run_demo(const config::LoadedConfig& loaded) {
   SystemClock clock;
-  auto stores = open_stores(loaded.config, clock);
+  auto stores = open_stores(loaded.config, clock, StoreUse::kCreate);
   if (!stores) return 1;
   auto loaded_demo = load_demo(stores->store(), clock.now());
   if (!loaded_demo) {

@@ -1,3 +1,5 @@
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -140,6 +142,11 @@ int main(int argc, char** argv) {
   }
 
   if (serve->parsed()) return run_serve(*loaded, serve_demo);
+  // Other commands print their results on stdout; what they log (errors first) goes to stderr.
+  auto log = spdlog::stderr_color_mt("meterd-cli");
+  log->set_pattern("meterd: %v");
+  log->set_level(spdlog::level::from_str(loaded->config.log_level));
+  spdlog::set_default_logger(log);
   if (demo->parsed()) return run_demo(*loaded);
   if (config_show->parsed()) return run_config_show(*loaded);
   if (migrate->parsed()) return run_migrate(*loaded);

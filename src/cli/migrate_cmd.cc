@@ -4,12 +4,20 @@
 
 #include "cli/commands.h"
 #include "store/clickhouse/schema.h"
+#include "store/sqlite/data_dir_lock.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace meter::cli {
 
 int run_migrate(const config::LoadedConfig& loaded) {
   const config::Config& c = loaded.config;
+  std::error_code ec;
+  std::filesystem::create_directories(c.data_dir, ec);
+  auto lock = store::sqlite::DataDirLock::acquire(c.data_dir);
+  if (!lock) {
+    std::fprintf(stderr, "meterd migrate: %s\n", lock.error().message.c_str());
+    return 1;
+  }
   try {
     store::sqlite::SqliteStore local({c.data_dir / "meterd.db"});  // opening it migrates it
   } catch (const std::exception& e) {

@@ -15,7 +15,7 @@ int run_retention(const config::LoadedConfig& loaded, bool dry_run) {
   using namespace std::chrono;
   const config::Config& c = loaded.config;
   SystemClock clock;
-  auto stores = open_stores(c, clock);
+  auto stores = open_stores(c, clock, StoreUse::kRead);
   if (!stores) return 1;
 
   year_month_day today{floor<days>(clock.now())};

@@ -11,6 +11,7 @@
 #include "ingest/quota_admission.h"
 #include "notify/webhook_notifier.h"
 #include "server/http_server.h"
+#include "server/read_pool.h"
 #include "server/routes/api_context.h"
 #include "billing/invoicer.h"
 #include "cli/stores.h"
@@ -66,8 +67,12 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
   const config::Config& c = loaded.config;
   setup_logging(c);
   SystemClock clock;
+  if (auto s = notify::WebhookNotifier::check_url(c.webhook_url); !s) {
+    spdlog::critical("{}", s.error().message);
+    return 1;
+  }
 
-  auto stores = open_stores(c, clock);
+  auto stores = open_stores(c, clock, StoreUse::kServe);
   if (!stores) return 1;
   store::Store* store = &stores->store();
   if (demo) {
@@ -144,12 +149,12 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
     return 1;
   }
   if (clickhouse) clickhouse->shipper.start();
+  notifier.resume();
 
   ingest::IngestLimits limits;
   limits.max_events_per_request = c.max_events_per_request;
   limits.max_metadata_bytes = c.max_metadata_bytes;
   limits.max_metadata_depth = c.max_metadata_depth;
-  limits.late_window = std::chrono::days(c.late_window_days);
 
   auth::Authenticator authenticator(c.data_dir / "keys.db", clock);
   try {
@@ -158,6 +163,14 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
     spdlog::critical("cannot open {}: {}", (c.data_dir / "keys.db").string(), e.what());
     return 1;
   }
+  authenticator.allow_open_mode(is_loopback(c.listen));
+  if (authenticator.active_keys() == 0 && !authenticator.open_mode()) {
+    if (is_loopback(c.listen)) {
+      spdlog::warn("every API key in {} is revoked: nobody can call the API until an admin creates one with: "
+                   "meterd keys create --admin --data-dir {}",
+                   (c.data_dir / "keys.db").string(), c.data_dir.string());
+    }
+  }
   if (authenticator.active_keys() == 0) {
     if (!is_loopback(c.listen)) {
       spdlog::critical("refusing to serve {} without API keys: anyone could read and write every tenant's "
@@ -165,10 +178,17 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
                        c.listen, c.data_dir.string());
       return 1;
     }
-    spdlog::warn("no API keys: serving without authentication, on loopback only. "
-                 "Create one with: meterd keys create --admin");
+    if (authenticator.open_mode()) {
+      spdlog::warn("no API keys: serving without authentication, on loopback only. "
+                   "Create one with: meterd keys create --admin");
+    }
   }
   server::Router router(&authenticator);
+  server::ReadPoolOptions reads;
+  reads.threads = c.read_threads;
+  reads.deadline = c.read_deadline;
+  server::ReadPool read_pool(reads);
+  router.set_read_pool(&read_pool);
   ingest::RateLimiter rate_limiter(clock, c.rate_limit_events_per_second, c.rate_limit_burst);
   auto book = config::price_book(c);
   if (!book) {
@@ -198,8 +218,11 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
   http.max_body_bytes = c.max_body_bytes;
   http.max_header_bytes = c.max_header_bytes;
   http.max_connections = c.max_connections;
+  http.max_connections_per_client = c.max_connections_per_client;
+  http.max_unauthenticated_connections = c.max_unauthenticated_connections;
   http.idle_timeout = c.idle_timeout;
   http.read_timeout = c.read_timeout;
+  http.on_stop = [&read_pool] { read_pool.cancel(); };
   server::HttpServer server(http, router);
   if (auto listening = server.listen(); !listening) {
     spdlog::critical("{}", listening.error().message);
@@ -212,6 +235,7 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
   std::fflush(stdout);
 
   server.run();
+  read_pool.stop();
   ingestor.stop();
   save_dedupe_index(*store, dedupe, *rows_at_start, ingestor.counters().accepted.load(), snapshot_path,
                     clock.now() - ingest_options.dedupe_window);

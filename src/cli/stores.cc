@@ -9,13 +9,14 @@ namespace {
 
 store::clickhouse::ClientOptions client_options(const config::Config& c) {
   return {store::clickhouse::clickhouse_url(c.clickhouse_host, c.clickhouse_port), c.clickhouse_user,
-          c.clickhouse_password};
+          c.clickhouse_password, c.clickhouse_timeout};
 }
 
 ingest::ShipperOptions shipper_options(const config::Config& c, store::clickhouse::Client& client) {
   ingest::ShipperOptions o;
   o.batch_size = c.buffer_size;
   o.flush_interval = c.flush_interval;
+  o.timeout = c.clickhouse_timeout;
   o.prepare = [&client, db = c.clickhouse_database]() -> Status {
     auto m = store::clickhouse::migrate(client, db);
     if (!m) return fail(m.error());
@@ -37,9 +38,26 @@ ClickHouse::ClickHouse(const config::Config& c, store::sqlite::SqliteStore& loca
       store(local, remote),
       shipper(local, ship_remote, clock, shipper_options(c, ship_client)) {}
 
-std::optional<Stores> open_stores(const config::Config& c, Clock& clock) {
+std::optional<Stores> open_stores(const config::Config& c, Clock& clock, StoreUse use) {
   Stores stores;
   std::filesystem::path db_path = c.data_dir / "meterd.db";
+  bool may_create = use == StoreUse::kServe || use == StoreUse::kCreate;
+  std::error_code ec;
+  if (!may_create && !std::filesystem::exists(db_path, ec)) {
+    spdlog::critical("no meterd store at {}: point at the folder `meterd serve` uses with --data-dir DIR or "
+                     "METERD_DATA_DIR (now {})",
+                     db_path.string(), c.data_dir.string());
+    return std::nullopt;
+  }
+  if (use != StoreUse::kRead) {
+    std::filesystem::create_directories(c.data_dir, ec);
+    auto lock = store::sqlite::DataDirLock::acquire(c.data_dir);
+    if (!lock) {
+      spdlog::critical("{}", lock.error().message);
+      return std::nullopt;
+    }
+    stores.lock.emplace(std::move(*lock));
+  }
   try {
     stores.local = std::make_unique<store::sqlite::SqliteStore>(store::sqlite::SqliteOptions{db_path});
   } catch (const std::exception& e) {
@@ -53,6 +71,7 @@ std::optional<Stores> open_stores(const config::Config& c, Clock& clock) {
     return stores;
   }
   stores.clickhouse = std::make_unique<ClickHouse>(c, *stores.local, clock);
+  if (use == StoreUse::kServe) return stores;
   // Not fatal when ClickHouse is down: events are acknowledged into the local log and wait
   // there; the shipper creates the schema first thing once ClickHouse answers.
   if (auto s = stores.clickhouse->shipper.prepare(); !s) {

@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "ingest/shipper.h"
 #include "store/clickhouse/clickhouse_backed_store.h"
+#include "store/sqlite/data_dir_lock.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace meter::cli {
@@ -24,18 +25,30 @@ struct ClickHouse {
   ingest::Shipper shipper;
 };
 
+// How a command uses the data folder. Only the commands that start a store may create one: a
+// billing command pointed at the wrong folder must say so, never print a confident $0. Those
+// that write hold the folder's lock (store/sqlite/data_dir_lock.h) while they run.
+enum class StoreUse {
+  kServe,   // creates the store if missing, holds the lock; ClickHouse's schema left to the shipper
+  kCreate,  // migrate, demo: creates it if missing, holds the lock
+  kRead,    // invoices, billing runs, reconcile, retention: the store must exist; no lock, as a
+            // server may run (retention drops only whole months older than any it writes)
+};
+
 // The stores the configuration asks for: always the embedded one (DATA_DIR/meterd.db: the
 // whole store, or with ClickHouse the durable log events wait in), plus ClickHouse when
 // clickhouse.host is set and OFFLINE is not.
 struct Stores {
+  std::optional<store::sqlite::DataDirLock> lock;  // kept first: released after the stores close
   std::unique_ptr<store::sqlite::SqliteStore> local;
   std::unique_ptr<ClickHouse> clickhouse;
 
   store::Store& store() { return clickhouse ? static_cast<store::Store&>(clickhouse->store) : *local; }
 };
 
-// Opens them, logging why and returning nullopt when the embedded store cannot be opened.
-// ClickHouse being down is not an error here: its schema is created once it answers.
-std::optional<Stores> open_stores(const config::Config& c, Clock& clock);
+// Opens them, logging why and returning nullopt when the embedded store cannot be opened (or
+// does not exist, or another process holds the folder). ClickHouse being down is not an error
+// here: its schema is created once it answers; except for kServe, the schema is checked now.
+std::optional<Stores> open_stores(const config::Config& c, Clock& clock, StoreUse use);
 
 }  // namespace meter::cli

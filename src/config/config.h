@@ -22,8 +22,13 @@ struct Config {
   std::size_t max_body_bytes = 16 * 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_connections = 10'000;
+  std::size_t max_connections_per_client = 1'000;
+  std::size_t max_unauthenticated_connections = 2'000;
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
   std::chrono::milliseconds read_timeout = std::chrono::seconds(10);
+  // Reads of a store run on their own threads, each answered within read_deadline (504 past it).
+  int read_threads = 4;
+  std::chrono::milliseconds read_deadline = std::chrono::seconds(5);
   std::string log_level = "info";
   std::string log_format = "text";
   std::filesystem::path web_dir;  // empty: the web/ folder beside the build folder, else ./web
@@ -32,7 +37,9 @@ struct Config {
   std::size_t max_events_per_request = 10'000;
   std::size_t max_metadata_bytes = 8'192;
   int max_metadata_depth = 8;
-  int dedupe_window_days = 35;
+  // An id is remembered this long after it was received: the late window plus a week in which
+  // a client may retry an event whose answer it lost (docs/decisions.md).
+  int dedupe_window_days = 42;
   int late_window_days = 35;
   std::uint64_t rate_limit_events_per_second = 100'000;  // per tenant; 0 = off
   std::uint64_t rate_limit_burst = 200'000;
@@ -48,6 +55,8 @@ struct Config {
   std::string clickhouse_user = "default";
   std::string clickhouse_password;
   std::string clickhouse_database = "metering";
+  // One shipment or query may take this long; a shipment past it counts ClickHouse unreachable.
+  std::chrono::milliseconds clickhouse_timeout = std::chrono::seconds(30);
 
   // [pricing] (seed: PRICE_*), the default plan
   Decimal price_per_query = *Decimal::parse("0.01");

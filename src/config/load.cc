@@ -189,6 +189,14 @@ Result<LoadedConfig> load_config(const ConfigSources& sources) {
     }
     if (auto st = apply(loaded, *s, value, "flag"); !st) return fail(st.error());
   }
+  // A retry of a stored event must be recognised for as long as a fresh event would still be
+  // accepted, or the retry of an old event is refused as late although it is stored.
+  if (loaded.config.dedupe_window_days < loaded.config.late_window_days) {
+    return fail(Error::invalid("ingest.dedupe_window_days",
+                               fmt::format("ingest.dedupe_window_days ({}) must be at least ingest.late_window_days ({}), "
+                                           "plus the longest time a client may keep retrying",
+                                           loaded.config.dedupe_window_days, loaded.config.late_window_days)));
+  }
   return loaded;
 }
 

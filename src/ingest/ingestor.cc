@@ -1,10 +1,20 @@
 #include "ingest/ingestor.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 namespace meter::ingest {
+namespace {
+
+Error late_error(Timestamp timestamp, std::chrono::milliseconds late_window) {
+  return Error::invalid("timestamp", fmt::format("timestamp {} is older than the late-arrival window of {} days",
+                                                 format_rfc3339(timestamp),
+                                                 std::chrono::duration_cast<std::chrono::days>(late_window).count()));
+}
+
+}  // namespace
 
 Ingestor::Ingestor(store::Store& store, DedupeIndex& index, const Clock& clock,
                    IngestorOptions options, Admission* admission)
@@ -103,9 +113,11 @@ void Ingestor::commit(std::vector<Request>& group) {
   // Claim each id in the index as it is seen: a repeat, from an earlier group or this one,
   // fails the claim. Only this thread touches the index, so if the write then fails the claims
   // are withdrawn before anyone could observe them: an id is claimed only with its stored event.
+  Timestamp late_limit = clock_.now() - options_.late_window;
   std::vector<Outcomes> outcomes(group.size());
   fresh_.clear();
   fresh_keys_.clear();
+  fresh_claims_.clear();
   fresh_.reserve(total);
   fresh_keys_.reserve(total);
   claims_.clear();
@@ -140,6 +152,13 @@ void Ingestor::commit(std::vector<Request>& group) {
       outcomes[c.request][c.index].kind = Outcome::kDuplicate;
       continue;
     }
+    // After the dedupe check: a retry of a stored event is a duplicate even once its timestamp
+    // has aged past the late window (its first answer may have been lost).
+    if (e.timestamp < late_limit) {
+      index_.erase(c.key);
+      outcomes[c.request][c.index] = {Outcome::kRefused, late_error(e.timestamp, options_.late_window)};
+      continue;
+    }
     if (admission_ != nullptr) {
       if (auto refused = admission_->admit(e)) {
         index_.erase(c.key);  // refused events are not stored, so their id stays free
@@ -148,6 +167,7 @@ void Ingestor::commit(std::vector<Request>& group) {
       }
     }
     fresh_keys_.push_back(c.key);
+    fresh_claims_.push_back(j);
     fresh_.push_back(std::move(e));
   }
 
@@ -158,7 +178,23 @@ void Ingestor::commit(std::vector<Request>& group) {
   if (!stored) {
     for (const DedupeKey& key : fresh_keys_) index_.erase(key);
     if (admission_ != nullptr) admission_->rollback();
-    counters_.failed_commits.fetch_add(1);
+    if (stored.error().code == ErrorCode::kInvalidArgument && group.size() > 1) {
+      // The data was refused (a usage sum would overflow), not the disk: commit each request
+      // alone, so only the one carrying the offending event is told, never its neighbours. The
+      // events were moved into fresh_ in claim order: put them back first.
+      for (std::size_t f = 0; f < fresh_.size(); ++f) *claims_[fresh_claims_[f]].event = std::move(fresh_[f]);
+      for (auto& r : group) {
+        std::vector<Request> alone;
+        alone.push_back(std::move(r));
+        queued_events_ += alone[0].events.size();  // commit() counts them out again
+        commit(alone);
+      }
+      return;
+    }
+    if (stored.error().code != ErrorCode::kInvalidArgument) {  // the store failed, not the data
+      counters_.failed_commits.fetch_add(1);
+      counters_.last_failed_commit_ms = to_unix_ms(clock_.now());
+    }
     spdlog::error("storing {} events failed: {}", fresh_.size(), stored.error().message);
     for (auto& r : group) r.done(fail(stored.error()));
     return;
@@ -172,6 +208,7 @@ void Ingestor::commit(std::vector<Request>& group) {
   }
   dedupe_size_ = index_.size();
   counters_.commits.fetch_add(1);
+  counters_.last_commit_ms = to_unix_ms(now);
   counters_.accepted.fetch_add(fresh_.size());
   std::size_t refused = 0;
   for (const auto& o : outcomes) refused += std::count_if(o.begin(), o.end(), [](const Outcome& x) { return x.kind == Outcome::kRefused; });

@@ -22,7 +22,9 @@ namespace meter::ingest {
 
 struct IngestorOptions {
   std::chrono::milliseconds dedupe_window = std::chrono::days(35);
-  std::chrono::milliseconds late_window = std::chrono::days(35);  // to bound the rebuild scan
+  // Events whose timestamp is older than this are refused, unless their id is already stored
+  // (then they are duplicates). Also bounds the rebuild scan.
+  std::chrono::milliseconds late_window = std::chrono::days(35);
   std::size_t max_group_events = 50'000;     // events per commit (one fsync)
   std::size_t max_queued_events = 1'000'000;  // beyond this, submit() answers "unavailable"
   // When fewer than linger_below events are waiting, wait this long for more before writing,
@@ -62,6 +64,10 @@ struct IngestCounters {
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> failed_commits{0};
+  // Unix ms of the last failed and the last successful commit (0 = none yet): /health says
+  // "failing" while the newest commit failed.
+  std::atomic<std::int64_t> last_failed_commit_ms{0};
+  std::atomic<std::int64_t> last_commit_ms{0};
   Histogram commit_latency;  // one group commit: the store's append, fsync included
 };
 
@@ -118,6 +124,7 @@ class Ingestor {
   Timestamp next_expiry_{};
   std::vector<Event> fresh_;  // writer thread only: reused between groups
   std::vector<DedupeKey> fresh_keys_;
+  std::vector<std::size_t> fresh_claims_;  // writer thread only: which claim each fresh_ event came from
   struct Claim {
     Event* event;
     std::size_t request, index;  // where its outcome goes

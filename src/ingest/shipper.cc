@@ -27,9 +27,17 @@ void Shipper::stop(milliseconds drain_for) {
     if (stopping_) return;
     stopping_ = true;
     drain_until_ = std::chrono::steady_clock::now() + drain_for;
+    if (in_flight_ != nullptr) in_flight_->tighten(drain_until_);
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+bool Shipper::stalled() const {
+  std::int64_t since = stats_.in_flight_since_ms.load();
+  if (since == 0) return false;
+  auto now = duration_cast<milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return now - since > options_.timeout.count();
 }
 
 std::string Shipper::last_error() const {
@@ -52,11 +60,11 @@ Result<bool> Shipper::ship_once(bool force) {
                                               : milliseconds(0);
   stats_.backlog_events = backlog->events;
   stats_.oldest_waiting_ms = age.count();
+  if (auto s = prepare(); !s) return fail(s.error());  // the first contact, events waiting or not
   bool due = backlog->events > 0 &&
              (force || backlog->events >= static_cast<std::int64_t>(options_.batch_size) ||
               age >= options_.flush_interval);
   if (!due) return false;
-  if (auto s = prepare(); !s) return fail(s.error());
 
   auto started = std::chrono::steady_clock::now();
   auto shipment = log_.next_shipment(options_.batch_size, new_event_id(now));
@@ -104,10 +112,31 @@ void Shipper::run() {
       stopping = stopping_;
       if (stopping && std::chrono::steady_clock::now() >= drain_until_) return;
     }
-    auto shipped = ship_once(stopping);
+    Result<bool> shipped = false;
+    {
+      // Under a deadline: a hung ClickHouse costs at most options.timeout per attempt, and
+      // stop() can cut an attempt short.
+      auto start = std::chrono::steady_clock::now();
+      Deadline deadline(start + options_.timeout);
+      {
+        std::lock_guard lock(mutex_);
+        if (stopping_) deadline.tighten(drain_until_);
+        in_flight_ = &deadline;
+      }
+      stats_.in_flight_since_ms = duration_cast<milliseconds>(start.time_since_epoch()).count();
+      {
+        Deadline::Scope scope(deadline);
+        shipped = ship_once(stopping);
+      }
+      stats_.in_flight_since_ms = 0;
+      stats_.contacted = true;
+      std::lock_guard lock(mutex_);
+      in_flight_ = nullptr;
+      stopping = stopping_;
+    }
     if (!shipped) {
       ++stats_.failures;
-      if (stats_.backend_up.exchange(false)) {
+      if (stats_.backend_up.exchange(false) || stats_.failures.load() == 1) {
         spdlog::warn("shipping to ClickHouse failed: {}; events keep being acknowledged into the local log "
                      "({} waiting), retrying with backoff",
                      shipped.error().message, stats_.backlog_events.load());
@@ -121,7 +150,7 @@ void Shipper::run() {
       backoff = std::min(backoff * 2, options_.max_backoff);
       continue;
     }
-    if (!stats_.backend_up.exchange(true)) {
+    if (!stats_.backend_up.exchange(true) && stats_.failures.load() > 0) {
       spdlog::info("ClickHouse reachable again; shipping resumed");
     }
     backoff = options_.first_backoff;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/deadline.h"
 #include "core/histogram.h"
 #include "store/clickhouse/clickhouse_store.h"
 #include "store/ship_log.h"
@@ -22,6 +23,9 @@ struct ShipperOptions {
   std::chrono::milliseconds poll = std::chrono::milliseconds(20);     // how often the log is looked at
   std::chrono::milliseconds first_backoff = std::chrono::milliseconds(500);
   std::chrono::milliseconds max_backoff = std::chrono::seconds(30);
+  // Longest one shipment (the first contact's schema check included) may take; it is abandoned
+  // past it, which is safe: the batch is resumed by its batch id.
+  std::chrono::milliseconds timeout = std::chrono::seconds(30);
   // Runs before the first shipment until it succeeds (e.g. creating the ClickHouse schema
   // when ClickHouse was down at start).
   std::function<Status()> prepare;
@@ -34,7 +38,9 @@ struct ShipperStats {
   std::atomic<std::uint64_t> resumed_batches{0};  // in flight at a crash or failure, checked before resending
   std::atomic<std::int64_t> backlog_events{0};
   std::atomic<std::int64_t> oldest_waiting_ms{0};  // age of the oldest unshipped event, 0 = none
-  std::atomic<bool> backend_up{true};
+  std::atomic<bool> backend_up{false};  // true once a shipment or an empty poll succeeded
+  std::atomic<bool> contacted{false};  // false until the first attempt ended, either way
+  std::atomic<std::int64_t> in_flight_since_ms{0};  // steady-clock ms a shipment started, 0 = none
   Histogram batch_latency;  // one shipment: read from the log, insert into ClickHouse, confirm
 };
 
@@ -50,8 +56,14 @@ class Shipper {
   ~Shipper();
 
   void start();
-  // Ships what is waiting (bounded by `drain_for`), then stops the thread.
-  void stop(std::chrono::milliseconds drain_for = std::chrono::seconds(5));
+  // Ships what is waiting for at most `drain_for`, abandoning a shipment still in flight then
+  // (safe: it resumes at the next start), and stops the thread.
+  void stop(std::chrono::milliseconds drain_for = std::chrono::seconds(2));
+
+  // The backlog as the local log holds it now (not as of the last poll).
+  Result<store::Backlog> backlog() { return log_.backlog(); }
+  // True while a shipment has been in flight longer than options.timeout: a hung backend.
+  bool stalled() const;
 
   // One step: ships at most one batch if one is due (or `force`). Returns true if it shipped.
   // The thread calls this; tests and `meterd` commands may call it directly when not started.
@@ -77,7 +89,8 @@ class Shipper {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;  // GUARDED_BY(mutex_)
-  std::chrono::steady_clock::time_point drain_until_;
+  std::chrono::steady_clock::time_point drain_until_;  // GUARDED_BY(mutex_)
+  Deadline* in_flight_ = nullptr;  // GUARDED_BY(mutex_): the running shipment's, for stop()
   std::string last_error_;  // GUARDED_BY(mutex_)
   bool prepared_ = false;   // only touched by the thread that ships
   std::thread thread_;

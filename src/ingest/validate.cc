@@ -23,13 +23,8 @@ std::optional<Error> validate_event(const Event& e, const IngestLimits& limits, 
                                           limits.future_tolerance).count(),
                                       format_rfc3339(now)));
   }
-  if (e.timestamp < now - limits.late_window) {
-    return Error::invalid("timestamp",
-                          fmt::format("timestamp {} is older than the late-arrival window of {} days",
-                                      format_rfc3339(e.timestamp),
-                                      std::chrono::duration_cast<std::chrono::days>(
-                                          limits.late_window).count()));
-  }
+  // The late-arrival window is checked by the Ingestor, after dedupe: a retry of a stored
+  // event must be answered "duplicate" however old its timestamp has become.
   if (e.metadata.size() > limits.max_metadata_bytes) {
     return Error{ErrorCode::kTooLarge,
                  fmt::format("metadata is {} bytes, more than the limit of {}", e.metadata.size(),

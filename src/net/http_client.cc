@@ -2,12 +2,22 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
+
+#include "core/deadline.h"
+
 namespace meter::net {
 namespace {
 
 std::size_t append_to(char* data, std::size_t size, std::size_t n, void* out) {
   static_cast<std::string*>(out)->append(data, size * n);
   return size * n;
+}
+
+// Stops a transfer whose caller's deadline passed or was cancelled (a shutdown): curl calls
+// this at least once a second, also while the other side sends nothing.
+int check_deadline(void* deadline, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const Deadline*>(deadline)->passed() ? 1 : 0;
 }
 
 }  // namespace
@@ -41,6 +51,8 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
 
   HttpResponse response;
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  // Only HTTP: a configured URL (a webhook) must not reach gopher://, file://, dict://, ...
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   if (request.method != "GET") {
@@ -51,11 +63,22 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
     curl_easy_setopt(curl, CURLOPT_USERNAME, request.user.c_str());
     curl_easy_setopt(curl, CURLOPT_PASSWORD, request.password.c_str());
   }
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
+  // The caller's deadline, when it has one, shortens the timeout and can stop the transfer.
+  auto timeout = time_left(request.timeout);
+  if (timeout.count() <= 0) return fail(Error::unavailable("the request's deadline passed before it was sent"));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min(timeout, request.connect_timeout).count()));
+  if (const Deadline* deadline = Deadline::current()) {
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, check_deadline);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, deadline);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  }
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_to);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
   CURLcode rc = curl_easy_perform(curl);
+  if (rc == CURLE_ABORTED_BY_CALLBACK) return fail(Error::unavailable("no answer before the request's deadline"));
   if (rc != CURLE_OK) return fail(Error::unavailable(curl_easy_strerror(rc)));
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   return response;

@@ -17,7 +17,8 @@ struct HttpRequest {
   std::string_view body;             // must outlive send()
   std::string user;                  // HTTP basic auth when not empty
   std::string password;
-  std::chrono::milliseconds timeout = std::chrono::seconds(30);
+  std::chrono::milliseconds timeout = std::chrono::seconds(30);  // the whole exchange
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(3);
 };
 
 struct HttpResponse {
@@ -31,7 +32,8 @@ HttpRequest meterd_request(std::string method, const std::string& base_url, std:
                            const std::string& api_key, std::string_view body, bool ndjson = false);
 
 // A blocking HTTP/1.1 client over libcurl that keeps its connection open between requests
-// (keep-alive). One object per thread: it is not thread-safe.
+// (keep-alive). One object per thread: it is not thread-safe. A deadline of the calling thread
+// (core/deadline.h) shortens the timeout and stops the transfer when it passes or is cancelled.
 class HttpClient {
  public:
   HttpClient();

@@ -65,32 +65,16 @@ WebhookNotifier::~WebhookNotifier() {
   thread_.join();
 }
 
+Status WebhookNotifier::check_url(const std::string& url) {
+  if (url.empty() || url.starts_with("http://") || url.starts_with("https://")) return {};
+  return fail(Error::invalid("quota.webhook_url", "quota.webhook_url must start with http:// or https://: " + url));
+}
+
+std::string webhook_signature(const std::string& secret, std::int64_t unix_seconds, const std::string& body) {
+  return "sha256=" + hmac_sha256_hex(secret, std::to_string(unix_seconds) + "." + body);
+}
+
 void WebhookNotifier::fire(quota::Alert alert) {
-  {
-    std::lock_guard lock(mutex_);
-    if (queue_.size() >= options_.max_queued) {
-      spdlog::error("alert queue full; dropping the {}% alert of tenant {}", alert.threshold_percent, alert.tenant_id);
-      return;
-    }
-    queue_.push_back(std::move(alert));
-  }
-  wake_.notify_one();
-}
-
-void WebhookNotifier::run() {
-  std::unique_lock lock(mutex_);
-  for (;;) {
-    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-    if (stopping_) return;  // what is queued is lost with the process; restarts do not re-fire
-    quota::Alert alert = std::move(queue_.front());
-    queue_.pop_front();
-    lock.unlock();
-    deliver(alert);
-    lock.lock();
-  }
-}
-
-void WebhookNotifier::deliver(const quota::Alert& alert) {
   auto id = store_.record_alert(alert);
   if (!id) {
     spdlog::error("cannot record a quota alert: {}", id.error().message);
@@ -105,29 +89,69 @@ void WebhookNotifier::deliver(const quota::Alert& alert) {
     (void)store_.update_alert_delivery(**id, "no webhook", 0);
     return;
   }
-  std::string body = alert_json(alert, **id);
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.size() >= options_.max_queued) return;  // recorded as pending: resumed at the next start
+    queue_.push_back({**id, std::move(alert), 0});
+  }
+  wake_.notify_one();
+}
+
+void WebhookNotifier::resume() {
+  if (options_.url.empty()) return;
+  auto pending = store_.list_alerts("", options_.max_queued, true);
+  if (!pending) {
+    spdlog::error("cannot read the pending quota alerts: {}", pending.error().message);
+    return;
+  }
+  if (pending->empty()) return;
+  spdlog::info("resuming the webhook delivery of {} quota alert(s) left pending by the last run", pending->size());
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = pending->rbegin(); it != pending->rend(); ++it) queue_.push_back({it->id, it->alert, it->attempts});
+  }
+  wake_.notify_one();
+}
+
+void WebhookNotifier::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;  // what is queued stays pending in the store: resume() picks it up
+    Delivery next = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    deliver(next);
+    lock.lock();
+  }
+}
+
+void WebhookNotifier::deliver(const Delivery& d) {
+  std::string body = alert_json(d.alert, d.id);
   auto backoff = options_.first_backoff;
-  for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+  for (int attempt = d.attempts + 1; attempt <= options_.max_attempts; ++attempt) {
     std::string error;
     if (post(body, error)) {
-      (void)store_.update_alert_delivery(**id, "delivered", attempt);
+      (void)store_.update_alert_delivery(d.id, "delivered", attempt);
       return;
     }
     spdlog::warn("webhook {} attempt {}/{} failed: {}", options_.url, attempt, options_.max_attempts, error);
-    (void)store_.update_alert_delivery(**id, attempt == options_.max_attempts ? "failed" : "pending", attempt);
+    (void)store_.update_alert_delivery(d.id, attempt == options_.max_attempts ? "failed" : "pending", attempt);
     if (attempt == options_.max_attempts) ++failed_;
     std::unique_lock lock(mutex_);
     if (wake_.wait_for(lock, backoff, [this] { return stopping_; })) return;
     backoff *= 2;
   }
+  if (d.attempts >= options_.max_attempts) (void)store_.update_alert_delivery(d.id, "failed", d.attempts);
 }
 
 bool WebhookNotifier::post(const std::string& body, std::string& error) const {
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
   net::HttpRequest request;
   request.method = "POST";
   request.url = options_.url;
-  request.headers = {"Content-Type: application/json",
-                     "X-Meterd-Signature: sha256=" + hmac_sha256_hex(options_.secret, body)};
+  request.headers = {"Content-Type: application/json", "X-Meterd-Timestamp: " + std::to_string(now.count()),
+                     "X-Meterd-Signature: " + webhook_signature(options_.secret, now.count(), body)};
   request.body = body;
   request.timeout = options_.timeout;
   net::HttpClient client;

@@ -25,15 +25,27 @@ struct WebhookOptions {
 };
 
 // Records each quota alert (once per tenant, meter, period and threshold) and POSTs it as JSON
-// to the webhook, signed `X-Meterd-Signature: sha256=<hex HMAC-SHA256 of the body>`, retrying
-// with exponential backoff. fire() only queues: a slow or dead webhook never holds ingestion.
-// Owns one thread, started by the constructor and joined by the destructor.
+// to the webhook, signed (below), retrying with exponential backoff. fire() records the alert
+// durably on the calling thread (the ingest writer, right after the group that crossed the
+// threshold is stored and before its requests are answered) and queues the delivery: a slow or
+// dead webhook never holds ingestion. Deliveries still pending when meterd stops or dies are
+// resumed by resume() at the next start. Owns one thread, started by the constructor and joined
+// by the destructor.
+//
+// Signature: `X-Meterd-Timestamp: <unix seconds>` and `X-Meterd-Signature: sha256=<hex
+// HMAC-SHA256 of "<timestamp>.<body>">`, so a receiver can refuse replays older than a few
+// minutes (as Stripe and Svix sign). Only http and https webhook URLs are accepted.
 class WebhookNotifier final : public quota::AlertSink {
  public:
   WebhookNotifier(store::Store& store, WebhookOptions options);
   ~WebhookNotifier() override;
 
+  // Checks the URL: http or https only (libcurl would also speak gopher, file, ...).
+  static Status check_url(const std::string& url);
+
   void fire(quota::Alert alert) override;
+  // Queues the deliveries a previous run left pending. Call once at start.
+  void resume();
   // Alerts fired (each threshold once per tenant, meter and period) and webhook deliveries failed.
   std::uint64_t fired() const { return fired_.load(); }
   std::uint64_t failed_deliveries() const { return failed_.load(); }
@@ -42,14 +54,19 @@ class WebhookNotifier final : public quota::AlertSink {
   std::atomic<std::uint64_t> fired_{0};
   std::atomic<std::uint64_t> failed_{0};
   void run();
-  void deliver(const quota::Alert& alert);
+  struct Delivery {
+    std::int64_t id = 0;
+    quota::Alert alert;
+    int attempts = 0;  // made before this run
+  };
+  void deliver(const Delivery& d);
   bool post(const std::string& body, std::string& error) const;
 
   store::Store& store_;
   WebhookOptions options_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<quota::Alert> queue_;  // GUARDED_BY(mutex_)
+  std::deque<Delivery> queue_;  // GUARDED_BY(mutex_)
   bool stopping_ = false;           // GUARDED_BY(mutex_)
   std::thread thread_;
 };
@@ -57,5 +74,7 @@ class WebhookNotifier final : public quota::AlertSink {
 // The webhook's body for an alert, and its signature.
 std::string alert_json(const quota::Alert& alert, std::int64_t id);
 std::string hmac_sha256_hex(const std::string& key, const std::string& body);
+// X-Meterd-Signature's value for a body sent at `unix_seconds`.
+std::string webhook_signature(const std::string& secret, std::int64_t unix_seconds, const std::string& body);
 
 }  // namespace meter::notify

@@ -16,7 +16,10 @@
 
 #include <atomic>
 #include <charconv>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
+#include <variant>
 
 namespace meter::server {
 namespace {
@@ -56,14 +59,19 @@ std::string media_type(std::string_view content_type) {
   return lower(t);
 }
 
-// Turns Beast's parsed request into the handler's view; nullopt when the target is malformed.
-std::optional<HttpRequest> convert(http::request<http::string_body>& in) {
+// Turns Beast's parsed request into the handler's view, or says why the request is malformed.
+// The path stays percent-encoded: the router splits it into segments before decoding them, so
+// an encoded '/' (%2F) stays inside its segment.
+std::variant<HttpRequest, std::string> convert(http::request<http::string_body>& in) {
   HttpRequest out;
   out.method = std::string(in.method_string());
   std::string_view target(in.target().data(), in.target().size());
   std::size_t q = target.find('?');
-  if (!percent_decode(target.substr(0, q), out.path, false)) return std::nullopt;
-  if (q != std::string_view::npos && !parse_query(target.substr(q + 1), out.query)) return std::nullopt;
+  out.path = std::string(target.substr(0, q));
+  if (q != std::string_view::npos && !parse_query(target.substr(q + 1), out.query)) {
+    return std::string("the query string is not valid percent-encoding");
+  }
+  if (in.count(http::field::authorization) > 1) return std::string("send one Authorization header, not several");
   auto field = [&](http::field f) {
     auto v = in[f];
     return std::string_view(v.data(), v.size());
@@ -71,6 +79,8 @@ std::optional<HttpRequest> convert(http::request<http::string_body>& in) {
   out.content_type = media_type(field(http::field::content_type));
   out.accept = std::string(field(http::field::accept));
   out.authorization = std::string(field(http::field::authorization));
+  out.host = std::string(field(http::field::host));
+  out.origin = std::string(field(http::field::origin));
   out.body = std::move(in.body());
   return out;
 }
@@ -147,6 +157,7 @@ class HttpServer::Impl {
     if (draining_.exchange(true)) return;
     boost::system::error_code ignored;
     acceptor_->close(ignored);
+    if (options_.on_stop) options_.on_stop();
     asio::co_spawn(*contexts_[0], wait_for_drain(), asio::detached);
   }
 
@@ -177,11 +188,14 @@ class HttpServer::Impl {
         spdlog::warn("accept failed: {}", ec.message());
         continue;
       }
-      if (open_connections_.load() >= options_.max_connections) {
-        asio::co_spawn(ctx, refuse(std::move(socket)), asio::detached);  // answer 503, read nothing
+      boost::system::error_code peer_error;
+      std::string peer = socket.remote_endpoint(peer_error).address().to_string();
+      if (peer_error) continue;  // already gone
+      if (const char* full = admit(peer)) {
+        asio::co_spawn(ctx, refuse(std::move(socket), full), asio::detached);  // answer 503, read nothing
         continue;
       }
-      asio::co_spawn(ctx, session(std::move(socket)), asio::detached);
+      asio::co_spawn(ctx, session(std::move(socket), std::move(peer)), asio::detached);
     }
   }
 
@@ -200,60 +214,160 @@ class HttpServer::Impl {
     co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
   }
 
-  // Over max_connections: a short 503 without reading the request, then close.
-  awaitable<void> refuse(tcp::socket socket) {
+  // Whether a new connection from `peer` may open, counting it if so; else why not.
+  const char* admit(const std::string& peer) {
+    if (open_connections_.load() >= options_.max_connections) {
+      return "too many open connections (server.max_connections); retry shortly";
+    }
+    if (unauthenticated_.load() >= options_.max_unauthenticated_connections) {
+      return "too many connections have not sent a request yet (server.max_unauthenticated_connections); retry shortly";
+    }
+    std::lock_guard lock(peers_mutex_);
+    std::size_t& mine = per_peer_[peer];
+    if (mine >= options_.max_connections_per_client) {
+      return "too many open connections from your address (server.max_connections_per_client); reuse them";
+    }
+    ++mine;
+    return nullptr;
+  }
+
+  // A short 503 without reading the request, then close.
+  awaitable<void> refuse(tcp::socket socket, const char* why) {
     beast::tcp_stream stream(std::move(socket));
-    HttpResponse response = problem(503, "Service Unavailable",
-                                    "too many open connections (server.max_connections); retry shortly");
+    HttpResponse response = problem(503, "Service Unavailable", why);
     response.headers.emplace_back("Retry-After", "1");
     co_await send(stream, response, false);
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 
-  awaitable<void> session(tcp::socket socket) {
-    ++open_connections_;
+  // Counts a connection against its address's share and, until it proves a key, against the
+  // unauthenticated share; releases both when it ends.
+  class ConnectionSlot {
+   public:
+    ConnectionSlot(Impl& server, std::string peer) : server_(server), peer_(std::move(peer)) {
+      ++server_.open_connections_;
+      ++server_.unauthenticated_;
+    }
+    ~ConnectionSlot() {
+      --server_.open_connections_;
+      if (!authenticated_) --server_.unauthenticated_;
+      std::lock_guard lock(server_.peers_mutex_);
+      auto it = server_.per_peer_.find(peer_);
+      if (it != server_.per_peer_.end() && --it->second == 0) server_.per_peer_.erase(it);
+    }
+    void authenticated() {
+      if (authenticated_) return;
+      authenticated_ = true;
+      --server_.unauthenticated_;
+    }
+    bool is_authenticated() const { return authenticated_; }
+
+   private:
+    Impl& server_;
+    std::string peer_;
+    bool authenticated_ = false;
+  };
+
+  // Body bytes held by requests being read or handled: in all, and per caller (a key), so that
+  // one tenant's large uploads cannot take the memory others need.
+  bool reserve_body(const std::string& caller, std::uint64_t bytes) {
+    std::lock_guard lock(peers_mutex_);
+    std::uint64_t& mine = body_bytes_[caller];
+    if (body_bytes_total_ + bytes > 16 * options_.max_body_bytes || mine + bytes > 4 * options_.max_body_bytes) {
+      if (mine == 0) body_bytes_.erase(caller);
+      return false;
+    }
+    mine += bytes;
+    body_bytes_total_ += bytes;
+    return true;
+  }
+  void release_body(const std::string& caller, std::uint64_t bytes) {
+    if (bytes == 0) return;
+    std::lock_guard lock(peers_mutex_);
+    body_bytes_total_ -= bytes;
+    auto it = body_bytes_.find(caller);
+    if (it != body_bytes_.end() && (it->second -= bytes) == 0) body_bytes_.erase(it);
+  }
+
+  awaitable<void> session(tcp::socket socket, std::string peer) {
+    ConnectionSlot slot(*this, std::move(peer));
     socket.set_option(tcp::no_delay(true));
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     for (;;) {
       boost::system::error_code ec;
       if (buffer.size() == 0) {
-        // Waiting for the next request may take idle_timeout; once it starts, read_timeout.
-        stream.expires_after(options_.idle_timeout);
+        // Waiting for the next request may take idle_timeout; a connection that has not yet
+        // shown a key gets read_timeout, so idle sockets cannot hold the slots for long.
+        stream.expires_after(slot.is_authenticated() ? options_.idle_timeout
+                                                     : std::min(options_.idle_timeout, options_.read_timeout));
         std::size_t n = co_await stream.async_read_some(buffer.prepare(8192), asio::redirect_error(use_awaitable, ec));
         if (ec) break;
         buffer.commit(n);
       }
-      stream.expires_after(options_.read_timeout);
+      // Once a request starts it has read_timeout to arrive whole. The timer cancels the read
+      // rather than closing the socket, so that the client is still told 408.
+      stream.expires_never();
+      bool timed_out = false;
+      asio::steady_timer deadline(stream.get_executor());
+      deadline.expires_after(options_.read_timeout);
+      deadline.async_wait([&timed_out, &stream](const boost::system::error_code& e) {
+        if (e) return;
+        timed_out = true;
+        boost::system::error_code ignored;
+        stream.socket().cancel(ignored);
+      });
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
       parser.body_limit(options_.max_body_bytes);
       co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
-      if (!ec && parser.get()[http::field::expect] == "100-continue") {
+      if (ec) {
+        deadline.cancel();
+        std::optional<HttpResponse> answer = timed_out ? request_timeout() : answer_for_read_error(ec);
+        if (answer) co_await send(stream, *answer, false);
+        break;
+      }
+      auto head = convert(parser.get());
+      HttpRequest* request = std::get_if<HttpRequest>(&head);
+      std::optional<HttpResponse> refused;
+      if (request == nullptr) refused = problem(400, "Bad Request", std::get<std::string>(head));
+      if (!refused) refused = handler_.precheck(*request);
+      if (refused) {  // the body is not read: the connection cannot be reused
+        deadline.cancel();
+        co_await send(stream, *refused, false);
+        break;
+      }
+      if (request->has_key) slot.authenticated();
+      std::string caller = request->principal.key_id.empty() ? "anonymous" : request->principal.key_id;
+      std::uint64_t reserved = parser.content_length().value_or(0);
+      if (!reserve_body(caller, reserved)) {
+        deadline.cancel();
+        HttpResponse busy = problem(503, "Service Unavailable",
+                                    "too many large requests are being received; retry shortly");
+        busy.headers.emplace_back("Retry-After", "1");
+        co_await send(stream, busy, false);
+        break;
+      }
+      if (parser.get()[http::field::expect] == "100-continue") {
         http::response<http::empty_body> go_on{http::status::continue_, 11};
         co_await http::async_write(stream, go_on, asio::redirect_error(use_awaitable, ec));
       }
       if (!ec && !parser.is_done()) {
         co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
       }
+      deadline.cancel();
       if (ec) {
-        std::optional<HttpResponse> answer = answer_for_read_error(ec);
+        release_body(caller, reserved);
+        std::optional<HttpResponse> answer = timed_out ? request_timeout() : answer_for_read_error(ec);
         if (answer) co_await send(stream, *answer, false);
         break;
       }
-
-      auto& message = parser.get();
-      bool keep_alive = message.keep_alive();
-      auto request = convert(message);
+      bool keep_alive = parser.get().keep_alive();
+      request->body = std::move(parser.get().body());
       ++active_requests_;
-      // No co_await inside a conditional expression: GCC 12 miscompiles that.
-      HttpResponse response;
-      if (request) {
-        response = co_await async_handle(handler_, std::move(*request), use_awaitable);
-      } else {
-        response = problem(400, "Bad Request", "the request target is not valid percent-encoding");
-      }
+      HttpResponse response = co_await async_handle(handler_, std::move(*request), use_awaitable);
+      release_body(caller, reserved);
       keep_alive = keep_alive && !draining_.load();
       co_await send(stream, response, keep_alive);
       --active_requests_;
@@ -261,7 +375,10 @@ class HttpServer::Impl {
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    --open_connections_;
+  }
+
+  static HttpResponse request_timeout() {
+    return problem(408, "Request Timeout", "the request was not received within server.read_timeout_seconds");
   }
 
   static std::optional<HttpResponse> answer_for_read_error(const boost::system::error_code& ec) {
@@ -287,6 +404,11 @@ class HttpServer::Impl {
   std::unique_ptr<tcp::acceptor> acceptor_;  // lives on contexts_[0]
   std::atomic<bool> draining_{false};
   std::atomic<std::uint64_t> open_connections_{0};
+  std::atomic<std::uint64_t> unauthenticated_{0};  // open connections that have shown no key yet
+  std::mutex peers_mutex_;
+  std::unordered_map<std::string, std::size_t> per_peer_;     // GUARDED_BY(peers_mutex_): connections per address
+  std::unordered_map<std::string, std::uint64_t> body_bytes_;  // GUARDED_BY(peers_mutex_): per caller
+  std::uint64_t body_bytes_total_ = 0;                         // GUARDED_BY(peers_mutex_)
   std::atomic<std::uint64_t> active_requests_{0};
 };
 

@@ -17,10 +17,15 @@ struct HttpServerOptions {
   std::size_t max_body_bytes = 16 * 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_connections = 10'000;
+  std::size_t max_connections_per_client = 1'000;      // from one address
+  std::size_t max_unauthenticated_connections = 2'000;  // open, and no request with a key yet
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);  // between requests
   std::chrono::milliseconds read_timeout = std::chrono::seconds(10);  // one whole request
   std::chrono::milliseconds drain_timeout = std::chrono::seconds(10);  // graceful stop
   bool handle_signals = true;  // SIGINT/SIGTERM start a graceful stop
+  // Called once on an HTTP thread when a graceful stop begins, before in-flight requests are
+  // waited for: where slow work is told to answer now. Must not block.
+  std::function<void()> on_stop;
 };
 
 struct HttpServerStats {
@@ -31,6 +36,12 @@ struct HttpServerStats {
 // HTTP/1.1 with keep-alive on Boost.Beast: one io_context and thread per worker, sessions
 // spread round-robin. Body, header, idle and read limits are enforced here, before any
 // handler runs. The handler must outlive the server.
+//
+// What a client without a key can cost is bounded: the handler's precheck sees the headers
+// before any body is read (no key, no body); connections that have not shown a key count
+// against max_unauthenticated_connections and are closed after read_timeout idle; one address
+// holds at most max_connections_per_client. Bodies being read or handled hold at most
+// 16 × max_body_bytes in all and 4 × max_body_bytes per key (503 beyond).
 //
 // Lifecycle: listen() binds; run() serves on the calling thread plus workers-1 others until a
 // graceful stop (a signal or stop()), which stops accepting, lets in-flight requests finish

@@ -15,13 +15,20 @@ namespace meter::server {
 // A request as the handlers see it: HTTP/1.1 details (Beast) stay inside http_server.cc.
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
-  std::string path;    // decoded path, without the query
+  std::string path;    // as sent (percent-encoded), without the query; the router decodes segments
   std::map<std::string, std::string, std::less<>> query;
   std::string content_type;  // lowercased media type, without parameters
   std::string accept;
   std::string authorization;
+  std::string host;    // the Host header
+  std::string origin;  // the Origin header, empty when absent
   std::string body;
   auth::Principal principal;  // set by the router once the route's access check passed
+
+  // Set by HttpHandler::precheck from the headers alone, before the body is read.
+  int route = -1;  // the matched route, -1 until prechecked
+  std::map<std::string, std::string, std::less<>> path_params;
+  bool has_key = false;  // the caller proved a key (or the server is in open mode)
 
   std::optional<std::string_view> param(std::string_view name) const {
     auto it = query.find(name);
@@ -59,6 +66,9 @@ class Responder {
 class HttpHandler {
  public:
   virtual ~HttpHandler() = default;
+  // Called with the request's headers (its body not read yet): a response refuses it at once,
+  // so that nobody makes the server read a body they may not send (no key, no such route).
+  virtual std::optional<HttpResponse> precheck(HttpRequest&) { return std::nullopt; }
   virtual void handle(HttpRequest request, Responder respond) = 0;
 };
 

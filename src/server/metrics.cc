@@ -2,20 +2,21 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace meter::server {
 
 void RejectCounts::add(std::string_view reason, std::uint64_t n) {
   if (reason.empty()) reason = "body";
-  std::lock_guard lock(mutex_);
-  auto it = counts_.find(reason);
-  if (it == counts_.end()) it = counts_.emplace(std::string(reason), 0).first;
-  it->second += n;
+  auto it = std::find(kReasons.begin(), kReasons.end(), reason);
+  if (it == kReasons.end()) it = std::find(kReasons.begin(), kReasons.end(), "unknown_field");
+  counts_[static_cast<std::size_t>(it - kReasons.begin())].fetch_add(n, std::memory_order_relaxed);
 }
 
 void RejectCounts::render(std::string& out) const {
-  std::lock_guard lock(mutex_);
-  for (const auto& [reason, n] : counts_) {
-    fmt::format_to(std::back_inserter(out), "meterd_events_rejected_total{{reason=\"{}\"}} {}\n", reason, n);
+  for (std::size_t i = 0; i < kReasons.size(); ++i) {
+    std::uint64_t n = counts_[i].load(std::memory_order_relaxed);
+    if (n > 0) fmt::format_to(std::back_inserter(out), "meterd_events_rejected_total{{reason=\"{}\"}} {}\n", kReasons[i], n);
   }
 }
 

@@ -22,6 +22,12 @@ using RouteFn = std::function<void(HttpRequest&, const PathParams&, Responder&)>
 // admin keys only.
 enum class Access { kPublic, kKey, kAdmin };
 
+// Where a route's function runs: on the HTTP thread (it must answer at once or hand its work on,
+// as ingestion does), or on the read pool (it reads a store, which may be slow or hung).
+enum class Runs { kOnEventLoop, kInReadPool };
+
+class ReadPool;
+
 // Maps (method, path pattern) to a function. Patterns are literal segments and {name}
 // segments ("/v1/tenants/{tenant}/usage"). An unknown path answers 404, a known path with
 // another method 405 with an Allow header. Routes are added before serving; dispatch() is then
@@ -31,7 +37,12 @@ class Router : public HttpHandler {
   // Without an authenticator every caller is an anonymous admin (tests, open mode).
   explicit Router(auth::Authenticator* authenticator = nullptr) : authenticator_(authenticator) {}
 
-  void add(std::string method, std::string pattern, Access access, RouteFn fn);
+  void add(std::string method, std::string pattern, Access access, RouteFn fn, Runs runs = Runs::kOnEventLoop);
+
+  // Routes added with Runs::kInReadPool run there; without a pool (tests), on the event loop.
+  void set_read_pool(ReadPool* pool) { read_pool_ = pool; }
+  // Matches the route and checks access from the headers; remembers both in the request.
+  std::optional<HttpResponse> precheck(HttpRequest& request) override;
   void handle(HttpRequest request, Responder respond) override;
 
   // (method, pattern) of every route, for the API document's tests.
@@ -48,12 +59,17 @@ class Router : public HttpHandler {
     std::vector<std::string> segments;
     Access access;
     RouteFn fn;
+    Runs runs;
     std::shared_ptr<Histogram> latency;  // shared: a route is copied while routes_ grows
   };
-  bool authorize(const Route& route, HttpRequest& request, Responder& respond);
+  std::optional<HttpResponse> authorize(const Route& route, HttpRequest& request);
+
+  // Whose share of the read pool a request uses: the tenant it acts for.
+  static std::string caller_of(const HttpRequest& request, const PathParams& params);
 
   auth::Authenticator* authenticator_;
-  static bool match(const Route& route, const std::vector<std::string_view>& segments, PathParams& params);
+  ReadPool* read_pool_ = nullptr;
+  static bool match(const Route& route, const std::vector<std::string>& segments, PathParams& params);
 
   std::vector<Route> routes_;
 };

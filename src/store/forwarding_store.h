@@ -58,8 +58,9 @@ class ForwardingStore : public Store {
   Status update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) override {
     return inner_.update_alert_delivery(id, delivery, attempts);
   }
-  Result<std::vector<AlertRecord>> list_alerts(std::string_view tenant_id, std::size_t limit) override {
-    return inner_.list_alerts(tenant_id, limit);
+  Result<std::vector<AlertRecord>> list_alerts(std::string_view tenant_id, std::size_t limit,
+                                               bool pending_only) override {
+    return inner_.list_alerts(tenant_id, limit, pending_only);
   }
 
  protected:

@@ -92,7 +92,7 @@ struct FinalizedInvoice {
 // value of a metadata field (group_by) and per UTC quarter hour.
 struct AggregateQuery {
   std::string tenant_id;
-  std::string event_type;
+  std::string event_type;  // empty = every event type, in one pass (rows then say which)
   Timestamp from;
   Timestamp to;
   Aggregation aggregation = Aggregation::kSum;
@@ -105,6 +105,7 @@ struct AggregateRow {
   Timestamp bucket;      // the quarter hour, when by_quarter_hour; else the query's from
   Decimal value;
   std::int64_t events = 0;
+  std::string event_type;  // the row's event type (the query's, or each one's when it named none)
 };
 
 using IdVisitor =
@@ -163,7 +164,7 @@ class Store {
   virtual Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) = 0;
 
   // Aggregations the rollups do not keep (store.h AggregateQuery), from the raw events; rows
-  // sorted by group, then bucket.
+  // sorted by event type, group, then bucket.
   virtual Result<std::vector<AggregateRow>> aggregate_raw(const AggregateQuery& query) = 0;
 
   // Tenants with any usage in [from, to) (from the daily rollups), sorted: who a billing run bills.
@@ -187,8 +188,10 @@ class Store {
   // meter, period and threshold already fired (alerts fire once, also across restarts).
   virtual Result<std::optional<std::int64_t>> record_alert(const quota::Alert& alert) = 0;
   virtual Status update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) = 0;
-  // Newest first; all tenants when tenant_id is empty.
-  virtual Result<std::vector<AlertRecord>> list_alerts(std::string_view tenant_id, std::size_t limit) = 0;
+  // Newest first; all tenants when tenant_id is empty; with pending_only, only those whose
+  // webhook delivery has not ended (to resume after a restart).
+  virtual Result<std::vector<AlertRecord>> list_alerts(std::string_view tenant_id, std::size_t limit,
+                                                       bool pending_only) = 0;
 };
 
 }  // namespace meter::store

@@ -7,6 +7,7 @@
 #include "ingest/dedupe_index.h"
 #include "ingest/event_json.h"
 #include "ingest/ingestor.h"
+#include "store/sqlite/data_dir_lock.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace meter {
@@ -17,7 +18,7 @@ namespace {
 class StoreSink final : public Sink {
  public:
   explicit StoreSink(const std::filesystem::path& data_dir)
-      : store_(open(data_dir)), ingestor_(*store_, index_, clock_, ingest::IngestorOptions{}) {
+      : lock_(lock(data_dir)), store_(open(data_dir)), ingestor_(*store_, index_, clock_, ingest::IngestorOptions{}) {
     if (auto started = ingestor_.start(); !started) {
       throw std::runtime_error("cannot rebuild the dedupe index of " + data_dir.string() + ": " +
                                started.error().message);
@@ -51,10 +52,19 @@ class StoreSink final : public Sink {
 
  private:
 
+  // Takes the folder's lock first: a meterd serving the same folder keeps a dedupe index of its
+  // own, so both writing it would store a repeated id twice.
+  static store::sqlite::DataDirLock lock(const std::filesystem::path& data_dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(data_dir, ec);
+    auto held = store::sqlite::DataDirLock::acquire(data_dir);
+    if (!held) throw std::runtime_error(held.error().message);
+    return std::move(*held);
+  }
+
   static std::unique_ptr<store::sqlite::SqliteStore> open(const std::filesystem::path& data_dir) {
     std::filesystem::path db = data_dir / "meterd.db";
     try {
-      std::filesystem::create_directories(data_dir);
       return std::make_unique<store::sqlite::SqliteStore>(store::sqlite::SqliteOptions{db});
     } catch (const std::exception& e) {
       throw std::runtime_error("cannot open the embedded store " + db.string() + ": " + e.what());
@@ -63,6 +73,7 @@ class StoreSink final : public Sink {
 
   SystemClock clock_;
   ingest::IngestLimits limits_;
+  store::sqlite::DataDirLock lock_;  // before store_: held until the store is closed
   std::unique_ptr<store::sqlite::SqliteStore> store_;
   ingest::InMemoryDedupeIndex index_;
   ingest::Ingestor ingestor_;

@@ -41,6 +41,7 @@ TEST_F(AuthenticatorTest, KeysAreRandomAndStoredHashed) {
 TEST_F(AuthenticatorTest, RequiresKeysOnceAnyExist) {
   Authenticator auth(path_, clock_);
   auth.load();
+  auth.allow_open_mode(true);
   auto anonymous = auth.authenticate("");
   ASSERT_TRUE(anonymous);
   EXPECT_TRUE(anonymous->admin);
@@ -104,6 +105,85 @@ TEST_F(AuthenticatorTest, RouterEnforcesAccess) {
   EXPECT_EQ(call("/keyed", "Bearer " + *tenant), 200);
   EXPECT_EQ(call("/admin", "Bearer " + *tenant), 403);
   EXPECT_EQ(call("/admin", "Bearer " + *admin), 200);
+}
+
+// Verifies revoking every key locks everyone out instead of reopening the server, also for a
+// server that started without keys and later had one created.
+TEST_F(AuthenticatorTest, EmptyKeySetAfterKeysIsClosed) {
+  Authenticator auth(path_, clock_);
+  auth.load();
+  auth.allow_open_mode(true);
+  EXPECT_TRUE(auth.open_mode());
+  KeyStore store(path_);
+  auto key = store.create(true, "", "", kNow);
+  clock_.advance(std::chrono::seconds(2));
+  EXPECT_FALSE(auth.authenticate(""));
+  auto keys = store.list();
+  ASSERT_TRUE(store.revoke((*keys)[0].key_id, kNow));
+  clock_.advance(std::chrono::seconds(2));
+  auto refused = auth.authenticate("");  // re-reads the keys: none active
+  EXPECT_EQ(auth.active_keys(), 0u);
+  EXPECT_FALSE(auth.open_mode());
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("meterd keys create --admin"), std::string::npos);
+
+  Authenticator restarted(path_, clock_);  // a new start on loopback: keys.db has had keys
+  restarted.load();
+  restarted.allow_open_mode(true);
+  EXPECT_FALSE(restarted.open_mode());
+  EXPECT_FALSE(restarted.authenticate(""));
+}
+
+// Verifies the Bearer scheme is matched in any case (RFC 9110), with one or more spaces.
+TEST_F(AuthenticatorTest, BearerSchemeIsCaseInsensitive) {
+  KeyStore store(path_);
+  auto key = store.create(false, "acme", "", kNow);
+  Authenticator auth(path_, clock_);
+  auth.load();
+  EXPECT_TRUE(auth.authenticate("bearer " + *key));
+  EXPECT_TRUE(auth.authenticate("BEARER  " + *key));
+  EXPECT_FALSE(auth.authenticate("Bearer" + *key));
+  EXPECT_FALSE(auth.authenticate("Bearerx " + *key));
+}
+
+// Verifies open mode refuses foreign Host and Origin headers and untyped write bodies, and
+// routes on the raw path so an encoded '/' stays inside a segment.
+TEST_F(AuthenticatorTest, OpenModeRefusesCrossSiteRequests) {
+  Authenticator auth(path_, clock_);
+  auth.load();
+  auth.allow_open_mode(true);
+  server::Router router(&auth);
+  std::string seen;
+  auto ok = [&](server::HttpRequest&, const server::PathParams& p, server::Responder& r) {
+    seen = p.count("tenant") ? p.at("tenant") : "";
+    r(server::HttpResponse{});
+  };
+  router.add("POST", "/write", server::Access::kAdmin, ok);
+  router.add("GET", "/v1/tenants/{tenant}/plan", server::Access::kKey, ok);
+  auto call = [&](std::string method, std::string path, std::string host, std::string origin, std::string type) {
+    server::HttpRequest req;
+    req.method = std::move(method);
+    req.path = std::move(path);
+    req.host = std::move(host);
+    req.origin = std::move(origin);
+    req.content_type = std::move(type);
+    req.body = req.method == "POST" ? "{}" : "";
+    int status = 0;
+    router.handle(std::move(req), server::Responder([&](server::Responder::Builder b) { status = b().status; }));
+    return status;
+  };
+  EXPECT_EQ(call("POST", "/write", "127.0.0.1:8000", "", "application/json"), 200);
+  EXPECT_EQ(call("POST", "/write", "localhost:8000", "http://localhost:8000", "application/json"), 200);
+  EXPECT_EQ(call("POST", "/write", "[::1]:8000", "", "application/json"), 200);
+  EXPECT_EQ(call("POST", "/write", "attacker.example", "", "application/json"), 403);
+  EXPECT_EQ(call("POST", "/write", "127.0.0.1:8000", "http://attacker.example", "application/json"), 403);
+  EXPECT_EQ(call("POST", "/write", "127.0.0.1:8000", "null", "application/json"), 403);
+  EXPECT_EQ(call("POST", "/write", "127.0.0.1:8000", "", "text/plain"), 415);
+  EXPECT_EQ(call("POST", "/write", "127.0.0.1:8000", "", "application/x-www-form-urlencoded"), 415);
+  EXPECT_EQ(call("GET", "/v1/tenants/a%2Fb/plan", "127.0.0.1", "", ""), 200);
+  EXPECT_EQ(seen, "a/b");
+  EXPECT_EQ(call("GET", "/v1/tenants/a/b/plan", "127.0.0.1", "", ""), 404);
+  EXPECT_EQ(call("GET", "/v1/tenants/%zz/plan", "127.0.0.1", "", ""), 400);
 }
 
 }  // namespace

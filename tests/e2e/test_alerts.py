@@ -17,6 +17,7 @@ class Receiver:
 
     def __init__(self, fail_first=0):
         self.posts = []
+        self.timestamps = []
         self.fail_first = fail_first
         outer = self
 
@@ -24,6 +25,7 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.posts.append((self.headers.get("X-Meterd-Signature"), body))
+                outer.timestamps.append(self.headers.get("X-Meterd-Timestamp"))
                 failing = len(outer.posts) <= outer.fail_first
                 self.send_response(500 if failing else 204)
                 self.end_headers()
@@ -60,8 +62,10 @@ class AlertTest(unittest.TestCase):
                 m.post("/track", {"tenant_id": "t_alert", "event_type": "query"})
                 self.assertTrue(wait_until(lambda: len(receiver.posts) == 2, timeout=10), receiver.posts)
                 bodies = []
-                for signature, body in receiver.posts:
-                    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+                for (signature, body), timestamp in zip(receiver.posts, receiver.timestamps):
+                    self.assertLess(abs(time.time() - int(timestamp)), 60)
+                    signed = timestamp.encode() + b"." + body
+                    expected = "sha256=" + hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
                     self.assertEqual(signature, expected)
                     bodies.append(json.loads(body))
                 self.assertEqual(sorted(b["threshold_percent"] for b in bodies), [80, 100])
@@ -90,6 +94,41 @@ class AlertTest(unittest.TestCase):
         finally:
             receiver.close()
 
+
+
+class DurableAlertTest(unittest.TestCase):
+    # Verifies a delivery left pending by a stop (webhook failing) is resumed after the restart.
+    def test_pending_delivery_resumes_after_restart(self):
+        receiver = Receiver(fail_first=1)
+        try:
+            m = meterd_with(receiver, "--set", "quota.alert_thresholds=80").start()
+            try:
+                m.post("/quota/set", {"tenant_id": "t_resume", "queries_per_day": 10})
+                m.post("/v1/events", [{"tenant_id": "t_resume", "event_type": "query"}] * 9)
+                # Recorded before the events were acknowledged, even though the webhook failed.
+                alerts = m.get("/v1/alerts?tenant_id=t_resume")[2]["alerts"]
+                self.assertEqual([a["threshold_percent"] for a in alerts], [80])
+                self.assertTrue(wait_until(lambda: len(receiver.posts) == 1, timeout=10))
+                m.stop()  # during the 1 s backoff: the delivery is still pending
+                m.start()
+                self.assertTrue(wait_until(lambda: len(receiver.posts) == 2, timeout=15), receiver.posts)
+                self.assertTrue(wait_until(lambda: m.get("/v1/alerts?tenant_id=t_resume")[2]["alerts"][0]["delivery"]
+                                           == "delivered", timeout=10))
+                self.assertEqual(json.loads(receiver.posts[1][1])["tenant_id"], "t_resume")
+            finally:
+                m.cleanup()
+        finally:
+            receiver.close()
+
+
+class WebhookSchemeTest(unittest.TestCase):
+    # Verifies a webhook URL that is not http(s) is refused at start, naming the setting.
+    def test_gopher_url_is_refused(self):
+        m = Meterd(extra_args=["--set", "quota.webhook_url=gopher://127.0.0.1:70/x"])
+        with self.assertRaises(RuntimeError) as raised:
+            m.start()
+        self.assertIn("quota.webhook_url", str(raised.exception))
+        m.cleanup()
 
 if __name__ == "__main__":
     main()

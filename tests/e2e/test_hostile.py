@@ -35,7 +35,7 @@ def raw(port, data, read_timeout=10):
 
 
 def post_raw(port, path, body, content_type=b"application/json"):
-    head = b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Type: " + content_type + \
+    head = b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: " + content_type + \
         b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n"
     return raw(port, head + body)
 
@@ -102,20 +102,20 @@ class HostileInputTest(unittest.TestCase):
     def test_size_limits(self):
         status, _ = post_raw(self.m.port, b"/v1/events", b"[" + b" " * 70000 + b"]")
         self.assertEqual(status, 413)
-        status, _ = raw(self.m.port, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 8000 + b"\r\n\r\n")
+        status, _ = raw(self.m.port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 8000 + b"\r\n\r\n")
         self.assertEqual(status, 431)
 
     # Verifies garbage instead of HTTP is a 400, and unknown routes and methods 404 and 405.
     def test_bad_http(self):
         self.assertEqual(raw(self.m.port, b"HELLO WORLD\r\n\r\n")[0], 400)
-        self.assertEqual(raw(self.m.port, b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")[0], 404)
-        self.assertEqual(raw(self.m.port, b"PUT /track HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")[0], 405)
-        self.assertEqual(raw(self.m.port, b"GET /v1/usage?tenant_id=%zz HTTP/1.1\r\nHost: x\r\n\r\n")[0], 400)
+        self.assertEqual(raw(self.m.port, b"GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")[0], 404)
+        self.assertEqual(raw(self.m.port, b"PUT /track HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")[0], 405)
+        self.assertEqual(raw(self.m.port, b"GET /v1/usage?tenant_id=%zz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")[0], 400)
 
     # Verifies a slow-loris client is cut off after the read timeout while others are served.
     def test_slow_loris(self):
         slow = socket.create_connection(("127.0.0.1", self.m.port), timeout=10)
-        slow.sendall(b"POST /track HTTP/1.1\r\nHost: x\r\n")
+        slow.sendall(b"POST /track HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         started = time.time()
         self.assertEqual(self.m.get("/health")[0], 200)  # served meanwhile
         slow.settimeout(10)
@@ -137,7 +137,7 @@ class HostileInputTest(unittest.TestCase):
         idle = [socket.create_connection(("127.0.0.1", self.m.port)) for _ in range(20)]
         try:
             time.sleep(0.2)
-            status, _ = raw(self.m.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, _ = raw(self.m.port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             self.assertEqual(status, 503)
         finally:
             for s in idle:

@@ -161,5 +161,85 @@ TEST_F(IngestorTest, StopDrainsQueue) {
   EXPECT_FALSE(late);
 }
 
+// Verifies the late window is applied after dedupe: a retry of a stored event whose timestamp
+// has since aged past the window is a duplicate; a new event that old is refused.
+TEST_F(IngestorTest, LateRetryOfStoredEventIsDuplicate) {
+  store::sqlite::SqliteStore store({db_});
+  InMemoryDedupeIndex index;
+  IngestorOptions options;
+  options.late_window = std::chrono::days(1);
+  Ingestor ingestor(store, index, clock_, options);
+  ASSERT_TRUE(ingestor.start());
+  Timestamp edge = kNow - std::chrono::days(1) + std::chrono::seconds(3);
+  auto first = submit_and_wait(ingestor, {testing::make_event("a", "edge", "query", "1", edge)});
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, Outcomes{kStored});
+  clock_.advance(std::chrono::seconds(5));
+  auto retry = submit_and_wait(ingestor, {testing::make_event("a", "edge", "query", "1", edge),
+                                          testing::make_event("a", "new", "query", "1", edge)});
+  ASSERT_TRUE(retry);
+  EXPECT_EQ((*retry)[0], kDup);
+  ASSERT_EQ((*retry)[1].kind, Outcome::kRefused);
+  EXPECT_EQ((*retry)[1].error->field, "timestamp");
+  EXPECT_NE((*retry)[1].error->message.find("late-arrival window"), std::string::npos);
+  EXPECT_EQ(stored_total(store, "a"), "1");
+}
+
+// The real store, whose first append waits until released: lets a test queue several requests
+// so that the writer takes them as one group.
+class GatedStore final : public store::ForwardingStore {
+ public:
+  explicit GatedStore(store::Store& real) : ForwardingStore(real) {}
+  std::string_view name() const override { return "gated"; }
+  Status append(std::span<const Event> events) override {
+    if (!passed_.exchange(true)) {
+      entered_.set_value();
+      gate_.get_future().wait();
+    }
+    return inner_.append(events);
+  }
+  std::atomic<bool> passed_{false};
+  std::promise<void> entered_;
+  std::promise<void> gate_;
+};
+
+// Verifies an event whose usage sums would overflow fails only its own request: another
+// tenant's request committed in the same group is stored, in-group and against stored sums.
+TEST_F(IngestorTest, OverflowFailsOnlyItsOwnRequest) {
+  store::sqlite::SqliteStore real({db_});
+  GatedStore store(real);
+  InMemoryDedupeIndex index;
+  Ingestor ingestor(store, index, clock_, {});
+  ASSERT_TRUE(ingestor.start());
+  auto entered = store.entered_.get_future();
+  std::promise<Result<Outcomes>> opener, hostile, neighbour;
+  ingestor.submit({event("c", "open")}, [&](Result<Outcomes> r) { opener.set_value(std::move(r)); });
+  entered.wait();  // the writer holds the first group; the next two queue up together
+  ingestor.submit({event("a", "big1", "100000000000000000000000000"), event("a", "big2", "100000000000000000000000000")},
+                  [&](Result<Outcomes> r) { hostile.set_value(std::move(r)); });
+  ingestor.submit({event("b", "fine", "2")}, [&](Result<Outcomes> r) { neighbour.set_value(std::move(r)); });
+  store.gate_.set_value();
+  ASSERT_TRUE(opener.get_future().get());
+  auto refused = hostile.get_future().get();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(refused.error().message.find("tenant"), std::string::npos);  // names no tenant
+  auto stored = neighbour.get_future().get();
+  ASSERT_TRUE(stored) << stored.error().message;
+  EXPECT_EQ(*stored, Outcomes{kStored});
+  EXPECT_EQ(stored_total(real, "b"), "2");
+  EXPECT_EQ(ingestor.counters().failed_commits.load(), 0u);  // the data's fault, not the disk's
+
+  // Against a stored sum: one big event is stored, the next overflows the rollup in SQL.
+  auto one = submit_and_wait(ingestor, {event("a", "big3", "100000000000000000000000000")});
+  ASSERT_TRUE(one);
+  auto again = submit_and_wait(ingestor, {event("a", "big4", "100000000000000000000000000")});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kInvalidArgument);
+  auto after = submit_and_wait(ingestor, {event("b", "after", "3")});  // no statement error left behind
+  ASSERT_TRUE(after) << after.error().message;
+  EXPECT_EQ(stored_total(real, "b"), "5");
+}
+
 }  // namespace
 }  // namespace meter::ingest

@@ -29,7 +29,7 @@ struct ApiContext {
   const pricing::PriceBook& price_book;
   quota::QuotaBook& quotas;
   ingest::RateLimiter* rate_limiter = nullptr;  // per-tenant ingest limit; null = none
-  const ingest::Shipper* shipper = nullptr;     // shipping to ClickHouse; null = embedded store only
+  ingest::Shipper* shipper = nullptr;           // shipping to ClickHouse; null = embedded store only
   billing::Invoicer& invoicer;
   RejectCounts& rejects;
   const notify::WebhookNotifier* notifier = nullptr;

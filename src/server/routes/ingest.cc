@@ -104,6 +104,7 @@ struct ItemSummary {
 
 HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest::Outcomes* outcomes) {
   std::int64_t accepted = 0, duplicate = 0, rejected = 0, over_quota = 0, retry_after = 0;
+  const Error* first_error = nullptr;  // what a wholly refused request's problem says
   JsonOut out;
   out.begin_object();
   out.key("results").begin_array();
@@ -116,6 +117,7 @@ HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest:
     if (!item.id.empty()) out.key("id").str(item.id);
     if (error) {
       ++rejected;
+      if (first_error == nullptr) first_error = &*error;
       if (error->code == ErrorCode::kRateLimited) {
         ++over_quota;
         retry_after = std::max(retry_after, error->retry_after_seconds);
@@ -146,9 +148,10 @@ HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest:
     out.key("type").str("about:blank");
     out.key("title").str(status_title(status));
     out.key("status").num(status);
-    out.key("detail").str(items.size() == 1 ? items[0].error->message
-                                            : "no event in the batch is valid; see results");
-    out.key("field").str(items[0].error->field);
+    out.key("detail").str(items.size() == 1 ? first_error->message
+                                            : status == 429 ? "every event of the batch is over a hard quota; see results"
+                                                            : "no event in the batch is valid; see results");
+    out.key("field").str(first_error->field);
   }
   out.end_object();
   HttpResponse response = out.response(status);
@@ -170,9 +173,10 @@ void post_events(const ApiContext& api, HttpRequest& request, Responder& respond
     api.rejects.add("body");
     return respond(problem(parsed.error()));
   }
-  // One event for another tenant rejects the whole request: a key never writes elsewhere.
+  // One event for another tenant rejects the whole request, an invalid one included: a key
+  // never writes elsewhere, and never learns how another tenant's events would fare.
   for (const auto& p : *parsed) {
-    if (p.error) continue;
+    if (p.event.tenant_id.empty()) continue;
     if (auto denied = forbidden_unless_own(request, p.event.tenant_id)) return respond(std::move(*denied));
   }
 

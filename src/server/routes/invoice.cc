@@ -81,7 +81,7 @@ void plan_response(const ApiContext& api, const std::string& tenant, Responder& 
 
 void add_invoice_routes(Router& router, const ApiContext& api) {
   router.add("POST", "/invoice/generate", Access::kKey,
-             [&api](HttpRequest& req, const PathParams&, Responder& r) { invoice_generate(api, req, r); });
+             [&api](HttpRequest& req, const PathParams&, Responder& r) { invoice_generate(api, req, r); }, Runs::kInReadPool);
   router.add("GET", "/v1/tenants/{tenant}/invoices/{month}", Access::kKey,
              [&api](HttpRequest& req, const PathParams& p, Responder& r) {
                std::optional<HttpResponse> error;
@@ -91,7 +91,7 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
                auto csv = wants_csv(req);
                if (!csv) return r(problem(csv.error()));
                r(invoice_response(api, p.at("tenant"), month->first, month->second, *csv));
-             });
+             }, Runs::kInReadPool);
   router.add("POST", "/v1/tenants/{tenant}/invoices/{month}/finalize", Access::kAdmin,
              [&api](HttpRequest& req, const PathParams& p, Responder& r) {
                std::optional<HttpResponse> error;
@@ -104,14 +104,14 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
                response.status = 201;
                response.body = std::move(snapshot->json);
                r(std::move(response));
-             });
+             }, Runs::kInReadPool);
   router.add("GET", "/v1/tenants/{tenant}/plan", Access::kKey,
              [&api](HttpRequest& req, const PathParams& p, Responder& r) {
                const std::string& tenant = p.at("tenant");
                if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
                if (auto hidden = hidden_unless_own(req, tenant)) return r(std::move(*hidden));
                plan_response(api, tenant, r);
-             });
+             }, Runs::kInReadPool);
   router.add("PUT", "/v1/tenants/{tenant}/plan", Access::kAdmin,
              [&api](HttpRequest& req, const PathParams& p, Responder& r) {
                const std::string& tenant = p.at("tenant");
@@ -128,7 +128,7 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
                }
                if (auto s = api.store.put_tenant_plan(tenant, **plan); !s) return r(problem(s.error()));
                plan_response(api, tenant, r);
-             });
+             }, Runs::kInReadPool);
   // Tenants with usage in a month, each with its invoice total so far: the dashboard's list.
   router.add("GET", "/v1/tenants", Access::kKey, [&api](HttpRequest& req, const PathParams&, Responder& r) {
     Timestamp now = api.clock.now();
@@ -156,7 +156,7 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
     out.end_array();
     out.end_object();
     r(out.response());
-  });
+  }, Runs::kInReadPool);
   router.add("GET", "/v1/plans", Access::kKey, [&api](HttpRequest&, const PathParams&, Responder& r) {
     JsonOut out;
     out.begin_object();

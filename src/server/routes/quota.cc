@@ -149,7 +149,7 @@ void list_alerts(const ApiContext& api, HttpRequest& request, Responder& respond
     limit = std::atoll(std::string(*text).c_str());
     if (limit < 1 || limit > 10'000) return respond(problem(Error::invalid("limit", "limit must be 1..10000")));
   }
-  auto alerts = api.store.list_alerts(tenant, static_cast<std::size_t>(limit));
+  auto alerts = api.store.list_alerts(tenant, static_cast<std::size_t>(limit), false);
   if (!alerts) return respond(problem(alerts.error()));
   JsonOut out;
   out.begin_object();
@@ -178,9 +178,9 @@ void list_alerts(const ApiContext& api, HttpRequest& request, Responder& respond
 
 void add_quota_routes(Router& router, const ApiContext& api) {
   router.add("POST", "/quota/set", Access::kAdmin,
-             [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_set(api, req, r); });
+             [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_set(api, req, r); }, Runs::kInReadPool);
   router.add("GET", "/v1/alerts", Access::kKey,
-             [&api](HttpRequest& req, const PathParams&, Responder& r) { list_alerts(api, req, r); });
+             [&api](HttpRequest& req, const PathParams&, Responder& r) { list_alerts(api, req, r); }, Runs::kInReadPool);
   router.add("POST", "/quota/check", Access::kKey,
              [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_check(api, req, r); });
   router.add("GET", "/v1/tenants/{tenant}/quotas", Access::kKey,
@@ -198,7 +198,7 @@ void add_quota_routes(Router& router, const ApiContext& api) {
                if (!body) return r(problem(body.error()));
                if (auto s = check_quota_fields(*body, false); !s) return r(problem(s.error()));
                r(update_quota(api, tenant, *body));
-             });
+             }, Runs::kInReadPool);
 }
 
 }  // namespace meter::server

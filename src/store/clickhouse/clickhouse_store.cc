@@ -151,22 +151,24 @@ Result<std::vector<AggregateRow>> ClickHouseStore::aggregate_raw(const Aggregate
                                             quote(q.field) + ")))"; break;
   }
   auto answer = client_.query(fmt::format(
-      "SELECT {} AS g, {} AS b, {}, count() FROM {}.usage_events WHERE tenant_id = {} AND event_type = {} "
+      "SELECT {} AS g, {} AS b, {}, count(), event_type FROM {}.usage_events WHERE tenant_id = {}{} "
       "AND timestamp >= toDateTime({}, 'UTC') AND timestamp <= toDateTime({}, 'UTC') AND {} >= {} AND {} < {} "
-      "GROUP BY g, b ORDER BY g, b",
+      "GROUP BY event_type, g, b ORDER BY event_type, g, b",
       q.group_by.empty() ? "''" : field(q.group_by),
       q.by_quarter_hour ? "toUnixTimestamp(toStartOfFifteenMinutes(timestamp))" : "toUInt32(0)", value, db_,
-      quote(q.tenant_id), quote(q.event_type), unix_seconds(q.from), unix_seconds(q.to), at, to_unix_ms(q.from), at,
+      quote(q.tenant_id), q.event_type.empty() ? "" : " AND event_type = " + quote(q.event_type),
+      unix_seconds(q.from), unix_seconds(q.to), at, to_unix_ms(q.from), at,
       to_unix_ms(q.to)));
   if (!answer) return fail(answer.error());
   std::vector<AggregateRow> rows;
   for (const auto& f : rows_of(*answer)) {
-    if (f.size() != 4) return fail(Error::internal("unexpected aggregate answer from ClickHouse"));
+    if (f.size() != 5) return fail(Error::internal("unexpected aggregate answer from ClickHouse"));
     auto bucket = integer<std::int64_t>(f[1]);
     auto v = decimal(f[2]);
     auto events = integer<std::int64_t>(f[3]);
     if (!bucket || !v || !events) return fail(Error::internal("unexpected aggregate answer from ClickHouse"));
-    rows.push_back({tsv_unescape(f[0]), q.by_quarter_hour ? from_unix_ms(*bucket * 1000) : q.from, *v, *events});
+    rows.push_back({tsv_unescape(f[0]), q.by_quarter_hour ? from_unix_ms(*bucket * 1000) : q.from, *v, *events,
+                    tsv_unescape(f[4])});
   }
   return rows;
 }

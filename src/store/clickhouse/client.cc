@@ -51,8 +51,20 @@ Result<std::string> Client::post(std::string url, std::string_view body) {
   request.user = options_.user;
   request.password = options_.password;
   request.timeout = options_.timeout;
-  std::lock_guard lock(mutex_);
-  auto response = http_.send(request);
+  std::unique_ptr<net::HttpClient> http;
+  {
+    std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      http = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (!http) http = std::make_unique<net::HttpClient>();
+  auto response = http->send(request);
+  if (response) {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(http));  // a failed connection is dropped, not reused
+  }
   if (!response) {
     std::string hint = options_.url.ends_with(":9000")
                            ? " (9000 is ClickHouse's native port; meterd speaks HTTP: use port 8123)"

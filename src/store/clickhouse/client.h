@@ -1,9 +1,11 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
 #include "net/http_client.h"
@@ -21,8 +23,9 @@ struct ClientOptions {
 // (then CLICKHOUSE_PORT is added) or a whole URL such as http://ch.internal:8123.
 std::string clickhouse_url(std::string_view host, int port);
 
-// ClickHouse's HTTP interface over one keep-alive connection. Thread-safe: calls are
-// serialized, so a component that must not wait for another keeps a client of its own.
+// ClickHouse's HTTP interface over keep-alive connections. Thread-safe: concurrent calls each
+// take an idle connection (or open one), so one slow query never holds up another. A deadline
+// of the calling thread (core/deadline.h) bounds a call.
 class Client {
  public:
   explicit Client(ClientOptions options) : options_(std::move(options)) {}
@@ -43,7 +46,7 @@ class Client {
 
   ClientOptions options_;
   std::mutex mutex_;
-  net::HttpClient http_;  // GUARDED_BY(mutex_)
+  std::vector<std::unique_ptr<net::HttpClient>> idle_;  // GUARDED_BY(mutex_)
 };
 
 // `text` as a single-quoted ClickHouse string literal.

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "store/sqlite/sqlite_store.h"
 
@@ -35,21 +36,21 @@ const char* value_sql(Aggregation a) {
 Result<std::vector<AggregateRow>> SqliteStore::aggregate_raw(const AggregateQuery& q) {
   try {
     auto reader = borrow_reader();
-    std::map<std::pair<std::string, std::int64_t>, Partial> merged;
+    std::map<std::tuple<std::string, std::string, std::int64_t>, Partial> merged;  // type, group, bucket
     std::string group = "CASE WHEN ?4 = '' THEN '' ELSE coalesce(CAST(json_extract(metadata, '$.' || ?4) AS TEXT), '') END";
     std::string bucket = q.by_quarter_hour ? "ts - ((ts % 900000) + 900000) % 900000" : "0";
     std::string field = "CAST(json_extract(metadata, '$.' || ?5) AS TEXT)";
     for (int month : partitions()) {
       if (month < month_key(q.from) || month > month_key(q.to)) continue;
-      std::string where = fmt::format("FROM usage_events_{} WHERE tenant_id = ?1 AND event_type = ?6 AND ts >= ?2 "
+      std::string where = fmt::format("FROM usage_events_{} WHERE tenant_id = ?1 AND (?6 = '' OR event_type = ?6) AND ts >= ?2 "
                                       "AND ts < ?3",
                                       month);
       std::string sql =
           q.aggregation == Aggregation::kUniqueCount
-              ? fmt::format("SELECT DISTINCT {} AS g, {} AS b, {} AS v, 0, 0 {} AND v IS NOT NULL", group, bucket, field,
-                            where)
-              : fmt::format("SELECT {} AS g, {} AS b, {}, count(*), max(ts) {} GROUP BY g, b", group, bucket,
-                            value_sql(q.aggregation), where);
+              ? fmt::format("SELECT DISTINCT {} AS g, {} AS b, {} AS v, 0, 0, event_type {} AND v IS NOT NULL", group,
+                            bucket, field, where)
+              : fmt::format("SELECT {} AS g, {} AS b, {}, count(*), max(ts), event_type {} GROUP BY event_type, g, b",
+                            group, bucket, value_sql(q.aggregation), where);
       SQLite::Statement stmt(*reader, sql);
       stmt.bind(1, q.tenant_id);
       stmt.bind(2, static_cast<std::int64_t>(to_unix_ms(q.from)));
@@ -58,7 +59,7 @@ Result<std::vector<AggregateRow>> SqliteStore::aggregate_raw(const AggregateQuer
       stmt.bind(5, q.field);
       stmt.bind(6, q.event_type);
       while (stmt.executeStep()) {
-        Partial& p = merged[{stmt.getColumn(0).getString(), stmt.getColumn(1).getInt64()}];
+        Partial& p = merged[{stmt.getColumn(5).getString(), stmt.getColumn(0).getString(), stmt.getColumn(1).getInt64()}];
         if (q.aggregation == Aggregation::kUniqueCount) {
           p.distinct.insert(stmt.getColumn(2).getString());
           continue;
@@ -91,7 +92,8 @@ Result<std::vector<AggregateRow>> SqliteStore::aggregate_raw(const AggregateQuer
       if (q.aggregation == Aggregation::kUniqueCount) {
         value = *Decimal::from_integer(static_cast<std::int64_t>(p.distinct.size()));
       }
-      out.push_back({key.first, q.by_quarter_hour ? from_unix_ms(key.second) : q.from, value, p.events});
+      auto& [type, group_value, bucket_ms] = key;
+      out.push_back({group_value, q.by_quarter_hour ? from_unix_ms(bucket_ms) : q.from, value, p.events, type});
     }
     return out;
   } catch (const std::exception& ex) {

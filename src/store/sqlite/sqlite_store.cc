@@ -7,6 +7,7 @@
 
 #include <tuple>
 
+#include "core/deadline.h"
 #include "store/sqlite/decimal_functions.h"
 
 namespace meter::store::sqlite {
@@ -108,7 +109,10 @@ using RollupMap = absl::flat_hash_map<RollupKey, Aggregate>;
 Status add_to(RollupMap& map, RollupKey key, Decimal quantity, std::int64_t events) {
   auto& agg = map[key];
   auto sum = agg.quantity.checked_add(quantity);
-  if (!sum) return fail(Error::invalid("quantity", "rollup overflow for tenant " + std::string(std::get<0>(key))));
+  if (!sum) {
+    return fail(Error::invalid("quantity", "the usage sums this event adds to would overflow (the largest is about "
+                                           "1.7e26); send smaller quantities"));
+  }
   agg.quantity = *sum;
   agg.events += events;
   return {};
@@ -206,6 +210,9 @@ std::unique_ptr<SQLite::Database> SqliteStore::open_connection() const {
   db->exec(fmt::format("PRAGMA cache_size = -{}", options_.cache_mib * 1024));
   db->exec("PRAGMA busy_timeout = 5000");
   register_decimal_functions(db->getHandle());
+  // A query run under a deadline (core/deadline.h: a read served for an HTTP request) stops with
+  // SQLITE_INTERRUPT once the deadline passes or is cancelled at shutdown.
+  sqlite3_progress_handler(db->getHandle(), 4096, [](void*) { return deadline_passed() ? 1 : 0; }, nullptr);
   return db;
 }
 
@@ -315,13 +322,20 @@ Status SqliteStore::append(std::span<const Event> events) {
     tx.commit();
     return {};
   } catch (const std::exception& ex) {
-    // The transaction rolled back: forget partitions it may have created.
+    // The transaction rolled back: forget partitions it may have created, and clear the failed
+    // statements' error, which SQLite would otherwise report again at their next reset.
+    for (auto* stmt : {upsert_quarter_.get(), upsert_hourly_.get(), upsert_daily_.get()}) stmt->tryReset();
     months_.clear();
     inserts_.clear();
     try {
       SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
       while (months.executeStep()) months_.insert(months.getColumn(0).getInt());
     } catch (const std::exception&) {
+    }
+    if (std::string_view(ex.what()).find("meter_dec_add: overflow") != std::string_view::npos) {
+      // A stored usage sum plus this group's would leave the decimal range: the data's fault.
+      return fail(Error::invalid("quantity", "the stored usage sums these events add to would overflow (the largest "
+                                             "is about 1.7e26); send smaller quantities"));
     }
     return fail(Error::unavailable(std::string("sqlite append failed: ") + ex.what()));
   }
@@ -473,14 +487,16 @@ Status SqliteStore::update_alert_delivery(std::int64_t id, std::string_view deli
   }
 }
 
-Result<std::vector<AlertRecord>> SqliteStore::list_alerts(std::string_view tenant_id, std::size_t limit) {
+Result<std::vector<AlertRecord>> SqliteStore::list_alerts(std::string_view tenant_id, std::size_t limit,
+                                                        bool pending_only) {
   try {
     auto db = borrow_reader();
     SQLite::Statement stmt(*db, "SELECT id, tenant_id, meter, period, period_start, threshold, used, quota_limit, "
                                 "fired_at, delivery, attempts FROM quota_alerts WHERE (?1 = '' OR tenant_id = ?1) "
-                                "ORDER BY id DESC LIMIT ?2");
+                                "AND (?3 = 0 OR delivery = 'pending') ORDER BY id DESC LIMIT ?2");
     stmt.bind(1, std::string(tenant_id));
     stmt.bind(2, static_cast<std::int64_t>(limit));
+    stmt.bind(3, pending_only ? 1 : 0);
     std::vector<AlertRecord> out;
     while (stmt.executeStep()) {
       AlertRecord r;

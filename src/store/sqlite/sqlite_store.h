@@ -54,7 +54,8 @@ class SqliteStore final : public Store, public ShipLog {
   Result<std::vector<std::pair<std::string, quota::TenantQuota>>> list_quotas() override;
   Result<std::optional<std::int64_t>> record_alert(const quota::Alert& alert) override;
   Status update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) override;
-  Result<std::vector<AlertRecord>> list_alerts(std::string_view tenant_id, std::size_t limit) override;
+  Result<std::vector<AlertRecord>> list_alerts(std::string_view tenant_id, std::size_t limit,
+                                               bool pending_only) override;
 
   Result<std::vector<RollupCheck>> check_rollups(int month, std::string_view tenant_id) override;
   Result<std::vector<int>> months() override;
