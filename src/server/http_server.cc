@@ -62,8 +62,9 @@ std::string media_type(std::string_view content_type) {
 // Turns Beast's parsed request into the handler's view, or says why the request is malformed.
 // The path stays percent-encoded: the router splits it into segments before decoding them, so
 // an encoded '/' (%2F) stays inside its segment.
-std::variant<HttpRequest, std::string> convert(http::request<http::string_body>& in) {
+std::variant<HttpRequest, std::string> convert(http::request<http::string_body>& in, std::uint64_t content_length) {
   HttpRequest out;
+  out.content_length = content_length;
   out.method = std::string(in.method_string());
   std::string_view target(in.target().data(), in.target().size());
   std::size_t q = target.find('?');
@@ -81,7 +82,6 @@ std::variant<HttpRequest, std::string> convert(http::request<http::string_body>&
   out.authorization = std::string(field(http::field::authorization));
   out.host = std::string(field(http::field::host));
   out.origin = std::string(field(http::field::origin));
-  out.body = std::move(in.body());
   return out;
 }
 
@@ -328,7 +328,7 @@ class HttpServer::Impl {
         if (answer) co_await send(stream, *answer, false);
         break;
       }
-      auto head = convert(parser.get());
+      auto head = convert(parser.get(), parser.chunked() ? 1 : parser.content_length().value_or(0));
       HttpRequest* request = std::get_if<HttpRequest>(&head);
       std::optional<HttpResponse> refused;
       if (request == nullptr) refused = problem(400, "Bad Request", std::get<std::string>(head));

@@ -59,7 +59,7 @@ std::optional<HttpResponse> refuse_cross_site(const HttpRequest& request) {
   bool write = request.method != "GET" && request.method != "HEAD";
   bool json = request.content_type == "application/json" || request.content_type.find("ndjson") != std::string::npos ||
               request.content_type == "application/jsonl" || request.content_type == "application/x-jsonlines";
-  if (write && !request.body.empty() && !json) {
+  if (write && (request.content_length > 0 || !request.body.empty()) && !json) {
     return problem(415, "Unsupported Media Type",
                    "without API keys a request body must be sent as Content-Type: application/json (or NDJSON)");
   }

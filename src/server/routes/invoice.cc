@@ -2,6 +2,8 @@
 // CSV, and finalize), /v1/tenants/{t}/plan and /v1/plans.
 #include <fmt/format.h>
 
+#include <charconv>
+
 #include "billing/export.h"
 #include "billing/invoicer.h"
 #include "server/json.h"
@@ -135,18 +137,39 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
     auto month = billing::parse_year_month(std::string(req.param("month").value_or(format_rfc3339(now).substr(0, 7))));
     if (!month) return r(problem(month.error()));
     auto utc = *billing::month_bounds(month->first, month->second);
+    // A page at a time (?limit=, ?after=TENANT): each entry prices a month of the tenant's usage.
+    std::int64_t limit = 1000;
+    if (auto text = req.param("limit")) {
+      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
+      if (ec != std::errc() || end != text->data() + text->size() || limit < 1 || limit > 10'000) {
+        return r(problem(Error::invalid("limit", "limit must be 1..10000")));
+      }
+    }
+    std::string after(req.param("after").value_or(""));
     auto tenants = api.store.tenants(utc.first - std::chrono::days(1), utc.second + std::chrono::days(1));
     if (!tenants) return r(problem(tenants.error()));
     JsonOut out;
     out.begin_object();
     out.key("month").str(fmt::format("{:04d}-{:02d}", month->first, month->second));
     out.key("tenants").begin_array();
+    std::int64_t listed = 0;
+    std::string last, next_after;  // next_after: set when more tenants follow this page
     for (const std::string& tenant : *tenants) {
-      if (!req.principal.may_act_for(tenant)) continue;
+      if (tenant <= after || !req.principal.may_act_for(tenant)) continue;
+      if (listed == limit) {
+        next_after = last;
+        break;
+      }
+      ++listed;
+      last = tenant;
       auto invoice = api.invoicer.build(tenant, month->first, month->second);
-      if (!invoice) return r(problem(invoice.error()));
       out.begin_object();
       out.key("tenant_id").str(tenant);
+      if (!invoice) {  // this tenant's own problem (e.g. an overflowing sum) does not hide the others
+        out.key("error").str(invoice.error().message);
+        out.end_object();
+        continue;
+      }
       out.key("plan").str(invoice->plan);
       out.key("time_zone").str(invoice->time_zone);
       out.key("currency").str(invoice->currency);
@@ -154,6 +177,8 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
       out.end_object();
     }
     out.end_array();
+    out.key("next_after");
+    if (next_after.empty()) out.null(); else out.str(next_after);
     out.end_object();
     r(out.response());
   }, Runs::kInReadPool);

@@ -10,12 +10,19 @@ namespace meter::server {
 namespace {
 
 // An instant from a query parameter: RFC 3339, a date (midnight UTC), or epoch milliseconds.
+// Only 1970-01-01 to 9999-12-31 is accepted: bucket arithmetic on instants far outside it wraps.
 std::optional<Timestamp> parse_instant(std::string_view text) {
-  if (auto t = parse_rfc3339(text)) return t;
-  if (auto t = parse_date(text)) return t;
+  constexpr std::int64_t kLastMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
+  auto in_range = [](Timestamp t) -> std::optional<Timestamp> {
+    std::int64_t ms = to_unix_ms(t);
+    if (ms < 0 || ms > kLastMs) return std::nullopt;
+    return t;
+  };
+  if (auto t = parse_rfc3339(text)) return in_range(*t);
+  if (auto t = parse_date(text)) return in_range(*t);
   std::int64_t ms = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
-  if (ec == std::errc() && end == text.data() + text.size()) return from_unix_ms(ms);
+  if (ec == std::errc() && end == text.data() + text.size() && ms >= 0 && ms <= kLastMs) return from_unix_ms(ms);
   return std::nullopt;
 }
 
@@ -41,7 +48,8 @@ Result<store::UsageQuery> usage_query(const HttpRequest& request, Timestamp now)
     if (auto text = request.param(name)) {
       auto t = parse_instant(*text);
       if (!t) {
-        return fail(Error::invalid(name, std::string(name) + " must be RFC 3339, YYYY-MM-DD or epoch milliseconds"));
+        return fail(Error::invalid(name, std::string(name) + " must be RFC 3339, YYYY-MM-DD or epoch milliseconds, "
+                                                             "between 1970 and 9999"));
       }
       *target = *t;
     }
