@@ -6,7 +6,7 @@ ARGS ?=
 
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS = event_json decimal config
+FUZZ_TARGETS = event_json decimal config http_request query_string
 
 .PHONY: all deps build serve test test-asan bench fuzz clean
 

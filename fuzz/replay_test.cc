@@ -33,6 +33,10 @@ TEST(FuzzReplay, EventJson) { replay("event_json", event_json); }
 TEST(FuzzReplay, Decimal) { replay("decimal", decimal); }
 // Verifies every saved config input.
 TEST(FuzzReplay, Config) { replay("config", config); }
+// Verifies every saved HTTP request input.
+TEST(FuzzReplay, HttpRequest) { replay("http_request", http_request); }
+// Verifies every saved query string input.
+TEST(FuzzReplay, QueryString) { replay("query_string", query_string); }
 
 }  // namespace
 }  // namespace meter::fuzz

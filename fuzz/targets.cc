@@ -6,6 +6,8 @@
 #include "config/load.h"
 #include "core/decimal.h"
 #include "ingest/event_json.h"
+#include "server/http_server.h"
+#include "server/router.h"
 
 namespace meter::fuzz {
 namespace {
@@ -52,6 +54,49 @@ void config(const std::uint8_t* data, std::size_t size) {
   (void)config::parse_dotenv(text(data, size));
   config::LoadedConfig loaded;
   (void)config::apply_toml_text(loaded, text(data, size), "fuzz.toml");
+}
+
+void http_request(const std::uint8_t* data, std::size_t size) {
+  server::HttpServerOptions options;
+  options.max_header_bytes = 4096;
+  options.max_body_bytes = 65536;
+  std::string error;
+  auto request = server::parse_http_request(text(data, size), options, error);
+  if (!request) return;
+  require(request->body.size() <= options.max_body_bytes);
+  // Routing and the access check from the headers alone never crash, whatever the path.
+  static server::Router router = [] {
+    server::Router r;
+    auto ok = [](server::HttpRequest&, const server::PathParams&, server::Responder& respond) {
+      respond(server::HttpResponse{});
+    };
+    r.add("GET", "/v1/tenants/{tenant}/invoices/{month}", server::Access::kKey, ok);
+    r.add("POST", "/v1/events", server::Access::kKey, ok);
+    return r;
+  }();
+  auto refused = router.precheck(*request);
+  if (!refused) require(request->route >= 0);
+}
+
+void query_string(const std::uint8_t* data, std::size_t size) {
+  std::map<std::string, std::string, std::less<>> query;
+  if (!server::parse_query(text(data, size), query)) return;
+  // Every decoded pair encodes back to a query that decodes to the same pairs.
+  std::string encoded;
+  for (const auto& [key, value] : query) {
+    for (const std::string* part : {&key, &value}) {
+      for (unsigned char c : *part) {
+        static constexpr char kHex[] = "0123456789ABCDEF";
+        encoded += '%';
+        encoded += kHex[c >> 4];
+        encoded += kHex[c & 15];
+      }
+      encoded += part == &key ? "=" : "&";
+    }
+  }
+  std::map<std::string, std::string, std::less<>> again;
+  require(server::parse_query(encoded, again));
+  require(again == query);
 }
 
 }  // namespace meter::fuzz

@@ -11,5 +11,7 @@ namespace meter::fuzz {
 void event_json(const std::uint8_t* data, std::size_t size);
 void decimal(const std::uint8_t* data, std::size_t size);
 void config(const std::uint8_t* data, std::size_t size);
+void http_request(const std::uint8_t* data, std::size_t size);
+void query_string(const std::uint8_t* data, std::size_t size);
 
 }  // namespace meter::fuzz

@@ -87,6 +87,37 @@ std::variant<HttpRequest, std::string> convert(http::request<http::string_body>&
 
 }  // namespace
 
+std::optional<HttpRequest> parse_http_request(std::string_view bytes, const HttpServerOptions& options,
+                                              std::string& error) {
+  error.clear();
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+  parser.body_limit(options.max_body_bytes);
+  parser.eager(true);
+  boost::system::error_code ec;
+  std::size_t used = 0;
+  while (used < bytes.size() && !parser.is_done()) {
+    std::size_t n = parser.put(asio::buffer(bytes.data() + used, bytes.size() - used), ec);
+    if (ec == http::error::need_more) break;
+    if (ec) {
+      error = ec.message();
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    used += n;
+  }
+  if (!parser.is_header_done()) return std::nullopt;
+  auto head = convert(parser.get(), parser.chunked() ? 1 : parser.content_length().value_or(0));
+  if (auto* why = std::get_if<std::string>(&head)) {
+    error = *why;
+    return std::nullopt;
+  }
+  if (!parser.is_done()) return std::nullopt;
+  auto request = std::get<HttpRequest>(std::move(head));
+  request.body = std::move(parser.get().body());
+  return request;
+}
+
 class HttpServer::Impl {
  public:
   Impl(HttpServerOptions options, HttpHandler& handler) : options_(std::move(options)), handler_(handler) {

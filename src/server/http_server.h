@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/error.h"
@@ -46,6 +47,12 @@ struct HttpServerStats {
 // Lifecycle: listen() binds; run() serves on the calling thread plus workers-1 others until a
 // graceful stop (a signal or stop()), which stops accepting, lets in-flight requests finish
 // (at most drain_timeout), and returns after joining every thread it started.
+// Parses one HTTP/1.1 request from `bytes` as a session does (the header and body limits of
+// `options`, the same conversion to HttpRequest); for fuzzing and tests. nullopt, with `error`
+// set, for what the server would refuse; nullopt with an empty `error` when more bytes are needed.
+std::optional<HttpRequest> parse_http_request(std::string_view bytes, const HttpServerOptions& options,
+                                              std::string& error);
+
 class HttpServer {
  public:
   HttpServer(HttpServerOptions options, HttpHandler& handler);
