@@ -128,6 +128,7 @@ void ReadPool::watch() {
       it = queue_.erase(it);
     }
     for (auto& t : running_) if (t->deadline.passed()) late.push_back(t);
+    if (stopping_) break;  // cancel() answers what is left
     lock.unlock();
     for (auto& t : late) {
       if (!t->claim_answer()) continue;
@@ -145,16 +146,19 @@ void ReadPool::watch() {
 }
 
 void ReadPool::cancel() {
-  std::deque<std::shared_ptr<Task>> queued;
+  std::deque<std::shared_ptr<Task>> unanswered;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    queued.swap(queue_);
-    for (auto& t : running_) t->deadline.cancel();
+    unanswered.swap(queue_);
+    for (auto& t : running_) {
+      unanswered.push_back(t);
+      t->deadline.cancel();
+    }
   }
   wake_.notify_all();
   watch_wake_.notify_all();
-  for (auto& t : queued) {
+  for (auto& t : unanswered) {
     if (t->claim_answer()) t->respond(unavailable(503, "meterd is shutting down; retry against another node or later", 1));
   }
 }

@@ -32,8 +32,8 @@ struct ReadPoolOptions {
 // callers' jobs pass theirs in the queue; at most max_queued_per_caller wait. A job runs under
 // a Deadline (core/deadline.h) that SQLite reads and ClickHouse calls obey; if it has not answered
 // by then, the caller gets 504 with Retry-After and the job's late answer is dropped. A full pool
-// answers 503 at once. stop() answers every queued job 503, cancels the running ones and joins
-// its threads (the pool owns them: started by the constructor). Thread-safe.
+// answers 503 at once. stop() answers every unanswered job 503, cancels the running ones and
+// joins its threads (the pool owns them: started by the constructor). Thread-safe.
 class ReadPool {
  public:
   using Job = std::move_only_function<void(Responder&)>;
@@ -42,8 +42,8 @@ class ReadPool {
   ~ReadPool();
 
   void submit(std::string caller, Job job, Responder respond);
-  // Answers the queued jobs 503 and cancels the running ones (their reads stop), without
-  // waiting for them: safe on an HTTP thread. Later submits are refused.
+  // Answers every unanswered job 503 at once, cancels the running ones (their reads stop), and
+  // does not wait for them: safe on an HTTP thread. Later submits are refused.
   void cancel();
   // cancel(), then joins the threads.
   void stop();

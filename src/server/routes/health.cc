@@ -1,63 +1,35 @@
-#include <fmt/format.h>
-
+#include "server/health.h"
 #include "server/json.h"
 #include "server/routes/api_context.h"
 
 namespace meter::server {
-namespace {
-
-// A failed commit newer than the last good one makes the node "failing" for this long at most,
-// so a node nobody sends to (a load balancer took it out) can come back.
-constexpr std::chrono::seconds kFailingFor{30};
-// Events waiting longer than this for ClickHouse make the node "degraded".
-constexpr std::chrono::minutes kBacklogAgeLimit{5};
-
-struct Verdict {
-  std::string status = "ok";  // ok, degraded, failing
-  std::vector<std::string> reasons;
-  void degrade(std::string why) {
-    if (status == "ok") status = "degraded";
-    reasons.push_back(std::move(why));
-  }
-  void fail(std::string why) {
-    status = "failing";
-    reasons.push_back(std::move(why));
-  }
-};
-
-}  // namespace
 
 void add_health_routes(Router& router, const ApiContext& api) {
   router.add("GET", "/health", Access::kPublic, [&api](HttpRequest&, const PathParams&, Responder& respond) {
     const auto& counters = api.ingestor.counters();
     Timestamp now = api.clock.now();
     auto uptime = std::chrono::duration_cast<std::chrono::seconds>(now - api.started_at);
-    Verdict verdict;
-    std::int64_t failed_at = counters.last_failed_commit_ms.load();
-    if (failed_at > counters.last_commit_ms.load() && to_unix_ms(now) - failed_at < 1000 * kFailingFor.count()) {
-      verdict.fail("the last write to the store failed (disk full or unwritable?); see the log");
-    }
-
-    JsonOut out;
-    out.begin_object();
+    HealthInputs in;
+    in.now = now;
+    in.last_commit_ms = counters.last_commit_ms.load();
+    in.last_failed_commit_ms = counters.last_failed_commit_ms.load();
     std::optional<Result<store::Backlog>> backlog;
     if (api.shipper != nullptr) {
       // Read from the local log now: the shipper's own figures are as old as its last poll,
       // which a hung ClickHouse delays.
       backlog = api.shipper->backlog();
       const auto& s = api.shipper->stats();
-      bool reachable = s.backend_up.load() && !api.shipper->stalled();
-      if (!s.contacted.load()) {
-        verdict.degrade("ClickHouse not contacted yet");
-      } else if (!reachable) {
-        verdict.degrade(api.shipper->stalled() ? "a shipment to ClickHouse has not been answered in time"
-                                               : "ClickHouse is unreachable");
-      }
-      if (*backlog && (*backlog)->oldest_received && now - *(*backlog)->oldest_received > kBacklogAgeLimit) {
-        verdict.degrade("events have waited over 5 minutes to be shipped to ClickHouse");
-      }
-      if (!*backlog) verdict.fail((*backlog).error().message);
+      in.ships = true;
+      in.contacted = s.contacted.load();
+      in.stalled = api.shipper->stalled();
+      in.reachable = s.backend_up.load() && !in.stalled;
+      if (*backlog) in.oldest_waiting = (*backlog)->oldest_received;
+      else in.log_error = (*backlog).error().message;
     }
+    HealthVerdict verdict = judge_health(in);
+
+    JsonOut out;
+    out.begin_object();
     out.key("status").str(verdict.status);
     out.key("reasons").begin_array();
     for (const auto& r : verdict.reasons) out.str(r);
@@ -77,7 +49,7 @@ void add_health_routes(Router& router, const ApiContext& api) {
       const auto& shipped = api.shipper->stats();
       out.key("backend").begin_object();
       out.key("contacted").boolean(shipped.contacted.load());
-      out.key("reachable").boolean(shipped.backend_up.load() && !api.shipper->stalled());
+      out.key("reachable").boolean(in.reachable);
       std::int64_t events = 0, oldest_seconds = 0;
       if (*backlog) {
         events = (*backlog)->events;
