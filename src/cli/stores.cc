@@ -12,6 +12,13 @@ store::clickhouse::ClientOptions client_options(const config::Config& c) {
           c.clickhouse_password, c.clickhouse_timeout};
 }
 
+// Shipments are not cut off at clickhouse.timeout_seconds (see ShipperOptions::abandon_after).
+store::clickhouse::ClientOptions ship_client_options(const config::Config& c) {
+  auto o = client_options(c);
+  o.timeout = ingest::ShipperOptions{}.abandon_after;
+  return o;
+}
+
 ingest::ShipperOptions shipper_options(const config::Config& c, store::clickhouse::Client& client) {
   ingest::ShipperOptions o;
   o.batch_size = c.buffer_size;
@@ -32,7 +39,7 @@ ingest::ShipperOptions shipper_options(const config::Config& c, store::clickhous
 
 ClickHouse::ClickHouse(const config::Config& c, store::sqlite::SqliteStore& local, Clock& clock)
     : client(client_options(c)),
-      ship_client(client_options(c)),
+      ship_client(ship_client_options(c)),
       remote(client, c.clickhouse_database),
       ship_remote(ship_client, c.clickhouse_database),
       store(local, remote),

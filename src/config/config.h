@@ -55,7 +55,7 @@ struct Config {
   std::string clickhouse_user = "default";
   std::string clickhouse_password;
   std::string clickhouse_database = "metering";
-  // One shipment or query may take this long; a shipment past it counts ClickHouse unreachable.
+  // A shipment in flight longer than this (or a query) counts ClickHouse as unreachable.
   std::chrono::milliseconds clickhouse_timeout = std::chrono::seconds(30);
 
   // [pricing] (seed: PRICE_*), the default plan

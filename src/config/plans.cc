@@ -184,6 +184,9 @@ Result<pricing::PriceBook> price_book(const Config& c) {
   }
   book.default_plan = c.default_plan;
   book.meters = c.meters;
+  // storage_gb is a level, not a flow: unless meterd.toml says otherwise it is billed as the
+  // month's average of daily maxima (GB-months), as quotas already read it (its largest value).
+  if (book.meter("storage_gb") == nullptr) book.meters.push_back(pricing::storage_gauge_meter());
   if (book.find(c.default_plan) == nullptr) {
     return fail(Error::invalid("billing.default_plan",
                                fmt::format("billing.default_plan '{}' is not a plan in meterd.toml", c.default_plan)));

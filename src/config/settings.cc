@@ -158,7 +158,7 @@ const std::vector<Setting>& table() {
       {"clickhouse.port", "CLICKHOUSE_PORT", "ClickHouse HTTP port", false,
        METER_INT(clickhouse_port, int, 1, 65535)},
       {"clickhouse.timeout_seconds", "CLICKHOUSE_TIMEOUT_SECONDS",
-       "longest a shipment or query may take; past it ClickHouse counts as unreachable", false,
+       "a shipment in flight longer than this (or a query) counts ClickHouse as unreachable", false,
        METER_SECONDS(clickhouse_timeout)},
       {"clickhouse.user", "CLICKHOUSE_USER", "ClickHouse user", false, METER_STRING(clickhouse_user)},
       {"clickhouse.password", "CLICKHOUSE_PASSWORD", "ClickHouse password", true, METER_STRING(clickhouse_password)},

@@ -114,10 +114,9 @@ void Shipper::run() {
     }
     Result<bool> shipped = false;
     {
-      // Under a deadline: a hung ClickHouse costs at most options.timeout per attempt, and
-      // stop() can cut an attempt short.
+      // Under a deadline that stop() can cut short (options.abandon_after otherwise).
       auto start = std::chrono::steady_clock::now();
-      Deadline deadline(start + options_.timeout);
+      Deadline deadline(start + options_.abandon_after);
       {
         std::lock_guard lock(mutex_);
         if (stopping_) deadline.tighten(drain_until_);

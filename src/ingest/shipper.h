@@ -23,9 +23,12 @@ struct ShipperOptions {
   std::chrono::milliseconds poll = std::chrono::milliseconds(20);     // how often the log is looked at
   std::chrono::milliseconds first_backoff = std::chrono::milliseconds(500);
   std::chrono::milliseconds max_backoff = std::chrono::seconds(30);
-  // Longest one shipment (the first contact's schema check included) may take; it is abandoned
-  // past it, which is safe: the batch is resumed by its batch id.
+  // A shipment in flight longer than this makes stalled() true (/health: unreachable). It is
+  // not abandoned then: an insert ClickHouse has received but not yet run (a hung server) would
+  // still land later, beside a resend. It is abandoned only at stop(), or past abandon_after
+  // (a connection that died without a word).
   std::chrono::milliseconds timeout = std::chrono::seconds(30);
+  std::chrono::milliseconds abandon_after = std::chrono::minutes(10);
   // Runs before the first shipment until it succeeds (e.g. creating the ClickHouse schema
   // when ClickHouse was down at start).
   std::function<Status()> prepare;

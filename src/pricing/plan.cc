@@ -89,6 +89,14 @@ Status validate(const MeterDef& m) {
   return {};
 }
 
+MeterDef storage_gauge_meter() {
+  MeterDef m;
+  m.event_type = "storage_gb";
+  m.aggregation = Aggregation::kMax;
+  m.average_daily_max = true;
+  return m;
+}
+
 Plan seed_plan(Decimal per_query, Decimal per_1k_input_tokens, Decimal per_1k_output_tokens, Decimal per_gb_storage) {
   Decimal thousand = *Decimal::from_integer(1000);
   auto unit = [](std::string type, std::string description, Decimal price, Decimal per) {

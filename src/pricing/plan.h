@@ -84,6 +84,10 @@ bool is_metadata_field(std::string_view name);
 // negative prices, a zero `per` or package size. The message names the plan and meter.
 Status validate(const Plan& plan);
 
+// The storage_gb meter every price book has unless configured otherwise: a gauge, billed as
+// the month's average of daily maxima (aggregation = "max", billing = "average_daily_max").
+MeterDef storage_gauge_meter();
+
 // The seed's default plan (PRICE_* settings): query, input_tokens and output_tokens (per
 // 1,000), storage_gb.
 Plan seed_plan(Decimal per_query, Decimal per_1k_input_tokens, Decimal per_1k_output_tokens, Decimal per_gb_storage);

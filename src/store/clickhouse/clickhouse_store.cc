@@ -74,8 +74,9 @@ std::string to_tsv(std::string_view batch_id, std::span<const Event> events) {
 }
 
 Status ClickHouseStore::insert_batch(std::string_view batch_id, std::span<const Event> events) {
+  // The batch id as query id: a resend cannot run beside an earlier attempt still in progress.
   return client_.insert(fmt::format("INSERT INTO {}.usage_events ({}) FORMAT TabSeparated", db_, kInsertColumns),
-                        to_tsv(batch_id, events));
+                        to_tsv(batch_id, events), batch_id);
 }
 
 Result<std::uint64_t> ClickHouseStore::batch_rows(std::string_view batch_id, int month) {

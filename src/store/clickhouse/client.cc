@@ -37,8 +37,10 @@ std::string clickhouse_url(std::string_view host, int port) {
 
 Result<std::string> Client::query(std::string_view sql) { return post(options_.url + "/", sql); }
 
-Status Client::insert(std::string_view insert_sql, std::string_view rows) {
-  auto answer = post(options_.url + "/?query=" + url_encode(insert_sql), rows);
+Status Client::insert(std::string_view insert_sql, std::string_view rows, std::string_view query_id) {
+  std::string url = options_.url + "/?query=" + url_encode(insert_sql);
+  if (!query_id.empty()) url += "&query_id=" + url_encode(query_id);
+  auto answer = post(std::move(url), rows);
   if (!answer) return fail(answer.error());
   return {};
 }

@@ -38,8 +38,9 @@ class Client {
   // FORMAT ...). A ClickHouse error comes back with ClickHouse's own message.
   Result<std::string> query(std::string_view sql);
 
-  // Runs `insert_sql` ("INSERT INTO t FORMAT TabSeparated") with `rows` as its data.
-  Status insert(std::string_view insert_sql, std::string_view rows);
+  // Runs `insert_sql` ("INSERT INTO t FORMAT TabSeparated") with `rows` as its data. With a
+  // query_id, ClickHouse refuses the insert while an earlier one with that id still runs.
+  Status insert(std::string_view insert_sql, std::string_view rows, std::string_view query_id = {});
 
  private:
   Result<std::string> post(std::string url, std::string_view body);
