@@ -97,6 +97,9 @@ std::string invoice_json(const Invoice& inv) {
   key(w, "minimum_commitment"); dec(w, inv.minimum_commitment);
   key(w, "minimum_adjustment"); dec(w, inv.minimum_adjustment);
   key(w, "total"); dec(w, inv.total);
+  key(w, "status"); str(w, inv.finalized_at ? "finalized" : "draft");
+  key(w, "finalized_at");
+  if (inv.finalized_at) str(w, format_rfc3339(*inv.finalized_at)); else w.Null();
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }
@@ -104,20 +107,22 @@ std::string invoice_json(const Invoice& inv) {
 std::string invoice_csv(const Invoice& inv) {
   std::string out =
       "invoice_number,tenant_id,plan,period_start,period_end,currency,event_type,group,description,model,quantity,"
-      "free,billable,unit_price,per,tiers,amount\r\n";
+      "free,billable,unit_price,per,tiers,amount,status,finalized_at\r\n";
   std::string head = fmt::format("{},{},{},{},{},{}", field(inv.number), field(inv.tenant_id), field(inv.plan),
                                  format_rfc3339(inv.period_start), format_rfc3339(inv.period_end), field(inv.currency));
+  std::string tail = fmt::format("{},{}", inv.finalized_at ? "finalized" : "draft",
+                                 inv.finalized_at ? format_rfc3339(*inv.finalized_at) : "");
   for (const InvoiceLine& line : inv.lines) {
     const pricing::Charge& c = line.charge;
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\r\n", head, field(line.event_type), field(line.group),
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n", head, field(line.event_type), field(line.group),
                        field(line.description),
                        line.priced ? pricing::model_name(c.model) : "unpriced", c.quantity.to_string(),
                        c.free.to_string(), c.billable.to_string(), line.unit_price.to_string(), line.per.to_string(),
-                       field(tiers_text(c)), c.amount.to_string());
+                       field(tiers_text(c)), c.amount.to_string(), tail);
   }
-  out += fmt::format("{},,,subtotal,,,,,,,,{}\r\n", head, inv.subtotal.to_string());
-  out += fmt::format("{},,,minimum_adjustment,,,,,,,,{}\r\n", head, inv.minimum_adjustment.to_string());
-  out += fmt::format("{},,,total,,,,,,,,{}\r\n", head, inv.total.to_string());
+  out += fmt::format("{},,,subtotal,,,,,,,,{},{}\r\n", head, inv.subtotal.to_string(), tail);
+  out += fmt::format("{},,,minimum_adjustment,,,,,,,,{},{}\r\n", head, inv.minimum_adjustment.to_string(), tail);
+  out += fmt::format("{},,,total,,,,,,,,{},{}\r\n", head, inv.total.to_string(), tail);
   return out;
 }
 

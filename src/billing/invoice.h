@@ -2,6 +2,7 @@
 
 #include <compare>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,7 @@ struct Invoice {
   Decimal minimum_commitment;  // the plan's
   Decimal minimum_adjustment;  // what brings subtotal up to the minimum (0 when above)
   Decimal total;
+  std::optional<Timestamp> finalized_at;  // set once finalized; a draft until then
 };
 
 struct InvoicePeriod {

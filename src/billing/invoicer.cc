@@ -1,6 +1,7 @@
 #include "billing/invoicer.h"
 
 #include <date/date.h>
+#include <fmt/format.h>
 
 #include "billing/export.h"
 #include "billing/gauge.h"
@@ -130,8 +131,16 @@ Result<std::string> Invoicer::render(const std::string& tenant_id, int year, int
 }
 
 Result<store::FinalizedInvoice> Invoicer::finalize(const std::string& tenant_id, int year, int month, Timestamp now) {
+  InvoicePeriod p = period(tenant_id, year, month);
+  if (now < p.end) {
+    return fail(Error{ErrorCode::kConflict,
+                      fmt::format("{:04d}-{:02d} has not ended for tenant {} (time zone {}); it can be finalized from {}",
+                                  year, month, tenant_id, p.time_zone, format_rfc3339(p.end)),
+                      "month"});
+  }
   auto invoice = build(tenant_id, year, month);
   if (!invoice) return fail(invoice.error());
+  invoice->finalized_at = now;
   store::FinalizedInvoice snapshot{tenant_id, year * 100 + month, invoice_json(*invoice), invoice_csv(*invoice), now};
   if (auto s = store_.put_finalized_invoice(snapshot); !s) return fail(s.error());
   return snapshot;

@@ -36,7 +36,8 @@ class Invoicer {
   // Renders the invoice, or returns the finalized snapshot when the month is finalized.
   Result<std::string> render(const std::string& tenant_id, int year, int month, bool csv);
 
-  // Stores the current invoice as the month's immutable snapshot; kConflict when already done.
+  // Stores the current invoice as the month's immutable snapshot, marked finalized; kConflict
+  // when already done, or when the month has not ended in the tenant's zone.
   Result<store::FinalizedInvoice> finalize(const std::string& tenant_id, int year, int month, Timestamp now);
 
  private:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import METERD_BIN, Meterd, main
@@ -109,7 +110,12 @@ class BillingTest(unittest.TestCase):
         resp = conn.getresponse()
         snapshot = resp.read().decode()
         self.assertEqual(resp.status, 201)
-        self.assertEqual(json.loads(snapshot), before)
+        finalized = json.loads(snapshot)
+        self.assertEqual((before["status"], before["finalized_at"]), ("draft", None))
+        self.assertEqual(finalized.pop("status"), "finalized")
+        self.assertRegex(finalized.pop("finalized_at"), r"^\d{4}-\d\d-\d\dT")
+        del before["status"], before["finalized_at"]
+        self.assertEqual(finalized, before)
         self.assertEqual(m.post("/v1/tenants/acme/invoices/2026-11/finalize")[0], 409)
 
         m.post("/v1/events", [event(1, "acme", "query", 50, "2026-11-05T00:00:00Z")])  # late usage
@@ -236,6 +242,39 @@ class PlanConfigTest(unittest.TestCase):
             self.assertNotEqual(out.returncode, 0)
             self.assertIn(message, out.stderr)
 
+
+
+class OpenMonthTest(unittest.TestCase):
+    # Verifies a month that has not ended in the tenant's zone cannot be finalized (409 saying
+    # when it can), and that a finalized invoice's CSV says so on every row.
+    def test_open_month_refused_and_csv_status(self):
+        with Meterd() as m:
+            self.assertEqual(m.request("PUT", "/v1/tenants/ny/quotas", {"time_zone": "America/New_York"})[0], 200)
+            for month in ("2099-01", time.strftime("%Y-%m", time.gmtime())):
+                status, _, body = m.post("/v1/tenants/ny/invoices/%s/finalize" % month)
+                self.assertEqual(status, 409, body)
+                self.assertIn("America/New_York", body["detail"])
+                self.assertIn("can be finalized from", body["detail"])
+            self.assertEqual(m.post("/v1/tenants/ny/invoices/2026-10/finalize")[0], 201)
+            status, _, text = m.get("/v1/tenants/ny/invoices/2026-10?format=csv")
+            rows = list(csv.DictReader(io.StringIO(text)))
+            self.assertTrue(rows)
+            self.assertTrue(all(r["status"] == "finalized" and r["finalized_at"] for r in rows), rows)
+
+
+class StorageGaugeTest(unittest.TestCase):
+    # Verifies storage_gb is a gauge for invoices by default, as for quotas: two readings of
+    # 2.5 GB on the 1st are 2.5 GB kept all month (2.5 GB-months), never 5 GB.
+    def test_two_readings_are_not_summed(self):
+        with Meterd() as m:
+            ts = time.strftime("%Y-%m-01T00:00:00Z", time.gmtime())
+            for i in range(2):
+                m.post("/v1/events", [{"id": "s%d" % i, "tenant_id": "st", "event_type": "storage_gb", "quantity": "2.5",
+                                       "timestamp": ts}])
+            self.assertEqual(m.post("/quota/check", {"tenant_id": "st"})[2]["quotas"]["storage_gb"]["used"], "2.5")
+            invoice = m.get("/v1/tenants/st/invoices/" + ts[:7])[2]
+            line = [l for l in invoice["line_items"] if l["event_type"] == "storage_gb"][0]
+            self.assertEqual(line["quantity"], "2.5")
 
 if __name__ == "__main__":
     main()
