@@ -2,6 +2,7 @@
 import os
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import METERD_BIN, Meterd, main
@@ -45,6 +46,33 @@ class ConfigTest(unittest.TestCase):
             status, _, body = m.post("/quota/check", {"tenant_id": "t_env"})
             self.assertEqual(body["quotas"]["queries"]["limit"], "7")
 
+
+
+class ReplayUnreachableTest(unittest.TestCase):
+    # Verifies replay says at once that meterd is unreachable at its URL, with the countdown to
+    # the next attempt, instead of printing nothing for a minute.
+    def test_unreachable_is_said_at_once(self):
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # closed again: nothing listens there
+        path = os.path.join(tempfile.mkdtemp(prefix="meterd-replay-"), "events.jsonl")
+        with open(path, "w") as f:
+            f.write('{"tenant_id": "a", "event_type": "query"}\n' * 3)
+        url = "http://127.0.0.1:%d" % port
+        proc = subprocess.Popen([METERD_BIN, "replay", path, "--url", url], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            started = time.time()
+            first = proc.stderr.readline()
+            second = proc.stderr.readline()
+            self.assertLess(time.time() - started, 3)
+            self.assertIn("meterd is unreachable at " + url, first)
+            self.assertIn("retrying in", second)
+            self.assertIn("attempt 1 of", second)
+        finally:
+            proc.kill()
+            proc.wait()
 
 if __name__ == "__main__":
     main()
