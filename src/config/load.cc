@@ -206,9 +206,12 @@ std::string render_config(const LoadedConfig& loaded) {
     std::string value = s.get(loaded.config);
     if (s.secret && !value.empty()) value = "********";
     std::string shown = s.quoted ? fmt::format("\"{}\"", value) : value;
-    auto source = loaded.source_of.find(s.key);
-    out += fmt::format("{} = {}  # {}; env {}\n", name, shown,
-                       source == loaded.source_of.end() ? "default" : source->second, s.env);
+    auto found = loaded.source_of.find(s.key);
+    std::string source = found == loaded.source_of.end() ? "default" : found->second;
+    // The environment variable is named once: as the source, or as where to set it.
+    std::string env = fmt::format("env {}", s.env);
+    out += source == env ? fmt::format("{} = {}  # {}\n", name, shown, source)
+                         : fmt::format("{} = {}  # {}; {}\n", name, shown, source, env);
   };
   // TOML wants top-level keys before the first [section].
   for (const Setting& s : all_settings()) {

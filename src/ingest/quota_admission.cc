@@ -73,10 +73,16 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
     Timestamp resets = entry->zone.period_end(period, e.timestamp);
     auto wait = std::chrono::duration_cast<std::chrono::seconds>(resets - e.received_at).count();
     std::string name = fmt::format("{}_per_{}", quota::meter_name(*meter), period == Period::kDay ? "day" : "month");
-    return Error{ErrorCode::kRateLimited,
-                 fmt::format("tenant {} is at its {} limit of {} (used {}); the period resets at {}", e.tenant_id,
-                             name, limit->to_string(), used.to_string(), format_rfc3339(resets)),
-                 name, std::max<std::int64_t>(1, wait)};
+    std::string message =
+        e.quantity > *limit
+            ? fmt::format("this event's quantity {} alone exceeds tenant {}'s {} limit of {}; it can never be accepted "
+                          "in this period (used {}; the period resets at {})",
+                          e.quantity.to_string(), e.tenant_id, name, limit->to_string(), used.to_string(),
+                          format_rfc3339(resets))
+            : fmt::format("tenant {} would pass its {} limit of {} (used {}, this event {}); the period resets at {}",
+                          e.tenant_id, name, limit->to_string(), used.to_string(), e.quantity.to_string(),
+                          format_rfc3339(resets));
+    return Error{ErrorCode::kRateLimited, std::move(message), name, std::max<std::int64_t>(1, wait)};
   }
   for (const auto& view : views) add_counted(owned(view), e.quantity, limits, e.received_at, true);
   return std::nullopt;

@@ -25,7 +25,7 @@ class ConfigTest(unittest.TestCase):
             out = meterd(["config", "show", "--set", "buffer.size=40"], d, {"RETENTION_MONTHS": "30"})
             self.assertEqual(out.returncode, 0, out.stderr)
             self.assertIn("size = 40  # flag; env BUFFER_SIZE", out.stdout)
-            self.assertIn("months = 30  # env RETENTION_MONTHS", out.stdout)
+            self.assertIn("months = 30  # env RETENTION_MONTHS\n", out.stdout)  # the variable named once
             self.assertIn('log_level = "warn"  # meterd.toml', out.stdout)
 
     # Verifies a bad value stops meterd with a message naming the setting, before serving.

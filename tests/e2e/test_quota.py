@@ -25,12 +25,21 @@ class QuotaTest(unittest.TestCase):
             # A batch that would go over: the fitting events are refused too once the limit is reached.
             status, _, body = m.post("/v1/events", [{"tenant_id": "t_hard", "event_type": "query"}] * 2)
             self.assertEqual(status, 429, body)
+            self.assertIn("would pass its queries_per_day limit of 3", body["detail"])  # never an empty detail
+            self.assertEqual(body["field"], "queries_per_day")
             # Other meters are not limited.
             self.assertEqual(m.post("/track", {"tenant_id": "t_hard", "event_type": "input_tokens", "quantity": 5})[0], 200)
+            # An event larger than the limit by itself says so.
+            m.request("PUT", "/v1/tenants/t_hard/quotas", body={"tokens_per_day": 100})
+            status, _, body = m.post("/track", {"tenant_id": "t_hard", "event_type": "input_tokens", "quantity": 500})
+            self.assertEqual(status, 429, body)
+            self.assertIn("quantity 500 alone exceeds", body["detail"])
 
             status, _, report = m.get("/v1/tenants/t_hard/quotas")
             q = report["quotas"]["queries"]
             self.assertEqual((q["used"], q["limit"], q["remaining"], q["exceeded"]), ("3", "3", "0", False))
+            # Exactly at the limit: within quota (nothing over), at_limit (the next query is refused).
+            self.assertEqual((report["within_quota"], report["at_limit"], q["at_limit"]), (True, True, True))
             self.assertTrue(report["period_start"].endswith("T18:30:00.000Z"))  # India's midnight in UTC
             m.stop()
             m2 = Meterd(data_dir=m.data_dir).start()

@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include "ingest/event_json.h"
 #include "server/json.h"
 #include "server/problem.h"
@@ -149,8 +151,10 @@ HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest:
     out.key("title").str(status_title(status));
     out.key("status").num(status);
     out.key("detail").str(items.size() == 1 ? first_error->message
-                                            : status == 429 ? "every event of the batch is over a hard quota; see results"
-                                                            : "no event in the batch is valid; see results");
+                                            : fmt::format("{}; the first: {}",
+                                                          status == 429 ? "every event of the batch is over a hard quota"
+                                                                        : "no event in the batch is valid; see results",
+                                                          first_error->message));
     out.key("field").str(first_error->field);
   }
   out.end_object();

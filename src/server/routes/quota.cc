@@ -94,6 +94,7 @@ void write_statuses(JsonOut& out, const std::vector<quota::QuotaStatus>& statuse
     write_limit(out, "limit", s.limit);
     write_limit(out, "remaining", s.remaining);
     out.key("exceeded").boolean(s.exceeded);
+    out.key("at_limit").boolean(s.limit && s.used >= *s.limit);
     out.end_object();
   }
   out.end_object();
@@ -119,7 +120,12 @@ HttpResponse quota_report(const ApiContext& api, const std::string& tenant) {
   out.key("resets_at").time(entry->zone.period_end(quota::Period::kMonth, now));
   write_statuses(out, statuses, quota::Period::kMonth);
   out.end_object();
+  // within_quota keeps the seed's meaning (nothing over its limit): a tenant exactly at a limit
+  // is within quota, and in hard mode its next counted event of that meter is refused.
+  // at_limit says that boundary was reached (docs/decisions.md).
+  bool at_limit = std::any_of(statuses.begin(), statuses.end(), [](const auto& s) { return s.limit && s.used >= *s.limit; });
   out.key("within_quota").boolean(!exceeded);
+  out.key("at_limit").boolean(at_limit);
   out.key("status").str(exceeded ? "exceeded" : "ok");
   out.end_object();
   return out.response();
