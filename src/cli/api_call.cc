@@ -1,12 +1,31 @@
+#include <rapidjson/document.h>
+
 #include <cstdio>
 
 #include "cli/commands.h"
 #include "net/http_client.h"
 
 namespace meter::cli {
+namespace {
+
+// "404 Not Found: no tenant x" from a problem body; the raw body when it is not one.
+std::string problem_text(long status, const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) return std::to_string(status) + ": " + body;
+  auto text = [&](const char* key) {
+    return doc.HasMember(key) && doc[key].IsString() ? std::string(doc[key].GetString()) : std::string();
+  };
+  std::string out = std::to_string(status) + " " + text("title");
+  if (!text("detail").empty()) out += ": " + text("detail");
+  if (!text("field").empty()) out += " (" + text("field") + ")";
+  return out;
+}
+
+}  // namespace
 
 int call_meterd(const std::string& method, const std::string& url, const std::string& api_key,
-                const std::string& body, const char* command) {
+                const std::string& body, const char* command, const Printer& print) {
   net::HttpRequest request = net::meterd_request(method, url, "", api_key, body);
   net::HttpClient client;
   auto response = client.send(request);
@@ -15,8 +34,23 @@ int call_meterd(const std::string& method, const std::string& url, const std::st
                  response.error().message.c_str());
     return 1;
   }
-  std::printf("%s\n", response->body.c_str());
-  return response->status >= 200 && response->status < 300 ? 0 : 1;
+  if (response->status < 200 || response->status >= 300) {
+    std::fprintf(stderr, "%s: %s\n", command, problem_text(response->status, response->body).c_str());
+    if (response->status == 401) std::fprintf(stderr, "%s: pass --api-key or set METERD_API_KEY\n", command);
+    return 1;
+  }
+  if (!print) {
+    std::printf("%s\n", response->body.c_str());
+    return 0;
+  }
+  rapidjson::Document doc;
+  doc.Parse(response->body.data(), response->body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    std::printf("%s\n", response->body.c_str());
+    return 0;
+  }
+  print(doc);
+  return 0;
 }
 
 }  // namespace meter::cli

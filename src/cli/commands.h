@@ -1,6 +1,9 @@
 #pragma once
 
+#include <rapidjson/document.h>
+
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +30,7 @@ struct QuotaArgs {
   std::string url = "http://127.0.0.1:8000";
   std::string api_key;
   std::vector<std::pair<std::string, std::string>> fields;  // body fields, already validated
+  bool json = false;  // print meterd's JSON answer instead of a table
 };
 int run_quota(const QuotaArgs& args);
 
@@ -60,9 +64,13 @@ struct BillingRunArgs {
 };
 int run_billing_run(const config::LoadedConfig& loaded, const BillingRunArgs& args);
 
-// One request to a running meterd's API; prints the answer; 0 for 2xx, else 1.
+// Prints a successful JSON answer for people; without one the JSON itself is printed.
+using Printer = std::function<void(const rapidjson::Document&)>;
+
+// One request to a running meterd's API. A 2xx answer goes to stdout (through `print` when
+// given), 0; an error answer is said on stderr as "STATUS Title: detail (field)", 1.
 int call_meterd(const std::string& method, const std::string& url, const std::string& api_key,
-                const std::string& body, const char* command);
+                const std::string& body, const char* command, const Printer& print = {});
 
 // `meterd demo`: loads the demo data set into the store; load_demo() is also `serve --demo`.
 int run_demo(const config::LoadedConfig& loaded);

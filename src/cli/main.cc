@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
+#include <optional>
 
 #include "core/decimal.h"
 #include "core/identifier.h"
@@ -24,6 +26,56 @@ std::vector<std::pair<std::string, std::string>> split_sets(const std::vector<st
     out.emplace_back(s.substr(0, eq), eq == std::string::npos ? "" : s.substr(eq + 1));
   }
   return out;
+}
+
+constexpr const char* kGlobalOptions =
+    "Global options, before or after the command: --config FILE, --env-file FILE, --listen ADDR:PORT,\n"
+    "--data-dir DIR (or METERD_DATA_DIR), --clickhouse URL, --workers N, --log-level LEVEL, --log-format FORMAT,\n"
+    "--set KEY=VALUE (any setting; `meterd config show` lists them).";
+constexpr const char* kExitCodes =
+    "Exit codes: 0 done; 1 a problem was found or reported (drift, invalid lines, an error answer, a missing\n"
+    "store); 2 a usage or configuration error (unknown command or option, a bad value).";
+
+// Levenshtein distance, for suggesting the command meant.
+std::size_t distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The first word that is not an option (nor an option's value) when it names no command, with
+// the nearest command name (empty when none is close).
+std::optional<std::pair<std::string, std::string>> unknown_command(CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view word = argv[i];
+    if (word.starts_with("-")) {
+      constexpr std::string_view kWithValue[] = {"--config", "--env-file", "--listen", "--data-dir", "--clickhouse",
+                                                 "--workers", "--log-level", "--log-format", "--set"};
+      if (std::find(std::begin(kWithValue), std::end(kWithValue), word) != std::end(kWithValue)) ++i;
+      continue;
+    }
+    std::string best;
+    std::size_t best_distance = 3;  // suggest only close names
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      if (sub->get_name() == word) return std::nullopt;
+      std::size_t d = distance(word, sub->get_name());
+      if (d < best_distance || (word.size() >= 3 && sub->get_name().starts_with(word))) {
+        best_distance = std::min(d, best_distance);
+        best = sub->get_name();
+      }
+    }
+    return std::pair{std::string(word), best};
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -89,7 +141,9 @@ int main(int argc, char** argv) {
   auto* plan_show = plan_cmd->add_subcommand("show", "the tenant's plan");
   auto* plan_set = plan_cmd->add_subcommand("set", "put the tenant on a plan (admin key)");
   plan_set->add_option("--plan", plan_name, "a plan of meterd.toml (GET /v1/plans)")->required();
+  bool plan_json = false;
   for (auto* sub : {plan_show, plan_set}) {
+    sub->add_flag("--json", plan_json, "print meterd's JSON answer instead of a line of text");
     sub->add_option("--tenant", plan_tenant, "the tenant")->required();
     sub->add_option("--url", plan_url, "meterd's address")->capture_default_str();
     sub->add_option("--api-key", plan_key, "an API key (default: $METERD_API_KEY)")->envname("METERD_API_KEY");
@@ -114,6 +168,7 @@ int main(int argc, char** argv) {
   auto* quota_set = quota_cmd->add_subcommand("set", "change limits, time zone or enforcement (admin key)");
   std::map<std::string, std::string> quota_values;
   for (auto* sub : {quota_show, quota_set}) {
+    sub->add_flag("--json", quota_args.json, "print meterd's JSON answer instead of a table");
     sub->add_option("--tenant", quota_args.tenant, "the tenant")->required();
     sub->add_option("--url", quota_args.url, "meterd's address")->capture_default_str();
     sub->add_option("--api-key", quota_args.api_key, "an API key (default: $METERD_API_KEY)")->envname("METERD_API_KEY");
@@ -123,7 +178,34 @@ int main(int argc, char** argv) {
     quota_set->add_option(std::string("--") + field, quota_values[field], std::string("the tenant's ") + field);
   }
 
-  CLI11_PARSE(app, argc, argv);
+  // Every subcommand's --help names the global options too.
+  std::function<void(CLI::App*)> add_footer = [&](CLI::App* a) {
+    for (CLI::App* sub : a->get_subcommands({})) {
+      sub->footer(kGlobalOptions);
+      add_footer(sub);
+    }
+  };
+  add_footer(&app);
+  app.footer(std::string(kGlobalOptions) + "\n\n" + kExitCodes);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One exit code for every usage error; an unknown command is named, with the nearest one.
+    if (auto unknown = unknown_command(app, argc, argv)) {
+      std::fprintf(stderr, "meterd: unknown command '%s'%s (see meterd --help)\n", unknown->first.c_str(),
+                   unknown->second.empty() ? "" : ("; did you mean '" + unknown->second + "'?").c_str());
+    } else {
+      std::fprintf(stderr, "meterd: %s (see meterd --help)\n", e.what());
+    }
+    return 2;
+  }
 
   config::ConfigSources sources;
   if (config_file) sources.toml_file = *config_file;
@@ -158,12 +240,20 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::string url = plan_url + "/v1/tenants/" + plan_tenant + "/plan";
-    if (plan_show->parsed()) return call_meterd("GET", url, plan_key, "", "meterd plan");
+    Printer line;
+    if (!plan_json) {
+      line = [](const rapidjson::Document& d) {
+        bool fallback = d.HasMember("default") && d["default"].IsBool() && d["default"].GetBool();
+        std::printf("tenant %s is on plan %s%s\n", d["tenant_id"].GetString(), d["plan"].GetString(),
+                    fallback ? " (the default plan)" : "");
+      };
+    }
+    if (plan_show->parsed()) return call_meterd("GET", url, plan_key, "", "meterd plan", line);
     if (plan_name.find_first_of("\"\\") != std::string::npos) {
       std::fprintf(stderr, "meterd plan: --plan has a character a plan name cannot have\n");
       return 2;
     }
-    return call_meterd("PUT", url, plan_key, "{\"plan\":\"" + plan_name + "\"}", "meterd plan");
+    return call_meterd("PUT", url, plan_key, "{\"plan\":\"" + plan_name + "\"}", "meterd plan", line);
   }
   if (reconcile->parsed()) return run_reconcile(*loaded, reconcile_args);
   if (retention_apply->parsed()) return run_retention(*loaded, dry_run);

@@ -74,5 +74,23 @@ class ReplayUnreachableTest(unittest.TestCase):
             proc.kill()
             proc.wait()
 
+
+class CommandLineTest(unittest.TestCase):
+    # Verifies usage errors exit 2 with the unknown command and the nearest one named, and that
+    # a subcommand's help lists the global options and --help the exit codes.
+    def test_usage_errors_and_help(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = meterd(["serv"], d)
+            self.assertEqual(out.returncode, 2)
+            self.assertIn("unknown command 'serv'; did you mean 'serve'?", out.stderr)
+            out = meterd(["invoice", "--tenant", "x"], d)
+            self.assertEqual(out.returncode, 2)
+            self.assertIn("--month is required", out.stderr)
+            out = meterd(["quota", "show", "--help"], d)
+            self.assertEqual(out.returncode, 0)
+            self.assertIn("--data-dir DIR", out.stdout)
+            out = meterd(["--help"], d)
+            self.assertIn("Exit codes: 0 done; 1 a problem", out.stdout)
+
 if __name__ == "__main__":
     main()

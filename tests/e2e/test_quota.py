@@ -103,22 +103,30 @@ class QuotaTest(unittest.TestCase):
         with Meterd() as m:
             url = "http://127.0.0.1:%d" % m.port
             out = subprocess.run([METERD_BIN, "quota", "set", "--tenant", "t_cli", "--queries-per-day", "5",
-                                  "--enforcement", "hard", "--time-zone", "Europe/Berlin", "--url", url],
+                                  "--enforcement", "hard", "--time-zone", "Europe/Berlin", "--url", url, "--json"],
                                  capture_output=True, text=True, timeout=30)
             self.assertEqual(out.returncode, 0, out.stderr)
             self.assertEqual(json.loads(out.stdout)["queries_per_day"], "5")
             m.post("/track", {"tenant_id": "t_cli", "event_type": "query", "quantity": 5})
-            out = subprocess.run([METERD_BIN, "quota", "show", "--tenant", "t_cli", "--url", url],
+            out = subprocess.run([METERD_BIN, "quota", "show", "--tenant", "t_cli", "--url", url, "--json"],
                                  capture_output=True, text=True, timeout=30)
             shown = json.loads(out.stdout)
             self.assertEqual((shown["time_zone"], shown["quotas"]["queries"]["remaining"]), ("Europe/Berlin", "0"))
+            # For people: a table, one row per meter and period.
+            out = subprocess.run([METERD_BIN, "quota", "show", "--tenant", "t_cli", "--url", url],
+                                 capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("tenant t_cli  (time zone Europe/Berlin, hard enforcement)", out.stdout)
+            row = [l.split() for l in out.stdout.splitlines() if l.startswith("queries") and " day " in l][0]
+            self.assertEqual(row, ["queries", "day", "5", "5", "0", "at", "limit"])
             out = subprocess.run([METERD_BIN, "quota", "set", "--tenant", "t_cli", "--queries-per-day", "lots",
                                   "--url", url], capture_output=True, text=True, timeout=30)
             self.assertEqual(out.returncode, 2)
             out = subprocess.run([METERD_BIN, "quota", "set", "--tenant", "t_cli", "--enforcement", "strict",
                                   "--url", url], capture_output=True, text=True, timeout=30)
             self.assertEqual(out.returncode, 1)
-            self.assertIn("enforcement", out.stdout)
+            self.assertIn("meterd quota: 400 Bad Request: enforcement must be soft or hard (enforcement)", out.stderr)
+            self.assertNotIn("{", out.stderr)  # not the raw problem JSON
 
     # Verifies bad quota settings are rejected with the field named.
     def test_bad_settings(self):
