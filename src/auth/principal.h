@@ -6,7 +6,8 @@
 namespace meter::auth {
 
 // Who is calling. An admin may act for any tenant; a tenant key only for its own tenant.
-// Without any keys configured (loopback only) every caller is an anonymous admin.
+// In open mode (loopback only, no key ever created: auth/authenticator.h) every caller is an
+// anonymous admin.
 struct Principal {
   bool admin = false;
   std::string tenant_id;  // set for tenant keys

@@ -34,7 +34,7 @@ class ReadPool;
 // safe from any thread.
 class Router : public HttpHandler {
  public:
-  // Without an authenticator every caller is an anonymous admin (tests, open mode).
+  // Without an authenticator every caller is an anonymous admin (tests).
   explicit Router(auth::Authenticator* authenticator = nullptr) : authenticator_(authenticator) {}
 
   void add(std::string method, std::string pattern, Access access, RouteFn fn, Runs runs = Runs::kOnEventLoop);

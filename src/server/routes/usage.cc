@@ -72,6 +72,13 @@ void get_usage(const ApiContext& api, HttpRequest& request, Responder& respond) 
 
   auto totals = store::totals_by_type(*rows);
   if (!totals) return respond(problem(totals.error()));
+  // ?group_by=FIELD: one pass over the raw events for every event type (or the one asked for).
+  Result<std::vector<store::AggregateRow>> groups;
+  if (!group_by.empty()) {
+    groups = api.store.aggregate_raw({query->tenant_id, query->event_type.value_or(""), query->from, query->to,
+                                      Aggregation::kSum, "", group_by, false});
+    if (!groups) return respond(problem(groups.error()));
+  }
 
   JsonOut out;
   out.begin_object();
@@ -104,10 +111,6 @@ void get_usage(const ApiContext& api, HttpRequest& request, Responder& respond) 
   if (!group_by.empty()) {
     out.key("group_by").str(group_by);
     out.key("groups").begin_array();
-    // One pass over the raw events for every event type (or the one asked for).
-    auto groups = api.store.aggregate_raw({query->tenant_id, query->event_type.value_or(""), query->from, query->to,
-                                           Aggregation::kSum, "", group_by, false});
-    if (!groups) return respond(problem(groups.error()));
     for (const auto& g : *groups) {
       out.begin_object();
       out.key("event_type").str(g.event_type);
