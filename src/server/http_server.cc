@@ -364,10 +364,13 @@ class HttpServer::Impl {
       std::optional<HttpResponse> refused;
       if (request == nullptr) refused = problem(400, "Bad Request", std::get<std::string>(head));
       if (!refused) refused = handler_.precheck(*request);
-      if (refused) {  // the body is not read: the connection cannot be reused
+      if (refused) {
+        // Without a body the connection can serve the next request; with one, it is not read.
         deadline.cancel();
-        co_await send(stream, *refused, false);
-        break;
+        bool reusable = parser.is_done() && parser.get().keep_alive() && !draining_.load();
+        co_await send(stream, *refused, reusable);
+        if (!reusable) break;
+        continue;
       }
       if (request->has_key) slot.authenticated();
       std::string caller = request->principal.key_id.empty() ? "anonymous" : request->principal.key_id;
