@@ -301,8 +301,11 @@ class HttpServer::Impl {
   };
 
   // Body bytes held by requests being read or handled: in all, and per caller (a key), so that
-  // one tenant's large uploads cannot take the memory others need.
+  // one tenant's large uploads cannot take the memory others need. Small bodies (a /track
+  // event) are not counted: the connection limits bound them, and the hot path takes no lock.
+  static constexpr std::uint64_t kCountedBody = 64 * 1024;
   bool reserve_body(const std::string& caller, std::uint64_t bytes) {
+    if (bytes < kCountedBody) return true;
     std::lock_guard lock(peers_mutex_);
     std::uint64_t& mine = body_bytes_[caller];
     if (body_bytes_total_ + bytes > 16 * options_.max_body_bytes || mine + bytes > 4 * options_.max_body_bytes) {
@@ -314,7 +317,7 @@ class HttpServer::Impl {
     return true;
   }
   void release_body(const std::string& caller, std::uint64_t bytes) {
-    if (bytes == 0) return;
+    if (bytes < kCountedBody) return;
     std::lock_guard lock(peers_mutex_);
     body_bytes_total_ -= bytes;
     auto it = body_bytes_.find(caller);
@@ -326,6 +329,17 @@ class HttpServer::Impl {
     socket.set_option(tcp::no_delay(true));
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
+    // One request's read_timeout, below. A firing already queued when the request finished must
+    // touch neither the next request nor a finished session: it acts only for the request it was
+    // set for, through state it shares (all on this session's thread).
+    struct ReadClock {
+      beast::tcp_stream* stream;
+      std::uint64_t request = 0;
+      bool timed_out = false;
+    };
+    auto clock = std::make_shared<ReadClock>(ReadClock{&stream});
+    asio::steady_timer deadline(stream.get_executor());
+    bool& timed_out = clock->timed_out;
     for (;;) {
       boost::system::error_code ec;
       if (buffer.size() == 0) {
@@ -340,14 +354,13 @@ class HttpServer::Impl {
       // Once a request starts it has read_timeout to arrive whole. The timer cancels the read
       // rather than closing the socket, so that the client is still told 408.
       stream.expires_never();
-      bool timed_out = false;
-      asio::steady_timer deadline(stream.get_executor());
+      timed_out = false;
       deadline.expires_after(options_.read_timeout);
-      deadline.async_wait([&timed_out, &stream](const boost::system::error_code& e) {
-        if (e) return;
-        timed_out = true;
+      deadline.async_wait([clock, mine = ++clock->request](const boost::system::error_code& e) {
+        if (e || mine != clock->request || clock->stream == nullptr) return;
+        clock->timed_out = true;
         boost::system::error_code ignored;
-        stream.socket().cancel(ignored);
+        clock->stream->socket().cancel(ignored);
       });
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
@@ -373,8 +386,9 @@ class HttpServer::Impl {
         continue;
       }
       if (request->has_key) slot.authenticated();
-      std::string caller = request->principal.key_id.empty() ? "anonymous" : request->principal.key_id;
       std::uint64_t reserved = parser.content_length().value_or(0);
+      std::string caller = reserved < kCountedBody ? std::string()
+                           : request->principal.key_id.empty() ? "anonymous" : request->principal.key_id;
       if (!reserve_body(caller, reserved)) {
         deadline.cancel();
         HttpResponse busy = problem(503, "Service Unavailable",
@@ -407,6 +421,7 @@ class HttpServer::Impl {
       --active_requests_;
       if (!keep_alive) break;
     }
+    clock->stream = nullptr;  // the stream goes with this frame
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
