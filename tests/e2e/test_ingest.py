@@ -1,6 +1,7 @@
 """End-to-end: ingestion over HTTP against the real binary and its SQLite file."""
 import datetime
 import json
+import time
 import unittest
 
 from harness import Meterd, main
@@ -154,6 +155,26 @@ class BodyLimitTest(unittest.TestCase):
             self.assertEqual(status, 413)
             self.assertEqual(m.get("/health")[0], 200)
 
+
+
+class LateRetryTest(unittest.TestCase):
+    # Verifies a retry of a stored event whose timestamp has since aged past the late window is
+    # answered "duplicate" on /track and /v1/events, while a new event that old is refused.
+    def test_retry_past_the_late_window_is_duplicate(self):
+        with Meterd(extra_args=["--set", "ingest.late_window_days=1", "--set", "ingest.dedupe_window_days=2"]) as m:
+            edge = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1) + datetime.timedelta(seconds=3)
+            stamp = edge.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            event = {"id": "edge-1", "tenant_id": "t_late", "event_type": "query", "timestamp": stamp}
+            status, _, body = m.post("/track", event)
+            self.assertEqual((status, body["status"]), (200, "accepted"), body)
+            time.sleep(5)  # now older than the late window
+            status, _, body = m.post("/track", event)
+            self.assertEqual((status, body["status"]), (200, "duplicate"), body)
+            status, _, body = m.post("/v1/events", [event, dict(event, id="edge-new")])
+            self.assertEqual(status, 207, body)
+            self.assertEqual([r["status"] for r in body["results"]], ["duplicate", "rejected"])
+            self.assertEqual(body["results"][1]["error"]["field"], "timestamp")
+            self.assertEqual(m.stored_ids("t_late"), {"edge-1": 1})
 
 if __name__ == "__main__":
     main()
