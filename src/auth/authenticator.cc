@@ -72,11 +72,13 @@ Result<Principal> Authenticator::authenticate(std::string_view authorization) {
   if (snapshot->by_hash.empty() && open_allowed_.load()) return Principal{true, "", ""};
   if (authorization.empty()) {
     if (snapshot->by_hash.empty()) {
-      return fail(Error{ErrorCode::kUnauthenticated,
-                        "no API key is active on this server; an admin creates one with: meterd keys create --admin",
-                        "authorization"});
+      return fail(
+          Error{ErrorCode::kUnauthenticated,
+                "no API key is active on this server; an admin creates one with: meterd keys create --admin",
+                "authorization"});
     }
-    return fail(Error{ErrorCode::kUnauthenticated, "send an API key: Authorization: Bearer mk_...", "authorization"});
+    return fail(
+        Error{ErrorCode::kUnauthenticated, "send an API key: Authorization: Bearer mk_...", "authorization"});
   }
   // RFC 9110: the scheme is case-insensitive; one or more spaces separate it from the token.
   constexpr std::string_view kBearer = "bearer";
@@ -84,7 +86,8 @@ Result<Principal> Authenticator::authenticate(std::string_view authorization) {
                 std::equal(kBearer.begin(), kBearer.end(), authorization.begin(),
                            [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
   if (!bearer) {
-    return fail(Error{ErrorCode::kUnauthenticated, "the Authorization header must be 'Bearer <key>'", "authorization"});
+    return fail(Error{ErrorCode::kUnauthenticated, "the Authorization header must be 'Bearer <key>'",
+                      "authorization"});
   }
   std::string_view key = authorization.substr(kBearer.size());
   while (!key.empty() && key.front() == ' ') key.remove_prefix(1);

@@ -29,8 +29,8 @@ class Authenticator {
   void load();
 
   // Open mode: with no active keys every caller is an anonymous admin. Only allowed when
-  // meterd starts on a loopback address with no key ever created in keys.db; it ends for good once any key is seen, so
-  // revoking every key locks everyone out instead of opening the server. Call before serving.
+  // meterd starts on a loopback address with no key ever created in keys.db; it ends for good once any key is
+  // seen, so revoking every key locks everyone out instead of opening the server. Call before serving.
   void allow_open_mode(bool allowed);
   bool open_mode() const;
 
@@ -53,10 +53,10 @@ class Authenticator {
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::atomic<std::int64_t> next_check_ms_{0};
   std::atomic<bool> open_allowed_{false};
-  std::mutex reload_mutex_;              // one refresher at a time
-  std::unique_ptr<KeyStore> store_;      // GUARDED_BY(reload_mutex_)
-  std::int64_t seen_version_ = -1;       // GUARDED_BY(reload_mutex_)
-  bool any_key_ever_ = false;            // GUARDED_BY(reload_mutex_): keys.db holds a key, revoked or not
+  std::mutex reload_mutex_;          // one refresher at a time
+  std::unique_ptr<KeyStore> store_;  // GUARDED_BY(reload_mutex_)
+  std::int64_t seen_version_ = -1;   // GUARDED_BY(reload_mutex_)
+  bool any_key_ever_ = false;        // GUARDED_BY(reload_mutex_): keys.db holds a key, revoked or not
 };
 
 }  // namespace meter::auth

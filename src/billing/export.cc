@@ -32,7 +32,8 @@ std::string tiers_text(const pricing::Charge& c) {
   std::string out;
   for (const auto& t : c.tiers) {
     if (!out.empty()) out += ';';
-    out += fmt::format("{}-{}@{}", t.from.to_string(), t.to ? t.to->to_string() : "", t.unit_price.to_string());
+    out +=
+        fmt::format("{}-{}@{}", t.from.to_string(), t.to ? t.to->to_string() : "", t.unit_price.to_string());
     if (!t.flat_fee.is_zero()) out += "+" + t.flat_fee.to_string();
   }
   return out;
@@ -44,48 +45,77 @@ std::string invoice_json(const Invoice& inv) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
-  key(w, "invoice_number"); str(w, inv.number);
-  key(w, "tenant_id"); str(w, inv.tenant_id);
-  key(w, "plan"); str(w, inv.plan);
-  key(w, "year"); w.Int(inv.year);
-  key(w, "month"); w.Int(inv.month);
-  key(w, "time_zone"); str(w, inv.time_zone);
-  key(w, "period_start"); str(w, format_rfc3339(inv.period_start));
-  key(w, "period_end"); str(w, format_rfc3339(inv.period_end));
-  key(w, "source"); str(w, inv.source);
-  key(w, "currency"); str(w, inv.currency);
+  key(w, "invoice_number");
+  str(w, inv.number);
+  key(w, "tenant_id");
+  str(w, inv.tenant_id);
+  key(w, "plan");
+  str(w, inv.plan);
+  key(w, "year");
+  w.Int(inv.year);
+  key(w, "month");
+  w.Int(inv.month);
+  key(w, "time_zone");
+  str(w, inv.time_zone);
+  key(w, "period_start");
+  str(w, format_rfc3339(inv.period_start));
+  key(w, "period_end");
+  str(w, format_rfc3339(inv.period_end));
+  key(w, "source");
+  str(w, inv.source);
+  key(w, "currency");
+  str(w, inv.currency);
   key(w, "line_items");
   w.StartArray();
   for (const InvoiceLine& line : inv.lines) {
     const pricing::Charge& c = line.charge;
     w.StartObject();
-    key(w, "event_type"); str(w, line.event_type);
+    key(w, "event_type");
+    str(w, line.event_type);
     if (!line.group.empty()) {
-      key(w, "group"); str(w, line.group);
+      key(w, "group");
+      str(w, line.group);
     }
-    key(w, "description"); str(w, line.description);
-    key(w, "quantity"); dec(w, c.quantity);
-    key(w, "unit_price"); dec(w, line.unit_price);
-    key(w, "per"); dec(w, line.per);
-    key(w, "amount"); dec(w, c.amount);
-    key(w, "priced"); w.Bool(line.priced);
+    key(w, "description");
+    str(w, line.description);
+    key(w, "quantity");
+    dec(w, c.quantity);
+    key(w, "unit_price");
+    dec(w, line.unit_price);
+    key(w, "per");
+    dec(w, line.per);
+    key(w, "amount");
+    dec(w, c.amount);
+    key(w, "priced");
+    w.Bool(line.priced);
     if (line.priced) {
-      key(w, "model"); str(w, pricing::model_name(c.model));
-      key(w, "free"); dec(w, c.free);
-      key(w, "billable"); dec(w, c.billable);
+      key(w, "model");
+      str(w, pricing::model_name(c.model));
+      key(w, "free");
+      dec(w, c.free);
+      key(w, "billable");
+      dec(w, c.billable);
       if (c.model == pricing::Model::kPackage) {
-        key(w, "packages"); dec(w, c.packages);
+        key(w, "packages");
+        dec(w, c.packages);
       }
       key(w, "tiers");
       w.StartArray();
       for (const auto& t : c.tiers) {
         w.StartObject();
-        key(w, "from"); dec(w, t.from);
+        key(w, "from");
+        dec(w, t.from);
         key(w, "to");
-        if (t.to) dec(w, *t.to); else w.Null();
-        key(w, "quantity"); dec(w, t.quantity);
-        key(w, "unit_price"); dec(w, t.unit_price);
-        key(w, "flat_fee"); dec(w, t.flat_fee);
+        if (t.to)
+          dec(w, *t.to);
+        else
+          w.Null();
+        key(w, "quantity");
+        dec(w, t.quantity);
+        key(w, "unit_price");
+        dec(w, t.unit_price);
+        key(w, "flat_fee");
+        dec(w, t.flat_fee);
         w.EndObject();
       }
       w.EndArray();
@@ -93,46 +123,65 @@ std::string invoice_json(const Invoice& inv) {
     w.EndObject();
   }
   w.EndArray();
-  key(w, "subtotal"); dec(w, inv.subtotal);
-  key(w, "minimum_commitment"); dec(w, inv.minimum_commitment);
-  key(w, "minimum_adjustment"); dec(w, inv.minimum_adjustment);
-  key(w, "total"); dec(w, inv.total);
-  key(w, "status"); str(w, inv.finalized_at ? "finalized" : "draft");
+  key(w, "subtotal");
+  dec(w, inv.subtotal);
+  key(w, "minimum_commitment");
+  dec(w, inv.minimum_commitment);
+  key(w, "minimum_adjustment");
+  dec(w, inv.minimum_adjustment);
+  key(w, "total");
+  dec(w, inv.total);
+  key(w, "status");
+  str(w, inv.finalized_at ? "finalized" : "draft");
   key(w, "finalized_at");
-  if (inv.finalized_at) str(w, format_rfc3339(*inv.finalized_at)); else w.Null();
+  if (inv.finalized_at)
+    str(w, format_rfc3339(*inv.finalized_at));
+  else
+    w.Null();
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 std::string invoice_csv(const Invoice& inv) {
   std::string out =
-      "invoice_number,tenant_id,plan,period_start,period_end,currency,event_type,group,description,model,quantity,"
+      "invoice_number,tenant_id,plan,period_start,period_end,currency,event_type,group,description,model,"
+      "quantity,"
       "free,billable,unit_price,per,tiers,amount,status,finalized_at\r\n";
-  std::string head = fmt::format("{},{},{},{},{},{}", field(inv.number), field(inv.tenant_id), field(inv.plan),
-                                 format_rfc3339(inv.period_start), format_rfc3339(inv.period_end), field(inv.currency));
+  std::string head =
+      fmt::format("{},{},{},{},{},{}", field(inv.number), field(inv.tenant_id), field(inv.plan),
+                  format_rfc3339(inv.period_start), format_rfc3339(inv.period_end), field(inv.currency));
   std::string tail = fmt::format("{},{}", inv.finalized_at ? "finalized" : "draft",
                                  inv.finalized_at ? format_rfc3339(*inv.finalized_at) : "");
   for (const InvoiceLine& line : inv.lines) {
     const pricing::Charge& c = line.charge;
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n", head, field(line.event_type), field(line.group),
-                       field(line.description),
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n", head, field(line.event_type),
+                       field(line.group), field(line.description),
                        line.priced ? pricing::model_name(c.model) : "unpriced", c.quantity.to_string(),
-                       c.free.to_string(), c.billable.to_string(), line.unit_price.to_string(), line.per.to_string(),
-                       field(tiers_text(c)), c.amount.to_string(), tail);
+                       c.free.to_string(), c.billable.to_string(), line.unit_price.to_string(),
+                       line.per.to_string(), field(tiers_text(c)), c.amount.to_string(), tail);
   }
   out += fmt::format("{},,,subtotal,,,,,,,,{},{}\r\n", head, inv.subtotal.to_string(), tail);
-  out += fmt::format("{},,,minimum_adjustment,,,,,,,,{},{}\r\n", head, inv.minimum_adjustment.to_string(), tail);
+  out +=
+      fmt::format("{},,,minimum_adjustment,,,,,,,,{},{}\r\n", head, inv.minimum_adjustment.to_string(), tail);
   out += fmt::format("{},,,total,,,,,,,,{},{}\r\n", head, inv.total.to_string(), tail);
   return out;
 }
 
 std::string summary_csv_header() {
-  return "invoice_number,tenant_id,plan,period_start,period_end,currency,subtotal,minimum_adjustment,total\r\n";
+  return "invoice_number,tenant_id,plan,period_start,period_end,currency,subtotal,minimum_adjustment,"
+         "total\r\n";
 }
 
 InvoiceSummary summary_of(const Invoice& inv) {
-  return {inv.number,        inv.tenant_id, inv.plan, format_rfc3339(inv.period_start), format_rfc3339(inv.period_end),
-          inv.currency,      inv.subtotal,  inv.minimum_adjustment, inv.total};
+  return {inv.number,
+          inv.tenant_id,
+          inv.plan,
+          format_rfc3339(inv.period_start),
+          format_rfc3339(inv.period_end),
+          inv.currency,
+          inv.subtotal,
+          inv.minimum_adjustment,
+          inv.total};
 }
 
 Result<InvoiceSummary> summary_of_json(std::string_view text) {

@@ -42,8 +42,8 @@ struct Invoice {
   int year = 0;
   int month = 0;
   std::string time_zone = "UTC";
-  Timestamp period_start;  // the tenant's local month, as instants
-  Timestamp period_end;    // exclusive
+  Timestamp period_start;          // the tenant's local month, as instants
+  Timestamp period_end;            // exclusive
   std::string source = "rollups";  // or "raw_events"
   std::string currency;
   std::vector<InvoiceLine> lines;
@@ -66,8 +66,8 @@ struct InvoicePeriod {
 // appear as unpriced lines with amount 0, so nothing metered is hidden. Lines are sorted by
 // event type; each is rounded once; the total is their sum plus the minimum adjustment.
 // A grouped meter's lines are priced each on its own (tiers apply per group).
-Result<Invoice> build_invoice(const std::string& tenant_id, const InvoicePeriod& period, const MeterUsage& usage,
-                              const pricing::Plan& plan);
+Result<Invoice> build_invoice(const std::string& tenant_id, const InvoicePeriod& period,
+                              const MeterUsage& usage, const pricing::Plan& plan);
 // The same for usage per event type only.
 Result<Invoice> build_invoice(const std::string& tenant_id, const InvoicePeriod& period,
                               const std::map<std::string, Decimal>& usage, const pricing::Plan& plan);

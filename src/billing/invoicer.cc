@@ -37,7 +37,8 @@ InvoicePeriod Invoicer::period(const std::string& tenant_id, int year, int month
           zone.period_end(quota::Period::kMonth, inside)};
 }
 
-Result<MeterUsage> Invoicer::usage(const std::string& tenant_id, Timestamp from, Timestamp to, UsageSource source) {
+Result<MeterUsage> Invoicer::usage(const std::string& tenant_id, Timestamp from, Timestamp to,
+                                   UsageSource source) {
   auto sums = summed_usage(tenant_id, from, to, source);
   if (!sums) return fail(sums.error());
   MeterUsage out;
@@ -48,7 +49,13 @@ Result<MeterUsage> Invoicer::usage(const std::string& tenant_id, Timestamp from,
       out[{type, ""}] = count ? *Decimal::from_integer(total.events) : total.quantity;
       continue;
     }
-    store::AggregateQuery q{tenant_id, type, from, to, meter->aggregation, meter->field, meter->group_by,
+    store::AggregateQuery q{tenant_id,
+                            type,
+                            from,
+                            to,
+                            meter->aggregation,
+                            meter->field,
+                            meter->group_by,
                             meter->average_daily_max};
     auto rows = store_.aggregate_raw(q);
     if (!rows) return fail(rows.error());
@@ -67,8 +74,9 @@ Result<MeterUsage> Invoicer::usage(const std::string& tenant_id, Timestamp from,
   return out;
 }
 
-Result<std::map<std::string, Invoicer::Total>> Invoicer::summed_usage(const std::string& tenant_id, Timestamp from,
-                                                                     Timestamp to, UsageSource source) {
+Result<std::map<std::string, Invoicer::Total>> Invoicer::summed_usage(const std::string& tenant_id,
+                                                                      Timestamp from, Timestamp to,
+                                                                      UsageSource source) {
   std::map<std::string, Total> totals;
   auto add_raw = [&](Timestamp a, Timestamp b) -> Status {
     if (a >= b) return {};
@@ -130,18 +138,21 @@ Result<std::string> Invoicer::render(const std::string& tenant_id, int year, int
   return csv ? invoice_csv(*invoice) : invoice_json(*invoice);
 }
 
-Result<store::FinalizedInvoice> Invoicer::finalize(const std::string& tenant_id, int year, int month, Timestamp now) {
+Result<store::FinalizedInvoice> Invoicer::finalize(const std::string& tenant_id, int year, int month,
+                                                   Timestamp now) {
   InvoicePeriod p = period(tenant_id, year, month);
   if (now < p.end) {
-    return fail(Error{ErrorCode::kConflict,
-                      fmt::format("{:04d}-{:02d} has not ended for tenant {} (time zone {}); it can be finalized from {}",
-                                  year, month, tenant_id, p.time_zone, format_rfc3339(p.end)),
-                      "month"});
+    return fail(Error{
+        ErrorCode::kConflict,
+        fmt::format("{:04d}-{:02d} has not ended for tenant {} (time zone {}); it can be finalized from {}",
+                    year, month, tenant_id, p.time_zone, format_rfc3339(p.end)),
+        "month"});
   }
   auto invoice = build(tenant_id, year, month);
   if (!invoice) return fail(invoice.error());
   invoice->finalized_at = now;
-  store::FinalizedInvoice snapshot{tenant_id, year * 100 + month, invoice_json(*invoice), invoice_csv(*invoice), now};
+  store::FinalizedInvoice snapshot{tenant_id, year * 100 + month, invoice_json(*invoice),
+                                   invoice_csv(*invoice), now};
   if (auto s = store_.put_finalized_invoice(snapshot); !s) return fail(s.error());
   return snapshot;
 }

@@ -46,8 +46,8 @@ class Invoicer {
     std::int64_t events = 0;
   };
   // Sums and event counts per event type: the rollup (or raw) part of usage().
-  Result<std::map<std::string, Total>> summed_usage(const std::string& tenant_id, Timestamp from, Timestamp to,
-                                                    UsageSource source);
+  Result<std::map<std::string, Total>> summed_usage(const std::string& tenant_id, Timestamp from,
+                                                    Timestamp to, UsageSource source);
 
   store::Store& store_;
   const pricing::PriceBook& book_;

@@ -30,7 +30,7 @@ struct QuotaArgs {
   std::string url = "http://127.0.0.1:8000";
   std::string api_key;
   std::vector<std::pair<std::string, std::string>> fields;  // body fields, already validated
-  bool json = false;  // print meterd's JSON answer instead of a table
+  bool json = false;                                        // print meterd's JSON answer instead of a table
 };
 int run_quota(const QuotaArgs& args);
 

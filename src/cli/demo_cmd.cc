@@ -17,9 +17,9 @@ struct DemoTenant {
   const char* id;
   const char* zone;
   quota::Enforcement enforcement;
-  int queries_per_hour;     // at the daily peak
-  int tokens_per_query;     // input tokens; output is a fifth
-  int storage_gb;           // reported once a day, growing
+  int queries_per_hour;  // at the daily peak
+  int tokens_per_query;  // input tokens; output is a fifth
+  int storage_gb;        // reported once a day, growing
   std::int64_t queries_per_day_limit;
 };
 
@@ -33,7 +33,8 @@ constexpr DemoTenant kTenants[] = {
 }  // namespace
 
 Result<std::string> load_demo(store::Store& store, Timestamp now) {
-  if (auto known = store.raw_totals("tenant_acme", floor_to(Window::kMonth, now) - std::chrono::days(40), now);
+  if (auto known =
+          store.raw_totals("tenant_acme", floor_to(Window::kMonth, now) - std::chrono::days(40), now);
       known && !known->empty()) {
     return std::string("demo data already loaded");
   }
@@ -45,15 +46,16 @@ Result<std::string> load_demo(store::Store& store, Timestamp now) {
     q.time_zone = t.zone;
     q.enforcement = t.enforcement;
     q[quota::Meter::kQueries].per_day = Decimal::from_integer(t.queries_per_day_limit);
-    q[quota::Meter::kTokens].per_day = Decimal::from_integer(t.queries_per_day_limit * t.tokens_per_query * 2);
+    q[quota::Meter::kTokens].per_day =
+        Decimal::from_integer(t.queries_per_day_limit * t.tokens_per_query * 2);
     if (auto s = store.put_quota(t.id, q); !s) return fail(s.error());
     std::vector<Event> events;
     int n = 0;
     for (Timestamp hour = start; hour + std::chrono::hours(1) <= now; hour += std::chrono::hours(1)) {
       auto h = std::chrono::duration_cast<std::chrono::hours>(hour.time_since_epoch()).count() % 24;
       // A working-day curve: busier from 08:00 to 20:00 UTC, quieter at night.
-      int busy = h >= 8 && h < 20 ? 100 : 25;           // percent of the peak
-      int noise = 60 + static_cast<int>(rng() % 80);     // 60..139 percent
+      int busy = h >= 8 && h < 20 ? 100 : 25;         // percent of the peak
+      int noise = 60 + static_cast<int>(rng() % 80);  // 60..139 percent
       int queries = t.queries_per_hour * busy * noise / 10'000;
       auto add = [&](const char* type, std::int64_t quantity, std::string metadata) {
         Event e;
@@ -79,7 +81,8 @@ Result<std::string> load_demo(store::Store& store, Timestamp now) {
     if (auto s = store.append(events); !s) return fail(s.error());
     stored += static_cast<std::int64_t>(events.size());
   }
-  return fmt::format("demo data loaded: {} events of 4 tenants since {}", stored, format_rfc3339(start).substr(0, 10));
+  return fmt::format("demo data loaded: {} events of 4 tenants since {}", stored,
+                     format_rfc3339(start).substr(0, 10));
 }
 
 int run_demo(const config::LoadedConfig& loaded) {

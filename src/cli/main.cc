@@ -1,17 +1,16 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <CLI/CLI.hpp>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <map>
 #include <optional>
 
+#include "cli/commands.h"
 #include "core/decimal.h"
 #include "core/identifier.h"
-
-#include "cli/commands.h"
 
 extern char** environ;
 
@@ -30,10 +29,12 @@ std::vector<std::pair<std::string, std::string>> split_sets(const std::vector<st
 
 constexpr const char* kGlobalOptions =
     "Global options, before or after the command: --config FILE, --env-file FILE, --listen ADDR:PORT,\n"
-    "--data-dir DIR (or METERD_DATA_DIR), --clickhouse URL, --workers N, --log-level LEVEL, --log-format FORMAT,\n"
+    "--data-dir DIR (or METERD_DATA_DIR), --clickhouse URL, --workers N, --log-level LEVEL, --log-format "
+    "FORMAT,\n"
     "--set KEY=VALUE (any setting; `meterd config show` lists them).";
 constexpr const char* kExitCodes =
-    "Exit codes: 0 done; 1 a problem was found or reported (drift, invalid lines, an error answer, a missing\n"
+    "Exit codes: 0 done; 1 a problem was found or reported (drift, invalid lines, an error answer, a "
+    "missing\n"
     "store); 2 a usage or configuration error (unknown command or option, a bad value).";
 
 // Levenshtein distance, for suggesting the command meant.
@@ -58,8 +59,9 @@ std::optional<std::pair<std::string, std::string>> unknown_command(CLI::App& app
   for (int i = 1; i < argc; ++i) {
     std::string_view word = argv[i];
     if (word.starts_with("-")) {
-      constexpr std::string_view kWithValue[] = {"--config", "--env-file", "--listen", "--data-dir", "--clickhouse",
-                                                 "--workers", "--log-level", "--log-format", "--set"};
+      constexpr std::string_view kWithValue[] = {"--config",    "--env-file",   "--listen",
+                                                 "--data-dir",  "--clickhouse", "--workers",
+                                                 "--log-level", "--log-format", "--set"};
       if (std::find(std::begin(kWithValue), std::end(kWithValue), word) != std::end(kWithValue)) ++i;
       continue;
     }
@@ -86,43 +88,51 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", METER_VERSION);
 
-  std::optional<std::string> config_file, env_file, listen, data_dir, workers, log_level, log_format, clickhouse;
+  std::optional<std::string> config_file, env_file, listen, data_dir, workers, log_level, log_format,
+      clickhouse;
   std::vector<std::string> sets;
   app.add_option("--config", config_file, "meterd.toml to read (default: ./meterd.toml if present)");
   app.add_option("--env-file", env_file, "a .env file in the seed's format (default: ./.env if present)");
   app.add_option("--listen", listen, "address:port to serve on (server.listen)");
   app.add_option("--data-dir", data_dir, "folder of the embedded store (server.data_dir)");
-  app.add_option("--clickhouse", clickhouse, "keep events in ClickHouse, e.g. http://127.0.0.1:8123 (clickhouse.host)");
+  app.add_option("--clickhouse", clickhouse,
+                 "keep events in ClickHouse, e.g. http://127.0.0.1:8123 (clickhouse.host)");
   app.add_option("--workers", workers, "HTTP worker threads (server.workers)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   app.add_option("--log-format", log_format, "text or json");
   app.add_option("--set", sets, "any setting, as key=value (e.g. --set buffer.size=500)")
-      ->check([](const std::string& s) { return s.find('=') == std::string::npos ? "expected key=value" : ""; });
+      ->check(
+          [](const std::string& s) { return s.find('=') == std::string::npos ? "expected key=value" : ""; });
 
   auto* serve = app.add_subcommand("serve", "serve the HTTP API (the default store is embedded SQLite)");
   bool serve_demo = false;
   serve->add_flag("--demo", serve_demo, "load the demo data set first (once)");
   auto* demo = app.add_subcommand("demo", "load a demo data set: 4 tenants, two months of usage");
   auto* config_cmd = app.add_subcommand("config", "inspect the configuration");
-  auto* config_show = config_cmd->add_subcommand("show", "print the effective configuration and where each value came from");
+  auto* config_show =
+      config_cmd->add_subcommand("show", "print the effective configuration and where each value came from");
   config_cmd->require_subcommand(1);
 
   auto* migrate = app.add_subcommand("migrate", "create or upgrade the schemas (embedded store, ClickHouse)");
   ReconcileArgs reconcile_args;
-  auto* reconcile = app.add_subcommand("reconcile", "compare raw event sums with the hourly and daily rollups");
+  auto* reconcile =
+      app.add_subcommand("reconcile", "compare raw event sums with the hourly and daily rollups");
   reconcile->add_option("--tenant", reconcile_args.tenant, "one tenant (default: all)");
   reconcile->add_option("--month", reconcile_args.month, "YYYY-MM (default: every month)");
-  auto* retention_cmd = app.add_subcommand("retention", "drop months of raw events older than RETENTION_MONTHS");
+  auto* retention_cmd =
+      app.add_subcommand("retention", "drop months of raw events older than RETENTION_MONTHS");
   retention_cmd->require_subcommand(1);
   bool dry_run = false;
   auto* retention_apply = retention_cmd->add_subcommand("apply", "drop them (whole monthly partitions)");
   retention_apply->add_flag("--dry-run", dry_run, "only print what would be dropped");
   ReplayArgs replay_args;
   std::optional<std::string> replay_url;
-  auto* replay = app.add_subcommand("replay", "send a JSONL file of events (e.g. the seed's fallback file) to meterd");
+  auto* replay =
+      app.add_subcommand("replay", "send a JSONL file of events (e.g. the seed's fallback file) to meterd");
   replay->add_option("file", replay_args.file, "the .jsonl file (default: FALLBACK_FILE_PATH)");
   replay->add_option("--url", replay_url, "meterd's address (default: http:// + server.listen)");
-  replay->add_option("--api-key", replay_args.api_key, "an API key (default: $METERD_API_KEY)")->envname("METERD_API_KEY");
+  replay->add_option("--api-key", replay_args.api_key, "an API key (default: $METERD_API_KEY)")
+      ->envname("METERD_API_KEY");
   replay->add_option("--batch", replay_args.batch, "events per request")->check(CLI::Range(1, 10000));
 
   InvoiceArgs invoice_args;
@@ -130,11 +140,14 @@ int main(int argc, char** argv) {
   invoice->add_option("--tenant", invoice_args.tenant, "the tenant")->required();
   invoice->add_option("--month", invoice_args.month, "YYYY-MM")->required();
   invoice->add_option("--format", invoice_args.format, "json or csv")->check(CLI::IsMember({"json", "csv"}));
-  invoice->add_flag("--from-raw", invoice_args.from_raw, "recompute from the raw events instead of the rollups");
+  invoice->add_flag("--from-raw", invoice_args.from_raw,
+                    "recompute from the raw events instead of the rollups");
   BillingRunArgs billing_args;
-  auto* billing_run = app.add_subcommand("billing-run", "write every tenant's invoice for a month, and a summary");
+  auto* billing_run =
+      app.add_subcommand("billing-run", "write every tenant's invoice for a month, and a summary");
   billing_run->add_option("--month", billing_args.month, "YYYY-MM")->required();
-  billing_run->add_option("--out", billing_args.out, "folder for the invoices and summary.csv")->capture_default_str();
+  billing_run->add_option("--out", billing_args.out, "folder for the invoices and summary.csv")
+      ->capture_default_str();
   std::string plan_tenant, plan_name, plan_url = "http://127.0.0.1:8000", plan_key;
   auto* plan_cmd = app.add_subcommand("plan", "show or set a tenant's plan on a running meterd");
   plan_cmd->require_subcommand(1);
@@ -146,7 +159,8 @@ int main(int argc, char** argv) {
     sub->add_flag("--json", plan_json, "print meterd's JSON answer instead of a line of text");
     sub->add_option("--tenant", plan_tenant, "the tenant")->required();
     sub->add_option("--url", plan_url, "meterd's address")->capture_default_str();
-    sub->add_option("--api-key", plan_key, "an API key (default: $METERD_API_KEY)")->envname("METERD_API_KEY");
+    sub->add_option("--api-key", plan_key, "an API key (default: $METERD_API_KEY)")
+        ->envname("METERD_API_KEY");
   }
 
   auto* keys_cmd = app.add_subcommand("keys", "manage API keys (stored hashed in DATA_DIR/keys.db)");
@@ -171,11 +185,13 @@ int main(int argc, char** argv) {
     sub->add_flag("--json", quota_args.json, "print meterd's JSON answer instead of a table");
     sub->add_option("--tenant", quota_args.tenant, "the tenant")->required();
     sub->add_option("--url", quota_args.url, "meterd's address")->capture_default_str();
-    sub->add_option("--api-key", quota_args.api_key, "an API key (default: $METERD_API_KEY)")->envname("METERD_API_KEY");
+    sub->add_option("--api-key", quota_args.api_key, "an API key (default: $METERD_API_KEY)")
+        ->envname("METERD_API_KEY");
   }
   for (const char* field : {"queries-per-day", "queries-per-month", "tokens-per-day", "tokens-per-month",
                             "storage-gb", "storage-gb-per-month", "time-zone", "enforcement"}) {
-    quota_set->add_option(std::string("--") + field, quota_values[field], std::string("the tenant's ") + field);
+    quota_set->add_option(std::string("--") + field, quota_values[field],
+                          std::string("the tenant's ") + field);
   }
 
   // Every subcommand's --help names the global options too.
@@ -212,9 +228,10 @@ int main(int argc, char** argv) {
   if (env_file) sources.env_file = *env_file;
   sources.environment = environ;
   sources.overrides = split_sets(sets);
-  for (auto [key, value] : {std::pair{"server.listen", &listen}, std::pair{"server.data_dir", &data_dir},
-                            std::pair{"server.workers", &workers}, std::pair{"server.log_level", &log_level},
-                            std::pair{"server.log_format", &log_format}, std::pair{"clickhouse.host", &clickhouse}}) {
+  for (auto [key, value] :
+       {std::pair{"server.listen", &listen}, std::pair{"server.data_dir", &data_dir},
+        std::pair{"server.workers", &workers}, std::pair{"server.log_level", &log_level},
+        std::pair{"server.log_format", &log_format}, std::pair{"clickhouse.host", &clickhouse}}) {
     if (*value) sources.overrides.emplace_back(key, **value);
   }
   auto loaded = config::load_config(sources);
@@ -275,7 +292,8 @@ int main(int argc, char** argv) {
       std::replace(key.begin(), key.end(), '-', '_');
       bool text = key == "time_zone" || key == "enforcement";
       if (!text && !Decimal::parse(value)) {
-        std::fprintf(stderr, "meterd quota set: --%s must be a number, not %s\n", flag.c_str(), value.c_str());
+        std::fprintf(stderr, "meterd quota set: --%s must be a number, not %s\n", flag.c_str(),
+                     value.c_str());
         return 2;
       }
       if (text && value.find_first_of("\"\\") != std::string::npos) {

@@ -42,8 +42,8 @@ int run_migrate(const config::LoadedConfig& loaded) {
                 c.clickhouse_database.c_str(), report->to_version);
   }
   for (const auto& step : report->applied) {
-    std::printf("ClickHouse %s, database %s: applied %s\n", client.url().c_str(), c.clickhouse_database.c_str(),
-                step.c_str());
+    std::printf("ClickHouse %s, database %s: applied %s\n", client.url().c_str(),
+                c.clickhouse_database.c_str(), step.c_str());
   }
   return 0;
 }

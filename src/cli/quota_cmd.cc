@@ -27,7 +27,7 @@ void print_report(const rapidjson::Document& doc) {
   auto rows = [&](const rapidjson::Value& period, const char* name) {
     if (!period.IsObject() || !period.HasMember("quotas") || !period["quotas"].IsObject()) return;
     for (const auto& m : period["quotas"].GetObject()) {
-      std::string state = text(m.value, "exceeded") == "true"  ? "EXCEEDED"
+      std::string state = text(m.value, "exceeded") == "true"   ? "EXCEEDED"
                           : text(m.value, "at_limit") == "true" ? "at limit"
                                                                 : "ok";
       std::printf("%-12s %-6s %16s %16s %16s  %s\n", m.name.GetString(), name, text(m.value, "used").c_str(),
@@ -44,8 +44,8 @@ void print_report(const rapidjson::Document& doc) {
 void print_settings(const rapidjson::Document& doc) {
   std::printf("updated tenant %s (time zone %s, %s enforcement)\n", text(doc, "tenant_id").c_str(),
               text(doc, "time_zone").c_str(), text(doc, "enforcement").c_str());
-  for (const char* key : {"queries_per_day", "queries_per_month", "tokens_per_day", "tokens_per_month", "storage_gb",
-                          "storage_gb_per_month"}) {
+  for (const char* key : {"queries_per_day", "queries_per_month", "tokens_per_day", "tokens_per_month",
+                          "storage_gb", "storage_gb_per_month"}) {
     std::printf("  %-22s %s\n", key, text(doc, key) == "-" ? "no limit" : text(doc, key).c_str());
   }
 }
@@ -59,7 +59,8 @@ int run_quota(const QuotaArgs& args) {
   }
   std::string url = args.url + "/v1/tenants/" + args.tenant + "/quotas";
   if (!args.set) {
-    return call_meterd("GET", url, args.api_key, "", "meterd quota", args.json ? Printer() : Printer(print_report));
+    return call_meterd("GET", url, args.api_key, "", "meterd quota",
+                       args.json ? Printer() : Printer(print_report));
   }
   std::string body = "{";
   for (const auto& [key, value] : args.fields) {
@@ -67,7 +68,8 @@ int run_quota(const QuotaArgs& args) {
     body += (body.size() > 1 ? "," : "") + ("\"" + key + "\":") + (quoted ? "\"" + value + "\"" : value);
   }
   body += "}";
-  return call_meterd("PUT", url, args.api_key, body, "meterd quota", args.json ? Printer() : Printer(print_settings));
+  return call_meterd("PUT", url, args.api_key, body, "meterd quota",
+                     args.json ? Printer() : Printer(print_settings));
 }
 
 }  // namespace meter::cli

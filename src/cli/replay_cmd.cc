@@ -2,12 +2,11 @@
 // usage_events_fallback.jsonl, or meterd's own event format) to a running meterd through
 // /v1/events, so the server's dedupe, quotas and rollups apply exactly as for live traffic.
 // Ids are kept (or derived from each line), so replaying a file again adds nothing.
+#include <absl/container/flat_hash_map.h>
+#include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <unistd.h>
 #include <xxhash.h>
-
-#include <absl/container/flat_hash_map.h>
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -38,11 +37,13 @@ class Replayer {
   // Sends one batch; false (with a message printed) when meterd cannot take it. Each failed
   // attempt is said at once, with a countdown to the next one.
   bool send(const std::string& body, const std::vector<std::int64_t>& line_numbers) {
-    net::HttpRequest request = net::meterd_request("POST", args_.url, "/v1/events", args_.api_key, body, true);
+    net::HttpRequest request =
+        net::meterd_request("POST", args_.url, "/v1/events", args_.api_key, body, true);
     for (int attempt = 1;; ++attempt) {
       auto response = http_.send(request);
-      std::string why = response ? fmt::format("HTTP {}: {}", response->status, response->body.substr(0, 300))
-                                 : fmt::format("meterd is unreachable at {} ({})", args_.url, response.error().message);
+      std::string why =
+          response ? fmt::format("HTTP {}: {}", response->status, response->body.substr(0, 300))
+                   : fmt::format("meterd is unreachable at {} ({})", args_.url, response.error().message);
       // 429 without per-event results is the tenant's ingest rate: wait and send the batch again.
       bool retry = !response || response->status >= 500 || response->status == 429;
       if (response && (response->status == 200 || response->status == 207 || response->status == 400 ||
@@ -55,7 +56,8 @@ class Replayer {
         }
       }
       if (!retry || attempt == kAttempts) {
-        std::fprintf(stderr, "\nmeterd replay: %s cannot take the batch: %s\n", args_.url.c_str(), why.c_str());
+        std::fprintf(stderr, "\nmeterd replay: %s cannot take the batch: %s\n", args_.url.c_str(),
+                     why.c_str());
         return false;
       }
       wait_visibly(why, attempt, std::chrono::milliseconds(250) * (1 << attempt));
@@ -86,10 +88,11 @@ class Replayer {
   // is not a terminal).
   void wait_visibly(const std::string& why, int attempt, std::chrono::milliseconds wait) {
     bool tty = ::isatty(STDERR_FILENO) != 0;
-    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(wait + std::chrono::milliseconds(999)).count();
+    auto seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(wait + std::chrono::milliseconds(999)).count();
     if (!tty) {
-      std::fprintf(stderr, "meterd replay: %s; attempt %d of %d, retrying in %lld s\n", why.c_str(), attempt, kAttempts,
-                   static_cast<long long>(seconds));
+      std::fprintf(stderr, "meterd replay: %s; attempt %d of %d, retrying in %lld s\n", why.c_str(), attempt,
+                   kAttempts, static_cast<long long>(seconds));
       std::this_thread::sleep_for(wait);
       return;
     }
@@ -98,8 +101,8 @@ class Replayer {
     for (long long left = seconds; left > 0 && std::chrono::steady_clock::now() < until; --left) {
       std::fprintf(stderr, "\rmeterd replay: %s; attempt %d of %d, retrying in %lld s ", why.c_str(), attempt,
                    kAttempts, left);
-      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(std::chrono::seconds(1),
-                                                                               until - std::chrono::steady_clock::now()));
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          std::chrono::seconds(1), until - std::chrono::steady_clock::now()));
     }
     std::fprintf(stderr, "\n");
   }
@@ -130,9 +133,9 @@ int run_replay(const ReplayArgs& args) {
   auto progress = [&](bool done) {
     double fraction = total_bytes > 0 ? static_cast<double>(sent_bytes) / total_bytes : 1.0;
     if (done && total_bytes > 0 && sent_bytes >= static_cast<std::int64_t>(total_bytes)) fraction = 1.0;
-    std::string line = fmt::format("replay {}: {:3.0f}% ({} lines, {} accepted, {} duplicate, {} invalid)",
-                                   args.file, fraction * 100, tally.lines, tally.accepted, tally.duplicates,
-                                   tally.invalid);
+    std::string line =
+        fmt::format("replay {}: {:3.0f}% ({} lines, {} accepted, {} duplicate, {} invalid)", args.file,
+                    fraction * 100, tally.lines, tally.accepted, tally.duplicates, tally.invalid);
     if (tty) {
       std::fprintf(stderr, "\r%s%s", line.c_str(), done ? "\n" : "");
     } else if (int tenth = static_cast<int>(fraction * 10); tenth != last_tenth || done) {
@@ -146,8 +149,9 @@ int run_replay(const ReplayArgs& args) {
     net::HttpClient probe;
     auto health = probe.send(net::meterd_request("GET", args.url, "/health", args.api_key, ""));
     if (!health) {
-      std::fprintf(stderr, "meterd replay: meterd is unreachable at %s (%s); start it (meterd serve) or pass --url; "
-                           "retrying the first batch a few times\n",
+      std::fprintf(stderr,
+                   "meterd replay: meterd is unreachable at %s (%s); start it (meterd serve) or pass --url; "
+                   "retrying the first batch a few times\n",
                    args.url.c_str(), health.error().message.c_str());
     }
   }
@@ -196,17 +200,19 @@ int run_replay(const ReplayArgs& args) {
   progress(true);
 
   std::sort(tally.problems.begin(), tally.problems.end());
-  for (const auto& [number, why] : tally.problems) std::fprintf(stderr, "  line %lld: %s\n", static_cast<long long>(number), why.c_str());
+  for (const auto& [number, why] : tally.problems)
+    std::fprintf(stderr, "  line %lld: %s\n", static_cast<long long>(number), why.c_str());
   if (tally.invalid > static_cast<std::int64_t>(tally.problems.size())) {
-    std::fprintf(stderr, "  ... and %lld more\n", static_cast<long long>(tally.invalid) -
-                                                      static_cast<long long>(tally.problems.size()));
+    std::fprintf(stderr, "  ... and %lld more\n",
+                 static_cast<long long>(tally.invalid) - static_cast<long long>(tally.problems.size()));
   }
   std::printf("replayed %s: %lld lines, %lld accepted, %lld duplicate, %lld invalid\n", args.file.c_str(),
               static_cast<long long>(tally.lines), static_cast<long long>(tally.accepted),
               static_cast<long long>(tally.duplicates), static_cast<long long>(tally.invalid));
   if (!ok) {
-    std::fprintf(stderr, "meterd replay: stopped early with %lld lines not sent; run the same command again once "
-                         "meterd is reachable (events already stored count as duplicates)\n",
+    std::fprintf(stderr,
+                 "meterd replay: stopped early with %lld lines not sent; run the same command again once "
+                 "meterd is reachable (events already stored count as duplicates)\n",
                  static_cast<long long>(unsent));
     return 1;
   }

@@ -46,14 +46,16 @@ int run_retention(const config::LoadedConfig& loaded, bool dry_run) {
     if (dry_run) {
       std::printf("would drop %s\n", name.c_str());
     } else if (auto s = stores->store().drop_month(month); !s) {
-      std::fprintf(stderr, "meterd retention: dropping %s failed: %s\n", name.c_str(), s.error().message.c_str());
+      std::fprintf(stderr, "meterd retention: dropping %s failed: %s\n", name.c_str(),
+                   s.error().message.c_str());
       return 1;
     } else {
       std::printf("dropped %s\n", name.c_str());
     }
     ++dropped;
   }
-  std::printf("%d month(s) %s\n", dropped, dry_run ? "would be dropped (dry run: nothing changed)" : "dropped");
+  std::printf("%d month(s) %s\n", dropped,
+              dry_run ? "would be dropped (dry run: nothing changed)" : "dropped");
   return 0;
 }
 

@@ -3,8 +3,11 @@
 #include <cstdio>
 #include <future>
 
-#include "cli/commands.h"
 #include "auth/authenticator.h"
+#include "billing/invoicer.h"
+#include "cli/commands.h"
+#include "cli/stores.h"
+#include "config/plans.h"
 #include "core/clock.h"
 #include "ingest/dedupe_snapshot.h"
 #include "ingest/ingestor.h"
@@ -13,9 +16,6 @@
 #include "server/http_server.h"
 #include "server/read_pool.h"
 #include "server/routes/api_context.h"
-#include "billing/invoicer.h"
-#include "cli/stores.h"
-#include "config/plans.h"
 
 namespace meter::cli {
 namespace {
@@ -42,8 +42,8 @@ std::filesystem::path web_dir(const config::Config& c) {
 // start came through this meterd: events another process stored in the folder meanwhile (a
 // tracker's store sink) are not in the index, so the next start must read them from the store.
 void save_dedupe_index(store::Store& store, const ingest::InMemoryDedupeIndex& index,
-                       const store::RowCursor& at_start, std::uint64_t stored_here, const std::filesystem::path& path,
-                       Timestamp complete_since) {
+                       const store::RowCursor& at_start, std::uint64_t stored_here,
+                       const std::filesystem::path& path, Timestamp complete_since) {
   auto now = store.row_cursor();  // before counting: a row added in between makes the counts differ
   auto stored = store.rows_after(at_start);
   if (!now || !stored) {
@@ -52,8 +52,10 @@ void save_dedupe_index(store::Store& store, const ingest::InMemoryDedupeIndex& i
     return;
   }
   if (static_cast<std::uint64_t>(*stored) != stored_here) {
-    spdlog::info("dedupe index not saved: {} events were stored since start, {} of them by this meterd; the next "
-                 "start rebuilds it from the events", *stored, stored_here);
+    spdlog::info(
+        "dedupe index not saved: {} events were stored since start, {} of them by this meterd; the next "
+        "start rebuilds it from the events",
+        *stored, stored_here);
     return;
   }
   if (auto s = ingest::save_dedupe_snapshot(path, index, {complete_since, *now}); !s) {
@@ -100,13 +102,15 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
     return 1;
   } else {
     for (const auto& [tenant, q] : *tenants) {
-      if (auto s = quotas.set(tenant, q); !s) spdlog::warn("tenant {}: {}; using UTC", tenant, s.error().message);
+      if (auto s = quotas.set(tenant, q); !s)
+        spdlog::warn("tenant {}: {}; using UTC", tenant, s.error().message);
     }
   }
   // The quota counters and the dedupe index are rebuilt from the raw events at the same time,
   // each on its own reader connection: a restart over millions of events takes the longer of
   // the two scans, not their sum. Nothing is served before both are done.
-  Timestamp recount_from = floor_to(Window::kMonth, floor_to(Window::kMonth, clock.now()) - std::chrono::days(1));
+  Timestamp recount_from =
+      floor_to(Window::kMonth, floor_to(Window::kMonth, clock.now()) - std::chrono::days(1));
   auto recounted = std::async(std::launch::async, [&] {
     auto started = std::chrono::steady_clock::now();
     // Counted meters from quarter-hour sums; gauges (maxima) from their events.
@@ -119,8 +123,10 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
                                       admission.recount(t, type, q, ts);
                                     });
     if (s) {
-      spdlog::info("quota counters rebuilt from usage since {}, in {} ms", format_rfc3339(recount_from),
-                   std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+      spdlog::info(
+          "quota counters rebuilt from usage since {}, in {} ms", format_rfc3339(recount_from),
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+              .count());
     }
     return s;
   });
@@ -137,8 +143,8 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
     spdlog::critical("cannot read the stored events: {}", rows_at_start.error().message);
     return 1;
   }
-  auto snapshot = ingest::load_dedupe_snapshot(snapshot_path, dedupe, clock.now() - ingest_options.dedupe_window,
-                                               *rows_at_start);
+  auto snapshot = ingest::load_dedupe_snapshot(snapshot_path, dedupe,
+                                               clock.now() - ingest_options.dedupe_window, *rows_at_start);
   auto started = ingestor.start(snapshot ? &*snapshot : nullptr);
   if (auto s = recounted.get(); !s) {
     spdlog::critical("cannot rebuild the quota counters: {}", s.error().message);
@@ -166,21 +172,24 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
   authenticator.allow_open_mode(is_loopback(c.listen));
   if (authenticator.active_keys() == 0 && !authenticator.open_mode()) {
     if (is_loopback(c.listen)) {
-      spdlog::warn("every API key in {} is revoked: nobody can call the API until an admin creates one with: "
-                   "meterd keys create --admin --data-dir {}",
-                   (c.data_dir / "keys.db").string(), c.data_dir.string());
+      spdlog::warn(
+          "every API key in {} is revoked: nobody can call the API until an admin creates one with: "
+          "meterd keys create --admin --data-dir {}",
+          (c.data_dir / "keys.db").string(), c.data_dir.string());
     }
   }
   if (authenticator.active_keys() == 0) {
     if (!is_loopback(c.listen)) {
-      spdlog::critical("refusing to serve {} without API keys: anyone could read and write every tenant's "
-                       "usage. Create a key first: meterd keys create --admin --data-dir {}",
-                       c.listen, c.data_dir.string());
+      spdlog::critical(
+          "refusing to serve {} without API keys: anyone could read and write every tenant's "
+          "usage. Create a key first: meterd keys create --admin --data-dir {}",
+          c.listen, c.data_dir.string());
       return 1;
     }
     if (authenticator.open_mode()) {
-      spdlog::warn("no API keys: serving without authentication, on loopback only. "
-                   "Create one with: meterd keys create --admin");
+      spdlog::warn(
+          "no API keys: serving without authentication, on loopback only. "
+          "Create one with: meterd keys create --admin");
     }
   }
   server::Router router(&authenticator);
@@ -198,12 +207,10 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
   const pricing::PriceBook& price_book = *book;
   billing::Invoicer invoicer(*store, price_book, quotas);
   server::RejectCounts rejects;
-  server::ApiContext api{ingestor,      *store,        clock,
-                         limits,        METER_VERSION, clock.now(),
-                         price_book,    quotas,        &rate_limiter,
-                         clickhouse ? &clickhouse->shipper : nullptr,
-                         invoicer,      rejects,       &notifier,
-                         web_dir(c)};
+  server::ApiContext api{
+      ingestor,    *store,     clock,     limits,        METER_VERSION,
+      clock.now(), price_book, quotas,    &rate_limiter, clickhouse ? &clickhouse->shipper : nullptr,
+      invoicer,    rejects,    &notifier, web_dir(c)};
   server::add_health_routes(router, api);
   server::add_ingest_routes(router, api);
   server::add_usage_routes(router, api);
@@ -229,7 +236,8 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
     return 1;
   }
   std::string host = c.listen.substr(0, c.listen.rfind(':'));
-  std::string where = clickhouse ? clickhouse->client.url() + ", local log " + db_path.string() : db_path.string();
+  std::string where =
+      clickhouse ? clickhouse->client.url() + ", local log " + db_path.string() : db_path.string();
   std::printf("meterd %s serving http://%s:%u (store: %s at %s)\n", METER_VERSION, host.c_str(),
               static_cast<unsigned>(server.port()), std::string(store->name()).c_str(), where.c_str());
   std::fflush(stdout);

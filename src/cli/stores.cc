@@ -28,7 +28,8 @@ ingest::ShipperOptions shipper_options(const config::Config& c, store::clickhous
     auto m = store::clickhouse::migrate(client, db);
     if (!m) return fail(m.error());
     if (!m->applied.empty()) {
-      spdlog::info("ClickHouse schema of {} migrated from version {} to {}", db, m->from_version, m->to_version);
+      spdlog::info("ClickHouse schema of {} migrated from version {} to {}", db, m->from_version,
+                   m->to_version);
     }
     return {};
   };
@@ -51,9 +52,10 @@ std::optional<Stores> open_stores(const config::Config& c, Clock& clock, StoreUs
   bool may_create = use == StoreUse::kServe || use == StoreUse::kCreate;
   std::error_code ec;
   if (!may_create && !std::filesystem::exists(db_path, ec)) {
-    spdlog::critical("no meterd store at {}: point at the folder `meterd serve` uses with --data-dir DIR or "
-                     "METERD_DATA_DIR (now {})",
-                     db_path.string(), c.data_dir.string());
+    spdlog::critical(
+        "no meterd store at {}: point at the folder `meterd serve` uses with --data-dir DIR or "
+        "METERD_DATA_DIR (now {})",
+        db_path.string(), c.data_dir.string());
     return std::nullopt;
   }
   if (use != StoreUse::kRead) {
@@ -73,8 +75,9 @@ std::optional<Stores> open_stores(const config::Config& c, Clock& clock, StoreUs
   }
   if (c.clickhouse_host.empty()) return stores;
   if (c.offline) {
-    spdlog::warn("OFFLINE=true: ClickHouse at {} is configured but not used; events stay in the embedded store",
-                 c.clickhouse_host);
+    spdlog::warn(
+        "OFFLINE=true: ClickHouse at {} is configured but not used; events stay in the embedded store",
+        c.clickhouse_host);
     return stores;
   }
   stores.clickhouse = std::make_unique<ClickHouse>(c, *stores.local, clock);

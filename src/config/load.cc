@@ -3,11 +3,10 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
-#include "config/plans.h"
-
 #include <fstream>
 #include <sstream>
 
+#include "config/plans.h"
 #include "config/settings.h"
 
 namespace meter::config {
@@ -124,8 +123,8 @@ Status apply_toml_text(LoadedConfig& loaded, std::string_view file_text, const s
       }
       const Setting* setting = find_setting(key);
       if (setting == nullptr || setting->key != key) {
-        status = fail(Error::invalid(key, fmt::format("{}: unknown setting '{}' (see `meterd config show`)",
-                                                      path.string(), key)));
+        status = fail(Error::invalid(
+            key, fmt::format("{}: unknown setting '{}' (see `meterd config show`)", path.string(), key)));
         return;
       }
       std::string value;
@@ -136,8 +135,8 @@ Status apply_toml_text(LoadedConfig& loaded, std::string_view file_text, const s
       } else if (const auto* b = node.as_boolean()) {
         value = b->get() ? "true" : "false";
       } else {
-        status = fail(Error::invalid(key, fmt::format("{}: {} must be a string, number or boolean",
-                                                      path.string(), key)));
+        status = fail(Error::invalid(
+            key, fmt::format("{}: {} must be a string, number or boolean", path.string(), key)));
         return;
       }
       status = apply(loaded, *setting, value, source);
@@ -178,7 +177,8 @@ Result<LoadedConfig> load_config(const ConfigSources& sources) {
     if (eq == std::string_view::npos) continue;
     std::string_view key = entry.substr(0, eq);
     if (const Setting* s = find_setting(key); s != nullptr && s->env == key) {
-      if (auto st = apply(loaded, *s, entry.substr(eq + 1), "env " + std::string(key)); !st) return fail(st.error());
+      if (auto st = apply(loaded, *s, entry.substr(eq + 1), "env " + std::string(key)); !st)
+        return fail(st.error());
     }
   }
 
@@ -192,10 +192,11 @@ Result<LoadedConfig> load_config(const ConfigSources& sources) {
   // A retry of a stored event must be recognised for as long as a fresh event would still be
   // accepted, or the retry of an old event is refused as late although it is stored.
   if (loaded.config.dedupe_window_days < loaded.config.late_window_days) {
-    return fail(Error::invalid("ingest.dedupe_window_days",
-                               fmt::format("ingest.dedupe_window_days ({}) must be at least ingest.late_window_days ({}), "
-                                           "plus the longest time a client may keep retrying",
-                                           loaded.config.dedupe_window_days, loaded.config.late_window_days)));
+    return fail(Error::invalid(
+        "ingest.dedupe_window_days",
+        fmt::format("ingest.dedupe_window_days ({}) must be at least ingest.late_window_days ({}), "
+                    "plus the longest time a client may keep retrying",
+                    loaded.config.dedupe_window_days, loaded.config.late_window_days)));
   }
   return loaded;
 }
@@ -230,7 +231,8 @@ std::string render_config(const LoadedConfig& loaded) {
   if (!loaded.config.plans.empty()) {
     std::string names;
     for (const auto& p : loaded.config.plans) names += (names.empty() ? "" : ", ") + p.name;
-    out += fmt::format("\n# plans from {}: {} (GET /v1/plans shows them)\n", loaded.source_of.at("plans"), names);
+    out += fmt::format("\n# plans from {}: {} (GET /v1/plans shows them)\n", loaded.source_of.at("plans"),
+                       names);
   }
   return out;
 }

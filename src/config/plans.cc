@@ -22,11 +22,12 @@ class PlanReader {
   Status decimal(const toml::table& t, std::string_view key, const std::string& path, Decimal& out) const {
     const toml::node* node = t.get(key);
     if (node == nullptr) return {};
-    std::string text = node->is_string() ? node->as_string()->get()
+    std::string text = node->is_string()                                   ? node->as_string()->get()
                        : (node->is_integer() || node->is_floating_point()) ? number_text_(*node)
                                                                            : std::string();
     auto d = Decimal::parse(text);
-    if (!d || d->is_negative()) return error(path + "." + std::string(key), "expected a decimal number such as 0.003");
+    if (!d || d->is_negative())
+      return error(path + "." + std::string(key), "expected a decimal number such as 0.003");
     out = *d;
     return {};
   }
@@ -39,7 +40,8 @@ class PlanReader {
     return {};
   }
 
-  Status only(const toml::table& t, const std::string& path, std::initializer_list<std::string_view> keys) const {
+  Status only(const toml::table& t, const std::string& path,
+              std::initializer_list<std::string_view> keys) const {
     for (const auto& [k, v] : t) {
       if (std::find(keys.begin(), keys.end(), k.str()) == keys.end()) {
         return error(path + "." + std::string(k.str()), "unknown key");
@@ -49,22 +51,25 @@ class PlanReader {
   }
 
   Status meter(const toml::table& t, const std::string& path, MeterPrice& m) const {
-    if (auto s = only(t, path, {"description", "model", "unit_price", "per", "package_size", "package_rounding",
-                                "tiers", "free_allowance"});
+    if (auto s = only(t, path,
+                      {"description", "model", "unit_price", "per", "package_size", "package_rounding",
+                       "tiers", "free_allowance"});
         !s) {
       return s;
     }
     std::string model = "per_unit", rounding = "up";
-    for (Status s : {text(t, "description", path, m.description), text(t, "model", path, model),
-                     decimal(t, "unit_price", path, m.unit_price), decimal(t, "per", path, m.per),
-                     decimal(t, "package_size", path, m.package_size), text(t, "package_rounding", path, rounding),
-                     decimal(t, "free_allowance", path, m.free_allowance)}) {
+    for (Status s :
+         {text(t, "description", path, m.description), text(t, "model", path, model),
+          decimal(t, "unit_price", path, m.unit_price), decimal(t, "per", path, m.per),
+          decimal(t, "package_size", path, m.package_size), text(t, "package_rounding", path, rounding),
+          decimal(t, "free_allowance", path, m.free_allowance)}) {
       if (!s) return s;
     }
     auto parsed = pricing::parse_model(model);
     if (!parsed) return error(path + ".model", "must be per_unit, package, graduated or volume");
     m.model = *parsed;
-    if (rounding != "up" && rounding != "prorate") return error(path + ".package_rounding", "must be up or prorate");
+    if (rounding != "up" && rounding != "prorate")
+      return error(path + ".package_rounding", "must be up or prorate");
     m.package_prorate = rounding == "prorate";
     if (const toml::node* tiers = t.get("tiers")) {
       const toml::array* list = tiers->as_array();
@@ -91,7 +96,8 @@ class PlanReader {
   }
 
   Status plan(const toml::table& t, const std::string& path, Plan& p) const {
-    if (auto s = only(t, path, {"currency", "minor_digits", "rounding", "minimum_commitment", "meters"}); !s) return s;
+    if (auto s = only(t, path, {"currency", "minor_digits", "rounding", "minimum_commitment", "meters"}); !s)
+      return s;
     std::string rounding = "half_up";
     for (Status s : {text(t, "currency", path, p.currency), text(t, "rounding", path, rounding),
                      decimal(t, "minimum_commitment", path, p.minimum_commitment)}) {
@@ -101,13 +107,19 @@ class PlanReader {
       if (!digits->is_integer()) return error(path + ".minor_digits", "expected a whole number 0..6");
       p.minor_digits = static_cast<int>(digits->as_integer()->get());
     }
-    if (rounding == "half_up") p.rounding = pricing::Rounding::kHalfUp;
-    else if (rounding == "half_even") p.rounding = pricing::Rounding::kHalfEven;
-    else if (rounding == "up") p.rounding = pricing::Rounding::kUp;
-    else if (rounding == "down") p.rounding = pricing::Rounding::kDown;
-    else return error(path + ".rounding", "must be half_up, half_even, up or down");
+    if (rounding == "half_up")
+      p.rounding = pricing::Rounding::kHalfUp;
+    else if (rounding == "half_even")
+      p.rounding = pricing::Rounding::kHalfEven;
+    else if (rounding == "up")
+      p.rounding = pricing::Rounding::kUp;
+    else if (rounding == "down")
+      p.rounding = pricing::Rounding::kDown;
+    else
+      return error(path + ".rounding", "must be half_up, half_even, up or down");
     if (const toml::node* meters = t.get("meters")) {
-      if (!meters->is_table()) return error(path + ".meters", "expected tables [" + path + ".meters.EVENT_TYPE]");
+      if (!meters->is_table())
+        return error(path + ".meters", "expected tables [" + path + ".meters.EVENT_TYPE]");
       for (const auto& [name, node] : *meters->as_table()) {
         std::string meter_path = path + ".meters." + std::string(name.str());
         if (!node.is_table()) return error(meter_path, "expected a table");
@@ -154,12 +166,14 @@ Status read_meters(Config& config, const toml::table& meters, const std::string&
     pricing::MeterDef m;
     m.event_type = std::string(name.str());
     std::string aggregation = "sum", billing = "total";
-    for (Status s : {reader.text(t, "aggregation", path, aggregation), reader.text(t, "field", path, m.field),
-                     reader.text(t, "group_by", path, m.group_by), reader.text(t, "billing", path, billing)}) {
+    for (Status s :
+         {reader.text(t, "aggregation", path, aggregation), reader.text(t, "field", path, m.field),
+          reader.text(t, "group_by", path, m.group_by), reader.text(t, "billing", path, billing)}) {
       if (!s) return s;
     }
     auto parsed = parse_aggregation(aggregation);
-    if (!parsed) return reader.error(path + ".aggregation", "must be sum, count, max, min, latest or unique_count");
+    if (!parsed)
+      return reader.error(path + ".aggregation", "must be sum, count, max, min, latest or unique_count");
     m.aggregation = *parsed;
     if (billing != "total" && billing != "average_daily_max") {
       return reader.error(path + ".billing", "must be total or average_daily_max");
@@ -173,8 +187,8 @@ Status read_meters(Config& config, const toml::table& meters, const std::string&
 
 Result<pricing::PriceBook> price_book(const Config& c) {
   pricing::PriceBook book;
-  book.plans.push_back(pricing::seed_plan(c.price_per_query, c.price_per_1k_input_tokens, c.price_per_1k_output_tokens,
-                                          c.price_per_gb_storage));
+  book.plans.push_back(pricing::seed_plan(c.price_per_query, c.price_per_1k_input_tokens,
+                                          c.price_per_1k_output_tokens, c.price_per_gb_storage));
   for (const Plan& p : c.plans) {
     if (p.name == "default") {
       book.plans.front() = p;
@@ -188,8 +202,9 @@ Result<pricing::PriceBook> price_book(const Config& c) {
   // month's average of daily maxima (GB-months), as quotas already read it (its largest value).
   if (book.meter("storage_gb") == nullptr) book.meters.push_back(pricing::storage_gauge_meter());
   if (book.find(c.default_plan) == nullptr) {
-    return fail(Error::invalid("billing.default_plan",
-                               fmt::format("billing.default_plan '{}' is not a plan in meterd.toml", c.default_plan)));
+    return fail(Error::invalid(
+        "billing.default_plan",
+        fmt::format("billing.default_plan '{}' is not a plan in meterd.toml", c.default_plan)));
   }
   return book;
 }

@@ -8,7 +8,8 @@ thread_local const Deadline* t_current = nullptr;
 }  // namespace
 
 std::chrono::milliseconds Deadline::remaining() const {
-  auto left = std::chrono::nanoseconds(at_ns_.load(std::memory_order_relaxed) - Clock::now().time_since_epoch().count());
+  auto left = std::chrono::nanoseconds(at_ns_.load(std::memory_order_relaxed) -
+                                       Clock::now().time_since_epoch().count());
   return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(left));
 }
 

@@ -17,7 +17,9 @@ class Deadline {
   using Clock = std::chrono::steady_clock;
   explicit Deadline(Clock::time_point at) : at_ns_(at.time_since_epoch().count()) {}
 
-  bool passed() const { return Clock::now().time_since_epoch().count() >= at_ns_.load(std::memory_order_relaxed); }
+  bool passed() const {
+    return Clock::now().time_since_epoch().count() >= at_ns_.load(std::memory_order_relaxed);
+  }
   std::chrono::milliseconds remaining() const;
   void cancel() { at_ns_.store(0, std::memory_order_relaxed); }
   // Moves the deadline to `at` if that is earlier.

@@ -9,15 +9,16 @@ namespace meter::ingest {
 namespace {
 
 Error late_error(Timestamp timestamp, std::chrono::milliseconds late_window) {
-  return Error::invalid("timestamp", fmt::format("timestamp {} is older than the late-arrival window of {} days",
-                                                 format_rfc3339(timestamp),
-                                                 std::chrono::duration_cast<std::chrono::days>(late_window).count()));
+  return Error::invalid(
+      "timestamp",
+      fmt::format("timestamp {} is older than the late-arrival window of {} days", format_rfc3339(timestamp),
+                  std::chrono::duration_cast<std::chrono::days>(late_window).count()));
 }
 
 }  // namespace
 
-Ingestor::Ingestor(store::Store& store, DedupeIndex& index, const Clock& clock,
-                   IngestorOptions options, Admission* admission)
+Ingestor::Ingestor(store::Store& store, DedupeIndex& index, const Clock& clock, IngestorOptions options,
+                   Admission* admission)
     : store_(store), index_(index), clock_(clock), options_(options), admission_(admission) {}
 
 Ingestor::~Ingestor() { stop(); }
@@ -34,20 +35,21 @@ Status Ingestor::start(const store::RowCursor* after) {
     chunk.clear();
   };
   std::size_t known = index_.size();
-  auto status = store_.scan_recent_ids(
-      received_since, received_since - options_.late_window, after,
-      [&](std::string_view tenant, std::string_view id, Timestamp received_at) {
-        chunk.emplace_back(dedupe_key(tenant, id), received_at);
-        if (chunk.size() == chunk.capacity()) insert_chunk();
-      });
+  auto status =
+      store_.scan_recent_ids(received_since, received_since - options_.late_window, after,
+                             [&](std::string_view tenant, std::string_view id, Timestamp received_at) {
+                               chunk.emplace_back(dedupe_key(tenant, id), received_at);
+                               if (chunk.size() == chunk.capacity()) insert_chunk();
+                             });
   if (!status) return status;
   insert_chunk();
   dedupe_size_ = index_.size();
-  spdlog::info("dedupe index rebuilt: {} ids received in the last {} days ({} from the events{}), in {} ms",
-               index_.size(), std::chrono::duration_cast<std::chrono::days>(options_.dedupe_window).count(),
-               index_.size() - known, after != nullptr ? " stored since the snapshot" : "",
-               std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::steady_clock::now() - started).count());
+  spdlog::info(
+      "dedupe index rebuilt: {} ids received in the last {} days ({} from the events{}), in {} ms",
+      index_.size(), std::chrono::duration_cast<std::chrono::days>(options_.dedupe_window).count(),
+      index_.size() - known, after != nullptr ? " stored since the snapshot" : "",
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+          .count());
   next_expiry_ = now + std::chrono::hours(1);
   writer_ = std::thread([this] { run(); });
   return {};
@@ -94,8 +96,8 @@ void Ingestor::run() {
         lock.lock();
       }
       std::size_t events = 0;
-      while (!queue_.empty() && (group.empty() || events + queue_.front().events.size() <=
-                                                      options_.max_group_events)) {
+      while (!queue_.empty() &&
+             (group.empty() || events + queue_.front().events.size() <= options_.max_group_events)) {
         events += queue_.front().events.size();
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -123,7 +125,8 @@ void Ingestor::commit(std::vector<Request>& group) {
   claims_.clear();
   for (std::size_t r = 0; r < group.size(); ++r) {
     outcomes[r].resize(group[r].events.size());
-    for (std::size_t i = 0; i < group[r].events.size(); ++i) claims_.push_back({&group[r].events[i], r, i, {}});
+    for (std::size_t i = 0; i < group[r].events.size(); ++i)
+      claims_.push_back({&group[r].events[i], r, i, {}});
   }
   // The events were written by other threads and the index is far larger than the cache: each
   // event's memory and its index slot are fetched a few events ahead, so the misses overlap.
@@ -131,7 +134,8 @@ void Ingestor::commit(std::vector<Request>& group) {
   auto fetch_event = [this](std::size_t j) {
     if (j >= claims_.size()) return;
     const Event* e = claims_[j].event;
-    for (std::size_t line = 0; line < sizeof(Event); line += 64) __builtin_prefetch(reinterpret_cast<const char*>(e) + line);
+    for (std::size_t line = 0; line < sizeof(Event); line += 64)
+      __builtin_prefetch(reinterpret_cast<const char*>(e) + line);
     __builtin_prefetch(e->id.data());
     __builtin_prefetch(e->tenant_id.data());
   };
@@ -211,7 +215,9 @@ void Ingestor::commit(std::vector<Request>& group) {
   counters_.last_commit_ms = to_unix_ms(now);
   counters_.accepted.fetch_add(fresh_.size());
   std::size_t refused = 0;
-  for (const auto& o : outcomes) refused += std::count_if(o.begin(), o.end(), [](const Outcome& x) { return x.kind == Outcome::kRefused; });
+  for (const auto& o : outcomes)
+    refused +=
+        std::count_if(o.begin(), o.end(), [](const Outcome& x) { return x.kind == Outcome::kRefused; });
   counters_.refused.fetch_add(refused);
   counters_.duplicates.fetch_add(total - fresh_.size() - refused);
   for (std::size_t r = 0; r < group.size(); ++r) group[r].done(std::move(outcomes[r]));

@@ -10,11 +10,10 @@
 #include <thread>
 #include <vector>
 
-#include "core/histogram.h"
-
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/event.h"
+#include "core/histogram.h"
 #include "ingest/dedupe_index.h"
 #include "store/store.h"
 
@@ -25,7 +24,7 @@ struct IngestorOptions {
   // Events whose timestamp is older than this are refused, unless their id is already stored
   // (then they are duplicates). Also bounds the rebuild scan.
   std::chrono::milliseconds late_window = std::chrono::days(35);
-  std::size_t max_group_events = 50'000;     // events per commit (one fsync)
+  std::size_t max_group_events = 50'000;      // events per commit (one fsync)
   std::size_t max_queued_events = 1'000'000;  // beyond this, submit() answers "unavailable"
   // When fewer than linger_below events are waiting, wait this long for more before writing,
   // so that one fsync serves more requests. 0 disables.

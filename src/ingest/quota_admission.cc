@@ -14,7 +14,8 @@ const quota::QuotaBook::Tenant& QuotaAdmission::tenant_for(std::string_view tena
   // Batches are mostly one tenant: skip the map for a repeat. Settings changed meanwhile are
   // picked up at the next group (settle() forgets the cache), and so is a usage record created
   // by the first count (until then the counts are read through the book).
-  if (last_found_.settings != nullptr && last_found_.usage != nullptr && tenant == last_tenant_) return last_found_;
+  if (last_found_.settings != nullptr && last_found_.usage != nullptr && tenant == last_tenant_)
+    return last_found_;
   last_tenant_ = std::string(tenant);
   last_found_ = book_.find(tenant);
   return last_found_;
@@ -28,8 +29,8 @@ void QuotaAdmission::add_counted(const quota::CounterKey& key, Decimal quantity,
   const auto& limit = limits.of(key.period);
   if (alerts_ == nullptr || !limit) return;
   for (int t : quota::crossed_thresholds(change->before, change->after, *limit, thresholds_)) {
-    pending_alerts_.push_back({key.tenant, key.meter, key.period, from_unix_ms(key.period_start_ms), t, change->after,
-                               *limit, at});
+    pending_alerts_.push_back(
+        {key.tenant, key.meter, key.period, from_unix_ms(key.period_start_ms), t, change->after, *limit, at});
   }
 }
 
@@ -68,20 +69,25 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
     const auto& limit = limits.of(period);
     if (!limit) continue;
     Decimal used = book_.used(found, views[i]);
-    auto next = quota::is_gauge(*meter) ? std::optional<Decimal>(std::max(used, e.quantity)) : used.checked_add(e.quantity);
+    auto next = quota::is_gauge(*meter) ? std::optional<Decimal>(std::max(used, e.quantity))
+                                        : used.checked_add(e.quantity);
     if (next && *next <= *limit) continue;
     Timestamp resets = entry->zone.period_end(period, e.timestamp);
     auto wait = std::chrono::duration_cast<std::chrono::seconds>(resets - e.received_at).count();
-    std::string name = fmt::format("{}_per_{}", quota::meter_name(*meter), period == Period::kDay ? "day" : "month");
+    std::string name =
+        fmt::format("{}_per_{}", quota::meter_name(*meter), period == Period::kDay ? "day" : "month");
     std::string message =
         e.quantity > *limit
-            ? fmt::format("this event's quantity {} alone exceeds tenant {}'s {} limit of {}; it can never be accepted "
-                          "in this period (used {}; the period resets at {})",
-                          e.quantity.to_string(), e.tenant_id, name, limit->to_string(), used.to_string(),
-                          format_rfc3339(resets))
-            : fmt::format("tenant {} would pass its {} limit of {} (used {}, this event {}); the period resets at {}",
-                          e.tenant_id, name, limit->to_string(), used.to_string(), e.quantity.to_string(),
-                          format_rfc3339(resets));
+            ? fmt::format(
+                  "this event's quantity {} alone exceeds tenant {}'s {} limit of {}; it can never be "
+                  "accepted "
+                  "in this period (used {}; the period resets at {})",
+                  e.quantity.to_string(), e.tenant_id, name, limit->to_string(), used.to_string(),
+                  format_rfc3339(resets))
+            : fmt::format(
+                  "tenant {} would pass its {} limit of {} (used {}, this event {}); the period resets at {}",
+                  e.tenant_id, name, limit->to_string(), used.to_string(), e.quantity.to_string(),
+                  format_rfc3339(resets));
     return Error{ErrorCode::kRateLimited, std::move(message), name, std::max<std::int64_t>(1, wait)};
   }
   for (const auto& view : views) add_counted(owned(view), e.quantity, limits, e.received_at, true);

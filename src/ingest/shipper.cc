@@ -10,7 +10,8 @@ namespace meter::ingest {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-Shipper::Shipper(store::ShipLog& log, store::clickhouse::ClickHouseStore& remote, Clock& clock, ShipperOptions options)
+Shipper::Shipper(store::ShipLog& log, store::clickhouse::ClickHouseStore& remote, Clock& clock,
+                 ShipperOptions options)
     : log_(log), remote_(remote), clock_(clock), options_(options) {}
 
 Shipper::~Shipper() { stop(milliseconds(0)); }
@@ -61,9 +62,9 @@ Result<bool> Shipper::ship_once(bool force) {
   stats_.backlog_events = backlog->events;
   stats_.oldest_waiting_ms = age.count();
   if (auto s = prepare(); !s) return fail(s.error());  // the first contact, events waiting or not
-  bool due = backlog->events > 0 &&
-             (force || backlog->events >= static_cast<std::int64_t>(options_.batch_size) ||
-              age >= options_.flush_interval);
+  bool due =
+      backlog->events > 0 && (force || backlog->events >= static_cast<std::int64_t>(options_.batch_size) ||
+                              age >= options_.flush_interval);
   if (!due) return false;
 
   auto started = std::chrono::steady_clock::now();
@@ -89,7 +90,8 @@ Status Shipper::send(store::Shipment& shipment) {
       return fail(Error::internal(fmt::format(
           "ClickHouse holds {} of the {} events of batch {} (month {}): a partial batch. Remove them "
           "(ALTER TABLE {}.usage_events DELETE WHERE batch_id = '{}') and meterd will send the batch again",
-          *rows, shipment.events.size(), shipment.batch_id, shipment.month, remote_.database(), shipment.batch_id)));
+          *rows, shipment.events.size(), shipment.batch_id, shipment.month, remote_.database(),
+          shipment.batch_id)));
     }
   }
   if (!present) {
@@ -136,9 +138,10 @@ void Shipper::run() {
     if (!shipped) {
       ++stats_.failures;
       if (stats_.backend_up.exchange(false) || stats_.failures.load() == 1) {
-        spdlog::warn("shipping to ClickHouse failed: {}; events keep being acknowledged into the local log "
-                     "({} waiting), retrying with backoff",
-                     shipped.error().message, stats_.backlog_events.load());
+        spdlog::warn(
+            "shipping to ClickHouse failed: {}; events keep being acknowledged into the local log "
+            "({} waiting), retrying with backoff",
+            shipped.error().message, stats_.backlog_events.load());
       }
       {
         std::lock_guard lock(mutex_);

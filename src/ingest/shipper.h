@@ -20,7 +20,7 @@ namespace meter::ingest {
 struct ShipperOptions {
   std::size_t batch_size = 10'000;  // BUFFER_SIZE: ship as soon as this many events wait
   std::chrono::milliseconds flush_interval = std::chrono::seconds(1);  // FLUSH_INTERVAL_SECONDS
-  std::chrono::milliseconds poll = std::chrono::milliseconds(20);     // how often the log is looked at
+  std::chrono::milliseconds poll = std::chrono::milliseconds(20);      // how often the log is looked at
   std::chrono::milliseconds first_backoff = std::chrono::milliseconds(500);
   std::chrono::milliseconds max_backoff = std::chrono::seconds(30);
   // A shipment in flight longer than this makes stalled() true (/health: unreachable). It is
@@ -40,9 +40,9 @@ struct ShipperStats {
   std::atomic<std::uint64_t> failures{0};
   std::atomic<std::uint64_t> resumed_batches{0};  // in flight at a crash or failure, checked before resending
   std::atomic<std::int64_t> backlog_events{0};
-  std::atomic<std::int64_t> oldest_waiting_ms{0};  // age of the oldest unshipped event, 0 = none
-  std::atomic<bool> backend_up{false};  // true once a shipment or an empty poll succeeded
-  std::atomic<bool> contacted{false};  // false until the first attempt ended, either way
+  std::atomic<std::int64_t> oldest_waiting_ms{0};   // age of the oldest unshipped event, 0 = none
+  std::atomic<bool> backend_up{false};              // true once a shipment or an empty poll succeeded
+  std::atomic<bool> contacted{false};               // false until the first attempt ended, either way
   std::atomic<std::int64_t> in_flight_since_ms{0};  // steady-clock ms a shipment started, 0 = none
   Histogram batch_latency;  // one shipment: read from the log, insert into ClickHouse, confirm
 };
@@ -55,7 +55,8 @@ struct ShipperStats {
 // ClickHouse is unreachable the backlog grows on disk and sending resumes with backoff.
 class Shipper {
  public:
-  Shipper(store::ShipLog& log, store::clickhouse::ClickHouseStore& remote, Clock& clock, ShipperOptions options);
+  Shipper(store::ShipLog& log, store::clickhouse::ClickHouseStore& remote, Clock& clock,
+          ShipperOptions options);
   ~Shipper();
 
   void start();
@@ -91,11 +92,11 @@ class Shipper {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  bool stopping_ = false;  // GUARDED_BY(mutex_)
+  bool stopping_ = false;                              // GUARDED_BY(mutex_)
   std::chrono::steady_clock::time_point drain_until_;  // GUARDED_BY(mutex_)
   Deadline* in_flight_ = nullptr;  // GUARDED_BY(mutex_): the running shipment's, for stop()
-  std::string last_error_;  // GUARDED_BY(mutex_)
-  bool prepared_ = false;   // only touched by the thread that ships
+  std::string last_error_;         // GUARDED_BY(mutex_)
+  bool prepared_ = false;          // only touched by the thread that ships
   std::thread thread_;
 };
 

@@ -16,12 +16,12 @@ std::optional<Error> validate_event(const Event& e, const IngestLimits& limits, 
     return Error::invalid("quantity", "quantity must not be negative");
   }
   if (e.timestamp > now + limits.future_tolerance) {
-    return Error::invalid("timestamp",
-                          fmt::format("timestamp {} is more than {} s in the future (server time {})",
-                                      format_rfc3339(e.timestamp),
-                                      std::chrono::duration_cast<std::chrono::seconds>(
-                                          limits.future_tolerance).count(),
-                                      format_rfc3339(now)));
+    return Error::invalid(
+        "timestamp",
+        fmt::format("timestamp {} is more than {} s in the future (server time {})",
+                    format_rfc3339(e.timestamp),
+                    std::chrono::duration_cast<std::chrono::seconds>(limits.future_tolerance).count(),
+                    format_rfc3339(now)));
   }
   // The late-arrival window is checked by the Ingestor, after dedupe: a retry of a stored
   // event must be answered "duplicate" however old its timestamp has become.

@@ -65,7 +65,8 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   }
   // The caller's deadline, when it has one, shortens the timeout and can stop the transfer.
   auto timeout = time_left(request.timeout);
-  if (timeout.count() <= 0) return fail(Error::unavailable("the request's deadline passed before it was sent"));
+  if (timeout.count() <= 0)
+    return fail(Error::unavailable("the request's deadline passed before it was sent"));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(std::min(timeout, request.connect_timeout).count()));
@@ -78,7 +79,8 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_to);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
   CURLcode rc = curl_easy_perform(curl);
-  if (rc == CURLE_ABORTED_BY_CALLBACK) return fail(Error::unavailable("no answer before the request's deadline"));
+  if (rc == CURLE_ABORTED_BY_CALLBACK)
+    return fail(Error::unavailable("no answer before the request's deadline"));
   if (rc != CURLE_OK) return fail(Error::unavailable(curl_easy_strerror(rc)));
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   return response;

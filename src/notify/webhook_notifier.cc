@@ -16,8 +16,8 @@ namespace meter::notify {
 std::string hmac_sha256_hex(const std::string& key, const std::string& body) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(body.data()),
-       body.size(), digest, &length);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest, &length);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (unsigned int i = 0; i < length; ++i) {
@@ -67,7 +67,8 @@ WebhookNotifier::~WebhookNotifier() {
 
 Status WebhookNotifier::check_url(const std::string& url) {
   if (url.empty() || url.starts_with("http://") || url.starts_with("https://")) return {};
-  return fail(Error::invalid("quota.webhook_url", "quota.webhook_url must start with http:// or https://: " + url));
+  return fail(
+      Error::invalid("quota.webhook_url", "quota.webhook_url must start with http:// or https://: " + url));
 }
 
 std::string webhook_signature(const std::string& secret, std::int64_t unix_seconds, const std::string& body) {
@@ -81,9 +82,10 @@ void WebhookNotifier::fire(quota::Alert alert) {
     return;
   }
   if (!*id) return;  // already fired for this tenant, meter, period and threshold
-  spdlog::info("quota alert: tenant {} at {}% of its {} {} limit ({} of {})", alert.tenant_id, alert.threshold_percent,
-               quota::meter_name(alert.meter), alert.period == quota::Period::kDay ? "daily" : "monthly",
-               alert.used.to_string(), alert.limit.to_string());
+  spdlog::info("quota alert: tenant {} at {}% of its {} {} limit ({} of {})", alert.tenant_id,
+               alert.threshold_percent, quota::meter_name(alert.meter),
+               alert.period == quota::Period::kDay ? "daily" : "monthly", alert.used.to_string(),
+               alert.limit.to_string());
   ++fired_;
   if (options_.url.empty()) {
     (void)store_.update_alert_delivery(**id, "no webhook", 0);
@@ -105,10 +107,12 @@ void WebhookNotifier::resume() {
     return;
   }
   if (pending->empty()) return;
-  spdlog::info("resuming the webhook delivery of {} quota alert(s) left pending by the last run", pending->size());
+  spdlog::info("resuming the webhook delivery of {} quota alert(s) left pending by the last run",
+               pending->size());
   {
     std::lock_guard lock(mutex_);
-    for (auto it = pending->rbegin(); it != pending->rend(); ++it) queue_.push_back({it->id, it->alert, it->attempts});
+    for (auto it = pending->rbegin(); it != pending->rend(); ++it)
+      queue_.push_back({it->id, it->alert, it->attempts});
   }
   wake_.notify_one();
 }
@@ -136,7 +140,8 @@ void WebhookNotifier::deliver(const Delivery& d) {
       return;
     }
     spdlog::warn("webhook {} attempt {}/{} failed: {}", options_.url, attempt, options_.max_attempts, error);
-    (void)store_.update_alert_delivery(d.id, attempt == options_.max_attempts ? "failed" : "pending", attempt);
+    (void)store_.update_alert_delivery(d.id, attempt == options_.max_attempts ? "failed" : "pending",
+                                       attempt);
     if (attempt == options_.max_attempts) ++failed_;
     std::unique_lock lock(mutex_);
     if (wake_.wait_for(lock, backoff, [this] { return stopping_; })) return;
@@ -146,7 +151,8 @@ void WebhookNotifier::deliver(const Delivery& d) {
 }
 
 bool WebhookNotifier::post(const std::string& body, std::string& error) const {
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
   net::HttpRequest request;
   request.method = "POST";
   request.url = options_.url;

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <atomic>
-
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -67,7 +66,7 @@ class WebhookNotifier final : public quota::AlertSink {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Delivery> queue_;  // GUARDED_BY(mutex_)
-  bool stopping_ = false;           // GUARDED_BY(mutex_)
+  bool stopping_ = false;       // GUARDED_BY(mutex_)
   std::thread thread_;
 };
 

@@ -16,10 +16,14 @@ std::optional<Model> parse_model(std::string_view name) {
 
 std::string_view model_name(Model m) {
   switch (m) {
-    case Model::kPerUnit: return "per_unit";
-    case Model::kPackage: return "package";
-    case Model::kGraduated: return "graduated";
-    case Model::kVolume: return "volume";
+    case Model::kPerUnit:
+      return "per_unit";
+    case Model::kPackage:
+      return "package";
+    case Model::kGraduated:
+      return "graduated";
+    case Model::kVolume:
+      return "volume";
   }
   return "per_unit";
 }
@@ -39,10 +43,12 @@ Status validate(const Plan& plan) {
     return fail(Error::invalid("plans", fmt::format("plan {}: minor_digits must be 0..6", plan.name)));
   }
   if (plan.minimum_commitment.is_negative()) {
-    return fail(Error::invalid("plans", fmt::format("plan {}: minimum_commitment must not be negative", plan.name)));
+    return fail(
+        Error::invalid("plans", fmt::format("plan {}: minimum_commitment must not be negative", plan.name)));
   }
   for (const MeterPrice& p : plan.prices) {
-    if (p.unit_price.is_negative() || p.free_allowance.is_negative()) return bad(p, "prices and allowances must not be negative");
+    if (p.unit_price.is_negative() || p.free_allowance.is_negative())
+      return bad(p, "prices and allowances must not be negative");
     if (p.per.is_zero() || p.per.is_negative()) return bad(p, "per must be positive");
     if (p.model == Model::kPackage && (p.package_size.is_zero() || p.package_size.is_negative())) {
       return bad(p, "package_size must be positive");
@@ -53,9 +59,11 @@ Status validate(const Plan& plan) {
     std::optional<Decimal> previous;
     for (std::size_t i = 0; i < p.tiers.size(); ++i) {
       const Tier& t = p.tiers[i];
-      if (t.unit_price.is_negative() || t.flat_fee.is_negative()) return bad(p, "tier prices must not be negative");
+      if (t.unit_price.is_negative() || t.flat_fee.is_negative())
+        return bad(p, "tier prices must not be negative");
       bool last = i + 1 == p.tiers.size();
-      if (!last && !t.up_to) return bad(p, fmt::format("tier {} needs up_to (only the last tier is unbounded)", i + 1));
+      if (!last && !t.up_to)
+        return bad(p, fmt::format("tier {} needs up_to (only the last tier is unbounded)", i + 1));
       if (last && t.up_to) return bad(p, "the last tier must have no up_to (it takes everything above)");
       if (t.up_to && (t.up_to->is_negative() || t.up_to->is_zero() || (previous && *t.up_to <= *previous))) {
         return bad(p, fmt::format("tier {}: up_to must be positive and above the tier before", i + 1));
@@ -81,8 +89,10 @@ Status validate(const MeterDef& m) {
   if (m.aggregation == Aggregation::kUniqueCount && !is_metadata_field(m.field)) {
     return bad("unique_count needs field = \"a metadata field\" (letters, digits, _ and -)");
   }
-  if (m.aggregation != Aggregation::kUniqueCount && !m.field.empty()) return bad("field is only for unique_count");
-  if (!m.group_by.empty() && !is_metadata_field(m.group_by)) return bad("group_by must be a metadata field name");
+  if (m.aggregation != Aggregation::kUniqueCount && !m.field.empty())
+    return bad("field is only for unique_count");
+  if (!m.group_by.empty() && !is_metadata_field(m.group_by))
+    return bad("group_by must be a metadata field name");
   if (m.average_daily_max && m.aggregation != Aggregation::kMax) {
     return bad("billing = \"average_daily_max\" needs aggregation = \"max\"");
   }
@@ -97,7 +107,8 @@ MeterDef storage_gauge_meter() {
   return m;
 }
 
-Plan seed_plan(Decimal per_query, Decimal per_1k_input_tokens, Decimal per_1k_output_tokens, Decimal per_gb_storage) {
+Plan seed_plan(Decimal per_query, Decimal per_1k_input_tokens, Decimal per_1k_output_tokens,
+               Decimal per_gb_storage) {
   Decimal thousand = *Decimal::from_integer(1000);
   auto unit = [](std::string type, std::string description, Decimal price, Decimal per) {
     MeterPrice p;

@@ -90,6 +90,7 @@ MeterDef storage_gauge_meter();
 
 // The seed's default plan (PRICE_* settings): query, input_tokens and output_tokens (per
 // 1,000), storage_gb.
-Plan seed_plan(Decimal per_query, Decimal per_1k_input_tokens, Decimal per_1k_output_tokens, Decimal per_gb_storage);
+Plan seed_plan(Decimal per_query, Decimal per_1k_input_tokens, Decimal per_1k_output_tokens,
+               Decimal per_gb_storage);
 
 }  // namespace meter::pricing

@@ -18,7 +18,7 @@ struct HealthInputs {
   bool ships = false;  // a remote backend (ClickHouse) is configured; the fields below apply
   bool contacted = false;
   bool reachable = false;
-  bool stalled = false;  // a shipment in flight past its timeout
+  bool stalled = false;                     // a shipment in flight past its timeout
   std::optional<Timestamp> oldest_waiting;  // the oldest event not yet shipped
   std::optional<std::string> log_error;     // the local log could not be read
 };

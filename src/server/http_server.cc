@@ -1,5 +1,8 @@
 #include "server/http_server.h"
 
+#include <spdlog/spdlog.h>
+
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,16 +13,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
-
-#include "server/problem.h"
-
-#include <atomic>
 #include <charconv>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <variant>
+
+#include "server/problem.h"
 
 namespace meter::server {
 namespace {
@@ -37,12 +37,13 @@ auto async_handle(HttpHandler& handler, HttpRequest request, Token&& token) {
   return asio::async_initiate<Token, void(HttpResponse)>(
       [&handler](auto completion, HttpRequest req) {
         auto executor = asio::get_associated_executor(completion);
-        handler.handle(std::move(req), Responder([completion = std::move(completion), executor](
-                                                     Responder::Builder build) mutable {
-          asio::post(executor, [completion = std::move(completion), build = std::move(build)]() mutable {
-            std::move(completion)(build());
-          });
-        }));
+        handler.handle(
+            std::move(req),
+            Responder([completion = std::move(completion), executor](Responder::Builder build) mutable {
+              asio::post(executor, [completion = std::move(completion), build = std::move(build)]() mutable {
+                std::move(completion)(build());
+              });
+            }));
       },
       token, std::move(request));
 }
@@ -62,7 +63,8 @@ std::string media_type(std::string_view content_type) {
 // Turns Beast's parsed request into the handler's view, or says why the request is malformed.
 // The path stays percent-encoded: the router splits it into segments before decoding them, so
 // an encoded '/' (%2F) stays inside its segment.
-std::variant<HttpRequest, std::string> convert(http::request<http::string_body>& in, std::uint64_t content_length) {
+std::variant<HttpRequest, std::string> convert(http::request<http::string_body>& in,
+                                               std::uint64_t content_length) {
   HttpRequest out;
   out.content_length = content_length;
   out.method = std::string(in.method_string());
@@ -72,7 +74,8 @@ std::variant<HttpRequest, std::string> convert(http::request<http::string_body>&
   if (q != std::string_view::npos && !parse_query(target.substr(q + 1), out.query)) {
     return std::string("the query string is not valid percent-encoding");
   }
-  if (in.count(http::field::authorization) > 1) return std::string("send one Authorization header, not several");
+  if (in.count(http::field::authorization) > 1)
+    return std::string("send one Authorization header, not several");
   auto field = [&](http::field f) {
     auto v = in[f];
     return std::string_view(v.data(), v.size());
@@ -251,7 +254,8 @@ class HttpServer::Impl {
       return "too many open connections (server.max_connections); retry shortly";
     }
     if (unauthenticated_.load() >= options_.max_unauthenticated_connections) {
-      return "too many connections have not sent a request yet (server.max_unauthenticated_connections); retry shortly";
+      return "too many connections have not sent a request yet (server.max_unauthenticated_connections); "
+             "retry shortly";
     }
     std::lock_guard lock(peers_mutex_);
     std::size_t& mine = per_peer_[peer];
@@ -308,7 +312,8 @@ class HttpServer::Impl {
     if (bytes < kCountedBody) return true;
     std::lock_guard lock(peers_mutex_);
     std::uint64_t& mine = body_bytes_[caller];
-    if (body_bytes_total_ + bytes > 16 * options_.max_body_bytes || mine + bytes > 4 * options_.max_body_bytes) {
+    if (body_bytes_total_ + bytes > 16 * options_.max_body_bytes ||
+        mine + bytes > 4 * options_.max_body_bytes) {
       if (mine == 0) body_bytes_.erase(caller);
       return false;
     }
@@ -345,9 +350,11 @@ class HttpServer::Impl {
       if (buffer.size() == 0) {
         // Waiting for the next request may take idle_timeout; a connection that has not yet
         // shown a key gets read_timeout, so idle sockets cannot hold the slots for long.
-        stream.expires_after(slot.is_authenticated() ? options_.idle_timeout
-                                                     : std::min(options_.idle_timeout, options_.read_timeout));
-        std::size_t n = co_await stream.async_read_some(buffer.prepare(8192), asio::redirect_error(use_awaitable, ec));
+        stream.expires_after(slot.is_authenticated()
+                                 ? options_.idle_timeout
+                                 : std::min(options_.idle_timeout, options_.read_timeout));
+        std::size_t n =
+            co_await stream.async_read_some(buffer.prepare(8192), asio::redirect_error(use_awaitable, ec));
         if (ec) break;
         buffer.commit(n);
       }
@@ -387,12 +394,13 @@ class HttpServer::Impl {
       }
       if (request->has_key) slot.authenticated();
       std::uint64_t reserved = parser.content_length().value_or(0);
-      std::string caller = reserved < kCountedBody ? std::string()
-                           : request->principal.key_id.empty() ? "anonymous" : request->principal.key_id;
+      std::string caller = reserved < kCountedBody             ? std::string()
+                           : request->principal.key_id.empty() ? "anonymous"
+                                                               : request->principal.key_id;
       if (!reserve_body(caller, reserved)) {
         deadline.cancel();
-        HttpResponse busy = problem(503, "Service Unavailable",
-                                    "too many large requests are being received; retry shortly");
+        HttpResponse busy =
+            problem(503, "Service Unavailable", "too many large requests are being received; retry shortly");
         busy.headers.emplace_back("Retry-After", "1");
         co_await send(stream, busy, false);
         break;
@@ -439,7 +447,8 @@ class HttpServer::Impl {
       return problem(408, "Request Timeout", "the request was not received in time");
     }
     if (ec == http::error::header_limit) {
-      return problem(431, "Request Header Fields Too Large", "the request headers exceed server.max_header_bytes");
+      return problem(431, "Request Header Fields Too Large",
+                     "the request headers exceed server.max_header_bytes");
     }
     if (ec == http::error::body_limit) {
       return problem(413, "Payload Too Large", "the request body exceeds server.max_body_bytes");
@@ -455,7 +464,8 @@ class HttpServer::Impl {
   std::atomic<std::uint64_t> open_connections_{0};
   std::atomic<std::uint64_t> unauthenticated_{0};  // open connections that have shown no key yet
   std::mutex peers_mutex_;
-  std::unordered_map<std::string, std::size_t> per_peer_;     // GUARDED_BY(peers_mutex_): connections per address
+  std::unordered_map<std::string, std::size_t>
+      per_peer_;  // GUARDED_BY(peers_mutex_): connections per address
   std::unordered_map<std::string, std::uint64_t> body_bytes_;  // GUARDED_BY(peers_mutex_): per caller
   std::uint64_t body_bytes_total_ = 0;                         // GUARDED_BY(peers_mutex_)
   std::atomic<std::uint64_t> active_requests_{0};

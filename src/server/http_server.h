@@ -14,16 +14,16 @@ namespace meter::server {
 
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:8000";  // host:port; port 0 picks a free one
-  int workers = 0;                         // threads, one io_context each; 0 = one per core
+  int workers = 0;                        // threads, one io_context each; 0 = one per core
   std::size_t max_body_bytes = 16 * 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_connections = 10'000;
-  std::size_t max_connections_per_client = 1'000;      // from one address
-  std::size_t max_unauthenticated_connections = 2'000;  // open, and no request with a key yet
-  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);  // between requests
-  std::chrono::milliseconds read_timeout = std::chrono::seconds(10);  // one whole request
+  std::size_t max_connections_per_client = 1'000;                      // from one address
+  std::size_t max_unauthenticated_connections = 2'000;                 // open, and no request with a key yet
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);   // between requests
+  std::chrono::milliseconds read_timeout = std::chrono::seconds(10);   // one whole request
   std::chrono::milliseconds drain_timeout = std::chrono::seconds(10);  // graceful stop
-  bool handle_signals = true;  // SIGINT/SIGTERM start a graceful stop
+  bool handle_signals = true;                                          // SIGINT/SIGTERM start a graceful stop
   // Called once on an HTTP thread when a graceful stop begins, before in-flight requests are
   // waited for: where slow work is told to answer now. Must not block.
   std::function<void()> on_stop;

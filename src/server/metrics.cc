@@ -16,7 +16,9 @@ void RejectCounts::add(std::string_view reason, std::uint64_t n) {
 void RejectCounts::render(std::string& out) const {
   for (std::size_t i = 0; i < kReasons.size(); ++i) {
     std::uint64_t n = counts_[i].load(std::memory_order_relaxed);
-    if (n > 0) fmt::format_to(std::back_inserter(out), "meterd_events_rejected_total{{reason=\"{}\"}} {}\n", kReasons[i], n);
+    if (n > 0)
+      fmt::format_to(std::back_inserter(out), "meterd_events_rejected_total{{reason=\"{}\"}} {}\n",
+                     kReasons[i], n);
   }
 }
 

@@ -16,8 +16,8 @@ namespace meter::server {
 class RejectCounts {
  public:
   static constexpr std::array<std::string_view, 10> kReasons = {
-      "body", "rate_limit", "id", "tenant_id", "event_type", "quantity", "timestamp", "metadata", "unknown_field",
-      "other"};
+      "body",     "rate_limit", "id",       "tenant_id",     "event_type",
+      "quantity", "timestamp",  "metadata", "unknown_field", "other"};
 
   // `reason` is a field name or one of kReasons; anything else counts as unknown_field.
   void add(std::string_view reason, std::uint64_t n = 1);

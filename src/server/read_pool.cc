@@ -127,7 +127,8 @@ void ReadPool::watch() {
       late.push_back(std::move(*it));
       it = queue_.erase(it);
     }
-    for (auto& t : running_) if (t->deadline.passed()) late.push_back(t);
+    for (auto& t : running_)
+      if (t->deadline.passed()) late.push_back(t);
     if (stopping_) break;  // cancel() answers what is left
     lock.unlock();
     for (auto& t : late) {
@@ -136,10 +137,12 @@ void ReadPool::watch() {
         std::lock_guard count(mutex_);
         ++timed_out_;
       }
-      t->respond(unavailable(504, fmt::format("the read did not finish within {} ms (server.read_deadline_seconds); "
-                                              "narrow the query or retry later",
-                                              options_.deadline.count()),
-                             5));
+      t->respond(
+          unavailable(504,
+                      fmt::format("the read did not finish within {} ms (server.read_deadline_seconds); "
+                                  "narrow the query or retry later",
+                                  options_.deadline.count()),
+                      5));
     }
     lock.lock();
   }
@@ -159,7 +162,8 @@ void ReadPool::cancel() {
   wake_.notify_all();
   watch_wake_.notify_all();
   for (auto& t : unanswered) {
-    if (t->claim_answer()) t->respond(unavailable(503, "meterd is shutting down; retry against another node or later", 1));
+    if (t->claim_answer())
+      t->respond(unavailable(503, "meterd is shutting down; retry against another node or later", 1));
   }
 }
 

@@ -18,9 +18,9 @@ namespace meter::server {
 
 struct ReadPoolOptions {
   int threads = 4;
-  std::size_t max_queued = 256;          // waiting jobs, all callers together
-  std::size_t max_running_per_caller = 2;  // threads one caller's jobs may hold at once
-  std::size_t max_queued_per_caller = 16;  // one caller's jobs waiting
+  std::size_t max_queued = 256;                                  // waiting jobs, all callers together
+  std::size_t max_running_per_caller = 2;                        // threads one caller's jobs may hold at once
+  std::size_t max_queued_per_caller = 16;                        // one caller's jobs waiting
   std::chrono::milliseconds deadline = std::chrono::seconds(5);  // from submission to answer
 };
 
@@ -65,15 +65,15 @@ class ReadPool {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable watch_wake_;
-  std::deque<std::shared_ptr<Task>> queue_;             // GUARDED_BY(mutex_)
-  std::vector<std::shared_ptr<Task>> running_;          // GUARDED_BY(mutex_)
+  std::deque<std::shared_ptr<Task>> queue_;     // GUARDED_BY(mutex_)
+  std::vector<std::shared_ptr<Task>> running_;  // GUARDED_BY(mutex_)
   struct Share {
     std::size_t queued = 0, running = 0;
   };
   std::unordered_map<std::string, Share> per_caller_;  // GUARDED_BY(mutex_)
-  std::uint64_t timed_out_ = 0;                         // GUARDED_BY(mutex_)
-  std::uint64_t refused_ = 0;                           // GUARDED_BY(mutex_)
-  bool stopping_ = false;                               // GUARDED_BY(mutex_)
+  std::uint64_t timed_out_ = 0;                        // GUARDED_BY(mutex_)
+  std::uint64_t refused_ = 0;                          // GUARDED_BY(mutex_)
+  bool stopping_ = false;                              // GUARDED_BY(mutex_)
   std::vector<std::thread> threads_;
   std::thread watchdog_;
 };

@@ -52,16 +52,20 @@ std::optional<HttpResponse> refuse_cross_site(const HttpRequest& request) {
     std::string_view origin = request.origin;
     std::size_t scheme = origin.find("://");
     if (scheme == std::string_view::npos || !is_loopback_host(origin.substr(scheme + 3))) {
-      return problem(403, "Forbidden", "without API keys meterd refuses requests from web pages of other sites (Origin: " +
-                                           request.origin + ")");
+      return problem(403, "Forbidden",
+                     "without API keys meterd refuses requests from web pages of other sites (Origin: " +
+                         request.origin + ")");
     }
   }
   bool write = request.method != "GET" && request.method != "HEAD";
-  bool json = request.content_type == "application/json" || request.content_type.find("ndjson") != std::string::npos ||
-              request.content_type == "application/jsonl" || request.content_type == "application/x-jsonlines";
+  bool json = request.content_type == "application/json" ||
+              request.content_type.find("ndjson") != std::string::npos ||
+              request.content_type == "application/jsonl" ||
+              request.content_type == "application/x-jsonlines";
   if (write && (request.content_length > 0 || !request.body.empty()) && !json) {
-    return problem(415, "Unsupported Media Type",
-                   "without API keys a request body must be sent as Content-Type: application/json (or NDJSON)");
+    return problem(
+        415, "Unsupported Media Type",
+        "without API keys a request body must be sent as Content-Type: application/json (or NDJSON)");
   }
   return std::nullopt;
 }
@@ -133,7 +137,8 @@ std::optional<HttpResponse> Router::precheck(HttpRequest& request) {
       request.path_params = std::move(params);
       return std::nullopt;
     }
-    if (allowed.find(route.method) == std::string::npos) allowed += (allowed.empty() ? "" : ", ") + route.method;
+    if (allowed.find(route.method) == std::string::npos)
+      allowed += (allowed.empty() ? "" : ", ") + route.method;
   }
   if (!allowed.empty()) {
     HttpResponse r = problem(405, "Method Not Allowed",
@@ -156,19 +161,21 @@ void Router::handle(HttpRequest request, Responder respond) {
   });
   if (route.runs == Runs::kInReadPool && read_pool_ != nullptr) {
     std::string caller = caller_of(request, request.path_params);
-    read_pool_->submit(std::move(caller),
-                       [&fn = route.fn, request = std::move(request)](Responder& r) mutable {
-                         fn(request, request.path_params, r);
-                       },
-                       std::move(timed));
+    read_pool_->submit(
+        std::move(caller),
+        [&fn = route.fn, request = std::move(request)](Responder& r) mutable {
+          fn(request, request.path_params, r);
+        },
+        std::move(timed));
     return;
   }
   route.fn(request, request.path_params, timed);
 }
 
 void Router::render_metrics(std::string& out) const {
-  out += "# HELP meterd_http_request_duration_seconds Time from a request's dispatch to its answer, per route.\n"
-         "# TYPE meterd_http_request_duration_seconds histogram\n";
+  out +=
+      "# HELP meterd_http_request_duration_seconds Time from a request's dispatch to its answer, per route.\n"
+      "# TYPE meterd_http_request_duration_seconds histogram\n";
   for (const Route& r : routes_) {
     r.latency->render(out, "meterd_http_request_duration_seconds",
                       fmt::format("method=\"{}\",route=\"{}\",", r.method, r.pattern));

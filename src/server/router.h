@@ -37,7 +37,8 @@ class Router : public HttpHandler {
   // Without an authenticator every caller is an anonymous admin (tests).
   explicit Router(auth::Authenticator* authenticator = nullptr) : authenticator_(authenticator) {}
 
-  void add(std::string method, std::string pattern, Access access, RouteFn fn, Runs runs = Runs::kOnEventLoop);
+  void add(std::string method, std::string pattern, Access access, RouteFn fn,
+           Runs runs = Runs::kOnEventLoop);
 
   // Routes added with Runs::kInReadPool run there; without a pool (tests), on the event loop.
   void set_read_pool(ReadPool* pool) { read_pool_ = pool; }

@@ -28,11 +28,16 @@ class ForwardingStore : public Store {
   }
   Result<std::vector<int>> months() override { return inner_.months(); }
   Status drop_month(int month) override { return inner_.drop_month(month); }
-  Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) override {
+  Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from,
+                                           Timestamp to) override {
     return inner_.raw_totals(tenant_id, from, to);
   }
-  Result<std::vector<AggregateRow>> aggregate_raw(const AggregateQuery& q) override { return inner_.aggregate_raw(q); }
-  Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to) override { return inner_.tenants(from, to); }
+  Result<std::vector<AggregateRow>> aggregate_raw(const AggregateQuery& q) override {
+    return inner_.aggregate_raw(q);
+  }
+  Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to) override {
+    return inner_.tenants(from, to);
+  }
   Status put_tenant_plan(std::string_view tenant_id, std::string_view plan) override {
     return inner_.put_tenant_plan(tenant_id, plan);
   }
@@ -54,7 +59,9 @@ class ForwardingStore : public Store {
   Result<std::vector<std::pair<std::string, quota::TenantQuota>>> list_quotas() override {
     return inner_.list_quotas();
   }
-  Result<std::optional<std::int64_t>> record_alert(const quota::Alert& a) override { return inner_.record_alert(a); }
+  Result<std::optional<std::int64_t>> record_alert(const quota::Alert& a) override {
+    return inner_.record_alert(a);
+  }
   Status update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) override {
     return inner_.update_alert_delivery(id, delivery, attempts);
   }

@@ -101,15 +101,14 @@ struct AggregateQuery {
   bool by_quarter_hour = false;
 };
 struct AggregateRow {
-  std::string group;     // the group_by field's value ("" when absent or not grouped)
-  Timestamp bucket;      // the quarter hour, when by_quarter_hour; else the query's from
+  std::string group;  // the group_by field's value ("" when absent or not grouped)
+  Timestamp bucket;   // the quarter hour, when by_quarter_hour; else the query's from
   Decimal value;
   std::int64_t events = 0;
   std::string event_type;  // the row's event type (the query's, or each one's when it named none)
 };
 
-using IdVisitor =
-    std::function<void(std::string_view tenant_id, std::string_view id, Timestamp received_at)>;
+using IdVisitor = std::function<void(std::string_view tenant_id, std::string_view id, Timestamp received_at)>;
 
 // Where the raw events end: the last row of each monthly partition (YYYYMM -> row number).
 // Rows are only ever appended, so the rows past a cursor are the events stored since it was read.
@@ -137,8 +136,8 @@ class Store {
   // Visits (tenant, id, received_at) of every stored event received at or after
   // `received_since` whose timestamp is at or after `timestamp_since`: what the dedupe index
   // must remember after a restart. With `after`, only the rows past it.
-  virtual Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since,
-                                 const RowCursor* after, const IdVisitor& visit) = 0;
+  virtual Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since, const RowCursor* after,
+                                 const IdVisitor& visit) = 0;
 
   // Where the raw events end now, and how many lie past a cursor read earlier.
   virtual Result<RowCursor> row_cursor() = 0;
@@ -161,7 +160,8 @@ class Store {
 
   // Totals per event type of the raw events of a tenant with timestamps in [from, to): the
   // audit path (invoices --from-raw, and the partial hours of a month in a half-hour zone).
-  virtual Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) = 0;
+  virtual Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from,
+                                                   Timestamp to) = 0;
 
   // Aggregations the rollups do not keep (store.h AggregateQuery), from the raw events; rows
   // sorted by event type, group, then bucket.
@@ -177,7 +177,8 @@ class Store {
   // Finalized invoices: an immutable snapshot per tenant and month (YYYYMM), in both formats.
   // put fails with kConflict when the month is already finalized.
   virtual Status put_finalized_invoice(const FinalizedInvoice& invoice) = 0;
-  virtual Result<std::optional<FinalizedInvoice>> finalized_invoice(std::string_view tenant_id, int month) = 0;
+  virtual Result<std::optional<FinalizedInvoice>> finalized_invoice(std::string_view tenant_id,
+                                                                    int month) = 0;
   virtual Result<std::vector<FinalizedInvoice>> finalized_invoices(int month) = 0;
 
   // Tenants' quota settings (tenant_quotas).

@@ -18,7 +18,9 @@ namespace {
 class StoreSink final : public Sink {
  public:
   explicit StoreSink(const std::filesystem::path& data_dir)
-      : lock_(lock(data_dir)), store_(open(data_dir)), ingestor_(*store_, index_, clock_, ingest::IngestorOptions{}) {
+      : lock_(lock(data_dir)),
+        store_(open(data_dir)),
+        ingestor_(*store_, index_, clock_, ingest::IngestorOptions{}) {
     if (auto started = ingestor_.start(); !started) {
       throw std::runtime_error("cannot rebuild the dedupe index of " + data_dir.string() + ": " +
                                started.error().message);
@@ -31,27 +33,33 @@ class StoreSink final : public Sink {
     Delivery d{true, 0, 0, 0, {}};
     std::vector<Event> events;
     for (auto& item : *parsed) {
-      if (item.error) ++d.rejected;
-      else events.push_back(std::move(item.event));
+      if (item.error)
+        ++d.rejected;
+      else
+        events.push_back(std::move(item.event));
     }
     if (events.empty()) return d;
     std::promise<Result<ingest::Outcomes>> done;
     auto outcome = done.get_future();
-    ingestor_.submit(std::move(events), [&done](Result<ingest::Outcomes> r) { done.set_value(std::move(r)); });
+    ingestor_.submit(std::move(events),
+                     [&done](Result<ingest::Outcomes> r) { done.set_value(std::move(r)); });
     auto stored = outcome.get();
     if (!stored) {  // not on disk: the tracker spills the batch and retries it
-      return Delivery::failure("storing the batch failed: " + stored.error().message + "; the events wait in the spill file");
+      return Delivery::failure("storing the batch failed: " + stored.error().message +
+                               "; the events wait in the spill file");
     }
     for (const auto& o : *stored) {
-      if (o.kind == ingest::Outcome::kStored) ++d.accepted;
-      else if (o.kind == ingest::Outcome::kDuplicate) ++d.known;
-      else ++d.rejected;
+      if (o.kind == ingest::Outcome::kStored)
+        ++d.accepted;
+      else if (o.kind == ingest::Outcome::kDuplicate)
+        ++d.known;
+      else
+        ++d.rejected;
     }
     return d;
   }
 
  private:
-
   // Takes the folder's lock first: a meterd serving the same folder keeps a dedupe index of its
   // own, so both writing it would store a repeated id twice.
   static store::sqlite::DataDirLock lock(const std::filesystem::path& data_dir) {

@@ -73,7 +73,7 @@ TEST_F(AuthenticatorTest, RevocationTakesEffectAfterRefresh) {
   auto tenant_record = std::find_if(keys->begin(), keys->end(), [](const KeyRecord& k) { return !k.admin; });
   ASSERT_TRUE(store.revoke(tenant_record->key_id, kNow));
   EXPECT_FALSE(store.revoke(tenant_record->key_id, kNow));  // already revoked
-  EXPECT_TRUE(auth.authenticate("Bearer " + *tenant));  // still cached
+  EXPECT_TRUE(auth.authenticate("Bearer " + *tenant));      // still cached
   clock_.advance(std::chrono::seconds(2));
   EXPECT_FALSE(auth.authenticate("Bearer " + *tenant));
   EXPECT_TRUE(auth.authenticate("Bearer " + *admin));
@@ -87,7 +87,9 @@ TEST_F(AuthenticatorTest, RouterEnforcesAccess) {
   Authenticator auth(path_, clock_);
   auth.load();
   server::Router router(&auth);
-  auto ok = [](server::HttpRequest&, const server::PathParams&, server::Responder& r) { r(server::HttpResponse{}); };
+  auto ok = [](server::HttpRequest&, const server::PathParams&, server::Responder& r) {
+    r(server::HttpResponse{});
+  };
   router.add("GET", "/public", server::Access::kPublic, ok);
   router.add("GET", "/keyed", server::Access::kKey, ok);
   router.add("GET", "/admin", server::Access::kAdmin, ok);
@@ -97,7 +99,8 @@ TEST_F(AuthenticatorTest, RouterEnforcesAccess) {
     req.path = std::move(path);
     req.authorization = std::move(authorization);
     int status = 0;
-    router.handle(std::move(req), server::Responder([&](server::Responder::Builder b) { status = b().status; }));
+    router.handle(std::move(req),
+                  server::Responder([&](server::Responder::Builder b) { status = b().status; }));
     return status;
   };
   EXPECT_EQ(call("/public", ""), 200);
@@ -160,7 +163,8 @@ TEST_F(AuthenticatorTest, OpenModeRefusesCrossSiteRequests) {
   };
   router.add("POST", "/write", server::Access::kAdmin, ok);
   router.add("GET", "/v1/tenants/{tenant}/plan", server::Access::kKey, ok);
-  auto call = [&](std::string method, std::string path, std::string host, std::string origin, std::string type) {
+  auto call = [&](std::string method, std::string path, std::string host, std::string origin,
+                  std::string type) {
     server::HttpRequest req;
     req.method = std::move(method);
     req.path = std::move(path);
@@ -169,7 +173,8 @@ TEST_F(AuthenticatorTest, OpenModeRefusesCrossSiteRequests) {
     req.content_type = std::move(type);
     req.body = req.method == "POST" ? "{}" : "";
     int status = 0;
-    router.handle(std::move(req), server::Responder([&](server::Responder::Builder b) { status = b().status; }));
+    router.handle(std::move(req),
+                  server::Responder([&](server::Responder::Builder b) { status = b().status; }));
     return status;
   };
   EXPECT_EQ(call("POST", "/write", "127.0.0.1:8000", "", "application/json"), 200);

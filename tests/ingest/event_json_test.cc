@@ -70,21 +70,32 @@ TEST(EventJson, ParsesTimestamps) {
 TEST(EventJson, ReportsFieldErrors) {
   EXPECT_EQ(item_error(R"({"event_type":"e"})"), "tenant_id: tenant_id is required");
   EXPECT_EQ(item_error(R"({"tenant_id":"t"})"), "event_type: event_type is required");
-  EXPECT_EQ(item_error(R"({"tenant_id":5,"event_type":"e"})"), "tenant_id: tenant_id must be a string, not a number");
+  EXPECT_EQ(item_error(R"({"tenant_id":5,"event_type":"e"})"),
+            "tenant_id: tenant_id must be a string, not a number");
   EXPECT_EQ(item_error(R"({"tenant_id":"a b","event_type":"e"})").substr(0, 20), "tenant_id: tenant_id");
-  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","quantity":-1})"), "quantity: quantity must not be negative");
-  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","quantity":true})"), "quantity: quantity must be a number, not a boolean");
-  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","quantity":1e400})").substr(0, 18), "quantity: quantity");
-  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","quantity":"NaN"})").substr(0, 18), "quantity: quantity");
-  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","tenant_id":"u"})"), "tenant_id: duplicate field 'tenant_id'");
-  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","quantiy":2})"), "quantiy: unknown field 'quantiy'; put extra data in metadata");
-  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","metadata":[1]})"), "metadata: metadata must be an object, not an array");
+  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","quantity":-1})"),
+            "quantity: quantity must not be negative");
+  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","quantity":true})"),
+            "quantity: quantity must be a number, not a boolean");
+  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","quantity":1e400})").substr(0, 18),
+            "quantity: quantity");
+  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","quantity":"NaN"})").substr(0, 18),
+            "quantity: quantity");
+  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","tenant_id":"u"})"),
+            "tenant_id: duplicate field 'tenant_id'");
+  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","quantiy":2})"),
+            "quantiy: unknown field 'quantiy'; put extra data in metadata");
+  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","metadata":[1]})"),
+            "metadata: metadata must be an object, not an array");
   EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","id":""})"), "id: id must not be empty");
   EXPECT_EQ(item_error(R"({"tenant_id":"t\u0000x","event_type":"e"})").substr(0, 20), "tenant_id: tenant_id");
-  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","timestamp":"2026-11-27T10:06:00Z"})").substr(0, 34),
-            "timestamp: timestamp 2026-11-27T10");
-  // Older than the late window is the writer's call, after dedupe (IngestorTest.LateRetryOfStoredEventIsDuplicate).
-  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","timestamp":"2026-10-01T00:00:00Z"})"), "<no error>");
+  EXPECT_EQ(
+      item_error(R"({"tenant_id":"t","event_type":"e","timestamp":"2026-11-27T10:06:00Z"})").substr(0, 34),
+      "timestamp: timestamp 2026-11-27T10");
+  // Older than the late window is the writer's call, after dedupe
+  // (IngestorTest.LateRetryOfStoredEventIsDuplicate).
+  EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","timestamp":"2026-10-01T00:00:00Z"})"),
+            "<no error>");
   EXPECT_EQ(item_error(R"({"tenant_id":"t","event_type":"e","timestamp":1.5})"),
             "timestamp: a numeric timestamp must be whole milliseconds since the Unix epoch");
   EXPECT_EQ(item_error(R"(5)"), "body: body must be an event object, an array of them, or NDJSON");
@@ -99,21 +110,23 @@ TEST(EventJson, LimitsMetadata) {
   for (int i = 0; i < 9; ++i) deep += "}";
   deep += "}";
   EXPECT_EQ(item_error(deep), "metadata: metadata is nested deeper than 8 levels");
-  std::string big = R"({"tenant_id":"t","event_type":"e","metadata":{"a":")" + std::string(9000, 'x') + R"("}})";
+  std::string big =
+      R"({"tenant_id":"t","event_type":"e","metadata":{"a":")" + std::string(9000, 'x') + R"("}})";
   EXPECT_EQ(item_error(big), "metadata: metadata is 9008 bytes, more than the limit of 8192");
 }
 
 // Verifies malformed JSON fails the whole body, and a partly bad batch keeps its good items.
 TEST(EventJson, MalformedBodiesFailWhole) {
-  for (const char* bad : {R"({"tenant_id":"t")", R"([{"tenant_id":"t","event_type":"e"},)", R"({"tenant_id":tru})",
-                          R"({"tenant_id":"t","event_type":"e","metadata":{"a":01}})",
-                          R"({"tenant_id":"t","event_type":"e","metadata":{"a":-}})", "{\"tenant_id\":\"\xff\"}",
-                          R"([{"tenant_id":"t","event_type":"e"}] x)"}) {
+  for (const char* bad : {R"({"tenant_id":"t")", R"([{"tenant_id":"t","event_type":"e"},)",
+                          R"({"tenant_id":tru})", R"({"tenant_id":"t","event_type":"e","metadata":{"a":01}})",
+                          R"({"tenant_id":"t","event_type":"e","metadata":{"a":-}})",
+                          "{\"tenant_id\":\"\xff\"}", R"([{"tenant_id":"t","event_type":"e"}] x)"}) {
     EXPECT_NE(body_error(bad), "<parsed>") << bad;
   }
   EXPECT_EQ(body_error(""), "body is empty; send an event object, an array or NDJSON");
   EXPECT_EQ(body_error("[]"), "body holds no events");
-  auto items = parse_ok(R"([{"tenant_id":"t","event_type":"e"},{"tenant_id":"t"},{"tenant_id":"u","event_type":"e"}])");
+  auto items = parse_ok(
+      R"([{"tenant_id":"t","event_type":"e"},{"tenant_id":"t"},{"tenant_id":"u","event_type":"e"}])");
   ASSERT_EQ(items.size(), 3u);
   EXPECT_FALSE(items[0].error);
   EXPECT_TRUE(items[1].error);
@@ -135,11 +148,13 @@ TEST(EventJson, DeepNestingIsRefused) {
 
 // Verifies NDJSON, with blank lines and a malformed line reported by number.
 TEST(EventJson, ParsesNdjson) {
-  auto items = parse_ok("{\"tenant_id\":\"t\",\"event_type\":\"e\"}\n\n{\"tenant_id\":\"u\",\"event_type\":\"e\"}\n",
-                        BodyFormat::kNdjson);
+  auto items =
+      parse_ok("{\"tenant_id\":\"t\",\"event_type\":\"e\"}\n\n{\"tenant_id\":\"u\",\"event_type\":\"e\"}\n",
+               BodyFormat::kNdjson);
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[1].event.tenant_id, "u");
-  auto bad = parse_events("{\"tenant_id\":\"t\",\"event_type\":\"e\"}\n{oops\n", BodyFormat::kNdjson, {}, kNow);
+  auto bad =
+      parse_events("{\"tenant_id\":\"t\",\"event_type\":\"e\"}\n{oops\n", BodyFormat::kNdjson, {}, kNow);
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("at line 2"), std::string::npos) << bad.error().message;
 }
@@ -148,8 +163,11 @@ TEST(EventJson, ParsesNdjson) {
 TEST(EventJson, LimitsEventsPerRequest) {
   IngestLimits limits;
   limits.max_events_per_request = 2;
-  EXPECT_EQ(body_error(R"([{"tenant_id":"t","event_type":"e"},{"tenant_id":"t","event_type":"e"},{"tenant_id":"t","event_type":"e"}])", limits),
-            "a request may hold at most 2 events; split the batch");
+  EXPECT_EQ(
+      body_error(
+          R"([{"tenant_id":"t","event_type":"e"},{"tenant_id":"t","event_type":"e"},{"tenant_id":"t","event_type":"e"}])",
+          limits),
+      "a request may hold at most 2 events; split the batch");
 }
 
 }  // namespace

@@ -65,7 +65,8 @@ TEST_F(IngestorTest, CountsEachIdOnce) {
   InMemoryDedupeIndex index;
   Ingestor ingestor(store, index, clock_, {});
   ASSERT_TRUE(ingestor.start());
-  auto first = submit_and_wait(ingestor, {event("a", "1"), event("a", "2"), event("a", "1"), event("b", "1")});
+  auto first =
+      submit_and_wait(ingestor, {event("a", "1"), event("a", "2"), event("a", "1"), event("b", "1")});
   ASSERT_TRUE(first);
   EXPECT_EQ(*first, (Outcomes{kStored, kStored, kDup, kStored}));
   auto second = submit_and_wait(ingestor, {event("a", "2"), event("a", "3")});
@@ -215,8 +216,9 @@ TEST_F(IngestorTest, OverflowFailsOnlyItsOwnRequest) {
   std::promise<Result<Outcomes>> opener, hostile, neighbour;
   ingestor.submit({event("c", "open")}, [&](Result<Outcomes> r) { opener.set_value(std::move(r)); });
   entered.wait();  // the writer holds the first group; the next two queue up together
-  ingestor.submit({event("a", "big1", "100000000000000000000000000"), event("a", "big2", "100000000000000000000000000")},
-                  [&](Result<Outcomes> r) { hostile.set_value(std::move(r)); });
+  ingestor.submit(
+      {event("a", "big1", "100000000000000000000000000"), event("a", "big2", "100000000000000000000000000")},
+      [&](Result<Outcomes> r) { hostile.set_value(std::move(r)); });
   ingestor.submit({event("b", "fine", "2")}, [&](Result<Outcomes> r) { neighbour.set_value(std::move(r)); });
   store.gate_.set_value();
   ASSERT_TRUE(opener.get_future().get());

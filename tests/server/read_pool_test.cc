@@ -38,11 +38,14 @@ TEST(ReadPool, AnswersGatewayTimeoutAtTheDeadline) {
   ReadPool pool(options);
   Answers answers;
   std::promise<bool> saw_deadline;
-  pool.submit("tenant:a", [&](Responder& r) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // a call that ignores its deadline
-    saw_deadline.set_value(deadline_passed());
-    r(HttpResponse{});  // too late: dropped
-  }, answers.responder());
+  pool.submit(
+      "tenant:a",
+      [&](Responder& r) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));  // a call that ignores its deadline
+        saw_deadline.set_value(deadline_passed());
+        r(HttpResponse{});  // too late: dropped
+      },
+      answers.responder());
   EXPECT_TRUE(saw_deadline.get_future().get());
   EXPECT_EQ(answers.wait_for(1), std::vector<int>{504});
   pool.stop();  // joins the job: its late answer has been dropped by now
@@ -62,16 +65,22 @@ TEST(ReadPool, OneCallerCannotTakeEveryThread) {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   for (int i = 0; i < 4; ++i) {
-    pool.submit("tenant:hog", [released](Responder& r) {
-      released.wait();
-      r(HttpResponse{});
-    }, answers.responder());
+    pool.submit(
+        "tenant:hog",
+        [released](Responder& r) {
+          released.wait();
+          r(HttpResponse{});
+        },
+        answers.responder());
   }
   std::promise<void> other_ran;
-  pool.submit("tenant:b", [&](Responder& r) {
-    other_ran.set_value();
-    r(HttpResponse{});
-  }, answers.responder());
+  pool.submit(
+      "tenant:b",
+      [&](Responder& r) {
+        other_ran.set_value();
+        r(HttpResponse{});
+      },
+      answers.responder());
   EXPECT_EQ(other_ran.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
   EXPECT_EQ(answers.wait_for(1), std::vector<int>{200});
   release.set_value();
@@ -87,15 +96,21 @@ TEST(ReadPool, BoundsQueuesAndAnswersAtStop) {
   ReadPool pool(options);
   Answers answers;
   std::promise<void> started;
-  pool.submit("tenant:a", [&](Responder& r) {
-    started.set_value();
-    while (!deadline_passed()) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // until cancelled
-    HttpResponse cancelled;
-    cancelled.status = 503;
-    r(std::move(cancelled));
-  }, answers.responder());
+  pool.submit(
+      "tenant:a",
+      [&](Responder& r) {
+        started.set_value();
+        while (!deadline_passed())
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));  // until cancelled
+        HttpResponse cancelled;
+        cancelled.status = 503;
+        r(std::move(cancelled));
+      },
+      answers.responder());
   started.get_future().wait();
-  for (int i = 0; i < 3; ++i) pool.submit("tenant:a", [](Responder& r) { r(HttpResponse{}); }, answers.responder());
+  for (int i = 0; i < 3; ++i)
+    pool.submit(
+        "tenant:a", [](Responder& r) { r(HttpResponse{}); }, answers.responder());
   EXPECT_EQ(answers.wait_for(1), std::vector<int>{503});  // the third queued one: over its queue
   pool.stop();
   auto all = answers.wait_for(4);

@@ -1,4 +1,5 @@
 #include "server/health.h"
+
 #include "server/json.h"
 #include "server/routes/api_context.h"
 
@@ -23,8 +24,10 @@ void add_health_routes(Router& router, const ApiContext& api) {
       in.contacted = s.contacted.load();
       in.stalled = api.shipper->stalled();
       in.reachable = s.backend_up.load() && !in.stalled;
-      if (*backlog) in.oldest_waiting = (*backlog)->oldest_received;
-      else in.log_error = (*backlog).error().message;
+      if (*backlog)
+        in.oldest_waiting = (*backlog)->oldest_received;
+      else
+        in.log_error = (*backlog).error().message;
     }
     HealthVerdict verdict = judge_health(in);
 
@@ -54,7 +57,8 @@ void add_health_routes(Router& router, const ApiContext& api) {
       if (*backlog) {
         events = (*backlog)->events;
         if ((*backlog)->oldest_received) {
-          oldest_seconds = std::chrono::duration_cast<std::chrono::seconds>(now - *(*backlog)->oldest_received).count();
+          oldest_seconds =
+              std::chrono::duration_cast<std::chrono::seconds>(now - *(*backlog)->oldest_received).count();
         }
       }
       out.key("backlog_events").num(events);

@@ -23,7 +23,8 @@ bool is_ndjson_type(std::string_view type) {
 
 HttpResponse unsupported_type(std::string_view type) {
   return problem(415, "Unsupported Media Type",
-                 "Content-Type " + std::string(type) + " is not accepted; send application/json or application/x-ndjson");
+                 "Content-Type " + std::string(type) +
+                     " is not accepted; send application/json or application/x-ndjson");
 }
 
 void write_event(JsonOut& out, const Event& e) {
@@ -40,8 +41,12 @@ std::optional<HttpResponse> charge_rate(const ApiContext& api, const std::vector
   if (api.rate_limiter == nullptr) return std::nullopt;
   std::vector<std::pair<std::string_view, std::uint64_t>> per_tenant;
   for (const Event* e : events) {
-    auto it = std::find_if(per_tenant.begin(), per_tenant.end(), [&](const auto& p) { return p.first == e->tenant_id; });
-    if (it == per_tenant.end()) per_tenant.emplace_back(e->tenant_id, 1); else ++it->second;
+    auto it = std::find_if(per_tenant.begin(), per_tenant.end(),
+                           [&](const auto& p) { return p.first == e->tenant_id; });
+    if (it == per_tenant.end())
+      per_tenant.emplace_back(e->tenant_id, 1);
+    else
+      ++it->second;
   }
   for (std::size_t i = 0; i < per_tenant.size(); ++i) {
     auto wait = api.rate_limiter->acquire(per_tenant[i].first, per_tenant[i].second);
@@ -49,8 +54,8 @@ std::optional<HttpResponse> charge_rate(const ApiContext& api, const std::vector
     for (std::size_t j = 0; j < i; ++j) api.rate_limiter->refund(per_tenant[j].first, per_tenant[j].second);
     auto seconds = std::max<std::int64_t>(1, (wait->count() + 999) / 1000);
     HttpResponse r = problem(429, "Too Many Requests",
-                             "tenant " + std::string(per_tenant[i].first) + " is over its ingest rate limit; retry in " +
-                                 std::to_string(seconds) + " s",
+                             "tenant " + std::string(per_tenant[i].first) +
+                                 " is over its ingest rate limit; retry in " + std::to_string(seconds) + " s",
                              "tenant_id");
     r.headers.emplace_back("Retry-After", std::to_string(seconds));
     return r;
@@ -61,7 +66,8 @@ std::optional<HttpResponse> charge_rate(const ApiContext& api, const std::vector
 // POST /track: the seed's single-event body. 200 once the event is on disk.
 void track(const ApiContext& api, HttpRequest& request, Responder& respond) {
   if (!is_json_type(request.content_type)) return respond(unsupported_type(request.content_type));
-  auto parsed = ingest::parse_single_event(request.body, api.limits, api.clock.now(), request.principal.tenant_id);
+  auto parsed =
+      ingest::parse_single_event(request.body, api.limits, api.clock.now(), request.principal.tenant_id);
   if (!parsed) {
     api.rejects.add("body");
     return respond(problem(parsed.error()));
@@ -70,17 +76,19 @@ void track(const ApiContext& api, HttpRequest& request, Responder& respond) {
     api.rejects.add(parsed->error->field);
     return respond(problem(*parsed->error));
   }
-  if (auto denied = forbidden_unless_own(request, parsed->event.tenant_id)) return respond(std::move(*denied));
+  if (auto denied = forbidden_unless_own(request, parsed->event.tenant_id))
+    return respond(std::move(*denied));
   if (auto limited = charge_rate(api, {&parsed->event})) {
     api.rejects.add("rate_limit");
     return respond(std::move(*limited));
   }
   const Event& e = parsed->event;
-  Event echo{e.id, e.tenant_id, e.event_type, e.quantity, e.timestamp, e.received_at, {}};  // the answer has no metadata
+  Event echo{e.id,          e.tenant_id, e.event_type, e.quantity, e.timestamp,
+             e.received_at, {}};  // the answer has no metadata
   std::vector<Event> events;
   events.push_back(std::move(parsed->event));
-  api.ingestor.submit(std::move(events), [respond = std::move(respond), echo = std::move(echo)](
-                                             Result<ingest::Outcomes> stored) mutable {
+  api.ingestor.submit(std::move(events), [respond = std::move(respond),
+                                          echo = std::move(echo)](Result<ingest::Outcomes> stored) mutable {
     respond.later([stored = std::move(stored), echo = std::move(echo)]() {
       if (!stored) return problem(stored.error());
       const ingest::Outcome& outcome = (*stored)[0];
@@ -112,7 +120,8 @@ HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest:
   out.key("results").begin_array();
   for (std::size_t i = 0; i < items.size(); ++i) {
     const ItemSummary& item = items[i];
-    const ingest::Outcome* outcome = (outcomes != nullptr && !item.error) ? &(*outcomes)[item.submitted_index] : nullptr;
+    const ingest::Outcome* outcome =
+        (outcomes != nullptr && !item.error) ? &(*outcomes)[item.submitted_index] : nullptr;
     const std::optional<Error>& error = outcome != nullptr ? outcome->error : item.error;
     out.begin_object();
     out.key("index").num(static_cast<std::int64_t>(i));
@@ -150,11 +159,12 @@ HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest:
     out.key("type").str("about:blank");
     out.key("title").str(status_title(status));
     out.key("status").num(status);
-    out.key("detail").str(items.size() == 1 ? first_error->message
-                                            : fmt::format("{}; the first: {}",
-                                                          status == 429 ? "every event of the batch is over a hard quota"
-                                                                        : "no event in the batch is valid; see results",
-                                                          first_error->message));
+    out.key("detail").str(items.size() == 1
+                              ? first_error->message
+                              : fmt::format("{}; the first: {}",
+                                            status == 429 ? "every event of the batch is over a hard quota"
+                                                          : "no event in the batch is valid; see results",
+                                            first_error->message));
     out.key("field").str(first_error->field);
   }
   out.end_object();
@@ -172,7 +182,8 @@ void post_events(const ApiContext& api, HttpRequest& request, Responder& respond
   } else if (!is_json_type(request.content_type)) {
     return respond(unsupported_type(request.content_type));
   }
-  auto parsed = ingest::parse_events(request.body, format, api.limits, api.clock.now(), request.principal.tenant_id);
+  auto parsed =
+      ingest::parse_events(request.body, format, api.limits, api.clock.now(), request.principal.tenant_id);
   if (!parsed) {
     api.rejects.add("body");
     return respond(problem(parsed.error()));
@@ -206,8 +217,8 @@ void post_events(const ApiContext& api, HttpRequest& request, Responder& respond
     api.rejects.add("rate_limit", events.size());
     return respond(std::move(*limited));
   }
-  api.ingestor.submit(std::move(events), [respond = std::move(respond), items = std::move(items)](
-                                             Result<ingest::Outcomes> stored) mutable {
+  api.ingestor.submit(std::move(events), [respond = std::move(respond),
+                                          items = std::move(items)](Result<ingest::Outcomes> stored) mutable {
     respond.later([stored = std::move(stored), items = std::move(items)]() {
       if (!stored) return problem(stored.error());
       return batch_response(items, &*stored);
@@ -218,12 +229,11 @@ void post_events(const ApiContext& api, HttpRequest& request, Responder& respond
 }  // namespace
 
 void add_ingest_routes(Router& router, const ApiContext& api) {
-  router.add("POST", "/track", Access::kKey, [&api](HttpRequest& req, const PathParams&, Responder& respond) {
-    track(api, req, respond);
-  });
-  router.add("POST", "/v1/events", Access::kKey, [&api](HttpRequest& req, const PathParams&, Responder& respond) {
-    post_events(api, req, respond);
-  });
+  router.add("POST", "/track", Access::kKey,
+             [&api](HttpRequest& req, const PathParams&, Responder& respond) { track(api, req, respond); });
+  router.add(
+      "POST", "/v1/events", Access::kKey,
+      [&api](HttpRequest& req, const PathParams&, Responder& respond) { post_events(api, req, respond); });
 }
 
 }  // namespace meter::server

@@ -15,15 +15,17 @@
 namespace meter::server {
 namespace {
 
-HttpResponse invoice_response(const ApiContext& api, const std::string& tenant, int year, int month, bool csv) {
+HttpResponse invoice_response(const ApiContext& api, const std::string& tenant, int year, int month,
+                              bool csv) {
   auto text = api.invoicer.render(tenant, year, month, csv);
   if (!text) return problem(text.error());
   HttpResponse response;
   response.body = std::move(*text);
   if (csv) {
     response.content_type = "text/csv";
-    response.headers.emplace_back("Content-Disposition",
-                                  fmt::format("attachment; filename=\"INV-{:04d}{:02d}-{}.csv\"", year, month, tenant));
+    response.headers.emplace_back(
+        "Content-Disposition",
+        fmt::format("attachment; filename=\"INV-{:04d}{:02d}-{}.csv\"", year, month, tenant));
   }
   return response;
 }
@@ -82,106 +84,123 @@ void plan_response(const ApiContext& api, const std::string& tenant, Responder& 
 }  // namespace
 
 void add_invoice_routes(Router& router, const ApiContext& api) {
-  router.add("POST", "/invoice/generate", Access::kKey,
-             [&api](HttpRequest& req, const PathParams&, Responder& r) { invoice_generate(api, req, r); }, Runs::kInReadPool);
-  router.add("GET", "/v1/tenants/{tenant}/invoices/{month}", Access::kKey,
-             [&api](HttpRequest& req, const PathParams& p, Responder& r) {
-               std::optional<HttpResponse> error;
-               auto month = invoice_path(req, p, error);
-               if (error) return r(std::move(*error));
-               if (!month) return r(problem(month.error()));
-               auto csv = wants_csv(req);
-               if (!csv) return r(problem(csv.error()));
-               r(invoice_response(api, p.at("tenant"), month->first, month->second, *csv));
-             }, Runs::kInReadPool);
-  router.add("POST", "/v1/tenants/{tenant}/invoices/{month}/finalize", Access::kAdmin,
-             [&api](HttpRequest& req, const PathParams& p, Responder& r) {
-               std::optional<HttpResponse> error;
-               auto month = invoice_path(req, p, error);
-               if (error) return r(std::move(*error));
-               if (!month) return r(problem(month.error()));
-               auto snapshot = api.invoicer.finalize(p.at("tenant"), month->first, month->second, api.clock.now());
-               if (!snapshot) return r(problem(snapshot.error()));
-               HttpResponse response;
-               response.status = 201;
-               response.body = std::move(snapshot->json);
-               r(std::move(response));
-             }, Runs::kInReadPool);
-  router.add("GET", "/v1/tenants/{tenant}/plan", Access::kKey,
-             [&api](HttpRequest& req, const PathParams& p, Responder& r) {
-               const std::string& tenant = p.at("tenant");
-               if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
-               if (auto hidden = hidden_unless_own(req, tenant)) return r(std::move(*hidden));
-               plan_response(api, tenant, r);
-             }, Runs::kInReadPool);
-  router.add("PUT", "/v1/tenants/{tenant}/plan", Access::kAdmin,
-             [&api](HttpRequest& req, const PathParams& p, Responder& r) {
-               const std::string& tenant = p.at("tenant");
-               if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
-               auto body = JsonBody::parse(req.body);
-               if (!body) return r(problem(body.error()));
-               if (auto s = body->only({"plan"}); !s) return r(problem(s.error()));
-               auto plan = body->string("plan");
-               if (!plan) return r(problem(plan.error()));
-               if (!*plan || api.price_book.find(**plan) == nullptr) {
-                 std::string known;
-                 for (const auto& pl : api.price_book.plans) known += (known.empty() ? "" : ", ") + pl.name;
-                 return r(problem(Error::invalid("plan", "plan must be one of: " + known)));
-               }
-               if (auto s = api.store.put_tenant_plan(tenant, **plan); !s) return r(problem(s.error()));
-               plan_response(api, tenant, r);
-             }, Runs::kInReadPool);
+  router.add(
+      "POST", "/invoice/generate", Access::kKey,
+      [&api](HttpRequest& req, const PathParams&, Responder& r) { invoice_generate(api, req, r); },
+      Runs::kInReadPool);
+  router.add(
+      "GET", "/v1/tenants/{tenant}/invoices/{month}", Access::kKey,
+      [&api](HttpRequest& req, const PathParams& p, Responder& r) {
+        std::optional<HttpResponse> error;
+        auto month = invoice_path(req, p, error);
+        if (error) return r(std::move(*error));
+        if (!month) return r(problem(month.error()));
+        auto csv = wants_csv(req);
+        if (!csv) return r(problem(csv.error()));
+        r(invoice_response(api, p.at("tenant"), month->first, month->second, *csv));
+      },
+      Runs::kInReadPool);
+  router.add(
+      "POST", "/v1/tenants/{tenant}/invoices/{month}/finalize", Access::kAdmin,
+      [&api](HttpRequest& req, const PathParams& p, Responder& r) {
+        std::optional<HttpResponse> error;
+        auto month = invoice_path(req, p, error);
+        if (error) return r(std::move(*error));
+        if (!month) return r(problem(month.error()));
+        auto snapshot = api.invoicer.finalize(p.at("tenant"), month->first, month->second, api.clock.now());
+        if (!snapshot) return r(problem(snapshot.error()));
+        HttpResponse response;
+        response.status = 201;
+        response.body = std::move(snapshot->json);
+        r(std::move(response));
+      },
+      Runs::kInReadPool);
+  router.add(
+      "GET", "/v1/tenants/{tenant}/plan", Access::kKey,
+      [&api](HttpRequest& req, const PathParams& p, Responder& r) {
+        const std::string& tenant = p.at("tenant");
+        if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
+        if (auto hidden = hidden_unless_own(req, tenant)) return r(std::move(*hidden));
+        plan_response(api, tenant, r);
+      },
+      Runs::kInReadPool);
+  router.add(
+      "PUT", "/v1/tenants/{tenant}/plan", Access::kAdmin,
+      [&api](HttpRequest& req, const PathParams& p, Responder& r) {
+        const std::string& tenant = p.at("tenant");
+        if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
+        auto body = JsonBody::parse(req.body);
+        if (!body) return r(problem(body.error()));
+        if (auto s = body->only({"plan"}); !s) return r(problem(s.error()));
+        auto plan = body->string("plan");
+        if (!plan) return r(problem(plan.error()));
+        if (!*plan || api.price_book.find(**plan) == nullptr) {
+          std::string known;
+          for (const auto& pl : api.price_book.plans) known += (known.empty() ? "" : ", ") + pl.name;
+          return r(problem(Error::invalid("plan", "plan must be one of: " + known)));
+        }
+        if (auto s = api.store.put_tenant_plan(tenant, **plan); !s) return r(problem(s.error()));
+        plan_response(api, tenant, r);
+      },
+      Runs::kInReadPool);
   // Tenants with usage in a month, each with its invoice total so far: the dashboard's list.
-  router.add("GET", "/v1/tenants", Access::kKey, [&api](HttpRequest& req, const PathParams&, Responder& r) {
-    Timestamp now = api.clock.now();
-    auto month = billing::parse_year_month(std::string(req.param("month").value_or(format_rfc3339(now).substr(0, 7))));
-    if (!month) return r(problem(month.error()));
-    auto utc = *billing::month_bounds(month->first, month->second);
-    // A page at a time (?limit=, ?after=TENANT): each entry prices a month of the tenant's usage.
-    std::int64_t limit = 1000;
-    if (auto text = req.param("limit")) {
-      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
-      if (ec != std::errc() || end != text->data() + text->size() || limit < 1 || limit > 10'000) {
-        return r(problem(Error::invalid("limit", "limit must be 1..10000")));
-      }
-    }
-    std::string after(req.param("after").value_or(""));
-    auto tenants = api.store.tenants(utc.first - std::chrono::days(1), utc.second + std::chrono::days(1));
-    if (!tenants) return r(problem(tenants.error()));
-    JsonOut out;
-    out.begin_object();
-    out.key("month").str(fmt::format("{:04d}-{:02d}", month->first, month->second));
-    out.key("tenants").begin_array();
-    std::int64_t listed = 0;
-    std::string last, next_after;  // next_after: set when more tenants follow this page
-    for (const std::string& tenant : *tenants) {
-      if (tenant <= after || !req.principal.may_act_for(tenant)) continue;
-      if (listed == limit) {
-        next_after = last;
-        break;
-      }
-      ++listed;
-      last = tenant;
-      auto invoice = api.invoicer.build(tenant, month->first, month->second);
-      out.begin_object();
-      out.key("tenant_id").str(tenant);
-      if (!invoice) {  // this tenant's own problem (e.g. an overflowing sum) does not hide the others
-        out.key("error").str(invoice.error().message);
+  router.add(
+      "GET", "/v1/tenants", Access::kKey,
+      [&api](HttpRequest& req, const PathParams&, Responder& r) {
+        Timestamp now = api.clock.now();
+        auto month = billing::parse_year_month(
+            std::string(req.param("month").value_or(format_rfc3339(now).substr(0, 7))));
+        if (!month) return r(problem(month.error()));
+        auto utc = *billing::month_bounds(month->first, month->second);
+        // A page at a time (?limit=, ?after=TENANT): each entry prices a month of the tenant's usage.
+        std::int64_t limit = 1000;
+        if (auto text = req.param("limit")) {
+          auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
+          if (ec != std::errc() || end != text->data() + text->size() || limit < 1 || limit > 10'000) {
+            return r(problem(Error::invalid("limit", "limit must be 1..10000")));
+          }
+        }
+        std::string after(req.param("after").value_or(""));
+        auto tenants = api.store.tenants(utc.first - std::chrono::days(1), utc.second + std::chrono::days(1));
+        if (!tenants) return r(problem(tenants.error()));
+        JsonOut out;
+        out.begin_object();
+        out.key("month").str(fmt::format("{:04d}-{:02d}", month->first, month->second));
+        out.key("tenants").begin_array();
+        std::int64_t listed = 0;
+        std::string last, next_after;  // next_after: set when more tenants follow this page
+        for (const std::string& tenant : *tenants) {
+          if (tenant <= after || !req.principal.may_act_for(tenant)) continue;
+          if (listed == limit) {
+            next_after = last;
+            break;
+          }
+          ++listed;
+          last = tenant;
+          auto invoice = api.invoicer.build(tenant, month->first, month->second);
+          out.begin_object();
+          out.key("tenant_id").str(tenant);
+          if (!invoice) {  // this tenant's own problem (e.g. an overflowing sum) does not hide the others
+            out.key("error").str(invoice.error().message);
+            out.end_object();
+            continue;
+          }
+          out.key("plan").str(invoice->plan);
+          out.key("time_zone").str(invoice->time_zone);
+          out.key("currency").str(invoice->currency);
+          out.key("total").dec(invoice->total);
+          out.end_object();
+        }
+        out.end_array();
+        out.key("next_after");
+        if (next_after.empty())
+          out.null();
+        else
+          out.str(next_after);
         out.end_object();
-        continue;
-      }
-      out.key("plan").str(invoice->plan);
-      out.key("time_zone").str(invoice->time_zone);
-      out.key("currency").str(invoice->currency);
-      out.key("total").dec(invoice->total);
-      out.end_object();
-    }
-    out.end_array();
-    out.key("next_after");
-    if (next_after.empty()) out.null(); else out.str(next_after);
-    out.end_object();
-    r(out.response());
-  }, Runs::kInReadPool);
+        r(out.response());
+      },
+      Runs::kInReadPool);
   router.add("GET", "/v1/plans", Access::kKey, [&api](HttpRequest&, const PathParams&, Responder& r) {
     JsonOut out;
     out.begin_object();

@@ -15,7 +15,10 @@ namespace {
 
 void write_limit(JsonOut& out, std::string_view key, const std::optional<Decimal>& value) {
   out.key(key);
-  if (value) out.dec(*value); else out.null();
+  if (value)
+    out.dec(*value);
+  else
+    out.null();
 }
 
 void write_settings(JsonOut& out, const quota::TenantQuota& q) {
@@ -36,9 +39,12 @@ HttpResponse update_quota(const ApiContext& api, const std::string& tenant, cons
   using quota::Meter;
   quota::TenantQuota q = api.quotas.get(tenant)->quota;
   std::pair<const char*, std::optional<Decimal>*> fields[] = {
-      {"queries_per_day", &q[Meter::kQueries].per_day},   {"queries_per_month", &q[Meter::kQueries].per_month},
-      {"tokens_per_day", &q[Meter::kTokens].per_day},     {"tokens_per_month", &q[Meter::kTokens].per_month},
-      {"storage_gb", &q[Meter::kStorageGb].per_day},      {"storage_gb_per_month", &q[Meter::kStorageGb].per_month}};
+      {"queries_per_day", &q[Meter::kQueries].per_day},
+      {"queries_per_month", &q[Meter::kQueries].per_month},
+      {"tokens_per_day", &q[Meter::kTokens].per_day},
+      {"tokens_per_month", &q[Meter::kTokens].per_month},
+      {"storage_gb", &q[Meter::kStorageGb].per_day},
+      {"storage_gb_per_month", &q[Meter::kStorageGb].per_month}};
   for (auto [key, field] : fields) {
     auto value = body.decimal(key);
     if (!value) return problem(value.error());
@@ -67,9 +73,9 @@ HttpResponse update_quota(const ApiContext& api, const std::string& tenant, cons
 }
 
 // The fields a quota body may have; the seed's body names the tenant too (first entry).
-constexpr std::string_view kQuotaFields[] = {"tenant_id",      "queries_per_day",      "queries_per_month",
-                                             "tokens_per_day", "tokens_per_month",     "storage_gb",
-                                             "storage_gb_per_month", "time_zone",      "enforcement"};
+constexpr std::string_view kQuotaFields[] = {
+    "tenant_id",  "queries_per_day",      "queries_per_month", "tokens_per_day", "tokens_per_month",
+    "storage_gb", "storage_gb_per_month", "time_zone",         "enforcement"};
 
 Status check_quota_fields(const JsonBody& body, bool with_tenant) {
   std::span<const std::string_view> fields(kQuotaFields);
@@ -123,7 +129,8 @@ HttpResponse quota_report(const ApiContext& api, const std::string& tenant) {
   // within_quota keeps the seed's meaning (nothing over its limit): a tenant exactly at a limit
   // is within quota, and in hard mode its next counted event of that meter is refused.
   // at_limit says that boundary was reached (docs/decisions.md).
-  bool at_limit = std::any_of(statuses.begin(), statuses.end(), [](const auto& s) { return s.limit && s.used >= *s.limit; });
+  bool at_limit = std::any_of(statuses.begin(), statuses.end(),
+                              [](const auto& s) { return s.limit && s.used >= *s.limit; });
   out.key("within_quota").boolean(!exceeded);
   out.key("at_limit").boolean(at_limit);
   out.key("status").str(exceeded ? "exceeded" : "ok");
@@ -153,7 +160,8 @@ void list_alerts(const ApiContext& api, HttpRequest& request, Responder& respond
   std::int64_t limit = 100;
   if (auto text = request.param("limit")) {
     limit = std::atoll(std::string(*text).c_str());
-    if (limit < 1 || limit > 10'000) return respond(problem(Error::invalid("limit", "limit must be 1..10000")));
+    if (limit < 1 || limit > 10'000)
+      return respond(problem(Error::invalid("limit", "limit must be 1..10000")));
   }
   auto alerts = api.store.list_alerts(tenant, static_cast<std::size_t>(limit), false);
   if (!alerts) return respond(problem(alerts.error()));
@@ -183,10 +191,14 @@ void list_alerts(const ApiContext& api, HttpRequest& request, Responder& respond
 }  // namespace
 
 void add_quota_routes(Router& router, const ApiContext& api) {
-  router.add("POST", "/quota/set", Access::kAdmin,
-             [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_set(api, req, r); }, Runs::kInReadPool);
-  router.add("GET", "/v1/alerts", Access::kKey,
-             [&api](HttpRequest& req, const PathParams&, Responder& r) { list_alerts(api, req, r); }, Runs::kInReadPool);
+  router.add(
+      "POST", "/quota/set", Access::kAdmin,
+      [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_set(api, req, r); },
+      Runs::kInReadPool);
+  router.add(
+      "GET", "/v1/alerts", Access::kKey,
+      [&api](HttpRequest& req, const PathParams&, Responder& r) { list_alerts(api, req, r); },
+      Runs::kInReadPool);
   router.add("POST", "/quota/check", Access::kKey,
              [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_check(api, req, r); });
   router.add("GET", "/v1/tenants/{tenant}/quotas", Access::kKey,
@@ -196,15 +208,17 @@ void add_quota_routes(Router& router, const ApiContext& api) {
                if (auto hidden = hidden_unless_own(req, tenant)) return r(std::move(*hidden));
                r(quota_report(api, tenant));
              });
-  router.add("PUT", "/v1/tenants/{tenant}/quotas", Access::kAdmin,
-             [&api](HttpRequest& req, const PathParams& p, Responder& r) {
-               const std::string& tenant = p.at("tenant");
-               if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
-               auto body = JsonBody::parse(req.body);
-               if (!body) return r(problem(body.error()));
-               if (auto s = check_quota_fields(*body, false); !s) return r(problem(s.error()));
-               r(update_quota(api, tenant, *body));
-             }, Runs::kInReadPool);
+  router.add(
+      "PUT", "/v1/tenants/{tenant}/quotas", Access::kAdmin,
+      [&api](HttpRequest& req, const PathParams& p, Responder& r) {
+        const std::string& tenant = p.at("tenant");
+        if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
+        auto body = JsonBody::parse(req.body);
+        if (!body) return r(problem(body.error()));
+        if (auto s = check_quota_fields(*body, false); !s) return r(problem(s.error()));
+        r(update_quota(api, tenant, *body));
+      },
+      Runs::kInReadPool);
 }
 
 }  // namespace meter::server

@@ -22,7 +22,8 @@ std::optional<Timestamp> parse_instant(std::string_view text) {
   if (auto t = parse_date(text)) return in_range(*t);
   std::int64_t ms = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
-  if (ec == std::errc() && end == text.data() + text.size() && ms >= 0 && ms <= kLastMs) return from_unix_ms(ms);
+  if (ec == std::errc() && end == text.data() + text.size() && ms >= 0 && ms <= kLastMs)
+    return from_unix_ms(ms);
   return std::nullopt;
 }
 
@@ -48,8 +49,9 @@ Result<store::UsageQuery> usage_query(const HttpRequest& request, Timestamp now)
     if (auto text = request.param(name)) {
       auto t = parse_instant(*text);
       if (!t) {
-        return fail(Error::invalid(name, std::string(name) + " must be RFC 3339, YYYY-MM-DD or epoch milliseconds, "
-                                                             "between 1970 and 9999"));
+        return fail(Error::invalid(name, std::string(name) +
+                                             " must be RFC 3339, YYYY-MM-DD or epoch milliseconds, "
+                                             "between 1970 and 9999"));
       }
       *target = *t;
     }
@@ -65,7 +67,8 @@ void get_usage(const ApiContext& api, HttpRequest& request, Responder& respond) 
   if (auto hidden = hidden_unless_own(request, query->tenant_id)) return respond(std::move(*hidden));
   std::string group_by(request.param("group_by").value_or(""));
   if (!group_by.empty() && !pricing::is_metadata_field(group_by)) {
-    return respond(problem(Error::invalid("group_by", "group_by must be a metadata field name (letters, digits, _, -)")));
+    return respond(problem(
+        Error::invalid("group_by", "group_by must be a metadata field name (letters, digits, _, -)")));
   }
   auto rows = api.store.usage(*query);
   if (!rows) return respond(problem(rows.error()));
@@ -75,8 +78,8 @@ void get_usage(const ApiContext& api, HttpRequest& request, Responder& respond) 
   // ?group_by=FIELD: one pass over the raw events for every event type (or the one asked for).
   Result<std::vector<store::AggregateRow>> groups;
   if (!group_by.empty()) {
-    groups = api.store.aggregate_raw({query->tenant_id, query->event_type.value_or(""), query->from, query->to,
-                                      Aggregation::kSum, "", group_by, false});
+    groups = api.store.aggregate_raw({query->tenant_id, query->event_type.value_or(""), query->from,
+                                      query->to, Aggregation::kSum, "", group_by, false});
     if (!groups) return respond(problem(groups.error()));
   }
 
@@ -87,7 +90,10 @@ void get_usage(const ApiContext& api, HttpRequest& request, Responder& respond) 
   out.key("from").time(query->from);
   out.key("to").time(query->to);
   out.key("event_type");
-  if (query->event_type) out.str(*query->event_type); else out.null();
+  if (query->event_type)
+    out.str(*query->event_type);
+  else
+    out.null();
   out.key("buckets").begin_array();
   for (const auto& row : *rows) {
     out.begin_object();
@@ -128,9 +134,10 @@ void get_usage(const ApiContext& api, HttpRequest& request, Responder& respond) 
 }  // namespace
 
 void add_usage_routes(Router& router, const ApiContext& api) {
-  router.add("GET", "/v1/usage", Access::kKey, [&api](HttpRequest& req, const PathParams&, Responder& respond) {
-    get_usage(api, req, respond);
-  }, Runs::kInReadPool);
+  router.add(
+      "GET", "/v1/usage", Access::kKey,
+      [&api](HttpRequest& req, const PathParams&, Responder& respond) { get_usage(api, req, respond); },
+      Runs::kInReadPool);
 }
 
 }  // namespace meter::server

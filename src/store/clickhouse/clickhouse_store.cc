@@ -44,7 +44,8 @@ Result<Int> integer(std::string_view text) {
 
 Result<Decimal> decimal(std::string_view text) {
   auto d = Decimal::parse(text);
-  if (!d) return fail(Error::internal(fmt::format("ClickHouse returned '{}' where a decimal was expected", text)));
+  if (!d)
+    return fail(Error::internal(fmt::format("ClickHouse returned '{}' where a decimal was expected", text)));
   return *d;
 }
 
@@ -75,14 +76,16 @@ std::string to_tsv(std::string_view batch_id, std::span<const Event> events) {
 
 Status ClickHouseStore::insert_batch(std::string_view batch_id, std::span<const Event> events) {
   // The batch id as query id: a resend cannot run beside an earlier attempt still in progress.
-  return client_.insert(fmt::format("INSERT INTO {}.usage_events ({}) FORMAT TabSeparated", db_, kInsertColumns),
-                        to_tsv(batch_id, events), batch_id);
+  return client_.insert(
+      fmt::format("INSERT INTO {}.usage_events ({}) FORMAT TabSeparated", db_, kInsertColumns),
+      to_tsv(batch_id, events), batch_id);
 }
 
 Result<std::uint64_t> ClickHouseStore::batch_rows(std::string_view batch_id, int month) {
-  auto answer = client_.query(fmt::format("SELECT count() FROM {}.usage_events WHERE toYYYYMM(timestamp) = {} "
-                                          "AND batch_id = {}",
-                                          db_, month, quote(batch_id)));
+  auto answer =
+      client_.query(fmt::format("SELECT count() FROM {}.usage_events WHERE toYYYYMM(timestamp) = {} "
+                                "AND batch_id = {}",
+                                db_, month, quote(batch_id)));
   if (!answer) return fail(answer.error());
   while (!answer->empty() && answer->back() == '\n') answer->pop_back();
   return integer<std::uint64_t>(*answer);
@@ -93,7 +96,9 @@ Result<std::vector<UsageRow>> ClickHouseStore::usage(const UsageQuery& query) {
   // Quarter hours (used for the edges of a zone's month) come from the raw events: their
   // primary key (tenant, event type, time) makes a short range cheap.
   bool quarter = query.window == Window::kQuarterHour;
-  std::string table = quarter ? "usage_events" : query.window == Window::kHour ? "usage_hourly" : "usage_daily";
+  std::string table = quarter                         ? "usage_events"
+                      : query.window == Window::kHour ? "usage_hourly"
+                                                      : "usage_daily";
   std::string bucket = quarter ? "toStartOfFifteenMinutes(timestamp)" : "bucket_start";
   auto answer = client_.query(fmt::format(
       "SELECT toUnixTimestamp({3}) AS b, event_type, sum(quantity), {4} FROM {0}.{1} "
@@ -108,18 +113,22 @@ Result<std::vector<UsageRow>> ClickHouseStore::usage(const UsageQuery& query) {
     auto start = integer<std::int64_t>(f[0]);
     auto quantity = decimal(f[2]);
     auto events = integer<std::int64_t>(f[3]);
-    if (!start || !quantity || !events) return fail(Error::internal("unexpected usage answer from ClickHouse"));
-    if (auto s = rows.add(from_unix_ms(*start * 1000), std::string(f[1]), *quantity, *events); !s) return fail(s.error());
+    if (!start || !quantity || !events)
+      return fail(Error::internal("unexpected usage answer from ClickHouse"));
+    if (auto s = rows.add(from_unix_ms(*start * 1000), std::string(f[1]), *quantity, *events); !s)
+      return fail(s.error());
   }
   return std::move(rows).finish();
 }
 
-Result<std::vector<UsageRow>> ClickHouseStore::raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) {
+Result<std::vector<UsageRow>> ClickHouseStore::raw_totals(std::string_view tenant_id, Timestamp from,
+                                                          Timestamp to) {
   // Millisecond bounds: whole seconds compare on `timestamp`, the rest on timestamp_ms.
   std::string at = "(toInt64(toUnixTimestamp(timestamp)) * 1000 + timestamp_ms)";
   auto answer = client_.query(fmt::format(
       "SELECT event_type, sum(quantity), count() FROM {}.usage_events WHERE tenant_id = {} "
-      "AND timestamp >= toDateTime({}, 'UTC') AND timestamp <= toDateTime({}, 'UTC') AND {} >= {} AND {} < {} "
+      "AND timestamp >= toDateTime({}, 'UTC') AND timestamp <= toDateTime({}, 'UTC') AND {} >= {} AND {} < "
+      "{} "
       "GROUP BY event_type ORDER BY event_type",
       db_, quote(tenant_id), unix_seconds(from), unix_seconds(to), at, to_unix_ms(from), at, to_unix_ms(to)));
   if (!answer) return fail(answer.error());
@@ -136,30 +145,43 @@ Result<std::vector<UsageRow>> ClickHouseStore::raw_totals(std::string_view tenan
 Result<std::vector<AggregateRow>> ClickHouseStore::aggregate_raw(const AggregateQuery& q) {
   // A metadata field as text: strings unquoted, numbers as written (as SQLite's json_extract).
   auto field = [](const std::string& name) {
-    return fmt::format("if(visitParamExtractString(metadata, {0}) != '', visitParamExtractString(metadata, {0}), "
-                       "visitParamExtractRaw(metadata, {0}))",
-                       quote(name));
+    return fmt::format(
+        "if(visitParamExtractString(metadata, {0}) != '', visitParamExtractString(metadata, {0}), "
+        "visitParamExtractRaw(metadata, {0}))",
+        quote(name));
   };
   std::string at = "(toInt64(toUnixTimestamp(timestamp)) * 1000 + timestamp_ms)";
   std::string value;
   switch (q.aggregation) {
-    case Aggregation::kSum: value = "toString(sum(quantity))"; break;
-    case Aggregation::kCount: value = "toString(count())"; break;
-    case Aggregation::kMax: value = "toString(max(quantity))"; break;
-    case Aggregation::kMin: value = "toString(min(quantity))"; break;
-    case Aggregation::kLatest: value = "toString(argMax(quantity, " + at + "))"; break;
-    case Aggregation::kUniqueCount: value = "toString(uniqExactIf(" + field(q.field) + ", visitParamHas(metadata, " +
-                                            quote(q.field) + ")))"; break;
+    case Aggregation::kSum:
+      value = "toString(sum(quantity))";
+      break;
+    case Aggregation::kCount:
+      value = "toString(count())";
+      break;
+    case Aggregation::kMax:
+      value = "toString(max(quantity))";
+      break;
+    case Aggregation::kMin:
+      value = "toString(min(quantity))";
+      break;
+    case Aggregation::kLatest:
+      value = "toString(argMax(quantity, " + at + "))";
+      break;
+    case Aggregation::kUniqueCount:
+      value =
+          "toString(uniqExactIf(" + field(q.field) + ", visitParamHas(metadata, " + quote(q.field) + ")))";
+      break;
   }
   auto answer = client_.query(fmt::format(
       "SELECT {} AS g, {} AS b, {}, count(), event_type FROM {}.usage_events WHERE tenant_id = {}{} "
-      "AND timestamp >= toDateTime({}, 'UTC') AND timestamp <= toDateTime({}, 'UTC') AND {} >= {} AND {} < {} "
+      "AND timestamp >= toDateTime({}, 'UTC') AND timestamp <= toDateTime({}, 'UTC') AND {} >= {} AND {} < "
+      "{} "
       "GROUP BY event_type, g, b ORDER BY event_type, g, b",
       q.group_by.empty() ? "''" : field(q.group_by),
       q.by_quarter_hour ? "toUnixTimestamp(toStartOfFifteenMinutes(timestamp))" : "toUInt32(0)", value, db_,
       quote(q.tenant_id), q.event_type.empty() ? "" : " AND event_type = " + quote(q.event_type),
-      unix_seconds(q.from), unix_seconds(q.to), at, to_unix_ms(q.from), at,
-      to_unix_ms(q.to)));
+      unix_seconds(q.from), unix_seconds(q.to), at, to_unix_ms(q.from), at, to_unix_ms(q.to)));
   if (!answer) return fail(answer.error());
   std::vector<AggregateRow> rows;
   for (const auto& f : rows_of(*answer)) {
@@ -168,8 +190,8 @@ Result<std::vector<AggregateRow>> ClickHouseStore::aggregate_raw(const Aggregate
     auto v = decimal(f[2]);
     auto events = integer<std::int64_t>(f[3]);
     if (!bucket || !v || !events) return fail(Error::internal("unexpected aggregate answer from ClickHouse"));
-    rows.push_back({tsv_unescape(f[0]), q.by_quarter_hour ? from_unix_ms(*bucket * 1000) : q.from, *v, *events,
-                    tsv_unescape(f[4])});
+    rows.push_back({tsv_unescape(f[0]), q.by_quarter_hour ? from_unix_ms(*bucket * 1000) : q.from, *v,
+                    *events, tsv_unescape(f[4])});
   }
   return rows;
 }
@@ -177,10 +199,11 @@ Result<std::vector<AggregateRow>> ClickHouseStore::aggregate_raw(const Aggregate
 Result<std::vector<RollupCheck>> ClickHouseStore::check_rollups(int month, std::string_view tenant_id) {
   std::string tenant = tenant_id.empty() ? "" : " AND tenant_id = " + quote(tenant_id);
   auto sums = [&](const char* table, const char* time_column) {
-    return fmt::format("SELECT tenant_id, event_type, sum(quantity) AS q, {} AS n FROM {}.{} "
-                       "WHERE toYYYYMM({}) = {}{} GROUP BY tenant_id, event_type",
-                       std::string_view(table) == "usage_events" ? "toUInt64(count())" : "sum(events)", db_, table,
-                       time_column, month, tenant);
+    return fmt::format(
+        "SELECT tenant_id, event_type, sum(quantity) AS q, {} AS n FROM {}.{} "
+        "WHERE toYYYYMM({}) = {}{} GROUP BY tenant_id, event_type",
+        std::string_view(table) == "usage_events" ? "toUInt64(count())" : "sum(events)", db_, table,
+        time_column, month, tenant);
   };
   // Three sums per (tenant, event type); a side without rows reads as 0.
   auto answer = client_.query(fmt::format(
@@ -190,7 +213,8 @@ Result<std::vector<RollupCheck>> ClickHouseStore::check_rollups(int month, std::
       "SELECT tenant_id, event_type, q, n, 1 AS s FROM ({}) UNION ALL "
       "SELECT tenant_id, event_type, q, n, 2 AS s FROM ({})) "
       "GROUP BY tenant_id, event_type ORDER BY tenant_id, event_type",
-      sums("usage_events", "timestamp"), sums("usage_hourly", "bucket_start"), sums("usage_daily", "bucket_start")));
+      sums("usage_events", "timestamp"), sums("usage_hourly", "bucket_start"),
+      sums("usage_daily", "bucket_start")));
   if (!answer) return fail(answer.error());
   std::vector<RollupCheck> checks;
   for (const auto& f : rows_of(*answer)) {
@@ -225,10 +249,10 @@ Result<std::vector<int>> ClickHouseStore::months() {
 
 Result<std::vector<std::string>> ClickHouseStore::tenants(Timestamp from, Timestamp to) {
   // Days overlapping [from, to): a zone's month starts mid-UTC-day.
-  auto answer = client_.query(fmt::format(
-      "SELECT DISTINCT tenant_id FROM {}.usage_daily WHERE bucket_start >= toDateTime({}, 'UTC') "
-      "AND bucket_start < toDateTime({}, 'UTC') ORDER BY tenant_id",
-      db_, unix_seconds(floor_to(Window::kDay, from)), unix_seconds(to)));
+  auto answer = client_.query(
+      fmt::format("SELECT DISTINCT tenant_id FROM {}.usage_daily WHERE bucket_start >= toDateTime({}, 'UTC') "
+                  "AND bucket_start < toDateTime({}, 'UTC') ORDER BY tenant_id",
+                  db_, unix_seconds(floor_to(Window::kDay, from)), unix_seconds(to)));
   if (!answer) return fail(answer.error());
   std::vector<std::string> out;
   for (const auto& f : rows_of(*answer)) out.emplace_back(f[0]);
@@ -246,14 +270,16 @@ Status ClickHouseStore::drop_month(int month) {
 
 Status ClickHouseStore::put_quota(std::string_view tenant_id, const quota::TenantQuota& q) {
   using quota::Meter;
-  auto s = client_.query(fmt::format(
-      "INSERT INTO {}.tenant_quotas (tenant_id, time_zone, enforcement, queries_per_day, tokens_per_day, storage_gb, "
-      "queries_per_month, tokens_per_month, storage_gb_per_month, updated_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, "
-      "{}, now())",
-      db_, quote(tenant_id), quote(q.time_zone), quote(quota::enforcement_name(q.enforcement)),
-      nullable(q[Meter::kQueries].per_day), nullable(q[Meter::kTokens].per_day), nullable(q[Meter::kStorageGb].per_day),
-      nullable(q[Meter::kQueries].per_month), nullable(q[Meter::kTokens].per_month),
-      nullable(q[Meter::kStorageGb].per_month)));
+  auto s = client_.query(
+      fmt::format("INSERT INTO {}.tenant_quotas (tenant_id, time_zone, enforcement, queries_per_day, "
+                  "tokens_per_day, storage_gb, "
+                  "queries_per_month, tokens_per_month, storage_gb_per_month, updated_at) VALUES ({}, {}, "
+                  "{}, {}, {}, {}, {}, {}, "
+                  "{}, now())",
+                  db_, quote(tenant_id), quote(q.time_zone), quote(quota::enforcement_name(q.enforcement)),
+                  nullable(q[Meter::kQueries].per_day), nullable(q[Meter::kTokens].per_day),
+                  nullable(q[Meter::kStorageGb].per_day), nullable(q[Meter::kQueries].per_month),
+                  nullable(q[Meter::kTokens].per_month), nullable(q[Meter::kStorageGb].per_month)));
   if (!s) return fail(s.error());
   return {};
 }

@@ -1,7 +1,8 @@
 #include "store/clickhouse/client.h"
 
-#include <cctype>
 #include <fmt/format.h>
+
+#include <cctype>
 
 namespace meter::store::clickhouse {
 namespace {
@@ -71,12 +72,13 @@ Result<std::string> Client::post(std::string url, std::string_view body) {
     std::string hint = options_.url.ends_with(":9000")
                            ? " (9000 is ClickHouse's native port; meterd speaks HTTP: use port 8123)"
                            : " (is ClickHouse running? check clickhouse.host / CLICKHOUSE_HOST)";
-    return fail(Error::unavailable(fmt::format("cannot reach ClickHouse at {}: {}{}", options_.url,
-                                               response.error().message, hint)));
+    return fail(Error::unavailable(
+        fmt::format("cannot reach ClickHouse at {}: {}{}", options_.url, response.error().message, hint)));
   }
   if (response->status != 200) {
     std::string hint = response->body.starts_with("Port 9000 is for clickhouse-client")
-                           ? " (use ClickHouse's HTTP port, 8123)" : "";
+                           ? " (use ClickHouse's HTTP port, 8123)"
+                           : "";
     return fail(Error::unavailable(fmt::format("ClickHouse answered HTTP {}: {}{}", response->status,
                                                first_line(response->body), hint)));
   }
@@ -95,12 +97,23 @@ std::string quote(std::string_view text) {
 void append_tsv_escaped(std::string& out, std::string_view text) {
   for (char c : text) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\0': out += "\\0"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\0':
+        out += "\\0";
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -114,15 +127,32 @@ std::string tsv_unescape(std::string_view field) {
       continue;
     }
     switch (char c = field[++i]) {
-      case 't': out += '\t'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case '0': out += '\0'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'a': out += '\a'; break;
-      case 'v': out += '\v'; break;
-      default: out += c;  // \\, \' and any other escaped character stand for themselves
+      case 't':
+        out += '\t';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case '0':
+        out += '\0';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'a':
+        out += '\a';
+        break;
+      case 'v':
+        out += '\v';
+        break;
+      default:
+        out += c;  // \\, \' and any other escaped character stand for themselves
     }
   }
   return out;

@@ -30,7 +30,8 @@ class Client {
  public:
   explicit Client(ClientOptions options) : options_(std::move(options)) {}
   // The default user without a password, as a fresh ClickHouse has.
-  explicit Client(std::string url) : Client(ClientOptions{std::move(url), "default", "", std::chrono::seconds(60)}) {}
+  explicit Client(std::string url)
+      : Client(ClientOptions{std::move(url), "default", "", std::chrono::seconds(60)}) {}
 
   const std::string& url() const { return options_.url; }
 

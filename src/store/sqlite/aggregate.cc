@@ -21,12 +21,18 @@ struct Partial {
 
 const char* value_sql(Aggregation a) {
   switch (a) {
-    case Aggregation::kSum: return "meter_dec_sum(quantity)";
-    case Aggregation::kCount: return "'0'";
-    case Aggregation::kMax: return "meter_dec_max(quantity)";
-    case Aggregation::kMin: return "meter_dec_min(quantity)";
-    case Aggregation::kLatest: return "quantity";  // a bare column: the row of max(ts), by SQLite's rule
-    case Aggregation::kUniqueCount: return "'0'";
+    case Aggregation::kSum:
+      return "meter_dec_sum(quantity)";
+    case Aggregation::kCount:
+      return "'0'";
+    case Aggregation::kMax:
+      return "meter_dec_max(quantity)";
+    case Aggregation::kMin:
+      return "meter_dec_min(quantity)";
+    case Aggregation::kLatest:
+      return "quantity";  // a bare column: the row of max(ts), by SQLite's rule
+    case Aggregation::kUniqueCount:
+      return "'0'";
   }
   return "'0'";
 }
@@ -37,20 +43,24 @@ Result<std::vector<AggregateRow>> SqliteStore::aggregate_raw(const AggregateQuer
   try {
     auto reader = borrow_reader();
     std::map<std::tuple<std::string, std::string, std::int64_t>, Partial> merged;  // type, group, bucket
-    std::string group = "CASE WHEN ?4 = '' THEN '' ELSE coalesce(CAST(json_extract(metadata, '$.' || ?4) AS TEXT), '') END";
+    std::string group =
+        "CASE WHEN ?4 = '' THEN '' ELSE coalesce(CAST(json_extract(metadata, '$.' || ?4) AS TEXT), '') END";
     std::string bucket = q.by_quarter_hour ? "ts - ((ts % 900000) + 900000) % 900000" : "0";
     std::string field = "CAST(json_extract(metadata, '$.' || ?5) AS TEXT)";
     for (int month : partitions()) {
       if (month < month_key(q.from) || month > month_key(q.to)) continue;
-      std::string where = fmt::format("FROM usage_events_{} WHERE tenant_id = ?1 AND (?6 = '' OR event_type = ?6) AND ts >= ?2 "
-                                      "AND ts < ?3",
-                                      month);
+      std::string where = fmt::format(
+          "FROM usage_events_{} WHERE tenant_id = ?1 AND (?6 = '' OR event_type = ?6) AND ts >= ?2 "
+          "AND ts < ?3",
+          month);
       std::string sql =
           q.aggregation == Aggregation::kUniqueCount
-              ? fmt::format("SELECT DISTINCT {} AS g, {} AS b, {} AS v, 0, 0, event_type {} AND v IS NOT NULL", group,
-                            bucket, field, where)
-              : fmt::format("SELECT {} AS g, {} AS b, {}, count(*), max(ts), event_type {} GROUP BY event_type, g, b",
-                            group, bucket, value_sql(q.aggregation), where);
+              ? fmt::format(
+                    "SELECT DISTINCT {} AS g, {} AS b, {} AS v, 0, 0, event_type {} AND v IS NOT NULL", group,
+                    bucket, field, where)
+              : fmt::format(
+                    "SELECT {} AS g, {} AS b, {}, count(*), max(ts), event_type {} GROUP BY event_type, g, b",
+                    group, bucket, value_sql(q.aggregation), where);
       SQLite::Statement stmt(*reader, sql);
       stmt.bind(1, q.tenant_id);
       stmt.bind(2, static_cast<std::int64_t>(to_unix_ms(q.from)));
@@ -59,7 +69,8 @@ Result<std::vector<AggregateRow>> SqliteStore::aggregate_raw(const AggregateQuer
       stmt.bind(5, q.field);
       stmt.bind(6, q.event_type);
       while (stmt.executeStep()) {
-        Partial& p = merged[{stmt.getColumn(5).getString(), stmt.getColumn(0).getString(), stmt.getColumn(1).getInt64()}];
+        Partial& p = merged[{stmt.getColumn(5).getString(), stmt.getColumn(0).getString(),
+                             stmt.getColumn(1).getInt64()}];
         if (q.aggregation == Aggregation::kUniqueCount) {
           p.distinct.insert(stmt.getColumn(2).getString());
           continue;
@@ -75,10 +86,17 @@ Result<std::vector<AggregateRow>> SqliteStore::aggregate_raw(const AggregateQuer
             p.value = *sum;
             break;
           }
-          case Aggregation::kMax: if (!p.seen || *v > p.value) p.value = *v; break;
-          case Aggregation::kMin: if (!p.seen || *v < p.value) p.value = *v; break;
-          case Aggregation::kLatest: if (!p.seen || latest >= p.latest_ms) p.value = *v; break;
-          default: break;
+          case Aggregation::kMax:
+            if (!p.seen || *v > p.value) p.value = *v;
+            break;
+          case Aggregation::kMin:
+            if (!p.seen || *v < p.value) p.value = *v;
+            break;
+          case Aggregation::kLatest:
+            if (!p.seen || latest >= p.latest_ms) p.value = *v;
+            break;
+          default:
+            break;
         }
         p.latest_ms = std::max(p.latest_ms, latest);
         p.events += events;
@@ -93,7 +111,8 @@ Result<std::vector<AggregateRow>> SqliteStore::aggregate_raw(const AggregateQuer
         value = *Decimal::from_integer(static_cast<std::int64_t>(p.distinct.size()));
       }
       auto& [type, group_value, bucket_ms] = key;
-      out.push_back({group_value, q.by_quarter_hour ? from_unix_ms(bucket_ms) : q.from, value, p.events, type});
+      out.push_back(
+          {group_value, q.by_quarter_hour ? from_unix_ms(bucket_ms) : q.from, value, p.events, type});
     }
     return out;
   } catch (const std::exception& ex) {

@@ -1,14 +1,13 @@
 #include "store/sqlite/data_dir_lock.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace meter::store::sqlite {
 
@@ -28,12 +27,13 @@ Result<DataDirLock> DataDirLock::acquire(const std::filesystem::path& data_dir) 
     }
     std::string holder = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
     while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
-    return fail(Error{ErrorCode::kConflict,
-                      fmt::format("{} is in use by another meterd (process {}): one process at a time may write a "
-                                  "data folder. Stop it first, or point this one at another folder with --data-dir "
-                                  "or METERD_DATA_DIR",
-                                  data_dir.string(), holder.empty() ? "unknown" : holder),
-                      "data_dir"});
+    return fail(
+        Error{ErrorCode::kConflict,
+              fmt::format("{} is in use by another meterd (process {}): one process at a time may write a "
+                          "data folder. Stop it first, or point this one at another folder with --data-dir "
+                          "or METERD_DATA_DIR",
+                          data_dir.string(), holder.empty() ? "unknown" : holder),
+              "data_dir"});
   }
   std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd, 0) == 0) (void)!::pwrite(fd, pid.data(), pid.size(), 0);

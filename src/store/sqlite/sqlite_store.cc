@@ -110,8 +110,9 @@ Status add_to(RollupMap& map, RollupKey key, Decimal quantity, std::int64_t even
   auto& agg = map[key];
   auto sum = agg.quantity.checked_add(quantity);
   if (!sum) {
-    return fail(Error::invalid("quantity", "the usage sums this event adds to would overflow (the largest is about "
-                                           "1.7e26); send smaller quantities"));
+    return fail(Error::invalid("quantity",
+                               "the usage sums this event adds to would overflow (the largest is about "
+                               "1.7e26); send smaller quantities"));
   }
   agg.quantity = *sum;
   agg.events += events;
@@ -128,10 +129,12 @@ Status aggregate(std::span<const Event> events, RollupMap& quarters, RollupMap& 
     std::int64_t quarter = floor_ms(to_unix_ms(e.timestamp), kQuarterMs);
     if (auto s = add_to(quarters, RollupKey{e.tenant_id, e.event_type, quarter}, e.quantity, 1); !s) return s;
   }
-  for (auto [from, to, unit] : {std::tuple{&quarters, &hourly, kHourMs}, std::tuple{&hourly, &daily, kDayMs}}) {
+  for (auto [from, to, unit] :
+       {std::tuple{&quarters, &hourly, kHourMs}, std::tuple{&hourly, &daily, kDayMs}}) {
     for (const auto& [key, agg] : *from) {
       const auto& [tenant, type, bucket] = key;
-      if (auto s = add_to(*to, RollupKey{tenant, type, floor_ms(bucket, unit)}, agg.quantity, agg.events); !s) return s;
+      if (auto s = add_to(*to, RollupKey{tenant, type, floor_ms(bucket, unit)}, agg.quantity, agg.events); !s)
+        return s;
     }
   }
   return {};
@@ -153,7 +156,6 @@ void write_map(SQLite::Statement& stmt, const RollupMap& map) {
 
 }  // namespace
 
-
 SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
   if (options_.path.has_parent_path()) std::filesystem::create_directories(options_.path.parent_path());
   writer_ = open_connection();
@@ -161,7 +163,7 @@ SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
   upsert_quarter_ = std::make_unique<SQLite::Statement>(*writer_, upsert_sql("usage_quarter_hour"));
   upsert_hourly_ = std::make_unique<SQLite::Statement>(*writer_, upsert_sql("usage_hourly"));
   upsert_daily_ = std::make_unique<SQLite::Statement>(*writer_, upsert_sql("usage_daily"));
-  writer_->exec("PRAGMA wal_autocheckpoint = 0");  // the checkpointer thread does it
+  writer_->exec("PRAGMA wal_autocheckpoint = 0");         // the checkpointer thread does it
   writer_->exec("PRAGMA journal_size_limit = 67108864");  // a restarted WAL shrinks to 64 MiB
   checkpointer_ = std::thread([this] { run_checkpointer(); });
 }
@@ -180,7 +182,8 @@ void SqliteStore::run_checkpointer() {
   try {
     db = open_connection();
   } catch (const std::exception& e) {
-    spdlog::error("sqlite checkpointer cannot open {}: {}; the WAL will grow", options_.path.string(), e.what());
+    spdlog::error("sqlite checkpointer cannot open {}: {}; the WAL will grow", options_.path.string(),
+                  e.what());
     return;
   }
   std::unique_lock lock(checkpoint_mutex_);
@@ -188,23 +191,26 @@ void SqliteStore::run_checkpointer() {
     lock.unlock();
     // PASSIVE never blocks the writer; pages still in use by readers wait for the next round.
     int wal_frames = 0;
-    int rc = sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, nullptr);
+    int rc =
+        sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, nullptr);
     if (rc == SQLITE_OK && wal_frames >= options_.wal_restart_frames) {
       // The writer never pauses long enough for the WAL to be fully copied, so take a turn:
       // the remainder is small after the passive pass, and the WAL then starts over.
       std::lock_guard writes(write_mutex_);
       rc = sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
     }
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) spdlog::warn("sqlite checkpoint failed: {}", sqlite3_errstr(rc));
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+      spdlog::warn("sqlite checkpoint failed: {}", sqlite3_errstr(rc));
     lock.lock();
   }
 }
 
 std::unique_ptr<SQLite::Database> SqliteStore::open_connection() const {
-  auto db = std::make_unique<SQLite::Database>(options_.path.string(),
-                                               // Each connection is used by one thread at a time
-                                               // (writer, a leased reader, the checkpointer).
-                                               SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
+  auto db =
+      std::make_unique<SQLite::Database>(options_.path.string(),
+                                         // Each connection is used by one thread at a time
+                                         // (writer, a leased reader, the checkpointer).
+                                         SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
   db->exec("PRAGMA journal_mode = WAL");
   db->exec("PRAGMA synchronous = FULL");
   db->exec(fmt::format("PRAGMA cache_size = -{}", options_.cache_mib * 1024));
@@ -212,7 +218,8 @@ std::unique_ptr<SQLite::Database> SqliteStore::open_connection() const {
   register_decimal_functions(db->getHandle());
   // A query run under a deadline (core/deadline.h: a read served for an HTTP request) stops with
   // SQLITE_INTERRUPT once the deadline passes or is cancelled at shutdown.
-  sqlite3_progress_handler(db->getHandle(), 4096, [](void*) { return deadline_passed() ? 1 : 0; }, nullptr);
+  sqlite3_progress_handler(
+      db->getHandle(), 4096, [](void*) { return deadline_passed() ? 1 : 0; }, nullptr);
   return db;
 }
 
@@ -225,15 +232,16 @@ void SqliteStore::migrate() {
   if (version.getColumn(0).isNull()) {
     writer_->exec("INSERT INTO meter_schema VALUES (1)");  // the steps below bring it up to date
   } else if (version.getColumn(0).getInt() > kSchemaVersion) {
-    throw SQLite::Exception(fmt::format(
-        "{} was written by a newer meterd (schema {}, this binary knows {}); upgrade meterd",
-        options_.path.string(), version.getColumn(0).getInt(), kSchemaVersion));
+    throw SQLite::Exception(
+        fmt::format("{} was written by a newer meterd (schema {}, this binary knows {}); upgrade meterd",
+                    options_.path.string(), version.getColumn(0).getInt(), kSchemaVersion));
   }
   int from = version.getColumn(0).isNull() ? 1 : version.getColumn(0).getInt();
   if (from < 2) {
     // v2: monthly limits, a time zone and an enforcement mode per tenant.
-    for (const char* column : {"time_zone TEXT NOT NULL DEFAULT 'UTC'", "enforcement TEXT NOT NULL DEFAULT 'soft'",
-                               "queries_per_month TEXT", "tokens_per_month TEXT", "storage_gb_per_month TEXT"}) {
+    for (const char* column :
+         {"time_zone TEXT NOT NULL DEFAULT 'UTC'", "enforcement TEXT NOT NULL DEFAULT 'soft'",
+          "queries_per_month TEXT", "tokens_per_month TEXT", "storage_gb_per_month TEXT"}) {
       writer_->exec(fmt::format("ALTER TABLE tenant_quotas ADD COLUMN {}", column));
     }
     writer_->exec("UPDATE meter_schema SET version = 2");
@@ -245,10 +253,11 @@ void SqliteStore::migrate() {
     SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
     while (months.executeStep()) existing.push_back(months.getColumn(0).getInt());
     for (int month : existing) {
-      writer_->exec(fmt::format(
-          "INSERT INTO usage_quarter_hour SELECT tenant_id, ts - ((ts % 900000) + 900000) % 900000 AS b, event_type, "
-          "meter_dec_sum(quantity), count(*) FROM {} GROUP BY tenant_id, b, event_type",
-          partition_table(month)));
+      writer_->exec(
+          fmt::format("INSERT INTO usage_quarter_hour SELECT tenant_id, ts - ((ts % 900000) + 900000) % "
+                      "900000 AS b, event_type, "
+                      "meter_dec_sum(quantity), count(*) FROM {} GROUP BY tenant_id, b, event_type",
+                      partition_table(month)));
     }
     writer_->exec("UPDATE meter_schema SET version = 5");
   }
@@ -260,11 +269,11 @@ void SqliteStore::migrate() {
 SQLite::Statement& SqliteStore::insert_statement(int month) {
   if (!months_.contains(month)) {
     std::string table = partition_table(month);
-    writer_->exec(fmt::format(
-        "CREATE TABLE IF NOT EXISTS {} (id TEXT NOT NULL, tenant_id TEXT NOT NULL, "
-        "event_type TEXT NOT NULL, quantity TEXT NOT NULL, ts INTEGER NOT NULL, "
-        "received_at INTEGER NOT NULL, metadata TEXT NOT NULL)",
-        table));
+    writer_->exec(
+        fmt::format("CREATE TABLE IF NOT EXISTS {} (id TEXT NOT NULL, tenant_id TEXT NOT NULL, "
+                    "event_type TEXT NOT NULL, quantity TEXT NOT NULL, ts INTEGER NOT NULL, "
+                    "received_at INTEGER NOT NULL, metadata TEXT NOT NULL)",
+                    table));
     writer_->exec(fmt::format("INSERT OR IGNORE INTO usage_partitions VALUES ({})", month));
     months_.insert(month);
     rebuild_events_view();
@@ -334,8 +343,9 @@ Status SqliteStore::append(std::span<const Event> events) {
     }
     if (std::string_view(ex.what()).find("meter_dec_add: overflow") != std::string_view::npos) {
       // A stored usage sum plus this group's would leave the decimal range: the data's fault.
-      return fail(Error::invalid("quantity", "the stored usage sums these events add to would overflow (the largest "
-                                             "is about 1.7e26); send smaller quantities"));
+      return fail(Error::invalid("quantity",
+                                 "the stored usage sums these events add to would overflow (the largest "
+                                 "is about 1.7e26); send smaller quantities"));
     }
     return fail(Error::unavailable(std::string("sqlite append failed: ") + ex.what()));
   }
@@ -359,23 +369,26 @@ Result<std::vector<UsageRow>> SqliteStore::usage(const UsageQuery& query) {
     const char* table = query.window == Window::kQuarterHour ? "usage_quarter_hour"
                         : query.window == Window::kHour      ? "usage_hourly"
                                                              : "usage_daily";
-    SQLite::Statement stmt(
-        *reader, fmt::format("SELECT bucket_start, event_type, quantity, events FROM {} "
-                             "WHERE tenant_id = ?1 AND bucket_start >= ?2 AND bucket_start < ?3 "
-                             "AND (?4 IS NULL OR event_type = ?4) "
-                             "ORDER BY bucket_start, event_type",
-                             table));
+    SQLite::Statement stmt(*reader,
+                           fmt::format("SELECT bucket_start, event_type, quantity, events FROM {} "
+                                       "WHERE tenant_id = ?1 AND bucket_start >= ?2 AND bucket_start < ?3 "
+                                       "AND (?4 IS NULL OR event_type = ?4) "
+                                       "ORDER BY bucket_start, event_type",
+                                       table));
     stmt.bind(1, query.tenant_id);
     stmt.bind(2, static_cast<std::int64_t>(to_unix_ms(query.from)));
     stmt.bind(3, static_cast<std::int64_t>(to_unix_ms(query.to)));
-    if (query.event_type) stmt.bind(4, *query.event_type); else stmt.bind(4);
+    if (query.event_type)
+      stmt.bind(4, *query.event_type);
+    else
+      stmt.bind(4);
 
     UsageRows rows(query.window);
     while (stmt.executeStep()) {
       auto quantity = Decimal::parse(stmt.getColumn(2).getString());
       if (!quantity) return fail(Error::internal("corrupt quantity in " + std::string(table)));
-      auto added = rows.add(from_unix_ms(stmt.getColumn(0).getInt64()), stmt.getColumn(1).getString(), *quantity,
-                            stmt.getColumn(3).getInt64());
+      auto added = rows.add(from_unix_ms(stmt.getColumn(0).getInt64()), stmt.getColumn(1).getString(),
+                            *quantity, stmt.getColumn(3).getInt64());
       if (!added) return fail(added.error());
     }
     return std::move(rows).finish();
@@ -387,7 +400,10 @@ Result<std::vector<UsageRow>> SqliteStore::usage(const UsageQuery& query) {
 namespace {
 
 void bind_optional(SQLite::Statement& stmt, int index, const std::optional<Decimal>& value) {
-  if (value) stmt.bind(index, value->to_string()); else stmt.bind(index);
+  if (value)
+    stmt.bind(index, value->to_string());
+  else
+    stmt.bind(index);
 }
 
 Result<std::optional<Decimal>> column_decimal(const SQLite::Column& column) {
@@ -403,17 +419,18 @@ Status SqliteStore::put_quota(std::string_view tenant_id, const quota::TenantQuo
   using quota::Meter;
   try {
     auto db = borrow_reader();  // any connection may write; WAL serialises it with the writer
-    SQLite::Statement stmt(*db,
-                           "INSERT OR REPLACE INTO tenant_quotas (tenant_id, queries_per_day, tokens_per_day, storage_gb, "
-                           "updated_at, time_zone, enforcement, queries_per_month, tokens_per_month, storage_gb_per_month) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    SQLite::Statement stmt(
+        *db,
+        "INSERT OR REPLACE INTO tenant_quotas (tenant_id, queries_per_day, tokens_per_day, storage_gb, "
+        "updated_at, time_zone, enforcement, queries_per_month, tokens_per_month, storage_gb_per_month) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     stmt.bind(1, std::string(tenant_id));
     bind_optional(stmt, 2, quota[Meter::kQueries].per_day);
     bind_optional(stmt, 3, quota[Meter::kTokens].per_day);
     bind_optional(stmt, 4, quota[Meter::kStorageGb].per_day);
-    stmt.bind(5, static_cast<std::int64_t>(
-                     std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count()));
+    stmt.bind(5, static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count()));
     stmt.bind(6, quota.time_zone);
     stmt.bind(7, std::string(quota::enforcement_name(quota.enforcement)));
     bind_optional(stmt, 8, quota[Meter::kQueries].per_month);
@@ -430,13 +447,16 @@ Result<std::vector<std::pair<std::string, quota::TenantQuota>>> SqliteStore::lis
   using quota::Meter;
   try {
     auto db = borrow_reader();
-    SQLite::Statement stmt(*db, "SELECT tenant_id, time_zone, enforcement, queries_per_day, queries_per_month, "
-                                "tokens_per_day, tokens_per_month, storage_gb, storage_gb_per_month FROM tenant_quotas");
+    SQLite::Statement stmt(
+        *db,
+        "SELECT tenant_id, time_zone, enforcement, queries_per_day, queries_per_month, "
+        "tokens_per_day, tokens_per_month, storage_gb, storage_gb_per_month FROM tenant_quotas");
     std::vector<std::pair<std::string, quota::TenantQuota>> out;
     while (stmt.executeStep()) {
       quota::TenantQuota q;
       q.time_zone = stmt.getColumn(1).getString();
-      q.enforcement = quota::parse_enforcement(stmt.getColumn(2).getString()).value_or(quota::Enforcement::kSoft);
+      q.enforcement =
+          quota::parse_enforcement(stmt.getColumn(2).getString()).value_or(quota::Enforcement::kSoft);
       int column = 3;
       for (Meter meter : quota::kMeters) {
         for (auto* limit : {&q[meter].per_day, &q[meter].per_month}) {
@@ -456,8 +476,10 @@ Result<std::vector<std::pair<std::string, quota::TenantQuota>>> SqliteStore::lis
 Result<std::optional<std::int64_t>> SqliteStore::record_alert(const quota::Alert& a) {
   try {
     auto db = borrow_reader();
-    SQLite::Statement stmt(*db, "INSERT OR IGNORE INTO quota_alerts (tenant_id, meter, period, period_start, threshold, "
-                                "used, quota_limit, fired_at, delivery, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)");
+    SQLite::Statement stmt(
+        *db,
+        "INSERT OR IGNORE INTO quota_alerts (tenant_id, meter, period, period_start, threshold, "
+        "used, quota_limit, fired_at, delivery, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)");
     stmt.bind(1, a.tenant_id);
     stmt.bind(2, std::string(quota::meter_name(a.meter)));
     stmt.bind(3, a.period == quota::Period::kDay ? "day" : "month");
@@ -488,12 +510,13 @@ Status SqliteStore::update_alert_delivery(std::int64_t id, std::string_view deli
 }
 
 Result<std::vector<AlertRecord>> SqliteStore::list_alerts(std::string_view tenant_id, std::size_t limit,
-                                                        bool pending_only) {
+                                                          bool pending_only) {
   try {
     auto db = borrow_reader();
-    SQLite::Statement stmt(*db, "SELECT id, tenant_id, meter, period, period_start, threshold, used, quota_limit, "
-                                "fired_at, delivery, attempts FROM quota_alerts WHERE (?1 = '' OR tenant_id = ?1) "
-                                "AND (?3 = 0 OR delivery = 'pending') ORDER BY id DESC LIMIT ?2");
+    SQLite::Statement stmt(*db,
+                           "SELECT id, tenant_id, meter, period, period_start, threshold, used, quota_limit, "
+                           "fired_at, delivery, attempts FROM quota_alerts WHERE (?1 = '' OR tenant_id = ?1) "
+                           "AND (?3 = 0 OR delivery = 'pending') ORDER BY id DESC LIMIT ?2");
     stmt.bind(1, std::string(tenant_id));
     stmt.bind(2, static_cast<std::int64_t>(limit));
     stmt.bind(3, pending_only ? 1 : 0);
@@ -528,13 +551,15 @@ Status SqliteStore::scan_for_quotas(Timestamp since, const TypeFilter& summable,
     auto text = [](const SQLite::Column& c) { return std::string_view(c.getText(), c.getBytes()); };
     // Quarter-hour sums for summable types; the others are collected and read event by event.
     std::vector<std::string> one_by_one;
-    SQLite::Statement sums(*reader, "SELECT tenant_id, event_type, quantity, bucket_start FROM usage_quarter_hour "
-                                    "WHERE bucket_start >= ?");
+    SQLite::Statement sums(*reader,
+                           "SELECT tenant_id, event_type, quantity, bucket_start FROM usage_quarter_hour "
+                           "WHERE bucket_start >= ?");
     sums.bind(1, static_cast<std::int64_t>(to_unix_ms(since)));
     while (sums.executeStep()) {
       std::string_view type = text(sums.getColumn(1));
       if (!summable(type)) {
-        if (std::find(one_by_one.begin(), one_by_one.end(), type) == one_by_one.end()) one_by_one.emplace_back(type);
+        if (std::find(one_by_one.begin(), one_by_one.end(), type) == one_by_one.end())
+          one_by_one.emplace_back(type);
         continue;
       }
       auto quantity = Decimal::parse(sums.getColumn(2).getString());
@@ -551,11 +576,13 @@ Status SqliteStore::scan_for_quotas(Timestamp since, const TypeFilter& summable,
                                                   "WHERE ts >= ? AND event_type IN ({})",
                                                   partition_table(month), in));
       stmt.bind(1, static_cast<std::int64_t>(to_unix_ms(since)));
-      for (std::size_t i = 0; i < one_by_one.size(); ++i) stmt.bindNoCopy(static_cast<int>(i + 2), one_by_one[i]);
+      for (std::size_t i = 0; i < one_by_one.size(); ++i)
+        stmt.bindNoCopy(static_cast<int>(i + 2), one_by_one[i]);
       while (stmt.executeStep()) {
         auto quantity = Decimal::parse(stmt.getColumn(2).getString());
         if (!quantity) return fail(Error::internal("corrupt quantity in " + partition_table(month)));
-        visit(text(stmt.getColumn(0)), text(stmt.getColumn(1)), *quantity, from_unix_ms(stmt.getColumn(3).getInt64()));
+        visit(text(stmt.getColumn(0)), text(stmt.getColumn(1)), *quantity,
+              from_unix_ms(stmt.getColumn(3).getInt64()));
       }
     }
     return {};
@@ -572,8 +599,8 @@ std::vector<int> SqliteStore::partitions() {
   return out;
 }
 
-Status SqliteStore::scan_recent_ids(Timestamp received_since, Timestamp timestamp_since, const RowCursor* after,
-                                    const IdVisitor& visit) {
+Status SqliteStore::scan_recent_ids(Timestamp received_since, Timestamp timestamp_since,
+                                    const RowCursor* after, const IdVisitor& visit) {
   try {
     int first_month = month_key(timestamp_since);
     auto reader = borrow_reader();
@@ -588,8 +615,7 @@ Status SqliteStore::scan_recent_ids(Timestamp received_since, Timestamp timestam
         const auto& tenant = stmt.getColumn(0);
         const auto& id = stmt.getColumn(1);
         visit(std::string_view(tenant.getText(), tenant.getBytes()),
-              std::string_view(id.getText(), id.getBytes()),
-              from_unix_ms(stmt.getColumn(2).getInt64()));
+              std::string_view(id.getText(), id.getBytes()), from_unix_ms(stmt.getColumn(2).getInt64()));
       }
     }
     return {};
@@ -620,7 +646,8 @@ Result<std::int64_t> SqliteStore::rows_after(const RowCursor& cursor) {
     std::int64_t rows = 0;
     auto reader = borrow_reader();
     for (int month : partitions()) {
-      SQLite::Statement stmt(*reader, fmt::format("SELECT count(*) FROM {} WHERE rowid > ?", partition_table(month)));
+      SQLite::Statement stmt(*reader,
+                             fmt::format("SELECT count(*) FROM {} WHERE rowid > ?", partition_table(month)));
       stmt.bind(1, last_row(&cursor, month));
       if (stmt.executeStep()) rows += stmt.getColumn(0).getInt64();
     }

@@ -2,10 +2,10 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <condition_variable>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -70,7 +70,8 @@ class SqliteStore final : public Store, public ShipLog {
   Status drop_month(int month) override;
 
   // ShipLog (ship_log.cc): this file is the durable log events wait in for a remote backend.
-  Result<std::optional<Shipment>> next_shipment(std::size_t max_events, std::string_view new_batch_id) override;
+  Result<std::optional<Shipment>> next_shipment(std::size_t max_events,
+                                                std::string_view new_batch_id) override;
   Status confirm_shipment(const Shipment& shipment) override;
   Result<Backlog> backlog() override;
 
@@ -109,7 +110,7 @@ class SqliteStore final : public Store, public ShipLog {
 
   SqliteOptions options_;
   std::unique_ptr<SQLite::Database> writer_;  // used only inside append() and at start-up
-  std::set<int> months_;                       // partitions known to exist (writer side)
+  std::set<int> months_;                      // partitions known to exist (writer side)
   std::map<int, std::unique_ptr<SQLite::Statement>> inserts_;
   std::unique_ptr<SQLite::Statement> upsert_quarter_;
   std::unique_ptr<SQLite::Statement> upsert_hourly_;
