@@ -170,14 +170,6 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
     return 1;
   }
   authenticator.allow_open_mode(is_loopback(c.listen));
-  if (authenticator.active_keys() == 0 && !authenticator.open_mode()) {
-    if (is_loopback(c.listen)) {
-      spdlog::warn(
-          "every API key in {} is revoked: nobody can call the API until an admin creates one with: "
-          "meterd keys create --admin --data-dir {}",
-          (c.data_dir / "keys.db").string(), c.data_dir.string());
-    }
-  }
   if (authenticator.active_keys() == 0) {
     if (!is_loopback(c.listen)) {
       spdlog::critical(
@@ -190,6 +182,11 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
       spdlog::warn(
           "no API keys: serving without authentication, on loopback only. "
           "Create one with: meterd keys create --admin");
+    } else {
+      spdlog::warn(
+          "every API key in {} is revoked: nobody can call the API until an admin creates one with: "
+          "meterd keys create --admin --data-dir {}",
+          (c.data_dir / "keys.db").string(), c.data_dir.string());
     }
   }
   server::Router router(&authenticator);
