@@ -78,7 +78,8 @@ void Zone::compute(Period period, Timestamp t, Timestamp& start, Timestamp& end)
   if (start_s > 0 && start_s < (std::int64_t{1} << 41) && length_s > 0 && length_s < (1 << 22) &&
       Timestamp(std::chrono::seconds(start_s)) == start) {
     cache_->window[static_cast<std::size_t>(period)].store(
-        (static_cast<std::uint64_t>(start_s) << 22) | static_cast<std::uint64_t>(length_s), std::memory_order_relaxed);
+        (static_cast<std::uint64_t>(start_s) << 22) | static_cast<std::uint64_t>(length_s),
+        std::memory_order_relaxed);
   }
 }
 
@@ -92,6 +93,10 @@ Timestamp Zone::period_end(Period period, Timestamp t) const {
   Timestamp start, end;
   if (!cached(period, t, start, end)) compute(period, t, start, end);
   return end;
+}
+
+Timestamp Zone::midnight_of(Timestamp date) const {
+  return to_instant(zone_, date::local_days(std::chrono::floor<days>(date).time_since_epoch()));
 }
 
 }  // namespace meter::quota

@@ -29,6 +29,8 @@ class Zone {
   // A local midnight that does not exist (a DST jump) is taken as the first instant after it.
   Timestamp period_start(Period period, Timestamp t) const;
   Timestamp period_end(Period period, Timestamp t) const;
+  // The instant the calendar date of `date` (a UTC midnight, as parse_date gives) begins here.
+  Timestamp midnight_of(Timestamp date) const;
 
  private:
   // The last day and month computed, each packed in one word (start in seconds << 22 | length in

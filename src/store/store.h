@@ -67,6 +67,11 @@ struct RollupCheck {
 // on overflow.
 Result<std::vector<UsageRow>> totals_by_type(const std::vector<UsageRow>& rows);
 
+// Merges rows into the buckets bucket_of maps their starts to (e.g. quarter hours into a zone's
+// local days), summing per (bucket, event type), sorted by both; fails on overflow.
+Result<std::vector<UsageRow>> rebucket(const std::vector<UsageRow>& rows,
+                                       const std::function<Timestamp(Timestamp)>& bucket_of);
+
 using EventVisitor = std::function<void(std::string_view tenant_id, std::string_view event_type,
                                         Decimal quantity, Timestamp timestamp)>;
 using TypeFilter = std::function<bool(std::string_view event_type)>;

@@ -48,4 +48,25 @@ Result<std::vector<UsageRow>> totals_by_type(const std::vector<UsageRow>& rows) 
   return out;
 }
 
+Result<std::vector<UsageRow>> rebucket(const std::vector<UsageRow>& rows,
+                                       const std::function<Timestamp(Timestamp)>& bucket_of) {
+  std::map<std::pair<Timestamp, std::string>, UsageRow> merged;
+  for (const UsageRow& row : rows) {
+    Timestamp bucket = bucket_of(row.bucket_start);
+    auto [it, inserted] = merged.try_emplace({bucket, row.event_type}, row);
+    if (inserted) {
+      it->second.bucket_start = bucket;
+      continue;
+    }
+    auto sum = it->second.quantity.checked_add(row.quantity);
+    if (!sum) return fail(Error::invalid("quantity", "the usage of " + row.event_type + " overflows"));
+    it->second.quantity = *sum;
+    it->second.events += row.events;
+  }
+  std::vector<UsageRow> out;
+  out.reserve(merged.size());
+  for (auto& [key, row] : merged) out.push_back(std::move(row));
+  return out;
+}
+
 }  // namespace meter::store

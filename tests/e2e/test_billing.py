@@ -121,6 +121,9 @@ class BillingTest(unittest.TestCase):
         m.post("/v1/events", [event(1, "acme", "query", 50, "2026-11-05T00:00:00Z")])  # late usage
         conn.request("GET", "/v1/tenants/acme/invoices/2026-11")
         self.assertEqual(conn.getresponse().read().decode(), snapshot)
+        listed = m.get("/v1/tenants?month=2026-11")[2]["tenants"]
+        self.assertEqual([(t["tenant_id"], t["status"], t["total"]) for t in listed],
+                         [("acme", "finalized", finalized["total"])])
         conn.close()
         out = self.cli("invoice", "--tenant", "acme", "--month", "2026-11")
         self.assertEqual(out.stdout.strip(), snapshot)
@@ -154,6 +157,22 @@ class BillingTest(unittest.TestCase):
             raw = json.loads(self.cli("invoice", "--tenant", "india", "--month", month, "--from-raw").stdout)
             self.assertEqual(raw["line_items"], rollups["line_items"])
             self.assertEqual(raw["total"], rollups["total"])
+
+        # Usage in the tenant's days and months (what the dashboard draws) splits where the invoice does.
+        def buckets(query):
+            status, _, usage = m.get("/v1/usage?tenant_id=india&" + query)
+            self.assertEqual(status, 200, usage)
+            return usage, {b["start"]: b["quantity"] for b in usage["buckets"]}
+        usage, days = buckets("window=day&from=2026-10-31&to=2026-11-02&time_zone=tenant")
+        self.assertEqual((usage["time_zone"], usage["from"], usage["to"]),
+                         ("Asia/Kolkata", "2026-10-30T18:30:00.000Z", "2026-11-01T18:30:00.000Z"))
+        self.assertEqual(days, {"2026-10-30T18:30:00.000Z": "1", "2026-10-31T18:30:00.000Z": "110"})
+        _, months = buckets("window=month&from=2026-10-01&to=2026-12-01&time_zone=Asia/Kolkata")
+        self.assertEqual(months, {october["period_start"]: "1", inv["period_start"]: "110"})
+        usage, utc_days = buckets("window=day&from=2026-10-31&to=2026-11-02")
+        self.assertEqual((usage["time_zone"], utc_days), ("UTC", {"2026-10-31T00:00:00.000Z": "111"}))
+        status, _, problem = m.get("/v1/usage?tenant_id=india&time_zone=Mars/Olympus")
+        self.assertEqual((status, problem["field"]), (400, "time_zone"))
 
     # Verifies meters other than sums: a gauge billed as GB-months, distinct users, and a meter
     # grouped by a metadata field into one line per value.

@@ -20,6 +20,19 @@ TEST(Zone, HalfHourOffset) {
   EXPECT_EQ(end("Asia/Kolkata", Period::kMonth, "2026-11-15T00:00:00Z"), "2026-11-30T18:30:00.000Z");
 }
 
+// Verifies a calendar date's midnight in zones on both sides of UTC, the far east included
+// (Kiritimati, UTC+14, whose midnight falls on the previous UTC date).
+TEST(Zone, MidnightOfDate) {
+  auto midnight = [](const char* zone, const char* date) {
+    return format_rfc3339(Zone::find(zone)->midnight_of(*parse_date(date)));
+  };
+  EXPECT_EQ(midnight("Asia/Kolkata", "2026-11-01"), "2026-10-31T18:30:00.000Z");
+  EXPECT_EQ(midnight("America/New_York", "2026-11-01"), "2026-11-01T04:00:00.000Z");
+  EXPECT_EQ(midnight("Pacific/Kiritimati", "2026-11-01"), "2026-10-31T10:00:00.000Z");
+  EXPECT_EQ(midnight("Pacific/Pago_Pago", "2026-11-01"), "2026-11-01T11:00:00.000Z");
+  EXPECT_EQ(midnight("UTC", "2026-11-01"), "2026-11-01T00:00:00.000Z");
+}
+
 // Verifies DST change days are 23 and 25 hours long where the zone says so.
 TEST(Zone, DstChangeDays) {
   // Europe/Berlin: clocks go forward on 2026-03-29 and back on 2026-10-25.

@@ -118,11 +118,11 @@ TEST_F(SqliteStoreTest, ScansRecentIds) {
   auto recent = make_event("new", "acme", "q", "1", "2026-11-01T00:00:00Z");
   ASSERT_TRUE(store.append(std::vector<Event>{old, recent}));
   std::vector<std::string> seen;
-  auto status = store.scan_recent_ids(*parse_rfc3339("2026-10-01T00:00:00Z"),
-                                      *parse_rfc3339("2026-08-01T00:00:00Z"), nullptr,
-                                      [&](std::string_view t, std::string_view id, Timestamp) {
-                                        seen.push_back(std::string(t) + "/" + std::string(id));
-                                      });
+  auto status =
+      store.scan_recent_ids(*parse_rfc3339("2026-10-01T00:00:00Z"), *parse_rfc3339("2026-08-01T00:00:00Z"),
+                            nullptr, [&](std::string_view t, std::string_view id, Timestamp) {
+                              seen.push_back(std::string(t) + "/" + std::string(id));
+                            });
   ASSERT_TRUE(status);
   EXPECT_EQ(seen, std::vector<std::string>{"acme/new"});
 }
@@ -142,10 +142,9 @@ TEST_F(SqliteStoreTest, RowCursorSeesOnlyRowsStoredSince) {
   ASSERT_TRUE(after);
   EXPECT_EQ(*after, 2);
   std::vector<std::string> seen;
-  ASSERT_TRUE(store.scan_recent_ids(*parse_rfc3339("2026-10-01T00:00:00Z"), *parse_rfc3339("2026-10-01T00:00:00Z"),
-                                    &*cursor, [&](std::string_view, std::string_view id, Timestamp) {
-                                      seen.emplace_back(id);
-                                    }));
+  ASSERT_TRUE(store.scan_recent_ids(
+      *parse_rfc3339("2026-10-01T00:00:00Z"), *parse_rfc3339("2026-10-01T00:00:00Z"), &*cursor,
+      [&](std::string_view, std::string_view id, Timestamp) { seen.emplace_back(id); }));
   std::sort(seen.begin(), seen.end());
   EXPECT_EQ(seen, (std::vector<std::string>{"c", "d"}));
 }
@@ -160,13 +159,14 @@ TEST_F(SqliteStoreTest, ScansForQuotasBySumsAndGaugeEvents) {
       make_event("c", "acme", "query", "3.5", "2026-11-05T10:15:00Z"),
       make_event("d", "acme", "storage_gb", "40", "2026-11-05T10:02:00Z"),
       make_event("e", "acme", "storage_gb", "12", "2026-11-05T10:03:00Z"),
-      make_event("f", "acme", "query", "100", "2026-10-31T23:59:00Z"),       // before `since`
+      make_event("f", "acme", "query", "100", "2026-10-31T23:59:00Z"),         // before `since`
       make_event("g", "acme", "storage_gb", "99", "2026-10-31T23:59:00Z")}));  // before `since`
   std::vector<std::string> seen;
   auto status = store.scan_for_quotas(
       *parse_rfc3339("2026-11-01T00:00:00Z"), [](std::string_view type) { return type != "storage_gb"; },
       [&](std::string_view t, std::string_view type, Decimal q, Timestamp at) {
-        seen.push_back(std::string(t) + " " + std::string(type) + " " + q.to_string() + " " + format_rfc3339(at));
+        seen.push_back(std::string(t) + " " + std::string(type) + " " + q.to_string() + " " +
+                       format_rfc3339(at));
       });
   ASSERT_TRUE(status) << status.error().message;
   std::sort(seen.begin(), seen.end());
@@ -191,6 +191,32 @@ TEST(UsageTotals, SumsPerEventType) {
   auto huge = *Decimal::parse("100000000000000000000000000");
   std::vector<UsageRow> many(2000, UsageRow{t0, "q", huge, 1});
   EXPECT_FALSE(totals_by_type(many));
+}
+
+// Verifies rows merge into the buckets a function maps them to, per event type, in order.
+TEST(UsageTotals, RebucketsIntoLocalDays) {
+  auto at = [](const char* t) { return *parse_rfc3339(t); };
+  std::vector<UsageRow> quarters = {{at("2026-11-27T18:15:00Z"), "q", *Decimal::parse("1"), 1},
+                                    {at("2026-11-27T18:30:00Z"), "q", *Decimal::parse("2.5"), 2},
+                                    {at("2026-11-27T18:30:00Z"), "a", *Decimal::parse("7"), 1},
+                                    {at("2026-11-28T18:15:00Z"), "q", *Decimal::parse("4"), 3}};
+  // Local days starting at 18:30 UTC (Asia/Kolkata).
+  auto day_of = [](Timestamp t) {
+    auto shifted = t + std::chrono::minutes(330);
+    return floor_to(Window::kDay, shifted) - std::chrono::minutes(330);
+  };
+  auto rows = rebucket(quarters, day_of);
+  ASSERT_TRUE(rows);
+  std::vector<std::string> seen;
+  for (const auto& r : *rows)
+    seen.push_back(format_rfc3339(r.bucket_start) + " " + r.event_type + " " + r.quantity.to_string() + " " +
+                   std::to_string(r.events));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"2026-11-26T18:30:00.000Z q 1 1", "2026-11-27T18:30:00.000Z a 7 1",
+                                      "2026-11-27T18:30:00.000Z q 6.5 5"}));
+  auto huge = *Decimal::parse("100000000000000000000000000");
+  std::vector<UsageRow> many(2000, UsageRow{at("2026-11-27T18:30:00Z"), "q", huge, 1});
+  EXPECT_FALSE(rebucket(many, day_of));
 }
 
 }  // namespace

@@ -81,6 +81,41 @@ void plan_response(const ApiContext& api, const std::string& tenant, Responder& 
   respond(out.response());
 }
 
+// One tenant of GET /v1/tenants: its invoice's figures so far, or the finalized snapshot's.
+// A tenant whose invoice cannot be built (e.g. an overflowing sum) gets an error, not the list.
+void write_tenant_entry(JsonOut& out, const ApiContext& api, const std::string& tenant, int year, int month) {
+  out.begin_object();
+  out.key("tenant_id").str(tenant);
+  auto fail_with = [&](const Error& e) {
+    out.key("error").str(e.message);
+    out.end_object();
+  };
+  auto snapshot = api.store.finalized_invoice(tenant, year * 100 + month);
+  if (!snapshot) return fail_with(snapshot.error());
+  if (*snapshot) {
+    auto body = JsonBody::parse((*snapshot)->json);
+    if (!body) return fail_with(body.error());
+    const char* keys[] = {"plan", "time_zone", "currency", "total"};
+    for (int i = 0; i < 4; ++i) {
+      auto value = body->string(keys[i]);
+      if (!value || !*value)
+        return fail_with(Error::internal("the finalized invoice has no " + std::string(keys[i])));
+      out.key(keys[i]).str(**value);
+    }
+    out.key("status").str("finalized");
+    out.end_object();
+    return;
+  }
+  auto invoice = api.invoicer.build(tenant, year, month);
+  if (!invoice) return fail_with(invoice.error());
+  out.key("plan").str(invoice->plan);
+  out.key("time_zone").str(invoice->time_zone);
+  out.key("currency").str(invoice->currency);
+  out.key("total").dec(invoice->total);
+  out.key("status").str("draft");
+  out.end_object();
+}
+
 }  // namespace
 
 void add_invoice_routes(Router& router, const ApiContext& api) {
@@ -177,19 +212,7 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
           }
           ++listed;
           last = tenant;
-          auto invoice = api.invoicer.build(tenant, month->first, month->second);
-          out.begin_object();
-          out.key("tenant_id").str(tenant);
-          if (!invoice) {  // this tenant's own problem (e.g. an overflowing sum) does not hide the others
-            out.key("error").str(invoice.error().message);
-            out.end_object();
-            continue;
-          }
-          out.key("plan").str(invoice->plan);
-          out.key("time_zone").str(invoice->time_zone);
-          out.key("currency").str(invoice->currency);
-          out.key("total").dec(invoice->total);
-          out.end_object();
+          write_tenant_entry(out, api, tenant, month->first, month->second);
         }
         out.end_array();
         out.key("next_after");
