@@ -13,6 +13,8 @@ import tempfile
 import time
 import unittest
 
+from api_contract import CONTRACT
+
 METERD_BIN = os.path.abspath(os.environ.get("METERD_BIN", os.path.join(os.path.dirname(__file__), "../../build/meterd")))
 
 
@@ -26,6 +28,7 @@ class Meterd:
         self.env = env
         self.proc = None
         self.port = None
+        self.check_contract = True  # every answer is checked against web/openapi.json
 
     def start(self):
         env = dict(os.environ)
@@ -95,6 +98,8 @@ class Meterd:
             conn.close()
         ctype = result_headers.get("content-type", "")
         data = json.loads(raw) if "json" in ctype and raw else raw.decode(errors="replace")
+        if self.check_contract:
+            CONTRACT.check(method, path, resp.status, ctype, data)
         return resp.status, result_headers, data
 
     def get(self, path, headers=None, **kw):

@@ -2,6 +2,7 @@
 import re
 import unittest
 
+from api_contract import CONTRACT, ContractError
 from harness import Meterd, main
 
 
@@ -19,6 +20,21 @@ class DocsTest(unittest.TestCase):
             self.assertGreater(len(served), 15)
             self.assertEqual(sorted(served - documented), [], "routes missing from openapi.json")
             self.assertEqual(sorted(documented - served), [], "documented routes meterd does not answer")
+
+    # Verifies the checker every e2e answer goes through refuses what the document does not say:
+    # an undocumented status, a wrong media type, a body off its schema; and accepts a real one.
+    def test_contract_checker_refuses_undocumented_answers(self):
+        with Meterd() as m:
+            status, headers, health = m.get("/health")
+        CONTRACT.check("GET", "/health", status, headers["content-type"], health)
+        for bad in ((418, "application/json", health), (200, "text/plain", "ok"),
+                    (200, "application/json", dict(health, status="fine")),
+                    (200, "application/json", {k: v for k, v in health.items() if k != "version"})):
+            with self.assertRaises(ContractError, msg=repr(bad[:2])):
+                CONTRACT.check("GET", "/health", *bad)
+        with self.assertRaises(ContractError):
+            CONTRACT.check("GET", "/v1/tenants/t/quotas", 200, "application/json",
+                           {"tenant_id": "t", "quotas": {"queries": {"used": 1.5}}})
 
     # Verifies /docs renders with swagger-ui's files from npm, and nothing else is served there.
     def test_docs_page(self):
