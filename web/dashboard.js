@@ -4,7 +4,8 @@
 // strings (only regrouped for the reader's locale); charts alone draw them as numbers.
 "use strict";
 
-const state = { tenant: null, month: new Date().toISOString().slice(0, 7), charts: {} };
+// generation: each refresh's number; a refresh that a newer one overtook draws nothing.
+const state = { tenant: null, month: new Date().toISOString().slice(0, 7), charts: {}, generation: 0 };
 const locale = navigator.language || "en-US";
 const $ = (id) => document.getElementById(id);
 const keyInput = $("api-key");
@@ -50,8 +51,9 @@ function cell(row, text, numeric) {
   return td;
 }
 
-async function loadTenants() {
+async function loadTenants(generation) {
   const data = await api("/v1/tenants?month=" + state.month);
+  if (generation !== state.generation) return false;
   $("month").textContent = data.month;
   const body = document.querySelector("#tenants tbody");
   body.replaceChildren();
@@ -72,6 +74,7 @@ async function loadTenants() {
   }
   $("no-tenants").hidden = data.tenants.length > 0;
   if (!data.tenants.some((t) => t.tenant_id === state.tenant)) state.tenant = data.tenants[0]?.tenant_id ?? null;
+  return true;
 }
 
 // One dataset per meter over the union of bucket starts, labelled in the tenant's zone.
@@ -121,7 +124,7 @@ function drawQuotas(report) {
   }
 }
 
-function drawInvoice(invoice) {
+function drawInvoice(invoice, month) {
   const body = document.querySelector("#invoice tbody");
   body.replaceChildren();
   for (const line of invoice.line_items) {
@@ -132,7 +135,7 @@ function drawInvoice(invoice) {
     cell(row, line.priced ? line.model : "not priced");
     cell(row, formatDecimal(line.amount), true);
   }
-  $("invoice-month").textContent = state.month;
+  $("invoice-month").textContent = month;
   const status = $("invoice-status");
   status.textContent = invoice.status === "finalized"
     ? "finalized " + new Date(invoice.finalized_at).toLocaleString(locale, { timeZone: invoice.time_zone })
@@ -141,42 +144,47 @@ function drawInvoice(invoice) {
   $("invoice-total").textContent = money(invoice.total, invoice.currency);
 }
 
-async function loadTenant() {
+async function loadTenant(generation) {
   const t = state.tenant;
   $("tenant").hidden = !t;
   if (!t) return;
+  const month = state.month;
   const id = encodeURIComponent(t);
   const [invoice, quotas] = await Promise.all([
-    api(`/v1/tenants/${id}/invoices/${state.month}`), api(`/v1/tenants/${id}/quotas`)]);
+    api(`/v1/tenants/${id}/invoices/${month}`), api(`/v1/tenants/${id}/quotas`)]);
   const zone = invoice.time_zone;
   // The month's days in the tenant's zone (what its invoice bills); the last 48 hours of it.
   const end = Math.min(Date.now(), Date.parse(invoice.period_end));
   const from48h = new Date(end - 48 * 3600 * 1000).toISOString();
   const [daily, hourly] = await Promise.all([
-    api(`/v1/usage?tenant_id=${id}&window=day&time_zone=tenant&from=${state.month}-01&to=${nextMonth(state.month)}-01`),
+    api(`/v1/usage?tenant_id=${id}&window=day&time_zone=tenant&from=${month}-01&to=${nextMonth(month)}-01`),
     api(`/v1/usage?tenant_id=${id}&window=hour&from=${from48h}&to=${new Date(end).toISOString()}`),
   ]);
+  if (generation !== state.generation) return;
   $("tenant-name").textContent = t;
   $("tenant-zone").textContent = "days in " + zone;
-  $("daily-caption").textContent = `daily, ${state.month} (${zone})`;
-  $("hourly-caption").textContent = `hourly, the last 48 hours${end < Date.now() ? " of " + state.month : ""} (${zone})`;
+  $("daily-caption").textContent = `daily, ${month} (${zone})`;
+  $("hourly-caption").textContent = `hourly, the last 48 hours${end < Date.now() ? " of " + month : ""} (${zone})`;
   drawChart("daily", daily, new Intl.DateTimeFormat(locale, { timeZone: zone, month: "short", day: "numeric" }));
   drawChart("hourly", hourly, new Intl.DateTimeFormat(locale, { timeZone: zone, day: "numeric", hour: "2-digit", minute: "2-digit" }));
   drawQuotas(quotas);
-  drawInvoice(invoice);
+  drawInvoice(invoice, month);
 }
 
 async function refresh() {
   const status = $("status");
+  const generation = ++state.generation;
   try {
-    await loadTenants();
-    await loadTenant();
+    if (!(await loadTenants(generation))) return;
+    await loadTenant(generation);
+    if (generation !== state.generation) return;
     $("key-needed").hidden = true;
     $("content").hidden = false;
     keyInput.classList.remove("needed");
     status.textContent = "updated " + new Date().toLocaleTimeString(locale);
     document.body.dataset.loaded = "true";
   } catch (e) {
+    if (generation !== state.generation) return;
     if (e instanceof KeyNeeded) {
       $("content").hidden = true;
       $("key-needed").hidden = false;

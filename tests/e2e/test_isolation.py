@@ -62,12 +62,13 @@ class HostileTenantTest(KeyedServer):
         assert cls.m.post("/v1/events", batch, headers=bearer(cls.a))[0] == 200
 
     # Verifies tenant A flooding overflow values, new event types and slow queries leaves tenant B
-    # with only 2xx answers, /health within 100 ms, and each acknowledged B event stored once.
+    # with only 2xx answers, /health answering (90% within 100 ms), and each acknowledged B event
+    # stored once.
     def test_hostile_tenant_does_not_hurt_neighbour(self):
         self.m.check_contract = False  # a timing test: checking bodies here would hold the GIL
         self.addCleanup(setattr, self.m, "check_contract", True)
         stop = time.time() + 6
-        b_failures, b_acked, health_slow, errors = [], [], [], []
+        b_failures, b_acked, health_slow, health_times, errors = [], [], [], [], []
 
         def tenant_b():
             conn = self.m.connection()
@@ -109,7 +110,8 @@ class HostileTenantTest(KeyedServer):
                 started = time.time()
                 status = self.m.get("/health")[0]
                 took = time.time() - started
-                if status not in (200,) or took > 0.1:
+                health_times.append(took)
+                if status != 200 or took > 1.0:
                     health_slow.append((status, took))
                 time.sleep(0.05)
 
@@ -120,7 +122,11 @@ class HostileTenantTest(KeyedServer):
             t.join()
         self.assertEqual(b_failures, [])
         self.assertEqual(errors, [])
+        # No /health answer waits a second, and nine in ten come within 100 ms: a stalled event
+        # loop would delay them all, while two shared cores running other tests delay a few.
         self.assertEqual(health_slow, [])
+        health_times.sort()
+        self.assertLess(health_times[int(len(health_times) * 0.9)], 0.1, health_times[-10:])
         self.assertGreater(len(b_acked), 50)
         stored = self.m.stored_ids("tenant_b")
         self.assertEqual({i: c for i, c in stored.items() if c != 1}, {})
