@@ -89,7 +89,8 @@ class GroupLog {
         group.swap(queued_);
       }
       if (offset_ + bytes.size() > static_cast<std::size_t>(kMegabytes) << 20) offset_ = 0;
-      if (::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset_)) < 0 || ::fdatasync(fd_) != 0) {
+      if (::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset_)) < 0 ||
+          ::fdatasync(fd_) != 0) {
         std::perror("pwrite/fdatasync");
         std::exit(1);
       }
@@ -103,13 +104,13 @@ class GroupLog {
   }
 
   int fd_ = -1;
-  std::size_t offset_ = 0;  // writer thread only
+  std::size_t offset_ = 0;                 // writer thread only
   std::size_t groups_ = 0, answered_ = 0;  // writer thread only
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::string queued_bytes_;        // GUARDED_BY(mutex_)
-  std::vector<Responder> queued_;   // GUARDED_BY(mutex_)
-  bool stopping_ = false;           // GUARDED_BY(mutex_)
+  std::string queued_bytes_;       // GUARDED_BY(mutex_)
+  std::vector<Responder> queued_;  // GUARDED_BY(mutex_)
+  bool stopping_ = false;          // GUARDED_BY(mutex_)
   std::thread writer_;
 };
 

@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   std::vector<double> ms;
   for (int i = 0; i < rounds; ++i) {
     auto start = std::chrono::steady_clock::now();
-    if (::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size()) || ::fdatasync(fd) != 0) {
+    if (::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size()) ||
+        ::fdatasync(fd) != 0) {
       std::perror("write/fdatasync");
       return 1;
     }

@@ -80,17 +80,18 @@ int main(int argc, char** argv) {
   double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   std::printf("%ld events of one tenant-month loaded in %.1f s\n", n, load_s);
 
-  pricing::PriceBook book = pricing::seed_price_book(*Decimal::parse("0.01"), *Decimal::parse("0.003"),
-                                                     *Decimal::parse("0.015"), *Decimal::parse("0.10"));
+  pricing::PriceBook book = pricing::price_settings_book(*Decimal::parse("0.01"), *Decimal::parse("0.003"),
+                                                         *Decimal::parse("0.015"), *Decimal::parse("0.10"));
   quota::QuotaBook zones(quota::TenantQuota{});
   std::string total_rollups, total_raw;
   auto report = [&](const char* name, billing::Invoicer& invoicer) {
     double rollups = median_ms(invoicer, billing::UsageSource::kRollups, 21, total_rollups);
     double raw = median_ms(invoicer, billing::UsageSource::kRawEvents, 3, total_raw);
-    std::printf("%s: invoice from rollups %.2f ms (median of 21), from raw events %.0f ms (median of 3); "
-                "totals %s / %s%s\n",
-                name, rollups, raw, total_rollups.c_str(), total_raw.c_str(),
-                total_rollups == total_raw ? " (equal)" : " (DIFFERENT)");
+    std::printf(
+        "%s: invoice from rollups %.2f ms (median of 21), from raw events %.0f ms (median of 3); "
+        "totals %s / %s%s\n",
+        name, rollups, raw, total_rollups.c_str(), total_raw.c_str(),
+        total_rollups == total_raw ? " (equal)" : " (DIFFERENT)");
   };
   billing::Invoicer embedded(local, book, zones);
   report("embedded store", embedded);

@@ -18,18 +18,20 @@ namespace {
 // Times check(tenant) for `rounds` tenants. The name is copied before the clock starts, as a
 // request's tenant id is in cache when the check runs (it was just parsed).
 template <class F>
-void measure(const char* name, int rounds, const std::vector<std::string>& tenants, const std::vector<int>& picks,
-             F&& check) {
+void measure(const char* name, int rounds, const std::vector<std::string>& tenants,
+             const std::vector<int>& picks, F&& check) {
   std::vector<std::int64_t> ns(rounds);
   for (int i = 0; i < rounds; ++i) {
     std::string tenant = tenants[picks[i]];
     auto start = std::chrono::steady_clock::now();
     check(tenant);
-    ns[i] = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+    ns[i] = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+                .count();
   }
   std::sort(ns.begin(), ns.end());
-  std::printf("%-48s p50 %6lld ns   p99 %6lld ns   p99.9 %6lld ns\n", name, static_cast<long long>(ns[rounds / 2]),
-              static_cast<long long>(ns[rounds * 99 / 100]), static_cast<long long>(ns[rounds * 999 / 1000]));
+  std::printf("%-48s p50 %6lld ns   p99 %6lld ns   p99.9 %6lld ns\n", name,
+              static_cast<long long>(ns[rounds / 2]), static_cast<long long>(ns[rounds * 99 / 100]),
+              static_cast<long long>(ns[rounds * 999 / 1000]));
 }
 
 }  // namespace
@@ -56,12 +58,14 @@ int main() {
 
   std::printf("%d tenants loaded\n", kTenants);
   volatile bool sink = false;
-  measure("check one meter against its daily limit", static_cast<int>(picks.size()), tenants, picks, [&](const std::string& t) {
-    quota::QuotaBook::Tenant found = book.find(t);
-    const quota::QuotaBook::Entry& entry = *found.settings;
-    auto key = quota::counter_key_view(t, quota::Meter::kQueries, entry.zone, quota::Period::kDay, now);
-    sink = book.used(found, key) < *entry.quota[quota::Meter::kQueries].per_day;
-  });
+  measure("check one meter against its daily limit", static_cast<int>(picks.size()), tenants, picks,
+          [&](const std::string& t) {
+            quota::QuotaBook::Tenant found = book.find(t);
+            const quota::QuotaBook::Entry& entry = *found.settings;
+            auto key =
+                quota::counter_key_view(t, quota::Meter::kQueries, entry.zone, quota::Period::kDay, now);
+            sink = book.used(found, key) < *entry.quota[quota::Meter::kQueries].per_day;
+          });
   measure("full report (3 meters x day and month)", 200'000, tenants, picks, [&](const std::string& t) {
     auto statuses = quota::quota_status(book, t, now);
     sink = statuses.front().exceeded;

@@ -23,12 +23,15 @@ int main(int argc, char** argv) {
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = FULL");
   db.exec("PRAGMA cache_size = -65536");
-  db.exec("CREATE TABLE usage_events_202611 (id TEXT NOT NULL, tenant_id TEXT NOT NULL, event_type TEXT NOT NULL, "
-          "quantity TEXT NOT NULL, ts INTEGER NOT NULL, received_at INTEGER NOT NULL, metadata TEXT NOT NULL)");
+  db.exec(
+      "CREATE TABLE usage_events_202611 (id TEXT NOT NULL, tenant_id TEXT NOT NULL, event_type TEXT NOT "
+      "NULL, "
+      "quantity TEXT NOT NULL, ts INTEGER NOT NULL, received_at INTEGER NOT NULL, metadata TEXT NOT NULL)");
   SQLite::Statement insert(db, "INSERT INTO usage_events_202611 VALUES (?, ?, ?, ?, ?, ?, ?)");
   auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
   std::int64_t ms = now.time_since_epoch().count();
-  const std::string tenant = "tenant_bench", type = "tokens", quantity = "1", metadata = "{\"endpoint\":\"/api/search\"}";
+  const std::string tenant = "tenant_bench", type = "tokens", quantity = "1",
+                    metadata = "{\"endpoint\":\"/api/search\"}";
 
   auto start = std::chrono::steady_clock::now();
   for (long done = 0; done < rows;) {

@@ -44,11 +44,14 @@ void start_tracker(benchmark::State& state) {
 
 void report(benchmark::State& state, std::vector<std::int64_t>& ns) {
   std::sort(ns.begin(), ns.end());
-  auto pct = [&](double p) { return static_cast<double>(ns[static_cast<std::size_t>(p * static_cast<double>(ns.size() - 1))]); };
+  auto pct = [&](double p) {
+    return static_cast<double>(ns[static_cast<std::size_t>(p * static_cast<double>(ns.size() - 1))]);
+  };
   state.counters["p50_ns"] = benchmark::Counter(pct(0.50), benchmark::Counter::kAvgThreads);
   state.counters["p99_ns"] = benchmark::Counter(pct(0.99), benchmark::Counter::kAvgThreads);
   state.counters["p999_ns"] = benchmark::Counter(pct(0.999), benchmark::Counter::kAvgThreads);
-  state.counters["max_ns"] = benchmark::Counter(static_cast<double>(ns.back()), benchmark::Counter::kAvgThreads);
+  state.counters["max_ns"] =
+      benchmark::Counter(static_cast<double>(ns.back()), benchmark::Counter::kAvgThreads);
   if (state.thread_index() == 0) {
     g_tracker->flush();
     state.counters["sent"] = static_cast<double>(g_tracker->stats().sent);

@@ -1,13 +1,14 @@
-// A small multi-tenant "RAG API" (the seed's example), metered with meter::Tracker: each
+// A small multi-tenant "RAG API" (the Python service's example), metered with meter::Tracker: each
 // request costs one query plus its input and output tokens, tracked without waiting for
 // meterd. Run meterd, then this, then:
 //   curl -H 'X-Tenant: tenant_acme' 'http://127.0.0.1:8080/ask?q=what+is+metering'
 // Usage: rag_api [LISTEN_PORT] [METERD_URL]
+// clang-format off
 #include <utility>  // before Boost 1.74, whose awaitable.hpp uses std::exchange without it
+// clang-format on
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
-
 #include <cstdio>
 #include <string>
 
@@ -31,7 +32,8 @@ Answer answer(const std::string& question) {
   return {"Metering records each billable event with its tenant.", input, 12};
 }
 
-http::response<http::string_body> handle(const http::request<http::string_body>& req, meter::Tracker& tracker) {
+http::response<http::string_body> handle(const http::request<http::string_body>& req,
+                                         meter::Tracker& tracker) {
   http::response<http::string_body> res{http::status::ok, req.version()};
   res.set(http::field::content_type, "application/json");
   std::string tenant(req["X-Tenant"]);

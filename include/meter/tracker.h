@@ -23,9 +23,9 @@ namespace meter {
 struct TrackedEvent {
   std::string tenant_id;
   std::string event_type;
-  std::string quantity = "1";   // an exact decimal as text, e.g. "1500" or "0.25"
-  std::string id;               // the idempotency key; empty = generated (UUIDv7)
-  std::string metadata = "{}";  // a JSON object, as text
+  std::string quantity = "1";     // an exact decimal as text, e.g. "1500" or "0.25"
+  std::string id;                 // the idempotency key; empty = generated (UUIDv7)
+  std::string metadata = "{}";    // a JSON object, as text
   std::int64_t timestamp_ms = 0;  // Unix milliseconds; 0 = now
 };
 
@@ -84,7 +84,7 @@ class Sink {
 
 class Tracker {
  public:
-  explicit Tracker(TrackerOptions options);  // batches go to meterd at options.url
+  explicit Tracker(TrackerOptions options);                     // batches go to meterd at options.url
   Tracker(TrackerOptions options, std::unique_ptr<Sink> sink);  // batches go to `sink`
   // Ships what is buffered (or spills it when meterd is unreachable), then stops.
   ~Tracker();

@@ -7,10 +7,12 @@
 namespace meter::auth {
 
 KeyStore::KeyStore(const std::filesystem::path& path)
-    : db_([&] {
-        if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-        return path.string();
-      }(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE) {
+    : db_(
+          [&] {
+            if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+            return path.string();
+          }(),
+          SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE) {
   db_.exec("PRAGMA journal_mode = WAL");
   db_.exec("PRAGMA synchronous = FULL");
   db_.exec("PRAGMA busy_timeout = 5000");
@@ -34,7 +36,10 @@ Result<std::string> KeyStore::create(bool admin, const std::string& tenant_id, c
     insert.bind(1, key_id_of_hash(hash));
     insert.bind(2, hash);
     insert.bind(3, admin ? 1 : 0);
-    if (admin) insert.bind(4); else insert.bind(4, tenant_id);
+    if (admin)
+      insert.bind(4);
+    else
+      insert.bind(4, tenant_id);
     insert.bind(5, name);
     insert.bind(6, static_cast<std::int64_t>(to_unix_ms(now)));
     insert.exec();
@@ -47,8 +52,9 @@ Result<std::string> KeyStore::create(bool admin, const std::string& tenant_id, c
 Result<std::vector<KeyRecord>> KeyStore::list() {
   try {
     std::vector<KeyRecord> out;
-    SQLite::Statement q(db_, "SELECT key_id, hash, admin, tenant_id, name, created_at, revoked_at FROM api_keys "
-                             "ORDER BY created_at, key_id");
+    SQLite::Statement q(db_,
+                        "SELECT key_id, hash, admin, tenant_id, name, created_at, revoked_at FROM api_keys "
+                        "ORDER BY created_at, key_id");
     while (q.executeStep()) {
       KeyRecord r;
       r.key_id = q.getColumn(0).getString();
@@ -68,7 +74,8 @@ Result<std::vector<KeyRecord>> KeyStore::list() {
 
 Status KeyStore::revoke(const std::string& key_id, Timestamp now) {
   try {
-    SQLite::Statement update(db_, "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL");
+    SQLite::Statement update(db_,
+                             "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL");
     update.bind(1, static_cast<std::int64_t>(to_unix_ms(now)));
     update.bind(2, key_id);
     if (update.exec() == 0) {

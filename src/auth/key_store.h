@@ -32,7 +32,8 @@ class KeyStore {
   explicit KeyStore(const std::filesystem::path& path);
 
   // Creates a key and returns it in clear: the only time it is ever seen.
-  Result<std::string> create(bool admin, const std::string& tenant_id, const std::string& name, Timestamp now);
+  Result<std::string> create(bool admin, const std::string& tenant_id, const std::string& name,
+                             Timestamp now);
   Result<std::vector<KeyRecord>> list();
   // Revokes by key id; not found is an error naming the id.
   Status revoke(const std::string& key_id, Timestamp now);

@@ -6,7 +6,7 @@
 
 namespace meter::billing {
 
-// An invoice as JSON: the seed's fields (invoice_number, tenant_id, year, month, period_start,
+// An invoice as JSON: the Python service's fields (invoice_number, tenant_id, year, month, period_start,
 // period_end, currency, line_items[], subtotal, total) and meterd's (plan, time_zone, source,
 // per line the model, free allowance, billable quantity and tiers; minimum commitment).
 // Decimals are strings, so no reader turns them into floating point.

@@ -4,8 +4,8 @@
 
 namespace meter::billing {
 
-Result<Decimal> average_daily_max(const std::vector<std::pair<Timestamp, Decimal>>& readings, const quota::Zone& zone,
-                          Timestamp from, Timestamp to) {
+Result<Decimal> average_daily_max(const std::vector<std::pair<Timestamp, Decimal>>& readings,
+                                  const quota::Zone& zone, Timestamp from, Timestamp to) {
   std::map<Timestamp, Decimal> daily_max;  // local day start -> max
   for (const auto& [at, value] : readings) {
     if (at < from || at >= to) continue;

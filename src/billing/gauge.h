@@ -16,7 +16,7 @@ namespace meter::billing {
 // says otherwise); days before the first reading of the period count 0. The average over all
 // days of the period is rounded half up to Decimal's 12 digits; an error if the daily sum
 // overflows. `readings` are (time, value).
-Result<Decimal> average_daily_max(const std::vector<std::pair<Timestamp, Decimal>>& readings, const quota::Zone& zone,
-                          Timestamp from, Timestamp to);
+Result<Decimal> average_daily_max(const std::vector<std::pair<Timestamp, Decimal>>& readings,
+                                  const quota::Zone& zone, Timestamp from, Timestamp to);
 
 }  // namespace meter::billing

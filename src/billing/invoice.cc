@@ -26,7 +26,8 @@ Result<std::pair<int, int>> parse_year_month(std::string_view text, std::string 
   int year = text.size() == 7 && text[4] == '-' ? digits(0, 4) : -1;
   int month = year >= 0 ? digits(5, 2) : -1;
   if (year < 1970 || month < 1 || month > 12) {
-    return fail(Error::invalid(std::move(field), fmt::format("'{}' is not a month: use YYYY-MM, e.g. 2026-11", text)));
+    return fail(Error::invalid(std::move(field),
+                               fmt::format("'{}' is not a month: use YYYY-MM, e.g. 2026-11", text)));
   }
   return std::pair{year, month};
 }
@@ -38,8 +39,8 @@ Result<Invoice> build_invoice(const std::string& tenant_id, const InvoicePeriod&
   return build_invoice(tenant_id, period, keyed, plan);
 }
 
-Result<Invoice> build_invoice(const std::string& tenant_id, const InvoicePeriod& period, const MeterUsage& usage,
-                              const pricing::Plan& plan) {
+Result<Invoice> build_invoice(const std::string& tenant_id, const InvoicePeriod& period,
+                              const MeterUsage& usage, const pricing::Plan& plan) {
   Invoice invoice;
   invoice.number = fmt::format("INV-{:04d}{:02d}-{}", period.year, period.month, tenant_id);
   invoice.tenant_id = tenant_id;
@@ -69,8 +70,8 @@ Result<Invoice> build_invoice(const std::string& tenant_id, const InvoicePeriod&
       line.description = price->description.empty() ? event_type : price->description;
       if (!key.group.empty()) line.description += " (" + key.group + ")";
       line.unit_price = !charge->tiers.empty() ? charge->tiers.front().unit_price
-                        : price->tiers.empty()   ? price->unit_price
-                                                 : price->tiers.front().unit_price;
+                        : price->tiers.empty() ? price->unit_price
+                                               : price->tiers.front().unit_price;
       line.per = price->model == pricing::Model::kPackage ? price->package_size : price->per;
       line.charge = std::move(*charge);
     }

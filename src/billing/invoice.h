@@ -28,7 +28,7 @@ struct InvoiceLine {
   std::string group;  // the group_by value ("" when the meter is not grouped)
   std::string description;
   bool priced = true;  // false: no price in the plan; shown with amount 0
-  Decimal unit_price;  // the first tier's, for the seed's flat view
+  Decimal unit_price;  // the first tier's, for the Python service's flat view
   Decimal per;
   pricing::Charge charge;
 };

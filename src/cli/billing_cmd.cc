@@ -53,9 +53,12 @@ int run_invoice(const config::LoadedConfig& loaded, const InvoiceArgs& args) {
   bool csv = args.format == "csv";
   Result<std::string> text = std::string();
   if (args.from_raw) {
-    auto invoice = b->invoicer->build(args.tenant, month->first, month->second, billing::UsageSource::kRawEvents);
-    if (invoice) text = csv ? billing::invoice_csv(*invoice) : billing::invoice_json(*invoice);
-    else text = fail(invoice.error());
+    auto invoice =
+        b->invoicer->build(args.tenant, month->first, month->second, billing::UsageSource::kRawEvents);
+    if (invoice)
+      text = csv ? billing::invoice_csv(*invoice) : billing::invoice_json(*invoice);
+    else
+      text = fail(invoice.error());
   } else {
     text = b->invoicer->render(args.tenant, month->first, month->second, csv);
   }
@@ -79,7 +82,8 @@ int run_billing_run(const config::LoadedConfig& loaded, const BillingRunArgs& ar
   if (!b) return 1;
   // Every zone's month lies within a day of the UTC month.
   auto utc = *billing::month_bounds(month->first, month->second);
-  auto tenants = b->stores->store().tenants(utc.first - std::chrono::days(1), utc.second + std::chrono::days(1));
+  auto tenants =
+      b->stores->store().tenants(utc.first - std::chrono::days(1), utc.second + std::chrono::days(1));
   if (!tenants) {
     std::fprintf(stderr, "meterd billing-run: %s\n", tenants.error().message.c_str());
     return 1;
@@ -113,12 +117,14 @@ int run_billing_run(const config::LoadedConfig& loaded, const BillingRunArgs& ar
     }
   }
   if (tty && !tenants->empty()) std::fputc('\n', stderr);
-  std::printf("billing-run %s: %zu invoices in %s (summary.csv)", args.month.c_str(), tenants->size() - failed,
-              args.out.string().c_str());
-  for (const auto& [currency, total] : totals) std::printf(", total %s %s", total.to_string().c_str(), currency.c_str());
+  std::printf("billing-run %s: %zu invoices in %s (summary.csv)", args.month.c_str(),
+              tenants->size() - failed, args.out.string().c_str());
+  for (const auto& [currency, total] : totals)
+    std::printf(", total %s %s", total.to_string().c_str(), currency.c_str());
   std::printf("\n");
   if (failed > 0) {
-    std::fprintf(stderr, "meterd billing-run: %d tenant(s) failed (above); run it again after fixing them\n", failed);
+    std::fprintf(stderr, "meterd billing-run: %d tenant(s) failed (above); run it again after fixing them\n",
+                 failed);
     return 1;
   }
   return 0;

@@ -31,12 +31,14 @@ int run_keys_create(const config::LoadedConfig& loaded, const KeysCreateArgs& ar
       return 1;
     }
     std::printf("%s\n", key->c_str());
-    std::fprintf(stderr, "This %s key is shown once; meterd keeps only its SHA-256. Send it as "
-                         "'Authorization: Bearer <key>'.\n",
+    std::fprintf(stderr,
+                 "This %s key is shown once; meterd keeps only its SHA-256. Send it as "
+                 "'Authorization: Bearer <key>'.\n",
                  args.admin ? "admin" : ("tenant " + args.tenant).c_str());
     return 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "meterd keys create: cannot open %s: %s\n", keys_path(loaded.config).c_str(), e.what());
+    std::fprintf(stderr, "meterd keys create: cannot open %s: %s\n", keys_path(loaded.config).c_str(),
+                 e.what());
     return 1;
   }
 }
@@ -49,7 +51,8 @@ int run_keys_list(const config::LoadedConfig& loaded) {
       std::fprintf(stderr, "meterd keys list: %s\n", keys.error().message.c_str());
       return 1;
     }
-    std::printf("%-14s %-8s %-24s %-26s %-26s %s\n", "KEY_ID", "SCOPE", "TENANT", "CREATED", "REVOKED", "NAME");
+    std::printf("%-14s %-8s %-24s %-26s %-26s %s\n", "KEY_ID", "SCOPE", "TENANT", "CREATED", "REVOKED",
+                "NAME");
     for (const auto& k : *keys) {
       std::printf("%-14s %-8s %-24s %-26s %-26s %s\n", k.key_id.c_str(), k.admin ? "admin" : "tenant",
                   k.admin ? "-" : k.tenant_id.c_str(), format_rfc3339(k.created_at).c_str(),
@@ -57,7 +60,8 @@ int run_keys_list(const config::LoadedConfig& loaded) {
     }
     return 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "meterd keys list: cannot open %s: %s\n", keys_path(loaded.config).c_str(), e.what());
+    std::fprintf(stderr, "meterd keys list: cannot open %s: %s\n", keys_path(loaded.config).c_str(),
+                 e.what());
     return 1;
   }
 }
@@ -72,7 +76,8 @@ int run_keys_revoke(const config::LoadedConfig& loaded, const std::string& key_i
     std::printf("revoked %s; running servers stop accepting it within a second\n", key_id.c_str());
     return 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "meterd keys revoke: cannot open %s: %s\n", keys_path(loaded.config).c_str(), e.what());
+    std::fprintf(stderr, "meterd keys revoke: cannot open %s: %s\n", keys_path(loaded.config).c_str(),
+                 e.what());
     return 1;
   }
 }

@@ -92,7 +92,8 @@ int main(int argc, char** argv) {
       clickhouse;
   std::vector<std::string> sets;
   app.add_option("--config", config_file, "meterd.toml to read (default: ./meterd.toml if present)");
-  app.add_option("--env-file", env_file, "a .env file in the seed's format (default: ./.env if present)");
+  app.add_option("--env-file", env_file,
+                 "a .env file in the Python service's format (default: ./.env if present)");
   app.add_option("--listen", listen, "address:port to serve on (server.listen)");
   app.add_option("--data-dir", data_dir, "folder of the embedded store (server.data_dir)");
   app.add_option("--clickhouse", clickhouse,
@@ -127,8 +128,8 @@ int main(int argc, char** argv) {
   retention_apply->add_flag("--dry-run", dry_run, "only print what would be dropped");
   ReplayArgs replay_args;
   std::optional<std::string> replay_url;
-  auto* replay =
-      app.add_subcommand("replay", "send a JSONL file of events (e.g. the seed's fallback file) to meterd");
+  auto* replay = app.add_subcommand(
+      "replay", "send a JSONL file of events (e.g. the Python service's fallback file) to meterd");
   replay->add_option("file", replay_args.file, "the .jsonl file (default: FALLBACK_FILE_PATH)");
   replay->add_option("--url", replay_url, "meterd's address (default: http:// + server.listen)");
   replay->add_option("--api-key", replay_args.api_key, "an API key (default: $METERD_API_KEY)")

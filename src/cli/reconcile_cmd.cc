@@ -43,14 +43,15 @@ int report_late_usage(Billing& b, const std::vector<int>& months) {
         if (line.charge.quantity == before) continue;
         if (late++ == 0) {
           std::printf("\nlate usage: events that arrived after these invoices were finalized (not billed)\n");
-          std::printf("%-8s %-24s %-16s %24s %24s %24s\n", "month", "tenant", "event_type", "invoiced", "now", "late");
+          std::printf("%-8s %-24s %-16s %24s %24s %24s\n", "month", "tenant", "event_type", "invoiced", "now",
+                      "late");
         }
-        std::printf("%-8s %-24s %-16s %24s %24s %24s\n", fmt::format("{}-{:02}", month / 100, month % 100).c_str(),
-                    snapshot.tenant_id.c_str(),
-                    (line.group.empty() ? line.event_type : line.event_type + " (" + line.group + ")").c_str(),
-                    before.to_string().c_str(),
-                    line.charge.quantity.to_string().c_str(),
-                    line.charge.quantity.checked_sub(before)->to_string().c_str());
+        std::printf(
+            "%-8s %-24s %-16s %24s %24s %24s\n", fmt::format("{}-{:02}", month / 100, month % 100).c_str(),
+            snapshot.tenant_id.c_str(),
+            (line.group.empty() ? line.event_type : line.event_type + " (" + line.group + ")").c_str(),
+            before.to_string().c_str(), line.charge.quantity.to_string().c_str(),
+            line.charge.quantity.checked_sub(before)->to_string().c_str());
       }
     }
   }
@@ -97,10 +98,10 @@ int run_reconcile(const config::LoadedConfig& loaded, const ReconcileArgs& args)
       drifting += c.drift();
       std::printf("%-8s %-24s %-16s %24s %10lld %24s %10lld %24s %10lld  %s\n",
                   fmt::format("{}-{:02}", month / 100, month % 100).c_str(), c.tenant_id.c_str(),
-                  c.event_type.c_str(), c.raw.quantity.to_string().c_str(), static_cast<long long>(c.raw.events),
-                  c.hourly.quantity.to_string().c_str(), static_cast<long long>(c.hourly.events),
-                  c.daily.quantity.to_string().c_str(), static_cast<long long>(c.daily.events),
-                  c.drift() ? "DRIFT" : "ok");
+                  c.event_type.c_str(), c.raw.quantity.to_string().c_str(),
+                  static_cast<long long>(c.raw.events), c.hourly.quantity.to_string().c_str(),
+                  static_cast<long long>(c.hourly.events), c.daily.quantity.to_string().c_str(),
+                  static_cast<long long>(c.daily.events), c.drift() ? "DRIFT" : "ok");
     }
   }
   std::printf("%d rows checked on %s, %d with drift\n", rows, std::string(store.name()).c_str(), drifting);

@@ -1,4 +1,4 @@
-// `meterd replay FILE.jsonl`: sends a JSONL file of events (the seed's
+// `meterd replay FILE.jsonl`: sends a JSONL file of events (the Python service's
 // usage_events_fallback.jsonl, or meterd's own event format) to a running meterd through
 // /v1/events, so the server's dedupe, quotas and rollups apply exactly as for live traffic.
 // Ids are kept (or derived from each line), so replaying a file again adds nothing.

@@ -88,8 +88,8 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
   ClickHouse* clickhouse = stores->clickhouse.get();
   std::filesystem::path db_path = c.data_dir / "meterd.db";
 
-  // Quotas: every tenant's settings in memory, and live counters rebuilt from the raw events of
-  // the current and previous UTC month (enough for the current day and month in any zone).
+  // Quotas: every tenant's settings in memory, and live counters rebuilt from the usage of the
+  // current and previous UTC month (enough for the current day and month in any zone).
   quota::TenantQuota default_quota;
   default_quota[quota::Meter::kQueries].per_day = Decimal::from_integer(c.default_quota_queries);
   default_quota[quota::Meter::kTokens].per_day = Decimal::from_integer(c.default_quota_tokens);
@@ -106,9 +106,10 @@ int run_serve(const config::LoadedConfig& loaded, bool demo) {
         spdlog::warn("tenant {}: {}; using UTC", tenant, s.error().message);
     }
   }
-  // The quota counters and the dedupe index are rebuilt from the raw events at the same time,
-  // each on its own reader connection: a restart over millions of events takes the longer of
-  // the two scans, not their sum. Nothing is served before both are done.
+  // The quota counters (from quarter-hour rollups; gauges from their raw events) and the dedupe
+  // index (from the ids of recent events) are rebuilt at the same time, each on its own reader
+  // connection: a restart takes the longer of the two scans, not their sum. Nothing is served
+  // before both are done.
   Timestamp recount_from =
       floor_to(Window::kMonth, floor_to(Window::kMonth, clock.now()) - std::chrono::days(1));
   auto recounted = std::async(std::launch::async, [&] {

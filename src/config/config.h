@@ -44,12 +44,12 @@ struct Config {
   std::uint64_t rate_limit_events_per_second = 100'000;  // per tenant; 0 = off
   std::uint64_t rate_limit_burst = 200'000;
 
-  // [buffer] (seed: BUFFER_SIZE, FLUSH_INTERVAL_SECONDS): batches shipped to a remote backend
-  std::size_t buffer_size = 10'000;  // the seed had 100; bench/clickhouse.sh shows why larger
+  // [buffer] (Python service: BUFFER_SIZE, FLUSH_INTERVAL_SECONDS): batches shipped to a remote backend
+  std::size_t buffer_size = 10'000;  // the Python service used 100; bench/clickhouse.sh shows why larger
   std::chrono::milliseconds flush_interval = std::chrono::seconds(1);
   std::filesystem::path fallback_file_path = "./usage_events_fallback.jsonl";
 
-  // [clickhouse] (seed: CLICKHOUSE_*); empty host = embedded store only
+  // [clickhouse] (Python service: CLICKHOUSE_*); empty host = embedded store only
   std::string clickhouse_host;
   int clickhouse_port = 8123;
   std::string clickhouse_user = "default";
@@ -58,33 +58,33 @@ struct Config {
   // A shipment in flight longer than this (or a query) counts ClickHouse as unreachable.
   std::chrono::milliseconds clickhouse_timeout = std::chrono::seconds(30);
 
-  // [pricing] (seed: PRICE_*), the default plan
+  // [pricing] (Python service: PRICE_*), the default plan
   Decimal price_per_query = *Decimal::parse("0.01");
   Decimal price_per_1k_input_tokens = *Decimal::parse("0.003");
   Decimal price_per_1k_output_tokens = *Decimal::parse("0.015");
   Decimal price_per_gb_storage = *Decimal::parse("0.10");
   // [billing] and [plans.NAME] tables: named plans (config/plans.cc); tenants without a plan
-  // of their own are billed on default_plan. "default" is the seed's PRICE_* plan unless a
+  // of their own are billed on default_plan. "default" is the Python service's PRICE_* plan unless a
   // [plans.default] table replaces it.
   std::string default_plan = "default";
   std::vector<pricing::Plan> plans;
   std::vector<pricing::MeterDef> meters;  // [meters.EVENT_TYPE]: how a month's events aggregate
 
-  // [quota] (seed: DEFAULT_QUOTA_*), per tenant per day
+  // [quota] (Python service: DEFAULT_QUOTA_*), per tenant per day
   std::int64_t default_quota_queries = 1000;
   std::int64_t default_quota_tokens = 100'000;
   std::vector<int> alert_thresholds = {80, 100};  // percent of a limit
   std::string webhook_url;                        // empty: alerts are only recorded
   std::string webhook_secret;
 
-  // [retention] (seed: RETENTION_MONTHS)
+  // [retention] (Python service: RETENTION_MONTHS)
   int retention_months = 36;
 
-  // [grafana] (seed: GRAFANA_*); kept for compatibility, meterd serves its own dashboard
+  // [grafana] (Python service: GRAFANA_*); kept for compatibility, meterd serves its own dashboard
   std::string grafana_url = "http://localhost:3000";
   std::string grafana_api_key;
 
-  // (seed: OFFLINE) true = never contact ClickHouse, even when configured
+  // (Python service: OFFLINE) true = never contact ClickHouse, even when configured
   bool offline = false;
 };
 

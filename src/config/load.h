@@ -12,7 +12,7 @@
 
 namespace meter::config {
 
-// Where settings come from, lowest precedence first: meterd.toml, a .env file in the seed's
+// Where settings come from, lowest precedence first: meterd.toml, a .env file in the Python service's
 // format, the process environment, then flags (`overrides`, as setting key or env name).
 struct ConfigSources {
   std::optional<std::filesystem::path> toml_file;  // default: ./meterd.toml when it exists

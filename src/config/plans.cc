@@ -187,8 +187,8 @@ Status read_meters(Config& config, const toml::table& meters, const std::string&
 
 Result<pricing::PriceBook> price_book(const Config& c) {
   pricing::PriceBook book;
-  book.plans.push_back(pricing::seed_plan(c.price_per_query, c.price_per_1k_input_tokens,
-                                          c.price_per_1k_output_tokens, c.price_per_gb_storage));
+  book.plans.push_back(pricing::price_settings_plan(c.price_per_query, c.price_per_1k_input_tokens,
+                                                    c.price_per_1k_output_tokens, c.price_per_gb_storage));
   for (const Plan& p : c.plans) {
     if (p.name == "default") {
       book.plans.front() = p;

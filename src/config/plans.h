@@ -1,10 +1,10 @@
 #pragma once
 
+#include <toml++/toml.h>
+
 #include <functional>
 #include <string>
 #include <string_view>
-
-#include <toml++/toml.h>
 
 #include "config/config.h"
 #include "pricing/price_book.h"
@@ -37,7 +37,7 @@ Status read_plans(Config& config, const toml::table& plans,
 //   group_by = "model"              # one invoice line per metadata "model" value
 Status read_meters(Config& config, const toml::table& meters, const std::string& file);
 
-// The price book the configuration describes: the seed's PRICE_* plan as "default", then the
+// The price book the configuration describes: the Python service's PRICE_* plan as "default", then the
 // [plans] tables (one named "default" replaces it). Fails when default_plan names no plan.
 Result<pricing::PriceBook> price_book(const Config& config);
 

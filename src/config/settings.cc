@@ -168,7 +168,8 @@ const std::vector<Setting>& table() {
       {"buffer.flush_interval_seconds", "FLUSH_INTERVAL_SECONDS", "ship a partial batch after this long",
        false, METER_SECONDS(flush_interval)},
       {"buffer.fallback_file_path", "FALLBACK_FILE_PATH",
-       "the seed's JSONL fallback file, for `meterd replay`", false, METER_PATH(fallback_file_path)},
+       "the Python service's JSONL fallback file, for `meterd replay`", false,
+       METER_PATH(fallback_file_path)},
 
       {"clickhouse.host", "CLICKHOUSE_HOST", "ClickHouse host; empty = embedded store", false,
        METER_STRING(clickhouse_host)},
@@ -227,8 +228,9 @@ const std::vector<Setting>& table() {
       {"retention.months", "RETENTION_MONTHS", "months of raw events kept", false,
        METER_INT(retention_months, int, 1, 1200)},
 
-      {"grafana.url", "GRAFANA_URL", "kept for seed compatibility", false, METER_STRING(grafana_url)},
-      {"grafana.api_key", "GRAFANA_API_KEY", "kept for seed compatibility", true,
+      {"grafana.url", "GRAFANA_URL", "kept for compatibility with the Python service", false,
+       METER_STRING(grafana_url)},
+      {"grafana.api_key", "GRAFANA_API_KEY", "kept for compatibility with the Python service", true,
        METER_STRING(grafana_api_key)},
 
       {"offline", "OFFLINE", "never contact ClickHouse", false,

@@ -11,7 +11,7 @@
 namespace meter::config {
 
 // One configurable value: its name in meterd.toml ("section.key"), its environment variable
-// (the seed's name where the seed has one), and how to read and print it.
+// (the Python service's name where it had one), and how to read and print it.
 struct Setting {
   std::string_view key;
   std::string_view env;

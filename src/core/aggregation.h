@@ -27,12 +27,18 @@ inline std::optional<Aggregation> parse_aggregation(std::string_view name) {
 
 inline std::string_view aggregation_name(Aggregation a) {
   switch (a) {
-    case Aggregation::kSum: return "sum";
-    case Aggregation::kCount: return "count";
-    case Aggregation::kMax: return "max";
-    case Aggregation::kMin: return "min";
-    case Aggregation::kLatest: return "latest";
-    case Aggregation::kUniqueCount: return "unique_count";
+    case Aggregation::kSum:
+      return "sum";
+    case Aggregation::kCount:
+      return "count";
+    case Aggregation::kMax:
+      return "max";
+    case Aggregation::kMin:
+      return "min";
+    case Aggregation::kLatest:
+      return "latest";
+    case Aggregation::kUniqueCount:
+      return "unique_count";
   }
   return "sum";
 }

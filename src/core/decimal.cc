@@ -80,8 +80,7 @@ std::optional<Decimal> Decimal::parse(std::string_view text) {
 
 std::string Decimal::to_string() const {
   // The magnitude as unsigned, so that the most negative value needs no special case.
-  UInt128 magnitude = units_ < 0 ? -static_cast<UInt128>(units_)
-                                           : static_cast<UInt128>(units_);
+  UInt128 magnitude = units_ < 0 ? -static_cast<UInt128>(units_) : static_cast<UInt128>(units_);
   UInt128 integral = magnitude / static_cast<UInt128>(kOne);
   auto fraction = static_cast<std::uint64_t>(magnitude % static_cast<UInt128>(kOne));
 

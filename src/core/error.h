@@ -30,9 +30,7 @@ struct Error {
   static Error invalid(std::string field, std::string message) {
     return {ErrorCode::kInvalidArgument, std::move(message), std::move(field)};
   }
-  static Error unavailable(std::string message) {
-    return {ErrorCode::kUnavailable, std::move(message), {}};
-  }
+  static Error unavailable(std::string message) { return {ErrorCode::kUnavailable, std::move(message), {}}; }
   static Error internal(std::string message) { return {ErrorCode::kInternal, std::move(message), {}}; }
 };
 

@@ -13,9 +13,8 @@ namespace meter {
 // from any thread. Rendered in Prometheus' text format (seconds, cumulative buckets).
 class Histogram {
  public:
-  static constexpr std::array<std::int64_t, 12> kBoundsMicros = {100,    250,    500,     1'000,   2'500,   5'000,
-                                                                  10'000, 25'000, 100'000, 500'000, 1'000'000,
-                                                                  10'000'000};
+  static constexpr std::array<std::int64_t, 12> kBoundsMicros = {
+      100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 100'000, 500'000, 1'000'000, 10'000'000};
 
   void observe(std::chrono::nanoseconds elapsed) {
     std::int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();

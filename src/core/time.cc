@@ -86,8 +86,8 @@ std::optional<Timestamp> parse_rfc3339(std::string_view text) {
   }
   if (pos != text.size()) return std::nullopt;
 
-  return from_days(*day) + hours(*hh) + minutes(*mm) + std::chrono::seconds(*ss) +
-         milliseconds(millis) - offset;
+  return from_days(*day) + hours(*hh) + minutes(*mm) + std::chrono::seconds(*ss) + milliseconds(millis) -
+         offset;
 }
 
 std::optional<Timestamp> parse_date(std::string_view text) {
@@ -135,21 +135,27 @@ std::optional<Window> parse_window(std::string_view name) {
 
 std::string_view window_name(Window w) {
   switch (w) {
-    case Window::kQuarterHour: return "quarter_hour";
-    case Window::kHour: return "hour";
-    case Window::kDay: return "day";
-    case Window::kMonth: return "month";
+    case Window::kQuarterHour:
+      return "quarter_hour";
+    case Window::kHour:
+      return "hour";
+    case Window::kDay:
+      return "day";
+    case Window::kMonth:
+      return "month";
   }
   return "?";
 }
 
 Timestamp floor_to(Window w, Timestamp t) {
   switch (w) {
-    case Window::kQuarterHour: return std::chrono::floor<std::chrono::minutes>(t) -
-                                      std::chrono::floor<std::chrono::minutes>(t).time_since_epoch() %
-                                          std::chrono::minutes(15);
-    case Window::kHour: return std::chrono::floor<hours>(t);
-    case Window::kDay: return std::chrono::floor<days>(t);
+    case Window::kQuarterHour:
+      return std::chrono::floor<std::chrono::minutes>(t) -
+             std::chrono::floor<std::chrono::minutes>(t).time_since_epoch() % std::chrono::minutes(15);
+    case Window::kHour:
+      return std::chrono::floor<hours>(t);
+    case Window::kDay:
+      return std::chrono::floor<days>(t);
     case Window::kMonth: {
       date::year_month_day ymd{std::chrono::floor<days>(t)};
       return from_days(date::sys_days(ymd.year() / ymd.month() / 1));
@@ -160,9 +166,12 @@ Timestamp floor_to(Window w, Timestamp t) {
 
 Timestamp next_window(Window w, Timestamp t) {
   switch (w) {
-    case Window::kQuarterHour: return floor_to(w, t) + std::chrono::minutes(15);
-    case Window::kHour: return floor_to(w, t) + hours(1);
-    case Window::kDay: return floor_to(w, t) + days(1);
+    case Window::kQuarterHour:
+      return floor_to(w, t) + std::chrono::minutes(15);
+    case Window::kHour:
+      return floor_to(w, t) + hours(1);
+    case Window::kDay:
+      return floor_to(w, t) + days(1);
     case Window::kMonth: {
       date::year_month_day ymd{std::chrono::floor<days>(t)};
       return from_days(date::sys_days((ymd.year() / ymd.month() + date::months(1)) / 1));

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 #include <span>
-#include <utility>
 #include <string_view>
+#include <utility>
 
 #include "core/time.h"
 
@@ -25,8 +25,9 @@ struct DedupeKey {
 
 DedupeKey dedupe_key(std::string_view tenant_id, std::string_view id);
 
-// The ids seen within the dedupe window. Consulted and updated only by the ingest writer, in
-// the same step as the store write, so an id is claimed only once its event is on disk.
+// The ids seen within the dedupe window. Consulted and updated only by the ingest writer: it
+// claims ids just before the store write and withdraws them when the write fails, so outside
+// that step an id is in the index only with its event on disk.
 // Single-node implementation is in memory; a shared one (Redis) can implement the same.
 class DedupeIndex {
  public:

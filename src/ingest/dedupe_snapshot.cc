@@ -1,10 +1,9 @@
 #include "ingest/dedupe_snapshot.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <xxhash.h>
-
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cstring>
@@ -52,7 +51,10 @@ class HashedWriter {
     std::size_t done = 0;
     while (ok_ && done < buffer_.size()) {
       ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-      if (n <= 0) ok_ = false; else done += static_cast<std::size_t>(n);
+      if (n <= 0)
+        ok_ = false;
+      else
+        done += static_cast<std::size_t>(n);
     }
     buffer_.clear();
   }
@@ -190,18 +192,22 @@ Status save_dedupe_snapshot(const std::filesystem::path& path, const InMemoryDed
                                    (written ? ec.message() : std::string(std::strerror(error)))));
   }
   // The rename itself is durable once the folder is synced.
-  int dir = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dir = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(),
+                   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
     ::fsync(dir);
     ::close(dir);
   }
-  spdlog::info("dedupe index saved to {}: {} ids in {} ms", path.string(), index.size(),
-               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+  spdlog::info(
+      "dedupe index saved to {}: {} ids in {} ms", path.string(), index.size(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+          .count());
   return {};
 }
 
-std::optional<store::RowCursor> load_dedupe_snapshot(const std::filesystem::path& path, InMemoryDedupeIndex& index,
-                                                     Timestamp received_since, const store::RowCursor& stored) {
+std::optional<store::RowCursor> load_dedupe_snapshot(const std::filesystem::path& path,
+                                                     InMemoryDedupeIndex& index, Timestamp received_since,
+                                                     const store::RowCursor& stored) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return std::nullopt;
   auto started = std::chrono::steady_clock::now();
@@ -223,11 +229,14 @@ std::optional<store::RowCursor> load_dedupe_snapshot(const std::filesystem::path
   }
   std::filesystem::remove(path, ec);  // read once: a crash from here on means a full rebuild
   if (!header) {
-    spdlog::warn("dedupe snapshot {} not used: {}; rebuilding the index from the stored events", path.string(), why);
+    spdlog::warn("dedupe snapshot {} not used: {}; rebuilding the index from the stored events",
+                 path.string(), why);
     return std::nullopt;
   }
-  spdlog::info("dedupe index: {} ids read from {} in {} ms", index.size(), path.string(),
-               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+  spdlog::info(
+      "dedupe index: {} ids read from {} in {} ms", index.size(), path.string(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+          .count());
   return std::move(header->snapshot.cursor);
 }
 

@@ -28,7 +28,8 @@ Status save_dedupe_snapshot(const std::filesystem::path& path, const InMemoryDed
 // returns the cursor to go on from. nullopt, with the index left empty and the reason logged,
 // when there is no file or it cannot be trusted: damaged, of another format, not reaching back
 // to `received_since`, or naming rows the store no longer has (`stored` is the store's cursor).
-std::optional<store::RowCursor> load_dedupe_snapshot(const std::filesystem::path& path, InMemoryDedupeIndex& index,
-                                                     Timestamp received_since, const store::RowCursor& stored);
+std::optional<store::RowCursor> load_dedupe_snapshot(const std::filesystem::path& path,
+                                                     InMemoryDedupeIndex& index, Timestamp received_since,
+                                                     const store::RowCursor& stored);
 
 }  // namespace meter::ingest

@@ -132,7 +132,7 @@ void skip_checked(od::value& v) {
 
 std::optional<Timestamp> parse_timestamp_text(std::string_view text) {
   if (auto t = parse_rfc3339(text)) return t;
-  // Python's datetime.isoformat() has no zone; the seed wrote such timestamps, in UTC.
+  // Python's datetime.isoformat() has no zone; the Python service wrote such timestamps, in UTC.
   std::string with_zone(text);
   with_zone.push_back('Z');
   return parse_rfc3339(with_zone);
@@ -140,12 +140,18 @@ std::optional<Timestamp> parse_timestamp_text(std::string_view text) {
 
 const char* type_name(od::json_type t) {
   switch (t) {
-    case od::json_type::array: return "an array";
-    case od::json_type::object: return "an object";
-    case od::json_type::number: return "a number";
-    case od::json_type::string: return "a string";
-    case od::json_type::boolean: return "a boolean";
-    case od::json_type::null: return "null";
+    case od::json_type::array:
+      return "an array";
+    case od::json_type::object:
+      return "an object";
+    case od::json_type::number:
+      return "a number";
+    case od::json_type::string:
+      return "a string";
+    case od::json_type::boolean:
+      return "a boolean";
+    case od::json_type::null:
+      return "null";
   }
   return "?";
 }
@@ -173,7 +179,8 @@ class EventReader {
       od::value v = take(field.value());
       unsigned bit = field_bit(key);
       if (!out.error && bit == 0) {
-        out.error = Error::invalid(std::string(key), fmt::format("unknown field '{}'; put extra data in metadata", key));
+        out.error = Error::invalid(std::string(key),
+                                   fmt::format("unknown field '{}'; put extra data in metadata", key));
       } else if (!out.error && (seen & bit)) {
         out.error = Error::invalid(std::string(key), fmt::format("duplicate field '{}'", key));
       }
@@ -215,8 +222,7 @@ class EventReader {
   }
 
  private:
-  static constexpr unsigned kId = 1, kTenant = 2, kType = 4, kQuantity = 8, kTimestamp = 16,
-                            kMetadata = 32;
+  static constexpr unsigned kId = 1, kTenant = 2, kType = 4, kQuantity = 8, kTimestamp = 16, kMetadata = 32;
 
   static unsigned field_bit(std::string_view key) {
     if (key == "id") return kId;
@@ -257,8 +263,10 @@ class EventReader {
     }
     auto q = Decimal::parse(text);
     if (!q) {
-      set(out, "quantity", fmt::format("quantity '{}' is not a decimal with at most {} fractional "
-                                       "digits within ±1e26", text.substr(0, 64), Decimal::kScale));
+      set(out, "quantity",
+          fmt::format("quantity '{}' is not a decimal with at most {} fractional "
+                      "digits within ±1e26",
+                      text.substr(0, 64), Decimal::kScale));
       return false;
     }
     out.event.quantity = *q;
@@ -270,7 +278,8 @@ class EventReader {
       std::string_view text = take(v.get_string());
       auto ts = parse_timestamp_text(text);
       if (!ts) {
-        set(out, "timestamp", fmt::format("timestamp '{}' is not RFC 3339 (e.g. 2026-11-27T10:00:00Z)", text.substr(0, 64)));
+        set(out, "timestamp",
+            fmt::format("timestamp '{}' is not RFC 3339 (e.g. 2026-11-27T10:00:00Z)", text.substr(0, 64)));
         return false;
       }
       out.event.timestamp = *ts;
@@ -287,7 +296,8 @@ class EventReader {
       out.event.timestamp = from_unix_ms(ms);
       return true;
     }
-    reject(v, out, "timestamp", fmt::format("timestamp must be an RFC 3339 string or epoch milliseconds, not {}", type_name(t)));
+    reject(v, out, "timestamp",
+           fmt::format("timestamp must be an RFC 3339 string or epoch milliseconds, not {}", type_name(t)));
     return false;
   }
 
@@ -298,7 +308,8 @@ class EventReader {
     buffer_.Clear();
     JsonWriter writer(buffer_);
     if (!copy_json(v, writer, limits_.max_metadata_depth)) {
-      return set(out, "metadata", fmt::format("metadata is nested deeper than {} levels", limits_.max_metadata_depth));
+      return set(out, "metadata",
+                 fmt::format("metadata is nested deeper than {} levels", limits_.max_metadata_depth));
     }
     out.event.metadata.assign(buffer_.GetString(), buffer_.GetSize());
   }
@@ -334,18 +345,19 @@ bool has_trailing_content(od::document& doc) {
 }
 
 Error malformed(simdjson::error_code code, std::string_view where) {
-  return Error::invalid("", fmt::format("body is not valid JSON{}: {}", where, simdjson::error_message(code)));
+  return Error::invalid("",
+                        fmt::format("body is not valid JSON{}: {}", where, simdjson::error_message(code)));
 }
 
 Error too_many(const IngestLimits& limits) {
-  return Error{ErrorCode::kTooLarge,
-               fmt::format("a request may hold at most {} events; split the batch",
-                           limits.max_events_per_request),
-               ""};
+  return Error{
+      ErrorCode::kTooLarge,
+      fmt::format("a request may hold at most {} events; split the batch", limits.max_events_per_request),
+      ""};
 }
 
-Result<std::vector<ParsedEvent>> parse_ndjson(std::string_view body, const IngestLimits& limits, Timestamp now,
-                                              std::string_view default_tenant) {
+Result<std::vector<ParsedEvent>> parse_ndjson(std::string_view body, const IngestLimits& limits,
+                                              Timestamp now, std::string_view default_tenant) {
   std::vector<ParsedEvent> items;
   EventReader reader(limits, now, default_tenant);
   ThreadState& state = thread_state();
@@ -376,7 +388,8 @@ Result<std::vector<ParsedEvent>> parse_events(std::string_view body, BodyFormat 
                                               const IngestLimits& limits, Timestamp now,
                                               std::string_view default_tenant) {
   std::string_view trimmed = trim(body);
-  if (trimmed.empty()) return fail(Error::invalid("", "body is empty; send an event object, an array or NDJSON"));
+  if (trimmed.empty())
+    return fail(Error::invalid("", "body is empty; send an event object, an array or NDJSON"));
   if (format == BodyFormat::kNdjson) return parse_ndjson(trimmed, limits, now, default_tenant);
   if (trimmed.front() != '{' && trimmed.front() != '[') {
     return fail(Error::invalid("", "body must be an event object, an array of them, or NDJSON"));

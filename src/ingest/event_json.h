@@ -33,8 +33,8 @@ Result<std::vector<ParsedEvent>> parse_events(std::string_view body, BodyFormat 
                                               const IngestLimits& limits, Timestamp now,
                                               std::string_view default_tenant = {});
 
-// Parses a body that must be exactly one event object (the seed's /track).
-Result<ParsedEvent> parse_single_event(std::string_view body, const IngestLimits& limits,
-                                       Timestamp now, std::string_view default_tenant = {});
+// Parses a body that must be exactly one event object (the Python service's /track).
+Result<ParsedEvent> parse_single_event(std::string_view body, const IngestLimits& limits, Timestamp now,
+                                       std::string_view default_tenant = {});
 
 }  // namespace meter::ingest

@@ -73,10 +73,12 @@ struct IngestCounters {
 // The durable write path: deduplicates events and stores them with group commit.
 //
 // Requests from any thread are queued; one writer thread (owned here, started by start() and
-// joined by stop()) takes everything queued, drops ids already seen, appends the rest to the
-// store in one transaction (one fsync shared by all the requests), and only then claims the
-// ids in the dedupe index and calls each request's completion. A failed write claims nothing,
-// so the client's retry is stored. Completions run on the writer thread and must be quick.
+// joined by stop()) takes everything queued, claims each id in the dedupe index (an id already
+// there makes its event a duplicate), appends the fresh events to the store in one transaction
+// (one fsync shared by all the requests) and calls each request's completion. A failed write
+// withdraws its claims before the thread looks at anything else, so no one ever sees an id
+// without its stored event and the client's retry is stored. Completions run on the writer
+// thread and must be quick.
 class Ingestor {
  public:
   // `admission` may be null (everything is admitted); it must outlive the ingestor.

@@ -18,7 +18,8 @@ namespace meter::ingest {
 class QuotaAdmission final : public Admission {
  public:
   // `alerts` (may be null) receives threshold crossings once their events are on disk.
-  QuotaAdmission(quota::QuotaBook& book, quota::AlertSink* alerts = nullptr, std::vector<int> thresholds = {80, 100})
+  QuotaAdmission(quota::QuotaBook& book, quota::AlertSink* alerts = nullptr,
+                 std::vector<int> thresholds = {80, 100})
       : book_(book), alerts_(alerts), thresholds_(std::move(thresholds)) {}
 
   std::optional<Error> admit(const Event& event) override;
@@ -37,7 +38,7 @@ class QuotaAdmission final : public Admission {
   const quota::QuotaBook::Tenant& tenant_for(std::string_view tenant);
 
   std::vector<std::pair<quota::CounterKey, Decimal>> undo_;  // previous values, in order
-  std::vector<quota::Alert> pending_alerts_;                        // crossings of the group
+  std::vector<quota::Alert> pending_alerts_;                 // crossings of the group
   struct SoftSum {
     quota::CounterKey key;
     Decimal quantity;

@@ -18,7 +18,8 @@ RateLimiter::Shard& RateLimiter::shard_for(std::string_view tenant) {
 void RateLimiter::refill(Bucket& bucket, std::int64_t now_ms) const {
   std::int64_t elapsed = std::max<std::int64_t>(0, now_ms - bucket.updated_ms);
   // rate events/s = rate milli-tokens per ms.
-  bucket.milli_tokens = std::min(burst_milli_, bucket.milli_tokens + std::min(elapsed, std::int64_t{1} << 32) * rate_);
+  bucket.milli_tokens =
+      std::min(burst_milli_, bucket.milli_tokens + std::min(elapsed, std::int64_t{1} << 32) * rate_);
   bucket.updated_ms = now_ms;
 }
 
@@ -47,7 +48,8 @@ void RateLimiter::refund(std::string_view tenant, std::uint64_t n) {
   std::lock_guard lock(shard.mutex);
   auto it = shard.buckets.find(std::string(tenant));
   if (it == shard.buckets.end()) return;
-  it->second.milli_tokens = std::min(burst_milli_, it->second.milli_tokens + static_cast<std::int64_t>(n) * 1000);
+  it->second.milli_tokens =
+      std::min(burst_milli_, it->second.milli_tokens + static_cast<std::int64_t>(n) * 1000);
 }
 
 }  // namespace meter::ingest

@@ -14,13 +14,17 @@ namespace {
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // Copies the SAX events of one JSON object to a writer, numbers as their raw text, adjusting
-// the few top-level fields the seed's format spells differently.
+// the few top-level fields the Python service's format spells differently.
 class LineFilter {
  public:
   explicit LineFilter(Writer& out) : out_(out) {}
 
-  bool Null() { return value([&] { return out_.Null(); }); }
-  bool Bool(bool b) { return value([&] { return out_.Bool(b); }); }
+  bool Null() {
+    return value([&] { return out_.Null(); });
+  }
+  bool Bool(bool b) {
+    return value([&] { return out_.Bool(b); });
+  }
   bool Int(int) { return false; }  // unreachable with kParseNumbersAsStringsFlag
   bool Uint(unsigned) { return false; }
   bool Int64(std::int64_t) { return false; }

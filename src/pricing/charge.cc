@@ -18,7 +18,8 @@ Decimal sub(Decimal a, Decimal b) { return *a.checked_sub(b); }  // inputs are b
 }  // namespace
 
 Result<Charge> charge(const MeterPrice& price, Decimal quantity, const Plan& plan) {
-  if (quantity.is_negative()) return fail(Error::invalid("quantity", "usage of " + price.event_type + " is negative"));
+  if (quantity.is_negative())
+    return fail(Error::invalid("quantity", "usage of " + price.event_type + " is negative"));
   Charge c;
   c.model = price.model;
   c.quantity = quantity;
@@ -77,7 +78,8 @@ Result<Charge> charge(const MeterPrice& price, Decimal quantity, const Plan& pla
     }
   }
   auto amount = extend_sum(terms, per, fees, plan.minor_digits, plan.rounding);
-  if (!amount) return fail(Error::invalid("quantity", fmt::format("the amount for {} overflows", price.event_type)));
+  if (!amount)
+    return fail(Error::invalid("quantity", fmt::format("the amount for {} overflows", price.event_type)));
   c.amount = *amount;
   return c;
 }

@@ -22,10 +22,18 @@ Wide divide_rounded(const Wide& numerator, const Wide& denominator, Rounding mod
   Wide twice = abs(remainder) * 2;
   bool away = false;
   switch (mode) {
-    case Rounding::kHalfUp: away = twice >= denominator; break;
-    case Rounding::kHalfEven: away = twice > denominator || (twice == denominator && quotient % 2 != 0); break;
-    case Rounding::kUp: away = true; break;
-    case Rounding::kDown: away = false; break;
+    case Rounding::kHalfUp:
+      away = twice >= denominator;
+      break;
+    case Rounding::kHalfEven:
+      away = twice > denominator || (twice == denominator && quotient % 2 != 0);
+      break;
+    case Rounding::kUp:
+      away = true;
+      break;
+    case Rounding::kDown:
+      away = false;
+      break;
   }
   return away ? quotient + sign : quotient;
 }
@@ -43,7 +51,8 @@ Decimal round_to(Decimal value, int digits, Rounding mode) {
   return *to_decimal(divide_rounded(Wide(value.units()), step, mode) * step);
 }
 
-std::optional<Decimal> extend_sum(std::span<const Term> terms, Decimal per, Decimal fees, int digits, Rounding mode) {
+std::optional<Decimal> extend_sum(std::span<const Term> terms, Decimal per, Decimal fees, int digits,
+                                  Rounding mode) {
   if (per.is_zero() || per.is_negative()) return std::nullopt;
   // quantity.units * price.units has scale 24, and so has fees.units * per.units; dividing the
   // sum by per.units brings it back to 12, and by 10^(12 - digits) more to the wanted

@@ -24,7 +24,8 @@ struct Term {
   Decimal quantity;
   Decimal unit_price;
 };
-std::optional<Decimal> extend_sum(std::span<const Term> terms, Decimal per, Decimal fees, int digits, Rounding mode);
+std::optional<Decimal> extend_sum(std::span<const Term> terms, Decimal per, Decimal fees, int digits,
+                                  Rounding mode);
 
 // quantity × unit_price ÷ per, computed exactly (256-bit intermediate) and rounded once to
 // `digits` fractional digits. nullopt when per is zero or the result leaves Decimal's range.

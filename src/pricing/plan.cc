@@ -107,8 +107,8 @@ MeterDef storage_gauge_meter() {
   return m;
 }
 
-Plan seed_plan(Decimal per_query, Decimal per_1k_input_tokens, Decimal per_1k_output_tokens,
-               Decimal per_gb_storage) {
+Plan price_settings_plan(Decimal per_query, Decimal per_1k_input_tokens, Decimal per_1k_output_tokens,
+                         Decimal per_gb_storage) {
   Decimal thousand = *Decimal::from_integer(1000);
   auto unit = [](std::string type, std::string description, Decimal price, Decimal per) {
     MeterPrice p;

@@ -14,7 +14,7 @@ namespace meter::pricing {
 
 // How a meter's monthly quantity becomes money.
 enum class Model {
-  kPerUnit,    // unit_price per `per` units, prorated (the seed: 0.003 per 1,000 tokens)
+  kPerUnit,    // unit_price per `per` units, prorated (the Python service: 0.003 per 1,000 tokens)
   kPackage,    // unit_price per package of package_size units; a started package counts whole
                // unless package_prorate
   kGraduated,  // each tier's units at that tier's price (like income tax brackets)
@@ -88,9 +88,9 @@ Status validate(const Plan& plan);
 // the month's average of daily maxima (aggregation = "max", billing = "average_daily_max").
 MeterDef storage_gauge_meter();
 
-// The seed's default plan (PRICE_* settings): query, input_tokens and output_tokens (per
+// The Python service's default plan (PRICE_* settings): query, input_tokens and output_tokens (per
 // 1,000), storage_gb.
-Plan seed_plan(Decimal per_query, Decimal per_1k_input_tokens, Decimal per_1k_output_tokens,
-               Decimal per_gb_storage);
+Plan price_settings_plan(Decimal per_query, Decimal per_1k_input_tokens, Decimal per_1k_output_tokens,
+                         Decimal per_gb_storage);
 
 }  // namespace meter::pricing

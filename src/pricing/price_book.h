@@ -9,7 +9,7 @@
 namespace meter::pricing {
 
 // Every plan meterd knows (meterd.toml [plans.NAME]); tenants without a plan of their own are
-// billed on default_plan. The seed's PRICE_* settings are the plan named "default" unless
+// billed on default_plan. The Python service's PRICE_* settings are the plan named "default" unless
 // meterd.toml defines one.
 struct PriceBook {
   std::vector<Plan> plans;
@@ -23,8 +23,8 @@ struct PriceBook {
   const Plan& plan_or_default(std::string_view name) const;
 };
 
-// A book with just the seed's default plan.
-PriceBook seed_price_book(Decimal per_query, Decimal per_1k_input_tokens, Decimal per_1k_output_tokens,
-                          Decimal per_gb_storage);
+// A book with just the Python service's default plan.
+PriceBook price_settings_book(Decimal per_query, Decimal per_1k_input_tokens, Decimal per_1k_output_tokens,
+                              Decimal per_gb_storage);
 
 }  // namespace meter::pricing

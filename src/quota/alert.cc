@@ -2,7 +2,8 @@
 
 namespace meter::quota {
 
-std::vector<int> crossed_thresholds(Decimal before, Decimal after, Decimal limit, std::span<const int> thresholds) {
+std::vector<int> crossed_thresholds(Decimal before, Decimal after, Decimal limit,
+                                    std::span<const int> thresholds) {
   std::vector<int> out;
   if (!(before < after) || limit.is_zero()) return out;
   for (int t : thresholds) {

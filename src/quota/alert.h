@@ -25,7 +25,8 @@ struct Alert {
 
 // The thresholds (percent of `limit`) that usage passed on its way from `before` to `after`:
 // before < t% of limit <= after.
-std::vector<int> crossed_thresholds(Decimal before, Decimal after, Decimal limit, std::span<const int> thresholds);
+std::vector<int> crossed_thresholds(Decimal before, Decimal after, Decimal limit,
+                                    std::span<const int> thresholds);
 
 // Where alerts go. fire() must not block: it runs in the ingest writer thread.
 class AlertSink {

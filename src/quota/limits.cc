@@ -5,21 +5,35 @@ namespace meter::quota {
 std::optional<Meter> meter_of(std::string_view event_type) {
   // By length first: this runs for every ingested event.
   switch (event_type.size()) {
-    case 5: if (event_type == "query") return Meter::kQueries; break;
-    case 6: if (event_type == "tokens") return Meter::kTokens; break;
-    case 10: if (event_type == "storage_gb") return Meter::kStorageGb; break;
-    case 12: if (event_type == "input_tokens") return Meter::kTokens; break;
-    case 13: if (event_type == "output_tokens") return Meter::kTokens; break;
-    default: break;
+    case 5:
+      if (event_type == "query") return Meter::kQueries;
+      break;
+    case 6:
+      if (event_type == "tokens") return Meter::kTokens;
+      break;
+    case 10:
+      if (event_type == "storage_gb") return Meter::kStorageGb;
+      break;
+    case 12:
+      if (event_type == "input_tokens") return Meter::kTokens;
+      break;
+    case 13:
+      if (event_type == "output_tokens") return Meter::kTokens;
+      break;
+    default:
+      break;
   }
   return std::nullopt;
 }
 
 std::string_view meter_name(Meter meter) {
   switch (meter) {
-    case Meter::kQueries: return "queries";
-    case Meter::kTokens: return "tokens";
-    case Meter::kStorageGb: return "storage_gb";
+    case Meter::kQueries:
+      return "queries";
+    case Meter::kTokens:
+      return "tokens";
+    case Meter::kStorageGb:
+      return "storage_gb";
   }
   return "?";
 }

@@ -55,7 +55,8 @@ class QuotaBook::Usage {
 
   // `self` is this, const or not: one search for both kinds of caller.
   template <class Self>
-  static auto find_in(Self& self, Meter meter, Period period, std::int64_t start_ms) -> decltype(&self.counters_[0]) {
+  static auto find_in(Self& self, Meter meter, Period period, std::int64_t start_ms)
+      -> decltype(&self.counters_[0]) {
     for (auto& c : self.counters_) {
       if (c.start_ms == start_ms && c.meter == meter && c.period == period) return &c;
     }
@@ -68,7 +69,8 @@ class QuotaBook::Usage {
   Counter& find_or_add(Meter meter, Period period, std::int64_t start_ms) {
     if (Counter* c = find_in(*this, meter, period, start_ms)) return *c;
     std::int64_t cutoff = start_ms - keep_ms_;
-    counters_.erase(std::remove_if(counters_.begin(), counters_.end(), [cutoff](const Counter& c) { return c.start_ms < cutoff; }),
+    counters_.erase(std::remove_if(counters_.begin(), counters_.end(),
+                                   [cutoff](const Counter& c) { return c.start_ms < cutoff; }),
                     counters_.end());
     return counters_.emplace_back(Counter{start_ms, meter, period, Decimal()});
   }

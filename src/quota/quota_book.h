@@ -34,7 +34,8 @@ struct CounterKeyView {
   std::int64_t period_start_ms;
   CounterKeyView(std::string_view t, Meter m, Period p, std::int64_t start)
       : tenant(t), meter(m), period(p), period_start_ms(start) {}
-  CounterKeyView(const CounterKey& k) : CounterKeyView(k.tenant, k.meter, k.period, k.period_start_ms) {}  // NOLINT: implicit on purpose
+  CounterKeyView(const CounterKey& k)
+      : CounterKeyView(k.tenant, k.meter, k.period, k.period_start_ms) {}  // NOLINT: implicit on purpose
   friend bool operator==(const CounterKeyView&, const CounterKeyView&) = default;
 };
 
@@ -49,7 +50,7 @@ struct CounterKeyView {
 class QuotaBook {
  public:
   struct Entry {
-    Zone zone;  // first: a check reads the zone and the first meter's limits, two adjacent lines
+    Zone zone;            // first: a check reads the zone and the first meter's limits, two adjacent lines
     bool custom = false;  // false: the defaults
     TenantQuota quota;
   };
@@ -90,7 +91,7 @@ class QuotaBook {
   Usage& usage_of(std::string_view tenant);  // created on first use
 
   mutable std::shared_mutex mutex_;
-  absl::flat_hash_map<std::string, Slot> tenants_;      // GUARDED_BY(mutex_)
+  absl::flat_hash_map<std::string, Slot> tenants_;     // GUARDED_BY(mutex_)
   std::vector<std::unique_ptr<const Entry>> entries_;  // GUARDED_BY(mutex_): owns every entry
   std::vector<std::unique_ptr<Usage>> usages_;         // GUARDED_BY(mutex_): owns every record
   std::unique_ptr<const Entry> defaults_;

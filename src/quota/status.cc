@@ -6,7 +6,8 @@ CounterKey counter_key(std::string_view tenant, Meter meter, const Zone& zone, P
   return {std::string(tenant), meter, period, to_unix_ms(zone.period_start(period, t))};
 }
 
-CounterKeyView counter_key_view(std::string_view tenant, Meter meter, const Zone& zone, Period period, Timestamp t) {
+CounterKeyView counter_key_view(std::string_view tenant, Meter meter, const Zone& zone, Period period,
+                                Timestamp t) {
   return {tenant, meter, period, to_unix_ms(zone.period_start(period, t))};
 }
 
@@ -16,7 +17,9 @@ std::vector<QuotaStatus> quota_status(const QuotaBook& book, std::string_view te
   std::vector<QuotaStatus> out;
   for (Period period : {Period::kDay, Period::kMonth}) {
     for (Meter meter : kMeters) {
-      QuotaStatus s{meter, period, entry.zone.period_start(period, now), entry.zone.period_end(period, now), {}, {}, {}, false};
+      QuotaStatus s{
+          meter, period, entry.zone.period_start(period, now), entry.zone.period_end(period, now), {}, {},
+          {},    false};
       s.used = book.used(found, counter_key_view(tenant, meter, entry.zone, period, now));
       s.limit = entry.quota[meter].of(period);
       if (s.limit) {

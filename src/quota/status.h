@@ -27,6 +27,7 @@ std::vector<QuotaStatus> quota_status(const QuotaBook& book, std::string_view te
 // The counter key an event counts into for a period, in the tenant's zone.
 CounterKey counter_key(std::string_view tenant, Meter meter, const Zone& zone, Period period, Timestamp t);
 // The same, borrowing the tenant: for lookups.
-CounterKeyView counter_key_view(std::string_view tenant, Meter meter, const Zone& zone, Period period, Timestamp t);
+CounterKeyView counter_key_view(std::string_view tenant, Meter meter, const Zone& zone, Period period,
+                                Timestamp t);
 
 }  // namespace meter::quota

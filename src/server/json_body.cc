@@ -26,7 +26,8 @@ Result<JsonBody> JsonBody::parse(std::string_view body) {
   std::set<std::string_view> seen;
   for (const auto& member : out.typed_->GetObject()) {
     std::string_view name(member.name.GetString(), member.name.GetStringLength());
-    if (!seen.insert(name).second) return fail(Error::invalid(std::string(name), fmt::format("duplicate field '{}'", name)));
+    if (!seen.insert(name).second)
+      return fail(Error::invalid(std::string(name), fmt::format("duplicate field '{}'", name)));
   }
   return out;
 }
@@ -37,7 +38,8 @@ std::optional<JsonBody::Field> JsonBody::find(std::string_view key) const {
   if (typed == typed_->MemberEnd() || typed->value.IsNull()) return std::nullopt;
   auto exact = exact_->FindMember(name);
   Field f{typed->value.GetType(), {}};
-  if (exact->value.IsString()) f.text = std::string_view(exact->value.GetString(), exact->value.GetStringLength());
+  if (exact->value.IsString())
+    f.text = std::string_view(exact->value.GetString(), exact->value.GetStringLength());
   return f;
 }
 
@@ -68,7 +70,8 @@ Result<std::optional<Decimal>> JsonBody::decimal(std::string_view key) const {
   }
   auto d = Decimal::parse(f->text);
   if (!d) return fail(Error::invalid(std::string(key), fmt::format("{} is not a decimal number", key)));
-  if (d->is_negative()) return fail(Error::invalid(std::string(key), fmt::format("{} must not be negative", key)));
+  if (d->is_negative())
+    return fail(Error::invalid(std::string(key), fmt::format("{} must not be negative", key)));
   return std::optional<Decimal>(*d);
 }
 

@@ -15,7 +15,7 @@
 
 namespace meter::server {
 
-// A small JSON object body (the seed's quota and invoice requests, admin calls). Numbers are
+// A small JSON object body (the Python service's quota and invoice requests, admin calls). Numbers are
 // kept as their exact text, so decimals never pass through a double. Getters return nullopt
 // for an absent or null field and an error, naming the field, for a wrong type.
 class JsonBody {

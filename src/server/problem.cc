@@ -6,20 +6,34 @@ namespace meter::server {
 
 std::string_view status_title(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
   }
 }
 
@@ -40,15 +54,33 @@ HttpResponse problem(int status, std::string_view title, std::string_view detail
 HttpResponse problem(const Error& error) {
   int status = 500;
   switch (error.code) {
-    case ErrorCode::kInvalidArgument: status = 400; break;
-    case ErrorCode::kUnauthenticated: status = 401; break;
-    case ErrorCode::kForbidden: status = 403; break;
-    case ErrorCode::kNotFound: status = 404; break;
-    case ErrorCode::kConflict: status = 409; break;
-    case ErrorCode::kTooLarge: status = 413; break;
-    case ErrorCode::kRateLimited: status = 429; break;
-    case ErrorCode::kUnavailable: status = 503; break;
-    case ErrorCode::kInternal: status = 500; break;
+    case ErrorCode::kInvalidArgument:
+      status = 400;
+      break;
+    case ErrorCode::kUnauthenticated:
+      status = 401;
+      break;
+    case ErrorCode::kForbidden:
+      status = 403;
+      break;
+    case ErrorCode::kNotFound:
+      status = 404;
+      break;
+    case ErrorCode::kConflict:
+      status = 409;
+      break;
+    case ErrorCode::kTooLarge:
+      status = 413;
+      break;
+    case ErrorCode::kRateLimited:
+      status = 429;
+      break;
+    case ErrorCode::kUnavailable:
+      status = 503;
+      break;
+    case ErrorCode::kInternal:
+      status = 500;
+      break;
   }
   HttpResponse r = problem(status, status_title(status), error.message, error.field);
   if (error.retry_after_seconds > 0) {

@@ -30,8 +30,8 @@ class ReadPool;
 
 // Maps (method, path pattern) to a function. Patterns are literal segments and {name}
 // segments ("/v1/tenants/{tenant}/usage"). An unknown path answers 404, a known path with
-// another method 405 with an Allow header. Routes are added before serving; dispatch() is then
-// safe from any thread.
+// another method 405 with an Allow header. Routes are added before serving; precheck() and
+// handle() are then safe from any thread.
 class Router : public HttpHandler {
  public:
   // Without an authenticator every caller is an anonymous admin (tests).

@@ -39,7 +39,8 @@ class ShipLog {
   // The shipment in flight if there is one (resumed = true), otherwise the next up to
   // max_events events after the cursor, oldest month first, recorded as in flight under
   // new_batch_id. nullopt when everything is shipped.
-  virtual Result<std::optional<Shipment>> next_shipment(std::size_t max_events, std::string_view new_batch_id) = 0;
+  virtual Result<std::optional<Shipment>> next_shipment(std::size_t max_events,
+                                                        std::string_view new_batch_id) = 0;
 
   // The backend has the shipment: the cursor moves past it and nothing is in flight.
   virtual Status confirm_shipment(const Shipment& shipment) = 0;

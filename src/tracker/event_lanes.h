@@ -36,9 +36,9 @@ class EventLanes {
   static constexpr std::size_t kLanes = 16;
   struct alignas(64) Lane {
     std::mutex mutex;
-    std::string filling;        // GUARDED_BY(mutex)
+    std::string filling;         // GUARDED_BY(mutex)
     std::uint64_t appended = 0;  // GUARDED_BY(mutex)
-    std::string draining;       // the sender's
+    std::string draining;        // the sender's
   };
   std::array<Lane, kLanes> lanes_;
 };

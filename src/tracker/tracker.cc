@@ -33,18 +33,26 @@ void append_line(const PackedEvent& e, std::string& out) {
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   auto str = [&](std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); };
   w.StartObject();
-  w.Key("id"); str(e.id);
-  w.Key("tenant_id"); str(e.tenant_id);
-  w.Key("event_type"); str(e.event_type);
+  w.Key("id");
+  str(e.id);
+  w.Key("tenant_id");
+  str(e.tenant_id);
+  w.Key("event_type");
+  str(e.event_type);
   w.Key("quantity");
-  if (Decimal::parse(e.quantity)) w.RawValue(e.quantity.data(), e.quantity.size(), rapidjson::kNumberType);
-  else str(e.quantity);
-  w.Key("timestamp"); w.Int64(e.timestamp_ms);
+  if (Decimal::parse(e.quantity))
+    w.RawValue(e.quantity.data(), e.quantity.size(), rapidjson::kNumberType);
+  else
+    str(e.quantity);
+  w.Key("timestamp");
+  w.Int64(e.timestamp_ms);
   w.Key("metadata");
   rapidjson::Document meta;
   meta.Parse(e.metadata.data(), e.metadata.size());
-  if (!meta.HasParseError() && meta.IsObject()) w.RawValue(e.metadata.data(), e.metadata.size(), rapidjson::kObjectType);
-  else str(e.metadata);
+  if (!meta.HasParseError() && meta.IsObject())
+    w.RawValue(e.metadata.data(), e.metadata.size(), rapidjson::kObjectType);
+  else
+    str(e.metadata);
   w.EndObject();
   out.append(buffer.GetString(), buffer.GetSize());
   out += '\n';
@@ -60,17 +68,20 @@ class HttpSink final : public Sink {
     request.timeout = std::chrono::seconds(10);
     auto response = http_.send(request);
     if (!response) {
-      return Delivery::failure(fmt::format("cannot reach meterd at {}: {}; is it running? The events wait in the spill file",
-                                url_, response.error().message));
+      return Delivery::failure(
+          fmt::format("cannot reach meterd at {}: {}; is it running? The events wait in the spill file", url_,
+                      response.error().message));
     }
     // 207 and 400 answer for every event (some or all invalid); anything else is a failure.
     if (response->status == 401 || response->status == 403) {
-      return Delivery::failure(fmt::format("meterd at {} answered {}: set TrackerOptions::api_key to a key allowed to write "
-                                "these tenants (meterd keys create); the events wait in the spill file",
-                                url_, response->status));
+      return Delivery::failure(
+          fmt::format("meterd at {} answered {}: set TrackerOptions::api_key to a key allowed to write "
+                      "these tenants (meterd keys create); the events wait in the spill file",
+                      url_, response->status));
     }
     if (response->status != 200 && response->status != 207 && response->status != 400) {
-      return Delivery::failure(fmt::format("meterd at {} answered {}: {}", url_, response->status, response->body.substr(0, 300)));
+      return Delivery::failure(
+          fmt::format("meterd at {} answered {}: {}", url_, response->status, response->body.substr(0, 300)));
     }
     Delivery d{true, 0, 0, 0, {}};
     rapidjson::Document doc;
@@ -107,7 +118,7 @@ struct Tracker::Impl {
   std::mutex mutex;
   std::condition_variable wake_sender, room, done;
   std::uint64_t flush_requested = 0, flush_served = 0;  // GUARDED_BY(mutex)
-  bool stopping = false;  // GUARDED_BY(mutex)
+  bool stopping = false;                                // GUARDED_BY(mutex)
   bool room_wanted = false;  // GUARDED_BY(mutex): a producer waits for room (OverflowPolicy::kBlock)
   std::thread sender;
 
@@ -127,8 +138,8 @@ struct Tracker::Impl {
   bool track(const TrackedEvent& e) {
     auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
     char generated_id[kEventIdLength];
-    PackedEvent packed{e.id, e.tenant_id, e.event_type, e.quantity, e.metadata,
-                       e.timestamp_ms != 0 ? e.timestamp_ms : to_unix_ms(now)};
+    PackedEvent packed{e.id,       e.tenant_id, e.event_type,
+                       e.quantity, e.metadata,  e.timestamp_ms != 0 ? e.timestamp_ms : to_unix_ms(now)};
     if (e.id.empty()) {
       write_event_id(now, generated_id);
       packed.id = std::string_view(generated_id, sizeof generated_id);
@@ -187,9 +198,10 @@ struct Tracker::Impl {
     }
     dropped += events;
     std::lock_guard lock(error_mutex);
-    last_error = fmt::format("cannot write the spill file {}: {}; {} events were lost. Make TrackerOptions::spill_path "
-                             "writable",
-                             options.spill_path.string(), std::strerror(errno), events);
+    last_error = fmt::format(
+        "cannot write the spill file {}: {}; {} events were lost. Make TrackerOptions::spill_path "
+        "writable",
+        options.spill_path.string(), std::strerror(errno), events);
     return false;
   }
 
@@ -278,7 +290,8 @@ struct Tracker::Impl {
       {
         std::unique_lock lock(mutex);
         wake_sender.wait_for(lock, options.flush_interval, [this] {
-          return stopping || flush_requested > flush_served || pending.load() >= options.batch_size || room_wanted;
+          return stopping || flush_requested > flush_served || pending.load() >= options.batch_size ||
+                 room_wanted;
         });
         serving = flush_requested;
         stop = stopping;

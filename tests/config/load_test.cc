@@ -9,9 +9,7 @@
 namespace meter::config {
 namespace {
 
-void write(const std::filesystem::path& path, std::string_view text) {
-  std::ofstream(path) << text;
-}
+void write(const std::filesystem::path& path, std::string_view text) { std::ofstream(path) << text; }
 
 class ConfigTest : public ::testing::Test {
  protected:
@@ -22,9 +20,10 @@ class ConfigTest : public ::testing::Test {
 
 // Verifies precedence: toml < .env < environment < flags, and that each source is recorded.
 TEST_F(ConfigTest, LaterSourcesWin) {
-  write(toml_, "[buffer]\nsize = 10\nflush_interval_seconds = 0.5\n[server]\nlisten = \"127.0.0.1:9000\"\n"
-               "[retention]\nmonths = 12\n");
-  write(env_, "# seed .env\nBUFFER_SIZE=20\nRETENTION_MONTHS=24\nUNRELATED=1\n");
+  write(toml_,
+        "[buffer]\nsize = 10\nflush_interval_seconds = 0.5\n[server]\nlisten = \"127.0.0.1:9000\"\n"
+        "[retention]\nmonths = 12\n");
+  write(env_, "# the Python service's .env\nBUFFER_SIZE=20\nRETENTION_MONTHS=24\nUNRELATED=1\n");
   std::string e1 = "BUFFER_SIZE=30", e2 = "PATH=/bin";
   char* environment[] = {e1.data(), e2.data(), nullptr};
   ConfigSources sources{toml_, env_, environment, {{"buffer.size", "40"}}};
@@ -40,7 +39,7 @@ TEST_F(ConfigTest, LaterSourcesWin) {
   EXPECT_EQ(loaded->source_of.at("clickhouse.port"), "default");
 }
 
-// Verifies every variable of the seed's .env.example is read with its meaning.
+// Verifies every variable of the Python service's .env.example is read with its meaning.
 TEST_F(ConfigTest, ReadsSeedEnvExample) {
   write(env_, R"(# ClickHouse Configuration
 CLICKHOUSE_HOST=localhost
@@ -133,7 +132,9 @@ TEST_F(ConfigTest, RendersWithSources) {
 
 // Verifies `config show` output is itself a valid meterd.toml that reproduces the config.
 TEST_F(ConfigTest, RenderedConfigLoadsBack) {
-  auto loaded = load_config({std::nullopt, std::nullopt, nullptr,
+  auto loaded = load_config({std::nullopt,
+                             std::nullopt,
+                             nullptr,
                              {{"buffer.size", "7"}, {"PRICE_PER_QUERY", "0.0125"}, {"offline", "true"}}});
   ASSERT_TRUE(loaded);
   write(toml_, render_config(*loaded));

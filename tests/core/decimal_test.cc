@@ -34,8 +34,8 @@ TEST(Decimal, NormalisesEquivalentSpellings) {
 
 // Verifies that malformed text and precision beyond the scale are rejected, never rounded.
 TEST(Decimal, RejectsMalformedAndTooPrecise) {
-  for (const char* bad : {"", "-", ".", "1.", ".5", "1..2", "abc", "1e", "1e+", "NaN",
-                          "Infinity", "1,5", " 1", "1 ", "0x10", "1.2.3", "--1"}) {
+  for (const char* bad : {"", "-", ".", "1.", ".5", "1..2", "abc", "1e", "1e+", "NaN", "Infinity", "1,5",
+                          " 1", "1 ", "0x10", "1.2.3", "--1"}) {
     EXPECT_FALSE(Decimal::parse(bad).has_value()) << bad;
   }
   EXPECT_FALSE(Decimal::parse("0.0000000000001").has_value());
@@ -44,7 +44,7 @@ TEST(Decimal, RejectsMalformedAndTooPrecise) {
 
 // Verifies that values past the range fail instead of wrapping.
 TEST(Decimal, OverflowIsAnError) {
-  EXPECT_TRUE(Decimal::parse("100000000000000000000000000").has_value());  // 1e26
+  EXPECT_TRUE(Decimal::parse("100000000000000000000000000").has_value());    // 1e26
   EXPECT_FALSE(Decimal::parse("1000000000000000000000000000").has_value());  // 1e27
   EXPECT_FALSE(Decimal::parse("1e30").has_value());
   EXPECT_FALSE(Decimal::parse("1e999999").has_value());
@@ -53,10 +53,15 @@ TEST(Decimal, OverflowIsAnError) {
   bool overflowed = false;
   for (int i = 0; i < 2000 && !overflowed; ++i) {
     auto next = acc.checked_add(big);
-    if (!next) overflowed = true; else acc = *next;
+    if (!next)
+      overflowed = true;
+    else
+      acc = *next;
   }
   EXPECT_TRUE(overflowed);
-  EXPECT_FALSE(Decimal::from_units(-(static_cast<Int128>(1) << 126) * 2).checked_sub(Decimal::parse("1").value()).has_value());
+  EXPECT_FALSE(Decimal::from_units(-(static_cast<Int128>(1) << 126) * 2)
+                   .checked_sub(Decimal::parse("1").value())
+                   .has_value());
 }
 
 // Verifies exact addition where binary floating point would drift (0.1 + 0.2).

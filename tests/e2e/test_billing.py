@@ -92,9 +92,9 @@ class BillingTest(unittest.TestCase):
         self.assertEqual(rows[-1]["amount"], "20")
         self.assertEqual(m.get("/v1/tenants/acme/invoices/2026-11", headers={"Accept": "text/csv"})[2], text)
 
-        # The seed's endpoint answers with the same invoice.
-        status, _, seed = m.post("/invoice/generate", {"tenant_id": "acme", "year": 2026, "month": 11})
-        self.assertEqual(seed, inv)
+        # The Python service's endpoint answers with the same invoice.
+        status, _, generated = m.post("/invoice/generate", {"tenant_id": "acme", "year": 2026, "month": 11})
+        self.assertEqual(generated, inv)
         for bad_month in ("2026-13", "2026-1", "nope"):
             status, headers, problem = m.get("/v1/tenants/acme/invoices/" + bad_month)
             self.assertEqual((status, problem["field"]), (400, "month"), bad_month)

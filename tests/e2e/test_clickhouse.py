@@ -110,9 +110,9 @@ class ClickHouseTest(unittest.TestCase):
         m.cleanup()
         subprocess.run(["rm", "-rf", data_dir])
 
-    # Verifies the seed's fallback file is imported with a summary naming the torn last line,
+    # Verifies the Python service's fallback file is imported with a summary naming the torn last line,
     # and importing it again adds nothing.
-    def test_replay_seed_file(self):
+    def test_replay_python_service_fallback_file(self):
         with self.meterd() as m:
             path = os.path.join(m.data_dir, "usage_events_fallback.jsonl")
             now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())

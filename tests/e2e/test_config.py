@@ -40,8 +40,8 @@ class ConfigTest(unittest.TestCase):
             out = meterd(["frobnicate"], d)
             self.assertNotEqual(out.returncode, 0)
 
-    # Verifies the seed's environment variables reach a running server (default quota here).
-    def test_seed_env_reaches_server(self):
+    # Verifies the Python service's environment variables reach a running server (default quota here).
+    def test_python_service_env_reaches_server(self):
         with Meterd(env={"DEFAULT_QUOTA_QUERIES": "7"}) as m:
             status, _, body = m.post("/quota/check", {"tenant_id": "t_env"})
             self.assertEqual(body["quotas"]["queries"]["limit"], "7")

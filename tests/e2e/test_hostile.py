@@ -88,7 +88,7 @@ class HostileInputTest(unittest.TestCase):
                     self.assertEqual(status, 400, answer[:200])
                     self.assertEqual(json.loads(answer)["status"], 400)
 
-    # Verifies the seed's quota and invoice bodies reject the same hostile input.
+    # Verifies the Python service's quota and invoice bodies reject the same hostile input.
     def test_malformed_admin_bodies(self):
         deep = b"[" * 30000 + b"]" * 30000  # within this server's 64 KiB body limit
         for body in (b'{"tenant_id": "t_safe", "queries_per_day": ' + deep + b"}", b'{"tenant_id": "t_safe"',

@@ -1,4 +1,4 @@
-"""End-to-end: the seed document's curl examples, verbatim (only the port differs)."""
+"""End-to-end: the Python service's documented curl examples, verbatim (only the port differs)."""
 import datetime
 import json
 import subprocess
@@ -6,8 +6,8 @@ import unittest
 
 from harness import Meterd, main
 
-# Copied from seed/usage-metering-seed.md, "API Endpoints".
-SEED_EXAMPLES = r'''
+# The Python service's documentation, "API Endpoints" (docs/python-service.md).
+DOCUMENTED_EXAMPLES = r'''
 curl http://localhost:8000/health
 
 curl -X POST http://localhost:8000/track \
@@ -42,9 +42,9 @@ curl -X POST http://localhost:8000/invoice/generate \
 '''
 
 
-def seed_commands(port):
+def documented_commands(port):
     """The examples as shell commands, pointed at the test's port."""
-    blocks = [b.strip() for b in SEED_EXAMPLES.strip().split("\n\n")]
+    blocks = [b.strip() for b in DOCUMENTED_EXAMPLES.strip().split("\n\n")]
     return [b.replace("localhost:8000", "localhost:%d" % port) for b in blocks]
 
 
@@ -55,10 +55,10 @@ def run_curl(command):
 
 
 class SeedExamplesTest(unittest.TestCase):
-    # Verifies each seed example answers 200 with the fields a seed user relies on.
-    def test_seed_curl_examples(self):
+    # Verifies each of its examples answers 200 with the fields its users rely on.
+    def test_documented_curl_examples(self):
         with Meterd() as m:
-            health, track, check, set_, invoice = [run_curl(c) for c in seed_commands(m.port)]
+            health, track, check, set_, invoice = [run_curl(c) for c in documented_commands(m.port)]
             self.assertEqual(health[0], 200)
             self.assertEqual(health[1]["status"], "ok")
 
@@ -107,7 +107,7 @@ class SeedExamplesTest(unittest.TestCase):
         finally:
             m.cleanup()
 
-    # Verifies the invoice prices this month's usage at the seed's default prices, exactly.
+    # Verifies the invoice prices this month's usage at the Python service's default prices, exactly.
     def test_invoice_prices_usage(self):
         with Meterd() as m:
             events = [{"tenant_id": "t_inv", "event_type": "query", "quantity": 150},

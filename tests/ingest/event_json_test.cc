@@ -25,7 +25,7 @@ std::string body_error(std::string_view body, IngestLimits limits = {}) {
   return items ? "<parsed>" : items.error().message;
 }
 
-// Verifies the seed's /track body: defaults for id, timestamp, and metadata kept as JSON.
+// Verifies the Python service's /track body: defaults for id, timestamp, and metadata kept as JSON.
 TEST(EventJson, ParsesSeedTrackBody) {
   auto item = parse_single_event(
       R"({"tenant_id": "tenant_acme", "event_type": "query", "quantity": 1,
@@ -55,7 +55,7 @@ TEST(EventJson, QuantityIsExact) {
   EXPECT_EQ(items[3].event.quantity.to_string(), "1");
 }
 
-// Verifies timestamps in RFC 3339, epoch milliseconds and the seed's zone-less form.
+// Verifies timestamps in RFC 3339, epoch milliseconds and the Python service's zone-less form.
 TEST(EventJson, ParsesTimestamps) {
   auto items = parse_ok(R"({"tenant_id":"t","event_type":"e","timestamp":"2026-11-27T09:00:00+01:00"}
 {"tenant_id":"t","event_type":"e","timestamp":1795773000000}

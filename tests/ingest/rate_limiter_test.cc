@@ -12,7 +12,7 @@ TEST(RateLimiter, BucketsPerTenant) {
   EXPECT_FALSE(limiter.acquire("a", 20));
   auto wait = limiter.acquire("a", 5);
   ASSERT_TRUE(wait);
-  EXPECT_EQ(wait->count(), 500);  // 5 events at 10/s
+  EXPECT_EQ(wait->count(), 500);           // 5 events at 10/s
   EXPECT_FALSE(limiter.acquire("b", 20));  // another tenant has its own bucket
   clock.advance(std::chrono::milliseconds(500));
   EXPECT_FALSE(limiter.acquire("a", 5));

@@ -5,7 +5,7 @@
 namespace meter::ingest {
 namespace {
 
-// Verifies a seed fallback line becomes a meterd event: zone-less time read as UTC, event_id
+// Verifies a Python service fallback line becomes a meterd event: zone-less time read as UTC, event_id
 // as id, metadata string unpacked, numbers (also inside metadata) kept as written.
 TEST(ReplayLineTest, ConvertsTheSeedFormat) {
   auto out = replay_line_to_event(
@@ -13,14 +13,16 @@ TEST(ReplayLineTest, ConvertsTheSeedFormat) {
       R"("timestamp": "2025-11-03T10:00:00.123456", "metadata": "{\"model\": \"gpt-4\", \"n\": 1e3}", "event_id": "ev-1"})",
       0);
   ASSERT_TRUE(out) << out.error().message;
-  EXPECT_EQ(*out,
-            R"({"tenant_id":"tenant_acme","event_type":"input_tokens","quantity":1500.000000000001,)"
-            R"("timestamp":"2025-11-03T10:00:00.123456Z","metadata":{"model": "gpt-4", "n": 1e3},"id":"ev-1"})");
+  EXPECT_EQ(
+      *out,
+      R"({"tenant_id":"tenant_acme","event_type":"input_tokens","quantity":1500.000000000001,)"
+      R"("timestamp":"2025-11-03T10:00:00.123456Z","metadata":{"model": "gpt-4", "n": 1e3},"id":"ev-1"})");
 }
 
 // Verifies meterd's own format passes unchanged, zones and nested numbers included.
 TEST(ReplayLineTest, KeepsMeterdEvents) {
-  std::string line = R"({"id":"a","tenant_id":"t","event_type":"q","quantity":2,"timestamp":"2026-11-01T00:00:00+05:30","metadata":{"x":[1.50,{"y":null}]}})";
+  std::string line =
+      R"({"id":"a","tenant_id":"t","event_type":"q","quantity":2,"timestamp":"2026-11-01T00:00:00+05:30","metadata":{"x":[1.50,{"y":null}]}})";
   auto out = replay_line_to_event(line, 0);
   ASSERT_TRUE(out);
   EXPECT_EQ(*out, line);

@@ -20,7 +20,8 @@ TEST_F(ClickHouseTest, MigrateIsVersionedAndIdempotent) {
   auto tables = client_->query("SELECT name FROM system.tables WHERE database = '" + db_ + "' ORDER BY name");
   ASSERT_TRUE(tables);
   EXPECT_EQ(*tables,
-            "meter_schema\ntenant_quotas\nusage_daily\nusage_daily_mv\nusage_events\nusage_hourly\nusage_hourly_mv\n");
+            "meter_schema\ntenant_quotas\nusage_daily\nusage_daily_mv\nusage_events\nusage_hourly\nusage_"
+            "hourly_mv\n");
   auto none = store::clickhouse::schema_version(*client_, "not_there");
   ASSERT_TRUE(none);
   EXPECT_EQ(*none, 0);
@@ -50,7 +51,8 @@ TEST_F(ClickHouseTest, InsertKeepsValuesExactAndRollupsMatchRaw) {
   EXPECT_EQ(*remote_->batch_rows("b3", 202611), 0u);
   EXPECT_EQ(count(), 300u);
 
-  auto meta = client_->query("SELECT metadata, toString(quantity) FROM " + db_ + ".usage_events WHERE id IN ('e0', 'e1') ORDER BY id FORMAT JSONEachRow");
+  auto meta = client_->query("SELECT metadata, toString(quantity) FROM " + db_ +
+                             ".usage_events WHERE id IN ('e0', 'e1') ORDER BY id FORMAT JSONEachRow");
   ASSERT_TRUE(meta);
   EXPECT_NE(meta->find(R"(tab\\there)"), std::string::npos) << *meta;
   EXPECT_NE(meta->find("123456789012345.123456789012"), std::string::npos) << *meta;
@@ -74,7 +76,8 @@ TEST_F(ClickHouseTest, UsageEqualsEmbeddedStore) {
   Timestamp from = *parse_rfc3339("2026-10-01T00:00:00Z");
   Timestamp to = *parse_rfc3339("2027-01-01T00:00:00Z");
   for (Window w : {Window::kHour, Window::kDay, Window::kMonth}) {
-    for (std::optional<std::string> type : {std::optional<std::string>(), std::optional<std::string>("query")}) {
+    for (std::optional<std::string> type :
+         {std::optional<std::string>(), std::optional<std::string>("query")}) {
       for (std::string tenant : {"t0", "t1", "t2", "nobody"}) {
         UsageQuery q{tenant, type, from, to, w};
         auto a = local.usage(q);
@@ -118,8 +121,9 @@ TEST_F(ClickHouseTest, GroupValuesWithEscapesEqualEmbeddedStore) {
   ASSERT_TRUE(local.append(events));
   ASSERT_TRUE(remote_->insert_batch("escapes", events));
 
-  store::AggregateQuery q{"acme", "query", at - std::chrono::hours(1), at + std::chrono::hours(1),
-                          Aggregation::kSum, "", "region", false};
+  store::AggregateQuery q{
+      "acme",   "query", at - std::chrono::hours(1), at + std::chrono::hours(1), Aggregation::kSum, "",
+      "region", false};
   auto a = local.aggregate_raw(q);
   auto b = remote_->aggregate_raw(q);
   ASSERT_TRUE(a && b) << (b ? "" : b.error().message);
@@ -139,7 +143,9 @@ TEST_F(ClickHouseTest, GroupValuesWithEscapesEqualEmbeddedStore) {
 TEST_F(ClickHouseTest, ReconciliationSeesDrift) {
   auto events = spread_events(50);
   ASSERT_TRUE(remote_->insert_batch("b", events));
-  ASSERT_TRUE(client_->query("INSERT INTO " + db_ + ".usage_daily VALUES ('t1', toDateTime('2026-11-02 00:00:00', 'UTC'), 'query', 5, 1)"));
+  ASSERT_TRUE(
+      client_->query("INSERT INTO " + db_ +
+                     ".usage_daily VALUES ('t1', toDateTime('2026-11-02 00:00:00', 'UTC'), 'query', 5, 1)"));
   auto checks = remote_->check_rollups(202611, "t1");
   ASSERT_TRUE(checks);
   int drifting = 0;
@@ -167,8 +173,8 @@ TEST_F(ClickHouseTest, MirrorsQuotaSettings) {
   q[quota::Meter::kQueries].per_day = *Decimal::parse("1000.5");
   q.time_zone = "Asia/Kolkata";
   ASSERT_TRUE(remote_->put_quota("acme", q));
-  auto row = client_->query("SELECT time_zone, toString(queries_per_day), isNull(tokens_per_day) FROM " + db_ +
-                            ".tenant_quotas FINAL WHERE tenant_id = 'acme'");
+  auto row = client_->query("SELECT time_zone, toString(queries_per_day), isNull(tokens_per_day) FROM " +
+                            db_ + ".tenant_quotas FINAL WHERE tenant_id = 'acme'");
   ASSERT_TRUE(row);
   EXPECT_EQ(*row, "Asia/Kolkata\t1000.500000000000\t1\n");
 }

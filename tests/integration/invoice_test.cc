@@ -18,7 +18,8 @@ std::vector<Event> generated_month() {
   for (int i = 0; i < 12'000; ++i) {
     Timestamp at = start + std::chrono::minutes(7 * i) + std::chrono::milliseconds((i * 37) % 1000);
     std::string quantity = std::to_string((i * 13) % 5000) + "." + std::to_string(i % 97);
-    events.push_back(make_event("tenant_" + std::to_string(i % 3), "g" + std::to_string(i), types[i % 4], quantity, at));
+    events.push_back(
+        make_event("tenant_" + std::to_string(i % 3), "g" + std::to_string(i), types[i % 4], quantity, at));
     events.back().metadata = fmt::format(R"({{"model":"m{}","user":"u{}","n":{}}})", i % 5, i % 17, i % 2);
   }
   return events;
@@ -34,8 +35,8 @@ TEST_F(ClickHouseTest, InvoicesFromRollupsEqualRawOnBothBackends) {
   ASSERT_TRUE(remote_->insert_batch("month", events));
   store::clickhouse::ClickHouseBackedStore with_clickhouse(local, *remote_);
 
-  pricing::PriceBook book = pricing::seed_price_book(*Decimal::parse("0.01"), *Decimal::parse("0.003"),
-                                                     *Decimal::parse("0.015"), *Decimal::parse("0.10"));
+  pricing::PriceBook book = pricing::price_settings_book(*Decimal::parse("0.01"), *Decimal::parse("0.003"),
+                                                         *Decimal::parse("0.015"), *Decimal::parse("0.10"));
   // Meters the rollups cannot answer: a gauge, a grouped meter, distinct users, a count.
   book.meters = {{"storage_gb", Aggregation::kMax, "", "", true},
                  {"input_tokens", Aggregation::kSum, "", "model", false},

@@ -67,7 +67,8 @@ TEST_F(ShipperTest, ResumedBatchAlreadyStoredIsNotSentTwice) {
   ASSERT_TRUE(local_.append(spread_events(8)));
   auto in_flight = local_.next_shipment(100, "batch-before-crash");
   ASSERT_TRUE(in_flight && *in_flight);
-  ASSERT_TRUE(remote_->insert_batch("batch-before-crash", (*in_flight)->events));  // it arrived; the ack did not
+  ASSERT_TRUE(
+      remote_->insert_batch("batch-before-crash", (*in_flight)->events));  // it arrived; the ack did not
 
   Shipper after_restart(local_, *remote_, clock_, options(100));
   EXPECT_TRUE(*after_restart.ship_once(true));

@@ -92,12 +92,12 @@ TEST(Charge, FreeAllowanceAndZeroUsage) {
   }
 }
 
-// 10^12 tokens at the seed's prices, exactly; and overflow is an error, never a wrap.
+// 10^12 tokens at the Python service's prices, exactly; and overflow is an error, never a wrap.
 TEST(Charge, HugeQuantities) {
-  Plan seed = seed_plan(d("0.01"), d("0.003"), d("0.015"), d("0.10"));
-  EXPECT_EQ(amount(*seed.find("input_tokens"), "1000000000000", seed), "3000000");
-  EXPECT_EQ(amount(*seed.find("output_tokens"), "1000000000333", seed), "15000000");     // .004995
-  EXPECT_EQ(amount(*seed.find("output_tokens"), "1000000000334", seed), "15000000.01");  // .00501
+  Plan prices = price_settings_plan(d("0.01"), d("0.003"), d("0.015"), d("0.10"));
+  EXPECT_EQ(amount(*prices.find("input_tokens"), "1000000000000", prices), "3000000");
+  EXPECT_EQ(amount(*prices.find("output_tokens"), "1000000000333", prices), "15000000");     // .004995
+  EXPECT_EQ(amount(*prices.find("output_tokens"), "1000000000334", prices), "15000000.01");  // .00501
   MeterPrice p;
   p.unit_price = d("100000000000000");
   EXPECT_NE(amount(p, "100000000000000").find("overflows"), std::string::npos);
@@ -118,7 +118,7 @@ TEST(Charge, HalfCentRounding) {
   EXPECT_EQ(with(Rounding::kHalfEven, "3"), "0.02");  // 0.015
   EXPECT_EQ(with(Rounding::kHalfEven, "5"), "0.02");  // 0.025
   EXPECT_EQ(with(Rounding::kDown, "3"), "0.01");
-  EXPECT_EQ(with(Rounding::kUp, "0.2"), "0.01");     // 0.001
+  EXPECT_EQ(with(Rounding::kUp, "0.2"), "0.01");  // 0.001
   // Graduated tiers are summed exactly, then rounded once: 0.004 + 0.004 = 0.008 -> 0.01,
   // where rounding each tier first would give 0.00.
   MeterPrice g;
@@ -148,7 +148,7 @@ TEST(Charge, GraduatedIsMonotone) {
 // Property: an invoice's subtotal is the sum of its rounded lines, and the minimum commitment
 // tops it up to the minimum, never more.
 TEST(Invoice, TotalsAndMinimumCommitment) {
-  Plan plan = seed_plan(d("0.01"), d("0.003"), d("0.015"), d("0.10"));
+  Plan plan = price_settings_plan(d("0.01"), d("0.003"), d("0.015"), d("0.10"));
   plan.minimum_commitment = d("50");
   auto bounds = *billing::month_bounds(2026, 2);
   billing::InvoicePeriod february{2026, 2, "UTC", bounds.first, bounds.second};

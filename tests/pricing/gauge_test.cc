@@ -23,9 +23,11 @@ TEST(Gauge, AverageOfDailyMaximaCarriesForward) {
   EXPECT_EQ(average_daily_max({{at("2026-11-01T00:00:00Z"), d("1.5")}}, utc, from, to)->to_string(), "1.5");
   EXPECT_EQ(average_daily_max({}, utc, from, to)->to_string(), "0");
   // 100 GB from day 30 only: 100 / 30 = 3.333333333333 (12 digits, half up).
-  EXPECT_EQ(average_daily_max({{at("2026-11-30T10:00:00Z"), d("100")}}, utc, from, to)->to_string(), "3.333333333333");
+  EXPECT_EQ(average_daily_max({{at("2026-11-30T10:00:00Z"), d("100")}}, utc, from, to)->to_string(),
+            "3.333333333333");
   // 200 / 30 = 6.6666666666666 -> 6.666666666667
-  EXPECT_EQ(average_daily_max({{at("2026-11-30T10:00:00Z"), d("200")}}, utc, from, to)->to_string(), "6.666666666667");
+  EXPECT_EQ(average_daily_max({{at("2026-11-30T10:00:00Z"), d("200")}}, utc, from, to)->to_string(),
+            "6.666666666667");
 }
 
 // Days are the tenant's local days: a reading at 20:00 UTC is the next day in Asia/Kolkata.

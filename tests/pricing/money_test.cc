@@ -9,7 +9,8 @@ namespace {
 
 Decimal d(std::string_view s) { return *Decimal::parse(s); }
 
-std::string ext(std::string_view q, std::string_view price, std::string_view per, Rounding mode = Rounding::kHalfUp) {
+std::string ext(std::string_view q, std::string_view price, std::string_view per,
+                Rounding mode = Rounding::kHalfUp) {
   auto r = extend(d(q), d(price), d(per), 2, mode);
   return r ? r->to_string() : "overflow";
 }
@@ -28,7 +29,7 @@ TEST(Money, RoundsHalfCentsByMode) {
 // Verifies per-1,000 prices and very large quantities stay exact.
 TEST(Money, ExtendsExactlyAtScale) {
   EXPECT_EQ(ext("123456", "0.003", "1000"), "0.37");
-  EXPECT_EQ(ext("1000000000000", "0.003", "1000"), "3000000");      // 10^12 tokens
+  EXPECT_EQ(ext("1000000000000", "0.003", "1000"), "3000000");  // 10^12 tokens
   EXPECT_EQ(ext("1000000000000", "0.015", "1000"), "15000000");
   EXPECT_EQ(ext("0.1", "0.1", "1"), "0.01");
   EXPECT_EQ(ext("100000000000000000000000000", "100", "1"), "overflow");
@@ -37,7 +38,7 @@ TEST(Money, ExtendsExactlyAtScale) {
 
 // Verifies an invoice's total is the sum of its rounded lines and unpriced usage is shown.
 TEST(Invoice, TotalIsSumOfRoundedLines) {
-  Plan plan = seed_plan(d("0.01"), d("0.003"), d("0.015"), d("0.10"));
+  Plan plan = price_settings_plan(d("0.01"), d("0.003"), d("0.015"), d("0.10"));
   auto bounds = *billing::month_bounds(2025, 11);
   billing::InvoicePeriod november{2025, 11, "UTC", bounds.first, bounds.second};
   std::map<std::string, Decimal> usage = {

@@ -36,7 +36,7 @@ TEST(QuotaAdmission, HardLimitRefusesWithRetryAfter) {
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->code, ErrorCode::kRateLimited);
   EXPECT_EQ(refused->field, "queries_per_day");
-  EXPECT_EQ(refused->retry_after_seconds, 14 * 3600);  // until midnight UTC
+  EXPECT_EQ(refused->retry_after_seconds, 14 * 3600);         // until midnight UTC
   EXPECT_FALSE(admission.admit(query("other", "1", "100")));  // soft default: no limit applies
 }
 
@@ -71,7 +71,8 @@ TEST(QuotaAdmission, SoftSumsAcrossManyTenants) {
   admission.settle();
   for (int t = 0; t < 50; ++t) {
     std::string tenant = "t" + std::to_string(t);
-    auto key = quota::counter_key(tenant, quota::Meter::kQueries, book.get(tenant)->zone, quota::Period::kMonth, kNow);
+    auto key = quota::counter_key(tenant, quota::Meter::kQueries, book.get(tenant)->zone,
+                                  quota::Period::kMonth, kNow);
     EXPECT_EQ(book.used(key).to_string(), "3") << tenant;
   }
 }
@@ -105,7 +106,8 @@ TEST(QuotaAdmission, ConcurrentRequestsNeverExceedHardLimit) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(stored.load(), 1000);
   EXPECT_EQ(refused.load(), 600);
-  auto rows = store.usage({"acme", std::nullopt, kNow - std::chrono::days(1), kNow + std::chrono::days(1), Window::kDay});
+  auto rows = store.usage(
+      {"acme", std::nullopt, kNow - std::chrono::days(1), kNow + std::chrono::days(1), Window::kDay});
   ASSERT_TRUE(rows);
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].quantity.to_string(), "1000");

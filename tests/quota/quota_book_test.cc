@@ -80,7 +80,8 @@ TEST(QuotaBook, CountsExactlyPerPeriod) {
 // Verifies a tenant's counters for periods older than `keep` before the newest are dropped.
 TEST(QuotaBook, DropsPeriodsOlderThanKeep) {
   QuotaBook book(TenantQuota{}, std::chrono::days(10));
-  for (int d = 0; d < 40; ++d) ASSERT_TRUE(book.add({"acme", Meter::kQueries, Period::kDay, kNov27 + d * kDayMs}, dec("1")));
+  for (int d = 0; d < 40; ++d)
+    ASSERT_TRUE(book.add({"acme", Meter::kQueries, Period::kDay, kNov27 + d * kDayMs}, dec("1")));
   EXPECT_EQ(book.used({"acme", Meter::kQueries, Period::kDay, kNov27}).to_string(), "0");
   EXPECT_EQ(book.used({"acme", Meter::kQueries, Period::kDay, kNov27 + 29 * kDayMs}).to_string(), "1");
   EXPECT_EQ(book.used({"acme", Meter::kQueries, Period::kDay, kNov27 + 39 * kDayMs}).to_string(), "1");
@@ -99,7 +100,8 @@ TEST(QuotaBook, ConcurrentAddsAreExact) {
   }
   for (auto& thread : threads) thread.join();
   for (int i = 0; i < 50; ++i) {
-    EXPECT_EQ(book.used({"tenant_" + std::to_string(i), Meter::kQueries, Period::kDay, kNov27}).to_string(), "400");
+    EXPECT_EQ(book.used({"tenant_" + std::to_string(i), Meter::kQueries, Period::kDay, kNov27}).to_string(),
+              "400");
   }
 }
 

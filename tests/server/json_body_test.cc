@@ -12,8 +12,8 @@ TEST(JsonBody, ReadsExactNumbersAndChecksTypes) {
   EXPECT_EQ(body->decimal("storage_gb").value()->to_string(), "10.1");
   EXPECT_EQ(**body->integer("year"), 2025);
   EXPECT_EQ(**body->string("tenant_id"), "acme");
-  EXPECT_FALSE(body->string("year"));   // a number is not a string
-  EXPECT_FALSE(body->integer("n"));     // a string is not a whole number
+  EXPECT_FALSE(body->string("year"));  // a number is not a string
+  EXPECT_FALSE(body->integer("n"));    // a string is not a whole number
   EXPECT_FALSE(*body->string("absent"));
   EXPECT_FALSE(body->only({"tenant_id"}));
   EXPECT_TRUE(body->only({"tenant_id", "storage_gb", "year", "n"}));

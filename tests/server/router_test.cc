@@ -16,11 +16,13 @@ HttpResponse call(Router& router, std::string method, std::string path) {
 
 Router make_router(std::string& seen) {
   Router router;
-  router.add("GET", "/v1/tenants/{tenant}/usage", Access::kKey, [&seen](HttpRequest&, const PathParams& p, Responder& r) {
-    seen = p.at("tenant");
-    r(HttpResponse{200, "text/plain", "usage", {}});
-  });
-  router.add("POST", "/track", Access::kKey, [](HttpRequest&, const PathParams&, Responder& r) { r(HttpResponse{}); });
+  router.add("GET", "/v1/tenants/{tenant}/usage", Access::kKey,
+             [&seen](HttpRequest&, const PathParams& p, Responder& r) {
+               seen = p.at("tenant");
+               r(HttpResponse{200, "text/plain", "usage", {}});
+             });
+  router.add("POST", "/track", Access::kKey,
+             [](HttpRequest&, const PathParams&, Responder& r) { r(HttpResponse{}); });
   return router;
 }
 

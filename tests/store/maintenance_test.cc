@@ -8,14 +8,16 @@ namespace meter::store::sqlite {
 namespace {
 
 Event at(std::string id, std::string tenant, std::string_view quantity, std::string_view when) {
-  return meter::testing::make_event(std::move(tenant), std::move(id), "query", quantity, *parse_rfc3339(when));
+  return meter::testing::make_event(std::move(tenant), std::move(id), "query", quantity,
+                                    *parse_rfc3339(when));
 }
 
 class MaintenanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(store_.append(std::vector<Event>{at("1", "a", "1.5", "2026-10-31T23:59:59.999Z"), at("2", "a", "2", "2026-11-01T00:00:00Z"),
-                               at("3", "b", "7", "2026-11-15T12:00:00Z"), at("4", "a", "0.25", "2026-11-30T23:00:00Z")}));
+    ASSERT_TRUE(store_.append(std::vector<Event>{
+        at("1", "a", "1.5", "2026-10-31T23:59:59.999Z"), at("2", "a", "2", "2026-11-01T00:00:00Z"),
+        at("3", "b", "7", "2026-11-15T12:00:00Z"), at("4", "a", "0.25", "2026-11-30T23:00:00Z")}));
   }
   meter::testing::TempDir dir_;
   SqliteStore store_{{dir_ / "meterd.db"}};

@@ -34,7 +34,8 @@ class ClickHouseServer {
   ClickHouseServer() {
     for (int attempt = 0; attempt < 5; ++attempt) {
       port_ = free_port();
-      std::string cmd = script() + " start " + dir_.path().string() + " " + std::to_string(port_) + " >/dev/null";
+      std::string cmd =
+          script() + " start " + dir_.path().string() + " " + std::to_string(port_) + " >/dev/null";
       if (std::system(cmd.c_str()) == 0) return;
     }
     throw std::runtime_error("could not start ClickHouse; see " + dir_.path().string() + "/log");

@@ -23,8 +23,9 @@ namespace meter::testing {
 class MeterdProcess {
  public:
   MeterdProcess(int port, const std::string& data_dir) : port_(port) {
-    std::vector<std::string> args = {METERD_BIN, "serve", "--listen", "127.0.0.1:" + std::to_string(port),
-                                     "--data-dir", data_dir, "--log-level", "warn"};
+    std::vector<std::string> args = {
+        METERD_BIN,   "serve",  "--listen",    "127.0.0.1:" + std::to_string(port),
+        "--data-dir", data_dir, "--log-level", "warn"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

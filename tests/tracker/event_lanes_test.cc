@@ -20,8 +20,8 @@ TEST(EventLanes, DrainReturnsEveryEventIntact) {
   std::map<std::string, std::string> seen;  // id -> tenant|type|quantity|metadata-size|time
   auto collect = [&seen](const PackedEvent& e) {
     seen[std::string(e.id)] = std::string(e.tenant_id) + "|" + std::string(e.event_type) + "|" +
-                              std::string(e.quantity) + "|" + std::to_string(e.metadata.size()) +
-                              "|" + std::to_string(e.timestamp_ms);
+                              std::string(e.quantity) + "|" + std::to_string(e.metadata.size()) + "|" +
+                              std::to_string(e.timestamp_ms);
   };
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {

@@ -2,11 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include "meter/store_sink.h"
-
 #include <cstdio>
 #include <thread>
 
+#include "meter/store_sink.h"
 #include "support/meterd_process.h"
 #include "support/temp_dir.h"
 
@@ -82,7 +81,9 @@ TEST_F(TrackerTest, SpillsWhileUnreachableAndShipsOnce) {
     EXPECT_EQ(tracker.stats().spilled, 150u);
     EXPECT_EQ(tracker.stats().sent, 0u);
     const std::string error = tracker.stats().last_error;
-    EXPECT_NE(error.find("cannot reach meterd at http://127.0.0.1:" + std::to_string(port_)), std::string::npos) << error;
+    EXPECT_NE(error.find("cannot reach meterd at http://127.0.0.1:" + std::to_string(port_)),
+              std::string::npos)
+        << error;
     EXPECT_NE(error.find("spill file"), std::string::npos) << error;
   }  // the application stops while meterd is still down
   ASSERT_TRUE(std::filesystem::exists(dir_ / "spill.jsonl"));

@@ -63,7 +63,7 @@ std::optional<HttpResponse> charge_rate(const ApiContext& api, const std::vector
   return std::nullopt;
 }
 
-// POST /track: the seed's single-event body. 200 once the event is on disk.
+// POST /track: the Python service's single-event body. 200 once the event is on disk.
 void track(const ApiContext& api, HttpRequest& request, Responder& respond) {
   if (!is_json_type(request.content_type)) return respond(unsupported_type(request.content_type));
   auto parsed =

@@ -1,4 +1,4 @@
-// Invoices and plans: the seed's /invoice/generate, /v1/tenants/{t}/invoices/{YYYY-MM} (JSON or
+// Invoices and plans: the Python service's /invoice/generate, /v1/tenants/{t}/invoices/{YYYY-MM} (JSON or
 // CSV, and finalize), /v1/tenants/{t}/plan and /v1/plans.
 #include <fmt/format.h>
 

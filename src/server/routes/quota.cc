@@ -1,4 +1,4 @@
-// Quota endpoints: the seed's /quota/set and /quota/check, and /v1/tenants/{tenant}/quotas.
+// Quota endpoints: the Python service's /quota/set and /quota/check, and /v1/tenants/{tenant}/quotas.
 #include <algorithm>
 #include <cstdlib>
 
@@ -33,7 +33,7 @@ void write_settings(JsonOut& out, const quota::TenantQuota& q) {
   write_limit(out, "storage_gb_per_month", q[Meter::kStorageGb].per_month);
 }
 
-// Applies a quota body (the seed's fields plus monthly limits, time_zone and enforcement) on
+// Applies a quota body (the Python service's fields plus monthly limits, time_zone and enforcement) on
 // top of the tenant's current settings, stores them, and answers with the result.
 HttpResponse update_quota(const ApiContext& api, const std::string& tenant, const JsonBody& body) {
   using quota::Meter;
@@ -72,7 +72,7 @@ HttpResponse update_quota(const ApiContext& api, const std::string& tenant, cons
   return out.response();
 }
 
-// The fields a quota body may have; the seed's body names the tenant too (first entry).
+// The fields a quota body may have; the Python service's body names the tenant too (first entry).
 constexpr std::string_view kQuotaFields[] = {
     "tenant_id",  "queries_per_day",      "queries_per_month", "tokens_per_day", "tokens_per_month",
     "storage_gb", "storage_gb_per_month", "time_zone",         "enforcement"};
@@ -106,7 +106,8 @@ void write_statuses(JsonOut& out, const std::vector<quota::QuotaStatus>& statuse
   out.end_object();
 }
 
-// The live quota status of one tenant: the seed's /quota/check answer, also GET /v1/tenants/{t}/quotas.
+// The live quota status of one tenant: the Python service's /quota/check answer, also GET
+// /v1/tenants/{t}/quotas.
 HttpResponse quota_report(const ApiContext& api, const std::string& tenant) {
   auto entry = api.quotas.get(tenant);
   Timestamp now = api.clock.now();
@@ -126,7 +127,7 @@ HttpResponse quota_report(const ApiContext& api, const std::string& tenant) {
   out.key("resets_at").time(entry->zone.period_end(quota::Period::kMonth, now));
   write_statuses(out, statuses, quota::Period::kMonth);
   out.end_object();
-  // within_quota keeps the seed's meaning (nothing over its limit): a tenant exactly at a limit
+  // within_quota keeps the Python service's meaning (nothing over its limit): a tenant exactly at a limit
   // is within quota, and in hard mode its next counted event of that meter is refused.
   // at_limit says that boundary was reached (docs/decisions.md).
   bool at_limit = std::any_of(statuses.begin(), statuses.end(),

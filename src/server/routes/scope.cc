@@ -12,9 +12,10 @@ std::optional<HttpResponse> hidden_unless_own(const HttpRequest& request, std::s
 
 std::optional<HttpResponse> forbidden_unless_own(const HttpRequest& request, std::string_view tenant_id) {
   if (request.principal.may_act_for(tenant_id)) return std::nullopt;
-  return problem(403, "Forbidden",
-                 "this key may only act for tenant " + request.principal.tenant_id + ", not " + std::string(tenant_id),
-                 "tenant_id");
+  return problem(
+      403, "Forbidden",
+      "this key may only act for tenant " + request.principal.tenant_id + ", not " + std::string(tenant_id),
+      "tenant_id");
 }
 
 Result<std::string> body_tenant(const JsonBody& body, const HttpRequest& request) {

@@ -1,11 +1,11 @@
 // The web pages, read from web/ once at start: GET / (the dashboard, with Chart.js from npm)
 // and /assets/{file}; GET /openapi.json, /docs and /docs/{file} (swagger-ui-dist from npm).
 // npm's packages are installed into web/node_modules by `make`.
+#include <spdlog/spdlog.h>
+
 #include <fstream>
 #include <span>
 #include <sstream>
-
-#include <spdlog/spdlog.h>
 
 #include "server/problem.h"
 #include "server/routes/api_context.h"
@@ -62,8 +62,9 @@ void add_web_routes(Router& router, const ApiContext& api) {
   auto assets = std::make_shared<std::map<std::string, Asset, std::less<>>>();
   const std::filesystem::path& dir = api.web_dir;
   std::size_t wanted = 0;
-  for (std::span<const WebFile> list : {std::span<const WebFile>(kDocsFiles), std::span<const WebFile>(kAssetFiles),
-                           std::span<const WebFile>(kPages)}) {
+  for (std::span<const WebFile> list :
+       {std::span<const WebFile>(kDocsFiles), std::span<const WebFile>(kAssetFiles),
+        std::span<const WebFile>(kPages)}) {
     for (const WebFile& f : list) {
       ++wanted;
       if (auto text = read(dir / f.path)) (*assets)[f.name] = {f.type, std::move(*text)};

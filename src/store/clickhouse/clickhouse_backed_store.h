@@ -13,19 +13,25 @@ namespace meter::store::clickhouse {
 // on ClickHouse, the system of record for analytics.
 class ClickHouseBackedStore final : public ForwardingStore {
  public:
-  ClickHouseBackedStore(Store& local_log, ClickHouseStore& remote) : ForwardingStore(local_log), remote_(remote) {}
+  ClickHouseBackedStore(Store& local_log, ClickHouseStore& remote)
+      : ForwardingStore(local_log), remote_(remote) {}
 
   std::string_view name() const override { return "clickhouse"; }
   Result<std::vector<UsageRow>> usage(const UsageQuery& q) override { return remote_.usage(q); }
   Result<std::vector<RollupCheck>> check_rollups(int month, std::string_view tenant_id) override {
     return remote_.check_rollups(month, tenant_id);
   }
-  Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) override {
+  Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from,
+                                           Timestamp to) override {
     return remote_.raw_totals(tenant_id, from, to);
   }
-  Result<std::vector<AggregateRow>> aggregate_raw(const AggregateQuery& q) override { return remote_.aggregate_raw(q); }
+  Result<std::vector<AggregateRow>> aggregate_raw(const AggregateQuery& q) override {
+    return remote_.aggregate_raw(q);
+  }
   Result<std::vector<int>> months() override { return remote_.months(); }
-  Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to) override { return remote_.tenants(from, to); }
+  Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to) override {
+    return remote_.tenants(from, to);
+  }
   // Drops the month in ClickHouse and in the local log.
   Status drop_month(int month) override {
     if (auto s = remote_.drop_month(month); !s) return s;

@@ -19,7 +19,7 @@ struct ClientOptions {
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
 };
 
-// Builds the HTTP address from the seed's settings: CLICKHOUSE_HOST may be a bare host name
+// Builds the HTTP address from the Python service's settings: CLICKHOUSE_HOST may be a bare host name
 // (then CLICKHOUSE_PORT is added) or a whole URL such as http://ch.internal:8123.
 std::string clickhouse_url(std::string_view host, int port);
 

@@ -26,7 +26,8 @@ std::vector<std::string> rollup(const std::string& name, const std::string& buck
           " ENGINE = SummingMergeTree PARTITION BY toYYYYMM(bucket_start)"
           " ORDER BY (tenant_id, bucket_start, event_type)",
       "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}." + name + "_mv TO {db}." + name +
-          " AS SELECT tenant_id, " + bucket_expr + " AS bucket_start, event_type,"
+          " AS SELECT tenant_id, " + bucket_expr +
+          " AS bucket_start, event_type,"
           " sum(quantity) AS quantity, count() AS events FROM {db}.usage_events"
           " GROUP BY tenant_id, bucket_start, event_type",
   };
@@ -68,7 +69,8 @@ Result<int> schema_version(Client& client, const std::string& database) {
   auto exists = client.query(fmt::format("EXISTS TABLE {}.meter_schema", database));
   if (!exists) {
     // The database itself may be missing: that is version 0 too.
-    auto db = client.query(fmt::format("SELECT count() FROM system.databases WHERE name = {}", quote(database)));
+    auto db =
+        client.query(fmt::format("SELECT count() FROM system.databases WHERE name = {}", quote(database)));
     if (db && db->starts_with("0")) return 0;
     return fail(exists.error());
   }
@@ -82,10 +84,10 @@ Result<int> schema_version(Client& client, const std::string& database) {
 
 Result<MigrateReport> migrate(Client& client, const std::string& database) {
   if (auto s = client.query("CREATE DATABASE IF NOT EXISTS " + database); !s) return fail(s.error());
-  if (auto s = client.query(with_database(
-          "CREATE TABLE IF NOT EXISTS {db}.meter_schema (version UInt32, description String,"
-          " applied_at DateTime('UTC')) ENGINE = TinyLog",
-          database));
+  if (auto s = client.query(
+          with_database("CREATE TABLE IF NOT EXISTS {db}.meter_schema (version UInt32, description String,"
+                        " applied_at DateTime('UTC')) ENGINE = TinyLog",
+                        database));
       !s) {
     return fail(s.error());
   }
@@ -96,8 +98,8 @@ Result<MigrateReport> migrate(Client& client, const std::string& database) {
     if (m.version <= *current) continue;
     for (const std::string& sql : m.statements) {
       if (auto s = client.query(with_database(sql, database)); !s) {
-        return fail(Error::unavailable(fmt::format("migration {} ({}) failed: {}", m.version, m.description,
-                                                   s.error().message)));
+        return fail(Error::unavailable(
+            fmt::format("migration {} ({}) failed: {}", m.version, m.description, s.error().message)));
       }
     }
     if (auto s = client.query(fmt::format("INSERT INTO {}.meter_schema VALUES ({}, {}, now())", database,

@@ -8,7 +8,8 @@ namespace meter::store::sqlite {
 namespace {
 
 std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -19,23 +20,26 @@ FinalizedInvoice read_invoice(SQLite::Statement& stmt) {
 
 }  // namespace
 
-Result<std::vector<UsageRow>> SqliteStore::raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) {
+Result<std::vector<UsageRow>> SqliteStore::raw_totals(std::string_view tenant_id, Timestamp from,
+                                                      Timestamp to) {
   try {
     auto reader = borrow_reader();
     std::map<std::string, UsageRow> totals;
     for (int month : partitions()) {
       if (month < month_key(from) || month > month_key(to)) continue;
-      SQLite::Statement stmt(*reader, fmt::format("SELECT event_type, meter_dec_sum(quantity), count(*) FROM "
-                                                  "usage_events_{} WHERE tenant_id = ? AND ts >= ? AND ts < ? "
-                                                  "GROUP BY event_type",
-                                                  month));
+      SQLite::Statement stmt(*reader,
+                             fmt::format("SELECT event_type, meter_dec_sum(quantity), count(*) FROM "
+                                         "usage_events_{} WHERE tenant_id = ? AND ts >= ? AND ts < ? "
+                                         "GROUP BY event_type",
+                                         month));
       stmt.bind(1, std::string(tenant_id));
       stmt.bind(2, static_cast<std::int64_t>(to_unix_ms(from)));
       stmt.bind(3, static_cast<std::int64_t>(to_unix_ms(to)));
       while (stmt.executeStep()) {
         auto q = Decimal::parse(stmt.getColumn(1).getString());
         if (!q) return fail(Error::internal("corrupt quantity in " + fmt::format("usage_events_{}", month)));
-        auto [it, inserted] = totals.try_emplace(stmt.getColumn(0).getString(), UsageRow{from, stmt.getColumn(0).getString(), {}, 0});
+        auto [it, inserted] = totals.try_emplace(stmt.getColumn(0).getString(),
+                                                 UsageRow{from, stmt.getColumn(0).getString(), {}, 0});
         auto sum = it->second.quantity.checked_add(*q);
         if (!sum) return fail(Error::invalid("quantity", "usage sum overflows"));
         it->second.quantity = *sum;
@@ -54,8 +58,9 @@ Result<std::vector<std::string>> SqliteStore::tenants(Timestamp from, Timestamp 
   try {
     auto db = borrow_reader();
     // Days overlapping [from, to): a zone's month starts mid-UTC-day.
-    SQLite::Statement stmt(*db, "SELECT DISTINCT tenant_id FROM usage_daily WHERE bucket_start >= ? "
-                                "AND bucket_start < ? ORDER BY tenant_id");
+    SQLite::Statement stmt(*db,
+                           "SELECT DISTINCT tenant_id FROM usage_daily WHERE bucket_start >= ? "
+                           "AND bucket_start < ? ORDER BY tenant_id");
     stmt.bind(1, static_cast<std::int64_t>(to_unix_ms(floor_to(Window::kDay, from))));
     stmt.bind(2, static_cast<std::int64_t>(to_unix_ms(to)));
     std::vector<std::string> out;
@@ -113,11 +118,13 @@ Status SqliteStore::put_finalized_invoice(const FinalizedInvoice& invoice) {
   }
 }
 
-Result<std::optional<FinalizedInvoice>> SqliteStore::finalized_invoice(std::string_view tenant_id, int month) {
+Result<std::optional<FinalizedInvoice>> SqliteStore::finalized_invoice(std::string_view tenant_id,
+                                                                       int month) {
   try {
     auto db = borrow_reader();
-    SQLite::Statement stmt(*db, "SELECT tenant_id, month, json, csv, finalized_at FROM invoices "
-                                "WHERE tenant_id = ? AND month = ?");
+    SQLite::Statement stmt(*db,
+                           "SELECT tenant_id, month, json, csv, finalized_at FROM invoices "
+                           "WHERE tenant_id = ? AND month = ?");
     stmt.bind(1, std::string(tenant_id));
     stmt.bind(2, month);
     if (!stmt.executeStep()) return std::optional<FinalizedInvoice>();
@@ -130,8 +137,9 @@ Result<std::optional<FinalizedInvoice>> SqliteStore::finalized_invoice(std::stri
 Result<std::vector<FinalizedInvoice>> SqliteStore::finalized_invoices(int month) {
   try {
     auto db = borrow_reader();
-    SQLite::Statement stmt(*db, "SELECT tenant_id, month, json, csv, finalized_at FROM invoices WHERE month = ? "
-                                "ORDER BY tenant_id");
+    SQLite::Statement stmt(*db,
+                           "SELECT tenant_id, month, json, csv, finalized_at FROM invoices WHERE month = ? "
+                           "ORDER BY tenant_id");
     stmt.bind(1, month);
     std::vector<FinalizedInvoice> out;
     while (stmt.executeStep()) out.push_back(read_invoice(stmt));

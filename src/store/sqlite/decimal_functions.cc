@@ -84,7 +84,8 @@ void dec_extreme_step(sqlite3_context* ctx, int, sqlite3_value** argv) {
   }
   Decimal current;
   std::memcpy(&current, state->value, sizeof current);
-  if (!state->seen || (Max ? *value > current : *value < current)) std::memcpy(state->value, &*value, sizeof(Decimal));
+  if (!state->seen || (Max ? *value > current : *value < current))
+    std::memcpy(state->value, &*value, sizeof(Decimal));
   state->seen = true;
 }
 
@@ -102,10 +103,11 @@ void dec_extreme_final(sqlite3_context* ctx) {
 void register_decimal_functions(sqlite3* db) {
   constexpr int kFlags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
   sqlite3_create_function(db, "meter_dec_add", 2, kFlags, nullptr, dec_add, nullptr, nullptr);
-  sqlite3_create_function(db, "meter_dec_sum", 1, kFlags, nullptr, nullptr, dec_sum_step,
-                          dec_sum_final);
-  sqlite3_create_function(db, "meter_dec_max", 1, kFlags, nullptr, nullptr, dec_extreme_step<true>, dec_extreme_final);
-  sqlite3_create_function(db, "meter_dec_min", 1, kFlags, nullptr, nullptr, dec_extreme_step<false>, dec_extreme_final);
+  sqlite3_create_function(db, "meter_dec_sum", 1, kFlags, nullptr, nullptr, dec_sum_step, dec_sum_final);
+  sqlite3_create_function(db, "meter_dec_max", 1, kFlags, nullptr, nullptr, dec_extreme_step<true>,
+                          dec_extreme_final);
+  sqlite3_create_function(db, "meter_dec_min", 1, kFlags, nullptr, nullptr, dec_extreme_step<false>,
+                          dec_extreme_final);
 }
 
 }  // namespace meter::store::sqlite

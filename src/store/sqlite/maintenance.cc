@@ -45,11 +45,13 @@ Result<std::vector<RollupCheck>> SqliteStore::check_rollups(int month, std::stri
     }
     std::int64_t from = to_unix_ms(month_start(month));
     std::int64_t to = to_unix_ms(next_window(Window::kMonth, month_start(month)));
-    for (auto [table, side] : {std::pair{"usage_hourly", &RollupCheck::hourly}, std::pair{"usage_daily", &RollupCheck::daily}}) {
-      auto s = collect(fmt::format("SELECT tenant_id, event_type, meter_dec_sum(quantity), sum(events) FROM {} "
-                                   "WHERE {} AND bucket_start >= {} AND bucket_start < {} GROUP BY tenant_id, event_type",
-                                   table, tenant_filter, from, to),
-                       side);
+    for (auto [table, side] :
+         {std::pair{"usage_hourly", &RollupCheck::hourly}, std::pair{"usage_daily", &RollupCheck::daily}}) {
+      auto s = collect(
+          fmt::format("SELECT tenant_id, event_type, meter_dec_sum(quantity), sum(events) FROM {} "
+                      "WHERE {} AND bucket_start >= {} AND bucket_start < {} GROUP BY tenant_id, event_type",
+                      table, tenant_filter, from, to),
+          side);
       if (!s) return fail(s.error());
     }
     std::vector<RollupCheck> out;
@@ -80,7 +82,8 @@ Status SqliteStore::drop_month(int month) {
     std::int64_t from = to_unix_ms(month_start(month));
     std::int64_t to = to_unix_ms(next_window(Window::kMonth, month_start(month)));
     for (const char* table : {"usage_quarter_hour", "usage_hourly", "usage_daily"}) {
-      writer_->exec(fmt::format("DELETE FROM {} WHERE bucket_start >= {} AND bucket_start < {}", table, from, to));
+      writer_->exec(
+          fmt::format("DELETE FROM {} WHERE bucket_start >= {} AND bucket_start < {}", table, from, to));
     }
     rebuild_events_view();
     tx.commit();

@@ -15,7 +15,8 @@ struct Cursor {
 };
 
 Cursor read_cursor(SQLite::Database& db, int month) {
-  SQLite::Statement stmt(db, "SELECT shipped_rowid, pending_batch, pending_last_rowid FROM ship_state WHERE month = ?");
+  SQLite::Statement stmt(
+      db, "SELECT shipped_rowid, pending_batch, pending_last_rowid FROM ship_state WHERE month = ?");
   stmt.bind(1, month);
   Cursor c;
   if (stmt.executeStep()) {
@@ -28,7 +29,8 @@ Cursor read_cursor(SQLite::Database& db, int month) {
 
 }  // namespace
 
-Result<std::optional<Shipment>> SqliteStore::next_shipment(std::size_t max_events, std::string_view new_batch_id) {
+Result<std::optional<Shipment>> SqliteStore::next_shipment(std::size_t max_events,
+                                                           std::string_view new_batch_id) {
   try {
     auto reader = borrow_reader();
     Shipment s;
@@ -41,32 +43,40 @@ Result<std::optional<Shipment>> SqliteStore::next_shipment(std::size_t max_event
       if (s.month == 0) {
         std::int64_t last = last_rowid(*reader, month);
         if (last > c.shipped) {
-          s = {std::string(new_batch_id), month, c.shipped + 1,
-               std::min<std::int64_t>(last, c.shipped + static_cast<std::int64_t>(max_events)), false, {}};
+          s = {std::string(new_batch_id),
+               month,
+               c.shipped + 1,
+               std::min<std::int64_t>(last, c.shipped + static_cast<std::int64_t>(max_events)),
+               false,
+               {}};
         }
       }
     }
     if (s.month == 0) return std::optional<Shipment>();
 
-    SQLite::Statement rows(*reader, fmt::format("SELECT id, tenant_id, event_type, quantity, ts, received_at, metadata "
-                                                "FROM usage_events_{} WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
-                                                s.month));
+    SQLite::Statement rows(
+        *reader, fmt::format("SELECT id, tenant_id, event_type, quantity, ts, received_at, metadata "
+                             "FROM usage_events_{} WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
+                             s.month));
     rows.bind(1, s.first_rowid);
     rows.bind(2, s.last_rowid);
     s.events.reserve(static_cast<std::size_t>(s.last_rowid - s.first_rowid + 1));
     while (rows.executeStep()) {
       auto quantity = Decimal::parse(rows.getColumn(3).getString());
-      if (!quantity) return fail(Error::internal(fmt::format("corrupt quantity in usage_events_{}", s.month)));
-      s.events.push_back({rows.getColumn(0).getString(), rows.getColumn(1).getString(), rows.getColumn(2).getString(),
-                          *quantity, from_unix_ms(rows.getColumn(4).getInt64()),
+      if (!quantity)
+        return fail(Error::internal(fmt::format("corrupt quantity in usage_events_{}", s.month)));
+      s.events.push_back({rows.getColumn(0).getString(), rows.getColumn(1).getString(),
+                          rows.getColumn(2).getString(), *quantity,
+                          from_unix_ms(rows.getColumn(4).getInt64()),
                           from_unix_ms(rows.getColumn(5).getInt64()), rows.getColumn(6).getString()});
     }
     if (!s.resumed) {
       std::lock_guard writes(write_mutex_);
-      SQLite::Statement record(*writer_,
-                               "INSERT INTO ship_state (month, shipped_rowid, pending_batch, pending_last_rowid) "
-                               "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (month) DO UPDATE SET "
-                               "pending_batch = ?3, pending_last_rowid = ?4");
+      SQLite::Statement record(
+          *writer_,
+          "INSERT INTO ship_state (month, shipped_rowid, pending_batch, pending_last_rowid) "
+          "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (month) DO UPDATE SET "
+          "pending_batch = ?3, pending_last_rowid = ?4");
       record.bind(1, s.month);
       record.bind(2, s.first_rowid - 1);
       record.bind(3, s.batch_id);
@@ -82,13 +92,15 @@ Result<std::optional<Shipment>> SqliteStore::next_shipment(std::size_t max_event
 Status SqliteStore::confirm_shipment(const Shipment& shipment) {
   try {
     std::lock_guard writes(write_mutex_);
-    SQLite::Statement stmt(*writer_,
-                           "UPDATE ship_state SET shipped_rowid = ?, pending_batch = NULL, pending_last_rowid = NULL "
-                           "WHERE month = ? AND pending_batch = ?");
+    SQLite::Statement stmt(
+        *writer_,
+        "UPDATE ship_state SET shipped_rowid = ?, pending_batch = NULL, pending_last_rowid = NULL "
+        "WHERE month = ? AND pending_batch = ?");
     stmt.bind(1, shipment.last_rowid);
     stmt.bind(2, shipment.month);
     stmt.bind(3, shipment.batch_id);
-    if (stmt.exec() != 1) return fail(Error::internal("shipment " + shipment.batch_id + " is not the one in flight"));
+    if (stmt.exec() != 1)
+      return fail(Error::internal("shipment " + shipment.batch_id + " is not the one in flight"));
     return {};
   } catch (const std::exception& ex) {
     return fail(Error::unavailable(std::string("recording a shipment failed: ") + ex.what()));
@@ -104,7 +116,8 @@ Result<Backlog> SqliteStore::backlog() {
       std::int64_t waiting = last_rowid(*reader, month) - c.shipped;
       if (waiting <= 0) continue;
       b.events += waiting;
-      SQLite::Statement first(*reader, fmt::format("SELECT received_at FROM usage_events_{} WHERE rowid = ?", month));
+      SQLite::Statement first(*reader,
+                              fmt::format("SELECT received_at FROM usage_events_{} WHERE rowid = ?", month));
       first.bind(1, c.shipped + 1);
       if (first.executeStep()) {
         Timestamp t = from_unix_ms(first.getColumn(0).getInt64());
