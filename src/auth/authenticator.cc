@@ -16,7 +16,7 @@ Authenticator::Authenticator(std::filesystem::path keys_path, const Clock& clock
 }
 
 void Authenticator::load() {
-  std::lock_guard lock(reload_mutex_);
+  MutexLock lock(reload_mutex_);
   store_ = std::make_unique<KeyStore>(path_);
   reload();
 }
@@ -47,8 +47,9 @@ void Authenticator::refresh_if_due() {
   std::int64_t now = to_unix_ms(clock_.now());
   std::int64_t due = next_check_ms_.load(std::memory_order_relaxed);
   if (now < due) return;
-  std::unique_lock lock(reload_mutex_, std::try_to_lock);
-  if (!lock.owns_lock() || !store_) return;  // another thread is refreshing
+  if (!reload_mutex_.try_lock()) return;  // another thread is refreshing
+  MutexLock lock(reload_mutex_, std::adopt_lock);
+  if (!store_) return;
   next_check_ms_.store(now + interval_.count(), std::memory_order_relaxed);
   try {
     reload();
@@ -58,7 +59,7 @@ void Authenticator::refresh_if_due() {
 }
 
 void Authenticator::allow_open_mode(bool allowed) {
-  std::lock_guard lock(reload_mutex_);
+  MutexLock lock(reload_mutex_);
   open_allowed_ = allowed && !any_key_ever_;
 }
 

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -12,6 +11,7 @@
 #include "auth/principal.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/sync.h"
 
 namespace meter::auth {
 
@@ -45,7 +45,7 @@ class Authenticator {
     std::unordered_map<std::string, Principal> by_hash;
   };
   void refresh_if_due();
-  void reload();
+  void reload() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mutex_);
 
   std::filesystem::path path_;
   const Clock& clock_;
@@ -53,10 +53,10 @@ class Authenticator {
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::atomic<std::int64_t> next_check_ms_{0};
   std::atomic<bool> open_allowed_{false};
-  std::mutex reload_mutex_;          // one refresher at a time
-  std::unique_ptr<KeyStore> store_;  // GUARDED_BY(reload_mutex_)
-  std::int64_t seen_version_ = -1;   // GUARDED_BY(reload_mutex_)
-  bool any_key_ever_ = false;        // GUARDED_BY(reload_mutex_): keys.db holds a key, revoked or not
+  Mutex reload_mutex_;  // one refresher at a time
+  std::unique_ptr<KeyStore> store_ ABSL_GUARDED_BY(reload_mutex_);
+  std::int64_t seen_version_ ABSL_GUARDED_BY(reload_mutex_) = -1;
+  bool any_key_ever_ ABSL_GUARDED_BY(reload_mutex_) = false;  // keys.db holds a key, revoked or not
 };
 
 }  // namespace meter::auth

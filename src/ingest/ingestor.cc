@@ -58,7 +58,7 @@ Status Ingestor::start(const store::RowCursor* after) {
 void Ingestor::submit(std::vector<Event> events, Completion done) {
   std::size_t count = events.size();
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopping_) {
       done(fail(Error::unavailable("meterd is shutting down; retry against another node or later")));
       return;
@@ -75,7 +75,7 @@ void Ingestor::submit(std::vector<Event> events, Completion done) {
 
 void Ingestor::stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_one();
@@ -86,8 +86,8 @@ void Ingestor::run() {
   std::vector<Request> group;
   for (;;) {
     {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(mutex_);
+      while (!stopping_ && queue_.empty()) wake_.wait(mutex_);
       if (queue_.empty()) return;  // stopping, and everything queued is stored
       if (options_.linger.count() > 0 && queued_events_.load() < options_.linger_below) {
         // A plain sleep, not a wait on wake_: submitters then find no waiter to signal.

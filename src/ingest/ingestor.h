@@ -1,11 +1,9 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -14,6 +12,7 @@
 #include "core/error.h"
 #include "core/event.h"
 #include "core/histogram.h"
+#include "core/sync.h"
 #include "ingest/dedupe_index.h"
 #include "store/store.h"
 
@@ -115,10 +114,10 @@ class Ingestor {
   IngestorOptions options_;
   Admission* admission_;  // used only by the writer thread
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Request> queue_;  // GUARDED_BY(mutex_)
-  bool stopping_ = false;      // GUARDED_BY(mutex_)
+  Mutex mutex_;
+  CondVar wake_;
+  std::deque<Request> queue_ ABSL_GUARDED_BY(mutex_);
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   std::atomic<std::size_t> queued_events_{0};
   std::atomic<std::size_t> dedupe_size_{0};
   IngestCounters counters_;

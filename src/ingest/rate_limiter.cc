@@ -28,7 +28,7 @@ std::optional<std::chrono::milliseconds> RateLimiter::acquire(std::string_view t
   std::int64_t now_ms = to_unix_ms(clock_.now());
   std::int64_t want = static_cast<std::int64_t>(std::min<std::uint64_t>(n, 1ull << 40)) * 1000;
   Shard& shard = shard_for(tenant);
-  std::lock_guard lock(shard.mutex);
+  MutexLock lock(shard.mutex);
   auto [it, inserted] = shard.buckets.try_emplace(std::string(tenant));
   Bucket& bucket = it->second;
   if (inserted) bucket = {burst_milli_, now_ms};
@@ -45,7 +45,7 @@ std::optional<std::chrono::milliseconds> RateLimiter::acquire(std::string_view t
 void RateLimiter::refund(std::string_view tenant, std::uint64_t n) {
   if (rate_ == 0) return;
   Shard& shard = shard_for(tenant);
-  std::lock_guard lock(shard.mutex);
+  MutexLock lock(shard.mutex);
   auto it = shard.buckets.find(std::string(tenant));
   if (it == shard.buckets.end()) return;
   it->second.milli_tokens =

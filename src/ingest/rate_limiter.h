@@ -5,12 +5,12 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/sync.h"
 
 namespace meter::ingest {
 
@@ -33,8 +33,8 @@ class RateLimiter {
     std::int64_t updated_ms = 0;
   };
   struct Shard {
-    std::mutex mutex;
-    absl::flat_hash_map<std::string, Bucket> buckets;  // GUARDED_BY(mutex)
+    Mutex mutex;
+    absl::flat_hash_map<std::string, Bucket> buckets ABSL_GUARDED_BY(mutex);
   };
   Shard& shard_for(std::string_view tenant);
   void refill(Bucket& bucket, std::int64_t now_ms) const;

@@ -24,7 +24,7 @@ void Shipper::start() {
 
 void Shipper::stop(milliseconds drain_for) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopping_) return;
     stopping_ = true;
     drain_until_ = std::chrono::steady_clock::now() + drain_for;
@@ -42,7 +42,7 @@ bool Shipper::stalled() const {
 }
 
 std::string Shipper::last_error() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return last_error_;
 }
 
@@ -109,8 +109,10 @@ void Shipper::run() {
   for (;;) {
     bool stopping = false;
     {
-      std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, wait, [this] { return stopping_; });
+      MutexLock lock(mutex_);
+      auto until = std::chrono::steady_clock::now() + wait;
+      while (!stopping_ && wake_.wait_until(mutex_, until)) {
+      }
       stopping = stopping_;
       if (stopping && std::chrono::steady_clock::now() >= drain_until_) return;
     }
@@ -120,7 +122,7 @@ void Shipper::run() {
       auto start = std::chrono::steady_clock::now();
       Deadline deadline(start + options_.abandon_after);
       {
-        std::lock_guard lock(mutex_);
+        MutexLock lock(mutex_);
         if (stopping_) deadline.tighten(drain_until_);
         in_flight_ = &deadline;
       }
@@ -131,7 +133,7 @@ void Shipper::run() {
       }
       stats_.in_flight_since_ms = 0;
       stats_.contacted = true;
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       in_flight_ = nullptr;
       stopping = stopping_;
     }
@@ -144,7 +146,7 @@ void Shipper::run() {
             shipped.error().message, stats_.backlog_events.load());
       }
       {
-        std::lock_guard lock(mutex_);
+        MutexLock lock(mutex_);
         last_error_ = shipped.error().message;
       }
       if (stopping) return;  // no retries while shutting down: the log keeps the events

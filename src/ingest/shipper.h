@@ -2,16 +2,15 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "core/clock.h"
 #include "core/deadline.h"
 #include "core/histogram.h"
+#include "core/sync.h"
 #include "store/clickhouse/clickhouse_store.h"
 #include "store/ship_log.h"
 
@@ -90,13 +89,13 @@ class Shipper {
   ShipperOptions options_;
   ShipperStats stats_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;                              // GUARDED_BY(mutex_)
-  std::chrono::steady_clock::time_point drain_until_;  // GUARDED_BY(mutex_)
-  Deadline* in_flight_ = nullptr;  // GUARDED_BY(mutex_): the running shipment's, for stop()
-  std::string last_error_;         // GUARDED_BY(mutex_)
-  bool prepared_ = false;          // only touched by the thread that ships
+  mutable Mutex mutex_;
+  CondVar wake_;
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  std::chrono::steady_clock::time_point drain_until_ ABSL_GUARDED_BY(mutex_);
+  Deadline* in_flight_ ABSL_GUARDED_BY(mutex_) = nullptr;  // the running shipment's, for stop()
+  std::string last_error_ ABSL_GUARDED_BY(mutex_);
+  bool prepared_ = false;  // only touched by the thread that ships
   std::thread thread_;
 };
 

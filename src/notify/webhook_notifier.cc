@@ -58,7 +58,7 @@ WebhookNotifier::WebhookNotifier(store::Store& store, WebhookOptions options)
 
 WebhookNotifier::~WebhookNotifier() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
@@ -92,7 +92,7 @@ void WebhookNotifier::fire(quota::Alert alert) {
     return;
   }
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (queue_.size() >= options_.max_queued) return;  // recorded as pending: resumed at the next start
     queue_.push_back({**id, std::move(alert), 0});
   }
@@ -110,7 +110,7 @@ void WebhookNotifier::resume() {
   spdlog::info("resuming the webhook delivery of {} quota alert(s) left pending by the last run",
                pending->size());
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     for (auto it = pending->rbegin(); it != pending->rend(); ++it)
       queue_.push_back({it->id, it->alert, it->attempts});
   }
@@ -118,9 +118,9 @@ void WebhookNotifier::resume() {
 }
 
 void WebhookNotifier::run() {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    while (!stopping_ && queue_.empty()) wake_.wait(mutex_);
     if (stopping_) return;  // what is queued stays pending in the store: resume() picks it up
     Delivery next = std::move(queue_.front());
     queue_.pop_front();
@@ -143,8 +143,11 @@ void WebhookNotifier::deliver(const Delivery& d) {
     (void)store_.update_alert_delivery(d.id, attempt == options_.max_attempts ? "failed" : "pending",
                                        attempt);
     if (attempt == options_.max_attempts) ++failed_;
-    std::unique_lock lock(mutex_);
-    if (wake_.wait_for(lock, backoff, [this] { return stopping_; })) return;
+    MutexLock lock(mutex_);
+    auto until = std::chrono::steady_clock::now() + backoff;
+    while (!stopping_ && wake_.wait_until(mutex_, until)) {
+    }
+    if (stopping_) return;
     backoff *= 2;
   }
   if (d.attempts >= options_.max_attempts) (void)store_.update_alert_delivery(d.id, "failed", d.attempts);

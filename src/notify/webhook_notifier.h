@@ -2,13 +2,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "core/sync.h"
 #include "quota/alert.h"
 #include "store/store.h"
 
@@ -63,10 +62,10 @@ class WebhookNotifier final : public quota::AlertSink {
 
   store::Store& store_;
   WebhookOptions options_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Delivery> queue_;  // GUARDED_BY(mutex_)
-  bool stopping_ = false;       // GUARDED_BY(mutex_)
+  Mutex mutex_;
+  CondVar wake_;
+  std::deque<Delivery> queue_ ABSL_GUARDED_BY(mutex_);
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };
 

@@ -3,7 +3,6 @@
 #include <absl/container/inlined_vector.h>
 
 #include <algorithm>
-#include <mutex>
 
 namespace meter::quota {
 namespace {
@@ -20,13 +19,13 @@ class QuotaBook::Usage {
   explicit Usage(std::int64_t keep_ms) : keep_ms_(keep_ms) {}
 
   Decimal get(Meter meter, Period period, std::int64_t start_ms) const {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     const Counter* c = find(meter, period, start_ms);
     return c == nullptr ? Decimal() : c->value;
   }
 
   Result<Change> add(Meter meter, Period period, std::int64_t start_ms, Decimal quantity) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     Counter& c = find_or_add(meter, period, start_ms);
     Change change{c.value, c.value};
     if (is_gauge(meter)) {
@@ -41,7 +40,7 @@ class QuotaBook::Usage {
   }
 
   void set(Meter meter, Period period, std::int64_t start_ms, Decimal value) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     find_or_add(meter, period, start_ms).value = value;
   }
 
@@ -53,21 +52,18 @@ class QuotaBook::Usage {
     Decimal value;
   };
 
-  // `self` is this, const or not: one search for both kinds of caller.
-  template <class Self>
-  static auto find_in(Self& self, Meter meter, Period period, std::int64_t start_ms)
-      -> decltype(&self.counters_[0]) {
-    for (auto& c : self.counters_) {
+  const Counter* find(Meter meter, Period period, std::int64_t start_ms) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    for (const Counter& c : counters_) {
       if (c.start_ms == start_ms && c.meter == meter && c.period == period) return &c;
     }
     return nullptr;
   }
-  const Counter* find(Meter meter, Period period, std::int64_t start_ms) const {
-    return find_in(*this, meter, period, start_ms);
-  }
 
-  Counter& find_or_add(Meter meter, Period period, std::int64_t start_ms) {
-    if (Counter* c = find_in(*this, meter, period, start_ms)) return *c;
+  Counter& find_or_add(Meter meter, Period period, std::int64_t start_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    // find() on a counter of this (non-const) object: casting its const away is safe.
+    if (const Counter* c = find(meter, period, start_ms)) return const_cast<Counter&>(*c);
     std::int64_t cutoff = start_ms - keep_ms_;
     counters_.erase(std::remove_if(counters_.begin(), counters_.end(),
                                    [cutoff](const Counter& c) { return c.start_ms < cutoff; }),
@@ -75,8 +71,8 @@ class QuotaBook::Usage {
     return counters_.emplace_back(Counter{start_ms, meter, period, Decimal()});
   }
 
-  mutable std::mutex mutex_;
-  absl::InlinedVector<Counter, 6> counters_;  // GUARDED_BY(mutex_)
+  mutable Mutex mutex_;
+  absl::InlinedVector<Counter, 6> counters_ ABSL_GUARDED_BY(mutex_);
   std::int64_t keep_ms_;
 };
 
@@ -89,7 +85,7 @@ QuotaBook::QuotaBook(TenantQuota defaults, std::chrono::days keep)
 QuotaBook::~QuotaBook() = default;
 
 QuotaBook::Tenant QuotaBook::find(std::string_view tenant) const {
-  std::shared_lock lock(mutex_);
+  ReaderLock lock(mutex_);
   auto it = tenants_.find(key_of(tenant));
   if (it == tenants_.end()) return {defaults_.get(), nullptr};
   const Slot& slot = it->second;
@@ -100,7 +96,7 @@ Status QuotaBook::set(const std::string& tenant, const TenantQuota& quota) {
   auto zone = Zone::find(quota.time_zone);
   if (!zone) return fail(zone.error());
   auto entry = std::make_unique<const Entry>(Entry{*zone, true, quota});
-  std::unique_lock lock(mutex_);
+  WriterLock lock(mutex_);
   tenants_[tenant].settings = entry.get();
   entries_.push_back(std::move(entry));
   return {};
@@ -108,11 +104,11 @@ Status QuotaBook::set(const std::string& tenant, const TenantQuota& quota) {
 
 QuotaBook::Usage& QuotaBook::usage_of(std::string_view tenant) {
   {
-    std::shared_lock lock(mutex_);
+    ReaderLock lock(mutex_);
     auto it = tenants_.find(key_of(tenant));
     if (it != tenants_.end() && it->second.usage != nullptr) return *it->second.usage;
   }
-  std::unique_lock lock(mutex_);
+  WriterLock lock(mutex_);
   Slot& slot = tenants_[key_of(tenant)];
   if (slot.usage == nullptr) {
     slot.usage = usages_.emplace_back(std::make_unique<Usage>(keep_ms_)).get();

@@ -5,13 +5,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/decimal.h"
 #include "core/error.h"
+#include "core/sync.h"
 #include "quota/limits.h"
 #include "quota/zone.h"
 
@@ -90,10 +90,10 @@ class QuotaBook {
   };
   Usage& usage_of(std::string_view tenant);  // created on first use
 
-  mutable std::shared_mutex mutex_;
-  absl::flat_hash_map<std::string, Slot> tenants_;     // GUARDED_BY(mutex_)
-  std::vector<std::unique_ptr<const Entry>> entries_;  // GUARDED_BY(mutex_): owns every entry
-  std::vector<std::unique_ptr<Usage>> usages_;         // GUARDED_BY(mutex_): owns every record
+  mutable SharedMutex mutex_;
+  absl::flat_hash_map<std::string, Slot> tenants_ ABSL_GUARDED_BY(mutex_);
+  std::vector<std::unique_ptr<const Entry>> entries_ ABSL_GUARDED_BY(mutex_);  // owns every entry
+  std::vector<std::unique_ptr<Usage>> usages_ ABSL_GUARDED_BY(mutex_);         // owns every record
   std::unique_ptr<const Entry> defaults_;
   std::int64_t keep_ms_;
 };

@@ -3,7 +3,8 @@
 #include <date/tz.h>
 
 #include <map>
-#include <mutex>
+
+#include "core/sync.h"
 
 namespace meter::quota {
 namespace {
@@ -29,9 +30,9 @@ date::local_days local_day(const date::time_zone* zone, Timestamp t) {
 std::shared_ptr<Zone::Cache> Zone::cache_for(const date::time_zone* zone) {
   // One cache per zone for the whole process: every tenant of a zone reads the same two words,
   // which then stay in the CPU cache (a cache per tenant costs a memory miss per check).
-  static std::mutex mutex;
-  static std::map<const date::time_zone*, std::shared_ptr<Cache>> caches;
-  std::lock_guard lock(mutex);
+  static Mutex mutex;
+  static std::map<const date::time_zone*, std::shared_ptr<Cache>> caches ABSL_GUARDED_BY(mutex);
+  MutexLock lock(mutex);
   auto& cache = caches[zone];
   if (!cache) cache = std::make_shared<Cache>();
   return cache;

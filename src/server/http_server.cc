@@ -14,11 +14,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <charconv>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <variant>
 
+#include "core/sync.h"
 #include "server/problem.h"
 
 namespace meter::server {
@@ -257,7 +257,7 @@ class HttpServer::Impl {
       return "too many connections have not sent a request yet (server.max_unauthenticated_connections); "
              "retry shortly";
     }
-    std::lock_guard lock(peers_mutex_);
+    MutexLock lock(peers_mutex_);
     std::size_t& mine = per_peer_[peer];
     if (mine >= options_.max_connections_per_client) {
       return "too many open connections from your address (server.max_connections_per_client); reuse them";
@@ -287,7 +287,7 @@ class HttpServer::Impl {
     ~ConnectionSlot() {
       --server_.open_connections_;
       if (!authenticated_) --server_.unauthenticated_;
-      std::lock_guard lock(server_.peers_mutex_);
+      MutexLock lock(server_.peers_mutex_);
       auto it = server_.per_peer_.find(peer_);
       if (it != server_.per_peer_.end() && --it->second == 0) server_.per_peer_.erase(it);
     }
@@ -310,7 +310,7 @@ class HttpServer::Impl {
   static constexpr std::uint64_t kCountedBody = 64 * 1024;
   bool reserve_body(const std::string& caller, std::uint64_t bytes) {
     if (bytes < kCountedBody) return true;
-    std::lock_guard lock(peers_mutex_);
+    MutexLock lock(peers_mutex_);
     std::uint64_t& mine = body_bytes_[caller];
     if (body_bytes_total_ + bytes > 16 * options_.max_body_bytes ||
         mine + bytes > 4 * options_.max_body_bytes) {
@@ -323,7 +323,7 @@ class HttpServer::Impl {
   }
   void release_body(const std::string& caller, std::uint64_t bytes) {
     if (bytes < kCountedBody) return;
-    std::lock_guard lock(peers_mutex_);
+    MutexLock lock(peers_mutex_);
     body_bytes_total_ -= bytes;
     auto it = body_bytes_.find(caller);
     if (it != body_bytes_.end() && (it->second -= bytes) == 0) body_bytes_.erase(it);
@@ -463,11 +463,10 @@ class HttpServer::Impl {
   std::atomic<bool> draining_{false};
   std::atomic<std::uint64_t> open_connections_{0};
   std::atomic<std::uint64_t> unauthenticated_{0};  // open connections that have shown no key yet
-  std::mutex peers_mutex_;
-  std::unordered_map<std::string, std::size_t>
-      per_peer_;  // GUARDED_BY(peers_mutex_): connections per address
-  std::unordered_map<std::string, std::uint64_t> body_bytes_;  // GUARDED_BY(peers_mutex_): per caller
-  std::uint64_t body_bytes_total_ = 0;                         // GUARDED_BY(peers_mutex_)
+  Mutex peers_mutex_;
+  std::unordered_map<std::string, std::size_t> per_peer_ ABSL_GUARDED_BY(peers_mutex_);      // per address
+  std::unordered_map<std::string, std::uint64_t> body_bytes_ ABSL_GUARDED_BY(peers_mutex_);  // per caller
+  std::uint64_t body_bytes_total_ ABSL_GUARDED_BY(peers_mutex_) = 0;
   std::atomic<std::uint64_t> active_requests_{0};
 };
 

@@ -42,7 +42,7 @@ ReadPool::ReadPool(ReadPoolOptions options) : options_(options) {
 ReadPool::~ReadPool() { stop(); }
 
 void ReadPool::submit(std::string caller, Job job, Responder respond) {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   const char* refusal = nullptr;
   auto share = per_caller_.find(caller);
   if (stopping_) {
@@ -82,8 +82,8 @@ void ReadPool::work() {
   for (;;) {
     std::shared_ptr<Task> task;
     {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || (task = take_runnable()) != nullptr; });
+      MutexLock lock(mutex_);
+      while (!stopping_ && (task = take_runnable()) == nullptr) wake_.wait(mutex_);
       if (!task) return;  // stopping; cancel() answered what was queued
     }
     if (!task->deadline.passed()) {
@@ -103,7 +103,7 @@ void ReadPool::work() {
 
 void ReadPool::finish(const std::shared_ptr<Task>& task) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     running_.erase(std::find(running_.begin(), running_.end(), task));
     Share& share = per_caller_[task->caller];
     --share.running;
@@ -113,9 +113,9 @@ void ReadPool::finish(const std::shared_ptr<Task>& task) {
 }
 
 void ReadPool::watch() {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   while (!stopping_) {
-    watch_wake_.wait_for(lock, std::chrono::milliseconds(20));
+    watch_wake_.wait_for(mutex_, std::chrono::milliseconds(20));
     std::vector<std::shared_ptr<Task>> late;
     for (auto it = queue_.begin(); it != queue_.end();) {
       if (!(*it)->deadline.passed()) {
@@ -134,7 +134,7 @@ void ReadPool::watch() {
     for (auto& t : late) {
       if (!t->claim_answer()) continue;
       {
-        std::lock_guard count(mutex_);
+        MutexLock count(mutex_);
         ++timed_out_;
       }
       t->respond(
@@ -151,7 +151,7 @@ void ReadPool::watch() {
 void ReadPool::cancel() {
   std::deque<std::shared_ptr<Task>> unanswered;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
     unanswered.swap(queue_);
     for (auto& t : running_) {
@@ -176,7 +176,7 @@ void ReadPool::stop() {
 }
 
 ReadPool::Stats ReadPool::stats() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return {queue_.size(), running_.size(), timed_out_, refused_};
 }
 

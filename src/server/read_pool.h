@@ -1,17 +1,16 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "core/sync.h"
 #include "server/http_types.h"
 
 namespace meter::server {
@@ -59,21 +58,21 @@ class ReadPool {
   void work();
   void watch();
   void finish(const std::shared_ptr<Task>& task);
-  std::shared_ptr<Task> take_runnable();  // REQUIRES(mutex_)
+  std::shared_ptr<Task> take_runnable() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   ReadPoolOptions options_;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable watch_wake_;
-  std::deque<std::shared_ptr<Task>> queue_;     // GUARDED_BY(mutex_)
-  std::vector<std::shared_ptr<Task>> running_;  // GUARDED_BY(mutex_)
+  mutable Mutex mutex_;
+  CondVar wake_;
+  CondVar watch_wake_;
+  std::deque<std::shared_ptr<Task>> queue_ ABSL_GUARDED_BY(mutex_);
+  std::vector<std::shared_ptr<Task>> running_ ABSL_GUARDED_BY(mutex_);
   struct Share {
     std::size_t queued = 0, running = 0;
   };
-  std::unordered_map<std::string, Share> per_caller_;  // GUARDED_BY(mutex_)
-  std::uint64_t timed_out_ = 0;                        // GUARDED_BY(mutex_)
-  std::uint64_t refused_ = 0;                          // GUARDED_BY(mutex_)
-  bool stopping_ = false;                              // GUARDED_BY(mutex_)
+  std::unordered_map<std::string, Share> per_caller_ ABSL_GUARDED_BY(mutex_);
+  std::uint64_t timed_out_ ABSL_GUARDED_BY(mutex_) = 0;
+  std::uint64_t refused_ ABSL_GUARDED_BY(mutex_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   std::vector<std::thread> threads_;
   std::thread watchdog_;
 };

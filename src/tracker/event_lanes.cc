@@ -49,7 +49,7 @@ void EventLanes::append(const PackedEvent& e) {
   Header header{{}, e.timestamp_ms};
   for (int i = 0; i < 5; ++i) header.sizes[i] = fields[i].size();
   Lane& lane = lanes_[this_threads_lane(kLanes)];
-  std::lock_guard lock(lane.mutex);
+  MutexLock lock(lane.mutex);
   std::size_t bytes = sizeof header;
   for (auto field : fields) bytes += field.size();
   if (lane.filling.capacity() < kInitialBytes) prepare(lane.filling, kInitialBytes);  // once per lane
@@ -63,7 +63,7 @@ std::size_t EventLanes::drain(const std::function<void(const PackedEvent&)>& vis
   std::size_t events = 0;
   for (Lane& lane : lanes_) {
     {
-      std::lock_guard lock(lane.mutex);
+      MutexLock lock(lane.mutex);
       if (lane.filling.empty()) continue;
       lane.filling.swap(lane.draining);  // the lane gets the buffer prepared after its last drain
     }
@@ -90,7 +90,7 @@ std::size_t EventLanes::drain(const std::function<void(const PackedEvent&)>& vis
 std::uint64_t EventLanes::appended() {
   std::uint64_t total = 0;
   for (Lane& lane : lanes_) {
-    std::lock_guard lock(lane.mutex);
+    MutexLock lock(lane.mutex);
     total += lane.appended;
   }
   return total;

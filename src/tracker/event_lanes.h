@@ -8,9 +8,10 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
+
+#include "core/sync.h"
 
 namespace meter {
 
@@ -35,10 +36,10 @@ class EventLanes {
  private:
   static constexpr std::size_t kLanes = 16;
   struct alignas(64) Lane {
-    std::mutex mutex;
-    std::string filling;         // GUARDED_BY(mutex)
-    std::uint64_t appended = 0;  // GUARDED_BY(mutex)
-    std::string draining;        // the sender's
+    Mutex mutex;
+    std::string filling ABSL_GUARDED_BY(mutex);
+    std::uint64_t appended ABSL_GUARDED_BY(mutex) = 0;
+    std::string draining;  // the sender's
   };
   std::array<Lane, kLanes> lanes_;
 };

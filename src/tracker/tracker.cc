@@ -7,16 +7,15 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "core/decimal.h"
 #include "core/identifier.h"
+#include "core/sync.h"
 #include "core/time.h"
 #include "net/http_client.h"
 #include "tracker/event_lanes.h"
@@ -24,7 +23,7 @@
 namespace meter {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;  // for back-off and flush timing, not event times
 
 // Appends one event as a /v1/events NDJSON line. A quantity that is not a decimal, or metadata
 // that is not an object, is written as a JSON string so that meterd rejects that event alone.
@@ -115,23 +114,24 @@ struct Tracker::Impl {
 
   // The sender sleeps on these; producers take the mutex only to wake it (once per batch) or to
   // wait for room (OverflowPolicy::kBlock).
-  std::mutex mutex;
-  std::condition_variable wake_sender, room, done;
-  std::uint64_t flush_requested = 0, flush_served = 0;  // GUARDED_BY(mutex)
-  bool stopping = false;                                // GUARDED_BY(mutex)
-  bool room_wanted = false;  // GUARDED_BY(mutex): a producer waits for room (OverflowPolicy::kBlock)
+  Mutex mutex;
+  CondVar wake_sender, room, done;
+  std::uint64_t flush_requested ABSL_GUARDED_BY(mutex) = 0;
+  std::uint64_t flush_served ABSL_GUARDED_BY(mutex) = 0;
+  bool stopping ABSL_GUARDED_BY(mutex) = false;
+  bool room_wanted ABSL_GUARDED_BY(mutex) = false;  // a producer waits for room (OverflowPolicy::kBlock)
   std::thread sender;
 
-  std::mutex spill_mutex;
-  std::FILE* spill = nullptr;  // GUARDED_BY(spill_mutex): the open spill file, appended to
+  Mutex spill_mutex;
+  std::FILE* spill ABSL_GUARDED_BY(spill_mutex) = nullptr;  // the open spill file, appended to
 
   // Only the sender thread touches these.
   std::string batch_body;  // the request being built, kept so that its memory is reused
-  Clock::time_point down_until{};
+  Steady::time_point down_until{};
   std::chrono::milliseconds backoff;
 
-  std::mutex error_mutex;
-  std::string last_error;  // GUARDED_BY(error_mutex)
+  Mutex error_mutex;
+  std::string last_error ABSL_GUARDED_BY(error_mutex);
 
   std::atomic<std::uint64_t> spilled_on_track{0}, sent{0}, rejected{0}, dropped{0}, spilled{0}, failures{0};
 
@@ -157,27 +157,27 @@ struct Tracker::Impl {
           return true;
         }
         case OverflowPolicy::kBlock: {
-          std::unique_lock lock(mutex);
+          MutexLock lock(mutex);
           room_wanted = true;
           wake_sender.notify_one();
-          room.wait(lock, [this] { return pending.load() < options.capacity || stopping; });
+          while (pending.load() >= options.capacity && !stopping) room.wait(mutex);
           break;
         }
       }
     }
     lanes.append(packed);
     if ((pending.fetch_add(1, std::memory_order_relaxed) + 1) % options.batch_size == 0) {
-      std::lock_guard lock(mutex);  // so that a sender about to sleep cannot miss the wake-up
+      MutexLock lock(mutex);  // so that a sender about to sleep cannot miss the wake-up
       wake_sender.notify_one();
     }
     return true;
   }
 
   void flush() {
-    std::unique_lock lock(mutex);
+    MutexLock lock(mutex);
     std::uint64_t mine = ++flush_requested;
     wake_sender.notify_one();
-    done.wait(lock, [&] { return flush_served >= mine; });
+    while (flush_served < mine) done.wait(mutex);
   }
 
   // Appends `events` events' lines to the spill file and counts them as spilled; when the file
@@ -185,7 +185,7 @@ struct Tracker::Impl {
   bool write_spill(const std::string& lines, std::size_t events, bool sync) {
     bool written = false;
     {
-      std::lock_guard lock(spill_mutex);
+      MutexLock lock(spill_mutex);
       if (spill == nullptr) spill = std::fopen(options.spill_path.c_str(), "ab");
       if (spill != nullptr) {
         written = std::fwrite(lines.data(), 1, lines.size(), spill) == lines.size();
@@ -197,7 +197,7 @@ struct Tracker::Impl {
       return true;
     }
     dropped += events;
-    std::lock_guard lock(error_mutex);
+    MutexLock lock(error_mutex);
     last_error = fmt::format(
         "cannot write the spill file {}: {}; {} events were lost. Make TrackerOptions::spill_path "
         "writable",
@@ -211,11 +211,11 @@ struct Tracker::Impl {
     Sink::Delivery d = sink->deliver(body);
     if (!d.delivered) {
       {
-        std::lock_guard lock(error_mutex);
+        MutexLock lock(error_mutex);
         last_error = d.error.empty() ? "the sink did not take the batch" : d.error;
       }
       ++failures;
-      down_until = Clock::now() + backoff;
+      down_until = Steady::now() + backoff;
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(30));
       return false;
     }
@@ -225,7 +225,7 @@ struct Tracker::Impl {
     return true;
   }
 
-  bool reachable() const { return Clock::now() >= down_until; }
+  bool reachable() const { return Steady::now() >= down_until; }
 
   // Ships the spill file, if any: it is renamed aside first, so new spills go to a fresh file;
   // a shipment cut short is retried whole (meterd drops the events it already has).
@@ -234,7 +234,7 @@ struct Tracker::Impl {
     sending += ".sending";
     std::error_code ec;
     if (!std::filesystem::exists(sending, ec)) {
-      std::lock_guard lock(spill_mutex);
+      MutexLock lock(spill_mutex);
       if (spill != nullptr) {
         std::fclose(spill);
         spill = nullptr;
@@ -288,23 +288,24 @@ struct Tracker::Impl {
       std::uint64_t serving;
       bool stop;
       {
-        std::unique_lock lock(mutex);
-        wake_sender.wait_for(lock, options.flush_interval, [this] {
-          return stopping || flush_requested > flush_served || pending.load() >= options.batch_size ||
-                 room_wanted;
-        });
+        MutexLock lock(mutex);
+        auto until = Steady::now() + options.flush_interval;
+        while (!(stopping || flush_requested > flush_served || pending.load() >= options.batch_size ||
+                 room_wanted) &&
+               wake_sender.wait_until(mutex, until)) {
+        }
         serving = flush_requested;
         stop = stopping;
       }
       deliver_lanes();
       {
-        std::lock_guard lock(mutex);
+        MutexLock lock(mutex);
         room_wanted = false;
       }
       room.notify_all();
       if (reachable()) ship_spill();
       {
-        std::lock_guard lock(mutex);
+        MutexLock lock(mutex);
         flush_served = serving;
         if (stop && pending.load() == 0) {
           done.notify_all();
@@ -313,7 +314,7 @@ struct Tracker::Impl {
       }
       done.notify_all();
     }
-    std::lock_guard lock(spill_mutex);
+    MutexLock lock(spill_mutex);
     if (spill != nullptr) {
       std::fflush(spill);
       ::fsync(::fileno(spill));
@@ -331,7 +332,7 @@ Tracker::Tracker(TrackerOptions options, std::unique_ptr<Sink> sink)
 
 Tracker::~Tracker() {
   {
-    std::lock_guard lock(impl_->mutex);
+    MutexLock lock(impl_->mutex);
     impl_->stopping = true;
   }
   impl_->wake_sender.notify_one();
@@ -351,7 +352,7 @@ TrackerStats Tracker::stats() const {
                    impl_->spilled.load(),
                    impl_->failures.load(),
                    {}};
-  std::lock_guard lock(impl_->error_mutex);
+  MutexLock lock(impl_->error_mutex);
   out.last_error = impl_->last_error;
   return out;
 }

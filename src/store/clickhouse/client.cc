@@ -56,7 +56,7 @@ Result<std::string> Client::post(std::string url, std::string_view body) {
   request.timeout = options_.timeout;
   std::unique_ptr<net::HttpClient> http;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (!idle_.empty()) {
       http = std::move(idle_.back());
       idle_.pop_back();
@@ -65,7 +65,7 @@ Result<std::string> Client::post(std::string url, std::string_view body) {
   if (!http) http = std::make_unique<net::HttpClient>();
   auto response = http->send(request);
   if (response) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     idle_.push_back(std::move(http));  // a failed connection is dropped, not reused
   }
   if (!response) {

@@ -2,12 +2,12 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/error.h"
+#include "core/sync.h"
 #include "net/http_client.h"
 
 namespace meter::store::clickhouse {
@@ -47,8 +47,8 @@ class Client {
   Result<std::string> post(std::string url, std::string_view body);
 
   ClientOptions options_;
-  std::mutex mutex_;
-  std::vector<std::unique_ptr<net::HttpClient>> idle_;  // GUARDED_BY(mutex_)
+  Mutex mutex_;
+  std::vector<std::unique_ptr<net::HttpClient>> idle_ ABSL_GUARDED_BY(mutex_);
 };
 
 // `text` as a single-quoted ClickHouse string literal.
