@@ -68,7 +68,9 @@ std::optional<Stores> open_stores(const config::Config& c, Clock& clock, StoreUs
     stores.lock.emplace(std::move(*lock));
   }
   try {
-    stores.local = std::make_unique<store::sqlite::SqliteStore>(store::sqlite::SqliteOptions{db_path});
+    store::sqlite::SqliteOptions options{db_path};
+    options.clock = &clock;
+    stores.local = std::make_unique<store::sqlite::SqliteStore>(std::move(options));
   } catch (const std::exception& e) {
     spdlog::critical("cannot open the embedded store {}: {}", db_path.string(), e.what());
     return std::nullopt;

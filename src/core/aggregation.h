@@ -25,22 +25,4 @@ inline std::optional<Aggregation> parse_aggregation(std::string_view name) {
   return std::nullopt;
 }
 
-inline std::string_view aggregation_name(Aggregation a) {
-  switch (a) {
-    case Aggregation::kSum:
-      return "sum";
-    case Aggregation::kCount:
-      return "count";
-    case Aggregation::kMax:
-      return "max";
-    case Aggregation::kMin:
-      return "min";
-    case Aggregation::kLatest:
-      return "latest";
-    case Aggregation::kUniqueCount:
-      return "unique_count";
-  }
-  return "sum";
-}
-
 }  // namespace meter

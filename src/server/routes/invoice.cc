@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <expected>
 
 #include "billing/export.h"
 #include "billing/invoicer.h"
@@ -60,12 +61,14 @@ void invoice_generate(const ApiContext& api, HttpRequest& request, Responder& re
   respond(invoice_response(api, *tenant, static_cast<int>(**year), static_cast<int>(**month), false));
 }
 
-// The {tenant} and {month} of an invoice path, checked.
-Result<std::pair<int, int>> invoice_path(const HttpRequest& request, const PathParams& p,
-                                         std::optional<HttpResponse>& error) {
-  if ((error = bad_path_tenant(p.at("tenant")))) return fail(Error::invalid("tenant", ""));
-  if ((error = hidden_unless_own(request, p.at("tenant")))) return fail(Error::invalid("tenant", ""));
-  return billing::parse_year_month(p.at("month"));
+// The {tenant} and {month} of an invoice path, checked: (year, month), or the answer to send.
+std::expected<std::pair<int, int>, HttpResponse> invoice_path(const HttpRequest& request,
+                                                              const PathParams& p) {
+  if (auto bad = bad_path_tenant(p.at("tenant"))) return std::unexpected(std::move(*bad));
+  if (auto hidden = hidden_unless_own(request, p.at("tenant"))) return std::unexpected(std::move(*hidden));
+  auto month = billing::parse_year_month(p.at("month"));
+  if (!month) return std::unexpected(problem(month.error()));
+  return *month;
 }
 
 void plan_response(const ApiContext& api, const std::string& tenant, Responder& respond) {
@@ -126,10 +129,8 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
   router.add(
       "GET", "/v1/tenants/{tenant}/invoices/{month}", Access::kKey,
       [&api](HttpRequest& req, const PathParams& p, Responder& r) {
-        std::optional<HttpResponse> error;
-        auto month = invoice_path(req, p, error);
-        if (error) return r(std::move(*error));
-        if (!month) return r(problem(month.error()));
+        auto month = invoice_path(req, p);
+        if (!month) return r(std::move(month.error()));
         auto csv = wants_csv(req);
         if (!csv) return r(problem(csv.error()));
         r(invoice_response(api, p.at("tenant"), month->first, month->second, *csv));
@@ -138,10 +139,8 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
   router.add(
       "POST", "/v1/tenants/{tenant}/invoices/{month}/finalize", Access::kAdmin,
       [&api](HttpRequest& req, const PathParams& p, Responder& r) {
-        std::optional<HttpResponse> error;
-        auto month = invoice_path(req, p, error);
-        if (error) return r(std::move(*error));
-        if (!month) return r(problem(month.error()));
+        auto month = invoice_path(req, p);
+        if (!month) return r(std::move(month.error()));
         auto snapshot = api.invoicer.finalize(p.at("tenant"), month->first, month->second, api.clock.now());
         if (!snapshot) return r(problem(snapshot.error()));
         HttpResponse response;

@@ -6,6 +6,7 @@
 #include <set>
 #include <tuple>
 
+#include "store/sqlite/sqlite_call.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace meter::store::sqlite {
@@ -40,7 +41,7 @@ const char* value_sql(Aggregation a) {
 }  // namespace
 
 Result<std::vector<AggregateRow>> SqliteStore::aggregate_raw(const AggregateQuery& q) {
-  try {
+  return sqlite_call("sqlite query", [&]() -> Result<std::vector<AggregateRow>> {
     auto reader = borrow_reader();
     std::map<std::tuple<std::string, std::string, std::int64_t>, Partial> merged;  // type, group, bucket
     std::string group =
@@ -115,9 +116,7 @@ Result<std::vector<AggregateRow>> SqliteStore::aggregate_raw(const AggregateQuer
           {group_value, q.by_quarter_hour ? from_unix_ms(bucket_ms) : q.from, value, p.events, type});
     }
     return out;
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
-  }
+  });
 }
 
 }  // namespace meter::store::sqlite

@@ -2,16 +2,11 @@
 // invoices.
 #include <fmt/format.h>
 
+#include "store/sqlite/sqlite_call.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace meter::store::sqlite {
 namespace {
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 FinalizedInvoice read_invoice(SQLite::Statement& stmt) {
   return {stmt.getColumn(0).getString(), stmt.getColumn(1).getInt(), stmt.getColumn(2).getString(),
@@ -22,7 +17,7 @@ FinalizedInvoice read_invoice(SQLite::Statement& stmt) {
 
 Result<std::vector<UsageRow>> SqliteStore::raw_totals(std::string_view tenant_id, Timestamp from,
                                                       Timestamp to) {
-  try {
+  return sqlite_call("sqlite query", [&]() -> Result<std::vector<UsageRow>> {
     auto reader = borrow_reader();
     std::map<std::string, UsageRow> totals;
     for (int month : partitions()) {
@@ -49,13 +44,11 @@ Result<std::vector<UsageRow>> SqliteStore::raw_totals(std::string_view tenant_id
     std::vector<UsageRow> out;
     for (auto& [type, row] : totals) out.push_back(std::move(row));
     return out;
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
-  }
+  });
 }
 
 Result<std::vector<std::string>> SqliteStore::tenants(Timestamp from, Timestamp to) {
-  try {
+  return sqlite_call("sqlite query", [&]() -> Result<std::vector<std::string>> {
     auto db = borrow_reader();
     // Days overlapping [from, to): a zone's month starts mid-UTC-day.
     SQLite::Statement stmt(*db,
@@ -66,13 +59,11 @@ Result<std::vector<std::string>> SqliteStore::tenants(Timestamp from, Timestamp 
     std::vector<std::string> out;
     while (stmt.executeStep()) out.push_back(stmt.getColumn(0).getString());
     return out;
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
-  }
+  });
 }
 
 Status SqliteStore::put_tenant_plan(std::string_view tenant_id, std::string_view plan) {
-  try {
+  return sqlite_call("sqlite write", [&]() -> Status {
     auto db = borrow_reader();
     SQLite::Statement stmt(*db, "INSERT OR REPLACE INTO tenant_plans VALUES (?, ?, ?)");
     stmt.bind(1, std::string(tenant_id));
@@ -80,25 +71,21 @@ Status SqliteStore::put_tenant_plan(std::string_view tenant_id, std::string_view
     stmt.bind(3, static_cast<std::int64_t>(now_ms()));
     stmt.exec();
     return {};
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite write failed: ") + ex.what()));
-  }
+  });
 }
 
 Result<std::optional<std::string>> SqliteStore::tenant_plan(std::string_view tenant_id) {
-  try {
+  return sqlite_call("sqlite query", [&]() -> Result<std::optional<std::string>> {
     auto db = borrow_reader();
     SQLite::Statement stmt(*db, "SELECT plan FROM tenant_plans WHERE tenant_id = ?");
     stmt.bind(1, std::string(tenant_id));
     if (!stmt.executeStep()) return std::optional<std::string>();
     return std::optional<std::string>(stmt.getColumn(0).getString());
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
-  }
+  });
 }
 
 Status SqliteStore::put_finalized_invoice(const FinalizedInvoice& invoice) {
-  try {
+  return sqlite_call("sqlite write", [&]() -> Status {
     auto db = borrow_reader();
     SQLite::Statement stmt(*db, "INSERT OR IGNORE INTO invoices VALUES (?, ?, ?, ?, ?)");
     stmt.bind(1, invoice.tenant_id);
@@ -113,14 +100,12 @@ Status SqliteStore::put_finalized_invoice(const FinalizedInvoice& invoice) {
                         "month"});
     }
     return {};
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite write failed: ") + ex.what()));
-  }
+  });
 }
 
 Result<std::optional<FinalizedInvoice>> SqliteStore::finalized_invoice(std::string_view tenant_id,
                                                                        int month) {
-  try {
+  return sqlite_call("sqlite query", [&]() -> Result<std::optional<FinalizedInvoice>> {
     auto db = borrow_reader();
     SQLite::Statement stmt(*db,
                            "SELECT tenant_id, month, json, csv, finalized_at FROM invoices "
@@ -129,13 +114,11 @@ Result<std::optional<FinalizedInvoice>> SqliteStore::finalized_invoice(std::stri
     stmt.bind(2, month);
     if (!stmt.executeStep()) return std::optional<FinalizedInvoice>();
     return std::optional<FinalizedInvoice>(read_invoice(stmt));
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
-  }
+  });
 }
 
 Result<std::vector<FinalizedInvoice>> SqliteStore::finalized_invoices(int month) {
-  try {
+  return sqlite_call("sqlite query", [&]() -> Result<std::vector<FinalizedInvoice>> {
     auto db = borrow_reader();
     SQLite::Statement stmt(*db,
                            "SELECT tenant_id, month, json, csv, finalized_at FROM invoices WHERE month = ? "
@@ -144,9 +127,7 @@ Result<std::vector<FinalizedInvoice>> SqliteStore::finalized_invoices(int month)
     std::vector<FinalizedInvoice> out;
     while (stmt.executeStep()) out.push_back(read_invoice(stmt));
     return out;
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
-  }
+  });
 }
 
 }  // namespace meter::store::sqlite

@@ -3,6 +3,7 @@
 
 #include <map>
 
+#include "store/sqlite/sqlite_call.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace meter::store::sqlite {
@@ -16,7 +17,7 @@ Timestamp month_start(int month) {
 }  // namespace
 
 Result<std::vector<RollupCheck>> SqliteStore::check_rollups(int month, std::string_view tenant_id) {
-  try {
+  return sqlite_call("sqlite reconciliation", [&]() -> Result<std::vector<RollupCheck>> {
     auto reader = borrow_reader();
     std::map<std::pair<std::string, std::string>, RollupCheck> checks;
     auto collect = [&](const std::string& sql, RollupSum RollupCheck::*side) -> Status {
@@ -57,21 +58,15 @@ Result<std::vector<RollupCheck>> SqliteStore::check_rollups(int month, std::stri
     std::vector<RollupCheck> out;
     for (auto& [key, c] : checks) out.push_back(std::move(c));
     return out;
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite reconciliation failed: ") + ex.what()));
-  }
+  });
 }
 
 Result<std::vector<int>> SqliteStore::months() {
-  try {
-    return partitions();
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
-  }
+  return sqlite_call("sqlite query", [&]() -> Result<std::vector<int>> { return partitions(); });
 }
 
 Status SqliteStore::drop_month(int month) {
-  std::lock_guard writes(write_mutex_);
+  MutexLock writes(write_mutex_);
   try {
     SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
     inserts_.erase(month);

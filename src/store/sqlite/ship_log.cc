@@ -3,6 +3,7 @@
 // cursor are exactly its rows with a larger rowid, and the backlog is max(rowid) - cursor.
 #include <fmt/format.h>
 
+#include "store/sqlite/sqlite_call.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace meter::store::sqlite {
@@ -31,7 +32,7 @@ Cursor read_cursor(SQLite::Database& db, int month) {
 
 Result<std::optional<Shipment>> SqliteStore::next_shipment(std::size_t max_events,
                                                            std::string_view new_batch_id) {
-  try {
+  return sqlite_call("reading the local log", [&]() -> Result<std::optional<Shipment>> {
     auto reader = borrow_reader();
     Shipment s;
     for (int month : partitions()) {
@@ -71,7 +72,7 @@ Result<std::optional<Shipment>> SqliteStore::next_shipment(std::size_t max_event
                           from_unix_ms(rows.getColumn(5).getInt64()), rows.getColumn(6).getString()});
     }
     if (!s.resumed) {
-      std::lock_guard writes(write_mutex_);
+      MutexLock writes(write_mutex_);
       SQLite::Statement record(
           *writer_,
           "INSERT INTO ship_state (month, shipped_rowid, pending_batch, pending_last_rowid) "
@@ -84,14 +85,12 @@ Result<std::optional<Shipment>> SqliteStore::next_shipment(std::size_t max_event
       record.exec();
     }
     return std::optional<Shipment>(std::move(s));
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("reading the local log failed: ") + ex.what()));
-  }
+  });
 }
 
 Status SqliteStore::confirm_shipment(const Shipment& shipment) {
-  try {
-    std::lock_guard writes(write_mutex_);
+  return sqlite_call("recording a shipment", [&]() -> Status {
+    MutexLock writes(write_mutex_);
     SQLite::Statement stmt(
         *writer_,
         "UPDATE ship_state SET shipped_rowid = ?, pending_batch = NULL, pending_last_rowid = NULL "
@@ -102,13 +101,11 @@ Status SqliteStore::confirm_shipment(const Shipment& shipment) {
     if (stmt.exec() != 1)
       return fail(Error::internal("shipment " + shipment.batch_id + " is not the one in flight"));
     return {};
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("recording a shipment failed: ") + ex.what()));
-  }
+  });
 }
 
 Result<Backlog> SqliteStore::backlog() {
-  try {
+  return sqlite_call("reading the local log", [&]() -> Result<Backlog> {
     auto reader = borrow_reader();
     Backlog b;
     for (int month : partitions()) {
@@ -125,9 +122,7 @@ Result<Backlog> SqliteStore::backlog() {
       }
     }
     return b;
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("reading the local log failed: ") + ex.what()));
-  }
+  });
 }
 
 }  // namespace meter::store::sqlite

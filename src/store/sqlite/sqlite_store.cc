@@ -9,6 +9,7 @@
 
 #include "core/deadline.h"
 #include "store/sqlite/decimal_functions.h"
+#include "store/sqlite/sqlite_call.h"
 
 namespace meter::store::sqlite {
 namespace {
@@ -170,11 +171,15 @@ SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
 
 SqliteStore::~SqliteStore() {
   {
-    std::lock_guard lock(checkpoint_mutex_);
+    MutexLock lock(checkpoint_mutex_);
     stopping_ = true;
   }
   checkpoint_wake_.notify_one();
   checkpointer_.join();
+}
+
+std::int64_t SqliteStore::now_ms() const {
+  return to_unix_ms(options_.clock != nullptr ? options_.clock->now() : SystemClock().now());
 }
 
 void SqliteStore::run_checkpointer() {
@@ -186,8 +191,12 @@ void SqliteStore::run_checkpointer() {
                   e.what());
     return;
   }
-  std::unique_lock lock(checkpoint_mutex_);
-  while (!checkpoint_wake_.wait_for(lock, options_.checkpoint_interval, [this] { return stopping_; })) {
+  MutexLock lock(checkpoint_mutex_);
+  for (;;) {
+    auto until = std::chrono::steady_clock::now() + options_.checkpoint_interval;
+    while (!stopping_ && checkpoint_wake_.wait_until(checkpoint_mutex_, until)) {
+    }
+    if (stopping_) return;
     lock.unlock();
     // PASSIVE never blocks the writer; pages still in use by readers wait for the next round.
     int wal_frames = 0;
@@ -196,7 +205,7 @@ void SqliteStore::run_checkpointer() {
     if (rc == SQLITE_OK && wal_frames >= options_.wal_restart_frames) {
       // The writer never pauses long enough for the WAL to be fully copied, so take a turn:
       // the remainder is small after the passive pass, and the WAL then starts over.
-      std::lock_guard writes(write_mutex_);
+      MutexLock writes(write_mutex_);
       rc = sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
     }
     if (rc != SQLITE_OK && rc != SQLITE_BUSY)
@@ -302,7 +311,7 @@ Status SqliteStore::append(std::span<const Event> events) {
   if (events.empty()) return {};
   RollupMap quarters, hourly, daily;
   if (auto s = aggregate(events, quarters, hourly, daily); !s) return s;
-  std::lock_guard writes(write_mutex_);
+  MutexLock writes(write_mutex_);
   try {
     SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
     std::string quantity;
@@ -339,7 +348,9 @@ Status SqliteStore::append(std::span<const Event> events) {
     try {
       SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
       while (months.executeStep()) months_.insert(months.getColumn(0).getInt());
-    } catch (const std::exception&) {
+    } catch (const std::exception& again) {
+      // Harmless: each partition is then created again "IF NOT EXISTS" by the next append.
+      spdlog::warn("sqlite: cannot re-read the partitions after a failed append: {}", again.what());
     }
     if (std::string_view(ex.what()).find("meter_dec_add: overflow") != std::string_view::npos) {
       // A stored usage sum plus this group's would leave the decimal range: the data's fault.
@@ -353,7 +364,7 @@ Status SqliteStore::append(std::span<const Event> events) {
 
 SqliteStore::ReaderLease SqliteStore::borrow_reader() {
   {
-    std::lock_guard lock(readers_mutex_);
+    MutexLock lock(readers_mutex_);
     if (!idle_readers_.empty()) {
       auto db = std::move(idle_readers_.back());
       idle_readers_.pop_back();
@@ -364,7 +375,7 @@ SqliteStore::ReaderLease SqliteStore::borrow_reader() {
 }
 
 Result<std::vector<UsageRow>> SqliteStore::usage(const UsageQuery& query) {
-  try {
+  return sqlite_call("sqlite query", [&]() -> Result<std::vector<UsageRow>> {
     auto reader = borrow_reader();
     const char* table = query.window == Window::kQuarterHour ? "usage_quarter_hour"
                         : query.window == Window::kHour      ? "usage_hourly"
@@ -392,9 +403,7 @@ Result<std::vector<UsageRow>> SqliteStore::usage(const UsageQuery& query) {
       if (!added) return fail(added.error());
     }
     return std::move(rows).finish();
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
-  }
+  });
 }
 
 namespace {
@@ -417,7 +426,7 @@ Result<std::optional<Decimal>> column_decimal(const SQLite::Column& column) {
 
 Status SqliteStore::put_quota(std::string_view tenant_id, const quota::TenantQuota& quota) {
   using quota::Meter;
-  try {
+  return sqlite_call("sqlite write", [&]() -> Status {
     auto db = borrow_reader();  // any connection may write; WAL serialises it with the writer
     SQLite::Statement stmt(
         *db,
@@ -428,9 +437,7 @@ Status SqliteStore::put_quota(std::string_view tenant_id, const quota::TenantQuo
     bind_optional(stmt, 2, quota[Meter::kQueries].per_day);
     bind_optional(stmt, 3, quota[Meter::kTokens].per_day);
     bind_optional(stmt, 4, quota[Meter::kStorageGb].per_day);
-    stmt.bind(5, static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                               std::chrono::system_clock::now().time_since_epoch())
-                                               .count()));
+    stmt.bind(5, static_cast<std::int64_t>(now_ms()));
     stmt.bind(6, quota.time_zone);
     stmt.bind(7, std::string(quota::enforcement_name(quota.enforcement)));
     bind_optional(stmt, 8, quota[Meter::kQueries].per_month);
@@ -438,43 +445,40 @@ Status SqliteStore::put_quota(std::string_view tenant_id, const quota::TenantQuo
     bind_optional(stmt, 10, quota[Meter::kStorageGb].per_month);
     stmt.exec();
     return {};
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite write failed: ") + ex.what()));
-  }
+  });
 }
 
 Result<std::vector<std::pair<std::string, quota::TenantQuota>>> SqliteStore::list_quotas() {
   using quota::Meter;
-  try {
-    auto db = borrow_reader();
-    SQLite::Statement stmt(
-        *db,
-        "SELECT tenant_id, time_zone, enforcement, queries_per_day, queries_per_month, "
-        "tokens_per_day, tokens_per_month, storage_gb, storage_gb_per_month FROM tenant_quotas");
-    std::vector<std::pair<std::string, quota::TenantQuota>> out;
-    while (stmt.executeStep()) {
-      quota::TenantQuota q;
-      q.time_zone = stmt.getColumn(1).getString();
-      q.enforcement =
-          quota::parse_enforcement(stmt.getColumn(2).getString()).value_or(quota::Enforcement::kSoft);
-      int column = 3;
-      for (Meter meter : quota::kMeters) {
-        for (auto* limit : {&q[meter].per_day, &q[meter].per_month}) {
-          auto value = column_decimal(stmt.getColumn(column++));
-          if (!value) return fail(value.error());
-          *limit = *value;
+  return sqlite_call(
+      "sqlite query", [&]() -> Result<std::vector<std::pair<std::string, quota::TenantQuota>>> {
+        auto db = borrow_reader();
+        SQLite::Statement stmt(
+            *db,
+            "SELECT tenant_id, time_zone, enforcement, queries_per_day, queries_per_month, "
+            "tokens_per_day, tokens_per_month, storage_gb, storage_gb_per_month FROM tenant_quotas");
+        std::vector<std::pair<std::string, quota::TenantQuota>> out;
+        while (stmt.executeStep()) {
+          quota::TenantQuota q;
+          q.time_zone = stmt.getColumn(1).getString();
+          q.enforcement =
+              quota::parse_enforcement(stmt.getColumn(2).getString()).value_or(quota::Enforcement::kSoft);
+          int column = 3;
+          for (Meter meter : quota::kMeters) {
+            for (auto* limit : {&q[meter].per_day, &q[meter].per_month}) {
+              auto value = column_decimal(stmt.getColumn(column++));
+              if (!value) return fail(value.error());
+              *limit = *value;
+            }
+          }
+          out.emplace_back(stmt.getColumn(0).getString(), std::move(q));
         }
-      }
-      out.emplace_back(stmt.getColumn(0).getString(), std::move(q));
-    }
-    return out;
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
-  }
+        return out;
+      });
 }
 
 Result<std::optional<std::int64_t>> SqliteStore::record_alert(const quota::Alert& a) {
-  try {
+  return sqlite_call("sqlite write", [&]() -> Result<std::optional<std::int64_t>> {
     auto db = borrow_reader();
     SQLite::Statement stmt(
         *db,
@@ -490,13 +494,11 @@ Result<std::optional<std::int64_t>> SqliteStore::record_alert(const quota::Alert
     stmt.bind(8, static_cast<std::int64_t>(to_unix_ms(a.fired_at)));
     if (stmt.exec() == 0) return std::optional<std::int64_t>();
     return std::optional<std::int64_t>((*db).getLastInsertRowid());
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite write failed: ") + ex.what()));
-  }
+  });
 }
 
 Status SqliteStore::update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) {
-  try {
+  return sqlite_call("sqlite write", [&]() -> Status {
     auto db = borrow_reader();
     SQLite::Statement stmt(*db, "UPDATE quota_alerts SET delivery = ?, attempts = ? WHERE id = ?");
     stmt.bind(1, std::string(delivery));
@@ -504,14 +506,12 @@ Status SqliteStore::update_alert_delivery(std::int64_t id, std::string_view deli
     stmt.bind(3, id);
     stmt.exec();
     return {};
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite write failed: ") + ex.what()));
-  }
+  });
 }
 
 Result<std::vector<AlertRecord>> SqliteStore::list_alerts(std::string_view tenant_id, std::size_t limit,
                                                           bool pending_only) {
-  try {
+  return sqlite_call("sqlite query", [&]() -> Result<std::vector<AlertRecord>> {
     auto db = borrow_reader();
     SQLite::Statement stmt(*db,
                            "SELECT id, tenant_id, meter, period, period_start, threshold, used, quota_limit, "
@@ -532,21 +532,23 @@ Result<std::vector<AlertRecord>> SqliteStore::list_alerts(std::string_view tenan
       r.alert.period = stmt.getColumn(3).getString() == "month" ? quota::Period::kMonth : quota::Period::kDay;
       r.alert.period_start = from_unix_ms(stmt.getColumn(4).getInt64());
       r.alert.threshold_percent = stmt.getColumn(5).getInt();
-      r.alert.used = Decimal::parse(stmt.getColumn(6).getString()).value_or(Decimal());
-      r.alert.limit = Decimal::parse(stmt.getColumn(7).getString()).value_or(Decimal());
+      auto used = stored_decimal(stmt.getColumn(6).getString(), "quota_alerts.used");
+      auto quota_limit = stored_decimal(stmt.getColumn(7).getString(), "quota_alerts.quota_limit");
+      if (!used) return fail(used.error());
+      if (!quota_limit) return fail(quota_limit.error());
+      r.alert.used = *used;
+      r.alert.limit = *quota_limit;
       r.alert.fired_at = from_unix_ms(stmt.getColumn(8).getInt64());
       r.delivery = stmt.getColumn(9).getString();
       r.attempts = stmt.getColumn(10).getInt();
       out.push_back(std::move(r));
     }
     return out;
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
-  }
+  });
 }
 
 Status SqliteStore::scan_for_quotas(Timestamp since, const TypeFilter& summable, const EventVisitor& visit) {
-  try {
+  return sqlite_call("sqlite scan", [&]() -> Status {
     auto reader = borrow_reader();
     auto text = [](const SQLite::Column& c) { return std::string_view(c.getText(), c.getBytes()); };
     // Quarter-hour sums for summable types; the others are collected and read event by event.
@@ -586,9 +588,7 @@ Status SqliteStore::scan_for_quotas(Timestamp since, const TypeFilter& summable,
       }
     }
     return {};
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite scan failed: ") + ex.what()));
-  }
+  });
 }
 
 std::vector<int> SqliteStore::partitions() {
@@ -601,7 +601,7 @@ std::vector<int> SqliteStore::partitions() {
 
 Status SqliteStore::scan_recent_ids(Timestamp received_since, Timestamp timestamp_since,
                                     const RowCursor* after, const IdVisitor& visit) {
-  try {
+  return sqlite_call("sqlite scan", [&]() -> Status {
     int first_month = month_key(timestamp_since);
     auto reader = borrow_reader();
     for (int month : partitions()) {
@@ -619,9 +619,7 @@ Status SqliteStore::scan_recent_ids(Timestamp received_since, Timestamp timestam
       }
     }
     return {};
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite scan failed: ") + ex.what()));
-  }
+  });
 }
 
 std::int64_t SqliteStore::last_rowid(SQLite::Database& db, int month) {
@@ -631,18 +629,16 @@ std::int64_t SqliteStore::last_rowid(SQLite::Database& db, int month) {
 }
 
 Result<RowCursor> SqliteStore::row_cursor() {
-  try {
+  return sqlite_call("sqlite query", [&]() -> Result<RowCursor> {
     RowCursor cursor;
     auto reader = borrow_reader();
     for (int month : partitions()) cursor[month] = last_rowid(*reader, month);
     return cursor;
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
-  }
+  });
 }
 
 Result<std::int64_t> SqliteStore::rows_after(const RowCursor& cursor) {
-  try {
+  return sqlite_call("sqlite query", [&]() -> Result<std::int64_t> {
     std::int64_t rows = 0;
     auto reader = borrow_reader();
     for (int month : partitions()) {
@@ -652,9 +648,7 @@ Result<std::int64_t> SqliteStore::rows_after(const RowCursor& cursor) {
       if (stmt.executeStep()) rows += stmt.getColumn(0).getInt64();
     }
     return rows;
-  } catch (const std::exception& ex) {
-    return fail(Error::unavailable(std::string("sqlite query failed: ") + ex.what()));
-  }
+  });
 }
 
 }  // namespace meter::store::sqlite

@@ -2,15 +2,15 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
-#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
+#include "core/sync.h"
 #include "store/ship_log.h"
 #include "store/store.h"
 
@@ -21,6 +21,7 @@ struct SqliteOptions {
   int cache_mib = 64;
   std::chrono::milliseconds checkpoint_interval = std::chrono::milliseconds(100);
   int wal_restart_frames = 2048;  // restart the WAL once it holds this many pages (8 MiB)
+  const Clock* clock = nullptr;   // stamps settings' updated_at; nullptr: the system clock
 };
 
 // The embedded store: one SQLite file in WAL mode with synchronous=FULL, so a committed
@@ -87,7 +88,7 @@ class SqliteStore final : public Store, public ShipLog {
     ReaderLease(ReaderLease&&) = default;
     ~ReaderLease() {
       if (!db_) return;
-      std::lock_guard lock(store_.readers_mutex_);
+      MutexLock lock(store_.readers_mutex_);
       store_.idle_readers_.push_back(std::move(db_));
     }
     SQLite::Database& operator*() { return *db_; }
@@ -102,11 +103,11 @@ class SqliteStore final : public Store, public ShipLog {
   std::unique_ptr<SQLite::Database> open_connection() const;
   void migrate();
   SQLite::Statement& insert_statement(int month);
-  void write_rollups(std::span<const Event> events);
   void rebuild_events_view();
   ReaderLease borrow_reader();
 
   void run_checkpointer();
+  std::int64_t now_ms() const;  // options_.clock's now, in Unix milliseconds
 
   SqliteOptions options_;
   std::unique_ptr<SQLite::Database> writer_;  // used only inside append() and at start-up
@@ -116,13 +117,13 @@ class SqliteStore final : public Store, public ShipLog {
   std::unique_ptr<SQLite::Statement> upsert_hourly_;
   std::unique_ptr<SQLite::Statement> upsert_daily_;
 
-  std::mutex readers_mutex_;
-  std::vector<std::unique_ptr<SQLite::Database>> idle_readers_;  // GUARDED_BY(readers_mutex_)
+  Mutex readers_mutex_;
+  std::vector<std::unique_ptr<SQLite::Database>> idle_readers_ ABSL_GUARDED_BY(readers_mutex_);
 
-  std::mutex write_mutex_;  // held by append(), and by the checkpointer to restart the WAL
-  std::mutex checkpoint_mutex_;
-  std::condition_variable checkpoint_wake_;
-  bool stopping_ = false;  // GUARDED_BY(checkpoint_mutex_)
+  Mutex write_mutex_;  // held by append(), and by the checkpointer to restart the WAL
+  Mutex checkpoint_mutex_;
+  CondVar checkpoint_wake_;
+  bool stopping_ ABSL_GUARDED_BY(checkpoint_mutex_) = false;
   std::thread checkpointer_;
 };
 
