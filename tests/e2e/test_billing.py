@@ -286,11 +286,13 @@ class StorageGaugeTest(unittest.TestCase):
     # 2.5 GB on the 1st are 2.5 GB kept all month (2.5 GB-months), never 5 GB.
     def test_two_readings_are_not_summed(self):
         with Meterd() as m:
+            # The first of this month: in this month's quota period on any day of it.
             ts = time.strftime("%Y-%m-01T00:00:00Z", time.gmtime())
             for i in range(2):
                 m.post("/v1/events", [{"id": "s%d" % i, "tenant_id": "st", "event_type": "storage_gb", "quantity": "2.5",
                                        "timestamp": ts}])
-            self.assertEqual(m.post("/quota/check", {"tenant_id": "st"})[2]["quotas"]["storage_gb"]["used"], "2.5")
+            report = m.post("/quota/check", {"tenant_id": "st"})[2]
+            self.assertEqual(report["monthly"]["quotas"]["storage_gb"]["used"], "2.5")
             invoice = m.get("/v1/tenants/st/invoices/" + ts[:7])[2]
             line = [l for l in invoice["line_items"] if l["event_type"] == "storage_gb"][0]
             self.assertEqual(line["quantity"], "2.5")

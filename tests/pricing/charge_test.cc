@@ -4,8 +4,6 @@
 
 #include <random>
 
-#include "billing/invoice.h"
-
 namespace meter::pricing {
 namespace {
 
@@ -143,33 +141,6 @@ TEST(Charge, GraduatedIsMonotone) {
     EXPECT_GE(c->amount, previous_amount) << q;
     previous_amount = c->amount;
   }
-}
-
-// Property: an invoice's subtotal is the sum of its rounded lines, and the minimum commitment
-// tops it up to the minimum, never more.
-TEST(Invoice, TotalsAndMinimumCommitment) {
-  Plan plan = price_settings_plan(d("0.01"), d("0.003"), d("0.015"), d("0.10"));
-  plan.minimum_commitment = d("50");
-  auto bounds = *billing::month_bounds(2026, 2);
-  billing::InvoicePeriod february{2026, 2, "UTC", bounds.first, bounds.second};
-  std::mt19937_64 rng(11);
-  for (int round = 0; round < 200; ++round) {
-    std::map<std::string, Decimal> usage = {
-        {"query", *Decimal::from_integer(static_cast<std::int64_t>(rng() % 10'000))},
-        {"input_tokens", *Decimal::from_integer(static_cast<std::int64_t>(rng() % 10'000'000))},
-        {"output_tokens", Decimal::from_units(static_cast<Int128>(rng() % 1'000'000'000'000'000ull))}};
-    auto inv = billing::build_invoice("acme", february, usage, plan);
-    ASSERT_TRUE(inv);
-    Decimal sum;
-    for (const auto& line : inv->lines) sum = *sum.checked_add(line.charge.amount);
-    EXPECT_EQ(inv->subtotal, sum);
-    EXPECT_EQ(inv->total, std::max(inv->subtotal, plan.minimum_commitment));
-    EXPECT_EQ(inv->minimum_adjustment, *inv->total.checked_sub(inv->subtotal));
-  }
-  auto low = billing::build_invoice("acme", february, {{"query", d("100")}}, plan);
-  EXPECT_EQ(low->subtotal.to_string(), "1");
-  EXPECT_EQ(low->minimum_adjustment.to_string(), "49");
-  EXPECT_EQ(low->total.to_string(), "50");
 }
 
 // Plans that would make prices ambiguous are refused with the plan and meter named.

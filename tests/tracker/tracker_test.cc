@@ -50,12 +50,15 @@ class TrackerTest : public ::testing::Test {
     return o;
   }
   TempDir dir_;
+  // Where options() sends: meterd's port once a test started it; before that, a free one
+  // (SpillsWhileUnreachableAndShipsOnce starts meterd there later).
   int port_ = free_port();
 };
 
 // Verifies tracked events reach meterd in batches, from several threads, each once.
 TEST_F(TrackerTest, ShipsToMeterd) {
-  MeterdProcess meterd(port_, (dir_ / "data").string());
+  MeterdProcess meterd((dir_ / "data").string());
+  port_ = meterd.port();
   Tracker tracker(options());
   std::vector<std::thread> producers;
   for (int t = 0; t < 2; ++t) {
@@ -116,7 +119,8 @@ TEST_F(TrackerTest, RefusedKeyIsExplained) {
   ASSERT_EQ(::pclose(out), 0);
   std::string key = printed.substr(printed.find("mk_"));
   key = key.substr(0, key.find_first_of(" \n"));
-  MeterdProcess meterd(port_, data);
+  MeterdProcess meterd(data);
+  port_ = meterd.port();
 
   TrackerOptions o = options();
   o.api_key = "mk_not_a_key";
@@ -164,7 +168,8 @@ TEST_F(TrackerTest, DropPolicyCounts) {
 // Verifies the spill policy writes what does not fit to the spill file, and that flush() ships
 // both the buffer and the spill: every event once.
 TEST_F(TrackerTest, SpillPolicyShipsOverflowOnce) {
-  MeterdProcess meterd(port_, (dir_ / "data").string());
+  MeterdProcess meterd((dir_ / "data").string());
+  port_ = meterd.port();
   Tracker tracker(full_after_ten(OverflowPolicy::kSpill));
   for (int i = 0; i < 25; ++i) EXPECT_TRUE(tracker.track(query("overflow", "overflow-" + std::to_string(i))));
   EXPECT_EQ(tracker.stats().tracked, 25u);
@@ -177,7 +182,8 @@ TEST_F(TrackerTest, SpillPolicyShipsOverflowOnce) {
 
 // Verifies the block policy waits for room instead of losing events.
 TEST_F(TrackerTest, BlockPolicyLosesNothing) {
-  MeterdProcess meterd(port_, (dir_ / "data").string());
+  MeterdProcess meterd((dir_ / "data").string());
+  port_ = meterd.port();
   TrackerOptions o = options();
   o.capacity = 20;
   o.overflow = OverflowPolicy::kBlock;
@@ -190,7 +196,8 @@ TEST_F(TrackerTest, BlockPolicyLosesNothing) {
 
 // Verifies an invalid event is rejected by meterd alone and never retried.
 TEST_F(TrackerTest, InvalidEventsAreRejectedAlone) {
-  MeterdProcess meterd(port_, (dir_ / "data").string());
+  MeterdProcess meterd((dir_ / "data").string());
+  port_ = meterd.port();
   Tracker tracker(options());
   tracker.track(query("mixed"));
   TrackedEvent bad = query("mixed");
@@ -226,7 +233,8 @@ TEST_F(TrackerTest, StoreSinkWritesStraightToTheStore) {
     reopened.flush();
     EXPECT_EQ(reopened.stats().sent, 10u);
   }
-  MeterdProcess meterd(port_, data.string());
+  MeterdProcess meterd(data.string());
+  port_ = meterd.port();
   EXPECT_EQ(stored(meterd, "direct"), "300");
 }
 
