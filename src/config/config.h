@@ -7,40 +7,54 @@
 #include <vector>
 
 #include "core/decimal.h"
+#include "ingest/ingestor.h"
+#include "ingest/limits.h"
 #include "pricing/plan.h"
+#include "server/http_server.h"
+#include "server/read_pool.h"
 
 namespace meter::config {
+
+// The defaults of the parts meterd wires together, which a Config starts from: each default
+// is written once, where the part that uses it is.
+namespace defaults {
+inline const server::HttpServerOptions http{};
+inline const server::ReadPoolOptions reads{};
+inline const ingest::IngestLimits limits{};
+inline const ingest::IngestorOptions ingest{};
+inline int days(std::chrono::milliseconds d) {
+  return static_cast<int>(std::chrono::duration_cast<std::chrono::days>(d).count());
+}
+}  // namespace defaults
 
 // Every setting meterd has, with its default. Where a value comes from (meterd.toml, .env,
 // the environment, flags) is decided by load_config(); the table of names is in settings.cc
 // and in the README.
 struct Config {
   // [server]
-  std::string listen = "127.0.0.1:8000";
+  std::string listen = defaults::http.listen;
   std::filesystem::path data_dir = "./data";
-  int workers = 0;  // HTTP worker threads; 0 = one per core
-  std::size_t max_body_bytes = 16 * 1024 * 1024;
-  std::size_t max_header_bytes = 16 * 1024;
-  std::size_t max_connections = 10'000;
-  std::size_t max_connections_per_client = 1'000;
-  std::size_t max_unauthenticated_connections = 2'000;
-  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
-  std::chrono::milliseconds read_timeout = std::chrono::seconds(10);
+  int workers = defaults::http.workers;  // HTTP worker threads; 0 = one per core
+  std::size_t max_body_bytes = defaults::http.max_body_bytes;
+  std::size_t max_header_bytes = defaults::http.max_header_bytes;
+  std::size_t max_connections = defaults::http.max_connections;
+  std::size_t max_connections_per_client = defaults::http.max_connections_per_client;
+  std::size_t max_unauthenticated_connections = defaults::http.max_unauthenticated_connections;
+  std::chrono::milliseconds idle_timeout = defaults::http.idle_timeout;
+  std::chrono::milliseconds read_timeout = defaults::http.read_timeout;
   // Reads of a store run on their own threads, each answered within read_deadline (504 past it).
-  int read_threads = 4;
-  std::chrono::milliseconds read_deadline = std::chrono::seconds(5);
+  int read_threads = defaults::reads.threads;
+  std::chrono::milliseconds read_deadline = defaults::reads.deadline;
   std::string log_level = "info";
   std::string log_format = "text";
   std::filesystem::path web_dir;  // empty: the web/ folder beside the build folder, else ./web
 
   // [ingest]
-  std::size_t max_events_per_request = 10'000;
-  std::size_t max_metadata_bytes = 8'192;
-  int max_metadata_depth = 8;
-  // An id is remembered this long after it was received: the late window plus a week in which
-  // a client may retry an event whose answer it lost (docs/decisions.md).
-  int dedupe_window_days = 42;
-  int late_window_days = 35;
+  std::size_t max_events_per_request = defaults::limits.max_events_per_request;
+  std::size_t max_metadata_bytes = defaults::limits.max_metadata_bytes;
+  int max_metadata_depth = defaults::limits.max_metadata_depth;
+  int dedupe_window_days = defaults::days(defaults::ingest.dedupe_window);
+  int late_window_days = defaults::days(defaults::ingest.late_window);
   std::uint64_t rate_limit_events_per_second = 100'000;  // per tenant; 0 = off
   std::uint64_t rate_limit_burst = 200'000;
 

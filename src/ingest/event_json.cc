@@ -1,3 +1,5 @@
+// Long, knowingly: one simdjson On-Demand pass over an event, every field's checks and error
+// messages beside the code that reads it, plus the array and NDJSON framing around it.
 #include "ingest/event_json.h"
 
 #include <fmt/format.h>

@@ -19,7 +19,9 @@
 namespace meter::ingest {
 
 struct IngestorOptions {
-  std::chrono::milliseconds dedupe_window = std::chrono::days(35);
+  // An id is remembered this long after it was received: the late window plus a week in which
+  // a client may retry an event whose answer it lost (docs/decisions.md).
+  std::chrono::milliseconds dedupe_window = std::chrono::days(42);
   // Events whose timestamp is older than this are refused, unless their id is already stored
   // (then they are duplicates). Also bounds the rebuild scan.
   std::chrono::milliseconds late_window = std::chrono::days(35);

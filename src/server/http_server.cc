@@ -1,3 +1,6 @@
+// Long, knowingly: one connection's life (accept, limits, header and body reads under one
+// timer, the body budget, keep-alive, drain) is one coroutine and the state it shares, kept
+// together so the limits can be read in one place.
 #include "server/http_server.h"
 
 #include <spdlog/spdlog.h>

@@ -64,7 +64,7 @@ struct RollupCheck {
 };
 
 // Sums usage rows per event type (quantities and event counts), sorted by event type; fails
-// on overflow.
+// on overflow. The rows' bucket_start is then the epoch.
 Result<std::vector<UsageRow>> totals_by_type(const std::vector<UsageRow>& rows);
 
 // Merges rows into the buckets bucket_of maps their starts to (e.g. quarter hours into a zone's

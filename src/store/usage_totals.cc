@@ -32,22 +32,6 @@ std::vector<UsageRow> UsageRows::finish() && {
   return std::move(rows_);
 }
 
-Result<std::vector<UsageRow>> totals_by_type(const std::vector<UsageRow>& rows) {
-  std::map<std::string, UsageRow> totals;
-  for (const UsageRow& row : rows) {
-    auto [it, inserted] = totals.try_emplace(row.event_type, row);
-    if (inserted) continue;
-    auto sum = it->second.quantity.checked_add(row.quantity);
-    if (!sum) return fail(Error::invalid("quantity", "the usage of " + row.event_type + " overflows"));
-    it->second.quantity = *sum;
-    it->second.events += row.events;
-  }
-  std::vector<UsageRow> out;
-  out.reserve(totals.size());
-  for (auto& [type, total] : totals) out.push_back(std::move(total));
-  return out;
-}
-
 Result<std::vector<UsageRow>> rebucket(const std::vector<UsageRow>& rows,
                                        const std::function<Timestamp(Timestamp)>& bucket_of) {
   std::map<std::pair<Timestamp, std::string>, UsageRow> merged;
@@ -67,6 +51,10 @@ Result<std::vector<UsageRow>> rebucket(const std::vector<UsageRow>& rows,
   out.reserve(merged.size());
   for (auto& [key, row] : merged) out.push_back(std::move(row));
   return out;
+}
+
+Result<std::vector<UsageRow>> totals_by_type(const std::vector<UsageRow>& rows) {
+  return rebucket(rows, [](Timestamp) { return Timestamp{}; });  // one bucket: per event type
 }
 
 }  // namespace meter::store

@@ -36,7 +36,7 @@ struct ApiContext {
   std::filesystem::path web_dir;  // openapi.json, docs.html, node_modules/ (npm)
 };
 
-// Each adds one group of endpoints; see docs/api.md for what they do.
+// Each adds one group of endpoints; web/openapi.json (served at /docs) says what they do.
 void add_health_routes(Router& router, const ApiContext& api);
 void add_ingest_routes(Router& router, const ApiContext& api);
 void add_usage_routes(Router& router, const ApiContext& api);

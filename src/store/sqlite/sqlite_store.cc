@@ -1,3 +1,6 @@
+// Long, knowingly: the event log's schema, append path, rollups and partitions, and (until the
+// tenant records get a store of their own) quota settings and alerts. Billing tables, raw
+// aggregates, maintenance and the ship log are in files of their own beside it.
 #include "store/sqlite/sqlite_store.h"
 
 #include <absl/container/flat_hash_map.h>

@@ -1,0 +1,249 @@
+#include "cli/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <future>
+
+#include "cli/commands.h"
+#include "config/plans.h"
+#include "ingest/dedupe_snapshot.h"
+
+namespace meter::cli {
+namespace {
+
+// True for 127.0.0.0/8, ::1 and localhost: addresses no other machine can reach.
+bool is_loopback(std::string_view listen) {
+  std::string_view host = listen.substr(0, listen.rfind(':'));
+  return host == "localhost" || host.starts_with("127.") || host == "[::1]" || host == "::1";
+}
+
+// server.web_dir, or the repository's web/ beside the build folder (build/meterd -> web/), or
+// ./web.
+std::filesystem::path web_dir(const config::Config& c) {
+  if (!c.web_dir.empty()) return c.web_dir;
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec && std::filesystem::exists(exe.parent_path().parent_path() / "web" / "openapi.json")) {
+    return exe.parent_path().parent_path() / "web";
+  }
+  return "web";
+}
+
+Error startup(std::string message) { return Error::unavailable(std::move(message)); }
+
+}  // namespace
+
+Server::Server(const config::Config& config, bool demo) : c_(config), demo_(demo) {}
+
+Server::~Server() { stop(); }
+
+Status Server::open_stores() {
+  if (auto s = notify::WebhookNotifier::check_url(c_.webhook_url); !s) return s;
+  stores_ = cli::open_stores(c_, clock_, StoreUse::kServe);
+  if (!stores_) return fail(startup("the store could not be opened (see above)"));
+  store_ = &stores_->store();
+  if (demo_) {
+    auto loaded = load_demo(*store_, clock_.now());
+    if (!loaded) return fail(startup("cannot load the demo data: " + loaded.error().message));
+    spdlog::info("{}", *loaded);
+  }
+  // Quotas: every tenant's settings in memory; the counters come in rebuild_state().
+  quota::TenantQuota defaults;
+  defaults[quota::Meter::kQueries].per_day = Decimal::from_integer(c_.default_quota_queries);
+  defaults[quota::Meter::kTokens].per_day = Decimal::from_integer(c_.default_quota_tokens);
+  // Counters are kept for a late event's period: the late window and a month besides.
+  quotas_ = std::make_unique<quota::QuotaBook>(defaults, std::chrono::days(c_.late_window_days + 32));
+  notifier_ = std::make_unique<notify::WebhookNotifier>(
+      *store_, notify::WebhookOptions{c_.webhook_url, c_.webhook_secret});
+  admission_ = std::make_unique<ingest::QuotaAdmission>(*quotas_, notifier_.get(), c_.alert_thresholds);
+  auto tenants = store_->list_quotas();
+  if (!tenants) return fail(startup("cannot read quota settings: " + tenants.error().message));
+  for (const auto& [tenant, q] : *tenants) {
+    if (auto s = quotas_->set(tenant, q); !s)
+      spdlog::warn("tenant {}: {}; using UTC", tenant, s.error().message);
+  }
+  return {};
+}
+
+Status Server::rebuild_state() {
+  // The quota counters (from quarter-hour rollups; gauges from their raw events) of the current
+  // and previous UTC month (enough for the current day and month in any zone), and the dedupe
+  // index (from the ids of recent events) are rebuilt at the same time, each on its own reader
+  // connection: a restart takes the longer of the two scans, not their sum.
+  Timestamp recount_from =
+      floor_to(Window::kMonth, floor_to(Window::kMonth, clock_.now()) - std::chrono::days(1));
+  auto recounted = std::async(std::launch::async, [&] {
+    auto started = std::chrono::steady_clock::now();
+    auto summable = [](std::string_view type) {
+      auto meter = quota::meter_of(type);
+      return !meter || !quota::is_gauge(*meter);
+    };
+    auto s = store_->scan_for_quotas(recount_from, summable,
+                                     [&](std::string_view t, std::string_view type, Decimal q, Timestamp ts) {
+                                       admission_->recount(t, type, q, ts);
+                                     });
+    if (s) {
+      spdlog::info(
+          "quota counters rebuilt from usage since {}, in {} ms", format_rfc3339(recount_from),
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+              .count());
+    }
+    return s;
+  });
+
+  ingest_options_.dedupe_window = std::chrono::days(c_.dedupe_window_days);
+  ingest_options_.late_window = std::chrono::days(c_.late_window_days);
+  ingestor_ = std::make_unique<ingest::Ingestor>(*store_, dedupe_, clock_, ingest_options_, admission_.get());
+  // The index saved by the last clean stop, if any, then the events stored since it.
+  snapshot_path_ = c_.data_dir / "dedupe.snapshot";
+  auto rows = store_->row_cursor();
+  if (!rows) {
+    recounted.wait();
+    return fail(startup("cannot read the stored events: " + rows.error().message));
+  }
+  rows_at_start_ = *rows;
+  auto snapshot = ingest::load_dedupe_snapshot(snapshot_path_, dedupe_,
+                                               clock_.now() - ingest_options_.dedupe_window, rows_at_start_);
+  auto started = ingestor_->start(snapshot ? &*snapshot : nullptr);
+  if (started) ingesting_ = true;
+  if (auto s = recounted.get(); !s)
+    return fail(startup("cannot rebuild the quota counters: " + s.error().message));
+  if (!started) return fail(startup("cannot start ingestion: " + started.error().message));
+  return {};
+}
+
+Status Server::start_threads() {
+  if (stores_->clickhouse) stores_->clickhouse->shipper.start();
+  notifier_->resume();
+  authenticator_ = std::make_unique<auth::Authenticator>(c_.data_dir / "keys.db", clock_);
+  try {
+    authenticator_->load();
+  } catch (const std::exception& e) {
+    return fail(startup("cannot open " + (c_.data_dir / "keys.db").string() + ": " + e.what()));
+  }
+  authenticator_->allow_open_mode(is_loopback(c_.listen));
+  if (auto s = check_keys(); !s) return s;
+  server::ReadPoolOptions reads;
+  reads.threads = c_.read_threads;
+  reads.deadline = c_.read_deadline;
+  read_pool_ = std::make_unique<server::ReadPool>(reads);
+  rate_limiter_ =
+      std::make_unique<ingest::RateLimiter>(clock_, c_.rate_limit_events_per_second, c_.rate_limit_burst);
+  return {};
+}
+
+// Without an active key meterd serves only loopback, and says why.
+Status Server::check_keys() {
+  if (authenticator_->active_keys() > 0) return {};
+  if (!is_loopback(c_.listen)) {
+    return fail(
+        startup(fmt::format("refusing to serve {} without API keys: anyone could read and write every "
+                            "tenant's usage. Create a key "
+                            "first: meterd keys create --admin --data-dir {}",
+                            c_.listen, c_.data_dir.string())));
+  }
+  if (authenticator_->open_mode()) {
+    spdlog::warn(
+        "no API keys: serving without authentication, on loopback only. Create one with: meterd keys "
+        "create --admin");
+  } else {
+    spdlog::warn(
+        "every API key in {} is revoked: nobody can call the API until an admin creates one with: meterd "
+        "keys "
+        "create --admin --data-dir {}",
+        (c_.data_dir / "keys.db").string(), c_.data_dir.string());
+  }
+  return {};
+}
+
+Status Server::listen() {
+  auto book = config::price_book(c_);
+  if (!book) return fail(book.error());
+  price_book_ = std::move(*book);
+  invoicer_ = std::make_unique<billing::Invoicer>(*store_, *price_book_, *quotas_);
+  ingest::IngestLimits limits;
+  limits.max_events_per_request = c_.max_events_per_request;
+  limits.max_metadata_bytes = c_.max_metadata_bytes;
+  limits.max_metadata_depth = c_.max_metadata_depth;
+  ClickHouse* clickhouse = stores_->clickhouse.get();
+  api_ = std::make_unique<server::ApiContext>(
+      server::ApiContext{*ingestor_, *store_, clock_, limits, METER_VERSION, clock_.now(), *price_book_,
+                         *quotas_, rate_limiter_.get(), clickhouse ? &clickhouse->shipper : nullptr,
+                         *invoicer_, rejects_, notifier_.get(), web_dir(c_)});
+  router_ = std::make_unique<server::Router>(authenticator_.get());
+  router_->set_read_pool(read_pool_.get());
+  for (auto add : {server::add_health_routes, server::add_ingest_routes, server::add_usage_routes,
+                   server::add_quota_routes, server::add_invoice_routes, server::add_metrics_routes,
+                   server::add_web_routes}) {
+    add(*router_, *api_);
+  }
+
+  server::HttpServerOptions http;
+  http.listen = c_.listen;
+  http.workers = c_.workers;
+  http.max_body_bytes = c_.max_body_bytes;
+  http.max_header_bytes = c_.max_header_bytes;
+  http.max_connections = c_.max_connections;
+  http.max_connections_per_client = c_.max_connections_per_client;
+  http.max_unauthenticated_connections = c_.max_unauthenticated_connections;
+  http.idle_timeout = c_.idle_timeout;
+  http.read_timeout = c_.read_timeout;
+  http.on_stop = [pool = read_pool_.get()] { pool->cancel(); };
+  http_ = std::make_unique<server::HttpServer>(http, *router_);
+  if (auto listening = http_->listen(); !listening) return fail(listening.error());
+
+  std::filesystem::path db_path = c_.data_dir / "meterd.db";
+  std::string host = c_.listen.substr(0, c_.listen.rfind(':'));
+  std::string where =
+      clickhouse ? clickhouse->client.url() + ", local log " + db_path.string() : db_path.string();
+  std::printf("meterd %s serving http://%s:%u (store: %s at %s)\n", METER_VERSION, host.c_str(),
+              static_cast<unsigned>(http_->port()), std::string(store_->name()).c_str(), where.c_str());
+  std::fflush(stdout);
+  return {};
+}
+
+void Server::run() { http_->run(); }
+
+void Server::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (read_pool_) read_pool_->stop();
+  if (ingesting_) {
+    ingestor_->stop();
+    save_dedupe_index();
+  }
+  if (stores_ && stores_->clickhouse) stores_->clickhouse->shipper.stop();
+  if (ingesting_) {
+    spdlog::info("stopped; every acknowledged event is stored ({} accepted this run)",
+                 ingestor_->counters().accepted.load());
+  }
+}
+
+// Writes the dedupe index out for the next start, but only if every event stored since this
+// start came through this meterd: events another process stored in the folder meanwhile (a
+// tracker's store sink) are not in the index, so the next start must read them from the store.
+void Server::save_dedupe_index() {
+  std::uint64_t stored_here = ingestor_->counters().accepted.load();
+  auto now = store_->row_cursor();  // before counting: a row added in between makes the counts differ
+  auto stored = store_->rows_after(rows_at_start_);
+  if (!now || !stored) {
+    spdlog::warn("dedupe index not saved ({}); the next start rebuilds it from the events",
+                 (!now ? now.error() : stored.error()).message);
+    return;
+  }
+  if (static_cast<std::uint64_t>(*stored) != stored_here) {
+    spdlog::info(
+        "dedupe index not saved: {} events were stored since start, {} of them by this meterd; the next "
+        "start "
+        "rebuilds it from the events",
+        *stored, stored_here);
+    return;
+  }
+  Timestamp complete_since = clock_.now() - ingest_options_.dedupe_window;
+  if (auto s = ingest::save_dedupe_snapshot(snapshot_path_, dedupe_, {complete_since, *now}); !s) {
+    spdlog::warn("{}; the next start rebuilds the dedupe index from the events", s.error().message);
+  }
+}
+
+}  // namespace meter::cli
