@@ -42,7 +42,7 @@ const char* value_sql(Aggregation a) {
 
 Result<std::vector<AggregateRow>> SqliteStore::aggregate_raw(const AggregateQuery& q) {
   return sqlite_call("sqlite query", [&]() -> Result<std::vector<AggregateRow>> {
-    auto reader = borrow_reader();
+    auto reader = borrow_connection();
     std::map<std::tuple<std::string, std::string, std::int64_t>, Partial> merged;  // type, group, bucket
     std::string group =
         "CASE WHEN ?4 = '' THEN '' ELSE coalesce(CAST(json_extract(metadata, '$.' || ?4) AS TEXT), '') END";

@@ -18,7 +18,7 @@ FinalizedInvoice read_invoice(SQLite::Statement& stmt) {
 Result<std::vector<UsageRow>> SqliteStore::raw_totals(std::string_view tenant_id, Timestamp from,
                                                       Timestamp to) {
   return sqlite_call("sqlite query", [&]() -> Result<std::vector<UsageRow>> {
-    auto reader = borrow_reader();
+    auto reader = borrow_connection();
     std::map<std::string, UsageRow> totals;
     for (int month : partitions()) {
       if (month < month_key(from) || month > month_key(to)) continue;
@@ -49,7 +49,7 @@ Result<std::vector<UsageRow>> SqliteStore::raw_totals(std::string_view tenant_id
 
 Result<std::vector<std::string>> SqliteStore::tenants(Timestamp from, Timestamp to) {
   return sqlite_call("sqlite query", [&]() -> Result<std::vector<std::string>> {
-    auto db = borrow_reader();
+    auto db = borrow_connection();
     // Days overlapping [from, to): a zone's month starts mid-UTC-day.
     SQLite::Statement stmt(*db,
                            "SELECT DISTINCT tenant_id FROM usage_daily WHERE bucket_start >= ? "
@@ -64,7 +64,7 @@ Result<std::vector<std::string>> SqliteStore::tenants(Timestamp from, Timestamp 
 
 Status SqliteStore::put_tenant_plan(std::string_view tenant_id, std::string_view plan) {
   return sqlite_call("sqlite write", [&]() -> Status {
-    auto db = borrow_reader();
+    auto db = borrow_connection();
     SQLite::Statement stmt(*db, "INSERT OR REPLACE INTO tenant_plans VALUES (?, ?, ?)");
     stmt.bind(1, std::string(tenant_id));
     stmt.bind(2, std::string(plan));
@@ -76,7 +76,7 @@ Status SqliteStore::put_tenant_plan(std::string_view tenant_id, std::string_view
 
 Result<std::optional<std::string>> SqliteStore::tenant_plan(std::string_view tenant_id) {
   return sqlite_call("sqlite query", [&]() -> Result<std::optional<std::string>> {
-    auto db = borrow_reader();
+    auto db = borrow_connection();
     SQLite::Statement stmt(*db, "SELECT plan FROM tenant_plans WHERE tenant_id = ?");
     stmt.bind(1, std::string(tenant_id));
     if (!stmt.executeStep()) return std::optional<std::string>();
@@ -86,7 +86,7 @@ Result<std::optional<std::string>> SqliteStore::tenant_plan(std::string_view ten
 
 Status SqliteStore::put_finalized_invoice(const FinalizedInvoice& invoice) {
   return sqlite_call("sqlite write", [&]() -> Status {
-    auto db = borrow_reader();
+    auto db = borrow_connection();
     SQLite::Statement stmt(*db, "INSERT OR IGNORE INTO invoices VALUES (?, ?, ?, ?, ?)");
     stmt.bind(1, invoice.tenant_id);
     stmt.bind(2, invoice.month);
@@ -106,7 +106,7 @@ Status SqliteStore::put_finalized_invoice(const FinalizedInvoice& invoice) {
 Result<std::optional<FinalizedInvoice>> SqliteStore::finalized_invoice(std::string_view tenant_id,
                                                                        int month) {
   return sqlite_call("sqlite query", [&]() -> Result<std::optional<FinalizedInvoice>> {
-    auto db = borrow_reader();
+    auto db = borrow_connection();
     SQLite::Statement stmt(*db,
                            "SELECT tenant_id, month, json, csv, finalized_at FROM invoices "
                            "WHERE tenant_id = ? AND month = ?");
@@ -119,7 +119,7 @@ Result<std::optional<FinalizedInvoice>> SqliteStore::finalized_invoice(std::stri
 
 Result<std::vector<FinalizedInvoice>> SqliteStore::finalized_invoices(int month) {
   return sqlite_call("sqlite query", [&]() -> Result<std::vector<FinalizedInvoice>> {
-    auto db = borrow_reader();
+    auto db = borrow_connection();
     SQLite::Statement stmt(*db,
                            "SELECT tenant_id, month, json, csv, finalized_at FROM invoices WHERE month = ? "
                            "ORDER BY tenant_id");

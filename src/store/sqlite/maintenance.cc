@@ -18,7 +18,7 @@ Timestamp month_start(int month) {
 
 Result<std::vector<RollupCheck>> SqliteStore::check_rollups(int month, std::string_view tenant_id) {
   return sqlite_call("sqlite reconciliation", [&]() -> Result<std::vector<RollupCheck>> {
-    auto reader = borrow_reader();
+    auto reader = borrow_connection();
     std::map<std::pair<std::string, std::string>, RollupCheck> checks;
     auto collect = [&](const std::string& sql, RollupSum RollupCheck::*side) -> Status {
       SQLite::Statement stmt(*reader, sql);

@@ -33,7 +33,7 @@ Cursor read_cursor(SQLite::Database& db, int month) {
 Result<std::optional<Shipment>> SqliteStore::next_shipment(std::size_t max_events,
                                                            std::string_view new_batch_id) {
   return sqlite_call("reading the local log", [&]() -> Result<std::optional<Shipment>> {
-    auto reader = borrow_reader();
+    auto reader = borrow_connection();
     Shipment s;
     for (int month : partitions()) {
       Cursor c = read_cursor(*reader, month);
@@ -106,7 +106,7 @@ Status SqliteStore::confirm_shipment(const Shipment& shipment) {
 
 Result<Backlog> SqliteStore::backlog() {
   return sqlite_call("reading the local log", [&]() -> Result<Backlog> {
-    auto reader = borrow_reader();
+    auto reader = borrow_connection();
     Backlog b;
     for (int month : partitions()) {
       Cursor c = read_cursor(*reader, month);

@@ -365,21 +365,21 @@ Status SqliteStore::append(std::span<const Event> events) {
   }
 }
 
-SqliteStore::ReaderLease SqliteStore::borrow_reader() {
+SqliteStore::ConnectionLease SqliteStore::borrow_connection() {
   {
-    MutexLock lock(readers_mutex_);
-    if (!idle_readers_.empty()) {
-      auto db = std::move(idle_readers_.back());
-      idle_readers_.pop_back();
-      return ReaderLease(*this, std::move(db));
+    MutexLock lock(connections_mutex_);
+    if (!idle_connections_.empty()) {
+      auto db = std::move(idle_connections_.back());
+      idle_connections_.pop_back();
+      return ConnectionLease(*this, std::move(db));
     }
   }
-  return ReaderLease(*this, open_connection());
+  return ConnectionLease(*this, open_connection());
 }
 
 Result<std::vector<UsageRow>> SqliteStore::usage(const UsageQuery& query) {
   return sqlite_call("sqlite query", [&]() -> Result<std::vector<UsageRow>> {
-    auto reader = borrow_reader();
+    auto reader = borrow_connection();
     const char* table = query.window == Window::kQuarterHour ? "usage_quarter_hour"
                         : query.window == Window::kHour      ? "usage_hourly"
                                                              : "usage_daily";
@@ -430,7 +430,7 @@ Result<std::optional<Decimal>> column_decimal(const SQLite::Column& column) {
 Status SqliteStore::put_quota(std::string_view tenant_id, const quota::TenantQuota& quota) {
   using quota::Meter;
   return sqlite_call("sqlite write", [&]() -> Status {
-    auto db = borrow_reader();  // any connection may write; WAL serialises it with the writer
+    auto db = borrow_connection();  // any connection may write; WAL serialises it with the writer
     SQLite::Statement stmt(
         *db,
         "INSERT OR REPLACE INTO tenant_quotas (tenant_id, queries_per_day, tokens_per_day, storage_gb, "
@@ -455,7 +455,7 @@ Result<std::vector<std::pair<std::string, quota::TenantQuota>>> SqliteStore::lis
   using quota::Meter;
   return sqlite_call(
       "sqlite query", [&]() -> Result<std::vector<std::pair<std::string, quota::TenantQuota>>> {
-        auto db = borrow_reader();
+        auto db = borrow_connection();
         SQLite::Statement stmt(
             *db,
             "SELECT tenant_id, time_zone, enforcement, queries_per_day, queries_per_month, "
@@ -482,7 +482,7 @@ Result<std::vector<std::pair<std::string, quota::TenantQuota>>> SqliteStore::lis
 
 Result<std::optional<std::int64_t>> SqliteStore::record_alert(const quota::Alert& a) {
   return sqlite_call("sqlite write", [&]() -> Result<std::optional<std::int64_t>> {
-    auto db = borrow_reader();
+    auto db = borrow_connection();
     SQLite::Statement stmt(
         *db,
         "INSERT OR IGNORE INTO quota_alerts (tenant_id, meter, period, period_start, threshold, "
@@ -502,7 +502,7 @@ Result<std::optional<std::int64_t>> SqliteStore::record_alert(const quota::Alert
 
 Status SqliteStore::update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) {
   return sqlite_call("sqlite write", [&]() -> Status {
-    auto db = borrow_reader();
+    auto db = borrow_connection();
     SQLite::Statement stmt(*db, "UPDATE quota_alerts SET delivery = ?, attempts = ? WHERE id = ?");
     stmt.bind(1, std::string(delivery));
     stmt.bind(2, attempts);
@@ -515,7 +515,7 @@ Status SqliteStore::update_alert_delivery(std::int64_t id, std::string_view deli
 Result<std::vector<AlertRecord>> SqliteStore::list_alerts(std::string_view tenant_id, std::size_t limit,
                                                           bool pending_only) {
   return sqlite_call("sqlite query", [&]() -> Result<std::vector<AlertRecord>> {
-    auto db = borrow_reader();
+    auto db = borrow_connection();
     SQLite::Statement stmt(*db,
                            "SELECT id, tenant_id, meter, period, period_start, threshold, used, quota_limit, "
                            "fired_at, delivery, attempts FROM quota_alerts WHERE (?1 = '' OR tenant_id = ?1) "
@@ -552,7 +552,7 @@ Result<std::vector<AlertRecord>> SqliteStore::list_alerts(std::string_view tenan
 
 Status SqliteStore::scan_for_quotas(Timestamp since, const TypeFilter& summable, const EventVisitor& visit) {
   return sqlite_call("sqlite scan", [&]() -> Status {
-    auto reader = borrow_reader();
+    auto reader = borrow_connection();
     auto text = [](const SQLite::Column& c) { return std::string_view(c.getText(), c.getBytes()); };
     // Quarter-hour sums for summable types; the others are collected and read event by event.
     std::vector<std::string> one_by_one;
@@ -596,7 +596,7 @@ Status SqliteStore::scan_for_quotas(Timestamp since, const TypeFilter& summable,
 
 std::vector<int> SqliteStore::partitions() {
   std::vector<int> out;
-  auto reader = borrow_reader();
+  auto reader = borrow_connection();
   SQLite::Statement stmt(*reader, "SELECT month FROM usage_partitions ORDER BY month");
   while (stmt.executeStep()) out.push_back(stmt.getColumn(0).getInt());
   return out;
@@ -606,7 +606,7 @@ Status SqliteStore::scan_recent_ids(Timestamp received_since, Timestamp timestam
                                     const RowCursor* after, const IdVisitor& visit) {
   return sqlite_call("sqlite scan", [&]() -> Status {
     int first_month = month_key(timestamp_since);
-    auto reader = borrow_reader();
+    auto reader = borrow_connection();
     for (int month : partitions()) {
       if (month < first_month) continue;
       SQLite::Statement stmt(*reader, fmt::format("SELECT tenant_id, id, received_at FROM {} "
@@ -634,7 +634,7 @@ std::int64_t SqliteStore::last_rowid(SQLite::Database& db, int month) {
 Result<RowCursor> SqliteStore::row_cursor() {
   return sqlite_call("sqlite query", [&]() -> Result<RowCursor> {
     RowCursor cursor;
-    auto reader = borrow_reader();
+    auto reader = borrow_connection();
     for (int month : partitions()) cursor[month] = last_rowid(*reader, month);
     return cursor;
   });
@@ -643,7 +643,7 @@ Result<RowCursor> SqliteStore::row_cursor() {
 Result<std::int64_t> SqliteStore::rows_after(const RowCursor& cursor) {
   return sqlite_call("sqlite query", [&]() -> Result<std::int64_t> {
     std::int64_t rows = 0;
-    auto reader = borrow_reader();
+    auto reader = borrow_connection();
     for (int month : partitions()) {
       SQLite::Statement stmt(*reader,
                              fmt::format("SELECT count(*) FROM {} WHERE rowid > ?", partition_table(month)));

@@ -30,7 +30,9 @@ struct SqliteOptions {
 // transaction and can never drift from the raw rows. The schema is in docs/storage.md.
 //
 // Thread-safety: append() uses the writer connection and must be called from one thread at
-// a time; queries borrow a reader connection from a pool and may run from any thread.
+// a time; everything else borrows a connection from a pool and may run from any thread:
+// queries, and the small writes of tenant records (quotas, plans, invoices, alerts), which
+// SQLite's WAL serialises with the writer's transactions.
 // A checkpointer thread, started by the constructor and joined by the destructor, copies the
 // WAL into the database file in the background (PASSIVE), so commits do not pay for it; when
 // the WAL has grown, it briefly holds writes (write_mutex_) to finish the copy and restart the
@@ -80,16 +82,16 @@ class SqliteStore final : public Store, public ShipLog {
   std::vector<int> partitions();
 
  private:
-  // A reader connection on loan from the pool; goes back on destruction.
-  class ReaderLease {
+  // A pooled connection on loan (reads, and tenant-record writes); goes back on destruction.
+  class ConnectionLease {
    public:
-    ReaderLease(SqliteStore& store, std::unique_ptr<SQLite::Database> db)
+    ConnectionLease(SqliteStore& store, std::unique_ptr<SQLite::Database> db)
         : store_(store), db_(std::move(db)) {}
-    ReaderLease(ReaderLease&&) = default;
-    ~ReaderLease() {
+    ConnectionLease(ConnectionLease&&) = default;
+    ~ConnectionLease() {
       if (!db_) return;
-      MutexLock lock(store_.readers_mutex_);
-      store_.idle_readers_.push_back(std::move(db_));
+      MutexLock lock(store_.connections_mutex_);
+      store_.idle_connections_.push_back(std::move(db_));
     }
     SQLite::Database& operator*() { return *db_; }
 
@@ -104,7 +106,7 @@ class SqliteStore final : public Store, public ShipLog {
   void migrate();
   SQLite::Statement& insert_statement(int month);
   void rebuild_events_view();
-  ReaderLease borrow_reader();
+  ConnectionLease borrow_connection();
 
   void run_checkpointer();
   std::int64_t now_ms() const;  // options_.clock's now, in Unix milliseconds
@@ -117,8 +119,8 @@ class SqliteStore final : public Store, public ShipLog {
   std::unique_ptr<SQLite::Statement> upsert_hourly_;
   std::unique_ptr<SQLite::Statement> upsert_daily_;
 
-  Mutex readers_mutex_;
-  std::vector<std::unique_ptr<SQLite::Database>> idle_readers_ ABSL_GUARDED_BY(readers_mutex_);
+  Mutex connections_mutex_;
+  std::vector<std::unique_ptr<SQLite::Database>> idle_connections_ ABSL_GUARDED_BY(connections_mutex_);
 
   Mutex write_mutex_;  // held by append(), and by the checkpointer to restart the WAL
   Mutex checkpoint_mutex_;
