@@ -76,8 +76,8 @@ Result<std::vector<AggregateRow>> SqliteStore::aggregate_raw(const AggregateQuer
           p.distinct.insert(stmt.getColumn(2).getString());
           continue;
         }
-        auto v = Decimal::parse(stmt.getColumn(2).getString());
-        if (!v) return fail(Error::internal(fmt::format("corrupt quantity in usage_events_{}", month)));
+        auto v = stored_decimal(stmt.getColumn(2).getString(), fmt::format("usage_events_{}", month));
+        if (!v) return fail(v.error());
         std::int64_t events = stmt.getColumn(3).getInt64();
         std::int64_t latest = stmt.getColumn(4).getInt64();
         switch (q.aggregation) {

@@ -31,8 +31,8 @@ Result<std::vector<UsageRow>> SqliteStore::raw_totals(std::string_view tenant_id
       stmt.bind(2, static_cast<std::int64_t>(to_unix_ms(from)));
       stmt.bind(3, static_cast<std::int64_t>(to_unix_ms(to)));
       while (stmt.executeStep()) {
-        auto q = Decimal::parse(stmt.getColumn(1).getString());
-        if (!q) return fail(Error::internal("corrupt quantity in " + fmt::format("usage_events_{}", month)));
+        auto q = stored_decimal(stmt.getColumn(1).getString(), fmt::format("usage_events_{}", month));
+        if (!q) return fail(q.error());
         auto [it, inserted] = totals.try_emplace(stmt.getColumn(0).getString(),
                                                  UsageRow{from, stmt.getColumn(0).getString(), {}, 0});
         auto sum = it->second.quantity.checked_add(*q);

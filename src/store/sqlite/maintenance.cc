@@ -24,8 +24,8 @@ Result<std::vector<RollupCheck>> SqliteStore::check_rollups(int month, std::stri
       SQLite::Statement stmt(*reader, sql);
       stmt.bind(1, std::string(tenant_id));
       while (stmt.executeStep()) {
-        auto q = Decimal::parse(stmt.getColumn(2).getString());
-        if (!q) return fail(Error::internal("corrupt quantity while reconciling"));
+        auto q = stored_decimal(stmt.getColumn(2).getString(), "the events being reconciled");
+        if (!q) return fail(q.error());
         std::string tenant = stmt.getColumn(0).getString();
         std::string type = stmt.getColumn(1).getString();
         auto& c = checks[{tenant, type}];

@@ -63,9 +63,8 @@ Result<std::optional<Shipment>> SqliteStore::next_shipment(std::size_t max_event
     rows.bind(2, s.last_rowid);
     s.events.reserve(static_cast<std::size_t>(s.last_rowid - s.first_rowid + 1));
     while (rows.executeStep()) {
-      auto quantity = Decimal::parse(rows.getColumn(3).getString());
-      if (!quantity)
-        return fail(Error::internal(fmt::format("corrupt quantity in usage_events_{}", s.month)));
+      auto quantity = stored_decimal(rows.getColumn(3).getString(), fmt::format("usage_events_{}", s.month));
+      if (!quantity) return fail(quantity.error());
       s.events.push_back({rows.getColumn(0).getString(), rows.getColumn(1).getString(),
                           rows.getColumn(2).getString(), *quantity,
                           from_unix_ms(rows.getColumn(4).getInt64()),

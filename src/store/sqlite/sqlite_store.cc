@@ -399,8 +399,8 @@ Result<std::vector<UsageRow>> SqliteStore::usage(const UsageQuery& query) {
 
     UsageRows rows(query.window);
     while (stmt.executeStep()) {
-      auto quantity = Decimal::parse(stmt.getColumn(2).getString());
-      if (!quantity) return fail(Error::internal("corrupt quantity in " + std::string(table)));
+      auto quantity = stored_decimal(stmt.getColumn(2).getString(), table);
+      if (!quantity) return fail(quantity.error());
       auto added = rows.add(from_unix_ms(stmt.getColumn(0).getInt64()), stmt.getColumn(1).getString(),
                             *quantity, stmt.getColumn(3).getInt64());
       if (!added) return fail(added.error());
@@ -420,8 +420,8 @@ void bind_optional(SQLite::Statement& stmt, int index, const std::optional<Decim
 
 Result<std::optional<Decimal>> column_decimal(const SQLite::Column& column) {
   if (column.isNull()) return std::optional<Decimal>();
-  auto d = Decimal::parse(column.getString());
-  if (!d) return fail(Error::internal("corrupt decimal in tenant_quotas"));
+  auto d = stored_decimal(column.getString(), "tenant_quotas");
+  if (!d) return fail(d.error());
   return std::optional<Decimal>(*d);
 }
 
@@ -567,8 +567,8 @@ Status SqliteStore::scan_for_quotas(Timestamp since, const TypeFilter& summable,
           one_by_one.emplace_back(type);
         continue;
       }
-      auto quantity = Decimal::parse(sums.getColumn(2).getString());
-      if (!quantity) return fail(Error::internal("corrupt quantity in usage_quarter_hour"));
+      auto quantity = stored_decimal(sums.getColumn(2).getString(), "usage_quarter_hour");
+      if (!quantity) return fail(quantity.error());
       visit(text(sums.getColumn(0)), type, *quantity, from_unix_ms(sums.getColumn(3).getInt64()));
     }
     if (one_by_one.empty()) return {};
@@ -584,8 +584,8 @@ Status SqliteStore::scan_for_quotas(Timestamp since, const TypeFilter& summable,
       for (std::size_t i = 0; i < one_by_one.size(); ++i)
         stmt.bindNoCopy(static_cast<int>(i + 2), one_by_one[i]);
       while (stmt.executeStep()) {
-        auto quantity = Decimal::parse(stmt.getColumn(2).getString());
-        if (!quantity) return fail(Error::internal("corrupt quantity in " + partition_table(month)));
+        auto quantity = stored_decimal(stmt.getColumn(2).getString(), partition_table(month));
+        if (!quantity) return fail(quantity.error());
         visit(text(stmt.getColumn(0)), text(stmt.getColumn(1)), *quantity,
               from_unix_ms(stmt.getColumn(3).getInt64()));
       }
