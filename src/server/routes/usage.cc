@@ -41,7 +41,7 @@ Result<quota::Zone> usage_zone(const ApiContext& api, const HttpRequest& request
 
 // A day or month bucket in a zone other than UTC, which the rollups (UTC) do not have.
 bool zoned(const store::UsageQuery& q, const quota::Zone& zone) {
-  return q.window != Window::kHour && zone.name() != quota::Zone::utc().name();
+  return q.window != Window::kHour && zone.name() != "UTC";
 }
 
 quota::Period period_of(Window window) {
