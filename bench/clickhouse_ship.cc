@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", m.error().message.c_str());
     return 1;
   }
-  store::clickhouse::ClickHouseStore remote(client, db);
+  store::clickhouse::ClickHouseUsageStore remote(client, db);
   ingest::ShipperOptions options;
   options.batch_size = batch;
   ingest::Shipper shipper(local, remote, clock, options);

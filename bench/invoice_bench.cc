@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "billing/invoicer.h"
-#include "store/clickhouse/clickhouse_backed_store.h"
+#include "store/clickhouse/clickhouse_usage_store.h"
 #include "store/clickhouse/schema.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -46,14 +46,14 @@ int main(int argc, char** argv) {
   store::sqlite::SqliteStore local({dir / "meterd.db"});
 
   std::unique_ptr<store::clickhouse::Client> client;
-  std::unique_ptr<store::clickhouse::ClickHouseStore> remote;
+  std::unique_ptr<store::clickhouse::ClickHouseUsageStore> remote;
   if (argc > 3) {
     client = std::make_unique<store::clickhouse::Client>(argv[3]);
     if (auto m = store::clickhouse::migrate(*client, "bench_invoice"); !m) {
       std::fprintf(stderr, "%s\n", m.error().message.c_str());
       return 1;
     }
-    remote = std::make_unique<store::clickhouse::ClickHouseStore>(*client, "bench_invoice");
+    remote = std::make_unique<store::clickhouse::ClickHouseUsageStore>(*client, "bench_invoice");
   }
 
   // October 2026: 31 days; events spread evenly over the month, four meters.
@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
         name, rollups, raw, total_rollups.c_str(), total_raw.c_str(),
         total_rollups == total_raw ? " (equal)" : " (DIFFERENT)");
   };
-  billing::Invoicer embedded(local, book, zones);
+  billing::Invoicer embedded(local, local, book, zones);
   report("embedded store", embedded);
   // The same tenant in a half-hour zone: its month starts and ends mid-hour, so the partial
   // hours come from the quarter-hour rollups.
@@ -104,8 +104,7 @@ int main(int argc, char** argv) {
               median_ms(embedded, billing::UsageSource::kRollups, 5, total_rollups));
   (void)zones.set("tenant_big", quota::TenantQuota{});
   if (remote) {
-    store::clickhouse::ClickHouseBackedStore backed(local, *remote);
-    billing::Invoicer clickhouse(backed, book, zones);
+    billing::Invoicer clickhouse(*remote, local, book, zones);
     report("ClickHouse", clickhouse);
   }
   return 0;

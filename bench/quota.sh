@@ -26,8 +26,8 @@ start_meterd() {
 start_meterd  # creates the schema
 kill "$pid"; wait "$pid" || true
 sqlite3 "$work/data/meterd.db" "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 99999)
-  INSERT INTO tenant_quotas (tenant_id, queries_per_day, tokens_per_day, storage_gb, updated_at, time_zone, enforcement)
-  SELECT 'tenant_' || i, '1000', '100000', NULL, 0,
+  INSERT INTO tenant_settings (tenant_id, quota_set, queries_per_day, tokens_per_day, storage_gb, updated_at, time_zone, enforcement)
+  SELECT 'tenant_' || i, 1, '1000', '100000', NULL, 0,
          CASE i % 4 WHEN 0 THEN 'UTC' WHEN 1 THEN 'Europe/Berlin' WHEN 2 THEN 'Asia/Kolkata' ELSE 'America/New_York' END,
          'hard' FROM n"
 start_meterd

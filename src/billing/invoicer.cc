@@ -57,7 +57,7 @@ Result<MeterUsage> Invoicer::usage(const std::string& tenant_id, Timestamp from,
                             meter->field,
                             meter->group_by,
                             meter->average_daily_max};
-    auto rows = store_.aggregate_raw(q);
+    auto rows = usage_.aggregate_raw(q);
     if (!rows) return fail(rows.error());
     if (!meter->average_daily_max) {
       for (const auto& r : *rows) out[{type, r.group}] = r.value;
@@ -80,13 +80,13 @@ Result<std::map<std::string, Invoicer::Total>> Invoicer::summed_usage(const std:
   std::map<std::string, Total> totals;
   auto add_raw = [&](Timestamp a, Timestamp b) -> Status {
     if (a >= b) return {};
-    auto rows = store_.raw_totals(tenant_id, a, b);
+    auto rows = usage_.raw_totals(tenant_id, a, b);
     if (!rows) return fail(rows.error());
     return add_rows(totals, *rows);
   };
   auto add_rollup = [&](Window w, Timestamp a, Timestamp b) -> Status {
     if (a >= b) return {};
-    auto rows = store_.usage({tenant_id, std::nullopt, a, b, w});
+    auto rows = usage_.usage({tenant_id, std::nullopt, a, b, w});
     if (!rows) return fail(rows.error());
     return add_rows(totals, *rows);
   };
@@ -119,7 +119,7 @@ Result<std::map<std::string, Invoicer::Total>> Invoicer::summed_usage(const std:
 Result<Invoice> Invoicer::build(const std::string& tenant_id, int year, int month, UsageSource source) {
   if (auto bounds = month_bounds(year, month); !bounds) return fail(bounds.error());
   InvoicePeriod p = period(tenant_id, year, month);
-  auto plan_name = store_.tenant_plan(tenant_id);
+  auto plan_name = records_.plan(tenant_id);
   if (!plan_name) return fail(plan_name.error());
   const pricing::Plan& plan = book_.plan_or_default(plan_name->value_or(""));
   auto totals = usage(tenant_id, p.start, p.end, source);
@@ -130,7 +130,7 @@ Result<Invoice> Invoicer::build(const std::string& tenant_id, int year, int mont
 }
 
 Result<std::string> Invoicer::render(const std::string& tenant_id, int year, int month, bool csv) {
-  auto snapshot = store_.finalized_invoice(tenant_id, year * 100 + month);
+  auto snapshot = records_.finalized_invoice(tenant_id, year * 100 + month);
   if (!snapshot) return fail(snapshot.error());
   if (*snapshot) return csv ? (*snapshot)->csv : (*snapshot)->json;
   auto invoice = build(tenant_id, year, month);
@@ -153,7 +153,7 @@ Result<store::FinalizedInvoice> Invoicer::finalize(const std::string& tenant_id,
   invoice->finalized_at = now;
   store::FinalizedInvoice snapshot{tenant_id, year * 100 + month, invoice_json(*invoice),
                                    invoice_csv(*invoice), now};
-  if (auto s = store_.put_finalized_invoice(snapshot); !s) return fail(s.error());
+  if (auto s = records_.put_finalized_invoice(snapshot); !s) return fail(s.error());
   return snapshot;
 }
 

@@ -5,19 +5,22 @@
 #include "billing/invoice.h"
 #include "pricing/price_book.h"
 #include "quota/quota_book.h"
-#include "store/store.h"
+#include "store/tenant_records.h"
+#include "store/usage_store.h"
 
 namespace meter::billing {
 
 enum class UsageSource { kRollups, kRawEvents };
 
-// Builds tenants' invoices from the store: the month is the tenant's local month (its quota
-// time zone), the plan the tenant's (or the default), the usage from the rollups or, to audit,
-// from the raw events. Thread-safe as far as the store is.
+// Builds tenants' invoices: the month is the tenant's local month (its billing time zone), the
+// plan the tenant's (or the default), the usage from the rollups or, to audit, from the raw
+// events; finalized months come from, and go to, the tenant records. Thread-safe as far as the
+// stores are.
 class Invoicer {
  public:
-  Invoicer(store::Store& store, const pricing::PriceBook& book, const quota::QuotaBook& tenants)
-      : store_(store), book_(book), tenants_(tenants) {}
+  Invoicer(store::UsageStore& usage, store::TenantRecords& records, const pricing::PriceBook& book,
+           const quota::QuotaBook& tenants)
+      : usage_(usage), records_(records), book_(book), tenants_(tenants) {}
 
   Result<Invoice> build(const std::string& tenant_id, int year, int month,
                         UsageSource source = UsageSource::kRollups);
@@ -49,7 +52,8 @@ class Invoicer {
   Result<std::map<std::string, Total>> summed_usage(const std::string& tenant_id, Timestamp from,
                                                     Timestamp to, UsageSource source);
 
-  store::Store& store_;
+  store::UsageStore& usage_;
+  store::TenantRecords& records_;
   const pricing::PriceBook& book_;
   const quota::QuotaBook& tenants_;
 };

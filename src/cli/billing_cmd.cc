@@ -18,7 +18,7 @@ namespace {
 // Writes DIR/NUMBER.json and .csv of a tenant's month and returns its summary.
 Result<billing::InvoiceSummary> write_invoice(Billing& b, const std::string& tenant, int year, int month,
                                               const std::filesystem::path& dir) {
-  auto snapshot = b.stores->store().finalized_invoice(tenant, year * 100 + month);
+  auto snapshot = b.stores->records().finalized_invoice(tenant, year * 100 + month);
   if (!snapshot) return fail(snapshot.error());
   std::string json, csv;
   Result<billing::InvoiceSummary> summary = billing::InvoiceSummary{};
@@ -83,7 +83,7 @@ int run_billing_run(const config::LoadedConfig& loaded, const BillingRunArgs& ar
   // Every zone's month lies within a day of the UTC month.
   auto utc = *billing::month_bounds(month->first, month->second);
   auto tenants =
-      b->stores->store().tenants(utc.first - std::chrono::days(1), utc.second + std::chrono::days(1));
+      b->stores->usage().tenants(utc.first - std::chrono::days(1), utc.second + std::chrono::days(1));
   if (!tenants) {
     std::fprintf(stderr, "meterd billing-run: %s\n", tenants.error().message.c_str());
     return 1;

@@ -15,13 +15,12 @@ std::unique_ptr<Billing> open_billing(const config::Config& c, Clock& clock, con
   auto b = std::make_unique<Billing>(std::move(*book));
   b->stores = open_stores(c, clock, StoreUse::kRead);
   if (!b->stores) return nullptr;
-  auto tenants = b->stores->store().list_quotas();
-  if (!tenants) {
-    std::fprintf(stderr, "%s: %s\n", command, tenants.error().message.c_str());
+  if (auto s = load_quota_settings(b->stores->records(), b->zones); !s) {
+    std::fprintf(stderr, "%s: %s\n", command, s.error().message.c_str());
     return nullptr;
   }
-  for (const auto& [tenant, q] : *tenants) (void)b->zones.set(tenant, q);
-  b->invoicer = std::make_unique<billing::Invoicer>(b->stores->store(), b->book, b->zones);
+  b->invoicer =
+      std::make_unique<billing::Invoicer>(b->stores->usage(), b->stores->records(), b->book, b->zones);
   return b;
 }
 

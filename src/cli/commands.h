@@ -9,9 +9,12 @@
 #include <vector>
 
 #include "config/load.h"
-#include "store/store.h"
+#include "core/error.h"
+#include "core/time.h"
 
 namespace meter::cli {
+
+struct Stores;
 
 // Each `meterd` subcommand; returns the process exit code.
 int run_serve(const config::LoadedConfig& loaded, bool demo = false);
@@ -74,7 +77,7 @@ int call_meterd(const std::string& method, const std::string& url, const std::st
 
 // `meterd demo`: loads the demo data set into the store; load_demo() is also `serve --demo`.
 int run_demo(const config::LoadedConfig& loaded);
-Result<std::string> load_demo(store::Store& store, Timestamp now);
+Result<std::string> load_demo(Stores& stores, Timestamp now);
 
 int run_keys_revoke(const config::LoadedConfig& loaded, const std::string& key_id);
 

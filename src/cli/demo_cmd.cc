@@ -32,9 +32,9 @@ constexpr DemoTenant kTenants[] = {
 
 }  // namespace
 
-Result<std::string> load_demo(store::Store& store, Timestamp now) {
+Result<std::string> load_demo(Stores& stores, Timestamp now) {
   if (auto known =
-          store.raw_totals("tenant_acme", floor_to(Window::kMonth, now) - std::chrono::days(40), now);
+          stores.local->raw_totals("tenant_acme", floor_to(Window::kMonth, now) - std::chrono::days(40), now);
       known && !known->empty()) {
     return std::string("demo data already loaded");
   }
@@ -48,7 +48,12 @@ Result<std::string> load_demo(store::Store& store, Timestamp now) {
     q[quota::Meter::kQueries].per_day = Decimal::from_integer(t.queries_per_day_limit);
     q[quota::Meter::kTokens].per_day =
         Decimal::from_integer(t.queries_per_day_limit * t.tokens_per_query * 2);
-    if (auto s = store.put_quota(t.id, q); !s) return fail(s.error());
+    auto saved = stores.records().update_settings(t.id, [&](store::TenantSettings& s) -> Status {
+      s.quota = q;
+      return {};
+    });
+    if (!saved) return fail(saved.error());
+    (void)stores.usage().mirror_quota(t.id, q);  // a copy for dashboards; the shipper may create it later
     std::vector<Event> events;
     int n = 0;
     for (Timestamp hour = start; hour + std::chrono::hours(1) <= now; hour += std::chrono::hours(1)) {
@@ -78,7 +83,7 @@ Result<std::string> load_demo(store::Store& store, Timestamp now) {
         add("storage_gb", t.storage_gb + days * t.storage_gb / 20, "{}");
       }
     }
-    if (auto s = store.append(events); !s) return fail(s.error());
+    if (auto s = stores.log().append(events); !s) return fail(s.error());
     stored += static_cast<std::int64_t>(events.size());
   }
   return fmt::format("demo data loaded: {} events of 4 tenants since {}", stored,
@@ -89,7 +94,7 @@ int run_demo(const config::LoadedConfig& loaded) {
   SystemClock clock;
   auto stores = open_stores(loaded.config, clock, StoreUse::kCreate);
   if (!stores) return 1;
-  auto loaded_demo = load_demo(stores->store(), clock.now());
+  auto loaded_demo = load_demo(*stores, clock.now());
   if (!loaded_demo) {
     std::fprintf(stderr, "meterd demo: %s\n", loaded_demo.error().message.c_str());
     return 1;

@@ -17,7 +17,7 @@ namespace {
 int report_late_usage(Billing& b, const std::vector<int>& months) {
   int late = 0;
   for (int month : months) {
-    auto finalized = b.stores->store().finalized_invoices(month);
+    auto finalized = b.stores->records().finalized_invoices(month);
     if (!finalized) {
       std::fprintf(stderr, "meterd reconcile: %s\n", finalized.error().message.c_str());
       return 1;
@@ -65,7 +65,7 @@ int run_reconcile(const config::LoadedConfig& loaded, const ReconcileArgs& args)
   SystemClock clock;
   auto billing = open_billing(loaded.config, clock, "meterd reconcile");
   if (!billing) return 1;
-  store::Store& store = billing->stores->store();
+  store::UsageStore& store = billing->stores->usage();
 
   std::vector<int> months;
   if (args.month.empty()) {

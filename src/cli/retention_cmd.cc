@@ -24,7 +24,7 @@ int run_retention(const config::LoadedConfig& loaded, bool dry_run) {
   Timestamp keep_since = sys_days(oldest_kept);
 
   std::vector<int> all;
-  for (store::Store* s : {static_cast<store::Store*>(stores->local.get()), &stores->store()}) {
+  for (store::UsageStore* s : stores->retained()) {
     auto m = s->months();
     if (!m) {
       std::fprintf(stderr, "meterd retention: %s\n", m.error().message.c_str());
@@ -45,11 +45,15 @@ int run_retention(const config::LoadedConfig& loaded, bool dry_run) {
     std::string name = fmt::format("{}-{:02}", month / 100, month % 100);
     if (dry_run) {
       std::printf("would drop %s\n", name.c_str());
-    } else if (auto s = stores->store().drop_month(month); !s) {
-      std::fprintf(stderr, "meterd retention: dropping %s failed: %s\n", name.c_str(),
-                   s.error().message.c_str());
-      return 1;
     } else {
+      // ClickHouse first: a month dropped there but not yet locally is dropped again next run.
+      for (store::UsageStore* s : stores->retained()) {
+        if (auto dropped_here = s->drop_month(month); !dropped_here) {
+          std::fprintf(stderr, "meterd retention: dropping %s from %s failed: %s\n", name.c_str(),
+                       std::string(s->name()).c_str(), dropped_here.error().message.c_str());
+          return 1;
+        }
+      }
       std::printf("dropped %s\n", name.c_str());
     }
     ++dropped;

@@ -42,9 +42,8 @@ Status Server::open_stores() {
   if (auto s = notify::WebhookNotifier::check_url(c_.webhook_url); !s) return s;
   stores_ = cli::open_stores(c_, clock_, StoreUse::kServe);
   if (!stores_) return fail(startup("the store could not be opened (see above)"));
-  store_ = &stores_->store();
   if (demo_) {
-    auto loaded = load_demo(*store_, clock_.now());
+    auto loaded = load_demo(*stores_, clock_.now());
     if (!loaded) return fail(startup("cannot load the demo data: " + loaded.error().message));
     spdlog::info("{}", *loaded);
   }
@@ -55,14 +54,10 @@ Status Server::open_stores() {
   // Counters are kept for a late event's period: the late window and a month besides.
   quotas_ = std::make_unique<quota::QuotaBook>(defaults, std::chrono::days(c_.late_window_days + 32));
   notifier_ = std::make_unique<notify::WebhookNotifier>(
-      *store_, notify::WebhookOptions{c_.webhook_url, c_.webhook_secret});
+      stores_->records(), notify::WebhookOptions{c_.webhook_url, c_.webhook_secret});
   admission_ = std::make_unique<ingest::QuotaAdmission>(*quotas_, notifier_.get(), c_.alert_thresholds);
-  auto tenants = store_->list_quotas();
-  if (!tenants) return fail(startup("cannot read quota settings: " + tenants.error().message));
-  for (const auto& [tenant, q] : *tenants) {
-    if (auto s = quotas_->set(tenant, q); !s)
-      spdlog::warn("tenant {}: {}; using UTC", tenant, s.error().message);
-  }
+  if (auto s = load_quota_settings(stores_->records(), *quotas_); !s)
+    return fail(startup("cannot read quota settings: " + s.error().message));
   return {};
 }
 
@@ -79,10 +74,10 @@ Status Server::rebuild_state() {
       auto meter = quota::meter_of(type);
       return !meter || !quota::is_gauge(*meter);
     };
-    auto s = store_->scan_for_quotas(recount_from, summable,
-                                     [&](std::string_view t, std::string_view type, Decimal q, Timestamp ts) {
-                                       admission_->recount(t, type, q, ts);
-                                     });
+    auto s = stores_->log().scan_for_quotas(
+        recount_from, summable, [&](std::string_view t, std::string_view type, Decimal q, Timestamp ts) {
+          admission_->recount(t, type, q, ts);
+        });
     if (s) {
       spdlog::info(
           "quota counters rebuilt from usage since {}, in {} ms", format_rfc3339(recount_from),
@@ -94,10 +89,11 @@ Status Server::rebuild_state() {
 
   ingest_options_.dedupe_window = std::chrono::days(c_.dedupe_window_days);
   ingest_options_.late_window = std::chrono::days(c_.late_window_days);
-  ingestor_ = std::make_unique<ingest::Ingestor>(*store_, dedupe_, clock_, ingest_options_, admission_.get());
+  ingestor_ =
+      std::make_unique<ingest::Ingestor>(stores_->log(), dedupe_, clock_, ingest_options_, admission_.get());
   // The index saved by the last clean stop, if any, then the events stored since it.
   snapshot_path_ = c_.data_dir / "dedupe.snapshot";
-  auto rows = store_->row_cursor();
+  auto rows = stores_->log().row_cursor();
   if (!rows) {
     recounted.wait();
     return fail(startup("cannot read the stored events: " + rows.error().message));
@@ -161,16 +157,17 @@ Status Server::listen() {
   auto book = config::price_book(c_);
   if (!book) return fail(book.error());
   price_book_ = std::move(*book);
-  invoicer_ = std::make_unique<billing::Invoicer>(*store_, *price_book_, *quotas_);
+  invoicer_ =
+      std::make_unique<billing::Invoicer>(stores_->usage(), stores_->records(), *price_book_, *quotas_);
   ingest::IngestLimits limits;
   limits.max_events_per_request = c_.max_events_per_request;
   limits.max_metadata_bytes = c_.max_metadata_bytes;
   limits.max_metadata_depth = c_.max_metadata_depth;
   ClickHouse* clickhouse = stores_->clickhouse.get();
-  api_ = std::make_unique<server::ApiContext>(
-      server::ApiContext{*ingestor_, *store_, clock_, limits, METER_VERSION, clock_.now(), *price_book_,
-                         *quotas_, rate_limiter_.get(), clickhouse ? &clickhouse->shipper : nullptr,
-                         *invoicer_, rejects_, notifier_.get(), web_dir(c_)});
+  api_ = std::make_unique<server::ApiContext>(server::ApiContext{
+      *ingestor_, stores_->usage(), stores_->records(), clock_, limits, METER_VERSION, clock_.now(),
+      *price_book_, *quotas_, rate_limiter_.get(), clickhouse ? &clickhouse->shipper : nullptr, *invoicer_,
+      rejects_, notifier_.get(), web_dir(c_)});
   router_ = std::make_unique<server::Router>(authenticator_.get());
   router_->set_read_pool(read_pool_.get());
   for (auto add : {server::add_health_routes, server::add_ingest_routes, server::add_usage_routes,
@@ -198,7 +195,8 @@ Status Server::listen() {
   std::string where =
       clickhouse ? clickhouse->client.url() + ", local log " + db_path.string() : db_path.string();
   std::printf("meterd %s serving http://%s:%u (store: %s at %s)\n", METER_VERSION, host.c_str(),
-              static_cast<unsigned>(http_->port()), std::string(store_->name()).c_str(), where.c_str());
+              static_cast<unsigned>(http_->port()), std::string(stores_->usage().name()).c_str(),
+              where.c_str());
   std::fflush(stdout);
   return {};
 }
@@ -225,8 +223,8 @@ void Server::stop() {
 // tracker's store sink) are not in the index, so the next start must read them from the store.
 void Server::save_dedupe_index() {
   std::uint64_t stored_here = ingestor_->counters().accepted.load();
-  auto now = store_->row_cursor();  // before counting: a row added in between makes the counts differ
-  auto stored = store_->rows_after(rows_at_start_);
+  auto now = stores_->log().row_cursor();  // before counting: a row added in between makes the counts differ
+  auto stored = stores_->log().rows_after(rows_at_start_);
   if (!now || !stored) {
     spdlog::warn("dedupe index not saved ({}); the next start rebuilds it from the events",
                  (!now ? now.error() : stored.error()).message);

@@ -56,7 +56,6 @@ class Server {
   const bool demo_;
   SystemClock clock_;
   std::optional<Stores> stores_;
-  store::Store* store_ = nullptr;
   std::unique_ptr<quota::QuotaBook> quotas_;
   std::unique_ptr<notify::WebhookNotifier> notifier_;
   std::unique_ptr<ingest::QuotaAdmission> admission_;

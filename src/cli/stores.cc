@@ -41,10 +41,9 @@ ingest::ShipperOptions shipper_options(const config::Config& c, store::clickhous
 ClickHouse::ClickHouse(const config::Config& c, store::sqlite::SqliteStore& local, Clock& clock)
     : client(client_options(c)),
       ship_client(ship_client_options(c)),
-      remote(client, c.clickhouse_database),
-      ship_remote(ship_client, c.clickhouse_database),
-      store(local, remote),
-      shipper(local, ship_remote, clock, shipper_options(c, ship_client)) {}
+      usage(client, c.clickhouse_database),
+      ship_target(ship_client, c.clickhouse_database),
+      shipper(local, ship_target, clock, shipper_options(c, ship_client)) {}
 
 std::optional<Stores> open_stores(const config::Config& c, Clock& clock, StoreUse use) {
   Stores stores;
@@ -91,6 +90,18 @@ std::optional<Stores> open_stores(const config::Config& c, Clock& clock, StoreUs
                  s.error().message);
   }
   return stores;
+}
+
+Status load_quota_settings(store::TenantRecords& records, quota::QuotaBook& book) {
+  auto tenants = records.list_settings();
+  if (!tenants) return fail(tenants.error());
+  for (const auto& [tenant, settings] : *tenants) {
+    if (!settings.quota) continue;
+    if (auto s = book.set(tenant, *settings.quota); !s) {
+      spdlog::warn("tenant {}: {}; using the default quota settings", tenant, s.error().message);
+    }
+  }
+  return {};
 }
 
 }  // namespace meter::cli

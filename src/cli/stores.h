@@ -2,26 +2,27 @@
 
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "config/config.h"
 #include "core/clock.h"
 #include "ingest/shipper.h"
-#include "store/clickhouse/clickhouse_backed_store.h"
+#include "quota/quota_book.h"
+#include "store/clickhouse/clickhouse_usage_store.h"
 #include "store/sqlite/data_dir_lock.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace meter::cli {
 
 // The ClickHouse side: a client for queries, one for shipping (so that a large insert never
-// holds up a usage query), the store that answers from ClickHouse, and the shipper.
+// holds up a usage query), the usage store that answers from ClickHouse, and the shipper.
 struct ClickHouse {
   ClickHouse(const config::Config& c, store::sqlite::SqliteStore& local, Clock& clock);
 
   store::clickhouse::Client client;
   store::clickhouse::Client ship_client;
-  store::clickhouse::ClickHouseStore remote;
-  store::clickhouse::ClickHouseStore ship_remote;
-  store::clickhouse::ClickHouseBackedStore store;
+  store::clickhouse::ClickHouseUsageStore usage;
+  store::clickhouse::ClickHouseUsageStore ship_target;
   ingest::Shipper shipper;
 };
 
@@ -36,19 +37,32 @@ enum class StoreUse {
 };
 
 // The stores the configuration asks for: always the embedded one (DATA_DIR/meterd.db: the
-// whole store, or with ClickHouse the durable log events wait in), plus ClickHouse when
-// clickhouse.host is set and OFFLINE is not.
+// event log and the tenant records, and usage unless ClickHouse answers it), plus ClickHouse
+// when clickhouse.host is set and OFFLINE is not.
 struct Stores {
   std::optional<store::sqlite::DataDirLock> lock;  // kept first: released after the stores close
   std::unique_ptr<store::sqlite::SqliteStore> local;
   std::unique_ptr<ClickHouse> clickhouse;
 
-  store::Store& store() { return clickhouse ? static_cast<store::Store&>(clickhouse->store) : *local; }
+  store::EventLog& log() { return *local; }
+  store::TenantRecords& records() { return *local; }
+  store::UsageStore& usage() {
+    return clickhouse ? static_cast<store::UsageStore&>(clickhouse->usage) : *local;
+  }
+  // Where retention drops months: the usage store, and the local log too when they differ.
+  std::vector<store::UsageStore*> retained() {
+    if (!clickhouse) return {local.get()};
+    return {&clickhouse->usage, local.get()};
+  }
 };
 
 // Opens them, logging why and returning nullopt when the embedded store cannot be opened (or
 // does not exist, or another process holds the folder). ClickHouse being down is not an error
 // here: its schema is created once it answers; except for kServe, the schema is checked now.
 std::optional<Stores> open_stores(const config::Config& c, Clock& clock, StoreUse use);
+
+// Every tenant's quota settings from the records into the book; a tenant whose zone this build
+// does not know keeps the defaults' (logged).
+Status load_quota_settings(store::TenantRecords& records, quota::QuotaBook& book);
 
 }  // namespace meter::cli

@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "ingest/dedupe_index.h"
-#include "store/store.h"
+#include "store/event_log.h"
 
 namespace meter::ingest {
 

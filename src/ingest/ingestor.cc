@@ -17,7 +17,7 @@ Error late_error(Timestamp timestamp, std::chrono::milliseconds late_window) {
 
 }  // namespace
 
-Ingestor::Ingestor(store::Store& store, DedupeIndex& index, const Clock& clock, IngestorOptions options,
+Ingestor::Ingestor(store::EventLog& store, DedupeIndex& index, const Clock& clock, IngestorOptions options,
                    Admission* admission)
     : store_(store), index_(index), clock_(clock), options_(options), admission_(admission) {}
 

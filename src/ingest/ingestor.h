@@ -14,7 +14,7 @@
 #include "core/histogram.h"
 #include "core/sync.h"
 #include "ingest/dedupe_index.h"
-#include "store/store.h"
+#include "store/event_log.h"
 
 namespace meter::ingest {
 
@@ -83,7 +83,7 @@ struct IngestCounters {
 class Ingestor {
  public:
   // `admission` may be null (everything is admitted); it must outlive the ingestor.
-  Ingestor(store::Store& store, DedupeIndex& index, const Clock& clock, IngestorOptions options,
+  Ingestor(store::EventLog& store, DedupeIndex& index, const Clock& clock, IngestorOptions options,
            Admission* admission = nullptr);
   ~Ingestor();
 
@@ -110,7 +110,7 @@ class Ingestor {
   void run();
   void commit(std::vector<Request>& group);
 
-  store::Store& store_;
+  store::EventLog& store_;
   DedupeIndex& index_;  // touched only by the writer thread (and start() before it runs)
   const Clock& clock_;
   IngestorOptions options_;

@@ -10,7 +10,7 @@ namespace meter::ingest {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-Shipper::Shipper(store::ShipLog& log, store::clickhouse::ClickHouseStore& remote, Clock& clock,
+Shipper::Shipper(store::ShipLog& log, store::clickhouse::ClickHouseUsageStore& remote, Clock& clock,
                  ShipperOptions options)
     : log_(log), remote_(remote), clock_(clock), options_(options) {}
 

@@ -11,7 +11,7 @@
 #include "core/deadline.h"
 #include "core/histogram.h"
 #include "core/sync.h"
-#include "store/clickhouse/clickhouse_store.h"
+#include "store/clickhouse/clickhouse_usage_store.h"
 #include "store/ship_log.h"
 
 namespace meter::ingest {
@@ -54,7 +54,7 @@ struct ShipperStats {
 // ClickHouse is unreachable the backlog grows on disk and sending resumes with backoff.
 class Shipper {
  public:
-  Shipper(store::ShipLog& log, store::clickhouse::ClickHouseStore& remote, Clock& clock,
+  Shipper(store::ShipLog& log, store::clickhouse::ClickHouseUsageStore& remote, Clock& clock,
           ShipperOptions options);
   ~Shipper();
 
@@ -84,7 +84,7 @@ class Shipper {
   Status send(store::Shipment& shipment);
 
   store::ShipLog& log_;
-  store::clickhouse::ClickHouseStore& remote_;
+  store::clickhouse::ClickHouseUsageStore& remote_;
   Clock& clock_;
   ShipperOptions options_;
   ShipperStats stats_;

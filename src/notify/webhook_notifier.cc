@@ -51,7 +51,7 @@ std::string alert_json(const quota::Alert& a, std::int64_t id) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-WebhookNotifier::WebhookNotifier(store::Store& store, WebhookOptions options)
+WebhookNotifier::WebhookNotifier(store::TenantRecords& store, WebhookOptions options)
     : store_(store), options_(std::move(options)) {
   thread_ = std::thread([this] { run(); });
 }

@@ -9,7 +9,7 @@
 
 #include "core/sync.h"
 #include "quota/alert.h"
-#include "store/store.h"
+#include "store/tenant_records.h"
 
 namespace meter::notify {
 
@@ -35,7 +35,7 @@ struct WebhookOptions {
 // minutes (as Stripe and Svix sign). Only http and https webhook URLs are accepted.
 class WebhookNotifier final : public quota::AlertSink {
  public:
-  WebhookNotifier(store::Store& store, WebhookOptions options);
+  WebhookNotifier(store::TenantRecords& store, WebhookOptions options);
   ~WebhookNotifier() override;
 
   // Checks the URL: http or https only (libcurl would also speak gopher, file, ...).
@@ -60,7 +60,7 @@ class WebhookNotifier final : public quota::AlertSink {
   void deliver(const Delivery& d);
   bool post(const std::string& body, std::string& error) const;
 
-  store::Store& store_;
+  store::TenantRecords& store_;
   WebhookOptions options_;
   Mutex mutex_;
   CondVar wake_;

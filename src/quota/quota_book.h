@@ -68,6 +68,8 @@ class QuotaBook {
   Tenant find(std::string_view tenant) const;
   // A tenant's settings; never null, valid as long as the book.
   const Entry* get(std::string_view tenant) const { return find(tenant).settings; }
+  // What a tenant without settings of its own gets.
+  const TenantQuota& defaults() const { return defaults_->quota; }
   // Replaces a tenant's settings; fails (changing nothing) on an unknown time zone.
   Status set(const std::string& tenant, const TenantQuota& quota);
 

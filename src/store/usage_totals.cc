@@ -2,7 +2,7 @@
 #include <map>
 #include <tuple>
 
-#include "store/store.h"
+#include "store/usage_store.h"
 
 namespace meter::store {
 

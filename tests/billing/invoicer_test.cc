@@ -48,7 +48,7 @@ class InvoicerTest : public ::testing::Test {
   pricing::PriceBook book_ = pricing::price_settings_book(*Decimal::parse("0.01"), *Decimal::parse("0.003"),
                                                           *Decimal::parse("0.015"), *Decimal::parse("0.10"));
   quota::QuotaBook zones_{quota::TenantQuota{}};
-  Invoicer invoicer_{store_, book_, zones_};
+  Invoicer invoicer_{store_, store_, book_, zones_};
 };
 
 // Verifies each tenant's month takes exactly the events of its local month, the edge quarter

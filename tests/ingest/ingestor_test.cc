@@ -4,7 +4,6 @@
 
 #include <future>
 
-#include "store/forwarding_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/events.h"
 #include "support/temp_dir.h"
@@ -18,11 +17,32 @@ Event event(std::string tenant, std::string id, std::string_view quantity = "1")
   return testing::make_event(std::move(tenant), std::move(id), "query", quantity, kNow);
 }
 
-// The real SQLite store, made to fail its next appends on demand.
-class FlakyStore final : public store::ForwardingStore {
+// The real SQLite event log, whose appends a test may change (the other calls go to it as they are).
+class WrappedLog : public store::EventLog {
  public:
-  explicit FlakyStore(store::Store& real) : ForwardingStore(real) {}
-  std::string_view name() const override { return "flaky"; }
+  explicit WrappedLog(store::EventLog& real) : inner_(real) {}
+  Status append(std::span<const Event> events) override { return inner_.append(events); }
+  Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since, const store::RowCursor* after,
+                         const store::IdVisitor& visit) override {
+    return inner_.scan_recent_ids(received_since, timestamp_since, after, visit);
+  }
+  Result<store::RowCursor> row_cursor() override { return inner_.row_cursor(); }
+  Result<std::int64_t> rows_after(const store::RowCursor& cursor) override {
+    return inner_.rows_after(cursor);
+  }
+  Status scan_for_quotas(Timestamp since, const store::TypeFilter& summable,
+                         const store::EventVisitor& visit) override {
+    return inner_.scan_for_quotas(since, summable, visit);
+  }
+
+ protected:
+  store::EventLog& inner_;
+};
+
+// The real SQLite event log, made to fail its next appends on demand.
+class FlakyStore final : public WrappedLog {
+ public:
+  using WrappedLog::WrappedLog;
   Status append(std::span<const Event> events) override {
     if (failures_left_ > 0) {
       --failures_left_;
@@ -43,7 +63,7 @@ Result<Outcomes> submit_and_wait(Ingestor& ingestor, std::vector<Event> events) 
   return future.get();
 }
 
-std::string stored_total(store::Store& store, std::string tenant) {
+std::string stored_total(store::UsageStore& store, std::string tenant) {
   auto rows = store.usage({std::move(tenant), std::nullopt, kNow - std::chrono::days(40),
                            kNow + std::chrono::days(1), Window::kMonth});
   EXPECT_TRUE(rows);
@@ -188,10 +208,9 @@ TEST_F(IngestorTest, LateRetryOfStoredEventIsDuplicate) {
 
 // The real store, whose first append waits until released: lets a test queue several requests
 // so that the writer takes them as one group.
-class GatedStore final : public store::ForwardingStore {
+class GatedStore final : public WrappedLog {
  public:
-  explicit GatedStore(store::Store& real) : ForwardingStore(real) {}
-  std::string_view name() const override { return "gated"; }
+  using WrappedLog::WrappedLog;
   Status append(std::span<const Event> events) override {
     if (!passed_.exchange(true)) {
       entered_.set_value();

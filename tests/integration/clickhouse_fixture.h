@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/time.h"
-#include "store/clickhouse/clickhouse_store.h"
+#include "store/clickhouse/clickhouse_usage_store.h"
 #include "store/clickhouse/schema.h"
 #include "support/clickhouse_server.h"
 #include "support/events.h"
@@ -27,7 +27,7 @@ class ClickHouseTest : public ::testing::Test {
     ASSERT_TRUE(client_->query("DROP DATABASE IF EXISTS " + db_));
     auto migrated = store::clickhouse::migrate(*client_, db_);
     ASSERT_TRUE(migrated) << migrated.error().message;
-    remote_ = std::make_unique<store::clickhouse::ClickHouseStore>(*client_, db_);
+    remote_ = std::make_unique<store::clickhouse::ClickHouseUsageStore>(*client_, db_);
   }
 
   // SELECT count() of the raw table (optionally with a condition).
@@ -40,7 +40,7 @@ class ClickHouseTest : public ::testing::Test {
   static inline ClickHouseServer* server_ = nullptr;
   std::string db_ = "meterd_test";
   std::unique_ptr<store::clickhouse::Client> client_;
-  std::unique_ptr<store::clickhouse::ClickHouseStore> remote_;
+  std::unique_ptr<store::clickhouse::ClickHouseUsageStore> remote_;
 };
 
 // `n` events of tenants t0..t2 and two event types, spread over the hours of two months.

@@ -1,6 +1,5 @@
-#include "store/clickhouse/clickhouse_store.h"
-
 #include "clickhouse_fixture.h"
+#include "store/clickhouse/clickhouse_usage_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace meter::testing {
@@ -172,7 +171,7 @@ TEST_F(ClickHouseTest, MirrorsQuotaSettings) {
   quota::TenantQuota q;
   q[quota::Meter::kQueries].per_day = *Decimal::parse("1000.5");
   q.time_zone = "Asia/Kolkata";
-  ASSERT_TRUE(remote_->put_quota("acme", q));
+  ASSERT_TRUE(remote_->mirror_quota("acme", q));
   auto row = client_->query("SELECT time_zone, toString(queries_per_day), isNull(tokens_per_day) FROM " +
                             db_ + ".tenant_quotas FINAL WHERE tenant_id = 'acme'");
   ASSERT_TRUE(row);

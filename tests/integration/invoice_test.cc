@@ -3,7 +3,7 @@
 #include "billing/export.h"
 #include "billing/invoicer.h"
 #include "clickhouse_fixture.h"
-#include "store/clickhouse/clickhouse_backed_store.h"
+#include "store/clickhouse/clickhouse_usage_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace meter::testing {
@@ -33,7 +33,6 @@ TEST_F(ClickHouseTest, InvoicesFromRollupsEqualRawOnBothBackends) {
   auto events = generated_month();
   ASSERT_TRUE(local.append(events));
   ASSERT_TRUE(remote_->insert_batch("month", events));
-  store::clickhouse::ClickHouseBackedStore with_clickhouse(local, *remote_);
 
   pricing::PriceBook book = pricing::price_settings_book(*Decimal::parse("0.01"), *Decimal::parse("0.003"),
                                                          *Decimal::parse("0.015"), *Decimal::parse("0.10"));
@@ -49,8 +48,8 @@ TEST_F(ClickHouseTest, InvoicesFromRollupsEqualRawOnBothBackends) {
   ASSERT_TRUE(zones.set("tenant_1", india));
   ASSERT_TRUE(zones.set("tenant_2", berlin));
 
-  billing::Invoicer embedded(local, book, zones);
-  billing::Invoicer clickhouse(with_clickhouse, book, zones);
+  billing::Invoicer embedded(local, local, book, zones);
+  billing::Invoicer clickhouse(*remote_, local, book, zones);
   for (std::string tenant : {"tenant_0", "tenant_1", "tenant_2"}) {
     std::vector<std::string> answers;
     for (billing::Invoicer* invoicer : {&embedded, &clickhouse}) {

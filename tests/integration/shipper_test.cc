@@ -92,7 +92,7 @@ TEST_F(ShipperTest, ResumedBatchMissingIsSent) {
 TEST_F(ShipperTest, OutageKeepsTheBacklog) {
   ASSERT_TRUE(local_.append(spread_events(40)));
   store::clickhouse::Client dead("http://127.0.0.1:" + std::to_string(free_port()));
-  store::clickhouse::ClickHouseStore unreachable(dead, db_);
+  store::clickhouse::ClickHouseUsageStore unreachable(dead, db_);
   Shipper during_outage(local_, unreachable, clock_, options(16));
   for (int attempt = 0; attempt < 3; ++attempt) EXPECT_FALSE(during_outage.ship_once(true));
   EXPECT_EQ(local_.backlog()->events, 40);

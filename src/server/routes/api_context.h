@@ -14,14 +14,16 @@
 #include "quota/quota_book.h"
 #include "server/metrics.h"
 #include "server/router.h"
-#include "store/store.h"
+#include "store/tenant_records.h"
+#include "store/usage_store.h"
 
 namespace meter::server {
 
 // What the HTTP routes need from the rest of meterd. Everything referenced outlives the server.
 struct ApiContext {
   ingest::Ingestor& ingestor;
-  store::Store& store;
+  store::UsageStore& usage;
+  store::TenantRecords& records;
   const Clock& clock;
   ingest::IngestLimits limits;
   std::string version;

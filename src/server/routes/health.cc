@@ -38,7 +38,7 @@ void add_health_routes(Router& router, const ApiContext& api) {
     for (const auto& r : verdict.reasons) out.str(r);
     out.end_array();
     out.key("version").str(api.version);
-    out.key("store").str(api.store.name());
+    out.key("store").str(api.usage.name());
     out.key("queue_depth").num(static_cast<std::int64_t>(api.ingestor.queued_events()));
     out.key("dedupe_ids").num(static_cast<std::int64_t>(api.ingestor.dedupe_size()));
     out.key("events_accepted").num(static_cast<std::int64_t>(counters.accepted.load()));

@@ -72,7 +72,7 @@ std::expected<std::pair<int, int>, HttpResponse> invoice_path(const HttpRequest&
 }
 
 void plan_response(const ApiContext& api, const std::string& tenant, Responder& respond) {
-  auto plan = api.store.tenant_plan(tenant);
+  auto plan = api.records.plan(tenant);
   if (!plan) return respond(problem(plan.error()));
   const pricing::Plan& effective = api.price_book.plan_or_default(plan->value_or(""));
   JsonOut out;
@@ -93,7 +93,7 @@ void write_tenant_entry(JsonOut& out, const ApiContext& api, const std::string& 
     out.key("error").str(e.message);
     out.end_object();
   };
-  auto snapshot = api.store.finalized_invoice(tenant, year * 100 + month);
+  auto snapshot = api.records.finalized_invoice(tenant, year * 100 + month);
   if (!snapshot) return fail_with(snapshot.error());
   if (*snapshot) {
     auto body = JsonBody::parse((*snapshot)->json);
@@ -173,7 +173,11 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
           for (const auto& pl : api.price_book.plans) known += (known.empty() ? "" : ", ") + pl.name;
           return r(problem(Error::invalid("plan", "plan must be one of: " + known)));
         }
-        if (auto s = api.store.put_tenant_plan(tenant, **plan); !s) return r(problem(s.error()));
+        auto stored = api.records.update_settings(tenant, [&](store::TenantSettings& s) -> Status {
+          s.plan = **plan;
+          return {};
+        });
+        if (!stored) return r(problem(stored.error()));
         plan_response(api, tenant, r);
       },
       Runs::kInReadPool);
@@ -195,7 +199,7 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
           }
         }
         std::string after(req.param("after").value_or(""));
-        auto tenants = api.store.tenants(utc.first - std::chrono::days(1), utc.second + std::chrono::days(1));
+        auto tenants = api.usage.tenants(utc.first - std::chrono::days(1), utc.second + std::chrono::days(1));
         if (!tenants) return r(problem(tenants.error()));
         JsonOut out;
         out.begin_object();

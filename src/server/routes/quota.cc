@@ -1,4 +1,6 @@
 // Quota endpoints: the Python service's /quota/set and /quota/check, and /v1/tenants/{tenant}/quotas.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -37,32 +39,42 @@ void write_settings(JsonOut& out, const quota::TenantQuota& q) {
 // top of the tenant's current settings, stores them, and answers with the result.
 HttpResponse update_quota(const ApiContext& api, const std::string& tenant, const JsonBody& body) {
   using quota::Meter;
-  quota::TenantQuota q = api.quotas.get(tenant)->quota;
-  std::pair<const char*, std::optional<Decimal>*> fields[] = {
-      {"queries_per_day", &q[Meter::kQueries].per_day},
-      {"queries_per_month", &q[Meter::kQueries].per_month},
-      {"tokens_per_day", &q[Meter::kTokens].per_day},
-      {"tokens_per_month", &q[Meter::kTokens].per_month},
-      {"storage_gb", &q[Meter::kStorageGb].per_day},
-      {"storage_gb_per_month", &q[Meter::kStorageGb].per_month}};
-  for (auto [key, field] : fields) {
-    auto value = body.decimal(key);
-    if (!value) return problem(value.error());
-    if (*value) *field = **value;
-  }
-  auto zone = body.string("time_zone");
-  if (!zone) return problem(zone.error());
-  if (*zone) q.time_zone = **zone;
-  auto mode = body.string("enforcement");
-  if (!mode) return problem(mode.error());
-  if (*mode) {
-    auto parsed = quota::parse_enforcement(**mode);
-    if (!parsed) return problem(Error::invalid("enforcement", "enforcement must be soft or hard"));
-    q.enforcement = *parsed;
-  }
-  if (auto found = quota::Zone::find(q.time_zone); !found) return problem(found.error());
-  if (auto s = api.store.put_quota(tenant, q); !s) return problem(s.error());
+  auto apply = [&](quota::TenantQuota& q) -> Status {
+    std::pair<const char*, std::optional<Decimal>*> fields[] = {
+        {"queries_per_day", &q[Meter::kQueries].per_day},
+        {"queries_per_month", &q[Meter::kQueries].per_month},
+        {"tokens_per_day", &q[Meter::kTokens].per_day},
+        {"tokens_per_month", &q[Meter::kTokens].per_month},
+        {"storage_gb", &q[Meter::kStorageGb].per_day},
+        {"storage_gb_per_month", &q[Meter::kStorageGb].per_month}};
+    for (auto [key, field] : fields) {
+      auto value = body.decimal(key);
+      if (!value) return fail(value.error());
+      if (*value) *field = **value;
+    }
+    auto zone = body.string("time_zone");
+    if (!zone) return fail(zone.error());
+    if (*zone) q.time_zone = **zone;
+    auto mode = body.string("enforcement");
+    if (!mode) return fail(mode.error());
+    if (*mode) {
+      auto parsed = quota::parse_enforcement(**mode);
+      if (!parsed) return fail(Error::invalid("enforcement", "enforcement must be soft or hard"));
+      q.enforcement = *parsed;
+    }
+    if (auto found = quota::Zone::find(q.time_zone); !found) return fail(found.error());
+    return {};
+  };
+  auto stored = api.records.update_settings(tenant, [&](store::TenantSettings& s) {
+    if (!s.quota) s.quota = api.quotas.defaults();
+    return apply(*s.quota);
+  });
+  if (!stored) return problem(stored.error());
+  const quota::TenantQuota& q = *stored->quota;
   if (auto s = api.quotas.set(tenant, q); !s) return problem(s.error());
+  if (auto s = api.usage.mirror_quota(tenant, q); !s) {
+    spdlog::warn("quota of {} saved, not mirrored to {}: {}", tenant, api.usage.name(), s.error().message);
+  }
   JsonOut out;
   out.begin_object();
   out.key("status").str("updated");
@@ -164,7 +176,7 @@ void list_alerts(const ApiContext& api, HttpRequest& request, Responder& respond
     if (limit < 1 || limit > 10'000)
       return respond(problem(Error::invalid("limit", "limit must be 1..10000")));
   }
-  auto alerts = api.store.list_alerts(tenant, static_cast<std::size_t>(limit), false);
+  auto alerts = api.records.list_alerts(tenant, static_cast<std::size_t>(limit), false);
   if (!alerts) return respond(problem(alerts.error()));
   JsonOut out;
   out.begin_object();

@@ -93,10 +93,10 @@ Result<ZonedQuery> usage_query(const ApiContext& api, const HttpRequest& request
 // The usage rows of a query; local days and months are summed from quarter-hour rollups.
 Result<std::vector<store::UsageRow>> usage_rows(const ApiContext& api, store::UsageQuery query,
                                                 const quota::Zone& zone) {
-  if (!zoned(query, zone)) return api.store.usage(query);
+  if (!zoned(query, zone)) return api.usage.usage(query);
   quota::Period period = period_of(query.window);
   query.window = Window::kQuarterHour;
-  auto quarters = api.store.usage(query);
+  auto quarters = api.usage.usage(query);
   if (!quarters) return quarters;
   return store::rebucket(*quarters, [&](Timestamp t) { return zone.period_start(period, t); });
 }
@@ -120,7 +120,7 @@ void get_usage(const ApiContext& api, HttpRequest& request, Responder& respond) 
   // ?group_by=FIELD: one pass over the raw events for every event type (or the one asked for).
   Result<std::vector<store::AggregateRow>> groups;
   if (!group_by.empty()) {
-    groups = api.store.aggregate_raw({query->tenant_id, query->event_type.value_or(""), query->from,
+    groups = api.usage.aggregate_raw({query->tenant_id, query->event_type.value_or(""), query->from,
                                       query->to, Aggregation::kSum, "", group_by, false});
     if (!groups) return respond(problem(groups.error()));
   }

@@ -1,5 +1,6 @@
-// SqliteStore::aggregate_raw: the meter aggregations rollups do not keep, from the monthly raw
-// tables, merged across the months the range touches.
+// SqliteStore's reads of the raw events: aggregate_raw (the meter aggregations rollups do not
+// keep) and raw_totals, from the monthly raw tables, merged across the months the range touches;
+// and the tenants a billing run bills.
 #include <fmt/format.h>
 
 #include <map>
@@ -115,6 +116,53 @@ Result<std::vector<AggregateRow>> SqliteStore::aggregate_raw(const AggregateQuer
       out.push_back(
           {group_value, q.by_quarter_hour ? from_unix_ms(bucket_ms) : q.from, value, p.events, type});
     }
+    return out;
+  });
+}
+
+Result<std::vector<UsageRow>> SqliteStore::raw_totals(std::string_view tenant_id, Timestamp from,
+                                                      Timestamp to) {
+  return sqlite_call("sqlite query", [&]() -> Result<std::vector<UsageRow>> {
+    auto reader = borrow_connection();
+    std::map<std::string, UsageRow> totals;
+    for (int month : partitions()) {
+      if (month < month_key(from) || month > month_key(to)) continue;
+      SQLite::Statement stmt(*reader,
+                             fmt::format("SELECT event_type, meter_dec_sum(quantity), count(*) FROM "
+                                         "usage_events_{} WHERE tenant_id = ? AND ts >= ? AND ts < ? "
+                                         "GROUP BY event_type",
+                                         month));
+      stmt.bind(1, std::string(tenant_id));
+      stmt.bind(2, static_cast<std::int64_t>(to_unix_ms(from)));
+      stmt.bind(3, static_cast<std::int64_t>(to_unix_ms(to)));
+      while (stmt.executeStep()) {
+        auto q = stored_decimal(stmt.getColumn(1).getString(), fmt::format("usage_events_{}", month));
+        if (!q) return fail(q.error());
+        auto [it, inserted] = totals.try_emplace(stmt.getColumn(0).getString(),
+                                                 UsageRow{from, stmt.getColumn(0).getString(), {}, 0});
+        auto sum = it->second.quantity.checked_add(*q);
+        if (!sum) return fail(Error::invalid("quantity", "usage sum overflows"));
+        it->second.quantity = *sum;
+        it->second.events += stmt.getColumn(2).getInt64();
+      }
+    }
+    std::vector<UsageRow> out;
+    for (auto& [type, row] : totals) out.push_back(std::move(row));
+    return out;
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::tenants(Timestamp from, Timestamp to) {
+  return sqlite_call("sqlite query", [&]() -> Result<std::vector<std::string>> {
+    auto db = borrow_connection();
+    // Days overlapping [from, to): a zone's month starts mid-UTC-day.
+    SQLite::Statement stmt(*db,
+                           "SELECT DISTINCT tenant_id FROM usage_daily WHERE bucket_start >= ? "
+                           "AND bucket_start < ? ORDER BY tenant_id");
+    stmt.bind(1, static_cast<std::int64_t>(to_unix_ms(floor_to(Window::kDay, from))));
+    stmt.bind(2, static_cast<std::int64_t>(to_unix_ms(to)));
+    std::vector<std::string> out;
+    while (stmt.executeStep()) out.push_back(stmt.getColumn(0).getString());
     return out;
   });
 }

@@ -1,6 +1,6 @@
-// Long, knowingly: the event log's schema, append path, rollups and partitions, and (until the
-// tenant records get a store of their own) quota settings and alerts. Billing tables, raw
-// aggregates, maintenance and the ship log are in files of their own beside it.
+// Long, knowingly: the schema and its migrations, the append path, rollups and partitions, and
+// the scans that rebuild live state at start. Tenant records, raw aggregates, maintenance and the
+// ship log are in files of their own beside it.
 #include "store/sqlite/sqlite_store.h"
 
 #include <absl/container/flat_hash_map.h>
@@ -17,7 +17,7 @@
 namespace meter::store::sqlite {
 namespace {
 
-constexpr int kSchemaVersion = 5;
+constexpr int kSchemaVersion = 6;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meter_schema (version INTEGER NOT NULL);
@@ -44,13 +44,7 @@ CREATE TABLE IF NOT EXISTS ship_state (
   pending_batch      TEXT,
   pending_last_rowid INTEGER
 );
--- Billing (v4): each tenant's plan (none = the default plan) and finalized invoices, kept
--- byte for byte as first served.
-CREATE TABLE IF NOT EXISTS tenant_plans (
-  tenant_id  TEXT PRIMARY KEY,
-  plan       TEXT    NOT NULL,
-  updated_at INTEGER NOT NULL
-);
+-- Finalized invoices (v4), kept byte for byte as first served.
 CREATE TABLE IF NOT EXISTS invoices (
   tenant_id    TEXT    NOT NULL,
   month        INTEGER NOT NULL,  -- YYYYMM
@@ -59,12 +53,25 @@ CREATE TABLE IF NOT EXISTS invoices (
   finalized_at INTEGER NOT NULL,
   PRIMARY KEY (tenant_id, month)
 );
-CREATE TABLE IF NOT EXISTS tenant_quotas (
-  tenant_id       TEXT PRIMARY KEY,
-  queries_per_day TEXT,
-  tokens_per_day  TEXT,
-  storage_gb      TEXT,
-  updated_at      INTEGER NOT NULL
+)sql";
+
+// Each tenant's settings (v6), one row per tenant: its plan (NULL = the default plan) and, when
+// quota_set, its quota settings: billing time zone, enforcement and limits (decimal text, NULL =
+// unlimited). Replaces v1's tenant_quotas and v4's tenant_plans.
+constexpr const char* kTenantSettings = R"sql(
+CREATE TABLE IF NOT EXISTS tenant_settings (
+  tenant_id            TEXT PRIMARY KEY,
+  plan                 TEXT,
+  quota_set            INTEGER NOT NULL,
+  time_zone            TEXT    NOT NULL,
+  enforcement          TEXT    NOT NULL,
+  queries_per_day      TEXT,
+  queries_per_month    TEXT,
+  tokens_per_day       TEXT,
+  tokens_per_month     TEXT,
+  storage_gb           TEXT,
+  storage_gb_per_month TEXT,
+  updated_at           INTEGER NOT NULL
 );
 )sql";
 
@@ -239,16 +246,23 @@ void SqliteStore::migrate() {
   SQLite::Transaction tx(*writer_);
   writer_->exec(kSchema);
   for (const char* table : kRollupTables) writer_->exec(rollup_table_sql(table));
-  SQLite::Statement version(*writer_, "SELECT max(version) FROM meter_schema");
-  version.executeStep();
-  if (version.getColumn(0).isNull()) {
-    writer_->exec("INSERT INTO meter_schema VALUES (1)");  // the steps below bring it up to date
-  } else if (version.getColumn(0).getInt() > kSchemaVersion) {
+  std::optional<int> stored;
+  {
+    // Read and let go: a statement left open would keep the tables it read from being dropped.
+    SQLite::Statement version(*writer_, "SELECT max(version) FROM meter_schema");
+    version.executeStep();
+    if (!version.getColumn(0).isNull()) stored = version.getColumn(0).getInt();
+  }
+  if (!stored) {
+    // A new file: the tables above are the current ones.
+    writer_->exec(fmt::format("INSERT INTO meter_schema VALUES ({})", kSchemaVersion));
+  } else if (*stored > kSchemaVersion) {
     throw SQLite::Exception(
         fmt::format("{} was written by a newer meterd (schema {}, this binary knows {}); upgrade meterd",
-                    options_.path.string(), version.getColumn(0).getInt(), kSchemaVersion));
+                    options_.path.string(), *stored, kSchemaVersion));
   }
-  int from = version.getColumn(0).isNull() ? 1 : version.getColumn(0).getInt();
+  int from = stored.value_or(kSchemaVersion);
+  writer_->exec(kTenantSettings);
   if (from < 2) {
     // v2: monthly limits, a time zone and an enforcement mode per tenant.
     for (const char* column :
@@ -272,6 +286,24 @@ void SqliteStore::migrate() {
                       partition_table(month)));
     }
     writer_->exec("UPDATE meter_schema SET version = 5");
+  }
+  if (from < 6) {
+    // v6: a tenant's plan and quota settings in one row (tenant_plans came with v4).
+    writer_->exec(
+        "CREATE TABLE IF NOT EXISTS tenant_plans (tenant_id TEXT PRIMARY KEY, plan TEXT NOT NULL, "
+        "updated_at INTEGER NOT NULL)");
+    writer_->exec(
+        "INSERT INTO tenant_settings SELECT q.tenant_id, p.plan, 1, q.time_zone, q.enforcement, "
+        "q.queries_per_day, q.queries_per_month, q.tokens_per_day, q.tokens_per_month, q.storage_gb, "
+        "q.storage_gb_per_month, max(q.updated_at, coalesce(p.updated_at, 0)) "
+        "FROM tenant_quotas q LEFT JOIN tenant_plans p USING (tenant_id)");
+    writer_->exec(
+        "INSERT INTO tenant_settings (tenant_id, plan, quota_set, time_zone, enforcement, updated_at) "
+        "SELECT tenant_id, plan, 0, 'UTC', 'soft', updated_at FROM tenant_plans "
+        "WHERE tenant_id NOT IN (SELECT tenant_id FROM tenant_quotas)");
+    writer_->exec("DROP TABLE tenant_quotas");
+    writer_->exec("DROP TABLE tenant_plans");
+    writer_->exec("UPDATE meter_schema SET version = 6");
   }
   tx.commit();
   SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
@@ -406,147 +438,6 @@ Result<std::vector<UsageRow>> SqliteStore::usage(const UsageQuery& query) {
       if (!added) return fail(added.error());
     }
     return std::move(rows).finish();
-  });
-}
-
-namespace {
-
-void bind_optional(SQLite::Statement& stmt, int index, const std::optional<Decimal>& value) {
-  if (value)
-    stmt.bind(index, value->to_string());
-  else
-    stmt.bind(index);
-}
-
-Result<std::optional<Decimal>> column_decimal(const SQLite::Column& column) {
-  if (column.isNull()) return std::optional<Decimal>();
-  auto d = stored_decimal(column.getString(), "tenant_quotas");
-  if (!d) return fail(d.error());
-  return std::optional<Decimal>(*d);
-}
-
-}  // namespace
-
-Status SqliteStore::put_quota(std::string_view tenant_id, const quota::TenantQuota& quota) {
-  using quota::Meter;
-  return sqlite_call("sqlite write", [&]() -> Status {
-    auto db = borrow_connection();  // any connection may write; WAL serialises it with the writer
-    SQLite::Statement stmt(
-        *db,
-        "INSERT OR REPLACE INTO tenant_quotas (tenant_id, queries_per_day, tokens_per_day, storage_gb, "
-        "updated_at, time_zone, enforcement, queries_per_month, tokens_per_month, storage_gb_per_month) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    stmt.bind(1, std::string(tenant_id));
-    bind_optional(stmt, 2, quota[Meter::kQueries].per_day);
-    bind_optional(stmt, 3, quota[Meter::kTokens].per_day);
-    bind_optional(stmt, 4, quota[Meter::kStorageGb].per_day);
-    stmt.bind(5, static_cast<std::int64_t>(now_ms()));
-    stmt.bind(6, quota.time_zone);
-    stmt.bind(7, std::string(quota::enforcement_name(quota.enforcement)));
-    bind_optional(stmt, 8, quota[Meter::kQueries].per_month);
-    bind_optional(stmt, 9, quota[Meter::kTokens].per_month);
-    bind_optional(stmt, 10, quota[Meter::kStorageGb].per_month);
-    stmt.exec();
-    return {};
-  });
-}
-
-Result<std::vector<std::pair<std::string, quota::TenantQuota>>> SqliteStore::list_quotas() {
-  using quota::Meter;
-  return sqlite_call(
-      "sqlite query", [&]() -> Result<std::vector<std::pair<std::string, quota::TenantQuota>>> {
-        auto db = borrow_connection();
-        SQLite::Statement stmt(
-            *db,
-            "SELECT tenant_id, time_zone, enforcement, queries_per_day, queries_per_month, "
-            "tokens_per_day, tokens_per_month, storage_gb, storage_gb_per_month FROM tenant_quotas");
-        std::vector<std::pair<std::string, quota::TenantQuota>> out;
-        while (stmt.executeStep()) {
-          quota::TenantQuota q;
-          q.time_zone = stmt.getColumn(1).getString();
-          q.enforcement =
-              quota::parse_enforcement(stmt.getColumn(2).getString()).value_or(quota::Enforcement::kSoft);
-          int column = 3;
-          for (Meter meter : quota::kMeters) {
-            for (auto* limit : {&q[meter].per_day, &q[meter].per_month}) {
-              auto value = column_decimal(stmt.getColumn(column++));
-              if (!value) return fail(value.error());
-              *limit = *value;
-            }
-          }
-          out.emplace_back(stmt.getColumn(0).getString(), std::move(q));
-        }
-        return out;
-      });
-}
-
-Result<std::optional<std::int64_t>> SqliteStore::record_alert(const quota::Alert& a) {
-  return sqlite_call("sqlite write", [&]() -> Result<std::optional<std::int64_t>> {
-    auto db = borrow_connection();
-    SQLite::Statement stmt(
-        *db,
-        "INSERT OR IGNORE INTO quota_alerts (tenant_id, meter, period, period_start, threshold, "
-        "used, quota_limit, fired_at, delivery, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)");
-    stmt.bind(1, a.tenant_id);
-    stmt.bind(2, std::string(quota::meter_name(a.meter)));
-    stmt.bind(3, a.period == quota::Period::kDay ? "day" : "month");
-    stmt.bind(4, static_cast<std::int64_t>(to_unix_ms(a.period_start)));
-    stmt.bind(5, a.threshold_percent);
-    stmt.bind(6, a.used.to_string());
-    stmt.bind(7, a.limit.to_string());
-    stmt.bind(8, static_cast<std::int64_t>(to_unix_ms(a.fired_at)));
-    if (stmt.exec() == 0) return std::optional<std::int64_t>();
-    return std::optional<std::int64_t>((*db).getLastInsertRowid());
-  });
-}
-
-Status SqliteStore::update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) {
-  return sqlite_call("sqlite write", [&]() -> Status {
-    auto db = borrow_connection();
-    SQLite::Statement stmt(*db, "UPDATE quota_alerts SET delivery = ?, attempts = ? WHERE id = ?");
-    stmt.bind(1, std::string(delivery));
-    stmt.bind(2, attempts);
-    stmt.bind(3, id);
-    stmt.exec();
-    return {};
-  });
-}
-
-Result<std::vector<AlertRecord>> SqliteStore::list_alerts(std::string_view tenant_id, std::size_t limit,
-                                                          bool pending_only) {
-  return sqlite_call("sqlite query", [&]() -> Result<std::vector<AlertRecord>> {
-    auto db = borrow_connection();
-    SQLite::Statement stmt(*db,
-                           "SELECT id, tenant_id, meter, period, period_start, threshold, used, quota_limit, "
-                           "fired_at, delivery, attempts FROM quota_alerts WHERE (?1 = '' OR tenant_id = ?1) "
-                           "AND (?3 = 0 OR delivery = 'pending') ORDER BY id DESC LIMIT ?2");
-    stmt.bind(1, std::string(tenant_id));
-    stmt.bind(2, static_cast<std::int64_t>(limit));
-    stmt.bind(3, pending_only ? 1 : 0);
-    std::vector<AlertRecord> out;
-    while (stmt.executeStep()) {
-      AlertRecord r;
-      r.id = stmt.getColumn(0).getInt64();
-      r.alert.tenant_id = stmt.getColumn(1).getString();
-      std::string meter = stmt.getColumn(2).getString();
-      for (quota::Meter m : quota::kMeters) {
-        if (quota::meter_name(m) == meter) r.alert.meter = m;
-      }
-      r.alert.period = stmt.getColumn(3).getString() == "month" ? quota::Period::kMonth : quota::Period::kDay;
-      r.alert.period_start = from_unix_ms(stmt.getColumn(4).getInt64());
-      r.alert.threshold_percent = stmt.getColumn(5).getInt();
-      auto used = stored_decimal(stmt.getColumn(6).getString(), "quota_alerts.used");
-      auto quota_limit = stored_decimal(stmt.getColumn(7).getString(), "quota_alerts.quota_limit");
-      if (!used) return fail(used.error());
-      if (!quota_limit) return fail(quota_limit.error());
-      r.alert.used = *used;
-      r.alert.limit = *quota_limit;
-      r.alert.fired_at = from_unix_ms(stmt.getColumn(8).getInt64());
-      r.delivery = stmt.getColumn(9).getString();
-      r.attempts = stmt.getColumn(10).getInt();
-      out.push_back(std::move(r));
-    }
-    return out;
   });
 }
 

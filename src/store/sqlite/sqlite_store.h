@@ -11,8 +11,10 @@
 
 #include "core/clock.h"
 #include "core/sync.h"
+#include "store/event_log.h"
 #include "store/ship_log.h"
-#include "store/store.h"
+#include "store/tenant_records.h"
+#include "store/usage_store.h"
 
 namespace meter::store::sqlite {
 
@@ -24,53 +26,56 @@ struct SqliteOptions {
   const Clock* clock = nullptr;   // stamps settings' updated_at; nullptr: the system clock
 };
 
-// The embedded store: one SQLite file in WAL mode with synchronous=FULL, so a committed
-// append is on disk. Raw events go to one table per UTC month (usage_events_YYYYMM, so
+// The embedded store: the event log, usage store and tenant records (and the durable log a
+// shipper reads) in one SQLite file in WAL mode with synchronous=FULL, so a committed append is
+// on disk. Raw events go to one table per UTC month (usage_events_YYYYMM, so
 // retention drops whole months); usage_hourly and usage_daily are updated in the same
 // transaction and can never drift from the raw rows. The schema is in docs/storage.md.
 //
 // Thread-safety: append() uses the writer connection and must be called from one thread at
 // a time; everything else borrows a connection from a pool and may run from any thread:
-// queries, and the small writes of tenant records (quotas, plans, invoices, alerts), which
+// queries, and the small writes of tenant records (settings, invoices, alerts), which
 // SQLite's WAL serialises with the writer's transactions.
 // A checkpointer thread, started by the constructor and joined by the destructor, copies the
 // WAL into the database file in the background (PASSIVE), so commits do not pay for it; when
 // the WAL has grown, it briefly holds writes (write_mutex_) to finish the copy and restart the
 // WAL from its beginning, so the file stops growing and fdatasync overwrites, never extends.
-class SqliteStore final : public Store, public ShipLog {
+class SqliteStore final : public EventLog, public UsageStore, public TenantRecords, public ShipLog {
  public:
   // Opens (creating or migrating) the database. Throws SQLite::Exception on failure: it runs
   // at start-up, where the caller turns it into a message and an exit code.
   explicit SqliteStore(SqliteOptions options);
   ~SqliteStore() override;
 
-  std::string_view name() const override { return "sqlite"; }
+  // EventLog
   Status append(std::span<const Event> events) override;
-  Result<std::vector<UsageRow>> usage(const UsageQuery& query) override;
   Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since, const RowCursor* after,
                          const IdVisitor& visit) override;
   Result<RowCursor> row_cursor() override;
   Result<std::int64_t> rows_after(const RowCursor& cursor) override;
-
   Status scan_for_quotas(Timestamp since, const TypeFilter& summable, const EventVisitor& visit) override;
-  Status put_quota(std::string_view tenant_id, const quota::TenantQuota& quota) override;
-  Result<std::vector<std::pair<std::string, quota::TenantQuota>>> list_quotas() override;
+
+  // UsageStore (raw reads in aggregate.cc, reconciliation and retention in maintenance.cc)
+  std::string_view name() const override { return "sqlite"; }
+  Result<std::vector<UsageRow>> usage(const UsageQuery& query) override;
+  Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) override;
+  Result<std::vector<AggregateRow>> aggregate_raw(const AggregateQuery& query) override;
+  Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to) override;
+  Result<std::vector<RollupCheck>> check_rollups(int month, std::string_view tenant_id) override;
+  Result<std::vector<int>> months() override;
+  Status drop_month(int month) override;
+
+  // TenantRecords (tenant_records.cc)
+  Result<TenantSettings> update_settings(std::string_view tenant_id, const SettingsChange& change) override;
+  Result<std::optional<TenantSettings>> settings(std::string_view tenant_id) override;
+  Result<std::vector<std::pair<std::string, TenantSettings>>> list_settings() override;
+  Status put_finalized_invoice(const FinalizedInvoice& invoice) override;
+  Result<std::optional<FinalizedInvoice>> finalized_invoice(std::string_view tenant_id, int month) override;
+  Result<std::vector<FinalizedInvoice>> finalized_invoices(int month) override;
   Result<std::optional<std::int64_t>> record_alert(const quota::Alert& alert) override;
   Status update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) override;
   Result<std::vector<AlertRecord>> list_alerts(std::string_view tenant_id, std::size_t limit,
                                                bool pending_only) override;
-
-  Result<std::vector<RollupCheck>> check_rollups(int month, std::string_view tenant_id) override;
-  Result<std::vector<int>> months() override;
-  Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) override;
-  Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to) override;
-  Result<std::vector<AggregateRow>> aggregate_raw(const AggregateQuery& query) override;
-  Status put_tenant_plan(std::string_view tenant_id, std::string_view plan) override;
-  Result<std::optional<std::string>> tenant_plan(std::string_view tenant_id) override;
-  Status put_finalized_invoice(const FinalizedInvoice& invoice) override;
-  Result<std::optional<FinalizedInvoice>> finalized_invoice(std::string_view tenant_id, int month) override;
-  Result<std::vector<FinalizedInvoice>> finalized_invoices(int month) override;
-  Status drop_month(int month) override;
 
   // ShipLog (ship_log.cc): this file is the durable log events wait in for a remote backend.
   Result<std::optional<Shipment>> next_shipment(std::size_t max_events,

@@ -1,4 +1,4 @@
-#include "store/clickhouse/clickhouse_store.h"
+#include "store/clickhouse/clickhouse_usage_store.h"
 
 #include <fmt/format.h>
 
@@ -74,14 +74,14 @@ std::string to_tsv(std::string_view batch_id, std::span<const Event> events) {
   return rows;
 }
 
-Status ClickHouseStore::insert_batch(std::string_view batch_id, std::span<const Event> events) {
+Status ClickHouseUsageStore::insert_batch(std::string_view batch_id, std::span<const Event> events) {
   // The batch id as query id: a resend cannot run beside an earlier attempt still in progress.
   return client_.insert(
       fmt::format("INSERT INTO {}.usage_events ({}) FORMAT TabSeparated", db_, kInsertColumns),
       to_tsv(batch_id, events), batch_id);
 }
 
-Result<std::uint64_t> ClickHouseStore::batch_rows(std::string_view batch_id, int month) {
+Result<std::uint64_t> ClickHouseUsageStore::batch_rows(std::string_view batch_id, int month) {
   auto answer =
       client_.query(fmt::format("SELECT count() FROM {}.usage_events WHERE toYYYYMM(timestamp) = {} "
                                 "AND batch_id = {}",
@@ -91,7 +91,7 @@ Result<std::uint64_t> ClickHouseStore::batch_rows(std::string_view batch_id, int
   return integer<std::uint64_t>(*answer);
 }
 
-Result<std::vector<UsageRow>> ClickHouseStore::usage(const UsageQuery& query) {
+Result<std::vector<UsageRow>> ClickHouseUsageStore::usage(const UsageQuery& query) {
   std::string type_filter = query.event_type ? " AND event_type = " + quote(*query.event_type) : "";
   // Quarter hours (used for the edges of a zone's month) come from the raw events: their
   // primary key (tenant, event type, time) makes a short range cheap.
@@ -121,8 +121,8 @@ Result<std::vector<UsageRow>> ClickHouseStore::usage(const UsageQuery& query) {
   return std::move(rows).finish();
 }
 
-Result<std::vector<UsageRow>> ClickHouseStore::raw_totals(std::string_view tenant_id, Timestamp from,
-                                                          Timestamp to) {
+Result<std::vector<UsageRow>> ClickHouseUsageStore::raw_totals(std::string_view tenant_id, Timestamp from,
+                                                               Timestamp to) {
   // Millisecond bounds: whole seconds compare on `timestamp`, the rest on timestamp_ms.
   std::string at = "(toInt64(toUnixTimestamp(timestamp)) * 1000 + timestamp_ms)";
   auto answer = client_.query(fmt::format(
@@ -142,7 +142,7 @@ Result<std::vector<UsageRow>> ClickHouseStore::raw_totals(std::string_view tenan
   return rows;
 }
 
-Result<std::vector<AggregateRow>> ClickHouseStore::aggregate_raw(const AggregateQuery& q) {
+Result<std::vector<AggregateRow>> ClickHouseUsageStore::aggregate_raw(const AggregateQuery& q) {
   // A metadata field as text: strings unquoted, numbers as written (as SQLite's json_extract).
   auto field = [](const std::string& name) {
     return fmt::format(
@@ -196,7 +196,7 @@ Result<std::vector<AggregateRow>> ClickHouseStore::aggregate_raw(const Aggregate
   return rows;
 }
 
-Result<std::vector<RollupCheck>> ClickHouseStore::check_rollups(int month, std::string_view tenant_id) {
+Result<std::vector<RollupCheck>> ClickHouseUsageStore::check_rollups(int month, std::string_view tenant_id) {
   std::string tenant = tenant_id.empty() ? "" : " AND tenant_id = " + quote(tenant_id);
   auto sums = [&](const char* table, const char* time_column) {
     return fmt::format(
@@ -232,7 +232,7 @@ Result<std::vector<RollupCheck>> ClickHouseStore::check_rollups(int month, std::
   return checks;
 }
 
-Result<std::vector<int>> ClickHouseStore::months() {
+Result<std::vector<int>> ClickHouseUsageStore::months() {
   auto answer = client_.query(fmt::format(
       "SELECT DISTINCT partition FROM system.parts WHERE database = {} AND table = 'usage_events' AND active "
       "ORDER BY partition",
@@ -247,7 +247,7 @@ Result<std::vector<int>> ClickHouseStore::months() {
   return out;
 }
 
-Result<std::vector<std::string>> ClickHouseStore::tenants(Timestamp from, Timestamp to) {
+Result<std::vector<std::string>> ClickHouseUsageStore::tenants(Timestamp from, Timestamp to) {
   // Days overlapping [from, to): a zone's month starts mid-UTC-day.
   auto answer = client_.query(
       fmt::format("SELECT DISTINCT tenant_id FROM {}.usage_daily WHERE bucket_start >= toDateTime({}, 'UTC') "
@@ -259,7 +259,7 @@ Result<std::vector<std::string>> ClickHouseStore::tenants(Timestamp from, Timest
   return out;
 }
 
-Status ClickHouseStore::drop_month(int month) {
+Status ClickHouseUsageStore::drop_month(int month) {
   for (const char* table : {"usage_events", "usage_hourly", "usage_daily"}) {
     if (auto s = client_.query(fmt::format("ALTER TABLE {}.{} DROP PARTITION {}", db_, table, month)); !s) {
       return fail(s.error());
@@ -268,7 +268,7 @@ Status ClickHouseStore::drop_month(int month) {
   return {};
 }
 
-Status ClickHouseStore::put_quota(std::string_view tenant_id, const quota::TenantQuota& q) {
+Status ClickHouseUsageStore::mirror_quota(std::string_view tenant_id, const quota::TenantQuota& q) {
   using quota::Meter;
   auto s = client_.query(
       fmt::format("INSERT INTO {}.tenant_quotas (tenant_id, time_zone, enforcement, queries_per_day, "

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/event.h"
+#include "store/clickhouse/client.h"
+#include "store/usage_store.h"
+
+namespace meter::store::clickhouse {
+
+// The events as TabSeparated rows of usage_events (column order of kInsertColumns), each
+// tagged with batch_id: the body meterd sends to ClickHouse.
+std::string to_tsv(std::string_view batch_id, std::span<const Event> events);
+inline constexpr const char* kInsertColumns =
+    "id, tenant_id, event_type, quantity, timestamp, timestamp_ms, received_at, metadata, batch_id";
+
+// Raw events and their rollups in ClickHouse (schema in schema.cc and docs/clickhouse.md): with
+// ClickHouse, the usage store meterd reads from, the system of record for analytics. Events reach
+// it in shipments from the local durable log (ingest::Shipper), each tagged with a batch id so
+// that an interrupted shipment can be checked before it is sent again. Thread-safe; each method
+// uses the client it was given.
+class ClickHouseUsageStore final : public UsageStore {
+ public:
+  ClickHouseUsageStore(Client& client, std::string database) : client_(client), db_(std::move(database)) {}
+
+  const std::string& database() const { return db_; }
+
+  // Inserts the events as one TabSeparated block tagged with batch_id. Events of one UTC month
+  // (one partition) are stored atomically: all or none.
+  Status insert_batch(std::string_view batch_id, std::span<const Event> events);
+
+  // How many rows of batch_id are stored in the month YYYYMM.
+  Result<std::uint64_t> batch_rows(std::string_view batch_id, int month);
+
+  std::string_view name() const override { return "clickhouse"; }
+  Result<std::vector<UsageRow>> usage(const UsageQuery& query) override;
+  Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) override;
+  Result<std::vector<AggregateRow>> aggregate_raw(const AggregateQuery& query) override;
+  Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to) override;
+  Result<std::vector<RollupCheck>> check_rollups(int month, std::string_view tenant_id) override;
+  Result<std::vector<int>> months() override;
+  // Drops the month's partition of the raw events and of both rollups.
+  Status drop_month(int month) override;
+  // tenant_quotas, a ReplacingMergeTree: read it with FINAL.
+  Status mirror_quota(std::string_view tenant_id, const quota::TenantQuota& quota) override;
+
+ private:
+  Client& client_;
+  std::string db_;
+};
+
+}  // namespace meter::store::clickhouse

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <span>
+#include <string_view>
+
+#include "core/decimal.h"
+#include "core/error.h"
+#include "core/event.h"
+#include "core/time.h"
+
+namespace meter::store {
+
+using IdVisitor = std::function<void(std::string_view tenant_id, std::string_view id, Timestamp received_at)>;
+using EventVisitor = std::function<void(std::string_view tenant_id, std::string_view event_type,
+                                        Decimal quantity, Timestamp timestamp)>;
+using TypeFilter = std::function<bool(std::string_view event_type)>;
+
+// Where the raw events end: the last row of each monthly partition (YYYYMM -> row number).
+// Rows are only ever appended, so the rows past a cursor are the events stored since it was read.
+using RowCursor = std::map<int, std::int64_t>;
+
+// The durable log acknowledged events are written to, and what the ingest writer and the live
+// state (dedupe index, quota counters) are rebuilt from at start. Implementations: sqlite/
+// (embedded, the default; with ClickHouse, the log events wait in until they are shipped).
+//
+// append() is called by one thread at a time (the ingest writer) and is atomic: either every
+// event of the call and its rollup contribution is durably stored, or none is. The other
+// methods are thread-safe and may run concurrently with append().
+class EventLog {
+ public:
+  virtual ~EventLog() = default;
+
+  // Stores the events (already validated and deduplicated) and updates the rollups.
+  // Returns only after the data is on disk.
+  virtual Status append(std::span<const Event> events) = 0;
+
+  // Visits (tenant, id, received_at) of every stored event received at or after
+  // `received_since` whose timestamp is at or after `timestamp_since`: what the dedupe index
+  // must remember after a restart. With `after`, only the rows past it.
+  virtual Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since, const RowCursor* after,
+                                 const IdVisitor& visit) = 0;
+
+  // Where the raw events end now, and how many lie past a cursor read earlier.
+  virtual Result<RowCursor> row_cursor() = 0;
+  virtual Result<std::int64_t> rows_after(const RowCursor& cursor) = 0;
+
+  // What the live quota counters are rebuilt from at start, from `since` (a quarter hour) on:
+  // for event types that `summable` accepts, one (tenant, type, sum, quarter start) per quarter
+  // hour from the rollups, exact because every zone's day begins on a quarter hour; for the
+  // other types (gauges, whose counters keep maxima) every stored event.
+  virtual Status scan_for_quotas(Timestamp since, const TypeFilter& summable, const EventVisitor& visit) = 0;
+};
+
+}  // namespace meter::store
