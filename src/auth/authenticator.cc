@@ -9,26 +9,23 @@
 
 namespace meter::auth {
 
-Authenticator::Authenticator(std::filesystem::path keys_path, const Clock& clock,
+Authenticator::Authenticator(std::unique_ptr<KeyStore> store, const Clock& clock,
                              std::chrono::milliseconds refresh)
-    : path_(std::move(keys_path)), clock_(clock), interval_(refresh) {
+    : clock_(clock), interval_(refresh), store_(std::move(store)) {
   snapshot_.store(std::make_shared<const Snapshot>());
 }
 
-void Authenticator::load() {
+Status Authenticator::load() {
   MutexLock lock(reload_mutex_);
-  store_ = std::make_unique<KeyStore>(path_);
-  reload();
+  return reload();
 }
 
-void Authenticator::reload() {
-  std::int64_t version = store_->version();
-  if (version == seen_version_) return;
+Status Authenticator::reload() {
+  auto version = store_->version();
+  if (!version) return fail(version.error());
+  if (*version == seen_version_) return {};
   auto keys = store_->list();
-  if (!keys) {
-    spdlog::error("cannot re-read API keys, keeping the previous set: {}", keys.error().message);
-    return;
-  }
+  if (!keys) return fail(keys.error());
   auto next = std::make_shared<Snapshot>();
   for (const KeyRecord& k : *keys) {
     if (k.revoked_at) continue;
@@ -40,7 +37,8 @@ void Authenticator::reload() {
     spdlog::info("API keys exist now: every request needs one from here on, also if they are all revoked");
   }
   snapshot_.store(std::move(next));
-  seen_version_ = version;
+  seen_version_ = *version;
+  return {};
 }
 
 void Authenticator::refresh_if_due() {
@@ -49,13 +47,9 @@ void Authenticator::refresh_if_due() {
   if (now < due) return;
   if (!reload_mutex_.try_lock()) return;  // another thread is refreshing
   MutexLock lock(reload_mutex_, std::adopt_lock);
-  if (!store_) return;
   next_check_ms_.store(now + interval_.count(), std::memory_order_relaxed);
-  try {
-    reload();
-  } catch (const std::exception& e) {
-    spdlog::error("cannot re-read API keys, keeping the previous set: {}", e.what());
-  }
+  if (auto s = reload(); !s)
+    spdlog::error("cannot re-read API keys, keeping the previous set: {}", s.error().message);
 }
 
 void Authenticator::allow_open_mode(bool allowed) {

@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -16,17 +15,17 @@
 namespace meter::auth {
 
 // Turns an Authorization header into a Principal. Holds the active keys' hashes in memory and
-// re-reads keys.db when another process (the `meterd keys` CLI) has changed it, checking at most
-// once per refresh interval, so a created or revoked key takes effect within that interval.
+// re-reads the key store when another process or node (the `meterd keys` CLI) has changed it,
+// checking at most once per refresh interval, so a created or revoked key takes effect within
+// that interval.
 // Thread-safe: authenticate() runs on every HTTP thread; readers never wait for a refresh.
 class Authenticator {
  public:
-  Authenticator(std::filesystem::path keys_path, const Clock& clock,
+  Authenticator(std::unique_ptr<KeyStore> store, const Clock& clock,
                 std::chrono::milliseconds refresh = std::chrono::seconds(1));
 
-  // Reads the keys; call once before serving. Throws SQLite::Exception when keys.db cannot be
-  // opened (a start-up error).
-  void load();
+  // Reads the keys; call once before serving. Fails when they cannot be read (a start-up error).
+  Status load();
 
   // Open mode: with no active keys every caller is an anonymous admin. Only allowed when
   // meterd starts on a loopback address with no key ever created in keys.db; it ends for good once any key is
@@ -45,9 +44,8 @@ class Authenticator {
     std::unordered_map<std::string, Principal> by_hash;
   };
   void refresh_if_due();
-  void reload() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mutex_);
+  Status reload() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mutex_);
 
-  std::filesystem::path path_;
   const Clock& clock_;
   std::chrono::milliseconds interval_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;

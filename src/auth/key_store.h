@@ -1,9 +1,6 @@
 #pragma once
 
-#include <SQLiteCpp/SQLiteCpp.h>
-
 #include <cstdint>
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,25 +20,26 @@ struct KeyRecord {
   std::optional<Timestamp> revoked_at;
 };
 
-// API keys in DATA_DIR/keys.db (a SQLite file of its own, whatever the event store is).
-// The CLI writes it; a running server re-reads it when it changes. Not thread-safe: one
-// instance per thread.
+// Where API keys are kept: DATA_DIR/keys.db (SqliteKeyStore), or PostgreSQL, shared by every
+// node (store/postgres/key_store.h). The CLI writes; a running server re-reads the keys when
+// version() changes. Not thread-safe: one user at a time.
 class KeyStore {
  public:
-  // Opens or creates the file. Throws SQLite::Exception when it cannot (a start-up error).
-  explicit KeyStore(const std::filesystem::path& path);
+  virtual ~KeyStore() = default;
 
-  // Creates a key and returns it in clear: the only time it is ever seen.
+  // Makes a key, stores its record (hash only) and returns the key in clear: the only time it is
+  // ever seen.
   Result<std::string> create(bool admin, const std::string& tenant_id, const std::string& name,
                              Timestamp now);
-  Result<std::vector<KeyRecord>> list();
-  // Revokes by key id; not found is an error naming the id.
-  Status revoke(const std::string& key_id, Timestamp now);
-  // Changes whenever another connection commits to the file (PRAGMA data_version).
-  std::int64_t version();
 
- private:
-  SQLite::Database db_;
+  virtual Result<std::vector<KeyRecord>> list() = 0;
+  // Revokes by key id; not found (or already revoked) is an error naming the id.
+  virtual Status revoke(const std::string& key_id, Timestamp now) = 0;
+  // Changes whenever the keys change, from any process or node.
+  virtual Result<std::int64_t> version() = 0;
+
+ protected:
+  virtual Status insert(const KeyRecord& record) = 0;
 };
 
 }  // namespace meter::auth

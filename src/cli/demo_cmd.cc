@@ -33,8 +33,8 @@ constexpr DemoTenant kTenants[] = {
 }  // namespace
 
 Result<std::string> load_demo(Stores& stores, Timestamp now) {
-  if (auto known =
-          stores.local->raw_totals("tenant_acme", floor_to(Window::kMonth, now) - std::chrono::days(40), now);
+  if (auto known = stores.log_usage().raw_totals("tenant_acme",
+                                                 floor_to(Window::kMonth, now) - std::chrono::days(40), now);
       known && !known->empty()) {
     return std::string("demo data already loaded");
   }

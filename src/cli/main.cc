@@ -59,9 +59,9 @@ std::optional<std::pair<std::string, std::string>> unknown_command(CLI::App& app
   for (int i = 1; i < argc; ++i) {
     std::string_view word = argv[i];
     if (word.starts_with("-")) {
-      constexpr std::string_view kWithValue[] = {"--config",    "--env-file",   "--listen",
-                                                 "--data-dir",  "--clickhouse", "--workers",
-                                                 "--log-level", "--log-format", "--set"};
+      constexpr std::string_view kWithValue[] = {"--config",     "--env-file", "--listen",  "--data-dir",
+                                                 "--clickhouse", "--store",    "--workers", "--log-level",
+                                                 "--log-format", "--set"};
       if (std::find(std::begin(kWithValue), std::end(kWithValue), word) != std::end(kWithValue)) ++i;
       continue;
     }
@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", METER_VERSION);
 
   std::optional<std::string> config_file, env_file, listen, data_dir, workers, log_level, log_format,
-      clickhouse;
+      clickhouse, store_url;
   std::vector<std::string> sets;
   app.add_option("--config", config_file, "meterd.toml to read (default: ./meterd.toml if present)");
   app.add_option("--env-file", env_file,
@@ -98,6 +98,8 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", data_dir, "folder of the embedded store (server.data_dir)");
   app.add_option("--clickhouse", clickhouse,
                  "keep events in ClickHouse, e.g. http://127.0.0.1:8123 (clickhouse.host)");
+  app.add_option("--store", store_url,
+                 "share the store with other nodes: postgresql://user@host:5432/db (store.url)");
   app.add_option("--workers", workers, "HTTP worker threads (server.workers)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   app.add_option("--log-format", log_format, "text or json");
@@ -229,10 +231,10 @@ int main(int argc, char** argv) {
   if (env_file) sources.env_file = *env_file;
   sources.environment = environ;
   sources.overrides = split_sets(sets);
-  for (auto [key, value] :
-       {std::pair{"server.listen", &listen}, std::pair{"server.data_dir", &data_dir},
-        std::pair{"server.workers", &workers}, std::pair{"server.log_level", &log_level},
-        std::pair{"server.log_format", &log_format}, std::pair{"clickhouse.host", &clickhouse}}) {
+  for (auto [key, value] : {std::pair{"server.listen", &listen}, std::pair{"server.data_dir", &data_dir},
+                            std::pair{"server.workers", &workers}, std::pair{"server.log_level", &log_level},
+                            std::pair{"server.log_format", &log_format},
+                            std::pair{"clickhouse.host", &clickhouse}, std::pair{"store.url", &store_url}}) {
     if (*value) sources.overrides.emplace_back(key, **value);
   }
   auto loaded = config::load_config(sources);

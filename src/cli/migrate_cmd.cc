@@ -1,16 +1,43 @@
-// `meterd migrate`: creates or upgrades the schemas (embedded store and, when configured,
-// ClickHouse) and says what it did. Safe to run again: it then changes nothing.
+// `meterd migrate`: creates or upgrades the schemas (the embedded store, or PostgreSQL with
+// store.url; and ClickHouse when configured) and says what it did. Safe to run again (from
+// several nodes at once, too): it then changes nothing.
 #include <cstdio>
 
 #include "cli/commands.h"
 #include "store/clickhouse/schema.h"
+#include "store/postgres/schema.h"
 #include "store/sqlite/data_dir_lock.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace meter::cli {
 
+namespace {
+
+int migrate_postgres(const config::Config& c) {
+  auto db = store::postgres::Connection::open(c.store_url, c.store_timeout);
+  if (!db) {
+    std::fprintf(stderr, "meterd migrate: %s (store.url, METERD_DATABASE_URL)\n", db.error().message.c_str());
+    return 1;
+  }
+  auto report = store::postgres::migrate(**db);
+  if (!report) {
+    std::fprintf(stderr, "meterd migrate: %s\n", report.error().message.c_str());
+    return 1;
+  }
+  if (report->from_version == report->to_version) {
+    std::printf("PostgreSQL: schema version %d, up to date\n", report->to_version);
+  } else {
+    std::printf("PostgreSQL: schema migrated from version %d to %d\n", report->from_version,
+                report->to_version);
+  }
+  return 0;
+}
+
+}  // namespace
+
 int run_migrate(const config::LoadedConfig& loaded) {
   const config::Config& c = loaded.config;
+  if (!c.store_url.empty()) return migrate_postgres(c);
   std::error_code ec;
   std::filesystem::create_directories(c.data_dir, ec);
   auto lock = store::sqlite::DataDirLock::acquire(c.data_dir);

@@ -40,7 +40,7 @@ int run_retention(const config::LoadedConfig& loaded, bool dry_run) {
               stores->clickhouse ? "ClickHouse and the local log" : "embedded store");
   int dropped = 0;
   for (int month : all) {
-    Timestamp start = sys_days(year(month / 100) / (month % 100) / 1);
+    Timestamp start = month_start(month);
     if (next_window(Window::kMonth, start) > keep_since) continue;
     std::string name = fmt::format("{}-{:02}", month / 100, month % 100);
     if (dry_run) {

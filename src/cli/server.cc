@@ -56,8 +56,13 @@ Status Server::open_stores() {
   notifier_ = std::make_unique<notify::WebhookNotifier>(
       stores_->records(), notify::WebhookOptions{c_.webhook_url, c_.webhook_secret});
   admission_ = std::make_unique<ingest::QuotaAdmission>(*quotas_, notifier_.get(), c_.alert_thresholds);
-  if (auto s = load_quota_settings(stores_->records(), *quotas_); !s)
+  if (stores_->shared) {
+    follower_ = std::make_unique<SettingsFollower>(*stores_->shared, *quotas_);
+    if (auto s = follower_->load(); !s)
+      return fail(startup("cannot read quota settings: " + s.error().message));
+  } else if (auto s = load_quota_settings(stores_->records(), *quotas_); !s) {
     return fail(startup("cannot read quota settings: " + s.error().message));
+  }
   return {};
 }
 
@@ -87,20 +92,26 @@ Status Server::rebuild_state() {
     return s;
   });
 
-  ingest_options_.dedupe_window = std::chrono::days(c_.dedupe_window_days);
+  // With PostgreSQL the ids are claimed there, in the transaction that stores the events; the
+  // index in memory only spares a round trip for this node's recent retries.
+  ingest_options_.dedupe_window = stores_->shared ? std::chrono::milliseconds(std::chrono::hours(1))
+                                                  : std::chrono::days(c_.dedupe_window_days);
   ingest_options_.late_window = std::chrono::days(c_.late_window_days);
   ingestor_ =
       std::make_unique<ingest::Ingestor>(stores_->log(), dedupe_, clock_, ingest_options_, admission_.get());
   // The index saved by the last clean stop, if any, then the events stored since it.
-  snapshot_path_ = c_.data_dir / "dedupe.snapshot";
-  auto rows = stores_->log().row_cursor();
-  if (!rows) {
-    recounted.wait();
-    return fail(startup("cannot read the stored events: " + rows.error().message));
+  std::optional<store::RowCursor> snapshot;
+  if (!stores_->shared) {
+    snapshot_path_ = c_.data_dir / "dedupe.snapshot";
+    auto rows = stores_->log().row_cursor();
+    if (!rows) {
+      recounted.wait();
+      return fail(startup("cannot read the stored events: " + rows.error().message));
+    }
+    rows_at_start_ = *rows;
+    snapshot = ingest::load_dedupe_snapshot(snapshot_path_, dedupe_,
+                                            clock_.now() - ingest_options_.dedupe_window, rows_at_start_);
   }
-  rows_at_start_ = *rows;
-  auto snapshot = ingest::load_dedupe_snapshot(snapshot_path_, dedupe_,
-                                               clock_.now() - ingest_options_.dedupe_window, rows_at_start_);
   auto started = ingestor_->start(snapshot ? &*snapshot : nullptr);
   if (started) ingesting_ = true;
   if (auto s = recounted.get(); !s)
@@ -111,13 +122,13 @@ Status Server::rebuild_state() {
 
 Status Server::start_threads() {
   if (stores_->clickhouse) stores_->clickhouse->shipper.start();
+  if (follower_) follower_->start();
   notifier_->resume();
-  authenticator_ = std::make_unique<auth::Authenticator>(c_.data_dir / "keys.db", clock_);
-  try {
-    authenticator_->load();
-  } catch (const std::exception& e) {
-    return fail(startup("cannot open " + (c_.data_dir / "keys.db").string() + ": " + e.what()));
-  }
+  auto keys = open_key_store(c_);
+  if (!keys) return fail(startup(keys.error().message));
+  authenticator_ = std::make_unique<auth::Authenticator>(std::move(*keys), clock_);
+  if (auto s = authenticator_->load(); !s)
+    return fail(startup("cannot read the API keys in " + key_store_name(c_) + ": " + s.error().message));
   authenticator_->allow_open_mode(is_loopback(c_.listen));
   if (auto s = check_keys(); !s) return s;
   server::ReadPoolOptions reads;
@@ -136,8 +147,8 @@ Status Server::check_keys() {
     return fail(
         startup(fmt::format("refusing to serve {} without API keys: anyone could read and write every "
                             "tenant's usage. Create a key "
-                            "first: meterd keys create --admin --data-dir {}",
-                            c_.listen, c_.data_dir.string())));
+                            "first: meterd keys create --admin {}",
+                            c_.listen, key_store_flag(c_))));
   }
   if (authenticator_->open_mode()) {
     spdlog::warn(
@@ -146,9 +157,8 @@ Status Server::check_keys() {
   } else {
     spdlog::warn(
         "every API key in {} is revoked: nobody can call the API until an admin creates one with: meterd "
-        "keys "
-        "create --admin --data-dir {}",
-        (c_.data_dir / "keys.db").string(), c_.data_dir.string());
+        "keys create --admin {}",
+        key_store_name(c_), key_store_flag(c_));
   }
   return {};
 }
@@ -192,8 +202,9 @@ Status Server::listen() {
 
   std::filesystem::path db_path = c_.data_dir / "meterd.db";
   std::string host = c_.listen.substr(0, c_.listen.rfind(':'));
-  std::string where =
-      clickhouse ? clickhouse->client.url() + ", local log " + db_path.string() : db_path.string();
+  std::string where = clickhouse        ? clickhouse->client.url() + ", local log " + db_path.string()
+                      : stores_->shared ? std::string("store.url")
+                                        : db_path.string();
   std::printf("meterd %s serving http://%s:%u (store: %s at %s)\n", METER_VERSION, host.c_str(),
               static_cast<unsigned>(http_->port()), std::string(stores_->usage().name()).c_str(),
               where.c_str());
@@ -209,9 +220,10 @@ void Server::stop() {
   if (read_pool_) read_pool_->stop();
   if (ingesting_) {
     ingestor_->stop();
-    save_dedupe_index();
+    if (!stores_->shared) save_dedupe_index();
   }
   if (stores_ && stores_->clickhouse) stores_->clickhouse->shipper.stop();
+  if (follower_) follower_->stop();
   if (ingesting_) {
     spdlog::info("stopped; every acknowledged event is stored ({} accepted this run)",
                  ingestor_->counters().accepted.load());

@@ -6,6 +6,7 @@
 
 #include "auth/authenticator.h"
 #include "billing/invoicer.h"
+#include "cli/settings_follower.h"
 #include "cli/stores.h"
 #include "config/config.h"
 #include "core/clock.h"
@@ -57,6 +58,7 @@ class Server {
   SystemClock clock_;
   std::optional<Stores> stores_;
   std::unique_ptr<quota::QuotaBook> quotas_;
+  std::unique_ptr<SettingsFollower> follower_;  // with PostgreSQL: settings changed through other nodes
   std::unique_ptr<notify::WebhookNotifier> notifier_;
   std::unique_ptr<ingest::QuotaAdmission> admission_;
   ingest::InMemoryDedupeIndex dedupe_;

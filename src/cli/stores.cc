@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "auth/sqlite_key_store.h"
 #include "store/clickhouse/schema.h"
+#include "store/postgres/key_store.h"
 
 namespace meter::cli {
 namespace {
@@ -45,7 +47,33 @@ ClickHouse::ClickHouse(const config::Config& c, store::sqlite::SqliteStore& loca
       ship_target(ship_client, c.clickhouse_database),
       shipper(local, ship_target, clock, shipper_options(c, ship_client)) {}
 
+namespace {
+
+// PostgreSQL instead of the embedded store: the node keeps nothing in the data folder, so it
+// takes no lock there (any number of nodes may run on one machine).
+std::optional<Stores> open_shared(const config::Config& c, Clock& clock) {
+  Stores stores;
+  if (!c.clickhouse_host.empty() && !c.offline) {
+    spdlog::critical(
+        "store.url (PostgreSQL) with clickhouse.host is not supported yet: events cannot be shipped from "
+        "PostgreSQL to ClickHouse in this version. Unset one of them (docs/postgresql.md)");
+    return std::nullopt;
+  }
+  auto shared = store::postgres::PgStore::open(
+      {c.store_url, c.store_timeout, &clock, std::chrono::days(c.dedupe_window_days)});
+  if (!shared) {
+    spdlog::critical("cannot open the PostgreSQL store (store.url, METERD_DATABASE_URL): {}",
+                     shared.error().message);
+    return std::nullopt;
+  }
+  stores.shared = std::move(*shared);
+  return stores;
+}
+
+}  // namespace
+
 std::optional<Stores> open_stores(const config::Config& c, Clock& clock, StoreUse use) {
+  if (!c.store_url.empty()) return open_shared(c, clock);
   Stores stores;
   std::filesystem::path db_path = c.data_dir / "meterd.db";
   bool may_create = use == StoreUse::kServe || use == StoreUse::kCreate;
@@ -90,6 +118,26 @@ std::optional<Stores> open_stores(const config::Config& c, Clock& clock, StoreUs
                  s.error().message);
   }
   return stores;
+}
+
+Result<std::unique_ptr<auth::KeyStore>> open_key_store(const config::Config& c) {
+  if (!c.store_url.empty()) {
+    return std::unique_ptr<auth::KeyStore>(
+        std::make_unique<store::postgres::PgKeyStore>(c.store_url, c.store_timeout));
+  }
+  try {
+    return std::unique_ptr<auth::KeyStore>(std::make_unique<auth::SqliteKeyStore>(c.data_dir / "keys.db"));
+  } catch (const std::exception& e) {
+    return fail(Error::unavailable("cannot open " + (c.data_dir / "keys.db").string() + ": " + e.what()));
+  }
+}
+
+std::string key_store_name(const config::Config& c) {
+  return c.store_url.empty() ? (c.data_dir / "keys.db").string() : std::string("PostgreSQL (store.url)");
+}
+
+std::string key_store_flag(const config::Config& c) {
+  return c.store_url.empty() ? "--data-dir " + c.data_dir.string() : std::string("--store URL");
 }
 
 Status load_quota_settings(store::TenantRecords& records, quota::QuotaBook& book) {

@@ -4,11 +4,13 @@
 #include <optional>
 #include <vector>
 
+#include "auth/key_store.h"
 #include "config/config.h"
 #include "core/clock.h"
 #include "ingest/shipper.h"
 #include "quota/quota_book.h"
 #include "store/clickhouse/clickhouse_usage_store.h"
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/data_dir_lock.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -36,23 +38,27 @@ enum class StoreUse {
             // server may run (retention drops only whole months older than any it writes)
 };
 
-// The stores the configuration asks for: always the embedded one (DATA_DIR/meterd.db: the
-// event log and the tenant records, and usage unless ClickHouse answers it), plus ClickHouse
-// when clickhouse.host is set and OFFLINE is not.
+// The stores the configuration asks for: the embedded one (DATA_DIR/meterd.db: the event log
+// and the tenant records, and usage unless ClickHouse answers it), or instead PostgreSQL when
+// store.url is set (shared by several nodes); plus ClickHouse when clickhouse.host is set and
+// OFFLINE is not.
 struct Stores {
   std::optional<store::sqlite::DataDirLock> lock;  // kept first: released after the stores close
   std::unique_ptr<store::sqlite::SqliteStore> local;
+  std::unique_ptr<store::postgres::PgStore> shared;
   std::unique_ptr<ClickHouse> clickhouse;
 
-  store::EventLog& log() { return *local; }
-  store::TenantRecords& records() { return *local; }
+  store::EventLog& log() { return shared ? static_cast<store::EventLog&>(*shared) : *local; }
+  store::TenantRecords& records() { return shared ? static_cast<store::TenantRecords&>(*shared) : *local; }
+  // The usage of what log() holds (with ClickHouse, including what is not shipped yet).
+  store::UsageStore& log_usage() { return shared ? static_cast<store::UsageStore&>(*shared) : *local; }
   store::UsageStore& usage() {
-    return clickhouse ? static_cast<store::UsageStore&>(clickhouse->usage) : *local;
+    return clickhouse ? static_cast<store::UsageStore&>(clickhouse->usage) : log_usage();
   }
-  // Where retention drops months: the usage store, and the local log too when they differ.
+  // Where retention drops months: the usage store, and the log too when they differ.
   std::vector<store::UsageStore*> retained() {
-    if (!clickhouse) return {local.get()};
-    return {&clickhouse->usage, local.get()};
+    if (!clickhouse) return {&log_usage()};
+    return {&clickhouse->usage, &log_usage()};
   }
 };
 
@@ -60,6 +66,12 @@ struct Stores {
 // does not exist, or another process holds the folder). ClickHouse being down is not an error
 // here: its schema is created once it answers; except for kServe, the schema is checked now.
 std::optional<Stores> open_stores(const config::Config& c, Clock& clock, StoreUse use);
+
+// Where API keys are kept: PostgreSQL with store.url (every node shares them), else
+// DATA_DIR/keys.db. Its name for messages, and the flag that points a `meterd keys` command at it.
+Result<std::unique_ptr<auth::KeyStore>> open_key_store(const config::Config& c);
+std::string key_store_name(const config::Config& c);
+std::string key_store_flag(const config::Config& c);
 
 // Every tenant's quota settings from the records into the book; a tenant whose zone this build
 // does not know keeps the defaults' (logged).

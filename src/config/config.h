@@ -63,6 +63,10 @@ struct Config {
   std::chrono::milliseconds flush_interval = std::chrono::seconds(1);
   std::filesystem::path fallback_file_path = "./usage_events_fallback.jsonl";
 
+  // [store] the shared store several nodes use (docs/postgresql.md); empty = the embedded one
+  std::string store_url;  // postgresql://... (libpq URL or connection string)
+  std::chrono::milliseconds store_timeout = std::chrono::seconds(10);
+
   // [clickhouse] (Python service: CLICKHOUSE_*); empty host = embedded store only
   std::string clickhouse_host;
   int clickhouse_port = 8123;

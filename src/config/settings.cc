@@ -171,6 +171,13 @@ const std::vector<Setting>& table() {
        "the Python service's JSONL fallback file, for `meterd replay`", false,
        METER_PATH(fallback_file_path)},
 
+      {"store.url", "METERD_DATABASE_URL",
+       "PostgreSQL shared by several nodes (postgresql://user@host/db); empty = embedded store", true,
+       METER_STRING(store_url)},
+      {"store.timeout_seconds", "METERD_DATABASE_TIMEOUT_SECONDS",
+       "connecting to PostgreSQL and each statement, before it counts as unreachable", false,
+       METER_SECONDS(store_timeout)},
+
       {"clickhouse.host", "CLICKHOUSE_HOST", "ClickHouse host; empty = embedded store", false,
        METER_STRING(clickhouse_host)},
       {"clickhouse.port", "CLICKHOUSE_PORT", "ClickHouse HTTP port", false,

@@ -185,4 +185,8 @@ int month_key(Timestamp t) {
   return static_cast<int>(ymd.year()) * 100 + static_cast<int>(static_cast<unsigned>(ymd.month()));
 }
 
+Timestamp month_start(int month) {
+  return date::sys_days(date::year(month / 100) / date::month(static_cast<unsigned>(month % 100)) / 1);
+}
+
 }  // namespace meter

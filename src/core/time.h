@@ -37,5 +37,7 @@ Timestamp next_window(Window w, Timestamp t);
 
 // The UTC month containing t as YYYYMM, e.g. 202611.
 int month_key(Timestamp t);
+// The first instant of the UTC month YYYYMM (month_key's inverse).
+Timestamp month_start(int month);
 
 }  // namespace meter

@@ -176,7 +176,7 @@ void Ingestor::commit(std::vector<Request>& group) {
   }
 
   auto commit_start = std::chrono::steady_clock::now();
-  Status stored = store_.append(fresh_);
+  auto stored = store_.append(fresh_);
   counters_.commit_latency.observe(std::chrono::steady_clock::now() - commit_start);
   queued_events_ -= total;
   if (!stored) {
@@ -204,6 +204,12 @@ void Ingestor::commit(std::vector<Request>& group) {
     return;
   }
   if (admission_ != nullptr) admission_->settle();
+  // Ids another writer sharing the log stored first: duplicates after all.
+  for (std::size_t f : *stored) {
+    const Claim& c = claims_[fresh_claims_[f]];
+    outcomes[c.request][c.index] = {Outcome::kDuplicate, std::nullopt};
+    if (admission_ != nullptr) admission_->uncount(fresh_[f]);
+  }
   Timestamp now = clock_.now();
   if (now >= next_expiry_) {
     std::size_t dropped = index_.expire(now - options_.dedupe_window);
@@ -213,13 +219,13 @@ void Ingestor::commit(std::vector<Request>& group) {
   dedupe_size_ = index_.size();
   counters_.commits.fetch_add(1);
   counters_.last_commit_ms = to_unix_ms(now);
-  counters_.accepted.fetch_add(fresh_.size());
+  counters_.accepted.fetch_add(fresh_.size() - stored->size());
   std::size_t refused = 0;
   for (const auto& o : outcomes)
     refused +=
         std::count_if(o.begin(), o.end(), [](const Outcome& x) { return x.kind == Outcome::kRefused; });
   counters_.refused.fetch_add(refused);
-  counters_.duplicates.fetch_add(total - fresh_.size() - refused);
+  counters_.duplicates.fetch_add(total - (fresh_.size() - stored->size()) - refused);
   for (std::size_t r = 0; r < group.size(); ++r) group[r].done(std::move(outcomes[r]));
 }
 

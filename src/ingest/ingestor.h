@@ -56,6 +56,9 @@ class Admission {
   virtual void rollback() = 0;
   // The group is on disk: what was admitted stays counted.
   virtual void settle() = 0;
+  // After settle(): an admitted event the store found already stored by another writer (a
+  // shared log) was not stored by this one; take it out of the counts.
+  virtual void uncount(const Event& /*event*/) {}
 };
 
 struct IngestCounters {

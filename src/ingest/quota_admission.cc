@@ -113,6 +113,10 @@ void QuotaAdmission::settle() {
   pending_alerts_.clear();
 }
 
+void QuotaAdmission::uncount(const Event& e) {
+  recount(e.tenant_id, e.event_type, Decimal::from_units(-e.quantity.units()), e.timestamp);
+}
+
 void QuotaAdmission::recount(std::string_view tenant, std::string_view event_type, Decimal quantity,
                              Timestamp timestamp) {
   auto meter = quota::meter_of(event_type);

@@ -25,6 +25,9 @@ class QuotaAdmission final : public Admission {
   std::optional<Error> admit(const Event& event) override;
   void rollback() override;
   void settle() override;
+  // Summed meters go down by the event's quantity; a gauge keeps its maximum (another writer
+  // stored the same reading, so that level was reached).
+  void uncount(const Event& event) override;
 
   // Counts a stored event without any check: for rebuilding the counters at start.
   void recount(std::string_view tenant, std::string_view event_type, Decimal quantity, Timestamp timestamp);

@@ -5,6 +5,7 @@
 #include <map>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "core/decimal.h"
 #include "core/error.h"
@@ -33,9 +34,14 @@ class EventLog {
  public:
   virtual ~EventLog() = default;
 
-  // Stores the events (already validated and deduplicated) and updates the rollups.
-  // Returns only after the data is on disk.
-  virtual Status append(std::span<const Event> events) = 0;
+  // Positions (in the span given to append) of events whose (tenant, id) another writer sharing
+  // the log had already stored within the dedupe window; they were not stored again. A log with
+  // one writer (the embedded store) never has any.
+  using AlreadyStored = std::vector<std::size_t>;
+
+  // Stores the events (already validated and deduplicated by this writer) and updates the
+  // rollups. Returns only after the data is durable.
+  virtual Result<AlreadyStored> append(std::span<const Event> events) = 0;
 
   // Visits (tenant, id, received_at) of every stored event received at or after
   // `received_since` whose timestamp is at or after `timestamp_since`: what the dedupe index

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "auth/api_key.h"
+#include "auth/sqlite_key_store.h"
 #include "server/router.h"
 #include "support/temp_dir.h"
 
@@ -20,7 +21,7 @@ class AuthenticatorTest : public ::testing::Test {
 
 // Verifies keys are random, prefixed, and only their hash is stored.
 TEST_F(AuthenticatorTest, KeysAreRandomAndStoredHashed) {
-  KeyStore store(path_);
+  SqliteKeyStore store(path_);
   auto a = store.create(false, "acme", "", kNow);
   auto b = store.create(false, "acme", "", kNow);
   ASSERT_TRUE(a && b);
@@ -39,14 +40,14 @@ TEST_F(AuthenticatorTest, KeysAreRandomAndStoredHashed) {
 
 // Verifies open mode without keys, then bearer checks once a key exists.
 TEST_F(AuthenticatorTest, RequiresKeysOnceAnyExist) {
-  Authenticator auth(path_, clock_);
-  auth.load();
+  Authenticator auth(std::make_unique<SqliteKeyStore>(path_), clock_);
+  ASSERT_TRUE(auth.load());
   auth.allow_open_mode(true);
   auto anonymous = auth.authenticate("");
   ASSERT_TRUE(anonymous);
   EXPECT_TRUE(anonymous->admin);
 
-  KeyStore store(path_);
+  SqliteKeyStore store(path_);
   auto key = store.create(false, "acme", "ci", kNow);
   ASSERT_TRUE(key);
   clock_.advance(std::chrono::seconds(2));  // past the refresh interval
@@ -63,11 +64,11 @@ TEST_F(AuthenticatorTest, RequiresKeysOnceAnyExist) {
 
 // Verifies a revoked key stops working after the refresh interval, not before.
 TEST_F(AuthenticatorTest, RevocationTakesEffectAfterRefresh) {
-  KeyStore store(path_);
+  SqliteKeyStore store(path_);
   auto admin = store.create(true, "", "", kNow);
   auto tenant = store.create(false, "acme", "", kNow);
-  Authenticator auth(path_, clock_);
-  auth.load();
+  Authenticator auth(std::make_unique<SqliteKeyStore>(path_), clock_);
+  ASSERT_TRUE(auth.load());
   ASSERT_TRUE(auth.authenticate("Bearer " + *tenant));
   auto keys = store.list();
   auto tenant_record = std::find_if(keys->begin(), keys->end(), [](const KeyRecord& k) { return !k.admin; });
@@ -81,11 +82,11 @@ TEST_F(AuthenticatorTest, RevocationTakesEffectAfterRefresh) {
 
 // Verifies the router's access levels: 401 without a key, 403 for admin routes with a tenant key.
 TEST_F(AuthenticatorTest, RouterEnforcesAccess) {
-  KeyStore store(path_);
+  SqliteKeyStore store(path_);
   auto tenant = store.create(false, "acme", "", kNow);
   auto admin = store.create(true, "", "", kNow);
-  Authenticator auth(path_, clock_);
-  auth.load();
+  Authenticator auth(std::make_unique<SqliteKeyStore>(path_), clock_);
+  ASSERT_TRUE(auth.load());
   server::Router router(&auth);
   auto ok = [](server::HttpRequest&, const server::PathParams&, server::Responder& r) {
     r(server::HttpResponse{});
@@ -113,11 +114,11 @@ TEST_F(AuthenticatorTest, RouterEnforcesAccess) {
 // Verifies revoking every key locks everyone out instead of reopening the server, also for a
 // server that started without keys and later had one created.
 TEST_F(AuthenticatorTest, EmptyKeySetAfterKeysIsClosed) {
-  Authenticator auth(path_, clock_);
-  auth.load();
+  Authenticator auth(std::make_unique<SqliteKeyStore>(path_), clock_);
+  ASSERT_TRUE(auth.load());
   auth.allow_open_mode(true);
   EXPECT_TRUE(auth.open_mode());
-  KeyStore store(path_);
+  SqliteKeyStore store(path_);
   auto key = store.create(true, "", "", kNow);
   clock_.advance(std::chrono::seconds(2));
   EXPECT_FALSE(auth.authenticate(""));
@@ -130,8 +131,9 @@ TEST_F(AuthenticatorTest, EmptyKeySetAfterKeysIsClosed) {
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("meterd keys create --admin"), std::string::npos);
 
-  Authenticator restarted(path_, clock_);  // a new start on loopback: keys.db has had keys
-  restarted.load();
+  Authenticator restarted(std::make_unique<SqliteKeyStore>(path_),
+                          clock_);  // a new start on loopback: keys.db has had keys
+  ASSERT_TRUE(restarted.load());
   restarted.allow_open_mode(true);
   EXPECT_FALSE(restarted.open_mode());
   EXPECT_FALSE(restarted.authenticate(""));
@@ -139,10 +141,10 @@ TEST_F(AuthenticatorTest, EmptyKeySetAfterKeysIsClosed) {
 
 // Verifies the Bearer scheme is matched in any case (RFC 9110), with one or more spaces.
 TEST_F(AuthenticatorTest, BearerSchemeIsCaseInsensitive) {
-  KeyStore store(path_);
+  SqliteKeyStore store(path_);
   auto key = store.create(false, "acme", "", kNow);
-  Authenticator auth(path_, clock_);
-  auth.load();
+  Authenticator auth(std::make_unique<SqliteKeyStore>(path_), clock_);
+  ASSERT_TRUE(auth.load());
   EXPECT_TRUE(auth.authenticate("bearer " + *key));
   EXPECT_TRUE(auth.authenticate("BEARER  " + *key));
   EXPECT_FALSE(auth.authenticate("Bearer" + *key));
@@ -152,8 +154,8 @@ TEST_F(AuthenticatorTest, BearerSchemeIsCaseInsensitive) {
 // Verifies open mode refuses foreign Host and Origin headers and untyped write bodies, and
 // routes on the raw path so an encoded '/' stays inside a segment.
 TEST_F(AuthenticatorTest, OpenModeRefusesCrossSiteRequests) {
-  Authenticator auth(path_, clock_);
-  auth.load();
+  Authenticator auth(std::make_unique<SqliteKeyStore>(path_), clock_);
+  ASSERT_TRUE(auth.load());
   auth.allow_open_mode(true);
   server::Router router(&auth);
   std::string seen;

@@ -1,45 +1,16 @@
 """A private ClickHouse server for end-to-end tests (scripts/clickhouse-test-server)."""
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import urllib.request
 
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../scripts/clickhouse-test-server")
+from private_server import PrivateServer
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class ClickHouse(PrivateServer):
+    script = "clickhouse-test-server"
+    name = "ClickHouse"
 
-
-class ClickHouse:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="meterd-ch-")
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.started_once = False
-
-    def start(self):
-        """Starts it; on a fresh instance, retries on other ports if its port was taken meanwhile."""
-        for attempt in range(5):
-            if subprocess.run([SCRIPT, "start", self.dir, str(self.port)], stdout=subprocess.DEVNULL).returncode == 0:
-                self.started_once = True
-                return self
-            if self.started_once:
-                break  # a restart must keep its address
-            self.port = free_port()
-            self.url = "http://127.0.0.1:%d" % self.port
-        raise RuntimeError("could not start ClickHouse; see %s/log" % self.dir)
-
-    def stop(self):
-        subprocess.run([SCRIPT, "stop", self.dir], check=True)
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
 
     def query(self, sql):
         req = urllib.request.Request(self.url + "/", data=sql.encode(), method="POST")

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <set>
 
 #include "store/sqlite/sqlite_store.h"
 #include "support/events.h"
@@ -21,7 +22,7 @@ Event event(std::string tenant, std::string id, std::string_view quantity = "1")
 class WrappedLog : public store::EventLog {
  public:
   explicit WrappedLog(store::EventLog& real) : inner_(real) {}
-  Status append(std::span<const Event> events) override { return inner_.append(events); }
+  Result<AlreadyStored> append(std::span<const Event> events) override { return inner_.append(events); }
   Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since, const store::RowCursor* after,
                          const store::IdVisitor& visit) override {
     return inner_.scan_recent_ids(received_since, timestamp_since, after, visit);
@@ -43,7 +44,7 @@ class WrappedLog : public store::EventLog {
 class FlakyStore final : public WrappedLog {
  public:
   using WrappedLog::WrappedLog;
-  Status append(std::span<const Event> events) override {
+  Result<AlreadyStored> append(std::span<const Event> events) override {
     if (failures_left_ > 0) {
       --failures_left_;
       return fail(Error::unavailable("disk on fire"));
@@ -211,7 +212,7 @@ TEST_F(IngestorTest, LateRetryOfStoredEventIsDuplicate) {
 class GatedStore final : public WrappedLog {
  public:
   using WrappedLog::WrappedLog;
-  Status append(std::span<const Event> events) override {
+  Result<AlreadyStored> append(std::span<const Event> events) override {
     if (!passed_.exchange(true)) {
       entered_.set_value();
       gate_.get_future().wait();
@@ -260,6 +261,63 @@ TEST_F(IngestorTest, OverflowFailsOnlyItsOwnRequest) {
   auto after = submit_and_wait(ingestor, {event("b", "after", "3")});  // no statement error left behind
   ASSERT_TRUE(after) << after.error().message;
   EXPECT_EQ(stored_total(real, "b"), "5");
+}
+
+// A shared log as another node left it: the events whose id is in `elsewhere` were stored by that
+// node, so this append stores the rest and reports those.
+class SharedLog final : public WrappedLog {
+ public:
+  using WrappedLog::WrappedLog;
+  Result<AlreadyStored> append(std::span<const Event> events) override {
+    std::vector<Event> fresh;
+    AlreadyStored already;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (elsewhere.contains(events[i].id))
+        already.push_back(i);
+      else
+        fresh.push_back(events[i]);
+    }
+    if (auto s = inner_.append(fresh); !s) return fail(s.error());
+    return already;
+  }
+  std::set<std::string> elsewhere;
+};
+
+// Counts what admission is told, to see which events are counted and taken back.
+class CountingAdmission final : public Admission {
+ public:
+  std::optional<Error> admit(const Event&) override {
+    ++admitted;
+    return std::nullopt;
+  }
+  void rollback() override {}
+  void settle() override {}
+  void uncount(const Event& e) override { uncounted.push_back(e.id); }
+  int admitted = 0;
+  std::vector<std::string> uncounted;
+};
+
+// Verifies events a shared log found already stored by another writer are answered duplicate,
+// counted as such, and taken back out of the quota counts.
+TEST_F(IngestorTest, EventsAnotherNodeStoredAreDuplicates) {
+  store::sqlite::SqliteStore real({db_});
+  SharedLog log(real);
+  log.elsewhere = {"2", "4"};
+  InMemoryDedupeIndex index;
+  CountingAdmission admission;
+  Ingestor ingestor(log, index, clock_, {}, &admission);
+  ASSERT_TRUE(ingestor.start());
+  auto r = submit_and_wait(ingestor, {event("a", "1"), event("a", "2"), event("a", "3"), event("a", "4")});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, (Outcomes{kStored, kDup, kStored, kDup}));
+  EXPECT_EQ(admission.admitted, 4);
+  EXPECT_EQ(admission.uncounted, (std::vector<std::string>{"2", "4"}));
+  EXPECT_EQ(ingestor.counters().accepted.load(), 2u);
+  EXPECT_EQ(ingestor.counters().duplicates.load(), 2u);
+  EXPECT_EQ(stored_total(real, "a"), "2");
+  auto retry = submit_and_wait(ingestor, {event("a", "2")});  // now in this node's index too
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(*retry, Outcomes{kDup});
 }
 
 }  // namespace

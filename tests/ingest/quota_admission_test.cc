@@ -40,6 +40,31 @@ TEST(QuotaAdmission, HardLimitRefusesWithRetryAfter) {
   EXPECT_FALSE(admission.admit(query("other", "1", "100")));  // soft default: no limit applies
 }
 
+// Verifies an event a shared log had already stored is taken back out of the day and month
+// sums, while a gauge keeps the level it reached.
+TEST(QuotaAdmission, UncountTakesBackSumsNotGaugeLevels) {
+  quota::QuotaBook book(quota::TenantQuota{});
+  ASSERT_TRUE(book.set("hard", hard_limit("100")));
+  QuotaAdmission admission(book);
+  auto entry = book.get("hard");
+  auto day = quota::counter_key("hard", quota::Meter::kQueries, entry->zone, quota::Period::kDay, kNow);
+  auto month = quota::counter_key("hard", quota::Meter::kQueries, entry->zone, quota::Period::kMonth, kNow);
+  Event twice = query("hard", "1", "4");
+  EXPECT_FALSE(admission.admit(query("hard", "0", "3")));
+  EXPECT_FALSE(admission.admit(twice));
+  admission.settle();
+  admission.uncount(twice);
+  EXPECT_EQ(book.used(day).to_string(), "3");
+  EXPECT_EQ(book.used(month).to_string(), "3");
+
+  Event level = testing::make_event("hard", "g", "storage_gb", "9", kNow);
+  auto gauge = quota::counter_key("hard", quota::Meter::kStorageGb, entry->zone, quota::Period::kDay, kNow);
+  EXPECT_FALSE(admission.admit(level));
+  admission.settle();
+  admission.uncount(level);
+  EXPECT_EQ(book.used(gauge).to_string(), "9");
+}
+
 // Verifies a failed write un-counts what the group had admitted, in hard and soft mode.
 TEST(QuotaAdmission, RollbackRestoresCounters) {
   quota::QuotaBook book(quota::TenantQuota{});

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "net/http_client.h"
-#include "support/clickhouse_server.h"  // free_port()
+#include "support/free_port.h"
 
 extern char** environ;
 

@@ -7,15 +7,6 @@
 #include "store/sqlite/sqlite_store.h"
 
 namespace meter::store::sqlite {
-namespace {
-
-Timestamp month_start(int month) {
-  using namespace std::chrono;
-  return sys_days(year(month / 100) / (month % 100) / 1);
-}
-
-}  // namespace
-
 Result<std::vector<RollupCheck>> SqliteStore::check_rollups(int month, std::string_view tenant_id) {
   return sqlite_call("sqlite reconciliation", [&]() -> Result<std::vector<RollupCheck>> {
     auto reader = borrow_connection();

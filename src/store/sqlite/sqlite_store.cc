@@ -342,10 +342,10 @@ void SqliteStore::rebuild_events_view() {
   writer_->exec(view);
 }
 
-Status SqliteStore::append(std::span<const Event> events) {
-  if (events.empty()) return {};
+Result<EventLog::AlreadyStored> SqliteStore::append(std::span<const Event> events) {
+  if (events.empty()) return AlreadyStored{};
   RollupMap quarters, hourly, daily;
-  if (auto s = aggregate(events, quarters, hourly, daily); !s) return s;
+  if (auto s = aggregate(events, quarters, hourly, daily); !s) return fail(s.error());
   MutexLock writes(write_mutex_);
   try {
     SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
@@ -373,7 +373,7 @@ Status SqliteStore::append(std::span<const Event> events) {
     write_map(*upsert_hourly_, hourly);
     write_map(*upsert_daily_, daily);
     tx.commit();
-    return {};
+    return AlreadyStored{};
   } catch (const std::exception& ex) {
     // The transaction rolled back: forget partitions it may have created, and clear the failed
     // statements' error, which SQLite would otherwise report again at their next reset.

@@ -48,7 +48,7 @@ class SqliteStore final : public EventLog, public UsageStore, public TenantRecor
   ~SqliteStore() override;
 
   // EventLog
-  Status append(std::span<const Event> events) override;
+  Result<AlreadyStored> append(std::span<const Event> events) override;
   Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since, const RowCursor* after,
                          const IdVisitor& visit) override;
   Result<RowCursor> row_cursor() override;

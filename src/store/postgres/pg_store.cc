@@ -1,0 +1,192 @@
+// PgStore's event log: opening, the group-commit append and the start-up scan of the counters.
+#include "store/postgres/pg_store.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "store/postgres/schema.h"
+
+namespace meter::store::postgres {
+namespace {
+
+// The group being appended, per writer connection; emptied by every commit.
+constexpr const char* kIncoming = R"sql(
+CREATE TEMP TABLE IF NOT EXISTS incoming (
+  pos integer NOT NULL, id text NOT NULL, tenant_id text NOT NULL, event_type text NOT NULL,
+  quantity numeric NOT NULL, ts bigint NOT NULL, received_at bigint NOT NULL, metadata text NOT NULL
+) ON COMMIT DELETE ROWS)sql";
+
+// Claims the group's ids; the events whose id was already claimed leave `incoming`, and their
+// positions are the answer. Sorted, so that concurrent groups lock ids in one order.
+constexpr const char* kClaim = R"sql(
+WITH claimed AS (
+  INSERT INTO event_ids (tenant_id, id, received_at)
+  SELECT tenant_id, id, received_at FROM incoming ORDER BY tenant_id, id
+  ON CONFLICT DO NOTHING RETURNING tenant_id, id)
+DELETE FROM incoming i
+WHERE NOT EXISTS (SELECT 1 FROM claimed c WHERE c.tenant_id = i.tenant_id AND c.id = i.id)
+RETURNING pos)sql";
+
+std::string rollup_upsert(const char* table, std::int64_t bucket_ms) {
+  return fmt::format(
+      "INSERT INTO {0} (tenant_id, bucket_start, event_type, quantity, events) "
+      "SELECT tenant_id, ts - ((ts % {1}) + {1}) % {1}, event_type, sum(quantity), count(*) FROM incoming "
+      "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
+      "ON CONFLICT (tenant_id, bucket_start, event_type) DO UPDATE SET "
+      "quantity = {0}.quantity + excluded.quantity, events = {0}.events + excluded.events;\n",
+      table, bucket_ms);
+}
+
+const std::string kStore =
+    "INSERT INTO usage_events (id, tenant_id, event_type, quantity, ts, received_at, metadata) "
+    "SELECT id, tenant_id, event_type, quantity, ts, received_at, metadata FROM incoming;\n" +
+    rollup_upsert("usage_quarter_hour", 900'000) + rollup_upsert("usage_hourly", 3'600'000) +
+    rollup_upsert("usage_daily", 86'400'000);
+
+}  // namespace
+
+PgStore::PgStore(PgOptions options) : options_(std::move(options)), pool_(options_.url, options_.timeout) {}
+
+Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
+  std::unique_ptr<PgStore> store(new PgStore(std::move(options)));
+  auto db = store->pool_.borrow();
+  if (!db) return fail(db.error());
+  auto migrated = migrate(**db);
+  if (!migrated) return fail(migrated.error());
+  return store;
+}
+
+std::int64_t PgStore::now_ms() const {
+  return to_unix_ms(options_.clock != nullptr ? options_.clock->now() : SystemClock().now());
+}
+
+Result<Connection*> PgStore::writer() {
+  if (writer_ && !writer_->broken()) return writer_.get();
+  writer_.reset();
+  months_.clear();
+  auto conn = Connection::open(options_.url, options_.timeout);
+  if (!conn) return fail(conn.error());
+  if (auto s = (*conn)->exec(kIncoming); !s) return fail(s.error());
+  writer_ = std::move(*conn);
+  return writer_.get();
+}
+
+Result<EventLog::AlreadyStored> PgStore::append(std::span<const Event> events) {
+  if (events.empty()) return AlreadyStored{};
+  auto db = writer();
+  if (!db) return fail(db.error());
+  Connection& conn = **db;
+  std::string rows;
+  rows.reserve(events.size() * 160);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    int month = month_key(e.timestamp);
+    if (!months_.contains(month)) {
+      if (auto s = ensure_partition(conn, month); !s) return fail(s.error());
+      months_.insert(month);
+    }
+    fmt::format_to(std::back_inserter(rows), "{}\t", i);
+    copy_field(rows, e.id);
+    rows += '\t';
+    copy_field(rows, e.tenant_id);
+    rows += '\t';
+    copy_field(rows, e.event_type);
+    fmt::format_to(std::back_inserter(rows), "\t{}\t{}\t{}\t", e.quantity.to_string(),
+                   to_unix_ms(e.timestamp), to_unix_ms(e.received_at));
+    copy_field(rows, e.metadata);
+    rows += '\n';
+  }
+  auto stored = in_transaction(conn, [&](Connection& tx) -> Result<AlreadyStored> {
+    if (auto s = tx.copy_in("COPY incoming FROM STDIN", rows); !s) return fail(s.error());
+    auto claimed = tx.exec(kClaim);
+    if (!claimed) return fail(claimed.error());
+    AlreadyStored already;
+    for (int r = 0; r < claimed->size(); ++r)
+      already.push_back(static_cast<std::size_t>(claimed->int64(r, 0)));
+    std::sort(already.begin(), already.end());
+    if (already.size() < events.size()) {
+      if (auto s = tx.exec(kStore); !s) return fail(s.error());
+    }
+    return already;
+  });
+  if (stored) expire_claims(conn);
+  if (!stored && stored.error().code == ErrorCode::kInvalidArgument) {
+    // A rollup's CHECK: a stored usage sum plus this group's would leave the decimal range.
+    return fail(Error::invalid("quantity",
+                               "the stored usage sums these events add to would overflow (the largest is "
+                               "about 1.7e26); send smaller quantities"));
+  }
+  return stored;
+}
+
+Status PgStore::scan_for_quotas(Timestamp since, const TypeFilter& summable, const EventVisitor& visit) {
+  auto db = pool_.borrow();
+  if (!db) return fail(db.error());
+  std::string since_ms = std::to_string(to_unix_ms(since));
+  Param params[] = {since_ms};
+  auto sums = (*db)->query(
+      "SELECT tenant_id, event_type, quantity, bucket_start FROM usage_quarter_hour WHERE bucket_start >= $1",
+      params);
+  if (!sums) return fail(sums.error());
+  // Quarter-hour sums for summable types; the others (gauges) are read event by event.
+  std::vector<std::string> one_by_one;
+  for (int r = 0; r < sums->size(); ++r) {
+    std::string_view type = sums->text(r, 1);
+    if (!summable(type)) {
+      if (std::find(one_by_one.begin(), one_by_one.end(), type) == one_by_one.end())
+        one_by_one.emplace_back(type);
+      continue;
+    }
+    auto quantity = sums->decimal(r, 2, "a quarter-hour sum");
+    if (!quantity) return fail(quantity.error());
+    visit(sums->text(r, 0), type, *quantity, from_unix_ms(sums->int64(r, 3)));
+  }
+  for (const std::string& type : one_by_one) {
+    Param by_type[] = {since_ms, type};
+    auto events = (*db)->query(
+        "SELECT tenant_id, event_type, quantity, ts FROM usage_events WHERE ts >= $1 AND event_type = $2",
+        by_type);
+    if (!events) return fail(events.error());
+    for (int r = 0; r < events->size(); ++r) {
+      auto quantity = events->decimal(r, 2, "an event's quantity");
+      if (!quantity) return fail(quantity.error());
+      visit(events->text(r, 0), events->text(r, 1), *quantity, from_unix_ms(events->int64(r, 3)));
+    }
+  }
+  return {};
+}
+
+Result<std::int64_t> PgStore::expire_ids(Timestamp cutoff, std::int64_t limit) {
+  auto db = pool_.borrow();
+  if (!db) return fail(db.error());
+  return expire_ids(**db, cutoff, limit);
+}
+
+Result<std::int64_t> PgStore::expire_ids(Connection& db, Timestamp cutoff, std::int64_t limit) {
+  Param params[] = {std::to_string(to_unix_ms(cutoff)), std::to_string(limit)};
+  auto deleted = db.query(
+      "WITH gone AS (DELETE FROM event_ids WHERE ctid = ANY (ARRAY(SELECT ctid FROM event_ids WHERE "
+      "received_at < $1 LIMIT $2)) RETURNING 1) SELECT count(*) FROM gone",
+      params);
+  if (!deleted) return fail(deleted.error());
+  return deleted->int64(0, 0);
+}
+
+void PgStore::expire_claims(Connection& db) {
+  Timestamp now = options_.clock != nullptr ? options_.clock->now() : SystemClock().now();
+  if (now < next_expiry_) return;
+  constexpr std::int64_t kBatch = 20'000;  // a few tens of milliseconds of one commit
+  auto gone = expire_ids(db, now - options_.claim_window, kBatch);
+  if (!gone) {
+    spdlog::warn("forgetting ids past the dedupe window failed (retried in a minute): {}",
+                 gone.error().message);
+    next_expiry_ = now + std::chrono::minutes(1);
+    return;
+  }
+  if (*gone > 0) spdlog::debug("postgresql: forgot {} ids older than the dedupe window", *gone);
+  next_expiry_ = *gone == kBatch ? now : now + std::chrono::hours(1);  // more left: again next commit
+}
+
+}  // namespace meter::store::postgres

@@ -1,0 +1,99 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "core/clock.h"
+#include "store/event_log.h"
+#include "store/postgres/connection.h"
+#include "store/tenant_records.h"
+#include "store/usage_store.h"
+
+namespace meter::store::postgres {
+
+struct PgOptions {
+  std::string url;                                               // libpq URL or connection string
+  std::chrono::milliseconds timeout = std::chrono::seconds(10);  // connect and each statement
+  const Clock* clock = nullptr;  // stamps updated_at; nullptr: the system clock
+  // A claimed id is forgotten this long after it was received (ingest.dedupe_window_days).
+  std::chrono::milliseconds claim_window = std::chrono::days(42);
+};
+
+// Tenants' settings changed since a version, and the version they bring a node to.
+struct SettingsChanges {
+  std::int64_t version = 0;
+  std::vector<std::pair<std::string, TenantSettings>> changed;
+};
+
+// The shared store: the event log, usage store and tenant records in one PostgreSQL database
+// that several meterd nodes use at once (schema in schema.cc and docs/postgresql.md).
+//
+// append() stores a group in one transaction: the events are copied into a temporary table,
+// their (tenant, id) claimed in event_ids (so an id another node stored is found there and
+// reported, never stored twice), the fresh ones inserted into the monthly partitions and
+// added to the three rollups. Keys are written in sorted order, so two nodes' groups lock
+// rows in the same order and cannot deadlock. Claims older than the dedupe window are
+// forgotten by append() itself, a bounded batch at a time, at most hourly on each node.
+//
+// Thread-safety: append() uses the writer connection and is called by one thread at a time;
+// everything else borrows a pooled connection. Connections that break are replaced on their
+// next use, so a restarted or failed-over server is picked up without a restart.
+class PgStore final : public EventLog, public UsageStore, public TenantRecords {
+ public:
+  // Connects and migrates the schema; fails when the server cannot be reached.
+  static Result<std::unique_ptr<PgStore>> open(PgOptions options);
+
+  // EventLog
+  Result<AlreadyStored> append(std::span<const Event> events) override;
+  // The ids are claimed in PostgreSQL itself: nothing needs remembering in memory.
+  Status scan_recent_ids(Timestamp, Timestamp, const RowCursor*, const IdVisitor&) override { return {}; }
+  Result<RowCursor> row_cursor() override { return RowCursor{}; }
+  Result<std::int64_t> rows_after(const RowCursor&) override { return std::int64_t{0}; }
+  Status scan_for_quotas(Timestamp since, const TypeFilter& summable, const EventVisitor& visit) override;
+
+  // UsageStore (usage.cc)
+  std::string_view name() const override { return "postgresql"; }
+  Result<std::vector<UsageRow>> usage(const UsageQuery& query) override;
+  Result<std::vector<UsageRow>> raw_totals(std::string_view tenant_id, Timestamp from, Timestamp to) override;
+  Result<std::vector<AggregateRow>> aggregate_raw(const AggregateQuery& query) override;
+  Result<std::vector<std::string>> tenants(Timestamp from, Timestamp to) override;
+  Result<std::vector<RollupCheck>> check_rollups(int month, std::string_view tenant_id) override;
+  Result<std::vector<int>> months() override;
+  Status drop_month(int month) override;
+
+  // TenantRecords (tenant_records.cc)
+  Result<TenantSettings> update_settings(std::string_view tenant_id, const SettingsChange& change) override;
+  Result<std::optional<TenantSettings>> settings(std::string_view tenant_id) override;
+  Result<std::vector<std::pair<std::string, TenantSettings>>> list_settings() override;
+  Status put_finalized_invoice(const FinalizedInvoice& invoice) override;
+  Result<std::optional<FinalizedInvoice>> finalized_invoice(std::string_view tenant_id, int month) override;
+  Result<std::vector<FinalizedInvoice>> finalized_invoices(int month) override;
+  Result<std::optional<std::int64_t>> record_alert(const quota::Alert& alert) override;
+  Status update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) override;
+  Result<std::vector<AlertRecord>> list_alerts(std::string_view tenant_id, std::size_t limit,
+                                               bool pending_only) override;
+
+  // What changed through any node since `seen` (0: every tenant's settings), for the nodes to
+  // follow.
+  Result<SettingsChanges> settings_changed_since(std::int64_t seen);
+
+  // Forgets up to `limit` claims of ids received before `cutoff`; returns how many it forgot.
+  Result<std::int64_t> expire_ids(Timestamp cutoff, std::int64_t limit);
+
+ private:
+  explicit PgStore(PgOptions options);
+  Result<Connection*> writer();  // reconnected when broken
+  Result<std::int64_t> expire_ids(Connection& db, Timestamp cutoff, std::int64_t limit);
+  void expire_claims(Connection& db);
+  std::int64_t now_ms() const;
+
+  PgOptions options_;
+  ConnectionPool pool_;
+  std::unique_ptr<Connection> writer_;  // append() only
+  std::set<int> months_;                // partitions the writer knows exist
+  Timestamp next_expiry_{};             // when append() next forgets claims past the window
+};
+
+}  // namespace meter::store::postgres

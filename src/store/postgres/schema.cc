@@ -1,0 +1,160 @@
+#include "store/postgres/schema.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "core/time.h"
+
+namespace meter::store::postgres {
+namespace {
+
+// Version 1. Quantities are numeric (exact); times are Unix milliseconds, as in the embedded
+// store. A rollup's sum is kept within what meterd's decimals hold (CHECK), so an append that
+// would overflow one is refused as the data's fault, as on SQLite.
+constexpr const char* kVersion1 = R"sql(
+CREATE TABLE usage_events (
+  id          text    NOT NULL,
+  tenant_id   text    NOT NULL,
+  event_type  text    NOT NULL,
+  quantity    numeric NOT NULL,
+  ts          bigint  NOT NULL,
+  received_at bigint  NOT NULL,
+  metadata    text    NOT NULL
+) PARTITION BY RANGE (ts);
+CREATE TABLE event_ids (
+  tenant_id   text   NOT NULL,
+  id          text   NOT NULL,
+  received_at bigint NOT NULL,
+  PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX event_ids_received ON event_ids (received_at);
+CREATE TABLE tenant_settings (
+  tenant_id            text PRIMARY KEY,
+  plan                 text,
+  quota_set            boolean NOT NULL DEFAULT false,
+  time_zone            text    NOT NULL DEFAULT 'UTC',
+  enforcement          text    NOT NULL DEFAULT 'soft',
+  queries_per_day      numeric,
+  queries_per_month    numeric,
+  tokens_per_day       numeric,
+  tokens_per_month     numeric,
+  storage_gb           numeric,
+  storage_gb_per_month numeric,
+  updated_at           bigint  NOT NULL DEFAULT 0,
+  version              bigint  NOT NULL DEFAULT 0  -- meter_changes' 'settings' when last changed
+);
+CREATE INDEX tenant_settings_version ON tenant_settings (version);
+-- What nodes poll to learn of changes made through other nodes: a counter per kind of record,
+-- bumped in the transaction that changes one. Its row lock orders the changes, so a node that
+-- has seen version N has seen every change up to N.
+CREATE TABLE meter_changes (kind text PRIMARY KEY, version bigint NOT NULL);
+INSERT INTO meter_changes VALUES ('settings', 0), ('keys', 0);
+CREATE TABLE api_keys (
+  key_id     text PRIMARY KEY,
+  hash       text    NOT NULL UNIQUE,  -- SHA-256 of the key, hex; the key itself is never stored
+  admin      boolean NOT NULL,
+  tenant_id  text,
+  name       text    NOT NULL,
+  created_at bigint  NOT NULL,
+  revoked_at bigint
+);
+CREATE TABLE invoices (
+  tenant_id    text    NOT NULL,
+  month        integer NOT NULL,
+  json         text    NOT NULL,
+  csv          text    NOT NULL,
+  finalized_at bigint  NOT NULL,
+  PRIMARY KEY (tenant_id, month)
+);
+CREATE TABLE quota_alerts (
+  id           bigserial PRIMARY KEY,
+  tenant_id    text    NOT NULL,
+  meter        text    NOT NULL,
+  period       text    NOT NULL,
+  period_start bigint  NOT NULL,
+  threshold    integer NOT NULL,
+  used         numeric NOT NULL,
+  quota_limit  numeric NOT NULL,
+  fired_at     bigint  NOT NULL,
+  delivery     text    NOT NULL,
+  attempts     integer NOT NULL,
+  UNIQUE (tenant_id, meter, period, period_start, threshold)
+);
+)sql";
+
+std::string rollup_table(const char* table) {
+  return fmt::format(R"sql(
+CREATE TABLE {0} (
+  tenant_id    text    NOT NULL,
+  bucket_start bigint  NOT NULL,
+  event_type   text    NOT NULL,
+  quantity     numeric NOT NULL CHECK (abs(quantity) < 1e26),
+  events       bigint  NOT NULL,
+  PRIMARY KEY (tenant_id, bucket_start, event_type)
+);
+)sql",
+                     table);
+}
+
+}  // namespace
+
+Result<MigrationReport> migrate(Connection& db) {
+  return in_transaction(db, [](Connection& tx) -> Result<MigrationReport> {
+    if (auto s = tx.exec(fmt::format("SELECT pg_advisory_xact_lock({}); "
+                                     "CREATE TABLE IF NOT EXISTS meter_schema (version integer NOT NULL)",
+                                     kDdlLock));
+        !s) {
+      return fail(s.error());
+    }
+    auto version = tx.exec("SELECT coalesce(max(version), 0) FROM meter_schema");
+    if (!version) return fail(version.error());
+    MigrationReport report;
+    report.from_version = static_cast<int>(version->int64(0, 0));
+    report.to_version = kSchemaVersion;
+    if (report.from_version > kSchemaVersion) {
+      return fail(Error::unavailable(fmt::format(
+          "the PostgreSQL schema is version {}, written by a newer meterd; this one knows {}: upgrade meterd",
+          report.from_version, kSchemaVersion)));
+    }
+    if (report.from_version < 1) {
+      std::string ddl = kVersion1;
+      for (const char* table : {"usage_quarter_hour", "usage_hourly", "usage_daily"})
+        ddl += rollup_table(table);
+      if (auto s = tx.exec(ddl); !s) return fail(s.error());
+    }
+    if (report.from_version < kSchemaVersion) {
+      if (auto s = tx.exec(
+              fmt::format("DELETE FROM meter_schema; INSERT INTO meter_schema VALUES ({})", kSchemaVersion));
+          !s) {
+        return fail(s.error());
+      }
+    }
+    return report;
+  });
+}
+
+Status ensure_partition(Connection& db, int month) {
+  Timestamp start = month_start(month);
+  auto made = in_transaction(db, [&](Connection& tx) -> Result<Rows> {
+    return tx.exec(fmt::format(
+        "SELECT pg_advisory_xact_lock({}); CREATE TABLE IF NOT EXISTS usage_events_{} PARTITION OF "
+        "usage_events FOR VALUES FROM ({}) TO ({})",
+        kDdlLock, month, to_unix_ms(start), to_unix_ms(next_window(Window::kMonth, start))));
+  });
+  if (!made) return fail(made.error());
+  return {};
+}
+
+Result<std::vector<int>> partitions(Connection& db) {
+  auto rows = db.exec(
+      "SELECT substr(c.relname, 14)::int AS month FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+      "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'usage_events' "
+      "AND p.relnamespace = current_schema()::regnamespace ORDER BY month");
+  if (!rows) return fail(rows.error());
+  std::vector<int> out;
+  for (int r = 0; r < rows->size(); ++r) out.push_back(static_cast<int>(rows->int64(r, 0)));
+  return out;
+}
+
+}  // namespace meter::store::postgres

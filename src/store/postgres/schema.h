@@ -1,0 +1,33 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "store/postgres/connection.h"
+
+namespace meter::store::postgres {
+
+// The schema version this build writes; docs/postgresql.md shows the tables.
+inline constexpr int kSchemaVersion = 1;
+
+struct MigrationReport {
+  int from_version = 0;  // 0: the database was empty
+  int to_version = 0;
+};
+
+// Creates or upgrades meterd's tables in one transaction under an advisory lock, so several
+// nodes starting at once migrate once and the others wait, then find it done. Idempotent. Fails
+// (changing nothing) when the database was written by a newer meterd.
+Result<MigrationReport> migrate(Connection& db);
+
+// The advisory lock key under which DDL runs (migrations, new monthly partitions).
+inline constexpr long long kDdlLock = 0x6d65746572640001;  // "meterd" 1
+
+// The raw-event partition for the UTC month YYYYMM exists afterwards (created under kDdlLock).
+Status ensure_partition(Connection& db, int month);
+
+// The months (YYYYMM) that have a raw-event partition, oldest first.
+Result<std::vector<int>> partitions(Connection& db);
+
+}  // namespace meter::store::postgres

@@ -1,0 +1,44 @@
+"""A server a test starts with one of scripts/*-test-server: loopback only, a free port, its own
+temporary folder, stopped and removed by cleanup()."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+
+SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../scripts")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateServer:
+    script = None  # e.g. "clickhouse-test-server"
+    name = None    # for messages
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="meterd-%s-" % self.script.split("-")[0])
+        self.port = free_port()
+        self.started_once = False
+
+    def start(self):
+        """Starts it; on a fresh instance, retries on other ports if its port was taken meanwhile."""
+        for _ in range(5):
+            command = [os.path.join(SCRIPTS, self.script), "start", self.dir, str(self.port)]
+            if subprocess.run(command, stdout=subprocess.DEVNULL).returncode == 0:
+                self.started_once = True
+                return self
+            if self.started_once:
+                break  # a restart must keep its address
+            self.port = free_port()
+        raise RuntimeError("could not start %s; see its logs in %s" % (self.name, self.dir))
+
+    def stop(self):
+        subprocess.run([os.path.join(SCRIPTS, self.script), "stop", self.dir], check=True)
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

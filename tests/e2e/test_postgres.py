@@ -1,0 +1,123 @@
+"""meterd on a shared PostgreSQL: two nodes, one truth; restarts; the database going away."""
+import subprocess
+import threading
+import unittest
+
+from harness import METERD_BIN, Meterd, main, wait_until
+from postgres import Postgres
+
+
+class PostgresTest(unittest.TestCase):
+    def setUp(self):
+        self.pg = Postgres().start()
+
+    def tearDown(self):
+        self.pg.cleanup()
+
+    def node(self):
+        return Meterd(extra_args=["--store", self.pg.url])
+
+    # Verifies the same ids sent at the same time to two nodes are stored once, that every node
+    # tells each client which of its events were duplicates, and both nodes read the same usage.
+    def test_two_nodes_store_each_id_once(self):
+        with self.node() as a, self.node() as b:
+            self.assertEqual(a.get("/health")[2]["store"], "postgresql")
+            answers = {}
+
+            def send(node, name):
+                conn = node.connection()
+                stored = 0
+                for batch in range(20):
+                    events = [{"id": "e%d" % i, "tenant_id": "t%d" % (i % 3), "event_type": "query",
+                               "quantity": 1} for i in range(batch * 50, batch * 50 + 100)]
+                    status, _, body = node.post("/v1/events", events, conn=conn)
+                    self.assertEqual(status, 200, body)
+                    stored += body["accepted"]
+                conn.close()
+                answers[name] = stored
+
+            threads = [threading.Thread(target=send, args=(n, k)) for n, k in ((a, "a"), (b, "b"))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            ids = self.pg.ids()
+            self.assertEqual(len(ids), 1050)  # e0 .. e1049
+            self.assertEqual(max(ids.values()), 1)
+            self.assertEqual(answers["a"] + answers["b"], 1050)
+            path = "/v1/usage?tenant_id=t1&window=month&from=2000-01-01&to=2100-01-01"
+            self.assertEqual(a.get(path)[2], b.get(path)[2])
+
+    # Verifies events, plans and quota settings outlive a node killed with SIGKILL, and that a
+    # retry of acknowledged events after the restart is counted as duplicates.
+    def test_everything_outlives_a_killed_node(self):
+        with self.node() as m:
+            events = [{"id": "k%d" % i, "tenant_id": "acme", "event_type": "input_tokens", "quantity": "1.5"}
+                      for i in range(40)]
+            self.assertEqual(m.post("/v1/events", events)[0], 200)
+            self.assertEqual(m.request("PUT", "/v1/tenants/acme/plan", {"plan": "default"})[0], 200)
+            status, _, body = m.request("PUT", "/v1/tenants/acme/quotas",
+                                        {"tokens_per_day": "12.5", "time_zone": "Asia/Kolkata"})
+            self.assertEqual(status, 200, body)
+            m.kill9()
+            m.start()
+            status, _, body = m.post("/v1/events", events)
+            self.assertEqual(status, 200)
+            self.assertEqual((body["accepted"], body["duplicates"]), (0, 40))
+            quota = m.get("/v1/tenants/acme/quotas")[2]
+            self.assertEqual(quota["time_zone"], "Asia/Kolkata")
+            self.assertEqual(str(quota["quotas"]["tokens"]["limit"]), "12.5", quota)
+            self.assertEqual(m.get("/v1/tenants/acme/plan")[2]["plan"], "default")
+            self.assertEqual(self.pg.query("SELECT sum(quantity) FROM usage_daily WHERE tenant_id = 'acme'"),
+                             [["60.0"]])
+
+    # Verifies that while PostgreSQL is down, events get 503 with Retry-After (never a 2xx), and
+    # that the node stores again once the database is back, without a restart.
+    def test_database_outage_is_503_then_recovers(self):
+        with self.node() as m:
+            event = {"id": "before", "tenant_id": "acme", "event_type": "query", "quantity": 1}
+            self.assertEqual(m.post("/v1/events", [event])[0], 200)
+            self.pg.stop()
+            status, headers, body = m.post("/v1/events", [dict(event, id="during")])
+            self.assertEqual(status, 503, body)
+            self.assertIn("retry-after", headers)
+            self.pg.start()
+
+            def stored():
+                return m.post("/v1/events", [dict(event, id="during")])[0] == 200
+            self.assertTrue(wait_until(stored, timeout=20, interval=0.5), m.log())
+            self.assertEqual(sorted(self.pg.ids()), ["before", "during"])
+
+
+    # Verifies an API key created with the CLI against the shared store, and a hard quota set
+    # through one node, are in force on the other node within a second.
+    def test_keys_and_quota_settings_reach_every_node(self):
+        with self.node() as a, self.node() as b:
+            out = subprocess.run([METERD_BIN, "keys", "create", "--admin", "--store", self.pg.url,
+                                  "--data-dir", a.data_dir], capture_output=True, text=True, check=True)
+            key = out.stdout.strip()
+            auth = {"Authorization": "Bearer " + key}
+
+            def keyed_everywhere():
+                return all(n.get("/v1/tenants/acme/quotas")[0] == 401 and
+                           n.get("/v1/tenants/acme/quotas", headers=auth)[0] == 200 for n in (a, b))
+            self.assertTrue(wait_until(keyed_everywhere, timeout=1.5, interval=0.05))
+
+            status, _, body = a.request("PUT", "/v1/tenants/acme/quotas",
+                                        {"queries_per_day": 5, "enforcement": "hard"}, headers=auth)
+            self.assertEqual(status, 200, body)
+
+            def limited_on_b():
+                q = b.get("/v1/tenants/acme/quotas", headers=auth)[2]
+                return str(q["quotas"]["queries"]["limit"]) == "5"
+            self.assertTrue(wait_until(limited_on_b, timeout=1.0, interval=0.05))
+            events = [{"id": "q%d" % i, "tenant_id": "acme", "event_type": "query", "quantity": 1}
+                      for i in range(6)]
+            status, headers, body = b.post("/v1/events", events, headers=auth)
+            self.assertEqual(status, 207, body)  # some stored, one refused
+            self.assertEqual((body["accepted"], body["rejected"]), (5, 1))
+            self.assertEqual(body["results"][5]["error"]["field"], "queries_per_day")
+
+
+if __name__ == "__main__":
+    main()
