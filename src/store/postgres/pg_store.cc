@@ -18,32 +18,32 @@ CREATE TEMP TABLE IF NOT EXISTS incoming (
   quantity numeric NOT NULL, ts bigint NOT NULL, received_at bigint NOT NULL, metadata text NOT NULL
 ) ON COMMIT DELETE ROWS)sql";
 
-// Claims the group's ids; the events whose id was already claimed leave `incoming`, and their
-// positions are the answer. Sorted, so that concurrent groups lock ids in one order.
-constexpr const char* kClaim = R"sql(
-WITH claimed AS (
-  INSERT INTO event_ids (tenant_id, id, received_at)
-  SELECT tenant_id, id, received_at FROM incoming ORDER BY tenant_id, id
-  ON CONFLICT DO NOTHING RETURNING tenant_id, id)
-DELETE FROM incoming i
-WHERE NOT EXISTS (SELECT 1 FROM claimed c WHERE c.tenant_id = i.tenant_id AND c.id = i.id)
-RETURNING pos)sql";
-
+// The group in one statement (one round trip): claims its ids in event_ids, stores the events
+// whose claim succeeded in the partitions and adds them to the three rollups; answers the
+// positions of the others (already claimed by another writer). Sorted, so that concurrent
+// groups lock ids and rollup rows in one order and cannot deadlock.
 std::string rollup_upsert(const char* table, std::int64_t bucket_ms) {
   return fmt::format(
-      "INSERT INTO {0} (tenant_id, bucket_start, event_type, quantity, events) "
-      "SELECT tenant_id, ts - ((ts % {1}) + {1}) % {1}, event_type, sum(quantity), count(*) FROM incoming "
+      "{0}_added AS (INSERT INTO {0} (tenant_id, bucket_start, event_type, quantity, events) "
+      "SELECT tenant_id, ts - ((ts % {1}) + {1}) % {1}, event_type, sum(quantity), count(*) FROM fresh "
       "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
       "ON CONFLICT (tenant_id, bucket_start, event_type) DO UPDATE SET "
-      "quantity = {0}.quantity + excluded.quantity, events = {0}.events + excluded.events;\n",
+      "quantity = {0}.quantity + excluded.quantity, events = {0}.events + excluded.events)",
       table, bucket_ms);
 }
 
-const std::string kStore =
-    "INSERT INTO usage_events (id, tenant_id, event_type, quantity, ts, received_at, metadata) "
-    "SELECT id, tenant_id, event_type, quantity, ts, received_at, metadata FROM incoming;\n" +
-    rollup_upsert("usage_quarter_hour", 900'000) + rollup_upsert("usage_hourly", 3'600'000) +
-    rollup_upsert("usage_daily", 86'400'000);
+const std::string kAppend = fmt::format(
+    "WITH claimed AS (INSERT INTO event_ids (tenant_id, id, received_at) "
+    "SELECT tenant_id, id, received_at FROM incoming ORDER BY tenant_id, id "
+    "ON CONFLICT DO NOTHING RETURNING tenant_id, id),\n"
+    "fresh AS (SELECT i.* FROM incoming i JOIN claimed c ON c.tenant_id = i.tenant_id AND c.id = i.id),\n"
+    "stored AS (INSERT INTO usage_events (id, tenant_id, event_type, quantity, ts, received_at, metadata) "
+    "SELECT id, tenant_id, event_type, quantity, ts, received_at, metadata FROM fresh),\n"
+    "{},\n{},\n{}\n"
+    "SELECT pos FROM incoming i WHERE NOT EXISTS "
+    "(SELECT 1 FROM claimed c WHERE c.tenant_id = i.tenant_id AND c.id = i.id) ORDER BY pos",
+    rollup_upsert("usage_quarter_hour", 900'000), rollup_upsert("usage_hourly", 3'600'000),
+    rollup_upsert("usage_daily", 86'400'000));
 
 }  // namespace
 
@@ -100,15 +100,11 @@ Result<EventLog::AlreadyStored> PgStore::append(std::span<const Event> events) {
   }
   auto stored = in_transaction(conn, [&](Connection& tx) -> Result<AlreadyStored> {
     if (auto s = tx.copy_in("COPY incoming FROM STDIN", rows); !s) return fail(s.error());
-    auto claimed = tx.exec(kClaim);
+    auto claimed = tx.exec(kAppend);
     if (!claimed) return fail(claimed.error());
     AlreadyStored already;
     for (int r = 0; r < claimed->size(); ++r)
       already.push_back(static_cast<std::size_t>(claimed->int64(r, 0)));
-    std::sort(already.begin(), already.end());
-    if (already.size() < events.size()) {
-      if (auto s = tx.exec(kStore); !s) return fail(s.error());
-    }
     return already;
   });
   if (stored) expire_claims(conn);
