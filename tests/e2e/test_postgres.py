@@ -1,8 +1,12 @@
 """meterd on a shared PostgreSQL: two nodes, one truth; restarts; the database going away."""
+import http.client
+import json
 import subprocess
 import threading
+import time
 import unittest
 
+from haproxy import HAProxy
 from harness import METERD_BIN, Meterd, main, wait_until
 from postgres import Postgres
 
@@ -117,6 +121,58 @@ class PostgresTest(unittest.TestCase):
             self.assertEqual(status, 207, body)  # some stored, one refused
             self.assertEqual((body["accepted"], body["rejected"]), (5, 1))
             self.assertEqual(body["results"][5]["error"]["field"], "queries_per_day")
+
+
+    # Verifies that with three nodes behind haproxy and one killed with SIGKILL under load, every
+    # event the clients sent is stored exactly once after they resend what was not acknowledged.
+    def test_node_killed_behind_haproxy(self):
+        nodes = [self.node().start() for _ in range(3)]
+        lb = HAProxy(nodes)
+        sent, unanswered, answered = set(), [], [0]
+        lock = threading.Lock()
+
+        def post(batch):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", lb.port, timeout=10)
+                conn.request("POST", "/v1/events", json.dumps(batch), {"Content-Type": "application/json"})
+                status = conn.getresponse().status
+                conn.close()
+                return status == 200
+            except (OSError, http.client.HTTPException):
+                return False
+
+        def client(c, until):
+            n = 0
+            while time.time() < until:
+                batch = [{"id": "c%d-%d" % (c, n * 50 + i), "tenant_id": "t%d" % (i % 5), "event_type": "query",
+                          "quantity": 1} for i in range(50)]
+                n += 1
+                ok = post(batch)
+                with lock:
+                    sent.update(e["id"] for e in batch)
+                    answered[0] += ok
+                    if not ok:
+                        unanswered.append(batch)
+
+        try:
+            until = time.time() + 4
+            clients = [threading.Thread(target=client, args=(c, until)) for c in range(4)]
+            for t in clients:
+                t.start()
+            time.sleep(1.5)
+            nodes[1].kill9()
+            for t in clients:
+                t.join()
+            for batch in unanswered:  # what a client does with a request that got no answer
+                self.assertTrue(wait_until(lambda: post(batch), timeout=20, interval=0.2))
+            stored = self.pg.ids()
+            self.assertGreater(answered[0], 20)
+            self.assertEqual(set(stored), sent)
+            self.assertEqual(max(stored.values()), 1)
+        finally:
+            lb.cleanup()
+            for n in nodes:
+                n.cleanup()
 
 
 if __name__ == "__main__":
