@@ -56,6 +56,7 @@ Status Server::open_stores() {
   notifier_ = std::make_unique<notify::WebhookNotifier>(
       stores_->records(), notify::WebhookOptions{c_.webhook_url, c_.webhook_secret});
   admission_ = std::make_unique<ingest::QuotaAdmission>(*quotas_, notifier_.get(), c_.alert_thresholds);
+  if (stores_->shared) admission_->share_counters(stores_->shared.get());
   if (stores_->shared) {
     follower_ = std::make_unique<SettingsFollower>(*stores_->shared, *quotas_);
     if (auto s = follower_->load(); !s)
@@ -174,10 +175,17 @@ Status Server::listen() {
   limits.max_metadata_bytes = c_.max_metadata_bytes;
   limits.max_metadata_depth = c_.max_metadata_depth;
   ClickHouse* clickhouse = stores_->clickhouse.get();
+  decltype(server::ApiContext::stored_usage) stored_usage;
+  if (stores_->shared) {
+    stored_usage = [store = stores_->shared.get()](
+                       std::string_view tenant, std::span<const std::string_view> types, Timestamp from,
+                       Timestamp to) { return store->stored_sum(tenant, types, from, to); };
+  }
   api_ = std::make_unique<server::ApiContext>(server::ApiContext{
       *ingestor_, stores_->usage(), stores_->records(), clock_, limits, METER_VERSION, clock_.now(),
       *price_book_, *quotas_, rate_limiter_.get(), clickhouse ? &clickhouse->shipper : nullptr, *invoicer_,
-      rejects_, notifier_.get(), web_dir(c_)});
+      rejects_, notifier_.get(), web_dir(c_), std::move(stored_usage)});
+
   router_ = std::make_unique<server::Router>(authenticator_.get());
   router_->set_read_pool(read_pool_.get());
   for (auto add : {server::add_health_routes, server::add_ingest_routes, server::add_usage_routes,

@@ -128,6 +128,18 @@ void Ingestor::commit(std::vector<Request>& group) {
     for (std::size_t i = 0; i < group[r].events.size(); ++i)
       claims_.push_back({&group[r].events[i], r, i, {}});
   }
+  if (admission_ != nullptr) {
+    group_events_.clear();
+    for (const Claim& c : claims_) group_events_.push_back(c.event);
+    if (auto prepared = admission_->prepare(group_events_); !prepared) {
+      queued_events_ -= total;
+      counters_.failed_commits.fetch_add(1);
+      counters_.last_failed_commit_ms = to_unix_ms(clock_.now());
+      spdlog::error("preparing {} events for their quota checks failed: {}", total, prepared.error().message);
+      for (auto& r : group) r.done(fail(prepared.error()));
+      return;
+    }
+  }
   // The events were written by other threads and the index is far larger than the cache: each
   // event's memory and its index slot are fetched a few events ahead, so the misses overlap.
   constexpr std::size_t kAhead = 8;

@@ -5,6 +5,7 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -50,6 +51,9 @@ using Completion = std::move_only_function<void(Result<Outcomes>)>;
 class Admission {
  public:
   virtual ~Admission() = default;
+  // Before a group's events are admitted: a chance to bring the counters up to date (with a
+  // shared log, from what every writer stored). Failing fails the group.
+  virtual Status prepare(std::span<const Event* const> /*group*/) { return {}; }
   // Why the event must be refused, or nullopt when it is admitted and now counted.
   virtual std::optional<Error> admit(const Event& event) = 0;
   // The group's write failed: un-count everything admitted since the last settle().
@@ -135,7 +139,8 @@ class Ingestor {
     std::size_t request, index;  // where its outcome goes
     DedupeKey key;
   };
-  std::vector<Claim> claims_;  // writer thread only: the group's events in order
+  std::vector<Claim> claims_;               // writer thread only: the group's events in order
+  std::vector<const Event*> group_events_;  // writer thread only: the same, for Admission::prepare
   std::thread writer_;
 };
 

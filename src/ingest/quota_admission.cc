@@ -94,6 +94,44 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
   return std::nullopt;
 }
 
+Status QuotaAdmission::prepare(std::span<const Event* const> group) {
+  if (shared_ == nullptr) return {};
+  // The counters of the group's hard-limited, summed meters, and their tenants.
+  std::vector<quota::CounterKey> keys;
+  std::vector<std::string> tenants;
+  for (const Event* e : group) {
+    auto meter = quota::meter_of(e->event_type);
+    if (!meter || quota::is_gauge(*meter)) continue;
+    const quota::QuotaBook::Entry* entry = book_.get(e->tenant_id);
+    if (entry->quota.enforcement != quota::Enforcement::kHard) continue;
+    for (Period period : {Period::kDay, Period::kMonth}) {
+      if (!entry->quota[*meter].of(period)) continue;
+      auto view = quota::counter_key_view(e->tenant_id, *meter, entry->zone, period, e->timestamp);
+      if (std::find_if(keys.begin(), keys.end(), [&](const quota::CounterKey& k) {
+            return quota::CounterKeyView(k) == view;
+          }) != keys.end()) {
+        continue;
+      }
+      keys.push_back({e->tenant_id, *meter, period, view.period_start_ms});
+      tenants.push_back(e->tenant_id);
+    }
+  }
+  if (keys.empty()) return {};
+  std::sort(tenants.begin(), tenants.end());
+  tenants.erase(std::unique(tenants.begin(), tenants.end()), tenants.end());
+  if (auto s = shared_->lock_tenants(tenants); !s) return s;
+  for (const quota::CounterKey& key : keys) {
+    const quota::QuotaBook::Entry* entry = book_.get(key.tenant);
+    Timestamp start = from_unix_ms(key.period_start_ms);
+    auto stored = shared_->locked_sum(key.tenant, quota::event_types_of(key.meter), start,
+                                      entry->zone.period_end(key.period, start));
+    if (!stored) return fail(stored.error());
+    if (*stored) book_.set_used(key, **stored);
+  }
+  last_found_ = {};  // counters may have been created: look the tenant up afresh
+  return {};
+}
+
 void QuotaAdmission::rollback() {
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) book_.set_used(it->first, it->second);
   undo_.clear();

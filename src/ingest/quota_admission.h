@@ -22,6 +22,12 @@ class QuotaAdmission final : public Admission {
                  std::vector<int> thresholds = {80, 100})
       : book_(book), alerts_(alerts), thresholds_(std::move(thresholds)) {}
 
+  // With a log several writers share: before each group, the hard-mode tenants it touches are
+  // locked in the log and their counters set to what every writer stored (summed meters; a gauge
+  // stays this writer's own), so writers racing at a hard limit never pass it together.
+  void share_counters(store::EventLog* log) { shared_ = log; }
+  Status prepare(std::span<const Event* const> group) override;
+
   std::optional<Error> admit(const Event& event) override;
   void rollback() override;
   void settle() override;
@@ -35,6 +41,7 @@ class QuotaAdmission final : public Admission {
  private:
   quota::QuotaBook& book_;
   quota::AlertSink* alerts_;
+  store::EventLog* shared_ = nullptr;
   std::vector<int> thresholds_;
   void add_counted(const quota::CounterKey& key, Decimal quantity, const quota::MeterLimits& limits,
                    Timestamp at, bool undoable);

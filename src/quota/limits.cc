@@ -26,6 +26,21 @@ std::optional<Meter> meter_of(std::string_view event_type) {
   return std::nullopt;
 }
 
+std::span<const std::string_view> event_types_of(Meter meter) {
+  static constexpr std::string_view kQueries[] = {"query"};
+  static constexpr std::string_view kTokens[] = {"tokens", "input_tokens", "output_tokens"};
+  static constexpr std::string_view kStorage[] = {"storage_gb"};
+  switch (meter) {
+    case Meter::kQueries:
+      return kQueries;
+    case Meter::kTokens:
+      return kTokens;
+    case Meter::kStorageGb:
+      return kStorage;
+  }
+  return {};
+}
+
 std::string_view meter_name(Meter meter) {
   switch (meter) {
     case Meter::kQueries:

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,8 @@ enum class Meter { kQueries, kTokens, kStorageGb };
 inline constexpr std::array<Meter, 3> kMeters = {Meter::kQueries, Meter::kTokens, Meter::kStorageGb};
 
 std::optional<Meter> meter_of(std::string_view event_type);
+// The event types a meter counts (meter_of's inverse).
+std::span<const std::string_view> event_types_of(Meter meter);
 std::string_view meter_name(Meter meter);
 inline bool is_gauge(Meter meter) { return meter == Meter::kStorageGb; }
 

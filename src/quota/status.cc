@@ -20,16 +20,19 @@ std::vector<QuotaStatus> quota_status(const QuotaBook& book, std::string_view te
       QuotaStatus s{
           meter, period, entry.zone.period_start(period, now), entry.zone.period_end(period, now), {}, {},
           {},    false};
-      s.used = book.used(found, counter_key_view(tenant, meter, entry.zone, period, now));
       s.limit = entry.quota[meter].of(period);
-      if (s.limit) {
-        s.exceeded = s.used > *s.limit;
-        s.remaining = s.exceeded ? Decimal() : *s.limit->checked_sub(s.used);
-      }
+      set_used(s, book.used(found, counter_key_view(tenant, meter, entry.zone, period, now)));
       out.push_back(std::move(s));
     }
   }
   return out;
+}
+
+void set_used(QuotaStatus& s, Decimal used) {
+  s.used = used;
+  if (!s.limit) return;
+  s.exceeded = s.used > *s.limit;
+  s.remaining = s.exceeded ? Decimal() : *s.limit->checked_sub(s.used);
 }
 
 }  // namespace meter::quota

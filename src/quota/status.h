@@ -23,6 +23,8 @@ struct QuotaStatus {
 
 // Every meter's day and month for a tenant, from one lookup in the book.
 std::vector<QuotaStatus> quota_status(const QuotaBook& book, std::string_view tenant, Timestamp now);
+// Sets a status's usage (e.g. read from a store several nodes share) and what follows from it.
+void set_used(QuotaStatus& status, Decimal used);
 
 // The counter key an event counts into for a period, in the tenant's zone.
 CounterKey counter_key(std::string_view tenant, Meter meter, const Zone& zone, Period period, Timestamp t);

@@ -3,7 +3,9 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -58,6 +60,19 @@ class EventLog {
   // hour from the rollups, exact because every zone's day begins on a quarter hour; for the
   // other types (gauges, whose counters keep maxima) every stored event.
   virtual Status scan_for_quotas(Timestamp since, const TypeFilter& summable, const EventVisitor& visit) = 0;
+
+  // A shared log (several writers store into it, each deciding hard quotas) locks the tenants'
+  // stored usage against the other writers until the next append() ends, committed or not; a
+  // writer then reads it with locked_sum() and decides on exact figures. `tenants` sorted, so
+  // writers cannot deadlock. A log with one writer has nothing to lock, and locked_sum() nullopt.
+  virtual Status lock_tenants(std::span<const std::string> /*tenants*/) { return {}; }
+  // Under that lock: the sum of the quantities the tenant stored of these event types with
+  // timestamps in [from, to) (both on a quarter hour).
+  virtual Result<std::optional<Decimal>> locked_sum(std::string_view /*tenant*/,
+                                                    std::span<const std::string_view> /*types*/,
+                                                    Timestamp /*from*/, Timestamp /*to*/) {
+    return std::optional<Decimal>();
+  }
 };
 
 }  // namespace meter::store

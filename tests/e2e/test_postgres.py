@@ -123,6 +123,40 @@ class PostgresTest(unittest.TestCase):
             self.assertEqual(body["results"][5]["error"]["field"], "queries_per_day")
 
 
+    # Verifies nodes racing at a hard limit never store more than it together (eight clients on
+    # two nodes send 480 single events for a tenant limited to 100 queries a day), and that
+    # /quota/check on either node counts the events both stored.
+    def test_nodes_racing_at_a_hard_limit_store_exactly_the_limit(self):
+        with self.node() as a, self.node() as b:
+            status, _, body = a.request("PUT", "/v1/tenants/acme/quotas", {"queries_per_day": 100, "enforcement": "hard"})
+            self.assertEqual(status, 200, body)
+            self.assertTrue(wait_until(
+                lambda: str(b.get("/v1/tenants/acme/quotas")[2]["quotas"]["queries"]["limit"]) == "100", timeout=1))
+            answers = {"accepted": 0, "refused": 0}
+            lock = threading.Lock()
+
+            def send(node, c):
+                conn = node.connection()
+                for i in range(60):
+                    status, _, _ = node.post("/track", {"id": "r%d-%d" % (c, i), "tenant_id": "acme",
+                                                        "event_type": "query", "quantity": 1}, conn=conn)
+                    kind = "accepted" if status < 300 else "refused" if status == 429 else str(status)
+                    with lock:
+                        answers[kind] = answers.get(kind, 0) + 1
+                conn.close()
+
+            threads = [threading.Thread(target=send, args=(n, c)) for c, n in enumerate([a, b] * 4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(answers, {"accepted": 100, "refused": 380})
+            self.assertEqual(len(self.pg.ids()), 100)
+            for node in (a, b):  # each node counts what both stored
+                status, _, check = node.post("/quota/check", {"tenant_id": "acme"})
+                self.assertEqual(str(check["quotas"]["queries"]["used"]), "100", check)
+                self.assertFalse(check["within_quota"] and not check["at_limit"], check)
+
     # Verifies that with three nodes behind haproxy and one killed with SIGKILL under load, every
     # event the clients sent is stored exactly once after they resend what was not acknowledged.
     def test_node_killed_behind_haproxy(self):

@@ -40,6 +40,52 @@ TEST(QuotaAdmission, HardLimitRefusesWithRetryAfter) {
   EXPECT_FALSE(admission.admit(query("other", "1", "100")));  // soft default: no limit applies
 }
 
+// A shared log whose other writers have stored `stored` of every summed meter.
+class OtherWritersLog final : public store::EventLog {
+ public:
+  Result<AlreadyStored> append(std::span<const Event>) override { return AlreadyStored{}; }
+  Status scan_recent_ids(Timestamp, Timestamp, const store::RowCursor*, const store::IdVisitor&) override {
+    return {};
+  }
+  Result<store::RowCursor> row_cursor() override { return store::RowCursor{}; }
+  Result<std::int64_t> rows_after(const store::RowCursor&) override { return std::int64_t{0}; }
+  Status scan_for_quotas(Timestamp, const store::TypeFilter&, const store::EventVisitor&) override {
+    return {};
+  }
+  Status lock_tenants(std::span<const std::string> tenants) override {
+    locked.assign(tenants.begin(), tenants.end());
+    return {};
+  }
+  Result<std::optional<Decimal>> locked_sum(std::string_view, std::span<const std::string_view> types,
+                                            Timestamp, Timestamp) override {
+    EXPECT_EQ(types.front(), "query");
+    return std::optional<Decimal>(stored);
+  }
+  std::vector<std::string> locked;
+  Decimal stored;
+};
+
+// Verifies that with a shared log the hard-mode tenants of a group (only they, sorted) are locked
+// and their counters set to what every writer stored before anything is admitted.
+TEST(QuotaAdmission, SharedLogCountersComeFromEveryWriter) {
+  quota::QuotaBook book(quota::TenantQuota{});
+  ASSERT_TRUE(book.set("zeta", hard_limit("100")));
+  ASSERT_TRUE(book.set("alpha", hard_limit("100")));
+  OtherWritersLog log;
+  log.stored = *Decimal::parse("99");
+  QuotaAdmission admission(book);
+  admission.share_counters(&log);
+  std::vector<Event> group = {query("zeta", "1"), query("soft", "2"), query("alpha", "3"),
+                              query("zeta", "4")};
+  std::vector<const Event*> pointers;
+  for (const Event& e : group) pointers.push_back(&e);
+  ASSERT_TRUE(admission.prepare(pointers));
+  EXPECT_EQ(log.locked, (std::vector<std::string>{"alpha", "zeta"}));
+  EXPECT_FALSE(admission.admit(group[0]));  // 99 + 1 = 100: at the limit
+  EXPECT_TRUE(admission.admit(group[3]));   // 101: refused, whatever this writer counted before
+  EXPECT_FALSE(admission.admit(group[1]));
+}
+
 // Verifies an event a shared log had already stored is taken back out of the day and month
 // sums, while a gauge keeps the level it reached.
 TEST(QuotaAdmission, UncountTakesBackSumsNotGaugeLevels) {

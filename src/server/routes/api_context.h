@@ -1,6 +1,8 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <span>
 #include <string>
 
 #include "billing/invoicer.h"
@@ -36,6 +38,12 @@ struct ApiContext {
   RejectCounts& rejects;
   const notify::WebhookNotifier* notifier = nullptr;
   std::filesystem::path web_dir;  // openapi.json, docs.html, node_modules/ (npm)
+  // With a store several nodes share: what a tenant stored of these event types in [from, to),
+  // by every node, so that quota answers count other nodes' events too. Empty: this node's
+  // counters are the whole truth.
+  std::function<Result<Decimal>(std::string_view tenant, std::span<const std::string_view> types,
+                                Timestamp from, Timestamp to)>
+      stored_usage;
 };
 
 // Each adds one group of endpoints; web/openapi.json (served at /docs) says what they do.

@@ -124,6 +124,15 @@ HttpResponse quota_report(const ApiContext& api, const std::string& tenant) {
   auto entry = api.quotas.get(tenant);
   Timestamp now = api.clock.now();
   auto statuses = quota::quota_status(api.quotas, tenant, now);
+  if (api.stored_usage) {
+    // Summed meters as every node stored them; a gauge's level is this node's own.
+    for (quota::QuotaStatus& s : statuses) {
+      if (quota::is_gauge(s.meter)) continue;
+      auto used = api.stored_usage(tenant, quota::event_types_of(s.meter), s.period_start, s.resets_at);
+      if (!used) return problem(used.error());
+      quota::set_used(s, *used);
+    }
+  }
   bool exceeded = std::any_of(statuses.begin(), statuses.end(), [](const auto& s) { return s.exceeded; });
   JsonOut out;
   out.begin_object();
@@ -212,15 +221,20 @@ void add_quota_routes(Router& router, const ApiContext& api) {
       "GET", "/v1/alerts", Access::kKey,
       [&api](HttpRequest& req, const PathParams&, Responder& r) { list_alerts(api, req, r); },
       Runs::kInReadPool);
-  router.add("POST", "/quota/check", Access::kKey,
-             [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_check(api, req, r); });
-  router.add("GET", "/v1/tenants/{tenant}/quotas", Access::kKey,
-             [&api](HttpRequest& req, const PathParams& p, Responder& r) {
-               const std::string& tenant = p.at("tenant");
-               if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
-               if (auto hidden = hidden_unless_own(req, tenant)) return r(std::move(*hidden));
-               r(quota_report(api, tenant));
-             });
+  // From memory on the event loop; with a shared store they read it, so they go to the read pool.
+  Runs reads = api.stored_usage ? Runs::kInReadPool : Runs::kOnEventLoop;
+  router.add(
+      "POST", "/quota/check", Access::kKey,
+      [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_check(api, req, r); }, reads);
+  router.add(
+      "GET", "/v1/tenants/{tenant}/quotas", Access::kKey,
+      [&api](HttpRequest& req, const PathParams& p, Responder& r) {
+        const std::string& tenant = p.at("tenant");
+        if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
+        if (auto hidden = hidden_unless_own(req, tenant)) return r(std::move(*hidden));
+        r(quota_report(api, tenant));
+      },
+      reads);
   router.add(
       "PUT", "/v1/tenants/{tenant}/quotas", Access::kAdmin,
       [&api](HttpRequest& req, const PathParams& p, Responder& r) {

@@ -70,6 +70,22 @@ class Connection {
 // Appends `value` to a COPY text-format row, escaping what COPY treats specially.
 void copy_field(std::string& row, std::string_view value);
 
+// A text[] parameter: the values as an array literal, each quoted.
+template <class Strings>
+std::string text_array(const Strings& values) {
+  std::string out = "{";
+  for (std::string_view v : values) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : v) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 // Connections opened on demand and kept for reuse; a broken one is dropped on return.
 class ConnectionPool {
  public:

@@ -73,20 +73,106 @@ Result<Connection*> PgStore::writer() {
   return writer_.get();
 }
 
-Result<EventLog::AlreadyStored> PgStore::append(std::span<const Event> events) {
-  if (events.empty()) return AlreadyStored{};
+Status PgStore::begin_group() {
+  if (in_group_) return {};
   auto db = writer();
   if (!db) return fail(db.error());
-  Connection& conn = **db;
+  if (auto begun = (*db)->exec("BEGIN"); !begun) {
+    writer_.reset();  // libpq may not have noticed the server is gone: start afresh next time
+    return fail(begun.error());
+  }
+  in_group_ = true;
+  return {};
+}
+
+void PgStore::abort_group() {
+  // A connection that cannot even roll back is dropped: the next group opens a new one.
+  if (writer_ && (writer_->broken() || !writer_->exec("ROLLBACK"))) writer_.reset();
+  in_group_ = false;
+}
+
+Status PgStore::lock_tenants(std::span<const std::string> tenants) {
+  if (tenants.empty()) return {};
+  if (auto s = begin_group(); !s) return s;
+  // In the array's (sorted) order: every writer takes them in the same order.
+  Param params[] = {text_array(tenants)};
+  auto locked = writer_->query(
+      "SELECT pg_advisory_xact_lock(hashtextextended(t, 0)) FROM unnest($1::text[]) t", params);
+  if (!locked) {
+    abort_group();
+    return fail(locked.error());
+  }
+  return {};
+}
+
+namespace {
+
+constexpr const char* kStoredSum =
+    "SELECT coalesce(sum(quantity), 0) FROM usage_quarter_hour WHERE tenant_id = $1 AND event_type = "
+    "ANY($2::text[]) "
+    "AND bucket_start >= $3 AND bucket_start < $4";
+
+Result<Decimal> stored_sum_on(Connection& db, std::string_view tenant,
+                              std::span<const std::string_view> types, Timestamp from, Timestamp to) {
+  Param params[] = {std::string(tenant), text_array(types), std::to_string(to_unix_ms(from)),
+                    std::to_string(to_unix_ms(to))};
+  auto sum = db.query(kStoredSum, params);
+  if (!sum) return fail(sum.error());
+  return sum->decimal(0, 0, "a tenant's stored usage");
+}
+
+}  // namespace
+
+Result<std::optional<Decimal>> PgStore::locked_sum(std::string_view tenant,
+                                                   std::span<const std::string_view> types, Timestamp from,
+                                                   Timestamp to) {
+  if (!in_group_) return fail(Error::internal("locked_sum() without lock_tenants() first"));
+  auto sum = stored_sum_on(*writer_, tenant, types, from, to);
+  if (!sum) {
+    abort_group();
+    return fail(sum.error());
+  }
+  return std::optional<Decimal>(*sum);
+}
+
+Result<Decimal> PgStore::stored_sum(std::string_view tenant, std::span<const std::string_view> types,
+                                    Timestamp from, Timestamp to) {
+  auto db = pool_.borrow();
+  if (!db) return fail(db.error());
+  return stored_sum_on(**db, tenant, types, from, to);
+}
+
+Result<EventLog::AlreadyStored> PgStore::append(std::span<const Event> events) {
+  if (events.empty()) {
+    // Nothing to store: end the group lock_tenants() may have begun.
+    if (in_group_) {
+      in_group_ = false;
+      if (auto done = writer_->exec("COMMIT"); !done) {
+        writer_.reset();
+        return fail(done.error());
+      }
+    }
+    return AlreadyStored{};
+  }
+  // New months' partitions on a pooled connection: DDL here would end the group's transaction.
+  for (const Event& e : events) {
+    int month = month_key(e.timestamp);
+    if (months_.contains(month)) continue;
+    auto db = pool_.borrow();
+    if (!db) {
+      abort_group();
+      return fail(db.error());
+    }
+    if (auto s = ensure_partition(**db, month); !s) {
+      abort_group();
+      return fail(s.error());
+    }
+    months_.insert(month);
+  }
   std::string rows;
   rows.reserve(events.size() * 160);
   for (std::size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
-    int month = month_key(e.timestamp);
-    if (!months_.contains(month)) {
-      if (auto s = ensure_partition(conn, month); !s) return fail(s.error());
-      months_.insert(month);
-    }
     fmt::format_to(std::back_inserter(rows), "{}\t", i);
     copy_field(rows, e.id);
     rows += '\t';
@@ -98,22 +184,29 @@ Result<EventLog::AlreadyStored> PgStore::append(std::span<const Event> events) {
     copy_field(rows, e.metadata);
     rows += '\n';
   }
-  auto stored = in_transaction(conn, [&](Connection& tx) -> Result<AlreadyStored> {
-    if (auto s = tx.copy_in("COPY incoming FROM STDIN", rows); !s) return fail(s.error());
-    auto claimed = tx.exec(kAppend);
+  if (auto s = begin_group(); !s) return fail(s.error());
+  auto stored = [&]() -> Result<AlreadyStored> {
+    if (auto s = writer_->copy_in("COPY incoming FROM STDIN", rows); !s) return fail(s.error());
+    auto claimed = writer_->exec(kAppend);
     if (!claimed) return fail(claimed.error());
+    if (auto committed = writer_->exec("COMMIT"); !committed) return fail(committed.error());
     AlreadyStored already;
     for (int r = 0; r < claimed->size(); ++r)
       already.push_back(static_cast<std::size_t>(claimed->int64(r, 0)));
     return already;
-  });
-  if (stored) expire_claims(conn);
-  if (!stored && stored.error().code == ErrorCode::kInvalidArgument) {
-    // A rollup's CHECK: a stored usage sum plus this group's would leave the decimal range.
-    return fail(Error::invalid("quantity",
-                               "the stored usage sums these events add to would overflow (the largest is "
-                               "about 1.7e26); send smaller quantities"));
+  }();
+  if (!stored) {
+    abort_group();
+    if (stored.error().code == ErrorCode::kInvalidArgument) {
+      // A rollup's CHECK: a stored usage sum plus this group's would leave the decimal range.
+      return fail(Error::invalid("quantity",
+                                 "the stored usage sums these events add to would overflow (the largest is "
+                                 "about 1.7e26); send smaller quantities"));
+    }
+    return stored;
   }
+  in_group_ = false;
+  expire_claims(*writer_);
   return stored;
 }
 

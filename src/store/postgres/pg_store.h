@@ -52,6 +52,11 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
   Result<RowCursor> row_cursor() override { return RowCursor{}; }
   Result<std::int64_t> rows_after(const RowCursor&) override { return std::int64_t{0}; }
   Status scan_for_quotas(Timestamp since, const TypeFilter& summable, const EventVisitor& visit) override;
+  // An advisory lock per tenant in the group's transaction (begun here; append() ends it).
+  Status lock_tenants(std::span<const std::string> tenants) override;
+  // From the quarter-hour rollups, in the same transaction.
+  Result<std::optional<Decimal>> locked_sum(std::string_view tenant, std::span<const std::string_view> types,
+                                            Timestamp from, Timestamp to) override;
 
   // UsageStore (usage.cc)
   std::string_view name() const override { return "postgresql"; }
@@ -75,6 +80,10 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
   Result<std::vector<AlertRecord>> list_alerts(std::string_view tenant_id, std::size_t limit,
                                                bool pending_only) override;
 
+  // What a tenant stored of these event types in [from, to) (quarter hours), by every node.
+  Result<Decimal> stored_sum(std::string_view tenant, std::span<const std::string_view> types, Timestamp from,
+                             Timestamp to);
+
   // What changed through any node since `seen` (0: every tenant's settings), for the nodes to
   // follow.
   Result<SettingsChanges> settings_changed_since(std::int64_t seen);
@@ -84,7 +93,9 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
 
  private:
   explicit PgStore(PgOptions options);
-  Result<Connection*> writer();  // reconnected when broken
+  Result<Connection*> writer();  // reconnected when broken (never inside a group)
+  Status begin_group();          // BEGIN on the writer, unless a group is open
+  void abort_group();            // ROLLBACK of the open group, if any
   Result<std::int64_t> expire_ids(Connection& db, Timestamp cutoff, std::int64_t limit);
   void expire_claims(Connection& db);
   std::int64_t now_ms() const;
@@ -94,6 +105,7 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
   std::unique_ptr<Connection> writer_;  // append() only
   std::set<int> months_;                // partitions the writer knows exist
   Timestamp next_expiry_{};             // when append() next forgets claims past the window
+  bool in_group_ = false;               // the writer's transaction is open (lock_tenants, append)
 };
 
 }  // namespace meter::store::postgres
