@@ -11,6 +11,10 @@ class Postgres(PrivateServer):
     script = "postgres-test-server"
     name = "PostgreSQL"
 
+    def __init__(self, standby_of=None):
+        """With standby_of (a started Postgres), a streaming standby of it."""
+        super().__init__([str(standby_of.port)] if standby_of else [])
+
     @property
     def url(self):
         return "postgresql://meterd@127.0.0.1:%d/meterd" % self.port

@@ -19,15 +19,16 @@ class PrivateServer:
     script = None  # e.g. "clickhouse-test-server"
     name = None    # for messages
 
-    def __init__(self):
+    def __init__(self, start_args=()):
         self.dir = tempfile.mkdtemp(prefix="meterd-%s-" % self.script.split("-")[0])
         self.port = free_port()
+        self.start_args = list(start_args)  # after DIR PORT
         self.started_once = False
 
     def start(self):
         """Starts it; on a fresh instance, retries on other ports if its port was taken meanwhile."""
         for _ in range(5):
-            command = [os.path.join(SCRIPTS, self.script), "start", self.dir, str(self.port)]
+            command = [os.path.join(SCRIPTS, self.script), "start", self.dir, str(self.port)] + self.start_args
             if subprocess.run(command, stdout=subprocess.DEVNULL).returncode == 0:
                 self.started_once = True
                 return self
@@ -36,8 +37,13 @@ class PrivateServer:
             self.port = free_port()
         raise RuntimeError("could not start %s; see its logs in %s" % (self.name, self.dir))
 
+    def run(self, command, *args):
+        """Another command of the script, on this server's folder."""
+        subprocess.run([os.path.join(SCRIPTS, self.script), command, self.dir] + list(args), check=True,
+                       stdout=subprocess.DEVNULL)
+
     def stop(self):
-        subprocess.run([os.path.join(SCRIPTS, self.script), "stop", self.dir], check=True)
+        self.run("stop")
 
     def cleanup(self):
         self.stop()
