@@ -177,9 +177,10 @@ Status Server::listen() {
   ClickHouse* clickhouse = stores_->clickhouse.get();
   decltype(server::ApiContext::stored_usage) stored_usage;
   if (stores_->shared) {
-    stored_usage = [store = stores_->shared.get()](
-                       std::string_view tenant, std::span<const std::string_view> types, Timestamp from,
-                       Timestamp to) { return store->stored_sum(tenant, types, from, to); };
+    stored_usage = [shared = stores_->shared.get()](std::string_view tenant,
+                                                    std::span<const store::SumWindow> windows) {
+      return shared->stored_sums(tenant, windows);
+    };
   }
   api_ = std::make_unique<server::ApiContext>(server::ApiContext{
       *ingestor_, stores_->usage(), stores_->records(), clock_, limits, METER_VERSION, clock_.now(),

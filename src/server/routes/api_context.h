@@ -38,11 +38,11 @@ struct ApiContext {
   RejectCounts& rejects;
   const notify::WebhookNotifier* notifier = nullptr;
   std::filesystem::path web_dir;  // openapi.json, docs.html, node_modules/ (npm)
-  // With a store several nodes share: what a tenant stored of these event types in [from, to),
-  // by every node, so that quota answers count other nodes' events too. Empty: this node's
-  // counters are the whole truth.
-  std::function<Result<Decimal>(std::string_view tenant, std::span<const std::string_view> types,
-                                Timestamp from, Timestamp to)>
+  // With a store several nodes share: what a tenant stored in each window, by every node, so
+  // that quota answers count other nodes' events too. Empty: this node's counters are the whole
+  // truth.
+  std::function<Result<std::vector<Decimal>>(std::string_view tenant,
+                                             std::span<const store::SumWindow> windows)>
       stored_usage;
 };
 

@@ -135,11 +135,43 @@ Result<std::optional<Decimal>> PgStore::locked_sum(std::string_view tenant,
   return std::optional<Decimal>(*sum);
 }
 
-Result<Decimal> PgStore::stored_sum(std::string_view tenant, std::span<const std::string_view> types,
-                                    Timestamp from, Timestamp to) {
+Result<std::vector<Decimal>> PgStore::stored_sums(std::string_view tenant,
+                                                  std::span<const SumWindow> windows) {
+  if (windows.empty()) return std::vector<Decimal>();
+  // One pass over the tenant's quarter hours that any window covers; a FILTER per window.
+  std::vector<Param> params = {std::string(tenant)};
+  std::string sums;
+  Timestamp from = windows.front().from, to = windows.front().to;
+  for (const SumWindow& w : windows) {
+    params.push_back(text_array(w.types));
+    params.push_back(std::to_string(to_unix_ms(w.from)));
+    params.push_back(std::to_string(to_unix_ms(w.to)));
+    std::size_t n = params.size();
+    fmt::format_to(
+        std::back_inserter(sums),
+        "{}coalesce(sum(quantity) FILTER (WHERE event_type = ANY(${}::text[]) AND bucket_start >= ${} "
+        "AND bucket_start < ${}), 0)",
+        sums.empty() ? "" : ", ", n - 2, n - 1, n);
+    from = std::min(from, w.from);
+    to = std::max(to, w.to);
+  }
+  params.push_back(std::to_string(to_unix_ms(from)));
+  params.push_back(std::to_string(to_unix_ms(to)));
   auto db = pool_.borrow();
   if (!db) return fail(db.error());
-  return stored_sum_on(**db, tenant, types, from, to);
+  auto row = (*db)->query(
+      fmt::format("SELECT {} FROM usage_quarter_hour WHERE tenant_id = $1 AND bucket_start >= ${} "
+                  "AND bucket_start < ${}",
+                  sums, params.size() - 1, params.size()),
+      params);
+  if (!row) return fail(row.error());
+  std::vector<Decimal> out;
+  for (int c = 0; c < static_cast<int>(windows.size()); ++c) {
+    auto d = row->decimal(0, c, "a tenant's stored usage");
+    if (!d) return fail(d.error());
+    out.push_back(*d);
+  }
+  return out;
 }
 
 Result<EventLog::AlreadyStored> PgStore::append(std::span<const Event> events) {

@@ -80,9 +80,8 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
   Result<std::vector<AlertRecord>> list_alerts(std::string_view tenant_id, std::size_t limit,
                                                bool pending_only) override;
 
-  // What a tenant stored of these event types in [from, to) (quarter hours), by every node.
-  Result<Decimal> stored_sum(std::string_view tenant, std::span<const std::string_view> types, Timestamp from,
-                             Timestamp to);
+  // What a tenant stored in each window, by every node, in one query.
+  Result<std::vector<Decimal>> stored_sums(std::string_view tenant, std::span<const SumWindow> windows);
 
   // What changed through any node since `seen` (0: every tenant's settings), for the nodes to
   // follow.
