@@ -2,17 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cli/stores.h"
+
 namespace meter::cli {
 
 Status SettingsFollower::poll() {
   auto changes = store_.settings_changed_since(seen_);
   if (!changes) return fail(changes.error());
-  for (const auto& [tenant, settings] : changes->changed) {
-    if (!settings.quota) continue;  // a plan alone: read from the store when it is used
-    if (auto s = book_.set(tenant, *settings.quota); !s) {
-      spdlog::warn("tenant {}: {}; using the default quota settings", tenant, s.error().message);
-    }
-  }
+  apply_quota_settings(changes->changed, book_);
   if (seen_ > 0 && !changes->changed.empty()) {
     spdlog::info("quota settings of {} tenant(s) changed through another node", changes->changed.size());
   }

@@ -140,15 +140,20 @@ std::string key_store_flag(const config::Config& c) {
   return c.store_url.empty() ? "--data-dir " + c.data_dir.string() : std::string("--store URL");
 }
 
-Status load_quota_settings(store::TenantRecords& records, quota::QuotaBook& book) {
-  auto tenants = records.list_settings();
-  if (!tenants) return fail(tenants.error());
-  for (const auto& [tenant, settings] : *tenants) {
-    if (!settings.quota) continue;
+void apply_quota_settings(const std::vector<std::pair<std::string, store::TenantSettings>>& tenants,
+                          quota::QuotaBook& book) {
+  for (const auto& [tenant, settings] : tenants) {
+    if (!settings.quota) continue;  // a plan alone: read from the store when it is used
     if (auto s = book.set(tenant, *settings.quota); !s) {
       spdlog::warn("tenant {}: {}; using the default quota settings", tenant, s.error().message);
     }
   }
+}
+
+Status load_quota_settings(store::TenantRecords& records, quota::QuotaBook& book) {
+  auto tenants = records.list_settings();
+  if (!tenants) return fail(tenants.error());
+  apply_quota_settings(*tenants, book);
   return {};
 }
 

@@ -76,5 +76,8 @@ std::string key_store_flag(const config::Config& c);
 // Every tenant's quota settings from the records into the book; a tenant whose zone this build
 // does not know keeps the defaults' (logged).
 Status load_quota_settings(store::TenantRecords& records, quota::QuotaBook& book);
+// The same for settings already read (e.g. those changed through other nodes).
+void apply_quota_settings(const std::vector<std::pair<std::string, store::TenantSettings>>& tenants,
+                          quota::QuotaBook& book);
 
 }  // namespace meter::cli

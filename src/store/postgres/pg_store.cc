@@ -279,12 +279,6 @@ Status PgStore::scan_for_quotas(Timestamp since, const TypeFilter& summable, con
   return {};
 }
 
-Result<std::int64_t> PgStore::expire_ids(Timestamp cutoff, std::int64_t limit) {
-  auto db = pool_.borrow();
-  if (!db) return fail(db.error());
-  return expire_ids(**db, cutoff, limit);
-}
-
 Result<std::int64_t> PgStore::expire_ids(Connection& db, Timestamp cutoff, std::int64_t limit) {
   Param params[] = {std::to_string(to_unix_ms(cutoff)), std::to_string(limit)};
   auto deleted = db.query(

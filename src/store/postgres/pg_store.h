@@ -87,14 +87,12 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
   // follow.
   Result<SettingsChanges> settings_changed_since(std::int64_t seen);
 
-  // Forgets up to `limit` claims of ids received before `cutoff`; returns how many it forgot.
-  Result<std::int64_t> expire_ids(Timestamp cutoff, std::int64_t limit);
-
  private:
   explicit PgStore(PgOptions options);
   Result<Connection*> writer();  // reconnected when broken (never inside a group)
   Status begin_group();          // BEGIN on the writer, unless a group is open
   void abort_group();            // ROLLBACK of the open group, if any
+  // Forgets up to `limit` claims of ids received before `cutoff`; returns how many it forgot.
   Result<std::int64_t> expire_ids(Connection& db, Timestamp cutoff, std::int64_t limit);
   void expire_claims(Connection& db);
   std::int64_t now_ms() const;
