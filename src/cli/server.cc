@@ -211,9 +211,8 @@ Status Server::listen() {
 
   std::filesystem::path db_path = c_.data_dir / "meterd.db";
   std::string host = c_.listen.substr(0, c_.listen.rfind(':'));
-  std::string where = clickhouse        ? clickhouse->client.url() + ", local log " + db_path.string()
-                      : stores_->shared ? std::string("store.url")
-                                        : db_path.string();
+  std::string log = stores_->shared ? std::string("PostgreSQL (store.url)") : db_path.string();
+  std::string where = clickhouse ? clickhouse->client.url() + ", log " + log : log;
   std::printf("meterd %s serving http://%s:%u (store: %s at %s)\n", METER_VERSION, host.c_str(),
               static_cast<unsigned>(http_->port()), std::string(stores_->usage().name()).c_str(),
               where.c_str());

@@ -40,25 +40,29 @@ ingest::ShipperOptions shipper_options(const config::Config& c, store::clickhous
 
 }  // namespace
 
-ClickHouse::ClickHouse(const config::Config& c, store::sqlite::SqliteStore& local, Clock& clock)
+ClickHouse::ClickHouse(const config::Config& c, store::ShipLog& log, Clock& clock)
     : client(client_options(c)),
       ship_client(ship_client_options(c)),
       usage(client, c.clickhouse_database),
       ship_target(ship_client, c.clickhouse_database),
-      shipper(local, ship_target, clock, shipper_options(c, ship_client)) {}
+      shipper(log, ship_target, clock, shipper_options(c, ship_client)) {}
 
 namespace {
 
+void check_clickhouse_schema(Stores& stores, StoreUse use) {
+  if (use == StoreUse::kServe) return;  // the shipper creates it once ClickHouse answers
+  // Not fatal when ClickHouse is down: events are acknowledged into the log and wait there; the
+  // shipper creates the schema first thing once ClickHouse answers.
+  if (auto s = stores.clickhouse->shipper.prepare(); !s) {
+    spdlog::warn("ClickHouse schema not checked: {}; events wait in the log, shipping retries",
+                 s.error().message);
+  }
+}
+
 // PostgreSQL instead of the embedded store: the node keeps nothing in the data folder, so it
 // takes no lock there (any number of nodes may run on one machine).
-std::optional<Stores> open_shared(const config::Config& c, Clock& clock) {
+std::optional<Stores> open_shared(const config::Config& c, Clock& clock, StoreUse use) {
   Stores stores;
-  if (!c.clickhouse_host.empty() && !c.offline) {
-    spdlog::critical(
-        "store.url (PostgreSQL) with clickhouse.host is not supported yet: events cannot be shipped from "
-        "PostgreSQL to ClickHouse in this version. Unset one of them (docs/postgresql.md)");
-    return std::nullopt;
-  }
   auto shared = store::postgres::PgStore::open(
       {c.store_url, c.store_timeout, &clock, std::chrono::days(c.dedupe_window_days)});
   if (!shared) {
@@ -67,13 +71,22 @@ std::optional<Stores> open_shared(const config::Config& c, Clock& clock) {
     return std::nullopt;
   }
   stores.shared = std::move(*shared);
+  if (c.clickhouse_host.empty() || c.offline) return stores;
+  auto ship_log = store::postgres::PgShipLog::open({c.store_url, c.store_timeout});
+  if (!ship_log) {
+    spdlog::critical("cannot open the PostgreSQL outbox to ClickHouse: {}", ship_log.error().message);
+    return std::nullopt;
+  }
+  stores.shared_ship_log = std::move(*ship_log);
+  stores.clickhouse = std::make_unique<ClickHouse>(c, *stores.shared_ship_log, clock);
+  check_clickhouse_schema(stores, use);
   return stores;
 }
 
 }  // namespace
 
 std::optional<Stores> open_stores(const config::Config& c, Clock& clock, StoreUse use) {
-  if (!c.store_url.empty()) return open_shared(c, clock);
+  if (!c.store_url.empty()) return open_shared(c, clock, use);
   Stores stores;
   std::filesystem::path db_path = c.data_dir / "meterd.db";
   bool may_create = use == StoreUse::kServe || use == StoreUse::kCreate;
@@ -110,13 +123,7 @@ std::optional<Stores> open_stores(const config::Config& c, Clock& clock, StoreUs
     return stores;
   }
   stores.clickhouse = std::make_unique<ClickHouse>(c, *stores.local, clock);
-  if (use == StoreUse::kServe) return stores;
-  // Not fatal when ClickHouse is down: events are acknowledged into the local log and wait
-  // there; the shipper creates the schema first thing once ClickHouse answers.
-  if (auto s = stores.clickhouse->shipper.prepare(); !s) {
-    spdlog::warn("ClickHouse schema not checked: {}; events wait in the local log, shipping retries",
-                 s.error().message);
-  }
+  check_clickhouse_schema(stores, use);
   return stores;
 }
 

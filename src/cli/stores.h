@@ -11,6 +11,7 @@
 #include "quota/quota_book.h"
 #include "store/clickhouse/clickhouse_usage_store.h"
 #include "store/postgres/pg_store.h"
+#include "store/postgres/ship_log.h"
 #include "store/sqlite/data_dir_lock.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -19,7 +20,8 @@ namespace meter::cli {
 // The ClickHouse side: a client for queries, one for shipping (so that a large insert never
 // holds up a usage query), the usage store that answers from ClickHouse, and the shipper.
 struct ClickHouse {
-  ClickHouse(const config::Config& c, store::sqlite::SqliteStore& local, Clock& clock);
+  // `log`: where the shipper reads (the embedded store, or PostgreSQL's outbox).
+  ClickHouse(const config::Config& c, store::ShipLog& log, Clock& clock);
 
   store::clickhouse::Client client;
   store::clickhouse::Client ship_client;
@@ -41,11 +43,13 @@ enum class StoreUse {
 // The stores the configuration asks for: the embedded one (DATA_DIR/meterd.db: the event log
 // and the tenant records, and usage unless ClickHouse answers it), or instead PostgreSQL when
 // store.url is set (shared by several nodes); plus ClickHouse when clickhouse.host is set and
-// OFFLINE is not.
+// OFFLINE is not (shipped from the embedded log, or from PostgreSQL's outbox by one node at a
+// time).
 struct Stores {
   std::optional<store::sqlite::DataDirLock> lock;  // kept first: released after the stores close
   std::unique_ptr<store::sqlite::SqliteStore> local;
   std::unique_ptr<store::postgres::PgStore> shared;
+  std::unique_ptr<store::postgres::PgShipLog> shared_ship_log;  // with shared and ClickHouse
   std::unique_ptr<ClickHouse> clickhouse;
 
   store::EventLog& log() { return shared ? static_cast<store::EventLog&>(*shared) : *local; }

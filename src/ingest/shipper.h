@@ -65,6 +65,8 @@ class Shipper {
 
   // The backlog as the local log holds it now (not as of the last poll).
   Result<store::Backlog> backlog() { return log_.backlog(); }
+  // False while another node ships from the same (shared) log.
+  bool ships_here() const { return log_.ships_here(); }
   // True while a shipment has been in flight longer than options.timeout: a hung backend.
   bool stalled() const;
 

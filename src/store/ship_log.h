@@ -46,6 +46,9 @@ class ShipLog {
   virtual Status confirm_shipment(const Shipment& shipment) = 0;
 
   virtual Result<Backlog> backlog() = 0;
+
+  // False while another process ships from the same log (PostgreSQL: another node does).
+  virtual bool ships_here() const { return true; }
 };
 
 }  // namespace meter::store

@@ -53,6 +53,7 @@ void add_health_routes(Router& router, const ApiContext& api) {
       out.key("backend").begin_object();
       out.key("contacted").boolean(shipped.contacted.load());
       out.key("reachable").boolean(in.reachable);
+      out.key("ships_here").boolean(api.shipper->ships_here());
       std::int64_t events = 0, oldest_seconds = 0;
       if (*backlog) {
         events = (*backlog)->events;

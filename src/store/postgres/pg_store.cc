@@ -15,13 +15,16 @@ namespace {
 constexpr const char* kIncoming = R"sql(
 CREATE TEMP TABLE IF NOT EXISTS incoming (
   pos integer NOT NULL, id text NOT NULL, tenant_id text NOT NULL, event_type text NOT NULL,
-  quantity numeric NOT NULL, ts bigint NOT NULL, received_at bigint NOT NULL, metadata text NOT NULL
+  quantity numeric NOT NULL, ts bigint NOT NULL, received_at bigint NOT NULL, metadata text NOT NULL,
+  month integer NOT NULL
 ) ON COMMIT DELETE ROWS)sql";
 
 // The group in one statement (one round trip): claims its ids in event_ids, stores the events
 // whose claim succeeded in the partitions and adds them to the three rollups; answers the
 // positions of the others (already claimed by another writer). Sorted, so that concurrent
-// groups lock ids and rollup rows in one order and cannot deadlock.
+// groups lock ids and rollup rows in one order and cannot deadlock. When the database ships to
+// ClickHouse (ship_state), the events carry the group's number and the group is queued for
+// the shipper, per month (schema.cc, version 2).
 std::string rollup_upsert(const char* table, std::int64_t bucket_ms) {
   return fmt::format(
       "{0}_added AS (INSERT INTO {0} (tenant_id, bucket_start, event_type, quantity, events) "
@@ -37,8 +40,12 @@ const std::string kAppend = fmt::format(
     "SELECT tenant_id, id, received_at FROM incoming ORDER BY tenant_id, id "
     "ON CONFLICT DO NOTHING RETURNING tenant_id, id),\n"
     "fresh AS (SELECT i.* FROM incoming i JOIN claimed c ON c.tenant_id = i.tenant_id AND c.id = i.id),\n"
-    "stored AS (INSERT INTO usage_events (id, tenant_id, event_type, quantity, ts, received_at, metadata) "
-    "SELECT id, tenant_id, event_type, quantity, ts, received_at, metadata FROM fresh),\n"
+    "shipping AS (SELECT nextval('ship_groups') AS g FROM ship_state LIMIT 1),\n"
+    "stored AS (INSERT INTO usage_events (id, tenant_id, event_type, quantity, ts, received_at, metadata, "
+    "ship_group) SELECT id, tenant_id, event_type, quantity, ts, received_at, metadata, "
+    "(SELECT g FROM shipping) FROM fresh),\n"
+    "queued AS (INSERT INTO ship_queue (group_id, month, events, received_at) "
+    "SELECT s.g, f.month, count(*), max(f.received_at) FROM fresh f, shipping s GROUP BY s.g, f.month),\n"
     "{},\n{},\n{}\n"
     "SELECT pos FROM incoming i WHERE NOT EXISTS "
     "(SELECT 1 FROM claimed c WHERE c.tenant_id = i.tenant_id AND c.id = i.id) ORDER BY pos",
@@ -214,7 +221,7 @@ Result<EventLog::AlreadyStored> PgStore::append(std::span<const Event> events) {
     fmt::format_to(std::back_inserter(rows), "\t{}\t{}\t{}\t", e.quantity.to_string(),
                    to_unix_ms(e.timestamp), to_unix_ms(e.received_at));
     copy_field(rows, e.metadata);
-    rows += '\n';
+    fmt::format_to(std::back_inserter(rows), "\t{}\n", month_key(e.timestamp));
   }
   if (auto s = begin_group(); !s) return fail(s.error());
   auto stored = [&]() -> Result<AlreadyStored> {

@@ -83,6 +83,31 @@ CREATE TABLE quota_alerts (
 );
 )sql";
 
+// Version 2: the outbox to ClickHouse (ship_log.h). Once ship_state has a row (a node started
+// with ClickHouse), every group's transaction tags its events with a group number and queues
+// (group, month); one node at a time ships a run of groups and deletes their queue rows. The
+// partial index costs nothing while nothing is shipped.
+constexpr const char* kVersion2 = R"sql(
+ALTER TABLE usage_events ADD COLUMN ship_group bigint;
+CREATE INDEX usage_events_ship_group ON usage_events (ship_group) WHERE ship_group IS NOT NULL;
+CREATE SEQUENCE ship_groups;
+CREATE TABLE ship_state (target text PRIMARY KEY, enabled_at bigint NOT NULL);
+CREATE TABLE ship_queue (
+  group_id    bigint  NOT NULL,
+  month       integer NOT NULL,
+  events      bigint  NOT NULL,
+  received_at bigint  NOT NULL,
+  PRIMARY KEY (month, group_id)
+);
+CREATE TABLE ship_in_flight (
+  batch_id   text     PRIMARY KEY,
+  month      integer  NOT NULL,
+  groups     bigint[] NOT NULL,
+  events     bigint   NOT NULL,
+  started_at bigint   NOT NULL  -- the server's clock, in Unix milliseconds
+);
+)sql";
+
 std::string rollup_table(const char* table) {
   return fmt::format(R"sql(
 CREATE TABLE {0} (
@@ -122,6 +147,9 @@ Result<MigrationReport> migrate(Connection& db) {
       for (const char* table : {"usage_quarter_hour", "usage_hourly", "usage_daily"})
         ddl += rollup_table(table);
       if (auto s = tx.exec(ddl); !s) return fail(s.error());
+    }
+    if (report.from_version < 2) {
+      if (auto s = tx.exec(kVersion2); !s) return fail(s.error());
     }
     if (report.from_version < kSchemaVersion) {
       if (auto s = tx.exec(

@@ -9,7 +9,7 @@
 namespace meter::store::postgres {
 
 // The schema version this build writes; docs/postgresql.md shows the tables.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 struct MigrationReport {
   int from_version = 0;  // 0: the database was empty
@@ -23,6 +23,9 @@ Result<MigrationReport> migrate(Connection& db);
 
 // The advisory lock key under which DDL runs (migrations, new monthly partitions).
 inline constexpr long long kDdlLock = 0x6d65746572640001;  // "meterd" 1
+
+// The session advisory lock the node that ships to ClickHouse holds (ship_log.h).
+inline constexpr long long kShipLock = 0x6d65746572640002;  // "meterd" 2
 
 // The raw-event partition for the UTC month YYYYMM exists afterwards (created under kDdlLock).
 Status ensure_partition(Connection& db, int month);

@@ -178,8 +178,11 @@ Status PgStore::drop_month(int month) {
   std::string from = ms(month_start(month));
   std::string to = ms(next_window(Window::kMonth, month_start(month)));
   auto dropped = in_transaction(**db, [&](Connection& tx) -> Result<Rows> {
-    std::string sql = fmt::format("SELECT pg_advisory_xact_lock({}); DROP TABLE IF EXISTS usage_events_{};\n",
-                                  kDdlLock, month);
+    // The month's queue for ClickHouse goes with its events (retention drops ClickHouse's first).
+    std::string sql = fmt::format(
+        "SELECT pg_advisory_xact_lock({0}); DROP TABLE IF EXISTS usage_events_{1};\n"
+        "DELETE FROM ship_queue WHERE month = {1}; DELETE FROM ship_in_flight WHERE month = {1};\n",
+        kDdlLock, month);
     for (const char* table : {"usage_quarter_hour", "usage_hourly", "usage_daily"}) {
       sql += fmt::format("DELETE FROM {} WHERE bucket_start >= {} AND bucket_start < {};\n", table, from, to);
     }
