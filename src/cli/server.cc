@@ -178,8 +178,8 @@ Status Server::listen() {
   decltype(server::ApiContext::stored_usage) stored_usage;
   if (stores_->shared) {
     stored_usage = [shared = stores_->shared.get()](std::string_view tenant,
-                                                    std::span<const store::SumWindow> windows) {
-      return shared->stored_sums(tenant, windows);
+                                                    std::span<const store::UsageWindow> windows) {
+      return shared->stored_usage(tenant, windows);
     };
   }
   api_ = std::make_unique<server::ApiContext>(server::ApiContext{

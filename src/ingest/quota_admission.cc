@@ -96,12 +96,12 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
 
 Status QuotaAdmission::prepare(std::span<const Event* const> group) {
   if (shared_ == nullptr) return {};
-  // The counters of the group's hard-limited, summed meters, and their tenants.
+  // The counters of the group's hard-limited meters, and their tenants.
   std::vector<quota::CounterKey> keys;
   std::vector<std::string> tenants;
   for (const Event* e : group) {
     auto meter = quota::meter_of(e->event_type);
-    if (!meter || quota::is_gauge(*meter)) continue;
+    if (!meter) continue;
     const quota::QuotaBook::Entry* entry = book_.get(e->tenant_id);
     if (entry->quota.enforcement != quota::Enforcement::kHard) continue;
     for (Period period : {Period::kDay, Period::kMonth}) {
@@ -123,8 +123,10 @@ Status QuotaAdmission::prepare(std::span<const Event* const> group) {
   for (const quota::CounterKey& key : keys) {
     const quota::QuotaBook::Entry* entry = book_.get(key.tenant);
     Timestamp start = from_unix_ms(key.period_start_ms);
-    auto stored = shared_->locked_sum(key.tenant, quota::event_types_of(key.meter), start,
-                                      entry->zone.period_end(key.period, start));
+    // A gauge's counter is its largest reading, a summed meter's the sum.
+    auto stored = shared_->locked_usage(
+        key.tenant, {quota::event_types_of(key.meter), start, entry->zone.period_end(key.period, start),
+                     quota::is_gauge(key.meter)});
     if (!stored) return fail(stored.error());
     if (*stored) book_.set_used(key, **stored);
   }

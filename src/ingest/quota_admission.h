@@ -23,8 +23,8 @@ class QuotaAdmission final : public Admission {
       : book_(book), alerts_(alerts), thresholds_(std::move(thresholds)) {}
 
   // With a log several writers share: before each group, the hard-mode tenants it touches are
-  // locked in the log and their counters set to what every writer stored (summed meters; a gauge
-  // stays this writer's own), so writers racing at a hard limit never pass it together.
+  // locked in the log and their counters set to what every writer stored (a sum, or a gauge's
+  // largest reading), so writers racing at a hard limit never pass it together.
   void share_counters(store::EventLog* log) { shared_ = log; }
   Status prepare(std::span<const Event* const> group) override;
 

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/event.h"
 #include "core/time.h"
+#include "store/usage_window.h"
 
 namespace meter::store {
 
@@ -63,14 +64,12 @@ class EventLog {
 
   // A shared log (several writers store into it, each deciding hard quotas) locks the tenants'
   // stored usage against the other writers until the next append() ends, committed or not; a
-  // writer then reads it with locked_sum() and decides on exact figures. `tenants` sorted, so
-  // writers cannot deadlock. A log with one writer has nothing to lock, and locked_sum() nullopt.
+  // writer then reads it with locked_usage() and decides on exact figures. `tenants` sorted, so
+  // writers cannot deadlock. A log with one writer has nothing to lock, and locked_usage() nullopt.
   virtual Status lock_tenants(std::span<const std::string> /*tenants*/) { return {}; }
-  // Under that lock: the sum of the quantities the tenant stored of these event types with
-  // timestamps in [from, to) (both on a quarter hour).
-  virtual Result<std::optional<Decimal>> locked_sum(std::string_view /*tenant*/,
-                                                    std::span<const std::string_view> /*types*/,
-                                                    Timestamp /*from*/, Timestamp /*to*/) {
+  // Under that lock: what the tenant stored in the window, by every writer.
+  virtual Result<std::optional<Decimal>> locked_usage(std::string_view /*tenant*/,
+                                                      const UsageWindow& /*window*/) {
     return std::optional<Decimal>();
   }
 };

@@ -26,13 +26,6 @@ struct UsageQuery {
   Window window = Window::kDay;
 };
 
-// A sum of some event types' quantities over [from, to) (both on a quarter hour).
-struct SumWindow {
-  std::span<const std::string_view> types;
-  Timestamp from;
-  Timestamp to;
-};
-
 struct UsageRow {
   Timestamp bucket_start;
   std::string event_type;

@@ -157,6 +157,26 @@ class PostgresTest(unittest.TestCase):
                 self.assertEqual(str(check["quotas"]["queries"]["used"]), "100", check)
                 self.assertFalse(check["within_quota"] and not check["at_limit"], check)
 
+    # Verifies a hard gauge limit holds across nodes: a level stored through one node counts on
+    # the other, which refuses a reading above the limit and reports that level in /quota/check.
+    def test_gauge_limit_holds_across_nodes(self):
+        with self.node() as a, self.node() as b:
+            status, _, body = a.request("PUT", "/v1/tenants/acme/quotas", {"storage_gb": 10, "enforcement": "hard"})
+            self.assertEqual(status, 200, body)
+            self.assertTrue(wait_until(
+                lambda: str(b.get("/v1/tenants/acme/quotas")[2]["quotas"]["storage_gb"]["limit"]) == "10", timeout=1),
+                b.get("/v1/tenants/acme/quotas")[2])
+            reading = {"tenant_id": "acme", "event_type": "storage_gb"}
+            self.assertEqual(a.post("/track", dict(reading, id="s1", quantity="9.5"))[0], 200)
+            check = b.post("/quota/check", {"tenant_id": "acme"})[2]
+            self.assertEqual(str(check["quotas"]["storage_gb"]["used"]), "9.5", check)
+            status, _, body = b.post("/track", dict(reading, id="s2", quantity="10.5"))
+            self.assertEqual(status, 429, body)  # this node stored nothing itself: the level is a's
+            self.assertEqual(b.post("/track", dict(reading, id="s3", quantity="10"))[0], 200)
+            check = a.post("/quota/check", {"tenant_id": "acme"})[2]
+            self.assertEqual(str(check["quotas"]["storage_gb"]["used"]), "10", check)
+            self.assertEqual(sorted(self.pg.ids()), ["s1", "s3"])
+
     # Verifies that with three nodes behind haproxy and one killed with SIGKILL under load, every
     # event the clients sent is stored exactly once after they resend what was not acknowledged.
     def test_node_killed_behind_haproxy(self):

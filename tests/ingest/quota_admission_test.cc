@@ -56,9 +56,9 @@ class OtherWritersLog final : public store::EventLog {
     locked.assign(tenants.begin(), tenants.end());
     return {};
   }
-  Result<std::optional<Decimal>> locked_sum(std::string_view, std::span<const std::string_view> types,
-                                            Timestamp, Timestamp) override {
-    EXPECT_EQ(types.front(), "query");
+  Result<std::optional<Decimal>> locked_usage(std::string_view, const store::UsageWindow& window) override {
+    EXPECT_EQ(window.types.front(), "query");
+    EXPECT_FALSE(window.peak);
     return std::optional<Decimal>(stored);
   }
   std::vector<std::string> locked;

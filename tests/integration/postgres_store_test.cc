@@ -182,6 +182,39 @@ TEST_F(PostgresTest, TwoNodesStoreEachIdOnce) {
   EXPECT_EQ(reported, 2 * 20 * 150 - distinct);
 }
 
+// Verifies what a node reads of a tenant's stored usage counts every node's events: sums of
+// summed meters, and the largest reading of a gauge, in the window asked and no other.
+TEST_F(PostgresTest, StoredUsageCountsEveryNode) {
+  auto a = open_store();
+  auto b = open_store();
+  ASSERT_TRUE(a && b);
+  Timestamp at = *parse_rfc3339("2026-11-20T10:07:00Z");
+  ASSERT_TRUE(a->append(std::vector<Event>{make_event("acme", "a1", "storage_gb", "9.5", at),
+                                           make_event("acme", "a2", "query", "2", at)}));
+  ASSERT_TRUE(b->append(std::vector<Event>{make_event("acme", "b1", "storage_gb", "3", at),
+                                           make_event("acme", "b2", "query", "5", at + std::chrono::hours(1)),
+                                           make_event("other", "b3", "storage_gb", "50", at)}));
+  std::string_view storage[] = {"storage_gb"};
+  std::string_view queries[] = {"query"};
+  Timestamp day = *parse_rfc3339("2026-11-20T00:00:00Z");
+  Timestamp next = day + std::chrono::hours(24);
+  store::UsageWindow windows[] = {{storage, day, next, true},
+                                  {queries, day, next, false},
+                                  {queries, day, at + std::chrono::minutes(8), false}};
+  auto used = b->stored_usage("acme", windows);
+  ASSERT_TRUE(used) << used.error().message;
+  EXPECT_EQ((*used)[0], *Decimal::parse("9.5"));
+  EXPECT_EQ((*used)[1], *Decimal::parse("7"));
+  EXPECT_EQ((*used)[2], *Decimal::parse("2"));
+
+  std::string tenants[] = {"acme"};
+  ASSERT_TRUE(b->lock_tenants(tenants));
+  auto locked = b->locked_usage("acme", windows[0]);
+  ASSERT_TRUE(locked && *locked) << (locked ? "nullopt" : locked.error().message);
+  EXPECT_EQ(**locked, *Decimal::parse("9.5"));
+  ASSERT_TRUE(b->append({}));  // ends the group
+}
+
 // Verifies a plan change and a quota change made through two nodes at once both stick.
 TEST_F(PostgresTest, SettingsChangedThroughTwoNodesBothStick) {
   auto a = open_store();

@@ -18,6 +18,7 @@
 #include "server/router.h"
 #include "store/tenant_records.h"
 #include "store/usage_store.h"
+#include "store/usage_window.h"
 
 namespace meter::server {
 
@@ -42,7 +43,7 @@ struct ApiContext {
   // that quota answers count other nodes' events too. Empty: this node's counters are the whole
   // truth.
   std::function<Result<std::vector<Decimal>>(std::string_view tenant,
-                                             std::span<const store::SumWindow> windows)>
+                                             std::span<const store::UsageWindow> windows)>
       stored_usage;
 };
 

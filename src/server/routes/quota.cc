@@ -125,17 +125,15 @@ HttpResponse quota_report(const ApiContext& api, const std::string& tenant) {
   Timestamp now = api.clock.now();
   auto statuses = quota::quota_status(api.quotas, tenant, now);
   if (api.stored_usage) {
-    // Summed meters as every node stored them, in one query; a gauge's level is this node's own.
-    std::vector<quota::QuotaStatus*> summed;
-    std::vector<store::SumWindow> windows;
+    // Every meter as all nodes stored it (sums, gauges' largest readings), in one query.
+    std::vector<store::UsageWindow> windows;
     for (quota::QuotaStatus& s : statuses) {
-      if (quota::is_gauge(s.meter)) continue;
-      summed.push_back(&s);
-      windows.push_back({quota::event_types_of(s.meter), s.period_start, s.resets_at});
+      windows.push_back(
+          {quota::event_types_of(s.meter), s.period_start, s.resets_at, quota::is_gauge(s.meter)});
     }
     auto used = api.stored_usage(tenant, windows);
     if (!used) return problem(used.error());
-    for (std::size_t i = 0; i < summed.size(); ++i) quota::set_used(*summed[i], (*used)[i]);
+    for (std::size_t i = 0; i < statuses.size(); ++i) quota::set_used(statuses[i], (*used)[i]);
   }
   bool exceeded = std::any_of(statuses.begin(), statuses.end(), [](const auto& s) { return s.exceeded; });
   JsonOut out;

@@ -25,14 +25,15 @@ CREATE TEMP TABLE IF NOT EXISTS incoming (
 // groups lock ids and rollup rows in one order and cannot deadlock. When the database ships to
 // ClickHouse (ship_state), the events carry the group's number and the group is queued for
 // the shipper, per month (schema.cc, version 2).
-std::string rollup_upsert(const char* table, std::int64_t bucket_ms) {
+std::string rollup_upsert(const char* table, std::int64_t bucket_ms, bool peak = false) {
   return fmt::format(
-      "{0}_added AS (INSERT INTO {0} (tenant_id, bucket_start, event_type, quantity, events) "
-      "SELECT tenant_id, ts - ((ts % {1}) + {1}) % {1}, event_type, sum(quantity), count(*) FROM fresh "
+      "{0}_added AS (INSERT INTO {0} (tenant_id, bucket_start, event_type, quantity, events{2}) "
+      "SELECT tenant_id, ts - ((ts % {1}) + {1}) % {1}, event_type, sum(quantity), count(*){3} FROM fresh "
       "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
       "ON CONFLICT (tenant_id, bucket_start, event_type) DO UPDATE SET "
-      "quantity = {0}.quantity + excluded.quantity, events = {0}.events + excluded.events)",
-      table, bucket_ms);
+      "quantity = {0}.quantity + excluded.quantity, events = {0}.events + excluded.events{4})",
+      table, bucket_ms, peak ? ", peak" : "", peak ? ", max(quantity)" : "",
+      peak ? fmt::format(", peak = greatest({}.peak, excluded.peak)", table) : "");
 }
 
 const std::string kAppend = fmt::format(
@@ -49,7 +50,7 @@ const std::string kAppend = fmt::format(
     "{},\n{},\n{}\n"
     "SELECT pos FROM incoming i WHERE NOT EXISTS "
     "(SELECT 1 FROM claimed c WHERE c.tenant_id = i.tenant_id AND c.id = i.id) ORDER BY pos",
-    rollup_upsert("usage_quarter_hour", 900'000), rollup_upsert("usage_hourly", 3'600'000),
+    rollup_upsert("usage_quarter_hour", 900'000, true), rollup_upsert("usage_hourly", 3'600'000),
     rollup_upsert("usage_daily", 86'400'000));
 
 }  // namespace
@@ -114,63 +115,34 @@ Status PgStore::lock_tenants(std::span<const std::string> tenants) {
 
 namespace {
 
-constexpr const char* kStoredSum =
-    "SELECT coalesce(sum(quantity), 0) FROM usage_quarter_hour WHERE tenant_id = $1 AND event_type = "
-    "ANY($2::text[]) "
-    "AND bucket_start >= $3 AND bucket_start < $4";
-
-Result<Decimal> stored_sum_on(Connection& db, std::string_view tenant,
-                              std::span<const std::string_view> types, Timestamp from, Timestamp to) {
-  Param params[] = {std::string(tenant), text_array(types), std::to_string(to_unix_ms(from)),
-                    std::to_string(to_unix_ms(to))};
-  auto sum = db.query(kStoredSum, params);
-  if (!sum) return fail(sum.error());
-  return sum->decimal(0, 0, "a tenant's stored usage");
-}
-
-}  // namespace
-
-Result<std::optional<Decimal>> PgStore::locked_sum(std::string_view tenant,
-                                                   std::span<const std::string_view> types, Timestamp from,
-                                                   Timestamp to) {
-  if (!in_group_) return fail(Error::internal("locked_sum() without lock_tenants() first"));
-  auto sum = stored_sum_on(*writer_, tenant, types, from, to);
-  if (!sum) {
-    abort_group();
-    return fail(sum.error());
-  }
-  return std::optional<Decimal>(*sum);
-}
-
-Result<std::vector<Decimal>> PgStore::stored_sums(std::string_view tenant,
-                                                  std::span<const SumWindow> windows) {
+// What the tenant stored in each window, in one pass over the quarter hours any window covers:
+// a FILTER per window, summing quantities (or the peaks of a gauge's).
+Result<std::vector<Decimal>> usage_in_windows(Connection& db, std::string_view tenant,
+                                              std::span<const UsageWindow> windows) {
   if (windows.empty()) return std::vector<Decimal>();
-  // One pass over the tenant's quarter hours that any window covers; a FILTER per window.
   std::vector<Param> params = {std::string(tenant)};
-  std::string sums;
+  std::string columns;
   Timestamp from = windows.front().from, to = windows.front().to;
-  for (const SumWindow& w : windows) {
+  for (const UsageWindow& w : windows) {
     params.push_back(text_array(w.types));
     params.push_back(std::to_string(to_unix_ms(w.from)));
     params.push_back(std::to_string(to_unix_ms(w.to)));
     std::size_t n = params.size();
-    fmt::format_to(
-        std::back_inserter(sums),
-        "{}coalesce(sum(quantity) FILTER (WHERE event_type = ANY(${}::text[]) AND bucket_start >= ${} "
-        "AND bucket_start < ${}), 0)",
-        sums.empty() ? "" : ", ", n - 2, n - 1, n);
+    fmt::format_to(std::back_inserter(columns),
+                   "{}coalesce({}({}) FILTER (WHERE event_type = ANY(${}::text[]) AND bucket_start >= ${} "
+                   "AND bucket_start < ${}), 0)",
+                   columns.empty() ? "" : ", ", w.peak ? "max" : "sum", w.peak ? "peak" : "quantity", n - 2,
+                   n - 1, n);
     from = std::min(from, w.from);
     to = std::max(to, w.to);
   }
   params.push_back(std::to_string(to_unix_ms(from)));
   params.push_back(std::to_string(to_unix_ms(to)));
-  auto db = pool_.borrow();
-  if (!db) return fail(db.error());
-  auto row = (*db)->query(
-      fmt::format("SELECT {} FROM usage_quarter_hour WHERE tenant_id = $1 AND bucket_start >= ${} "
-                  "AND bucket_start < ${}",
-                  sums, params.size() - 1, params.size()),
-      params);
+  auto row =
+      db.query(fmt::format("SELECT {} FROM usage_quarter_hour WHERE tenant_id = $1 AND bucket_start >= ${} "
+                           "AND bucket_start < ${}",
+                           columns, params.size() - 1, params.size()),
+               params);
   if (!row) return fail(row.error());
   std::vector<Decimal> out;
   for (int c = 0; c < static_cast<int>(windows.size()); ++c) {
@@ -179,6 +151,25 @@ Result<std::vector<Decimal>> PgStore::stored_sums(std::string_view tenant,
     out.push_back(*d);
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::optional<Decimal>> PgStore::locked_usage(std::string_view tenant, const UsageWindow& window) {
+  if (!in_group_) return fail(Error::internal("locked_usage() without lock_tenants() first"));
+  auto used = usage_in_windows(*writer_, tenant, std::span(&window, 1));
+  if (!used) {
+    abort_group();
+    return fail(used.error());
+  }
+  return std::optional<Decimal>(used->front());
+}
+
+Result<std::vector<Decimal>> PgStore::stored_usage(std::string_view tenant,
+                                                   std::span<const UsageWindow> windows) {
+  auto db = pool_.borrow();
+  if (!db) return fail(db.error());
+  return usage_in_windows(**db, tenant, windows);
 }
 
 Result<EventLog::AlreadyStored> PgStore::append(std::span<const Event> events) {

@@ -55,8 +55,7 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
   // An advisory lock per tenant in the group's transaction (begun here; append() ends it).
   Status lock_tenants(std::span<const std::string> tenants) override;
   // From the quarter-hour rollups, in the same transaction.
-  Result<std::optional<Decimal>> locked_sum(std::string_view tenant, std::span<const std::string_view> types,
-                                            Timestamp from, Timestamp to) override;
+  Result<std::optional<Decimal>> locked_usage(std::string_view tenant, const UsageWindow& window) override;
 
   // UsageStore (usage.cc)
   std::string_view name() const override { return "postgresql"; }
@@ -81,7 +80,7 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
                                                bool pending_only) override;
 
   // What a tenant stored in each window, by every node, in one query.
-  Result<std::vector<Decimal>> stored_sums(std::string_view tenant, std::span<const SumWindow> windows);
+  Result<std::vector<Decimal>> stored_usage(std::string_view tenant, std::span<const UsageWindow> windows);
 
   // What changed through any node since `seen` (0: every tenant's settings), for the nodes to
   // follow.

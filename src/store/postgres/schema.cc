@@ -83,10 +83,10 @@ CREATE TABLE quota_alerts (
 );
 )sql";
 
-// Version 2: the outbox to ClickHouse (ship_log.h). Once ship_state has a row (a node started
-// with ClickHouse), every group's transaction tags its events with a group number and queues
-// (group, month); one node at a time ships a run of groups and deletes their queue rows. The
-// partial index costs nothing while nothing is shipped.
+// Version 2: gauges' peaks in the quarter-hour rollup, and the outbox to ClickHouse (ship_log.h). Once
+// ship_state has a row (a node started with ClickHouse), every group's transaction tags its events with a
+// group number and queues (group, month); one node at a time ships a run of groups and deletes their queue
+// rows. The partial index costs nothing while nothing is shipped.
 constexpr const char* kVersion2 = R"sql(
 ALTER TABLE usage_events ADD COLUMN ship_group bigint;
 CREATE INDEX usage_events_ship_group ON usage_events (ship_group) WHERE ship_group IS NOT NULL;
@@ -99,6 +99,13 @@ CREATE TABLE ship_queue (
   received_at bigint  NOT NULL,
   PRIMARY KEY (month, group_id)
 );
+-- A gauge's largest reading per quarter hour, so that every node decides gauge limits on the
+-- level any node stored.
+ALTER TABLE usage_quarter_hour ADD COLUMN peak numeric NOT NULL DEFAULT 0;
+UPDATE usage_quarter_hour q SET peak = m.peak FROM (
+  SELECT tenant_id, ts - ((ts % 900000) + 900000) % 900000 AS bucket_start, event_type, max(quantity) AS peak
+  FROM usage_events GROUP BY 1, 2, 3) m
+WHERE q.tenant_id = m.tenant_id AND q.bucket_start = m.bucket_start AND q.event_type = m.event_type;
 CREATE TABLE ship_in_flight (
   batch_id   text     PRIMARY KEY,
   month      integer  NOT NULL,
