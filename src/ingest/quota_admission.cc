@@ -96,39 +96,61 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
 
 Status QuotaAdmission::prepare(std::span<const Event* const> group) {
   if (shared_ == nullptr) return {};
-  // The counters of the group's hard-limited meters, and their tenants.
-  std::vector<quota::CounterKey> keys;
+  // The counters of the group's limited meters: hard-mode ones every group (their tenants
+  // locked), soft-mode ones at most every kSoftRefresh per tenant (for alerts only).
+  struct Key {
+    quota::CounterKey key;
+    bool hard;
+    Timestamp at;  // the first event's arrival: when an alert found here says it fired
+  };
+  std::vector<Key> keys;
   std::vector<std::string> tenants;
+  auto now = std::chrono::steady_clock::now();
+  if (soft_refreshed_.size() > 100'000) soft_refreshed_.clear();  // bounded; a refresh comes early
   for (const Event* e : group) {
     auto meter = quota::meter_of(e->event_type);
     if (!meter) continue;
     const quota::QuotaBook::Entry* entry = book_.get(e->tenant_id);
-    if (entry->quota.enforcement != quota::Enforcement::kHard) continue;
+    bool hard = entry->quota.enforcement == quota::Enforcement::kHard;
+    if (!hard) {
+      if (alerts_ == nullptr) continue;
+      auto [it, fresh] = soft_refreshed_.try_emplace(e->tenant_id, now);
+      if (!fresh && now - it->second < kSoftRefresh) continue;
+      it->second = now;  // this group refreshes the tenant (the next one within the interval does not)
+    }
     for (Period period : {Period::kDay, Period::kMonth}) {
       if (!entry->quota[*meter].of(period)) continue;
       auto view = quota::counter_key_view(e->tenant_id, *meter, entry->zone, period, e->timestamp);
-      if (std::find_if(keys.begin(), keys.end(), [&](const quota::CounterKey& k) {
-            return quota::CounterKeyView(k) == view;
-          }) != keys.end()) {
+      if (std::find_if(keys.begin(), keys.end(),
+                       [&](const Key& k) { return quota::CounterKeyView(k.key) == view; }) != keys.end()) {
         continue;
       }
-      keys.push_back({e->tenant_id, *meter, period, view.period_start_ms});
-      tenants.push_back(e->tenant_id);
+      keys.push_back({{e->tenant_id, *meter, period, view.period_start_ms}, hard, e->received_at});
+      if (hard) tenants.push_back(e->tenant_id);
     }
   }
   if (keys.empty()) return {};
   std::sort(tenants.begin(), tenants.end());
   tenants.erase(std::unique(tenants.begin(), tenants.end()), tenants.end());
   if (auto s = shared_->lock_tenants(tenants); !s) return s;
-  for (const quota::CounterKey& key : keys) {
-    const quota::QuotaBook::Entry* entry = book_.get(key.tenant);
-    Timestamp start = from_unix_ms(key.period_start_ms);
+  for (const Key& k : keys) {
+    const quota::QuotaBook::Entry* entry = book_.get(k.key.tenant);
+    Timestamp start = from_unix_ms(k.key.period_start_ms);
     // A gauge's counter is its largest reading, a summed meter's the sum.
     auto stored = shared_->locked_usage(
-        key.tenant, {quota::event_types_of(key.meter), start, entry->zone.period_end(key.period, start),
-                     quota::is_gauge(key.meter)});
+        k.key.tenant, {quota::event_types_of(k.key.meter), start, entry->zone.period_end(k.key.period, start),
+                       quota::is_gauge(k.key.meter)});
     if (!stored) return fail(stored.error());
-    if (*stored) book_.set_used(key, **stored);
+    if (!*stored) continue;
+    Decimal before = book_.used(k.key);
+    book_.set_used(k.key, **stored);
+    // Thresholds other nodes' events crossed: fired here, once the group commits (the alerts
+    // table keeps one per crossing, whichever node records it first).
+    const auto& limit = entry->quota[k.key.meter].of(k.key.period);
+    if (alerts_ == nullptr || !limit || **stored <= before) continue;
+    for (int t : quota::crossed_thresholds(before, **stored, *limit, thresholds_)) {
+      pending_alerts_.push_back({k.key.tenant, k.key.meter, k.key.period, start, t, **stored, *limit, k.at});
+    }
   }
   last_found_ = {};  // counters may have been created: look the tenant up afresh
   return {};

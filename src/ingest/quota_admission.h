@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <unordered_map>
 #include <vector>
 
 #include "ingest/ingestor.h"
@@ -24,7 +26,9 @@ class QuotaAdmission final : public Admission {
 
   // With a log several writers share: before each group, the hard-mode tenants it touches are
   // locked in the log and their counters set to what every writer stored (a sum, or a gauge's
-  // largest reading), so writers racing at a hard limit never pass it together.
+  // largest reading), so writers racing at a hard limit never pass it together. Soft-mode
+  // tenants' counters are set the same way at most every kSoftRefresh, without a lock, so that
+  // threshold alerts follow what every writer stored.
   void share_counters(store::EventLog* log) { shared_ = log; }
   Status prepare(std::span<const Event* const> group) override;
 
@@ -56,7 +60,9 @@ class QuotaAdmission final : public Admission {
     Timestamp at;
   };
   std::vector<SoftSum> soft_;  // soft-mode sums of the group, applied by settle()
-  std::string last_tenant_;    // the last tenant looked up, and its settings and usage
+  static constexpr std::chrono::seconds kSoftRefresh{1};
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> soft_refreshed_;  // by tenant
+  std::string last_tenant_;  // the last tenant looked up, and its settings and usage
   quota::QuotaBook::Tenant last_found_;
 };
 

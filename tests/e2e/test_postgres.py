@@ -177,6 +177,21 @@ class PostgresTest(unittest.TestCase):
             self.assertEqual(str(check["quotas"]["storage_gb"]["used"]), "10", check)
             self.assertEqual(sorted(self.pg.ids()), ["s1", "s3"])
 
+    # Verifies a soft-mode threshold alert follows what every node stored: 45 queries through
+    # each of two nodes pass 80 % of a limit of 100 once, and the alert is recorded once.
+    def test_alert_thresholds_count_every_node(self):
+        with self.node() as a, self.node() as b:
+            status, _, body = a.request("PUT", "/v1/tenants/acme/quotas", {"queries_per_day": 100})
+            self.assertEqual(status, 200, body)
+            self.assertTrue(wait_until(
+                lambda: str(b.get("/v1/tenants/acme/quotas")[2]["quotas"]["queries"]["limit"]) == "100", timeout=1))
+            for node, prefix in ((a, "a"), (b, "b")):
+                events = [{"id": "%s%d" % (prefix, i), "tenant_id": "acme", "event_type": "query", "quantity": 1}
+                          for i in range(45)]
+                self.assertEqual(node.post("/v1/events", events)[0], 200)
+            alerts = self.pg.query("SELECT threshold, used FROM quota_alerts WHERE tenant_id = 'acme'")
+            self.assertEqual(alerts, [["80", "90"]])
+
     # Verifies that with three nodes behind haproxy and one killed with SIGKILL under load, every
     # event the clients sent is stored exactly once after they resend what was not acknowledged.
     def test_node_killed_behind_haproxy(self):

@@ -86,6 +86,46 @@ TEST(QuotaAdmission, SharedLogCountersComeFromEveryWriter) {
   EXPECT_FALSE(admission.admit(group[1]));
 }
 
+class CollectedAlerts final : public quota::AlertSink {
+ public:
+  void fire(quota::Alert alert) override { fired.push_back(std::move(alert)); }
+  std::vector<quota::Alert> fired;
+};
+
+// Verifies that with a shared log a soft-mode tenant's counters follow what every writer stored
+// (read without a lock, at most once a second), and that a threshold other writers' events
+// crossed fires once the group is stored.
+TEST(QuotaAdmission, SoftTenantsAlertOnWhatEveryWriterStored) {
+  quota::QuotaBook book(quota::TenantQuota{});
+  quota::TenantQuota soft;
+  soft[quota::Meter::kQueries].per_day = *Decimal::parse("100");
+  ASSERT_TRUE(book.set("soft", soft));
+  OtherWritersLog log;
+  log.stored = *Decimal::parse("85");
+  CollectedAlerts alerts;
+  QuotaAdmission admission(book, &alerts);
+  admission.share_counters(&log);
+  Event e = query("soft", "1");
+  const Event* group[] = {&e};
+  ASSERT_TRUE(admission.prepare(group));
+  EXPECT_TRUE(log.locked.empty());
+  EXPECT_FALSE(admission.admit(e));
+  EXPECT_TRUE(alerts.fired.empty());  // not before the group is stored
+  admission.settle();
+  ASSERT_EQ(alerts.fired.size(), 1u);
+  EXPECT_EQ(alerts.fired[0].threshold_percent, 80);
+  EXPECT_EQ(alerts.fired[0].used.to_string(), "85");
+  auto entry = book.get("soft");
+  auto day = quota::counter_key("soft", quota::Meter::kQueries, entry->zone, quota::Period::kDay, kNow);
+  EXPECT_EQ(book.used(day).to_string(), "86");
+
+  log.stored = *Decimal::parse("99");  // more from the others, within the second: not read yet
+  ASSERT_TRUE(admission.prepare(group));
+  admission.settle();
+  EXPECT_EQ(book.used(day).to_string(), "86");
+  EXPECT_EQ(alerts.fired.size(), 1u);
+}
+
 // Verifies an event a shared log had already stored is taken back out of the day and month
 // sums, while a gauge keeps the level it reached.
 TEST(QuotaAdmission, UncountTakesBackSumsNotGaugeLevels) {

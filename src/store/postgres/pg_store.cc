@@ -156,7 +156,7 @@ Result<std::vector<Decimal>> usage_in_windows(Connection& db, std::string_view t
 }  // namespace
 
 Result<std::optional<Decimal>> PgStore::locked_usage(std::string_view tenant, const UsageWindow& window) {
-  if (!in_group_) return fail(Error::internal("locked_usage() without lock_tenants() first"));
+  if (auto s = begin_group(); !s) return fail(s.error());  // unlocked tenants are read in it too
   auto used = usage_in_windows(*writer_, tenant, std::span(&window, 1));
   if (!used) {
     abort_group();
