@@ -177,9 +177,12 @@ Status Server::listen() {
   ClickHouse* clickhouse = stores_->clickhouse.get();
   decltype(server::ApiContext::stored_usage) stored_usage;
   if (stores_->shared) {
-    stored_usage = [shared = stores_->shared.get()](std::string_view tenant,
-                                                    std::span<const store::UsageWindow> windows) {
-      return shared->stored_usage(tenant, windows);
+    usage_cache_ =
+        std::make_unique<store::postgres::UsageCache>(*stores_->shared, c_.store_url, c_.store_timeout);
+    usage_cache_->start();
+    stored_usage = [cache = usage_cache_.get()](std::string_view tenant,
+                                                std::span<const store::UsageWindow> windows) {
+      return cache->stored_usage(tenant, windows);
     };
   }
   api_ = std::make_unique<server::ApiContext>(server::ApiContext{
@@ -232,6 +235,7 @@ void Server::stop() {
   }
   if (stores_ && stores_->clickhouse) stores_->clickhouse->shipper.stop();
   if (follower_) follower_->stop();
+  if (usage_cache_) usage_cache_->stop();
   if (ingesting_) {
     spdlog::info("stopped; every acknowledged event is stored ({} accepted this run)",
                  ingestor_->counters().accepted.load());

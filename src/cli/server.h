@@ -21,6 +21,7 @@
 #include "server/read_pool.h"
 #include "server/router.h"
 #include "server/routes/api_context.h"
+#include "store/postgres/usage_cache.h"
 
 namespace meter::cli {
 
@@ -59,6 +60,7 @@ class Server {
   std::optional<Stores> stores_;
   std::unique_ptr<quota::QuotaBook> quotas_;
   std::unique_ptr<SettingsFollower> follower_;  // with PostgreSQL: settings changed through other nodes
+  std::unique_ptr<store::postgres::UsageCache> usage_cache_;  // with PostgreSQL: what /quota/check reads
   std::unique_ptr<notify::WebhookNotifier> notifier_;
   std::unique_ptr<ingest::QuotaAdmission> admission_;
   ingest::InMemoryDedupeIndex dedupe_;

@@ -11,6 +11,7 @@
 #include "store/postgres/key_store.h"
 #include "store/postgres/pg_store.h"
 #include "store/postgres/schema.h"
+#include "store/postgres/usage_cache.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/events.h"
 #include "support/postgres_server.h"
@@ -213,6 +214,49 @@ TEST_F(PostgresTest, StoredUsageCountsEveryNode) {
   ASSERT_TRUE(locked && *locked) << (locked ? "nullopt" : locked.error().message);
   EXPECT_EQ(**locked, *Decimal::parse("9.5"));
   ASSERT_TRUE(b->append({}));  // ends the group
+}
+
+// Verifies the node's cache of stored usage answers repeated reads without PostgreSQL, and that
+// a group another node commits for the tenant (and only for it) drops its entry, so the next
+// read counts it.
+TEST_F(PostgresTest, UsageCacheFollowsEveryNodesCommits) {
+  auto a = open_store();
+  auto b = open_store();
+  ASSERT_TRUE(a && b);
+  store::postgres::UsageCache cache(*a, server_->url(db_), std::chrono::seconds(10));
+  cache.start();
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!cache.listening() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(cache.listening());
+
+  Timestamp at = *parse_rfc3339("2026-11-20T10:07:00Z");
+  std::string_view queries[] = {"query"};
+  Timestamp day = *parse_rfc3339("2026-11-20T00:00:00Z");
+  store::UsageWindow window[] = {{queries, day, day + std::chrono::hours(24), false}};
+  auto read = [&](std::string_view tenant) {
+    auto used = cache.stored_usage(tenant, window);
+    EXPECT_TRUE(used) << used.error().message;
+    return used ? used->front().to_string() : "";
+  };
+  ASSERT_TRUE(a->append(std::vector<Event>{make_event("acme", "a1", "query", "2", at)}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a's own notification arrives
+  EXPECT_EQ(read("acme"), "2");
+  EXPECT_EQ(read("acme"), "2");
+  EXPECT_EQ(cache.hits(), 1u);
+
+  ASSERT_TRUE(b->append(std::vector<Event>{make_event("other", "b1", "query", "5", at)}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(read("acme"), "2");
+  EXPECT_EQ(cache.hits(), 2u);  // another tenant's commit leaves acme's entry
+
+  ASSERT_TRUE(b->append(std::vector<Event>{make_event("acme", "b2", "query", "5", at)}));
+  auto seen = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (read("acme") != "7" && std::chrono::steady_clock::now() < seen)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(read("acme"), "7");
+  cache.stop();
+  EXPECT_FALSE(cache.listening());
 }
 
 // Verifies a plan change and a quota change made through two nodes at once both stick.

@@ -1,6 +1,7 @@
 #include "store/postgres/connection.h"
 
 #include <fmt/format.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -76,6 +77,26 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& url,
 }
 
 Connection::~Connection() { PQfinish(conn_); }
+
+Result<std::vector<std::string>> Connection::notifications(std::chrono::milliseconds wait) {
+  std::vector<std::string> payloads;
+  auto collect = [&] {
+    while (PGnotify* n = PQnotifies(conn_)) {
+      payloads.emplace_back(n->extra);
+      PQfreemem(n);
+    }
+  };
+  collect();  // some may have come with an earlier statement's answer
+  if (!payloads.empty()) return payloads;
+  pollfd fd{PQsocket(conn_), POLLIN, 0};
+  if (fd.fd < 0) return fail(Error::unavailable("postgresql: the listening connection is closed"));
+  if (::poll(&fd, 1, static_cast<int>(wait.count())) > 0 && PQconsumeInput(conn_) == 0) {
+    return fail(
+        Error::unavailable("postgresql: the listening connection broke: " + trimmed(PQerrorMessage(conn_))));
+  }
+  collect();
+  return payloads;
+}
 
 Result<Rows> Connection::check(PGresult* result, std::string_view what) {
   ExecStatusType status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;

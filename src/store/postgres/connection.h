@@ -59,6 +59,10 @@ class Connection {
   // COPY ... FROM STDIN with `data` in COPY's text format (see copy_field()).
   Status copy_in(std::string_view copy_sql, std::string_view data);
 
+  // The payloads of notifications (LISTEN) that arrive within `wait`; empty when none did.
+  // Fails when the connection broke.
+  Result<std::vector<std::string>> notifications(std::chrono::milliseconds wait);
+
   bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
 
  private:

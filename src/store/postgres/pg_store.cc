@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "store/postgres/schema.h"
+#include "store/postgres/usage_cache.h"
 
 namespace meter::store::postgres {
 namespace {
@@ -52,6 +53,12 @@ const std::string kAppend = fmt::format(
     "(SELECT 1 FROM claimed c WHERE c.tenant_id = i.tenant_id AND c.id = i.id) ORDER BY pos",
     rollup_upsert("usage_quarter_hour", 900'000, true), rollup_upsert("usage_hourly", 3'600'000),
     rollup_upsert("usage_daily", 86'400'000));
+
+// Tells every node's UsageCache, at commit, whose stored usage changed (usage_cache.h).
+const std::string kNotify = fmt::format(
+    "SELECT pg_notify('{}', CASE WHEN length(t) > 7900 THEN '*' ELSE t END) "
+    "FROM (SELECT string_agg(DISTINCT tenant_id, E'\\n') AS t FROM incoming) s;\n",
+    kUsageChannel);
 
 }  // namespace
 
@@ -217,7 +224,7 @@ Result<EventLog::AlreadyStored> PgStore::append(std::span<const Event> events) {
   if (auto s = begin_group(); !s) return fail(s.error());
   auto stored = [&]() -> Result<AlreadyStored> {
     if (auto s = writer_->copy_in("COPY incoming FROM STDIN", rows); !s) return fail(s.error());
-    auto claimed = writer_->exec(kAppend);
+    auto claimed = writer_->exec(kNotify + kAppend);
     if (!claimed) return fail(claimed.error());
     if (auto committed = writer_->exec("COMMIT"); !committed) return fail(committed.error());
     AlreadyStored already;
