@@ -176,6 +176,7 @@ Status Server::listen() {
   limits.max_metadata_depth = c_.max_metadata_depth;
   ClickHouse* clickhouse = stores_->clickhouse.get();
   decltype(server::ApiContext::stored_usage) stored_usage;
+  decltype(server::ApiContext::cached_usage) cached_usage;
   if (stores_->shared) {
     usage_cache_ =
         std::make_unique<store::postgres::UsageCache>(*stores_->shared, c_.store_url, c_.store_timeout);
@@ -184,11 +185,15 @@ Status Server::listen() {
                                                 std::span<const store::UsageWindow> windows) {
       return cache->stored_usage(tenant, windows);
     };
+    cached_usage = [cache = usage_cache_.get()](std::string_view tenant,
+                                                std::span<const store::UsageWindow> windows) {
+      return cache->cached(tenant, windows);
+    };
   }
   api_ = std::make_unique<server::ApiContext>(server::ApiContext{
       *ingestor_, stores_->usage(), stores_->records(), clock_, limits, METER_VERSION, clock_.now(),
       *price_book_, *quotas_, rate_limiter_.get(), clickhouse ? &clickhouse->shipper : nullptr, *invoicer_,
-      rejects_, notifier_.get(), web_dir(c_), std::move(stored_usage)});
+      rejects_, notifier_.get(), web_dir(c_), std::move(stored_usage), std::move(cached_usage)});
 
   router_ = std::make_unique<server::Router>(authenticator_.get());
   router_->set_read_pool(read_pool_.get());

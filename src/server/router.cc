@@ -76,7 +76,12 @@ void Router::add(std::string method, std::string pattern, Access access, RouteFn
   std::vector<std::string> segments;
   for (auto s : split_path(pattern)) segments.emplace_back(s);
   routes_.push_back({std::move(method), std::move(pattern), std::move(segments), access, std::move(fn), runs,
-                     std::make_shared<Histogram>()});
+                     std::make_shared<Histogram>(), nullptr});
+}
+
+void Router::add(std::string method, std::string pattern, Access access, FastRouteFn fast, RouteFn fn) {
+  add(std::move(method), std::move(pattern), access, std::move(fn), Runs::kInReadPool);
+  routes_.back().fast = std::move(fast);
 }
 
 std::optional<HttpResponse> Router::authorize(const Route& route, HttpRequest& request) {
@@ -159,6 +164,7 @@ void Router::handle(HttpRequest request, Responder respond) {
     latency->observe(std::chrono::steady_clock::now() - start);
     inner.later(std::move(build));
   });
+  if (route.fast && route.fast(request, request.path_params, timed)) return;
   if (route.runs == Runs::kInReadPool && read_pool_ != nullptr) {
     std::string caller = caller_of(request, request.path_params);
     read_pool_->submit(

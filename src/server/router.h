@@ -17,6 +17,9 @@ namespace meter::server {
 using PathParams = std::map<std::string, std::string, std::less<>>;
 
 using RouteFn = std::function<void(HttpRequest&, const PathParams&, Responder&)>;
+// Answers on the event loop when it can do so without blocking (returns true), else leaves the
+// responder alone and returns false.
+using FastRouteFn = std::function<bool(HttpRequest&, const PathParams&, Responder&)>;
 
 // Who may call a route: anyone, any valid key (tenant scoping is then the route's job), or
 // admin keys only.
@@ -39,6 +42,8 @@ class Router : public HttpHandler {
 
   void add(std::string method, std::string pattern, Access access, RouteFn fn,
            Runs runs = Runs::kOnEventLoop);
+  // A read-pool route that first tries `fast` on the event loop (e.g. from a cache).
+  void add(std::string method, std::string pattern, Access access, FastRouteFn fast, RouteFn fn);
 
   // Routes added with Runs::kInReadPool run there; without a pool (tests), on the event loop.
   void set_read_pool(ReadPool* pool) { read_pool_ = pool; }
@@ -62,6 +67,7 @@ class Router : public HttpHandler {
     RouteFn fn;
     Runs runs;
     std::shared_ptr<Histogram> latency;  // shared: a route is copied while routes_ grows
+    FastRouteFn fast;                    // tried on the event loop first, if set
   };
   std::optional<HttpResponse> authorize(const Route& route, HttpRequest& request);
 

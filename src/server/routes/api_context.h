@@ -45,6 +45,10 @@ struct ApiContext {
   std::function<Result<std::vector<Decimal>>(std::string_view tenant,
                                              std::span<const store::UsageWindow> windows)>
       stored_usage;
+  // The same from memory when the node has it (never blocks; nullopt: ask stored_usage).
+  std::function<std::optional<std::vector<Decimal>>(std::string_view tenant,
+                                                    std::span<const store::UsageWindow> windows)>
+      cached_usage;
 };
 
 // Each adds one group of endpoints; web/openapi.json (served at /docs) says what they do.

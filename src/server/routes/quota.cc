@@ -120,7 +120,12 @@ void write_statuses(JsonOut& out, const std::vector<quota::QuotaStatus>& statuse
 
 // The live quota status of one tenant: the Python service's /quota/check answer, also GET
 // /v1/tenants/{t}/quotas.
-HttpResponse quota_report(const ApiContext& api, const std::string& tenant) {
+// How a quota answer may learn what other nodes stored: by reading the shared store (blocks),
+// or only from the node's cache (nullopt when it does not hold the tenant).
+enum class Lookup { kMayBlock, kCacheOnly };
+
+std::optional<HttpResponse> quota_report(const ApiContext& api, const std::string& tenant,
+                                         Lookup lookup = Lookup::kMayBlock) {
   auto entry = api.quotas.get(tenant);
   Timestamp now = api.clock.now();
   auto statuses = quota::quota_status(api.quotas, tenant, now);
@@ -131,8 +136,15 @@ HttpResponse quota_report(const ApiContext& api, const std::string& tenant) {
       windows.push_back(
           {quota::event_types_of(s.meter), s.period_start, s.resets_at, quota::is_gauge(s.meter)});
     }
-    auto used = api.stored_usage(tenant, windows);
-    if (!used) return problem(used.error());
+    std::optional<std::vector<Decimal>> used;
+    if (lookup == Lookup::kCacheOnly) {
+      if (api.cached_usage) used = api.cached_usage(tenant, windows);
+      if (!used) return std::nullopt;
+    } else {
+      auto read = api.stored_usage(tenant, windows);
+      if (!read) return problem(read.error());
+      used = std::move(*read);
+    }
     for (std::size_t i = 0; i < statuses.size(); ++i) quota::set_used(statuses[i], (*used)[i]);
   }
   bool exceeded = std::any_of(statuses.begin(), statuses.end(), [](const auto& s) { return s.exceeded; });
@@ -162,14 +174,33 @@ HttpResponse quota_report(const ApiContext& api, const std::string& tenant) {
   return out.response();
 }
 
-void quota_check(const ApiContext& api, HttpRequest& request, Responder& respond) {
+// Answers, unless `lookup` is kCacheOnly and the tenant is not cached (then returns false
+// and leaves `respond` alone).
+bool answer_report(const ApiContext& api, const std::string& tenant, Responder& respond, Lookup lookup) {
+  auto report = quota_report(api, tenant, lookup);
+  if (!report) return false;
+  respond(std::move(*report));
+  return true;
+}
+
+bool quota_check(const ApiContext& api, HttpRequest& request, Responder& respond,
+                 Lookup lookup = Lookup::kMayBlock) {
   auto body = JsonBody::parse(request.body);
-  if (!body) return respond(problem(body.error()));
-  if (auto s = body->only({"tenant_id"}); !s) return respond(problem(s.error()));
+  if (!body) return respond(problem(body.error())), true;
+  if (auto s = body->only({"tenant_id"}); !s) return respond(problem(s.error())), true;
   auto tenant = body_tenant(*body, request);
-  if (!tenant) return respond(problem(tenant.error()));
-  if (auto hidden = hidden_unless_own(request, *tenant)) return respond(std::move(*hidden));
-  respond(quota_report(api, *tenant));
+  if (!tenant) return respond(problem(tenant.error())), true;
+  if (auto hidden = hidden_unless_own(request, *tenant)) return respond(std::move(*hidden)), true;
+  return answer_report(api, *tenant, respond, lookup);
+}
+
+// GET /v1/tenants/{t}/quotas, the same way.
+bool tenant_quotas(const ApiContext& api, HttpRequest& request, const PathParams& p, Responder& respond,
+                   Lookup lookup = Lookup::kMayBlock) {
+  const std::string& tenant = p.at("tenant");
+  if (auto bad = bad_path_tenant(tenant)) return respond(std::move(*bad)), true;
+  if (auto hidden = hidden_unless_own(request, tenant)) return respond(std::move(*hidden)), true;
+  return answer_report(api, tenant, respond, lookup);
 }
 
 // GET /v1/alerts: quota alerts, newest first; a tenant key sees its own only.
@@ -223,20 +254,28 @@ void add_quota_routes(Router& router, const ApiContext& api) {
       "GET", "/v1/alerts", Access::kKey,
       [&api](HttpRequest& req, const PathParams&, Responder& r) { list_alerts(api, req, r); },
       Runs::kInReadPool);
-  // From memory on the event loop; with a shared store they read it, so they go to the read pool.
-  Runs reads = api.stored_usage ? Runs::kInReadPool : Runs::kOnEventLoop;
-  router.add(
-      "POST", "/quota/check", Access::kKey,
-      [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_check(api, req, r); }, reads);
-  router.add(
-      "GET", "/v1/tenants/{tenant}/quotas", Access::kKey,
-      [&api](HttpRequest& req, const PathParams& p, Responder& r) {
-        const std::string& tenant = p.at("tenant");
-        if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
-        if (auto hidden = hidden_unless_own(req, tenant)) return r(std::move(*hidden));
-        r(quota_report(api, tenant));
-      },
-      reads);
+  // From memory on the event loop; with a shared store they read it in the read pool, unless
+  // the node's cache has the tenant (then on the event loop too).
+  if (api.stored_usage) {
+    router.add(
+        "POST", "/quota/check", Access::kKey,
+        [&api](HttpRequest& req, const PathParams&, Responder& r) {
+          return quota_check(api, req, r, Lookup::kCacheOnly);
+        },
+        [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_check(api, req, r); });
+    router.add(
+        "GET", "/v1/tenants/{tenant}/quotas", Access::kKey,
+        [&api](HttpRequest& req, const PathParams& p, Responder& r) {
+          return tenant_quotas(api, req, p, r, Lookup::kCacheOnly);
+        },
+        [&api](HttpRequest& req, const PathParams& p, Responder& r) { tenant_quotas(api, req, p, r); });
+  } else {
+    router.add("POST", "/quota/check", Access::kKey,
+               [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_check(api, req, r); });
+    router.add(
+        "GET", "/v1/tenants/{tenant}/quotas", Access::kKey,
+        [&api](HttpRequest& req, const PathParams& p, Responder& r) { tenant_quotas(api, req, p, r); });
+  }
   router.add(
       "PUT", "/v1/tenants/{tenant}/quotas", Access::kAdmin,
       [&api](HttpRequest& req, const PathParams& p, Responder& r) {

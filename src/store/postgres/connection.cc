@@ -112,7 +112,8 @@ Result<Rows> Connection::check(PGresult* result, std::string_view what) {
 
 Result<Rows> Connection::exec(std::string_view sql) {
   if (PQsendQuery(conn_, std::string(sql).c_str()) == 0) return check(nullptr, "statement");
-  // Several statements answer with one result each: keep the first failure, else the last rows.
+  // Several statements answer with one result each: keep the first failure, else the last
+  // rows (of the last statement that returns rows, so that a COMMIT may follow a query).
   std::optional<Rows> last;
   std::optional<Error> error;
   while (PGresult* r = PQgetResult(conn_)) {
@@ -120,10 +121,11 @@ Result<Rows> Connection::exec(std::string_view sql) {
       PQclear(r);
       continue;
     }
+    bool tuples = PQresultStatus(r) == PGRES_TUPLES_OK;
     auto checked = check(r, "statement");
     if (!checked)
       error = checked.error();
-    else
+    else if (tuples || !last || last->columns() == 0)
       last = std::move(*checked);
   }
   if (error) return fail(*error);

@@ -24,6 +24,7 @@ class Rows {
  public:
   explicit Rows(PGresult* result) : result_(result, &PQclear) {}
   int size() const { return PQntuples(result_.get()); }
+  int columns() const { return PQnfields(result_.get()); }
   bool null(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
   std::string_view text(int row, int column) const {
     return {PQgetvalue(result_.get(), row, column),
@@ -52,11 +53,13 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // One or more statements without parameters; the last one's rows.
+  // One or more statements without parameters; the rows of the last one that returns rows
+  // (else the last one's empty result).
   Result<Rows> exec(std::string_view sql);
   // One statement with text parameters ($1, $2, ...).
   Result<Rows> query(const std::string& sql, std::span<const Param> params);
-  // COPY ... FROM STDIN with `data` in COPY's text format (see copy_field()).
+  // COPY ... FROM STDIN with `data` in COPY's text format (see copy_field()). `copy_sql` may
+  // begin with other statements ("BEGIN; COPY ...").
   Status copy_in(std::string_view copy_sql, std::string_view data);
 
   // The payloads of notifications (LISTEN) that arrive within `wait`; empty when none did.

@@ -38,18 +38,26 @@ bool UsageCache::listening() const {
   return listening_;
 }
 
+std::optional<std::vector<Decimal>> UsageCache::cached(std::string_view tenant,
+                                                       std::span<const UsageWindow> windows) {
+  std::string key = window_key(windows);
+  MutexLock lock(mutex_);
+  if (!listening_) return std::nullopt;
+  auto it = entries_.find(std::string(tenant));
+  if (it == entries_.end() || it->second.windows != key) return std::nullopt;
+  ++hits_;
+  return it->second.values;
+}
+
 Result<std::vector<Decimal>> UsageCache::stored_usage(std::string_view tenant,
                                                       std::span<const UsageWindow> windows) {
+  if (auto hit = cached(tenant, windows)) return std::move(*hit);
   std::string key = window_key(windows);
   std::string name(tenant);
   std::uint64_t epoch = 0, notified = 0;
   {
     MutexLock lock(mutex_);
     if (!listening_) return store_.stored_usage(tenant, windows);
-    if (auto it = entries_.find(name); it != entries_.end() && it->second.windows == key) {
-      ++hits_;
-      return it->second.values;
-    }
     epoch = epoch_;
     Reading& r = reading_[name];
     ++r.readers;

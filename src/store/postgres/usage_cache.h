@@ -36,6 +36,8 @@ class UsageCache {
   void stop();
 
   Result<std::vector<Decimal>> stored_usage(std::string_view tenant, std::span<const UsageWindow> windows);
+  // The cached answer, if there is one; never reads PostgreSQL (safe on an event loop).
+  std::optional<std::vector<Decimal>> cached(std::string_view tenant, std::span<const UsageWindow> windows);
 
   std::uint64_t hits() const { return hits_.load(); }
   bool listening() const;
