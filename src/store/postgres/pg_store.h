@@ -32,8 +32,9 @@ struct SettingsChanges {
 //
 // append() stores a group in one transaction: the events are copied into a temporary table,
 // their (tenant, id) claimed in event_ids (so an id another node stored is found there and
-// reported, never stored twice), the fresh ones inserted into the monthly partitions and
-// added to the three rollups. Keys are written in sorted order, so two nodes' groups lock
+// reported, never stored twice; a plain insert first, under a savepoint, and ON CONFLICT only
+// when one was claimed already), the fresh ones inserted into the monthly partitions and
+// added to the three rollups. Every commit notifies the nodes' UsageCaches of its tenants. Keys are written in sorted order, so two nodes' groups lock
 // rows in the same order and cannot deadlock. Claims older than the dedupe window are
 // forgotten by append() itself, a bounded batch at a time, at most hourly on each node.
 //
