@@ -72,7 +72,11 @@ std::optional<Stores> open_shared(const config::Config& c, Clock& clock, StoreUs
   }
   stores.shared = std::move(*shared);
   if (c.clickhouse_host.empty() || c.offline) return stores;
-  auto ship_log = store::postgres::PgShipLog::open({c.store_url, c.store_timeout});
+  store::postgres::ShipLogOptions ship;
+  ship.url = c.store_url;
+  ship.timeout = c.store_timeout;
+  ship.turn_on = use == StoreUse::kServe;  // a billing command only reads ClickHouse
+  auto ship_log = store::postgres::PgShipLog::open(std::move(ship));
   if (!ship_log) {
     spdlog::critical("cannot open the PostgreSQL outbox to ClickHouse: {}", ship_log.error().message);
     return std::nullopt;

@@ -34,9 +34,9 @@ struct SettingsChanges {
 // their (tenant, id) claimed in event_ids (so an id another node stored is found there and
 // reported, never stored twice; a plain insert first, under a savepoint, and ON CONFLICT only
 // when one was claimed already), the fresh ones inserted into the monthly partitions and
-// added to the three rollups. Every commit notifies the nodes' UsageCaches of its tenants. Keys are written in sorted order, so two nodes' groups lock
-// rows in the same order and cannot deadlock. Claims older than the dedupe window are
-// forgotten by append() itself, a bounded batch at a time, at most hourly on each node.
+// added to the three rollups. Every commit notifies the nodes' UsageCaches of its tenants. Keys are written
+// in sorted order, so two nodes' groups lock rows in the same order and cannot deadlock. Claims older than
+// the dedupe window are forgotten by append() itself, a bounded batch at a time, at most hourly on each node.
 //
 // Thread-safety: append() uses the writer connection and is called by one thread at a time;
 // everything else borrows a pooled connection. Connections that break are replaced on their

@@ -86,6 +86,7 @@ Result<std::unique_ptr<PgShipLog>> PgShipLog::open(ShipLogOptions options) {
   MutexLock lock(log->mutex_);
   auto db = log->connection();
   if (!db) return fail(db.error());
+  if (!log->options_.turn_on) return log;
   auto queued = enable_shipping(**db, log->options_.backfill_chunk);
   if (!queued) return fail(queued.error());
   return log;

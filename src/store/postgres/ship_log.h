@@ -19,6 +19,9 @@ struct ShipLogOptions {
   // started (the server's clock): an insert that node sent just before it died has landed by then.
   std::chrono::milliseconds takeover_grace = std::chrono::seconds(5);
   std::size_t backfill_chunk = 10'000;  // events per queued group when shipping is turned on
+  // False for commands that only read: they must not start queueing events for a ClickHouse no
+  // node ships to.
+  bool turn_on = true;
 };
 
 // PostgreSQL as the shipper's log (store/ship_log.h) for every node sharing the database: the
@@ -32,8 +35,8 @@ struct ShipLogOptions {
 // Thread-safety: every method may be called from any thread (one connection, under a mutex).
 class PgShipLog final : public ShipLog {
  public:
-  // Connects and turns shipping on for the database if it was off, queueing every event already
-  // stored (once, whichever node does it; progress logged per month).
+  // Connects and (options.turn_on) turns shipping on for the database if it was off, queueing
+  // every event already stored (once, whichever node does it; progress logged per month).
   static Result<std::unique_ptr<PgShipLog>> open(ShipLogOptions options);
 
   // nullopt also when another node ships (or a shipment it left is inside takeover_grace).
