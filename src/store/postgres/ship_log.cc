@@ -137,55 +137,57 @@ Result<std::optional<Shipment>> PgShipLog::next_shipment(std::size_t max_events,
   auto db = leader();
   if (!db) return fail(db.error());
   if (*db == nullptr) return std::optional<Shipment>();
-  auto shipment = [&]() -> Result<std::optional<Shipment>> {
-    Connection& c = **db;
-    auto open = c.exec(
-        fmt::format("SELECT batch_id, month, groups, started_at, {} FROM ship_in_flight", kServerNowMs));
-    if (!open) return fail(open.error());
-    Shipment s;
-    std::string groups;
-    if (open->size() > 0) {
-      s.batch_id = open->str(0, 0);
-      s.month = static_cast<int>(open->int64(0, 1));
-      groups = open->str(0, 2);
-      s.resumed = true;
-      auto grace = options_.takeover_grace.count();
-      if (s.batch_id != own_batch_ && open->int64(0, 4) < open->int64(0, 3) + grace) {
-        return std::optional<Shipment>();  // another node's send may still be landing
-      }
-    } else {
-      Param params[] = {std::to_string(max_events)};
-      auto queue = c.query(
-          "SELECT month, group_id, events FROM ship_queue WHERE month = (SELECT min(month) FROM ship_queue) "
-          "ORDER BY group_id LIMIT $1",
-          params);
-      if (!queue) return fail(queue.error());
-      if (queue->size() == 0) return std::optional<Shipment>();
-      std::int64_t events = 0;
-      groups = "{";
-      for (int r = 0; r < queue->size(); ++r) {
-        std::int64_t n = queue->int64(r, 2);
-        if (r > 0 && events + n > static_cast<std::int64_t>(max_events)) break;
-        events += n;
-        groups += (r > 0 ? "," : "") + queue->str(r, 1);
-      }
-      groups += "}";
-      s.batch_id = std::string(new_batch_id);
-      s.month = static_cast<int>(queue->int64(0, 0));
-      Param record[] = {s.batch_id, std::to_string(s.month), groups, std::to_string(events)};
-      auto recorded = c.query(
-          fmt::format("INSERT INTO ship_in_flight VALUES ($1, $2, $3::bigint[], $4, {})", kServerNowMs),
-          record);
-      if (!recorded) return fail(recorded.error());
-      own_batch_ = s.batch_id;
-    }
-    auto events = read_events(c, groups, s.month);
-    if (!events) return fail(events.error());
-    s.events = std::move(*events);
-    return std::optional<Shipment>(std::move(s));
-  }();
+  auto shipment = take_shipment(**db, max_events, new_batch_id);
   if (!shipment) forget_if_broken();
   return shipment;
+}
+
+Result<std::optional<Shipment>> PgShipLog::take_shipment(Connection& c, std::size_t max_events,
+                                                         std::string_view new_batch_id) {
+  auto open =
+      c.exec(fmt::format("SELECT batch_id, month, groups, started_at, {} FROM ship_in_flight", kServerNowMs));
+  if (!open) return fail(open.error());
+  Shipment s;
+  std::string groups;
+  if (open->size() > 0) {
+    s.batch_id = open->str(0, 0);
+    s.month = static_cast<int>(open->int64(0, 1));
+    groups = open->str(0, 2);
+    s.resumed = true;
+    auto grace = options_.takeover_grace.count();
+    if (s.batch_id != own_batch_ && open->int64(0, 4) < open->int64(0, 3) + grace) {
+      return std::optional<Shipment>();  // another node's send may still be landing
+    }
+  } else {
+    Param params[] = {std::to_string(max_events)};
+    auto queue = c.query(
+        "SELECT month, group_id, events FROM ship_queue WHERE month = (SELECT min(month) FROM ship_queue) "
+        "ORDER BY group_id LIMIT $1",
+        params);
+    if (!queue) return fail(queue.error());
+    if (queue->size() == 0) return std::optional<Shipment>();
+    std::int64_t events = 0;
+    groups = "{";
+    for (int r = 0; r < queue->size(); ++r) {
+      std::int64_t n = queue->int64(r, 2);
+      if (r > 0 && events + n > static_cast<std::int64_t>(max_events)) break;
+      events += n;
+      groups += (r > 0 ? "," : "") + queue->str(r, 1);
+    }
+    groups += "}";
+    s.batch_id = std::string(new_batch_id);
+    s.month = static_cast<int>(queue->int64(0, 0));
+    Param record[] = {s.batch_id, std::to_string(s.month), groups, std::to_string(events)};
+    auto recorded =
+        c.query(fmt::format("INSERT INTO ship_in_flight VALUES ($1, $2, $3::bigint[], $4, {})", kServerNowMs),
+                record);
+    if (!recorded) return fail(recorded.error());
+    own_batch_ = s.batch_id;
+  }
+  auto events = read_events(c, groups, s.month);
+  if (!events) return fail(events.error());
+  s.events = std::move(*events);
+  return std::optional<Shipment>(std::move(s));
 }
 
 Status PgShipLog::confirm_shipment(const Shipment& shipment) {

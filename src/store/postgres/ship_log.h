@@ -54,6 +54,10 @@ class PgShipLog final : public ShipLog {
   Result<Connection*> connection() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // The connection if this node ships (taking the lock if it is free and due), else nullptr.
   Result<Connection*> leader() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // The shipment in flight, or the next one recorded as in flight (see next_shipment()).
+  Result<std::optional<Shipment>> take_shipment(Connection& c, std::size_t max_events,
+                                                std::string_view new_batch_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // After a failed statement: a broken connection has lost the lock with its session.
   void forget_if_broken() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
