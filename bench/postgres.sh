@@ -14,9 +14,10 @@ build=${1:-build}
 seconds=${BENCH_SECONDS:-5}
 rounds=${BENCH_ROUNDS:-2}
 work=$(mktemp -d /tmp/meterd-bench.XXXXXX)
-pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Each node wrote its pid: node() runs in a command substitution, so a shell array set there
+  # would not reach this shell (earlier runs left their nodes running).
+  for f in "$work"/node*/pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
   wait 2>/dev/null || true
   scripts/postgres-test-server stop "$work" || true
   rm -rf "$work"
@@ -40,7 +41,7 @@ node() {
   mkdir -p "$dir"
   "$build/meterd" serve --listen 127.0.0.1:0 --data-dir "$dir" --store "$db" --log-level warn \
     --set ingest.rate_limit_events_per_second=0 >"$dir/out" 2>"$dir/err" &
-  pids+=($!)
+  echo $! >"$dir/pid"
   for _ in $(seq 200); do grep -q serving "$dir/out" 2>/dev/null && break; sleep 0.05; done
   echo "http://127.0.0.1:$(sed -n 's|.*serving http://127.0.0.1:\([0-9]*\).*|\1|p' "$dir/out")"
 }
