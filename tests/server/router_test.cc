@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include "server/read_pool.h"
+
 namespace meter::server {
 namespace {
 
@@ -47,6 +53,45 @@ TEST(Router, AnswersNotFoundAndMethodNotAllowed) {
   EXPECT_EQ(wrong.status, 405);
   ASSERT_EQ(wrong.headers.size(), 1u);
   EXPECT_EQ(wrong.headers[0], (std::pair<std::string, std::string>{"Allow", "POST"}));
+}
+
+// Verifies a route with a fast path answers on the calling thread (the event loop) when the
+// fast path can, and otherwise runs its function in the read pool.
+TEST(Router, FastPathAnswersOnTheLoopElseInThePool) {
+  ReadPool pool(ReadPoolOptions{});
+  Router router;
+  router.set_read_pool(&pool);
+  std::atomic<bool> cached{true};
+  router.add(
+      "GET", "/quota", Access::kKey,
+      [&cached](HttpRequest&, const PathParams&, Responder& r) {
+        if (!cached) return false;
+        r(HttpResponse{200, "text/plain", "cached", {}});
+        return true;
+      },
+      [](HttpRequest&, const PathParams&, Responder& r) {
+        r(HttpResponse{200, "text/plain", "read", {}});
+      });
+  auto ask = [&router] {
+    std::promise<std::pair<std::string, std::thread::id>> answer;
+    HttpRequest req;
+    req.method = "GET";
+    req.path = "/quota";
+    router.handle(std::move(req), Responder([&answer](Responder::Builder build) {
+                    answer.set_value({build().body, std::this_thread::get_id()});
+                  }));
+    auto future = answer.get_future();
+    EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    return future.get();
+  };
+  auto fast = ask();
+  EXPECT_EQ(fast.first, "cached");
+  EXPECT_EQ(fast.second, std::this_thread::get_id());
+  cached = false;
+  auto slow = ask();
+  EXPECT_EQ(slow.first, "read");
+  EXPECT_NE(slow.second, std::this_thread::get_id());
+  pool.stop();
 }
 
 }  // namespace
