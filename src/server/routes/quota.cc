@@ -121,7 +121,8 @@ void write_statuses(JsonOut& out, const std::vector<quota::QuotaStatus>& statuse
 // The live quota status of one tenant: the Python service's /quota/check answer, also GET
 // /v1/tenants/{t}/quotas.
 // How a quota answer may learn what other nodes stored: by reading the shared store (blocks),
-// or only from the node's cache (nullopt when it does not hold the tenant).
+// or only from the node's cache (nullopt when it does not hold the tenant). Without a shared
+// store both answer from the node's counters.
 enum class Lookup { kMayBlock, kCacheOnly };
 
 std::optional<HttpResponse> quota_report(const ApiContext& api, const std::string& tenant,
@@ -254,28 +255,20 @@ void add_quota_routes(Router& router, const ApiContext& api) {
       "GET", "/v1/alerts", Access::kKey,
       [&api](HttpRequest& req, const PathParams&, Responder& r) { list_alerts(api, req, r); },
       Runs::kInReadPool);
-  // From memory on the event loop; with a shared store they read it in the read pool, unless
-  // the node's cache has the tenant (then on the event loop too).
-  if (api.stored_usage) {
-    router.add(
-        "POST", "/quota/check", Access::kKey,
-        [&api](HttpRequest& req, const PathParams&, Responder& r) {
-          return quota_check(api, req, r, Lookup::kCacheOnly);
-        },
-        [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_check(api, req, r); });
-    router.add(
-        "GET", "/v1/tenants/{tenant}/quotas", Access::kKey,
-        [&api](HttpRequest& req, const PathParams& p, Responder& r) {
-          return tenant_quotas(api, req, p, r, Lookup::kCacheOnly);
-        },
-        [&api](HttpRequest& req, const PathParams& p, Responder& r) { tenant_quotas(api, req, p, r); });
-  } else {
-    router.add("POST", "/quota/check", Access::kKey,
-               [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_check(api, req, r); });
-    router.add(
-        "GET", "/v1/tenants/{tenant}/quotas", Access::kKey,
-        [&api](HttpRequest& req, const PathParams& p, Responder& r) { tenant_quotas(api, req, p, r); });
-  }
+  // On the event loop from memory (the node's counters, or with a shared store its cache of
+  // what every node stored); a shared store's tenant not cached is read in the read pool.
+  router.add(
+      "POST", "/quota/check", Access::kKey,
+      [&api](HttpRequest& req, const PathParams&, Responder& r) {
+        return quota_check(api, req, r, Lookup::kCacheOnly);
+      },
+      [&api](HttpRequest& req, const PathParams&, Responder& r) { quota_check(api, req, r); });
+  router.add(
+      "GET", "/v1/tenants/{tenant}/quotas", Access::kKey,
+      [&api](HttpRequest& req, const PathParams& p, Responder& r) {
+        return tenant_quotas(api, req, p, r, Lookup::kCacheOnly);
+      },
+      [&api](HttpRequest& req, const PathParams& p, Responder& r) { tenant_quotas(api, req, p, r); });
   router.add(
       "PUT", "/v1/tenants/{tenant}/quotas", Access::kAdmin,
       [&api](HttpRequest& req, const PathParams& p, Responder& r) {
