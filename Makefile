@@ -6,7 +6,7 @@ ARGS ?=
 
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS = event_json decimal config http_request query_string
+FUZZ_TARGETS = event_json cloud_event decimal config http_request query_string
 
 .PHONY: all deps build serve test test-asan bench fuzz clean
 
@@ -14,11 +14,15 @@ all: build
 
 deps:
 	@scripts/install-deps
-	@$(MAKE) --no-print-directory web/node_modules/.package-lock.json
+	@$(MAKE) --no-print-directory web/node_modules/.package-lock.json tests/e2e/cloudevents_sdk/node_modules/.package-lock.json
 
 # The web assets (swagger-ui-dist for /docs) from npm, exactly as package-lock.json pins them.
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+# The CloudEvents JavaScript SDK, which tests/e2e/test_cloudevents.py sends events with.
+tests/e2e/cloudevents_sdk/node_modules/.package-lock.json: tests/e2e/cloudevents_sdk/package.json tests/e2e/cloudevents_sdk/package-lock.json
+	cd tests/e2e/cloudevents_sdk && npm ci --no-audit --no-fund --loglevel=error
 
 $(BUILD)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)

@@ -29,6 +29,8 @@ void replay(const std::string& name, void (*target)(const std::uint8_t*, std::si
 
 // Verifies every saved event/NDJSON input parses without crashing or breaking invariants.
 TEST(FuzzReplay, EventJson) { replay("event_json", event_json); }
+// Verifies every saved CloudEvent input (JSON format, batch, binary-mode body).
+TEST(FuzzReplay, CloudEvent) { replay("cloud_event", cloud_event); }
 // Verifies every saved decimal input.
 TEST(FuzzReplay, Decimal) { replay("decimal", decimal); }
 // Verifies every saved config input.

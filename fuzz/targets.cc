@@ -5,6 +5,7 @@
 
 #include "config/load.h"
 #include "core/decimal.h"
+#include "ingest/cloud_event.h"
 #include "ingest/event_json.h"
 #include "server/http_server.h"
 #include "server/router.h"
@@ -40,6 +41,33 @@ void event_json(const std::uint8_t* data, std::size_t size) {
     }
   }
   (void)ingest::parse_single_event(text(data, size), limits, now, "fuzz_tenant");
+}
+
+void cloud_event(const std::uint8_t* data, std::size_t size) {
+  ingest::IngestLimits limits;
+  limits.max_events_per_request = 100;
+  Timestamp now = *parse_rfc3339("2026-11-27T10:00:00Z");
+  ingest::CloudEventMappings mappings;
+  mappings.defaults.value_property = "$.usage.units";
+  mappings.types.push_back({"t", "input_tokens", "$.n", "$.org"});
+  auto check = [&](const ingest::ParsedEvent& item) {
+    if (item.error) return;
+    require(!item.event.tenant_id.empty() && !item.event.event_type.empty() && !item.event.id.empty());
+    require(!item.event.quantity.is_negative());
+    require(item.event.metadata.size() <= limits.max_metadata_bytes);
+  };
+  for (bool batch : {false, true}) {
+    auto items = ingest::parse_cloud_events(text(data, size), batch, mappings, limits, now, "fuzz_tenant");
+    if (!items) continue;
+    require(items->size() <= limits.max_events_per_request);
+    for (const auto& item : *items) check(item);
+  }
+  ingest::CloudEventHeaders headers{{{"specversion", "1.0"}, {"id", "1"}, {"source", "s"}, {"type", "t"}},
+                                    "application/json"};
+  if (auto item =
+          ingest::parse_binary_cloud_event(headers, text(data, size), mappings, limits, now, "fuzz")) {
+    check(*item);
+  }
 }
 
 void decimal(const std::uint8_t* data, std::size_t size) {

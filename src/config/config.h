@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/decimal.h"
+#include "ingest/cloud_event.h"
 #include "ingest/ingestor.h"
 #include "ingest/limits.h"
 #include "pricing/plan.h"
@@ -57,6 +58,8 @@ struct Config {
   int late_window_days = defaults::days(defaults::ingest.late_window);
   std::uint64_t rate_limit_events_per_second = 100'000;  // per tenant; 0 = off
   std::uint64_t rate_limit_burst = 200'000;
+  // [cloudevents]: how CloudEvents become events (config/cloud_events.h)
+  ingest::CloudEventMappings cloud_events;
 
   // [buffer] (Python service: BUFFER_SIZE, FLUSH_INTERVAL_SECONDS): batches shipped to a remote backend
   std::size_t buffer_size = 10'000;  // the Python service used 100; bench/clickhouse.sh shows why larger

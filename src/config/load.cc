@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/cloud_events.h"
 #include "config/plans.h"
 #include "config/settings.h"
 
@@ -115,6 +116,10 @@ Status apply_toml_text(LoadedConfig& loaded, std::string_view file_text, const s
       }
       if (key == "meters" && node.is_table()) {
         status = read_meters(loaded.config, *node.as_table(), path.string());
+        continue;
+      }
+      if (key == "cloudevents" && node.is_table()) {
+        status = read_cloud_events(loaded.config, *node.as_table(), path.string());
         continue;
       }
       if (const auto* sub = node.as_table()) {
@@ -233,6 +238,11 @@ std::string render_config(const LoadedConfig& loaded) {
     for (const auto& p : loaded.config.plans) names += (names.empty() ? "" : ", ") + p.name;
     out += fmt::format("\n# plans from {}: {} (GET /v1/plans shows them)\n", loaded.source_of.at("plans"),
                        names);
+  }
+  if (!loaded.config.cloud_events.types.empty()) {
+    std::string types;
+    for (const auto& m : loaded.config.cloud_events.types) types += (types.empty() ? "" : ", ") + m.type;
+    out += fmt::format("\n# [cloudevents] mappings for: {}\n", types);
   }
   return out;
 }

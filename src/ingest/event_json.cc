@@ -3,160 +3,22 @@
 #include "ingest/event_json.h"
 
 #include <fmt/format.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-#include <simdjson.h>
 
 #include <charconv>
 
 #include "core/identifier.h"
+#include "ingest/json_walk.h"
 #include "ingest/validate.h"
 
 namespace meter::ingest {
 namespace {
 
-namespace od = simdjson::ondemand;
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+namespace od = json::od;
+using json::copy_json, json::Malformed, json::number_text, json::skip_checked, json::take, json::trim,
+    json::type_name;
 
-// A simdjson failure is a malformed body and unwinds to the entry points below as Malformed
-// (it never leaves this file); a field problem is recorded on the item instead.
-struct Malformed {
-  simdjson::error_code code;
-};
-
-void check(simdjson::error_code code) {
-  if (code != simdjson::SUCCESS) throw Malformed{code};
-}
-
-template <class T>
-T take(simdjson::simdjson_result<T>&& result) {
-  T value;
-  check(std::move(result).get(value));
-  return value;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\r' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  return s;
-}
-
-// JSON's number grammar, which simdjson's on-demand API does not check for skipped tokens.
-bool is_json_number(std::string_view s) {
-  std::size_t i = 0;
-  auto digits = [&] {
-    std::size_t start = i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-    return i > start;
-  };
-  if (i < s.size() && s[i] == '-') ++i;
-  if (i < s.size() && s[i] == '0') {
-    ++i;
-  } else if (!digits()) {
-    return false;
-  }
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    if (!digits()) return false;
-  }
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    if (!digits()) return false;
-  }
-  return i == s.size();
-}
-
-std::string_view number_text(od::value& v) {
-  std::string_view text = trim(v.raw_json_token());
-  if (!is_json_number(text)) throw Malformed{simdjson::NUMBER_ERROR};
-  return text;
-}
-
-// Copies a JSON value into the writer, validating every token on the way; false when the
-// nesting is deeper than allowed.
-bool copy_json(od::value v, JsonWriter& out, int depth_left) {
-  switch (take(v.type())) {
-    case od::json_type::object: {
-      if (depth_left == 0) return false;
-      out.StartObject();
-      for (auto field : take(v.get_object())) {
-        std::string_view key = take(field.unescaped_key());
-        out.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-        if (!copy_json(take(field.value()), out, depth_left - 1)) return false;
-      }
-      out.EndObject();
-      return true;
-    }
-    case od::json_type::array: {
-      if (depth_left == 0) return false;
-      out.StartArray();
-      for (auto element : take(v.get_array())) {
-        if (!copy_json(take(std::move(element)), out, depth_left - 1)) return false;
-      }
-      out.EndArray();
-      return true;
-    }
-    case od::json_type::number: {
-      std::string_view text = number_text(v);
-      out.RawValue(text.data(), text.size(), rapidjson::kNumberType);
-      return true;
-    }
-    case od::json_type::string: {
-      std::string_view s = take(v.get_string());
-      out.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-      return true;
-    }
-    case od::json_type::boolean:
-      out.Bool(take(v.get_bool()));
-      return true;
-    case od::json_type::null:
-      if (!take(v.is_null())) throw Malformed{simdjson::N_ATOM_ERROR};
-      out.Null();
-      return true;
-  }
-  return true;
-}
-
-// Walks a value that will not be used, so that malformed JSON inside it is still caught.
-// The walk recurses, so nesting is capped: a body of a million '[' must not exhaust the stack.
-constexpr int kMaxSkippedDepth = 64;
-
-void skip_checked(od::value& v) {
-  rapidjson::StringBuffer sink;
-  JsonWriter writer(sink);
-  if (!copy_json(v, writer, kMaxSkippedDepth)) throw Malformed{simdjson::DEPTH_ERROR};
-}
-
-std::optional<Timestamp> parse_timestamp_text(std::string_view text) {
-  if (auto t = parse_rfc3339(text)) return t;
-  // Python's datetime.isoformat() has no zone; the Python service wrote such timestamps, in UTC.
-  std::string with_zone(text);
-  with_zone.push_back('Z');
-  return parse_rfc3339(with_zone);
-}
-
-const char* type_name(od::json_type t) {
-  switch (t) {
-    case od::json_type::array:
-      return "an array";
-    case od::json_type::object:
-      return "an object";
-    case od::json_type::number:
-      return "a number";
-    case od::json_type::string:
-      return "a string";
-    case od::json_type::boolean:
-      return "a boolean";
-    case od::json_type::null:
-      return "null";
-  }
-  return "?";
-}
+// A simdjson failure is a malformed body and unwinds to the entry points below as Malformed;
+// a field problem is recorded on the item instead.
 
 // Reads one event object into `out`. Field problems go to out.error; malformed JSON throws.
 class EventReader {
@@ -263,12 +125,9 @@ class EventReader {
       reject(v, out, "quantity", fmt::format("quantity must be a number, not {}", type_name(t)));
       return false;
     }
-    auto q = Decimal::parse(text);
+    auto q = json::parse_quantity(text, "quantity");
     if (!q) {
-      set(out, "quantity",
-          fmt::format("quantity '{}' is not a decimal with at most {} fractional "
-                      "digits within ±1e26",
-                      text.substr(0, 64), Decimal::kScale));
+      out.error = q.error();
       return false;
     }
     out.event.quantity = *q;
@@ -278,7 +137,7 @@ class EventReader {
   bool read_timestamp(od::value& v, od::json_type t, ParsedEvent& out) {
     if (t == od::json_type::string) {
       std::string_view text = take(v.get_string());
-      auto ts = parse_timestamp_text(text);
+      auto ts = json::parse_timestamp_text(text);
       if (!ts) {
         set(out, "timestamp",
             fmt::format("timestamp '{}' is not RFC 3339 (e.g. 2026-11-27T10:00:00Z)", text.substr(0, 64)));
@@ -308,7 +167,7 @@ class EventReader {
       return reject(v, out, "metadata", fmt::format("metadata must be an object, not {}", type_name(t)));
     }
     buffer_.Clear();
-    JsonWriter writer(buffer_);
+    json::Writer writer(buffer_);
     if (!copy_json(v, writer, limits_.max_metadata_depth)) {
       return set(out, "metadata",
                  fmt::format("metadata is nested deeper than {} levels", limits_.max_metadata_depth));
@@ -322,35 +181,6 @@ class EventReader {
   rapidjson::StringBuffer buffer_;
 };
 
-// Per-thread parser state: simdjson wants padded input and reuses its buffers.
-struct ThreadState {
-  od::parser parser;
-  std::string scratch;
-
-  simdjson::padded_string_view pad(std::string_view text) {
-    scratch.reserve(text.size() + simdjson::SIMDJSON_PADDING);
-    scratch.assign(text);
-    return simdjson::padded_string_view(scratch.data(), text.size(), scratch.capacity());
-  }
-};
-
-ThreadState& thread_state() {
-  thread_local ThreadState state;
-  return state;
-}
-
-// True when the document has content after its root value. (simdjson 3.0 lacks at_end():
-// current_location() fails with OUT_OF_BOUNDS exactly when everything was consumed.)
-bool has_trailing_content(od::document& doc) {
-  auto where = doc.current_location();
-  return where.error() == simdjson::SUCCESS;
-}
-
-Error malformed(simdjson::error_code code, std::string_view where) {
-  return Error::invalid("",
-                        fmt::format("body is not valid JSON{}: {}", where, simdjson::error_message(code)));
-}
-
 Error too_many(const IngestLimits& limits) {
   return Error{
       ErrorCode::kTooLarge,
@@ -362,7 +192,7 @@ Result<std::vector<ParsedEvent>> parse_ndjson(std::string_view body, const Inges
                                               Timestamp now, std::string_view default_tenant) {
   std::vector<ParsedEvent> items;
   EventReader reader(limits, now, default_tenant);
-  ThreadState& state = thread_state();
+  json::Parser& state = json::thread_parser();
   std::size_t line_no = 0;
   while (!body.empty()) {
     std::size_t nl = body.find('\n');
@@ -375,9 +205,9 @@ Result<std::vector<ParsedEvent>> parse_ndjson(std::string_view body, const Inges
       auto doc = take(state.parser.iterate(state.pad(line)));
       od::value root = take(doc.get_value());
       reader.read(root, items.emplace_back());
-      if (has_trailing_content(doc)) throw Malformed{simdjson::TRAILING_CONTENT};
+      if (json::has_trailing_content(doc)) throw Malformed{simdjson::TRAILING_CONTENT};
     } catch (const Malformed& m) {
-      return fail(malformed(m.code, fmt::format(" at line {}", line_no)));
+      return fail(json::malformed(m.code, fmt::format(" at line {}", line_no)));
     }
   }
   if (items.empty()) return fail(Error::invalid("", "body holds no events"));
@@ -397,7 +227,7 @@ Result<std::vector<ParsedEvent>> parse_events(std::string_view body, BodyFormat 
     return fail(Error::invalid("", "body must be an event object, an array of them, or NDJSON"));
   }
 
-  ThreadState& state = thread_state();
+  json::Parser& state = json::thread_parser();
   EventReader reader(limits, now, default_tenant);
   std::vector<ParsedEvent> items;
   try {
@@ -410,12 +240,12 @@ Result<std::vector<ParsedEvent>> parse_events(std::string_view body, BodyFormat 
     } else {
       reader.read(take(doc.get_value()), items.emplace_back());
     }
-    if (has_trailing_content(doc)) {
+    if (json::has_trailing_content(doc)) {
       if (trimmed.front() == '{') return parse_ndjson(trimmed, limits, now, default_tenant);
       throw Malformed{simdjson::TRAILING_CONTENT};
     }
   } catch (const Malformed& m) {
-    return fail(malformed(m.code, ""));
+    return fail(json::malformed(m.code, ""));
   }
   if (items.empty()) return fail(Error::invalid("", "body holds no events"));
   return items;
@@ -427,15 +257,15 @@ Result<ParsedEvent> parse_single_event(std::string_view body, const IngestLimits
   if (trimmed.empty() || trimmed.front() != '{') {
     return fail(Error::invalid("", "body must be one JSON event object; send batches to /v1/events"));
   }
-  ThreadState& state = thread_state();
+  json::Parser& state = json::thread_parser();
   EventReader reader(limits, now, default_tenant);
   ParsedEvent item;
   try {
     auto doc = take(state.parser.iterate(state.pad(trimmed)));
     reader.read(take(doc.get_value()), item);
-    if (has_trailing_content(doc)) throw Malformed{simdjson::TRAILING_CONTENT};
+    if (json::has_trailing_content(doc)) throw Malformed{simdjson::TRAILING_CONTENT};
   } catch (const Malformed& m) {
-    return fail(malformed(m.code, ""));
+    return fail(json::malformed(m.code, ""));
   }
   return item;
 }

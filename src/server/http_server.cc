@@ -88,6 +88,15 @@ std::variant<HttpRequest, std::string> convert(http::request<http::string_body>&
   out.authorization = std::string(field(http::field::authorization));
   out.host = std::string(field(http::field::host));
   out.origin = std::string(field(http::field::origin));
+  for (const auto& h : in) {
+    std::string_view name(h.name_string().data(), h.name_string().size());
+    if (name.size() <= 3 || lower(name.substr(0, 3)) != "ce-") continue;
+    std::string value;
+    if (!percent_decode(std::string_view(h.value().data(), h.value().size()), value, false)) {
+      return "header " + std::string(name) + " is not valid percent-encoding";
+    }
+    out.cloud_event_headers.emplace_back(lower(name.substr(3)), std::move(value));
+  }
   return out;
 }
 

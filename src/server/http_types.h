@@ -21,8 +21,11 @@ struct HttpRequest {
   std::string content_type;  // lowercased media type, without parameters
   std::string accept;
   std::string authorization;
-  std::string host;                  // the Host header
-  std::string origin;                // the Origin header, empty when absent
+  std::string host;    // the Host header
+  std::string origin;  // the Origin header, empty when absent
+  // CloudEvents' HTTP binary mode: ce-* headers, names lowercased without "ce-", values
+  // percent-decoded. Empty for every other request.
+  std::vector<std::pair<std::string, std::string>> cloud_event_headers;
   std::uint64_t content_length = 0;  // as announced (1 for a chunked body); may not be read yet
   std::string body;
   auth::Principal principal;  // set by the router once the route's access check passed

@@ -61,7 +61,9 @@ std::optional<HttpResponse> refuse_cross_site(const HttpRequest& request) {
   bool json = request.content_type == "application/json" ||
               request.content_type.find("ndjson") != std::string::npos ||
               request.content_type == "application/jsonl" ||
-              request.content_type == "application/x-jsonlines";
+              request.content_type == "application/x-jsonlines" ||
+              request.content_type == "application/cloudevents+json" ||
+              request.content_type == "application/cloudevents-batch+json";
   if (write && (request.content_length > 0 || !request.body.empty()) && !json) {
     return problem(
         415, "Unsupported Media Type",

@@ -108,6 +108,36 @@ TEST_F(ConfigTest, RejectsBadInput) {
   EXPECT_FALSE(load_config({dir_ / "missing.toml", std::nullopt, nullptr, {}}));
 }
 
+// Verifies [cloudevents]: defaults for every type, per-type mappings over them, and errors
+// naming the key.
+TEST_F(ConfigTest, ReadsCloudEventMappings) {
+  write(toml_,
+        "[cloudevents]\ntenant_property = \"$.org\"\n"
+        "[cloudevents.types.\"com.example.llm\"]\nevent_type = \"input_tokens\"\nvalue_property = "
+        "\"$.usage.input\"\n");
+  auto loaded = load_config({toml_, std::nullopt, nullptr, {}});
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  const auto& ce = loaded->config.cloud_events;
+  EXPECT_EQ(ce.defaults.tenant_property, "$.org");
+  EXPECT_EQ(&ce.for_type("other"), &ce.defaults);
+  const auto& llm = ce.for_type("com.example.llm");
+  EXPECT_EQ(llm.event_type, "input_tokens");
+  EXPECT_EQ(llm.value_property, "$.usage.input");
+  EXPECT_EQ(llm.tenant_property, "$.org");
+
+  write(toml_, "[cloudevents.types.t]\nvalue_property = \"tokens\"\n");
+  auto bad_path = load_config({toml_, std::nullopt, nullptr, {}});
+  ASSERT_FALSE(bad_path);
+  EXPECT_NE(
+      bad_path.error().message.find("cloudevents.types.\"t\".value_property: 'tokens' is not a JSON path"),
+      std::string::npos)
+      << bad_path.error().message;
+  write(toml_, "[cloudevents]\nevent_type = \"x\"\n");
+  auto unknown = load_config({toml_, std::nullopt, nullptr, {}});
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("cloudevents.event_type: unknown key"), std::string::npos);
+}
+
 // Verifies .env quoting, export and comments.
 TEST_F(ConfigTest, ParsesDotenvSyntax) {
   auto pairs = parse_dotenv("export A=1\nB=\"two words\" \nC='x#y'\nD=3 # comment\n\n# only comment\n");

@@ -7,6 +7,7 @@
 
 #include "billing/invoicer.h"
 #include "core/clock.h"
+#include "ingest/cloud_event.h"
 #include "ingest/ingestor.h"
 #include "ingest/limits.h"
 #include "ingest/rate_limiter.h"
@@ -49,6 +50,7 @@ struct ApiContext {
   std::function<std::optional<std::vector<Decimal>>(std::string_view tenant,
                                                     std::span<const store::UsageWindow> windows)>
       cached_usage;
+  ingest::CloudEventMappings cloud_events;  // how CloudEvents become events
 };
 
 // Each adds one group of endpoints; web/openapi.json (served at /docs) says what they do.

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include "ingest/cloud_event.h"
 #include "ingest/event_json.h"
 #include "server/json.h"
 #include "server/problem.h"
@@ -21,10 +22,52 @@ bool is_ndjson_type(std::string_view type) {
          type == "application/x-jsonlines";
 }
 
+constexpr std::string_view kCloudEvent = "application/cloudevents+json";
+constexpr std::string_view kCloudEventBatch = "application/cloudevents-batch+json";
+
 HttpResponse unsupported_type(std::string_view type) {
   return problem(415, "Unsupported Media Type",
                  "Content-Type " + std::string(type) +
-                     " is not accepted; send application/json or application/x-ndjson");
+                     " is not accepted; send application/json, application/x-ndjson or CloudEvents "
+                     "(application/cloudevents+json, application/cloudevents-batch+json)");
+}
+
+// The writer's refusals name meterd's fields; a CloudEvent's sender knows its attributes.
+void name_attributes(ingest::Outcomes& outcomes) {
+  for (auto& o : outcomes) {
+    if (o.error) o.error->field = ingest::cloud_event_attribute(o.error->field);
+  }
+}
+
+// /track's one event: meterd's JSON, a structured CloudEvent, or a binary-mode one (ce-*
+// headers, the body is its data).
+Result<ingest::ParsedEvent> parse_track_event(const ApiContext& api, const HttpRequest& request) {
+  std::string_view tenant = request.principal.tenant_id;
+  if (request.content_type == kCloudEvent) {
+    auto items = ingest::parse_cloud_events(request.body, false, api.cloud_events, api.limits,
+                                            api.clock.now(), tenant);
+    if (!items) return fail(items.error());
+    return std::move(items->front());
+  }
+  if (!request.cloud_event_headers.empty()) {
+    ingest::CloudEventHeaders headers{request.cloud_event_headers, request.content_type};
+    return ingest::parse_binary_cloud_event(headers, request.body, api.cloud_events, api.limits,
+                                            api.clock.now(), tenant);
+  }
+  return ingest::parse_single_event(request.body, api.limits, api.clock.now(), tenant);
+}
+
+// /v1/events' events: meterd's JSON or NDJSON, or CloudEvents (one or a batch).
+Result<std::vector<ingest::ParsedEvent>> parse_events_body(const ApiContext& api,
+                                                           const HttpRequest& request) {
+  std::string_view tenant = request.principal.tenant_id;
+  if (request.content_type == kCloudEvent || request.content_type == kCloudEventBatch) {
+    return ingest::parse_cloud_events(request.body, request.content_type == kCloudEventBatch,
+                                      api.cloud_events, api.limits, api.clock.now(), tenant);
+  }
+  auto format =
+      is_ndjson_type(request.content_type) ? ingest::BodyFormat::kNdjson : ingest::BodyFormat::kAuto;
+  return ingest::parse_events(request.body, format, api.limits, api.clock.now(), tenant);
 }
 
 void write_event(JsonOut& out, const Event& e) {
@@ -63,11 +106,13 @@ std::optional<HttpResponse> charge_rate(const ApiContext& api, const std::vector
   return std::nullopt;
 }
 
-// POST /track: the Python service's single-event body. 200 once the event is on disk.
+// POST /track: the Python service's single-event body (or one CloudEvent). 200 once the event
+// is on disk.
 void track(const ApiContext& api, HttpRequest& request, Responder& respond) {
-  if (!is_json_type(request.content_type)) return respond(unsupported_type(request.content_type));
-  auto parsed =
-      ingest::parse_single_event(request.body, api.limits, api.clock.now(), request.principal.tenant_id);
+  bool cloud_event = request.content_type == kCloudEvent || !request.cloud_event_headers.empty();
+  if (!cloud_event && !is_json_type(request.content_type))
+    return respond(unsupported_type(request.content_type));
+  auto parsed = parse_track_event(api, request);
   if (!parsed) {
     api.rejects.add("body");
     return respond(problem(parsed.error()));
@@ -87,10 +132,11 @@ void track(const ApiContext& api, HttpRequest& request, Responder& respond) {
              e.received_at, {}};  // the answer has no metadata
   std::vector<Event> events;
   events.push_back(std::move(parsed->event));
-  api.ingestor.submit(std::move(events), [respond = std::move(respond),
-                                          echo = std::move(echo)](Result<ingest::Outcomes> stored) mutable {
-    respond.later([stored = std::move(stored), echo = std::move(echo)]() {
+  api.ingestor.submit(std::move(events), [respond = std::move(respond), echo = std::move(echo),
+                                          cloud_event](Result<ingest::Outcomes> stored) mutable {
+    respond.later([stored = std::move(stored), echo = std::move(echo), cloud_event]() mutable {
       if (!stored) return problem(stored.error());
+      if (cloud_event) name_attributes(*stored);
       const ingest::Outcome& outcome = (*stored)[0];
       if (outcome.kind == ingest::Outcome::kRefused) return problem(*outcome.error);
       bool duplicate = outcome.kind == ingest::Outcome::kDuplicate;
@@ -176,14 +222,11 @@ HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest:
 
 // POST /v1/events: one event, an array, or NDJSON; per-item results.
 void post_events(const ApiContext& api, HttpRequest& request, Responder& respond) {
-  ingest::BodyFormat format = ingest::BodyFormat::kAuto;
-  if (is_ndjson_type(request.content_type)) {
-    format = ingest::BodyFormat::kNdjson;
-  } else if (!is_json_type(request.content_type)) {
+  if (!is_json_type(request.content_type) && !is_ndjson_type(request.content_type) &&
+      request.content_type != kCloudEvent && request.content_type != kCloudEventBatch) {
     return respond(unsupported_type(request.content_type));
   }
-  auto parsed =
-      ingest::parse_events(request.body, format, api.limits, api.clock.now(), request.principal.tenant_id);
+  auto parsed = parse_events_body(api, request);
   if (!parsed) {
     api.rejects.add("body");
     return respond(problem(parsed.error()));
@@ -217,10 +260,12 @@ void post_events(const ApiContext& api, HttpRequest& request, Responder& respond
     api.rejects.add("rate_limit", events.size());
     return respond(std::move(*limited));
   }
-  api.ingestor.submit(std::move(events), [respond = std::move(respond),
-                                          items = std::move(items)](Result<ingest::Outcomes> stored) mutable {
-    respond.later([stored = std::move(stored), items = std::move(items)]() {
+  bool cloud_events = request.content_type == kCloudEvent || request.content_type == kCloudEventBatch;
+  api.ingestor.submit(std::move(events), [respond = std::move(respond), items = std::move(items),
+                                          cloud_events](Result<ingest::Outcomes> stored) mutable {
+    respond.later([stored = std::move(stored), items = std::move(items), cloud_events]() mutable {
       if (!stored) return problem(stored.error());
+      if (cloud_events) name_attributes(*stored);
       return batch_response(items, &*stored);
     });
   });
