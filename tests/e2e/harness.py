@@ -21,7 +21,8 @@ METERD_BIN = os.path.abspath(os.environ.get("METERD_BIN", os.path.join(os.path.d
 class Meterd:
     """One meterd process with its own data folder. Use as a context manager or call stop()."""
 
-    def __init__(self, data_dir=None, extra_args=(), env=None):
+    def __init__(self, data_dir=None, extra_args=(), env=None, port=0):
+        self.listen_port = port  # 0: a free one, chosen by meterd
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="meterd-e2e-")
         self.extra_args = list(extra_args)
@@ -39,7 +40,8 @@ class Meterd:
         self.stderr_path = os.path.join(self.data_dir, "meterd.stderr")
         self.stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(
-            [METERD_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir] + self.extra_args,
+            [METERD_BIN, "serve", "--listen", "127.0.0.1:%d" % self.listen_port, "--data-dir", self.data_dir]
+            + self.extra_args,
             stdout=subprocess.PIPE, stderr=self.stderr, cwd=self.data_dir, env=env)
         line = self.proc.stdout.readline().decode()
         if "serving http://" not in line:
