@@ -238,6 +238,47 @@ class RagApiTest(unittest.TestCase):
             self.assertEqual(D(usage["input_tokens"]), input_tokens)
             self.assertGreater(D(usage["output_tokens"]), 0)
 
+    # Verifies the app through a meterd killed with SIGKILL mid-traffic and restarted: requests
+    # keep being answered (metering fails open), and every answered request's query and tokens
+    # are stored exactly once.
+    def test_meterd_killed_under_the_app(self):
+        from fastapi.testclient import TestClient
+        port = free_port()
+        data = tempfile.mkdtemp(prefix="meterd-rag-")
+        m = Meterd(data_dir=data, port=port).start()
+        rag = self.load_app("http://127.0.0.1:%d" % port, os.path.join(data, "spill.jsonl"), "check")
+        rag.tracker._retry_backoff, rag.tracker._max_backoff = 0.1, 0.5
+        answered, stop = [], threading.Event()
+        try:
+            with TestClient(rag.app) as http:
+                def traffic():
+                    while not stop.is_set():
+                        r = http.get("/ask", params={"q": "q"}, headers={"X-Tenant-ID": "py_kill"})
+                        self.assertEqual(r.status_code, 200)
+                        answered.append(r.json())
+                sender = threading.Thread(target=traffic)
+                sender.start()
+                wait_until(lambda: len(answered) > 100, timeout=30)
+                m.kill9()
+                down_at = len(answered)
+                wait_until(lambda: len(answered) > down_at + 100, timeout=30)
+                m = Meterd(data_dir=data, port=port).start()
+                wait_until(lambda: len(answered) > down_at + 200, timeout=30)
+                stop.set()
+                sender.join()
+                self.assertTrue(rag.tracker.flush(timeout=60))
+            self.assertGreater(rag.tracker.stats.spilled, 0)
+            usage = meterd.Client("http://127.0.0.1:%d" % port).usage("py_kill", window="month")
+            self.assertEqual(usage.total("query"), len(answered))
+            self.assertEqual(usage.total("input_tokens"), sum(a["input_tokens"] for a in answered))
+            self.assertEqual(usage.total("output_tokens"), sum(a["output_tokens"] for a in answered))
+            self.assertEqual(set(m.stored_ids("py_kill").values()), {1})
+        finally:
+            stop.set()
+            rag.tracker.close()
+            m.cleanup()
+            shutil.rmtree(data, ignore_errors=True)
+
     # Verifies track mode is exact: 8 threads racing at a hard limit of 10 get exactly 10 answers.
     def test_track_admission_is_exact(self):
         from fastapi.testclient import TestClient
