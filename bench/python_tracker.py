@@ -1,5 +1,5 @@
 """track() latency of meterd's Python UsageTracker, in the calling thread, while its own thread
-ships to a real meterd (URL as the first argument, from bench/python_tracker.sh).
+ships to a real meterd (URL as the first argument, from bench/tracker.sh).
 
 Like bench/tracker_bench.cc: each producer thread tracks at a fixed rate and spins between calls
 (a service doing a request's work), so meterd keeps up. The reference, called alternately with

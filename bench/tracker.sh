@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# track() latency of meter::Tracker with two producer threads, shipping to a real meterd.
+# track() latency of meter::Tracker (C++, two producer threads) and of the Python client's
+# UsageTracker (bench/python_tracker.py), each shipping to a real meterd.
 # Usage: bench/tracker.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,3 +14,5 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.1; done
 echo "== meter::Tracker::track(), 2 producer threads, shipping to meterd (paced: events/s per thread; burst: back to back)"
 "$build/bench/tracker_bench" "http://127.0.0.1:$port" --benchmark_counters_tabular=true
+echo "== meterd.UsageTracker.track() (Python $(/usr/bin/python3 -c 'import platform; print(platform.python_version())')), paced producers, shipping to meterd"
+/usr/bin/python3 bench/python_tracker.py "http://127.0.0.1:$port"
