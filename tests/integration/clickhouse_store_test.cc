@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include "clickhouse_fixture.h"
 #include "store/clickhouse/clickhouse_usage_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -42,6 +44,8 @@ TEST_F(ClickHouseTest, InsertKeepsValuesExactAndRollupsMatchRaw) {
   auto events = spread_events(300);
   events[0].metadata = R"({"q":"tab\there","nl":"a\nb","bs":"\\","quote":"it's"})";
   events[1].quantity = *Decimal::parse("123456789012345.123456789012");
+  events[2].metadata = R"({"pad":")" + std::string(20'000, 'x') + R"("})";  // a three-byte RowBinary length
+  events[3].quantity = *Decimal::parse("0.000000000001");
   ASSERT_TRUE(remote_->insert_batch("b1", std::span(events).first(150)));
   ASSERT_TRUE(remote_->insert_batch("b2", std::span(events).subspan(150)));
   // b1 spans the end of October and the start of November.
@@ -55,6 +59,12 @@ TEST_F(ClickHouseTest, InsertKeepsValuesExactAndRollupsMatchRaw) {
   ASSERT_TRUE(meta);
   EXPECT_NE(meta->find(R"(tab\\there)"), std::string::npos) << *meta;
   EXPECT_NE(meta->find("123456789012345.123456789012"), std::string::npos) << *meta;
+  auto shipped = client_->query("SELECT length(metadata), toString(quantity), timestamp_ms FROM " + db_ +
+                                ".usage_events WHERE id IN ('e2', 'e3') ORDER BY id");
+  ASSERT_TRUE(shipped);
+  EXPECT_EQ(*shipped, fmt::format("20010\t2.200000000000\t{}\n{}\t0.000000000001\t{}\n",
+                                  to_unix_ms(events[2].timestamp) % 1000, events[3].metadata.size(),
+                                  to_unix_ms(events[3].timestamp) % 1000));
 
   for (int month : {202610, 202611}) {
     auto checks = remote_->check_rollups(month, "");

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "core/time.h"
+#include "store/clickhouse/row_binary.h"
 
 namespace meter::store::clickhouse {
 namespace {
@@ -76,9 +77,8 @@ std::string to_tsv(std::string_view batch_id, std::span<const Event> events) {
 
 Status ClickHouseUsageStore::insert_batch(std::string_view batch_id, std::span<const Event> events) {
   // The batch id as query id: a resend cannot run beside an earlier attempt still in progress.
-  return client_.insert(
-      fmt::format("INSERT INTO {}.usage_events ({}) FORMAT TabSeparated", db_, kInsertColumns),
-      to_tsv(batch_id, events), batch_id);
+  return client_.insert(fmt::format("INSERT INTO {}.usage_events ({}) FORMAT RowBinary", db_, kInsertColumns),
+                        to_row_binary(batch_id, events), batch_id);
 }
 
 Result<std::uint64_t> ClickHouseUsageStore::batch_rows(std::string_view batch_id, int month) {

@@ -12,7 +12,8 @@
 namespace meter::store::clickhouse {
 
 // The events as TabSeparated rows of usage_events (column order of kInsertColumns), each
-// tagged with batch_id: the body meterd sends to ClickHouse.
+// tagged with batch_id: what bench/clickhouse.sh inserts by other means for reference (meterd
+// itself ships RowBinary, row_binary.h).
 std::string to_tsv(std::string_view batch_id, std::span<const Event> events);
 inline constexpr const char* kInsertColumns =
     "id, tenant_id, event_type, quantity, timestamp, timestamp_ms, received_at, metadata, batch_id";
@@ -28,7 +29,7 @@ class ClickHouseUsageStore final : public UsageStore {
 
   const std::string& database() const { return db_; }
 
-  // Inserts the events as one TabSeparated block tagged with batch_id. Events of one UTC month
+  // Inserts the events as one RowBinary block tagged with batch_id. Events of one UTC month
   // (one partition) are stored atomically: all or none.
   Status insert_batch(std::string_view batch_id, std::span<const Event> events);
 
