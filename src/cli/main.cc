@@ -117,6 +117,9 @@ int main(int argc, char** argv) {
   config_cmd->require_subcommand(1);
 
   auto* migrate = app.add_subcommand("migrate", "create or upgrade the schemas (embedded store, ClickHouse)");
+  std::optional<std::string> migrate_cluster;
+  migrate->add_option("--cluster", migrate_cluster,
+                      "create ClickHouse's tables on every node of this cluster (clickhouse.cluster)");
   ReconcileArgs reconcile_args;
   auto* reconcile =
       app.add_subcommand("reconcile", "compare raw event sums with the hourly and daily rollups");
@@ -231,10 +234,11 @@ int main(int argc, char** argv) {
   if (env_file) sources.env_file = *env_file;
   sources.environment = environ;
   sources.overrides = split_sets(sets);
-  for (auto [key, value] : {std::pair{"server.listen", &listen}, std::pair{"server.data_dir", &data_dir},
-                            std::pair{"server.workers", &workers}, std::pair{"server.log_level", &log_level},
-                            std::pair{"server.log_format", &log_format},
-                            std::pair{"clickhouse.host", &clickhouse}, std::pair{"store.url", &store_url}}) {
+  for (auto [key, value] :
+       {std::pair{"server.listen", &listen}, std::pair{"server.data_dir", &data_dir},
+        std::pair{"server.workers", &workers}, std::pair{"server.log_level", &log_level},
+        std::pair{"server.log_format", &log_format}, std::pair{"clickhouse.host", &clickhouse},
+        std::pair{"store.url", &store_url}, std::pair{"clickhouse.cluster", &migrate_cluster}}) {
     if (*value) sources.overrides.emplace_back(key, **value);
   }
   auto loaded = config::load_config(sources);

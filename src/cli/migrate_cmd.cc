@@ -58,19 +58,21 @@ int run_migrate(const config::LoadedConfig& loaded) {
     return 0;
   }
   store::clickhouse::Client client({store::clickhouse::clickhouse_url(c.clickhouse_host, c.clickhouse_port),
-                                    c.clickhouse_user, c.clickhouse_password});
-  auto report = store::clickhouse::migrate(client, c.clickhouse_database);
+                                    c.clickhouse_user, c.clickhouse_password, std::chrono::seconds(60), ""});
+  auto report = store::clickhouse::migrate(client, c.clickhouse_database, c.clickhouse_cluster);
   if (!report) {
     std::fprintf(stderr, "meterd migrate: %s\n", report.error().message.c_str());
     return 1;
   }
+  std::string where =
+      c.clickhouse_cluster.empty() ? client.url() : client.url() + ", cluster " + c.clickhouse_cluster;
   if (report->applied.empty()) {
-    std::printf("ClickHouse %s, database %s: schema version %d, up to date\n", client.url().c_str(),
+    std::printf("ClickHouse %s, database %s: schema version %d, up to date\n", where.c_str(),
                 c.clickhouse_database.c_str(), report->to_version);
   }
   for (const auto& step : report->applied) {
-    std::printf("ClickHouse %s, database %s: applied %s\n", client.url().c_str(),
-                c.clickhouse_database.c_str(), step.c_str());
+    std::printf("ClickHouse %s, database %s: applied %s\n", where.c_str(), c.clickhouse_database.c_str(),
+                step.c_str());
   }
   return 0;
 }

@@ -9,9 +9,16 @@
 namespace meter::cli {
 namespace {
 
+// On a cluster, a read goes to one replica of each shard: never to one more than a second behind
+// (a replica just back, still fetching), and rather an error than a stale answer when no replica
+// of a shard is current (an invoice must not miss events).
+constexpr const char* kClusterReadSettings =
+    "max_replica_delay_for_distributed_queries=1&fallback_to_stale_replicas_for_distributed_queries=0";
+
 store::clickhouse::ClientOptions client_options(const config::Config& c) {
   return {store::clickhouse::clickhouse_url(c.clickhouse_host, c.clickhouse_port), c.clickhouse_user,
-          c.clickhouse_password, c.clickhouse_timeout};
+          c.clickhouse_password, c.clickhouse_timeout,
+          c.clickhouse_cluster.empty() ? "" : kClusterReadSettings};
 }
 
 // Shipments are not cut off at clickhouse.timeout_seconds (see ShipperOptions::abandon_after).
@@ -26,8 +33,8 @@ ingest::ShipperOptions shipper_options(const config::Config& c, store::clickhous
   o.batch_size = c.buffer_size;
   o.flush_interval = c.flush_interval;
   o.timeout = c.clickhouse_timeout;
-  o.prepare = [&client, db = c.clickhouse_database]() -> Status {
-    auto m = store::clickhouse::migrate(client, db);
+  o.prepare = [&client, db = c.clickhouse_database, cluster = c.clickhouse_cluster]() -> Status {
+    auto m = store::clickhouse::migrate(client, db, cluster);
     if (!m) return fail(m.error());
     if (!m->applied.empty()) {
       spdlog::info("ClickHouse schema of {} migrated from version {} to {}", db, m->from_version,
@@ -43,8 +50,8 @@ ingest::ShipperOptions shipper_options(const config::Config& c, store::clickhous
 ClickHouse::ClickHouse(const config::Config& c, store::ShipLog& log, Clock& clock)
     : client(client_options(c)),
       ship_client(ship_client_options(c)),
-      usage(client, c.clickhouse_database),
-      ship_target(ship_client, c.clickhouse_database),
+      usage(client, c.clickhouse_database, c.clickhouse_cluster),
+      ship_target(ship_client, c.clickhouse_database, c.clickhouse_cluster),
       shipper(log, ship_target, clock, shipper_options(c, ship_client)) {}
 
 namespace {

@@ -76,6 +76,9 @@ struct Config {
   std::string clickhouse_user = "default";
   std::string clickhouse_password;
   std::string clickhouse_database = "metering";
+  // A cluster from ClickHouse's remote_servers: replicated local tables and Distributed ones
+  // over them, sharded by tenant (docs/clickhouse.md, "A cluster"); empty = one server.
+  std::string clickhouse_cluster;
   // A shipment in flight longer than this (or a query) counts ClickHouse as unreachable.
   std::chrono::milliseconds clickhouse_timeout = std::chrono::seconds(30);
 

@@ -1,5 +1,6 @@
 #include "config/settings.h"
 
+#include <cctype>
 #include <charconv>
 #include <limits>
 #include <vector>
@@ -73,6 +74,17 @@ Message parse_one_of(std::string_view text, std::string& out,
     c.field = std::string(v);                    \
     return std::nullopt;                         \
   },                                             \
+      [](const Config& c) { return std::string(c.field); }
+// A name written into ClickHouse SQL as it is (a database, a cluster): letters, digits, _.
+#define METER_SQL_NAME(field, may_be_empty)                                                                 \
+  [](Config& c, std::string_view v) -> Message {                                                            \
+    if (v.empty() && !(may_be_empty)) return "must not be empty";                                           \
+    for (char ch : v) {                                                                                     \
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') return "may hold only A-Z a-z 0-9 _"; \
+    }                                                                                                       \
+    c.field = std::string(v);                                                                               \
+    return std::nullopt;                                                                                    \
+  },                                                                                                        \
       [](const Config& c) { return std::string(c.field); }
 #define METER_PATH(field)                        \
   [](Config& c, std::string_view v) -> Message { \
@@ -189,7 +201,10 @@ const std::vector<Setting>& table() {
       {"clickhouse.password", "CLICKHOUSE_PASSWORD", "ClickHouse password", true,
        METER_STRING(clickhouse_password)},
       {"clickhouse.database", "CLICKHOUSE_DATABASE", "ClickHouse database", false,
-       METER_STRING(clickhouse_database)},
+       METER_SQL_NAME(clickhouse_database, false)},
+      {"clickhouse.cluster", "CLICKHOUSE_CLUSTER",
+       "ClickHouse cluster (remote_servers) to create replicated, sharded tables on; empty = one server",
+       false, METER_SQL_NAME(clickhouse_cluster, true)},
 
       {"billing.default_plan", "METERD_DEFAULT_PLAN", "the plan of tenants without one of their own", false,
        METER_STRING(default_plan)},

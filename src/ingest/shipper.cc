@@ -86,7 +86,7 @@ Status Shipper::send(store::Shipment& shipment) {
     if (!rows) return fail(rows.error());
     if (*rows == shipment.events.size()) {
       present = true;
-    } else if (*rows != 0) {
+    } else if (*rows != 0 && !remote_.resend_completes_partial_batch()) {
       return fail(Error::internal(fmt::format(
           "ClickHouse holds {} of the {} events of batch {} (month {}): a partial batch. Remove them "
           "(ALTER TABLE {}.usage_events DELETE WHERE batch_id = '{}') and meterd will send the batch again",

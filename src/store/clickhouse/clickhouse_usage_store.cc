@@ -78,7 +78,8 @@ std::string to_tsv(std::string_view batch_id, std::span<const Event> events) {
 Status ClickHouseUsageStore::insert_batch(std::string_view batch_id, std::span<const Event> events) {
   // The batch id as query id: a resend cannot run beside an earlier attempt still in progress.
   return client_.insert(fmt::format("INSERT INTO {}.usage_events ({}) FORMAT RowBinary", db_, kInsertColumns),
-                        to_row_binary(batch_id, events), batch_id);
+                        to_row_binary(batch_id, events), batch_id,
+                        cluster_.empty() ? "" : "insert_distributed_sync=1");
 }
 
 Result<std::uint64_t> ClickHouseUsageStore::batch_rows(std::string_view batch_id, int month) {
@@ -233,10 +234,15 @@ Result<std::vector<RollupCheck>> ClickHouseUsageStore::check_rollups(int month, 
 }
 
 Result<std::vector<int>> ClickHouseUsageStore::months() {
-  auto answer = client_.query(fmt::format(
-      "SELECT DISTINCT partition FROM system.parts WHERE database = {} AND table = 'usage_events' AND active "
-      "ORDER BY partition",
-      quote(db_)));
+  // system.parts lists one node's parts; on a cluster the months come from the events themselves
+  // (their time column only: the one scan retention makes).
+  auto answer = client_.query(
+      cluster_.empty()
+          ? fmt::format("SELECT DISTINCT partition FROM system.parts WHERE database = {} AND table = "
+                        "'usage_events' AND active ORDER BY partition",
+                        quote(db_))
+          : fmt::format("SELECT DISTINCT toYYYYMM(timestamp) AS month FROM {}.usage_events ORDER BY month",
+                        db_));
   if (!answer) return fail(answer.error());
   std::vector<int> out;
   for (const auto& f : rows_of(*answer)) {
@@ -261,9 +267,12 @@ Result<std::vector<std::string>> ClickHouseUsageStore::tenants(Timestamp from, T
 
 Status ClickHouseUsageStore::drop_month(int month) {
   for (const char* table : {"usage_events", "usage_hourly", "usage_daily"}) {
-    if (auto s = client_.query(fmt::format("ALTER TABLE {}.{} DROP PARTITION {}", db_, table, month)); !s) {
-      return fail(s.error());
-    }
+    // A Distributed table has no partitions: each node drops them from its local table.
+    std::string sql = cluster_.empty()
+                          ? fmt::format("ALTER TABLE {}.{} DROP PARTITION {}", db_, table, month)
+                          : fmt::format("ALTER TABLE {}.{}_local ON CLUSTER {} DROP PARTITION {}", db_, table,
+                                        cluster_, month);
+    if (auto s = client_.query(sql); !s) return fail(s.error());
   }
   return {};
 }

@@ -25,12 +25,21 @@ inline constexpr const char* kInsertColumns =
 // uses the client it was given.
 class ClickHouseUsageStore final : public UsageStore {
  public:
-  ClickHouseUsageStore(Client& client, std::string database) : client_(client), db_(std::move(database)) {}
+  // `cluster`: the tables are Distributed over a cluster's shards (schema.h); empty: one server.
+  ClickHouseUsageStore(Client& client, std::string database, std::string cluster = {})
+      : client_(client), db_(std::move(database)), cluster_(std::move(cluster)) {}
 
   const std::string& database() const { return db_; }
 
+  // True on a cluster: a batch sent again after part of it landed (one shard took its rows,
+  // another failed) is safe, because each shard's replicated table drops a block it already
+  // has. On one server a month's rows land all or none, so a partial batch means tampering.
+  bool resend_completes_partial_batch() const { return !cluster_.empty(); }
+
   // Inserts the events as one RowBinary block tagged with batch_id. Events of one UTC month
-  // (one partition) are stored atomically: all or none.
+  // (one partition) are stored atomically on one server: all or none. On a cluster the insert
+  // returns once every shard has its rows (insert_distributed_sync), all or, on a failure,
+  // possibly those of some shards (see resend_completes_partial_batch).
   Status insert_batch(std::string_view batch_id, std::span<const Event> events);
 
   // How many rows of batch_id are stored in the month YYYYMM.
@@ -51,6 +60,7 @@ class ClickHouseUsageStore final : public UsageStore {
  private:
   Client& client_;
   std::string db_;
+  std::string cluster_;
 };
 
 }  // namespace meter::store::clickhouse

@@ -36,11 +36,16 @@ std::string clickhouse_url(std::string_view host, int port) {
   return fmt::format("http://{}:{}", host, port);
 }
 
-Result<std::string> Client::query(std::string_view sql) { return post(options_.url + "/", sql); }
+Result<std::string> Client::query(std::string_view sql) {
+  return post(options_.url + "/" + (options_.settings.empty() ? "" : "?" + options_.settings), sql);
+}
 
-Status Client::insert(std::string_view insert_sql, std::string_view rows, std::string_view query_id) {
+Status Client::insert(std::string_view insert_sql, std::string_view rows, std::string_view query_id,
+                      std::string_view settings) {
   std::string url = options_.url + "/?query=" + url_encode(insert_sql);
   if (!query_id.empty()) url += "&query_id=" + url_encode(query_id);
+  if (!settings.empty()) url += "&" + std::string(settings);
+  if (!options_.settings.empty()) url += "&" + options_.settings;
   auto answer = post(std::move(url), rows);
   if (!answer) return fail(answer.error());
   return {};

@@ -17,6 +17,7 @@ struct ClientOptions {
   std::string user = "default";
   std::string password;
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
+  std::string settings;  // ClickHouse settings for every request, "name=value&name=value"
 };
 
 // Builds the HTTP address from the Python service's settings: CLICKHOUSE_HOST may be a bare host name
@@ -31,7 +32,7 @@ class Client {
   explicit Client(ClientOptions options) : options_(std::move(options)) {}
   // The default user without a password, as a fresh ClickHouse has.
   explicit Client(std::string url)
-      : Client(ClientOptions{std::move(url), "default", "", std::chrono::seconds(60)}) {}
+      : Client(ClientOptions{std::move(url), "default", "", std::chrono::seconds(60), ""}) {}
 
   const std::string& url() const { return options_.url; }
 
@@ -39,9 +40,11 @@ class Client {
   // FORMAT ...). A ClickHouse error comes back with ClickHouse's own message.
   Result<std::string> query(std::string_view sql);
 
-  // Runs `insert_sql` ("INSERT INTO t FORMAT TabSeparated") with `rows` as its data. With a
+  // Runs `insert_sql` ("INSERT INTO t FORMAT RowBinary") with `rows` as its data. With a
   // query_id, ClickHouse refuses the insert while an earlier one with that id still runs.
-  Status insert(std::string_view insert_sql, std::string_view rows, std::string_view query_id = {});
+  // `settings` are ClickHouse settings for this insert ("insert_distributed_sync=1").
+  Status insert(std::string_view insert_sql, std::string_view rows, std::string_view query_id = {},
+                std::string_view settings = {});
 
  private:
   Result<std::string> post(std::string url, std::string_view body);

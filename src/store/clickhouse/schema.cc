@@ -7,12 +7,40 @@
 namespace meter::store::clickhouse {
 namespace {
 
-std::string with_database(std::string sql, const std::string& database) {
-  for (std::size_t at = sql.find("{db}"); at != std::string::npos; at = sql.find("{db}", at)) {
-    sql.replace(at, 4, database);
-    at += database.size();
+std::string replace_all(std::string sql, std::string_view name, const std::string& value) {
+  for (std::size_t at = sql.find(name); at != std::string::npos; at = sql.find(name, at)) {
+    sql.replace(at, name.size(), value);
+    at += value.size();
   }
   return sql;
+}
+
+std::string with_names(std::string sql, const std::string& database, const std::string& cluster = {}) {
+  return replace_all(replace_all(std::move(sql), "{db}", database), "{cluster}", cluster);
+}
+
+// The columns of each table, shared by both layouts.
+constexpr const char* kEventColumns =
+    "(id String, tenant_id String, event_type String, quantity Decimal(38, 12),"
+    " timestamp DateTime('UTC'), timestamp_ms UInt16, received_at DateTime('UTC'),"
+    " metadata String, batch_id String)";
+constexpr const char* kRollupColumns =
+    "(tenant_id String, bucket_start DateTime('UTC'), event_type String,"
+    " quantity Decimal(38, 12), events UInt64)";
+constexpr const char* kQuotaColumns =
+    "(tenant_id String, time_zone String, enforcement String,"
+    " queries_per_day Nullable(Decimal(38, 12)), tokens_per_day Nullable(Decimal(38, 12)),"
+    " storage_gb Nullable(Decimal(38, 12)), queries_per_month Nullable(Decimal(38, 12)),"
+    " tokens_per_month Nullable(Decimal(38, 12)), storage_gb_per_month Nullable(Decimal(38, 12)),"
+    " updated_at DateTime('UTC'))";
+
+std::string rollup_view(const std::string& name, const std::string& bucket_expr, const std::string& target,
+                        const std::string& source, const std::string& on_cluster) {
+  return "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}." + name + "_mv" + on_cluster + " TO {db}." + target +
+         " AS SELECT tenant_id, " + bucket_expr +
+         " AS bucket_start, event_type,"
+         " sum(quantity) AS quantity, count() AS events FROM {db}." +
+         source + " GROUP BY tenant_id, bucket_start, event_type";
 }
 
 // Hourly and daily rollups: a SummingMergeTree table fed by a materialized view on
@@ -20,49 +48,72 @@ std::string with_database(std::string sql, const std::string& database) {
 // merge; readers still GROUP BY, because merging happens in the background.
 std::vector<std::string> rollup(const std::string& name, const std::string& bucket_expr) {
   return {
-      "CREATE TABLE IF NOT EXISTS {db}." + name +
-          " (tenant_id String, bucket_start DateTime('UTC'), event_type String,"
-          " quantity Decimal(38, 12), events UInt64)"
+      "CREATE TABLE IF NOT EXISTS {db}." + name + " " + kRollupColumns +
           " ENGINE = SummingMergeTree PARTITION BY toYYYYMM(bucket_start)"
           " ORDER BY (tenant_id, bucket_start, event_type)",
-      "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}." + name + "_mv TO {db}." + name +
-          " AS SELECT tenant_id, " + bucket_expr +
-          " AS bucket_start, event_type,"
-          " sum(quantity) AS quantity, count() AS events FROM {db}.usage_events"
-          " GROUP BY tenant_id, bucket_start, event_type",
+      rollup_view(name, bucket_expr, name, "usage_events", ""),
   };
+}
+
+// A cluster's table: NAME_local, replicated within its shard, and NAME, Distributed over them.
+std::vector<std::string> sharded(const std::string& name, const std::string& columns,
+                                 const std::string& engine, const std::string& engine_args,
+                                 const std::string& layout) {
+  return {
+      "CREATE TABLE IF NOT EXISTS {db}." + name + "_local ON CLUSTER {cluster} " + columns +
+          " ENGINE = Replicated" + engine + "('/clickhouse/tables/{shard}/{db}/" + name + "', '{replica}'" +
+          engine_args + ") " + layout,
+      "CREATE TABLE IF NOT EXISTS {db}." + name + " ON CLUSTER {cluster} AS {db}." + name +
+          "_local ENGINE = Distributed({cluster}, {db}, " + name + "_local, sipHash64(tenant_id))",
+  };
+}
+
+std::vector<Migration> single_server_migrations() {
+  std::vector<Migration> m;
+  Migration v1{1, "usage_events, usage_hourly, usage_daily, tenant_quotas", {}};
+  // Raw events, one partition per UTC month; batch_id says which shipment brought a row,
+  // so a shipment interrupted by a crash can be checked before it is sent again.
+  v1.statements.push_back(std::string("CREATE TABLE IF NOT EXISTS {db}.usage_events ") + kEventColumns +
+                          " ENGINE = MergeTree PARTITION BY toYYYYMM(timestamp)"
+                          " ORDER BY (tenant_id, event_type, timestamp)");
+  for (auto& s : rollup("usage_hourly", "toStartOfHour(timestamp)")) v1.statements.push_back(std::move(s));
+  for (auto& s : rollup("usage_daily", "toStartOfDay(timestamp)")) v1.statements.push_back(std::move(s));
+  // Quota settings, newest row per tenant wins (ReplacingMergeTree by updated_at).
+  v1.statements.push_back(std::string("CREATE TABLE IF NOT EXISTS {db}.tenant_quotas ") + kQuotaColumns +
+                          " ENGINE = ReplacingMergeTree(updated_at) ORDER BY tenant_id");
+  m.push_back(std::move(v1));
+  return m;
+}
+
+// The same tables on a cluster. The rollups' views read the local raw table, so each shard
+// rolls up its own tenants; a resent block is dropped by ReplicatedMergeTree's block
+// deduplication in the raw table and, with the same rows, in the rollups.
+std::vector<Migration> cluster_migrations() {
+  std::vector<Migration> m;
+  Migration v1{1, "usage_events, usage_hourly, usage_daily, tenant_quotas", {}};
+  auto add = [&](std::vector<std::string> statements) {
+    for (auto& s : statements) v1.statements.push_back(std::move(s));
+  };
+  add(sharded("usage_events", kEventColumns, "MergeTree", "",
+              "PARTITION BY toYYYYMM(timestamp) ORDER BY (tenant_id, event_type, timestamp)"));
+  for (auto [name, bucket] : {std::pair{"usage_hourly", "toStartOfHour(timestamp)"},
+                              std::pair{"usage_daily", "toStartOfDay(timestamp)"}}) {
+    add(sharded(name, kRollupColumns, "SummingMergeTree", "",
+                "PARTITION BY toYYYYMM(bucket_start) ORDER BY (tenant_id, bucket_start, event_type)"));
+    add({rollup_view(name, bucket, std::string(name) + "_local", "usage_events_local",
+                     " ON CLUSTER {cluster}")});
+  }
+  add(sharded("tenant_quotas", kQuotaColumns, "ReplacingMergeTree", ", updated_at", "ORDER BY tenant_id"));
+  m.push_back(std::move(v1));
+  return m;
 }
 
 }  // namespace
 
-const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> all = [] {
-    std::vector<Migration> m;
-    Migration v1{1, "usage_events, usage_hourly, usage_daily, tenant_quotas", {}};
-    // Raw events, one partition per UTC month; batch_id says which shipment brought a row,
-    // so a shipment interrupted by a crash can be checked before it is sent again.
-    v1.statements.push_back(
-        "CREATE TABLE IF NOT EXISTS {db}.usage_events ("
-        " id String, tenant_id String, event_type String, quantity Decimal(38, 12),"
-        " timestamp DateTime('UTC'), timestamp_ms UInt16, received_at DateTime('UTC'),"
-        " metadata String, batch_id String)"
-        " ENGINE = MergeTree PARTITION BY toYYYYMM(timestamp)"
-        " ORDER BY (tenant_id, event_type, timestamp)");
-    for (auto& s : rollup("usage_hourly", "toStartOfHour(timestamp)")) v1.statements.push_back(std::move(s));
-    for (auto& s : rollup("usage_daily", "toStartOfDay(timestamp)")) v1.statements.push_back(std::move(s));
-    // Quota settings, newest row per tenant wins (ReplacingMergeTree by updated_at).
-    v1.statements.push_back(
-        "CREATE TABLE IF NOT EXISTS {db}.tenant_quotas ("
-        " tenant_id String, time_zone String, enforcement String,"
-        " queries_per_day Nullable(Decimal(38, 12)), tokens_per_day Nullable(Decimal(38, 12)),"
-        " storage_gb Nullable(Decimal(38, 12)), queries_per_month Nullable(Decimal(38, 12)),"
-        " tokens_per_month Nullable(Decimal(38, 12)), storage_gb_per_month Nullable(Decimal(38, 12)),"
-        " updated_at DateTime('UTC'))"
-        " ENGINE = ReplacingMergeTree(updated_at) ORDER BY tenant_id");
-    m.push_back(std::move(v1));
-    return m;
-  }();
-  return all;
+const std::vector<Migration>& migrations(bool cluster) {
+  static const std::vector<Migration> single = single_server_migrations();
+  static const std::vector<Migration> replicated = cluster_migrations();
+  return cluster ? replicated : single;
 }
 
 Result<int> schema_version(Client& client, const std::string& database) {
@@ -82,22 +133,59 @@ Result<int> schema_version(Client& client, const std::string& database) {
   return version;
 }
 
-Result<MigrateReport> migrate(Client& client, const std::string& database) {
-  if (auto s = client.query("CREATE DATABASE IF NOT EXISTS " + database); !s) return fail(s.error());
-  if (auto s = client.query(
-          with_database("CREATE TABLE IF NOT EXISTS {db}.meter_schema (version UInt32, description String,"
-                        " applied_at DateTime('UTC')) ENGINE = TinyLog",
-                        database));
-      !s) {
-    return fail(s.error());
+namespace {
+
+// The engine of the existing usage_events ("" when there is none).
+Result<std::string> events_engine(Client& client, const std::string& database) {
+  auto answer = client.query(fmt::format(
+      "SELECT engine FROM system.tables WHERE database = {} AND name = 'usage_events'", quote(database)));
+  if (!answer) return fail(answer.error());
+  while (!answer->empty() && answer->back() == '\n') answer->pop_back();
+  return *answer;
+}
+
+}  // namespace
+
+Result<MigrateReport> migrate(Client& client, const std::string& database, const std::string& cluster) {
+  bool sharded = !cluster.empty();
+  std::string on_cluster = sharded ? " ON CLUSTER " + cluster : "";
+  auto engine = events_engine(client, database);
+  if (!engine) return fail(engine.error());
+  if (!engine->empty() && (*engine == "Distributed") != sharded) {
+    return fail(Error::invalid(
+        "clickhouse.cluster",
+        sharded ? fmt::format("database {} was made for one server (usage_events is {}), not for cluster {}; "
+                              "use another database for the cluster (clickhouse.database)",
+                              database, *engine, cluster)
+                : fmt::format("database {} was made for a cluster (usage_events is Distributed); set "
+                              "clickhouse.cluster (CLICKHOUSE_CLUSTER) to its cluster's name",
+                              database)));
   }
+  // Up to date: no DDL at all. (ON CLUSTER waits for every node, so a node that is down would
+  // hold up a start that has nothing to change.)
   auto current = schema_version(client, database);
+  if (current && *current >= migrations(sharded).back().version) {
+    return MigrateReport{*current, *current, {}};
+  }
+  if (auto s = client.query("CREATE DATABASE IF NOT EXISTS " + database + on_cluster); !s)
+    return fail(s.error());
+  // The version table: one row per step; on a cluster, one replication group over every node
+  // (the {replica} macro is unique in the cluster), so a step is recorded once for all.
+  std::string version_table =
+      sharded
+          ? "CREATE TABLE IF NOT EXISTS {db}.meter_schema ON CLUSTER {cluster} (version UInt32, description "
+            "String, applied_at DateTime('UTC')) ENGINE = ReplicatedMergeTree('/clickhouse/meterd/{db}/"
+            "meter_schema', '{replica}') ORDER BY version"
+          : "CREATE TABLE IF NOT EXISTS {db}.meter_schema (version UInt32, description String,"
+            " applied_at DateTime('UTC')) ENGINE = TinyLog";
+  if (auto s = client.query(with_names(version_table, database, cluster)); !s) return fail(s.error());
+  current = schema_version(client, database);
   if (!current) return fail(current.error());
   MigrateReport report{*current, *current, {}};
-  for (const Migration& m : migrations()) {
+  for (const Migration& m : migrations(sharded)) {
     if (m.version <= *current) continue;
     for (const std::string& sql : m.statements) {
-      if (auto s = client.query(with_database(sql, database)); !s) {
+      if (auto s = client.query(with_names(sql, database, cluster)); !s) {
         return fail(Error::unavailable(
             fmt::format("migration {} ({}) failed: {}", m.version, m.description, s.error().message)));
       }
