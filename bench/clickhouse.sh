@@ -4,7 +4,11 @@
 #   meterd:        the shipper moving N acknowledged events from the local log, BATCH per insert
 #   raw HTTP:      curl posting the same TabSeparated rows, BATCH per insert
 #   raw client:    clickhouse-client inserting all N rows at once (native protocol, best case)
-# Usage: bench/clickhouse.sh [BUILD_DIR]   (BENCH_EVENTS=1000000, BENCH_BATCH=10000, BENCH_ROUNDS=3)
+# Then the same into a private cluster (scripts/clickhouse-test-cluster: 2 shards x 2 replicas,
+# ZooKeeper): meterd's shipper into the Distributed table against clickhouse-client inserting the
+# same rows into it, both synchronous (insert_distributed_sync=1: returns once the shards have them).
+# Usage: bench/clickhouse.sh [BUILD_DIR]   (BENCH_EVENTS=1000000, BENCH_BATCH=10000, BENCH_ROUNDS=3,
+#                                            BENCH_CLUSTER=1; 0 skips the cluster)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -44,4 +48,27 @@ for r in $(seq "$rounds"); do
   printf "%-6s %14s %14s %14s %12s %12s\n" "$r" "$meterd" "$http" "$client" "$(ratio "$meterd" "$http")" "$(ratio "$meterd" "$client")"
   curl -sS "$url/" --data-binary "DROP DATABASE m$r" && curl -sS "$url/" --data-binary "DROP DATABASE h$r" &&
     curl -sS "$url/" --data-binary "DROP DATABASE c$r"
+done
+
+[[ ${BENCH_CLUSTER:-1} == 0 ]] && exit 0
+base=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1] % 20000 + 20000)')
+trap 'scripts/clickhouse-test-cluster stop "$work/cluster" >/dev/null 2>&1 || true; cleanup' EXIT
+scripts/clickhouse-test-cluster start "$work/cluster" "$base" >/dev/null
+node=http://127.0.0.1:$((base + 10))
+ccount() { curl -sS "$node/" --data-binary "SELECT count() FROM $1.usage_events"; }
+echo "== the same into a cluster of 2 shards x 2 replicas (Distributed, synchronous inserts)"
+printf "%-6s %14s %14s %12s\n" round "meterd ev/s" "raw client" "vs client"
+for r in $(seq "$rounds"); do
+  rm -rf "$work/log" && mkdir -p "$work/log"
+  meterd=$("$build/bench/clickhouse_ship" "$node" "cm$r" "$n" "$batch" "$work/log" "$work/rows.tsv" meterd_test)
+  [[ $(ccount "cm$r") == "$n" ]] || { echo "meterd stored $(ccount "cm$r") of $n rows" >&2; exit 1; }
+  "$build/meterd" --data-dir "$work/migrate" --clickhouse "$node" --set clickhouse.database="cc$r" \
+    migrate --cluster meterd_test >/dev/null
+  t0=$(now)
+  clickhouse-client --host 127.0.0.1 --port $((base + 11)) --insert_distributed_sync=1 \
+    --query "INSERT INTO cc$r.usage_events FORMAT TabSeparated" < "$work/rows.tsv"
+  t1=$(now)
+  client=$(rate "$t0" "$t1")
+  [[ $(ccount "cc$r") == "$n" ]] || { echo "clickhouse-client stored $(ccount "cc$r") of $n rows" >&2; exit 1; }
+  printf "%-6s %14s %14s %12s\n" "$r" "$meterd" "$client" "$(ratio "$meterd" "$client")"
 done

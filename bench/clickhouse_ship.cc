@@ -2,8 +2,9 @@
 // embedded store), then the shipper moves them to ClickHouse in batches of BATCH, exactly as
 // `meterd serve --clickhouse` does. Prints the events/s. Also writes the same rows, as the
 // TabSeparated body meterd sends, to OUT_TSV so that bench/clickhouse.sh can time a raw
-// insert of them for reference.
-//   clickhouse_ship URL DATABASE N BATCH DATA_DIR OUT_TSV
+// insert of them for reference. With CLUSTER, the database is made on that cluster
+// (`meterd migrate --cluster`) and the shipper inserts into its Distributed table.
+//   clickhouse_ship URL DATABASE N BATCH DATA_DIR OUT_TSV [CLUSTER]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,11 +19,11 @@
 using namespace meter;
 
 int main(int argc, char** argv) {
-  if (argc != 7) {
-    std::fprintf(stderr, "usage: clickhouse_ship URL DATABASE N BATCH DATA_DIR OUT_TSV\n");
+  if (argc != 7 && argc != 8) {
+    std::fprintf(stderr, "usage: clickhouse_ship URL DATABASE N BATCH DATA_DIR OUT_TSV [CLUSTER]\n");
     return 2;
   }
-  std::string url = argv[1], db = argv[2];
+  std::string url = argv[1], db = argv[2], cluster = argc == 8 ? argv[7] : "";
   long n = std::atol(argv[3]);
   auto batch = static_cast<std::size_t>(std::atol(argv[4]));
   std::filesystem::path dir = argv[5];
@@ -51,11 +52,11 @@ int main(int argc, char** argv) {
   tsv.close();
 
   store::clickhouse::Client client(url);
-  if (auto m = store::clickhouse::migrate(client, db); !m) {
+  if (auto m = store::clickhouse::migrate(client, db, cluster); !m) {
     std::fprintf(stderr, "%s\n", m.error().message.c_str());
     return 1;
   }
-  store::clickhouse::ClickHouseUsageStore remote(client, db);
+  store::clickhouse::ClickHouseUsageStore remote(client, db, cluster);
   ingest::ShipperOptions options;
   options.batch_size = batch;
   ingest::Shipper shipper(local, remote, clock, options);
