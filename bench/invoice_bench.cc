@@ -38,7 +38,7 @@ double median_ms(billing::Invoicer& invoicer, billing::UsageSource source, int r
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: invoice_bench DATA_DIR [N] [CLICKHOUSE_URL]\n");
+    std::fprintf(stderr, "usage: invoice_bench DATA_DIR [N] [CLICKHOUSE_URL [CLUSTER]]\n");
     return 2;
   }
   std::filesystem::path dir = argv[1];
@@ -47,13 +47,14 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<store::clickhouse::Client> client;
   std::unique_ptr<store::clickhouse::ClickHouseUsageStore> remote;
+  std::string cluster = argc > 4 ? argv[4] : "";  // the tables Distributed over this cluster
   if (argc > 3) {
     client = std::make_unique<store::clickhouse::Client>(argv[3]);
-    if (auto m = store::clickhouse::migrate(*client, "bench_invoice"); !m) {
+    if (auto m = store::clickhouse::migrate(*client, "bench_invoice", cluster); !m) {
       std::fprintf(stderr, "%s\n", m.error().message.c_str());
       return 1;
     }
-    remote = std::make_unique<store::clickhouse::ClickHouseUsageStore>(*client, "bench_invoice");
+    remote = std::make_unique<store::clickhouse::ClickHouseUsageStore>(*client, "bench_invoice", cluster);
   }
 
   // October 2026: 31 days; events spread evenly over the month, four meters.
@@ -105,7 +106,7 @@ int main(int argc, char** argv) {
   (void)zones.set("tenant_big", quota::TenantQuota{});
   if (remote) {
     billing::Invoicer clickhouse(*remote, local, book, zones);
-    report("ClickHouse", clickhouse);
+    report(cluster.empty() ? "ClickHouse" : "ClickHouse cluster (Distributed)", clickhouse);
   }
   return 0;
 }
