@@ -51,7 +51,7 @@ for r in $(seq "$rounds"); do
 done
 
 [[ ${BENCH_CLUSTER:-1} == 0 ]] && exit 0
-base=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1] % 20000 + 20000)')
+base=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1] % 12000 + 20000)')
 trap 'scripts/clickhouse-test-cluster stop "$work/cluster" >/dev/null 2>&1 || true; cleanup' EXIT
 scripts/clickhouse-test-cluster start "$work/cluster" "$base" >/dev/null
 node=http://127.0.0.1:$((base + 10))

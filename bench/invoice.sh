@@ -13,7 +13,7 @@ mkdir -p "$work/data"
 echo "== invoice of one tenant-month, $n events"
 "$build/bench/invoice_bench" "$work/data" "$n" "$url"
 [[ ${BENCH_CLUSTER:-1} == 0 ]] && exit 0
-base=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1] % 20000 + 20000)')
+base=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1] % 12000 + 20000)')
 trap 'scripts/clickhouse-test-cluster stop "$work/cluster" >/dev/null 2>&1 || true; cleanup' EXIT
 scripts/clickhouse-test-cluster start "$work/cluster" "$base" >/dev/null
 mkdir -p "$work/data-cluster"

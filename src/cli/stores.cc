@@ -9,11 +9,13 @@
 namespace meter::cli {
 namespace {
 
-// On a cluster, a read goes to one replica of each shard: never to one more than a second behind
-// (a replica just back, still fetching), and rather an error than a stale answer when no replica
-// of a shard is current (an invoice must not miss events).
+// On a cluster, inserts and reads go to the first live replica of each shard in remote_servers'
+// order, so a read sees what was just shipped (replication to the others is asynchronous); never
+// to a replica more than a second behind (one just back, still fetching), and rather an error
+// than a stale answer when no replica of a shard is current (an invoice must not miss events).
 constexpr const char* kClusterReadSettings =
-    "max_replica_delay_for_distributed_queries=1&fallback_to_stale_replicas_for_distributed_queries=0";
+    "load_balancing=in_order&max_replica_delay_for_distributed_queries=1&"
+    "fallback_to_stale_replicas_for_distributed_queries=0";
 
 store::clickhouse::ClientOptions client_options(const config::Config& c) {
   return {store::clickhouse::clickhouse_url(c.clickhouse_host, c.clickhouse_port), c.clickhouse_user,

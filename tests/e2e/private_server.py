@@ -21,7 +21,7 @@ class PrivateServer:
 
     def __init__(self, start_args=()):
         self.dir = tempfile.mkdtemp(prefix="meterd-%s-" % self.script.split("-")[0])
-        self.port = free_port()
+        self.port = self.pick_port()
         self.start_args = list(start_args)  # after DIR PORT
         self.started_once = False
 
@@ -34,8 +34,12 @@ class PrivateServer:
                 return self
             if self.started_once:
                 break  # a restart must keep its address
-            self.port = free_port()
+            self.port = self.pick_port()
         raise RuntimeError("could not start %s; see its logs in %s" % (self.name, self.dir))
+
+    @staticmethod
+    def pick_port():
+        return free_port()
 
     def run(self, command, *args):
         """Another command of the script, on this server's folder."""

@@ -35,13 +35,21 @@ constexpr const char* kQuotaColumns =
     " updated_at DateTime('UTC'))";
 
 std::string rollup_view(const std::string& name, const std::string& bucket_expr, const std::string& target,
-                        const std::string& source, const std::string& on_cluster) {
+                        const std::string& source, const std::string& on_cluster, const std::string& extra = {}) {
   return "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}." + name + "_mv" + on_cluster + " TO {db}." + target +
          " AS SELECT tenant_id, " + bucket_expr +
          " AS bucket_start, event_type,"
-         " sum(quantity) AS quantity, count() AS events FROM {db}." +
-         source + " GROUP BY tenant_id, bucket_start, event_type";
+         " sum(quantity) AS quantity, count() AS events" +
+         extra + " FROM {db}." + source + " GROUP BY tenant_id, bucket_start, event_type";
 }
+
+// A cluster's rollups carry the batch id of the shipment that made each block. Replicated tables
+// drop a block whose rows equal one they have: two shipments can roll up to the very same rows
+// (one query of quantity 1 from a tenant in the same hour), and without the batch id the second
+// would be dropped as a duplicate. With it, only a resend of the same shipment is.
+constexpr const char* kClusterRollupColumns =
+    "(tenant_id String, bucket_start DateTime('UTC'), event_type String,"
+    " quantity Decimal(38, 12), events UInt64, batch_id String)";
 
 // Hourly and daily rollups: a SummingMergeTree table fed by a materialized view on
 // usage_events, so every insert updates both. Rows of the same key are summed when parts
@@ -87,7 +95,7 @@ std::vector<Migration> single_server_migrations() {
 
 // The same tables on a cluster. The rollups' views read the local raw table, so each shard
 // rolls up its own tenants; a resent block is dropped by ReplicatedMergeTree's block
-// deduplication in the raw table and, with the same rows, in the rollups.
+// deduplication in the raw table and, with the same rows and batch id, in the rollups.
 std::vector<Migration> cluster_migrations() {
   std::vector<Migration> m;
   Migration v1{1, "usage_events, usage_hourly, usage_daily, tenant_quotas", {}};
