@@ -35,7 +35,8 @@ constexpr const char* kQuotaColumns =
     " updated_at DateTime('UTC'))";
 
 std::string rollup_view(const std::string& name, const std::string& bucket_expr, const std::string& target,
-                        const std::string& source, const std::string& on_cluster, const std::string& extra = {}) {
+                        const std::string& source, const std::string& on_cluster,
+                        const std::string& extra = {}) {
   return "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}." + name + "_mv" + on_cluster + " TO {db}." + target +
          " AS SELECT tenant_id, " + bucket_expr +
          " AS bucket_start, event_type,"
