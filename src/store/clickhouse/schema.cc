@@ -107,10 +107,10 @@ std::vector<Migration> cluster_migrations() {
               "PARTITION BY toYYYYMM(timestamp) ORDER BY (tenant_id, event_type, timestamp)"));
   for (auto [name, bucket] : {std::pair{"usage_hourly", "toStartOfHour(timestamp)"},
                               std::pair{"usage_daily", "toStartOfDay(timestamp)"}}) {
-    add(sharded(name, kRollupColumns, "SummingMergeTree", "",
+    add(sharded(name, kClusterRollupColumns, "SummingMergeTree", ", (quantity, events)",
                 "PARTITION BY toYYYYMM(bucket_start) ORDER BY (tenant_id, bucket_start, event_type)"));
     add({rollup_view(name, bucket, std::string(name) + "_local", "usage_events_local",
-                     " ON CLUSTER {cluster}")});
+                     " ON CLUSTER {cluster}", ", any(batch_id) AS batch_id")});
   }
   add(sharded("tenant_quotas", kQuotaColumns, "ReplacingMergeTree", ", updated_at", "ORDER BY tenant_id"));
   m.push_back(std::move(v1));
