@@ -97,6 +97,9 @@ Status Shipper::send(store::Shipment& shipment) {
   if (!present) {
     if (auto s = remote_.insert_batch(shipment.batch_id, shipment.events); !s) return s;
   }
+  if (shipment.resumed) {
+    if (auto s = remote_.repair_rollups(shipment.batch_id, shipment.month); !s) return s;
+  }
   if (auto s = log_.confirm_shipment(shipment); !s) return s;
   stats_.shipped_events += present ? 0 : shipment.events.size();
   ++stats_.shipped_batches;

@@ -92,6 +92,24 @@ Result<std::uint64_t> ClickHouseUsageStore::batch_rows(std::string_view batch_id
   return integer<std::uint64_t>(*answer);
 }
 
+Status ClickHouseUsageStore::repair_rollups(std::string_view batch_id, int month) {
+  if (cluster_.empty()) return {};
+  for (auto [table, bucket] : {std::pair{"usage_hourly", "toStartOfHour(timestamp)"},
+                               std::pair{"usage_daily", "toStartOfDay(timestamp)"}}) {
+    auto s = client_.insert(
+        fmt::format(
+            "INSERT INTO {0}.{1} (tenant_id, bucket_start, event_type, quantity, events, batch_id) "
+            "SELECT tenant_id, {2} AS b, event_type, sum(quantity), count(), batch_id FROM {0}.usage_events "
+            "WHERE toYYYYMM(timestamp) = {3} AND batch_id = {4} AND tenant_id GLOBAL NOT IN "
+            "(SELECT tenant_id FROM {0}.{1} WHERE batch_id = {4}) GROUP BY tenant_id, b, event_type, "
+            "batch_id",
+            db_, table, bucket, month, quote(batch_id)),
+        "", {}, "insert_distributed_sync=1");
+    if (!s) return s;
+  }
+  return {};
+}
+
 Result<std::vector<UsageRow>> ClickHouseUsageStore::usage(const UsageQuery& query) {
   std::string type_filter = query.event_type ? " AND event_type = " + quote(*query.event_type) : "";
   // Quarter hours (used for the edges of a zone's month) come from the raw events: their
