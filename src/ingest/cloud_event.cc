@@ -249,13 +249,6 @@ void read_structured(od::value value, Attributes& a, ParsedEvent& out) {
   }
 }
 
-Error too_many(const IngestLimits& limits) {
-  return Error{
-      ErrorCode::kTooLarge,
-      fmt::format("a request may hold at most {} events; split the batch", limits.max_events_per_request),
-      ""};
-}
-
 bool is_json_media_type(std::string_view type) {
   return type.empty() || type == "application/json" || type == "text/json" ||
          (type.size() > 5 && type.substr(type.size() - 5) == "+json");
@@ -316,7 +309,7 @@ Result<std::vector<ParsedEvent>> parse_cloud_events(std::string_view body, bool 
     };
     if (batch) {
       for (auto element : take(doc.get_array())) {
-        if (items.size() == limits.max_events_per_request) return fail(too_many(limits));
+        if (items.size() == limits.max_events_per_request) return fail(json::too_many(limits));
         one(take(std::move(element)));
       }
     } else {

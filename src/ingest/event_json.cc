@@ -181,13 +181,6 @@ class EventReader {
   rapidjson::StringBuffer buffer_;
 };
 
-Error too_many(const IngestLimits& limits) {
-  return Error{
-      ErrorCode::kTooLarge,
-      fmt::format("a request may hold at most {} events; split the batch", limits.max_events_per_request),
-      ""};
-}
-
 Result<std::vector<ParsedEvent>> parse_ndjson(std::string_view body, const IngestLimits& limits,
                                               Timestamp now, std::string_view default_tenant) {
   std::vector<ParsedEvent> items;
@@ -200,7 +193,7 @@ Result<std::vector<ParsedEvent>> parse_ndjson(std::string_view body, const Inges
     body = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
     ++line_no;
     if (line.empty()) continue;
-    if (items.size() == limits.max_events_per_request) return fail(too_many(limits));
+    if (items.size() == limits.max_events_per_request) return fail(json::too_many(limits));
     try {
       auto doc = take(state.parser.iterate(state.pad(line)));
       od::value root = take(doc.get_value());
@@ -234,7 +227,7 @@ Result<std::vector<ParsedEvent>> parse_events(std::string_view body, BodyFormat 
     auto doc = take(state.parser.iterate(state.pad(trimmed)));
     if (trimmed.front() == '[') {
       for (auto element : take(doc.get_array())) {
-        if (items.size() == limits.max_events_per_request) return fail(too_many(limits));
+        if (items.size() == limits.max_events_per_request) return fail(json::too_many(limits));
         reader.read(take(std::move(element)), items.emplace_back());
       }
     } else {

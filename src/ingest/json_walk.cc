@@ -165,4 +165,11 @@ Error malformed(simdjson::error_code code, std::string_view where) {
                         fmt::format("body is not valid JSON{}: {}", where, simdjson::error_message(code)));
 }
 
+Error too_many(const IngestLimits& limits) {
+  return Error{
+      ErrorCode::kTooLarge,
+      fmt::format("a request may hold at most {} events; split the batch", limits.max_events_per_request),
+      ""};
+}
+
 }  // namespace meter::ingest::json

@@ -15,6 +15,7 @@
 #include "core/decimal.h"
 #include "core/error.h"
 #include "core/time.h"
+#include "ingest/limits.h"
 
 namespace meter::ingest::json {
 
@@ -71,5 +72,8 @@ Parser& thread_inner_parser();
 bool has_trailing_content(od::document& doc);
 
 Error malformed(simdjson::error_code code, std::string_view where);
+
+// A body holding more than limits.max_events_per_request events (413).
+Error too_many(const IngestLimits& limits);
 
 }  // namespace meter::ingest::json
