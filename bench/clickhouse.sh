@@ -2,11 +2,13 @@
 # meterd's insert path into ClickHouse against raw inserts of the same rows into the same
 # schema, measured in the same run on a private ClickHouse (Debian's clickhouse-server).
 #   meterd:        the shipper moving N acknowledged events from the local log, BATCH per insert
-#   raw HTTP:      curl posting the same TabSeparated rows, BATCH per insert
+#   raw HTTP:      curl posting the same TabSeparated rows, BATCH per insert (the floor at that size)
 #   raw client:    clickhouse-client inserting all N rows at once (native protocol, best case)
 # Then the same into a private cluster (scripts/clickhouse-test-cluster: 2 shards x 2 replicas,
 # ZooKeeper): meterd's shipper into the Distributed table against clickhouse-client inserting the
 # same rows into it, both synchronous (insert_distributed_sync=1: returns once the shards have them).
+# meterd ships BATCH per insert here; with a backlog it ships up to buffer.catch_up_size (100,000)
+# per insert, so BENCH_BATCH=100000 is what a catch-up after an outage costs.
 # Usage: bench/clickhouse.sh [BUILD_DIR]   (BENCH_EVENTS=1000000, BENCH_BATCH=10000, BENCH_ROUNDS=3,
 #                                            BENCH_CLUSTER=1; 0 skips the cluster)
 set -euo pipefail
@@ -57,7 +59,7 @@ scripts/clickhouse-test-cluster start "$work/cluster" "$base" >/dev/null
 node=http://127.0.0.1:$((base + 10))
 ccount() { curl -sS "$node/" --data-binary "SELECT count() FROM $1.usage_events"; }
 echo "== the same into a cluster of 2 shards x 2 replicas (Distributed, synchronous inserts)"
-printf "%-6s %14s %14s %12s\n" round "meterd ev/s" "raw client" "vs client"
+printf "%-6s %14s %14s %14s %12s %12s\n" round "meterd ev/s" "raw HTTP" "raw client" "vs HTTP" "vs client"
 for r in $(seq "$rounds"); do
   rm -rf "$work/log" && mkdir -p "$work/log"
   meterd=$("$build/bench/clickhouse_ship" "$node" "cm$r" "$n" "$batch" "$work/log" "$work/rows.tsv" meterd_test)
@@ -70,5 +72,16 @@ for r in $(seq "$rounds"); do
   t1=$(now)
   client=$(rate "$t0" "$t1")
   [[ $(ccount "cc$r") == "$n" ]] || { echo "clickhouse-client stored $(ccount "cc$r") of $n rows" >&2; exit 1; }
-  printf "%-6s %14s %14s %12s\n" "$r" "$meterd" "$client" "$(ratio "$meterd" "$client")"
+  "$build/meterd" --data-dir "$work/migrate" --clickhouse "$node" --set clickhouse.database="ch$r" \
+    migrate --cluster meterd_test >/dev/null
+  split -l "$batch" "$work/rows.tsv" "$work/part."
+  query="INSERT%20INTO%20ch$r.usage_events%20FORMAT%20TabSeparated&insert_distributed_sync=1"
+  t0=$(now)
+  for f in "$work"/part.*; do curl -sS --fail "$node/?query=$query" --data-binary @"$f"; done
+  t1=$(now)
+  http=$(rate "$t0" "$t1")
+  rm -f "$work"/part.*
+  [[ $(ccount "ch$r") == "$n" ]] || { echo "raw HTTP stored $(ccount "ch$r") of $n rows" >&2; exit 1; }
+  printf "%-6s %14s %14s %14s %12s %12s\n" "$r" "$meterd" "$http" "$client" "$(ratio "$meterd" "$http")" \
+    "$(ratio "$meterd" "$client")"
 done

@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   store::clickhouse::ClickHouseUsageStore remote(client, db, cluster);
   ingest::ShipperOptions options;
   options.batch_size = batch;
+  options.catch_up_size = batch;
   ingest::Shipper shipper(local, remote, clock, options);
   auto start = std::chrono::steady_clock::now();
   for (;;) {

@@ -33,6 +33,7 @@ store::clickhouse::ClientOptions ship_client_options(const config::Config& c) {
 ingest::ShipperOptions shipper_options(const config::Config& c, store::clickhouse::Client& client) {
   ingest::ShipperOptions o;
   o.batch_size = c.buffer_size;
+  o.catch_up_size = c.catch_up_size;
   o.flush_interval = c.flush_interval;
   o.timeout = c.clickhouse_timeout;
   o.prepare = [&client, db = c.clickhouse_database, cluster = c.clickhouse_cluster]() -> Status {

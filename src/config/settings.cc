@@ -177,6 +177,9 @@ const std::vector<Setting>& table() {
 
       {"buffer.size", "BUFFER_SIZE", "events per batch shipped to a remote backend", false,
        METER_INT(buffer_size, std::size_t, 1, 10'000'000)},
+      {"buffer.catch_up_size", "METERD_CATCH_UP_SIZE",
+       "most events per insert while a larger backlog waits (never fewer than buffer.size)", false,
+       METER_INT(catch_up_size, std::size_t, 1, 10'000'000)},
       {"buffer.flush_interval_seconds", "FLUSH_INTERVAL_SECONDS", "ship a partial batch after this long",
        false, METER_SECONDS(flush_interval)},
       {"buffer.fallback_file_path", "FALLBACK_FILE_PATH",

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <future>
+#include <utility>
+
 #include "core/identifier.h"
 
 namespace meter::ingest {
@@ -68,16 +71,29 @@ Result<bool> Shipper::ship_once(bool force) {
   if (!due) return false;
 
   auto started = std::chrono::steady_clock::now();
-  auto shipment = log_.next_shipment(options_.batch_size, new_event_id(now));
-  if (!shipment) return fail(shipment.error());
-  if (!*shipment) return false;
-  if (auto s = send(**shipment); !s) return fail(s.error());
+  std::size_t most = std::max(options_.batch_size, options_.catch_up_size);
+  std::optional<store::Shipment> shipment = std::exchange(ahead_, std::nullopt);
+  if (!shipment) {
+    auto next = log_.next_shipment(most, new_event_id(now));
+    if (!next) return fail(next.error());
+    shipment = std::move(*next);
+  }
+  if (!shipment) return false;
+  // A full batch more waits: read it from the log while this one is on the wire.
+  std::future<Result<std::optional<store::Shipment>>> ahead;
+  if (backlog->events - static_cast<std::int64_t>(shipment->events.size()) >=
+      static_cast<std::int64_t>(options_.batch_size)) {
+    ahead = std::async(std::launch::async, [this, &shipment, most, id = new_event_id(now)] {
+      return log_.read_ahead(*shipment, most, id);
+    });
+  }
+  if (auto s = send(*shipment, ahead); !s) return fail(s.error());
   stats_.batch_latency.observe(std::chrono::steady_clock::now() - started);
-  stats_.backlog_events -= static_cast<std::int64_t>((*shipment)->events.size());
+  stats_.backlog_events -= static_cast<std::int64_t>(shipment->events.size());
   return true;
 }
 
-Status Shipper::send(store::Shipment& shipment) {
+Status Shipper::send(store::Shipment& shipment, std::future<Result<std::optional<store::Shipment>>>& ahead) {
   bool present = false;
   if (shipment.resumed) {
     // This batch may have reached ClickHouse before the failure or crash: look before sending.
@@ -100,7 +116,13 @@ Status Shipper::send(store::Shipment& shipment) {
   if (shipment.resumed) {
     if (auto s = remote_.repair_rollups(shipment.batch_id, shipment.month); !s) return s;
   }
-  if (auto s = log_.confirm_shipment(shipment); !s) return s;
+  std::optional<store::Shipment> next;
+  if (ahead.valid()) {
+    // A failed read ahead costs only the overlap: the next shipment is read after this one.
+    if (auto read = ahead.get(); read) next = std::move(*read);
+  }
+  if (auto s = next ? log_.confirm_and_begin(shipment, *next) : log_.confirm_shipment(shipment); !s) return s;
+  ahead_ = std::move(next);
   stats_.shipped_events += present ? 0 : shipment.events.size();
   ++stats_.shipped_batches;
   return {};

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -18,6 +20,8 @@ namespace meter::ingest {
 
 struct ShipperOptions {
   std::size_t batch_size = 10'000;  // BUFFER_SIZE: ship as soon as this many events wait
+  // Most events in one shipment while more than batch_size wait (never fewer than batch_size).
+  std::size_t catch_up_size = 100'000;
   std::chrono::milliseconds flush_interval = std::chrono::seconds(1);  // FLUSH_INTERVAL_SECONDS
   std::chrono::milliseconds poll = std::chrono::milliseconds(20);      // how often the log is looked at
   std::chrono::milliseconds first_backoff = std::chrono::milliseconds(500);
@@ -83,7 +87,7 @@ class Shipper {
 
  private:
   void run();
-  Status send(store::Shipment& shipment);
+  Status send(store::Shipment& shipment, std::future<Result<std::optional<store::Shipment>>>& ahead);
 
   store::ShipLog& log_;
   store::clickhouse::ClickHouseUsageStore& remote_;
@@ -98,6 +102,9 @@ class Shipper {
   Deadline* in_flight_ ABSL_GUARDED_BY(mutex_) = nullptr;  // the running shipment's, for stop()
   std::string last_error_ ABSL_GUARDED_BY(mutex_);
   bool prepared_ = false;  // only touched by the thread that ships
+  // Read ahead while the previous shipment was on the wire, and recorded in flight when that
+  // one was confirmed: the next to send. Only touched by the thread that ships.
+  std::optional<store::Shipment> ahead_;
   std::thread thread_;
 };
 

@@ -45,6 +45,21 @@ class ShipLog {
   // The backend has the shipment: the cursor moves past it and nothing is in flight.
   virtual Status confirm_shipment(const Shipment& shipment) = 0;
 
+  // The shipment that would follow `in_flight` once it is confirmed, up to max_events, read but
+  // not recorded: the shipper reads it while `in_flight` is on the wire. nullopt when nothing
+  // follows, or when this log cannot read ahead (then the shipper reads after confirming).
+  virtual Result<std::optional<Shipment>> read_ahead(const Shipment& /*in_flight*/,
+                                                     std::size_t /*max_events*/,
+                                                     std::string_view /*new_batch_id*/) {
+    return std::optional<Shipment>();
+  }
+
+  // confirm_shipment(done), and `next` (from read_ahead(done, ...)) recorded as in flight, in
+  // one write. Only called by a log whose read_ahead() returned `next`.
+  virtual Status confirm_and_begin(const Shipment& done, const Shipment& /*next*/) {
+    return fail(Error::internal("this log does not read ahead (batch " + done.batch_id + ")"));
+  }
+
   virtual Result<Backlog> backlog() = 0;
 
   // False while another process ships from the same log (PostgreSQL: another node does).

@@ -9,7 +9,7 @@ import unittest
 from clickhouse import ClickHouse
 from harness import METERD_BIN, Meterd, main, wait_until
 
-FAST_SHIPPING = ["--set", "buffer.size=500", "--set", "buffer.flush_interval_seconds=0.2"]
+FAST_SHIPPING = ["--set", "buffer.size=500", "--set", "buffer.catch_up_size=500", "--set", "buffer.flush_interval_seconds=0.2"]
 
 
 def health(m):

@@ -10,7 +10,7 @@ import unittest
 from clickhouse import ClickHouse
 from harness import METERD_BIN, Meterd, main, wait_until
 
-SETTINGS = ["--set", "buffer.size=500", "--set", "buffer.flush_interval_seconds=0.2",
+SETTINGS = ["--set", "buffer.size=500", "--set", "buffer.catch_up_size=500", "--set", "buffer.flush_interval_seconds=0.2",
             "--set", "clickhouse.timeout_seconds=3", "--set", "server.read_deadline_seconds=2"]
 
 

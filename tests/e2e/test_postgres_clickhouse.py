@@ -7,7 +7,7 @@ from clickhouse import ClickHouse
 from harness import Meterd, main, wait_until
 from postgres import Postgres
 
-FAST_SHIPPING = ["--set", "buffer.size=300", "--set", "buffer.flush_interval_seconds=0.1"]
+FAST_SHIPPING = ["--set", "buffer.size=300", "--set", "buffer.catch_up_size=300", "--set", "buffer.flush_interval_seconds=0.1"]
 
 
 def backend(m):

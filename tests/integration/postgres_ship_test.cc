@@ -50,6 +50,7 @@ class PostgresShipTest : public ClickHouseTest {
   ingest::ShipperOptions options() {
     ingest::ShipperOptions o;
     o.batch_size = 10;
+    o.catch_up_size = 10;
     return o;
   }
   // Ships until nothing is left (or ten seconds pass).

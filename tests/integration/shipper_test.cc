@@ -12,9 +12,10 @@ using ingest::ShipperOptions;
 
 class ShipperTest : public ClickHouseTest {
  protected:
-  ShipperOptions options(std::size_t batch) {
+  ShipperOptions options(std::size_t batch, std::size_t catch_up = 0) {
     ShipperOptions o;
     o.batch_size = batch;
+    o.catch_up_size = catch_up == 0 ? batch : catch_up;
     o.flush_interval = std::chrono::seconds(1);
     return o;
   }
@@ -38,6 +39,16 @@ TEST_F(ShipperTest, ShipsEverythingInBatches) {
   EXPECT_EQ(count(), 25u);
   EXPECT_EQ(local_.backlog()->events, 0);
   EXPECT_EQ(count("id = 'e0'"), 1u);
+}
+
+// Verifies a backlog larger than batch_size leaves in batches of up to catch_up_size.
+TEST_F(ShipperTest, CatchesUpInLargerBatches) {
+  ASSERT_TRUE(local_.append(spread_events(25)));
+  Shipper shipper(local_, *remote_, clock_, options(4, 10));
+  while (*shipper.ship_once(false)) {
+  }
+  EXPECT_EQ(shipper.stats().shipped_batches.load(), 3u);  // 10 + 10 + 5
+  EXPECT_EQ(count(), 25u);
 }
 
 // Verifies a partial batch waits for the flush interval, and a full one leaves at once.
@@ -86,6 +97,26 @@ TEST_F(ShipperTest, ResumedBatchMissingIsSent) {
   EXPECT_TRUE(*after_restart.ship_once(true));
   EXPECT_EQ(count("batch_id = 'lost-batch'"), 8u);
   EXPECT_EQ(count(), 8u);
+}
+
+// Verifies shipping a backlog with reads ahead, and a restart while a batch read ahead is
+// recorded in flight: every event lands once.
+TEST_F(ShipperTest, ReadAheadBatchesLandOnce) {
+  ASSERT_TRUE(local_.append(spread_events(50)));
+  {
+    Shipper before_crash(local_, *remote_, clock_, options(10));
+    EXPECT_TRUE(*before_crash.ship_once(true));
+    EXPECT_TRUE(*before_crash.ship_once(true));
+  }
+  EXPECT_EQ(count(), 20u);
+  EXPECT_EQ(local_.backlog()->events, 30);  // the third batch, read ahead, is in flight
+  Shipper after(local_, *remote_, clock_, options(10));
+  while (*after.ship_once(true)) {
+  }
+  EXPECT_EQ(after.stats().resumed_batches.load(), 1u);
+  EXPECT_EQ(count(), 50u);
+  EXPECT_EQ(count("id = 'e49'"), 1u);
+  EXPECT_EQ(local_.backlog()->events, 0);
 }
 
 // Verifies an outage keeps everything in the local log and a later attempt ships it once.

@@ -81,5 +81,30 @@ TEST_F(MaintenanceTest, ShipLogCursor) {
   EXPECT_FALSE(store_.confirm_shipment(**second));  // nothing in flight any more
 }
 
+// Verifies reading ahead: the run after the one in flight (across months), recorded only when
+// the one in flight is confirmed, so that a crash in between resumes the right batch.
+TEST_F(MaintenanceTest, ShipLogReadsAhead) {
+  auto first = store_.next_shipment(2, "b1");
+  auto ahead = store_.read_ahead(**first, 2, "b2");
+  ASSERT_TRUE(ahead && *ahead);
+  EXPECT_EQ((*ahead)->month, 202611);
+  EXPECT_EQ((*ahead)->events.size(), 2u);
+  EXPECT_FALSE((*ahead)->resumed);
+  EXPECT_EQ((*store_.next_shipment(2, "x"))->batch_id, "b1");  // read, not recorded
+  ASSERT_TRUE(store_.confirm_and_begin(**first, **ahead));
+  auto resumed = store_.next_shipment(2, "x");  // as after a crash: b2 is the one in flight
+  EXPECT_EQ((*resumed)->batch_id, "b2");
+  EXPECT_TRUE((*resumed)->resumed);
+  EXPECT_EQ((*resumed)->events[1].id, (*ahead)->events[1].id);
+  auto last = store_.read_ahead(**ahead, 2, "b3");  // within one month, after the one in flight
+  EXPECT_EQ((*last)->events.size(), 1u);
+  EXPECT_EQ((*last)->first_rowid, (*ahead)->last_rowid + 1);
+  EXPECT_FALSE(store_.confirm_and_begin(**first, **last));  // b1 is no longer in flight
+  ASSERT_TRUE(store_.confirm_and_begin(**ahead, **last));
+  ASSERT_TRUE(store_.confirm_shipment(**last));
+  EXPECT_EQ(store_.backlog()->events, 0);
+  EXPECT_FALSE(*store_.read_ahead(**last, 2, "b4"));
+}
+
 }  // namespace
 }  // namespace meter::store::sqlite

@@ -28,61 +28,99 @@ Cursor read_cursor(SQLite::Database& db, int month) {
   return c;
 }
 
+// Fills s.events with the rows s.first_rowid..s.last_rowid of s.month.
+Status read_events(SQLite::Database& reader, Shipment& s) {
+  SQLite::Statement rows(reader,
+                         fmt::format("SELECT id, tenant_id, event_type, quantity, ts, received_at, metadata "
+                                     "FROM usage_events_{} WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
+                                     s.month));
+  rows.bind(1, s.first_rowid);
+  rows.bind(2, s.last_rowid);
+  s.events.reserve(static_cast<std::size_t>(s.last_rowid - s.first_rowid + 1));
+  while (rows.executeStep()) {
+    auto quantity = stored_decimal(rows.getColumn(3).getString(), fmt::format("usage_events_{}", s.month));
+    if (!quantity) return fail(quantity.error());
+    s.events.push_back({rows.getColumn(0).getString(), rows.getColumn(1).getString(),
+                        rows.getColumn(2).getString(), *quantity, from_unix_ms(rows.getColumn(4).getInt64()),
+                        from_unix_ms(rows.getColumn(5).getInt64()), rows.getColumn(6).getString()});
+  }
+  return {};
+}
+
+void record_in_flight(SQLite::Database& writer, const Shipment& s) {
+  SQLite::Statement record(writer,
+                           "INSERT INTO ship_state (month, shipped_rowid, pending_batch, pending_last_rowid) "
+                           "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (month) DO UPDATE SET "
+                           "pending_batch = ?3, pending_last_rowid = ?4");
+  record.bind(1, s.month);
+  record.bind(2, s.first_rowid - 1);
+  record.bind(3, s.batch_id);
+  record.bind(4, s.last_rowid);
+  record.exec();
+}
+
+Status record_shipped(SQLite::Database& writer, const Shipment& s) {
+  SQLite::Statement stmt(
+      writer,
+      "UPDATE ship_state SET shipped_rowid = ?, pending_batch = NULL, pending_last_rowid = NULL "
+      "WHERE month = ? AND pending_batch = ?");
+  stmt.bind(1, s.last_rowid);
+  stmt.bind(2, s.month);
+  stmt.bind(3, s.batch_id);
+  if (stmt.exec() != 1) return fail(Error::internal("shipment " + s.batch_id + " is not the one in flight"));
+  return {};
+}
+
 }  // namespace
+
+// The next run of events after the cursors, oldest month first; `in_flight` (not yet confirmed)
+// counts as shipped. s.month == 0 when nothing waits.
+Shipment SqliteStore::next_run(SQLite::Database& reader, std::size_t max_events, std::string_view batch_id,
+                               const Shipment* in_flight) {
+  std::vector<int> months = partitions();
+  for (int month : in_flight ? std::vector<int>() : months) {  // the one in flight first
+    Cursor c = read_cursor(reader, month);
+    if (c.pending_batch) return {*c.pending_batch, month, c.shipped + 1, c.pending_last, true, {}};
+  }
+  for (int month : months) {
+    Cursor c = read_cursor(reader, month);
+    std::int64_t shipped =
+        in_flight && in_flight->month == month ? std::max(c.shipped, in_flight->last_rowid) : c.shipped;
+    std::int64_t last = last_rowid(reader, month);
+    if (last > shipped) {
+      return {std::string(batch_id),
+              month,
+              shipped + 1,
+              std::min<std::int64_t>(last, shipped + static_cast<std::int64_t>(max_events)),
+              false,
+              {}};
+    }
+  }
+  return {};
+}
 
 Result<std::optional<Shipment>> SqliteStore::next_shipment(std::size_t max_events,
                                                            std::string_view new_batch_id) {
   return sqlite_call("reading the local log", [&]() -> Result<std::optional<Shipment>> {
     auto reader = borrow_connection();
-    Shipment s;
-    for (int month : partitions()) {
-      Cursor c = read_cursor(*reader, month);
-      if (c.pending_batch) {
-        s = {*c.pending_batch, month, c.shipped + 1, c.pending_last, true, {}};
-        break;
-      }
-      if (s.month == 0) {
-        std::int64_t last = last_rowid(*reader, month);
-        if (last > c.shipped) {
-          s = {std::string(new_batch_id),
-               month,
-               c.shipped + 1,
-               std::min<std::int64_t>(last, c.shipped + static_cast<std::int64_t>(max_events)),
-               false,
-               {}};
-        }
-      }
-    }
+    Shipment s = next_run(*reader, max_events, new_batch_id, nullptr);
     if (s.month == 0) return std::optional<Shipment>();
-
-    SQLite::Statement rows(
-        *reader, fmt::format("SELECT id, tenant_id, event_type, quantity, ts, received_at, metadata "
-                             "FROM usage_events_{} WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
-                             s.month));
-    rows.bind(1, s.first_rowid);
-    rows.bind(2, s.last_rowid);
-    s.events.reserve(static_cast<std::size_t>(s.last_rowid - s.first_rowid + 1));
-    while (rows.executeStep()) {
-      auto quantity = stored_decimal(rows.getColumn(3).getString(), fmt::format("usage_events_{}", s.month));
-      if (!quantity) return fail(quantity.error());
-      s.events.push_back({rows.getColumn(0).getString(), rows.getColumn(1).getString(),
-                          rows.getColumn(2).getString(), *quantity,
-                          from_unix_ms(rows.getColumn(4).getInt64()),
-                          from_unix_ms(rows.getColumn(5).getInt64()), rows.getColumn(6).getString()});
-    }
+    if (auto read = read_events(*reader, s); !read) return fail(read.error());
     if (!s.resumed) {
       MutexLock writes(write_mutex_);
-      SQLite::Statement record(
-          *writer_,
-          "INSERT INTO ship_state (month, shipped_rowid, pending_batch, pending_last_rowid) "
-          "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (month) DO UPDATE SET "
-          "pending_batch = ?3, pending_last_rowid = ?4");
-      record.bind(1, s.month);
-      record.bind(2, s.first_rowid - 1);
-      record.bind(3, s.batch_id);
-      record.bind(4, s.last_rowid);
-      record.exec();
+      record_in_flight(*writer_, s);
     }
+    return std::optional<Shipment>(std::move(s));
+  });
+}
+
+Result<std::optional<Shipment>> SqliteStore::read_ahead(const Shipment& in_flight, std::size_t max_events,
+                                                        std::string_view new_batch_id) {
+  return sqlite_call("reading the local log", [&]() -> Result<std::optional<Shipment>> {
+    auto reader = borrow_connection();
+    Shipment s = next_run(*reader, max_events, new_batch_id, &in_flight);
+    if (s.month == 0) return std::optional<Shipment>();
+    if (auto read = read_events(*reader, s); !read) return fail(read.error());
     return std::optional<Shipment>(std::move(s));
   });
 }
@@ -90,15 +128,17 @@ Result<std::optional<Shipment>> SqliteStore::next_shipment(std::size_t max_event
 Status SqliteStore::confirm_shipment(const Shipment& shipment) {
   return sqlite_call("recording a shipment", [&]() -> Status {
     MutexLock writes(write_mutex_);
-    SQLite::Statement stmt(
-        *writer_,
-        "UPDATE ship_state SET shipped_rowid = ?, pending_batch = NULL, pending_last_rowid = NULL "
-        "WHERE month = ? AND pending_batch = ?");
-    stmt.bind(1, shipment.last_rowid);
-    stmt.bind(2, shipment.month);
-    stmt.bind(3, shipment.batch_id);
-    if (stmt.exec() != 1)
-      return fail(Error::internal("shipment " + shipment.batch_id + " is not the one in flight"));
+    return record_shipped(*writer_, shipment);
+  });
+}
+
+Status SqliteStore::confirm_and_begin(const Shipment& done, const Shipment& next) {
+  return sqlite_call("recording a shipment", [&]() -> Status {
+    MutexLock writes(write_mutex_);
+    SQLite::Transaction both(*writer_);
+    if (auto s = record_shipped(*writer_, done); !s) return s;
+    record_in_flight(*writer_, next);
+    both.commit();
     return {};
   });
 }

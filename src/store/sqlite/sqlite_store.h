@@ -81,6 +81,9 @@ class SqliteStore final : public EventLog, public UsageStore, public TenantRecor
   Result<std::optional<Shipment>> next_shipment(std::size_t max_events,
                                                 std::string_view new_batch_id) override;
   Status confirm_shipment(const Shipment& shipment) override;
+  Result<std::optional<Shipment>> read_ahead(const Shipment& in_flight, std::size_t max_events,
+                                             std::string_view new_batch_id) override;
+  Status confirm_and_begin(const Shipment& done, const Shipment& next) override;
   Result<Backlog> backlog() override;
 
   // The months (YYYYMM) that have a raw-event table, oldest first. Throws on failure.
@@ -107,6 +110,8 @@ class SqliteStore final : public EventLog, public UsageStore, public TenantRecor
 
   // The row number of a month's last event (0 when it has none): rows are only ever appended.
   static std::int64_t last_rowid(SQLite::Database& db, int month);
+  Shipment next_run(SQLite::Database& reader, std::size_t max_events, std::string_view batch_id,
+                    const Shipment* in_flight);
   std::unique_ptr<SQLite::Database> open_connection() const;
   void migrate();
   SQLite::Statement& insert_statement(int month);
