@@ -110,12 +110,9 @@ Status Shipper::send(store::Shipment& shipment, std::future<Result<std::optional
           shipment.batch_id)));
     }
   }
-  if (!present) {
-    if (auto s = remote_.insert_batch(shipment.batch_id, shipment.events); !s) return s;
-  }
-  if (shipment.resumed) {
-    if (auto s = remote_.repair_rollups(shipment.batch_id, shipment.month); !s) return s;
-  }
+  auto inserted = present ? remote_.insert_rollups(shipment.batch_id, shipment.events)
+                          : remote_.insert_batch(shipment.batch_id, shipment.events);
+  if (!inserted) return inserted;
   std::optional<store::Shipment> next;
   if (ahead.valid()) {
     // A failed read ahead costs only the overlap: the next shipment is read after this one.

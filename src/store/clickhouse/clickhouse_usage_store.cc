@@ -77,9 +77,11 @@ std::string to_tsv(std::string_view batch_id, std::span<const Event> events) {
 
 Status ClickHouseUsageStore::insert_batch(std::string_view batch_id, std::span<const Event> events) {
   // The batch id as query id: a resend cannot run beside an earlier attempt still in progress.
-  return client_.insert(fmt::format("INSERT INTO {}.usage_events ({}) FORMAT RowBinary", db_, kInsertColumns),
-                        to_row_binary(batch_id, events), batch_id,
-                        cluster_.empty() ? "" : "insert_distributed_sync=1");
+  auto s = client_.insert(
+      fmt::format("INSERT INTO {}.usage_events ({}) FORMAT RowBinary", db_, kInsertColumns),
+      to_row_binary(batch_id, events), batch_id, cluster_.empty() ? "" : "insert_distributed_sync=1");
+  if (!s) return s;
+  return insert_rollups(batch_id, events);
 }
 
 Result<std::uint64_t> ClickHouseUsageStore::batch_rows(std::string_view batch_id, int month) {
@@ -92,19 +94,15 @@ Result<std::uint64_t> ClickHouseUsageStore::batch_rows(std::string_view batch_id
   return integer<std::uint64_t>(*answer);
 }
 
-Status ClickHouseUsageStore::repair_rollups(std::string_view batch_id, int month) {
+Status ClickHouseUsageStore::insert_rollups(std::string_view batch_id, std::span<const Event> events) {
   if (cluster_.empty()) return {};
-  for (auto [table, bucket] : {std::pair{"usage_hourly", "toStartOfHour(timestamp)"},
-                               std::pair{"usage_daily", "toStartOfDay(timestamp)"}}) {
+  for (auto [table, window] :
+       {std::pair{"usage_hourly", Window::kHour}, std::pair{"usage_daily", Window::kDay}}) {
+    auto rows = to_rollup_row_binary(batch_id, events, window);
+    if (!rows) return fail(rows.error());
     auto s = client_.insert(
-        fmt::format(
-            "INSERT INTO {0}.{1} (tenant_id, bucket_start, event_type, quantity, events, batch_id) "
-            "SELECT tenant_id, {2} AS b, event_type, sum(quantity), count(), batch_id FROM {0}.usage_events "
-            "WHERE toYYYYMM(timestamp) = {3} AND batch_id = {4} AND tenant_id GLOBAL NOT IN "
-            "(SELECT tenant_id FROM {0}.{1} WHERE batch_id = {4}) GROUP BY tenant_id, b, event_type, "
-            "batch_id",
-            db_, table, bucket, month, quote(batch_id)),
-        "", {}, "insert_distributed_sync=1");
+        fmt::format("INSERT INTO {}.{} ({}) FORMAT RowBinary", db_, table, kRollupInsertColumns), *rows,
+        fmt::format("{}-{}", batch_id, table), "insert_distributed_sync=1");
     if (!s) return s;
   }
   return {};

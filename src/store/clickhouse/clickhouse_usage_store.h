@@ -37,19 +37,22 @@ class ClickHouseUsageStore final : public UsageStore {
   bool resend_completes_partial_batch() const { return !cluster_.empty(); }
 
   // Inserts the events as one RowBinary block tagged with batch_id. Events of one UTC month
-  // (one partition) are stored atomically on one server: all or none. On a cluster the insert
-  // returns once every shard has its rows (insert_distributed_sync), all or, on a failure,
-  // possibly those of some shards (see resend_completes_partial_batch).
+  // (one partition) are stored atomically on one server: all or none, rollups included (the
+  // views). On a cluster the insert returns once every shard has its rows
+  // (insert_distributed_sync), all or, on a failure, possibly those of some shards (see
+  // resend_completes_partial_batch); then insert_rollups().
   Status insert_batch(std::string_view batch_id, std::span<const Event> events);
 
   // How many rows of batch_id are stored in the month YYYYMM.
   Result<std::uint64_t> batch_rows(std::string_view batch_id, int month);
 
-  // On a cluster, for a batch resent or found stored after a failure: rolls up again what a shard
-  // holds of it in the raw table but not in a rollup (a node killed between the two writes; on
-  // ClickHouse 18.16 a resend dropped as a duplicate never reaches the views). Only tenants with
-  // no rollup row of the batch are added, so it is idempotent. Nothing on one server.
-  Status repair_rollups(std::string_view batch_id, int month);
+  // On a cluster, the batch's hourly and daily sums, computed by meterd and inserted as one
+  // block per shard and table: a resend of the same batch is the same block, which the
+  // replicated rollup drops if the shard has it, so calling it again after any failure is safe.
+  // (Views would miss a block: 18.16 does not run them for a raw block dropped as a duplicate,
+  // so a node killed between its raw and view writes would lose those sums.) Nothing on one
+  // server, where the views write in the same insert.
+  Status insert_rollups(std::string_view batch_id, std::span<const Event> events);
 
   std::string_view name() const override { return "clickhouse"; }
   Result<std::vector<UsageRow>> usage(const UsageQuery& query) override;

@@ -3,6 +3,8 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <map>
+#include <tuple>
 
 #include "core/time.h"
 
@@ -52,6 +54,33 @@ std::string to_row_binary(std::string_view batch_id, std::span<const Event> even
     put(out, static_cast<std::uint16_t>(ms - s * 1000));
     put(out, static_cast<std::uint32_t>(floor_seconds(to_unix_ms(e.received_at))));
     put_string(out, e.metadata);
+    put_string(out, batch_id);
+  }
+  return out;
+}
+
+Result<std::string> to_rollup_row_binary(std::string_view batch_id, std::span<const Event> events,
+                                         Window window) {
+  struct Sum {
+    Decimal quantity;
+    std::uint64_t events = 0;
+  };
+  std::map<std::tuple<std::string_view, std::int64_t, std::string_view>, Sum> sums;
+  for (const Event& e : events) {
+    Sum& s = sums[{e.tenant_id, to_unix_ms(floor_to(window, e.timestamp)), e.event_type}];
+    auto total = s.quantity.checked_add(e.quantity);
+    if (!total) return fail(Error::invalid("quantity", "a rollup sum of this shipment overflows"));
+    s.quantity = *total;
+    ++s.events;
+  }
+  std::string out;
+  for (const auto& [key, s] : sums) {
+    const auto& [tenant, bucket_ms, type] = key;
+    put_string(out, tenant);
+    put(out, static_cast<std::uint32_t>(floor_seconds(bucket_ms)));
+    put_string(out, type);
+    put(out, s.quantity.units());
+    put(out, s.events);
     put_string(out, batch_id);
   }
   return out;

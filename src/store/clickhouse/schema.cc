@@ -34,14 +34,11 @@ constexpr const char* kQuotaColumns =
     " tokens_per_month Nullable(Decimal(38, 12)), storage_gb_per_month Nullable(Decimal(38, 12)),"
     " updated_at DateTime('UTC'))";
 
-std::string rollup_view(const std::string& name, const std::string& bucket_expr, const std::string& target,
-                        const std::string& source, const std::string& on_cluster,
-                        const std::string& extra = {}) {
-  return "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}." + name + "_mv" + on_cluster + " TO {db}." + target +
+std::string rollup_view(const std::string& name, const std::string& bucket_expr) {
+  return "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}." + name + "_mv TO {db}." + name +
          " AS SELECT tenant_id, " + bucket_expr +
-         " AS bucket_start, event_type,"
-         " sum(quantity) AS quantity, count() AS events" +
-         extra + " FROM {db}." + source + " GROUP BY tenant_id, bucket_start, event_type";
+         " AS bucket_start, event_type, sum(quantity) AS quantity, count() AS events"
+         " FROM {db}.usage_events GROUP BY tenant_id, bucket_start, event_type";
 }
 
 // A cluster's rollups carry the batch id of the shipment that made each block. Replicated tables
@@ -60,7 +57,7 @@ std::vector<std::string> rollup(const std::string& name, const std::string& buck
       "CREATE TABLE IF NOT EXISTS {db}." + name + " " + kRollupColumns +
           " ENGINE = SummingMergeTree PARTITION BY toYYYYMM(bucket_start)"
           " ORDER BY (tenant_id, bucket_start, event_type)",
-      rollup_view(name, bucket_expr, name, "usage_events", ""),
+      rollup_view(name, bucket_expr),
   };
 }
 
@@ -94,8 +91,8 @@ std::vector<Migration> single_server_migrations() {
   return m;
 }
 
-// The same tables on a cluster. The rollups' views read the local raw table, so each shard
-// rolls up its own tenants; a resent block is dropped by ReplicatedMergeTree's block
+// The same tables on a cluster. meterd inserts the rollups itself (ClickHouseUsageStore::
+// insert_rollups), so that a resent block is dropped by ReplicatedMergeTree's block
 // deduplication in the raw table and, with the same rows and batch id, in the rollups.
 std::vector<Migration> cluster_migrations() {
   std::vector<Migration> m;
@@ -105,15 +102,17 @@ std::vector<Migration> cluster_migrations() {
   };
   add(sharded("usage_events", kEventColumns, "MergeTree", "",
               "PARTITION BY toYYYYMM(timestamp) ORDER BY (tenant_id, event_type, timestamp)"));
-  for (auto [name, bucket] : {std::pair{"usage_hourly", "toStartOfHour(timestamp)"},
-                              std::pair{"usage_daily", "toStartOfDay(timestamp)"}}) {
+  for (const char* name : {"usage_hourly", "usage_daily"}) {
     add(sharded(name, kClusterRollupColumns, "SummingMergeTree", ", (quantity, events)",
                 "PARTITION BY toYYYYMM(bucket_start) ORDER BY (tenant_id, bucket_start, event_type)"));
-    add({rollup_view(name, bucket, std::string(name) + "_local", "usage_events_local",
-                     " ON CLUSTER {cluster}", ", any(batch_id) AS batch_id")});
   }
   add(sharded("tenant_quotas", kQuotaColumns, "ReplacingMergeTree", ", updated_at", "ORDER BY tenant_id"));
   m.push_back(std::move(v1));
+  // Version 1 once fed the rollups from views on the local raw tables.
+  m.push_back({2,
+               "rollups inserted by meterd, not by views",
+               {"DROP TABLE IF EXISTS {db}.usage_hourly_mv ON CLUSTER {cluster}",
+                "DROP TABLE IF EXISTS {db}.usage_daily_mv ON CLUSTER {cluster}"}});
   return m;
 }
 
