@@ -15,6 +15,7 @@ trap 'stop; rm -rf "$work"' EXIT
 
 rps() { wrk -t2 -c64 -d"${seconds}s" "$@" | awk '/Requests\/sec/ {printf "%.0f", $2}'; }
 body() { TRACK_PATH=$1 rps -s bench/track.lua "$2"; }
+seed_body() { TRACK_FORMAT=seed TRACK_PATH=$1 rps -s bench/track.lua "$2"; }
 ratio() { awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN {printf "%.2f", a / ((b + c) / 2)}'; }
 
 echo "== 64 connections, ${seconds}s per run; each ratio is to the mean of the /health runs around it"
@@ -34,7 +35,10 @@ for round in $(seq "$rounds"); do
   pid=$!
   for _ in $(seq 400); do grep -q serving "$work/out" 2>/dev/null && break; sleep 0.05; done
   url="http://127.0.0.1:$(sed -n 's|.*serving http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/out")"
-  h1=$(rps "$url/health"); track=$(body /track "$url"); h2=$(rps "$url/health")
+  h1=$(rps "$url/health"); track=$(body /track "$url"); seed=$(seed_body /track "$url"); h2=$(rps "$url/health")
   stop
-  echo "meterd round $round: /health ${h1} then ${h2} req/s; POST /track ${track} ($(ratio "$track" "$h1" "$h2"))"
+  echo "meterd round $round: /health ${h1} then ${h2} req/s; POST /track ${track} ($(ratio "$track" "$h1" "$h2"));" \
+       "seed format (no id, 50 tenants) ${seed} ($(ratio "$seed" "$h1" "$h2"); $(awk -v a="$seed" -v b="$track" \
+       'BEGIN {printf "%.2f", a / b}') of /track with ids); /track vs the floor's /durable: $(awk -v a="$track" \
+       -v b="$durable" 'BEGIN {printf "%.2f", a / b}')"
 done

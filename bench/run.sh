@@ -50,6 +50,7 @@ url="http://127.0.0.1:$port"
 echo "== wrk, ${seconds}s each, load generator on the same 2 cores"
 wrk -t2 -c"$conns" -d"${seconds}s" --latency "$url/health" >"$work/health"
 wrk -t2 -c"$conns" -d"${seconds}s" --latency -s bench/track.lua "$url" >"$work/track"
+TRACK_FORMAT=seed wrk -t2 -c"$conns" -d"${seconds}s" --latency -s bench/track.lua "$url" >"$work/seed"
 wrk -t2 -c"$conns" -d"${seconds}s" --latency "$url/health" >"$work/health2"
 wrk -t2 -c"$batch_conns" -d"${seconds}s" --latency -s bench/batch.lua "$url" >"$work/batch"
 
@@ -57,6 +58,7 @@ health_before=$(rps "$work/health")
 health_after=$(rps "$work/health2")
 health=$(awk -v a="$health_before" -v b="$health_after" 'BEGIN {printf "%.0f", (a + b) / 2}')
 track=$(rps "$work/track")
+seed=$(rps "$work/seed")
 batch_events=$(awk -v r="$(rps "$work/batch")" 'BEGIN {printf "%.0f", r * 1000}')
 kill "$pid"
 wait "$pid" || true
@@ -73,7 +75,9 @@ printf "%-44s %12.0f %9s %9s %s\n" "GET /health, ${conns} connections" "$health"
   "$(pct "$work/health" 99%)" "(mean of before and after)"
 printf "%-44s %12.0f %9s %9s %s\n" "POST /track (durable), ${conns} connections" "$track" "$(pct "$work/track" 50%)" \
   "$(pct "$work/track" 99%)" "$(ratio "$track" "$health") of /health"
+printf "%-44s %12.0f %9s %9s %s\n" "POST /track, seed format (no id, 50 tenants)" "$seed" "$(pct "$work/seed" 50%)" \
+  "$(pct "$work/seed" 99%)" "$(ratio "$seed" "$track") of /track with ids"
 printf "%-44s %12.0f %9s %9s %s\n" "POST /v1/events x1000 events, ${batch_conns} conns" "$batch_events" \
   "$(pct "$work/batch" 50%)" "$(pct "$work/batch" 99%)" "$(ratio "$batch_events" "$bare") of bare SQLite"
-echo "non-2xx answers: health $(non2xx "$work/health" || true) track $(non2xx "$work/track" || true) batch $(non2xx "$work/batch" || true) (empty = none)"
+echo "non-2xx answers: health $(non2xx "$work/health" || true) track $(non2xx "$work/track" || true) seed $(non2xx "$work/seed" || true) batch $(non2xx "$work/batch" || true) (empty = none)"
 echo "events stored after the run: $stored"

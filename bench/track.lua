@@ -2,6 +2,7 @@
 -- TRACK_PATH=/health sends the same bodies, built the same way, as GET /health (meterd ignores
 -- them): the HTTP ceiling with the load generator doing /track's work (bench/cpu_split.sh).
 -- Any other TRACK_PATH is POSTed to (bench/durable_floor.sh).
+-- TRACK_FORMAT=seed sends what the seed's clients send: no id (meterd makes one), 50 tenants.
 -- setup() runs in the main state and gives every wrk thread its own tag.
 local next_tag = 0
 function setup(thread)
@@ -14,9 +15,17 @@ local path = os.getenv("TRACK_PATH") or "/track"
 wrk.method = path == "/health" and "GET" or "POST"
 wrk.headers["Content-Type"] = "application/json"
 
+local seed = os.getenv("TRACK_FORMAT") == "seed"
+
 function request()
   counter = counter + 1
-  local body = '{"id":"b' .. tag .. '-' .. counter ..
-    '","tenant_id":"tenant_bench","event_type":"query","quantity":1,"metadata":{"endpoint":"/api/search"}}'
+  local body
+  if seed then
+    body = '{"tenant_id":"tenant_' .. (counter % 50) ..
+      '","event_type":"query","quantity":1,"metadata":{"endpoint":"/api/search"}}'
+  else
+    body = '{"id":"b' .. tag .. '-' .. counter ..
+      '","tenant_id":"tenant_bench","event_type":"query","quantity":1,"metadata":{"endpoint":"/api/search"}}'
+  end
   return wrk.format(nil, path, nil, body)
 end

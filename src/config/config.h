@@ -61,6 +61,10 @@ struct Config {
   // [cloudevents]: how CloudEvents become events (config/cloud_events.h)
   ingest::CloudEventMappings cloud_events;
 
+  // [corrections] (docs/corrections.md): how long after an event it may be cancelled; 0 = until
+  // its month's invoice is finalized
+  int correction_window_days = 0;
+
   // [buffer] (Python service: BUFFER_SIZE, FLUSH_INTERVAL_SECONDS): batches shipped to a remote backend
   std::size_t buffer_size = 10'000;  // the Python service used 100; bench/clickhouse.sh shows why larger
   std::chrono::milliseconds flush_interval = std::chrono::seconds(1);

@@ -18,6 +18,7 @@ enum class ErrorCode {
   kRateLimited,      // over a rate limit; retry later (429)
   kUnavailable,      // a backend or the disk failed; retrying later may work (503)
   kInternal,         // a bug or an impossible state (500)
+  kUnimplemented,    // not available with this configuration yet (501)
 };
 
 // An error as a value: a code, a message for humans, and the field it concerns (if any).
@@ -32,6 +33,9 @@ struct Error {
   }
   static Error unavailable(std::string message) { return {ErrorCode::kUnavailable, std::move(message), {}}; }
   static Error internal(std::string message) { return {ErrorCode::kInternal, std::move(message), {}}; }
+  static Error unimplemented(std::string message) {
+    return {ErrorCode::kUnimplemented, std::move(message), {}};
+  }
 };
 
 template <class T>

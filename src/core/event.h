@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "core/decimal.h"
 #include "core/time.h"
@@ -9,6 +10,11 @@ namespace meter {
 
 // One billable thing that happened to a tenant. `id` is the idempotency key: the same
 // (tenant_id, id) is counted once. `metadata` is the JSON text of an object ("{}" when none).
+//
+// A retraction (docs/corrections.md) withdraws the event whose id `cancels` names: it carries
+// that event's tenant, type and timestamp, the quantity negated, and the id retraction_id(that
+// id), so that each event is withdrawn at most once. Sums and counts add it like any event (its
+// count is -1); aggregations that read single rows skip both it and the event it cancels.
 struct Event {
   std::string id;
   std::string tenant_id;
@@ -17,6 +23,15 @@ struct Event {
   Timestamp timestamp;
   Timestamp received_at;
   std::string metadata = "{}";
+  std::string cancels;  // empty: a usage event
+
+  bool is_retraction() const { return !cancels.empty(); }
+  // What the event counts for in a rollup's event count: 1, or -1 for a retraction.
+  int sign() const { return cancels.empty() ? 1 : -1; }
 };
+
+// The id of the retraction of event `id`. '~' is not allowed in client ids
+// (core/identifier.h), so it never collides with an event's id.
+inline std::string retraction_id(std::string_view id) { return "~" + std::string(id); }
 
 }  // namespace meter

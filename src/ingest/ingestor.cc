@@ -170,7 +170,8 @@ void Ingestor::commit(std::vector<Request>& group) {
     }
     // After the dedupe check: a retry of a stored event is a duplicate even once its timestamp
     // has aged past the late window (its first answer may have been lost).
-    if (e.timestamp < late_limit) {
+    // A retraction carries its event's timestamp: how old it may be was decided by whoever made it.
+    if (e.timestamp < late_limit && !e.is_retraction()) {
       index_.erase(c.key);
       outcomes[c.request][c.index] = {Outcome::kRefused, late_error(e.timestamp, options_.late_window)};
       continue;

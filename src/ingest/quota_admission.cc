@@ -46,6 +46,17 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
   auto owned = [](const quota::CounterKeyView& v) {
     return quota::CounterKey{std::string(v.tenant), v.meter, v.period, v.period_start_ms};
   };
+  if (e.is_retraction()) {
+    // Always admitted: it frees what its event used (a gauge's largest reading is read again
+    // from the stored events at the next start).
+    if (quota::is_gauge(*meter)) return std::nullopt;
+    if (entry->quota.enforcement == quota::Enforcement::kSoft) {
+      for (const auto& view : views) soft_.push_back({owned(view), e.quantity, limits, e.received_at});
+    } else {
+      for (const auto& view : views) add_counted(owned(view), e.quantity, limits, e.received_at, true);
+    }
+    return std::nullopt;
+  }
   if (entry->quota.enforcement == quota::Enforcement::kSoft) {
     for (const auto& view : views) {
       // Only the last few sums are searched (batches repeat keys); a key seen earlier gets a

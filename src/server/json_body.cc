@@ -75,6 +75,23 @@ Result<std::optional<Decimal>> JsonBody::decimal(std::string_view key) const {
   return std::optional<Decimal>(*d);
 }
 
+Result<std::optional<std::vector<std::string>>> JsonBody::strings(std::string_view key) const {
+  rapidjson::Value name(rapidjson::StringRef(key.data(), key.size()));
+  auto member = typed_->FindMember(name);
+  if (member == typed_->MemberEnd() || member->value.IsNull())
+    return std::optional<std::vector<std::string>>();
+  auto wrong = [&] {
+    return fail(Error::invalid(std::string(key), fmt::format("{} must be an array of strings", key)));
+  };
+  if (!member->value.IsArray()) return wrong();
+  std::vector<std::string> out;
+  for (const auto& item : member->value.GetArray()) {
+    if (!item.IsString()) return wrong();
+    out.emplace_back(item.GetString(), item.GetStringLength());
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
 Result<std::optional<std::int64_t>> JsonBody::integer(std::string_view key) const {
   auto f = find(key);
   if (!f) return std::optional<std::int64_t>();

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/decimal.h"
 #include "core/error.h"
@@ -31,6 +32,8 @@ class JsonBody {
   Result<std::optional<std::string>> string(std::string_view key) const;
   Result<std::optional<Decimal>> decimal(std::string_view key) const;
   Result<std::optional<std::int64_t>> integer(std::string_view key) const;
+  // An array of strings.
+  Result<std::optional<std::vector<std::string>>> strings(std::string_view key) const;
 
  private:
   // The value's type (from typed_) and, for numbers, its exact text (from exact_, parsed with

@@ -30,6 +30,8 @@ std::string_view status_title(int status) {
       return "Request Header Fields Too Large";
     case 500:
       return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
     case 503:
       return "Service Unavailable";
     default:
@@ -80,6 +82,9 @@ HttpResponse problem(const Error& error) {
       break;
     case ErrorCode::kInternal:
       status = 500;
+      break;
+    case ErrorCode::kUnimplemented:
+      status = 501;
       break;
   }
   HttpResponse r = problem(status, status_title(status), error.message, error.field);

@@ -52,6 +52,23 @@ class EventLog {
   virtual Status scan_recent_ids(Timestamp received_since, Timestamp timestamp_since, const RowCursor* after,
                                  const IdVisitor& visit) = 0;
 
+  // Corrections (docs/corrections.md). The tenant's stored events with these ids, each with its
+  // retraction when it has one; ids not stored are left out. A log that cannot look events up
+  // by id yet says so (kUnimplemented).
+  struct Found {
+    Event event;
+    std::optional<Event> retraction;
+  };
+  virtual Result<std::vector<Found>> find_events(std::string_view /*tenant_id*/,
+                                                 std::span<const std::string> /*ids*/) {
+    return fail(Error::unimplemented("corrections are not supported on this store yet"));
+  }
+  // The tenant's retractions received in [from, to), newest first, at most `limit`.
+  virtual Result<std::vector<Event>> retractions(std::string_view /*tenant_id*/, Timestamp /*from*/,
+                                                 Timestamp /*to*/, std::size_t /*limit*/) {
+    return fail(Error::unimplemented("corrections are not supported on this store yet"));
+  }
+
   // Where the raw events end now, and how many lie past a cursor read earlier.
   virtual Result<RowCursor> row_cursor() = 0;
   virtual Result<std::int64_t> rows_after(const RowCursor& cursor) = 0;

@@ -23,7 +23,7 @@ def store_behind_meterds_back(meterd, event_id, tenant="acme"):
     now_ms = int(time.time() * 1000)
     table = "usage_events_" + time.strftime("%Y%m", time.gmtime())
     with meterd.db() as db:
-        db.execute("INSERT INTO %s VALUES (?, ?, 'query', '1', ?, ?, '{}')" % table,
+        db.execute("INSERT INTO %s VALUES (?, ?, 'query', '1', ?, ?, '{}', NULL)" % table,
                    (event_id, tenant, now_ms, now_ms))
 
 

@@ -174,7 +174,7 @@ TEST_F(TenantRecordsTest, MigratesSchema5TenantTables) {
   EXPECT_FALSE(db.tableExists("tenant_plans"));
   SQLite::Statement version(db, "SELECT max(version) FROM meter_schema");
   ASSERT_TRUE(version.executeStep());
-  EXPECT_EQ(version.getColumn(0).getInt(), 6);
+  EXPECT_EQ(version.getColumn(0).getInt(), 7);
 }
 
 }  // namespace

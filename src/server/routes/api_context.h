@@ -17,6 +17,7 @@
 #include "quota/quota_book.h"
 #include "server/metrics.h"
 #include "server/router.h"
+#include "store/event_log.h"
 #include "store/tenant_records.h"
 #include "store/usage_store.h"
 #include "store/usage_window.h"
@@ -51,6 +52,10 @@ struct ApiContext {
                                                     std::span<const store::UsageWindow> windows)>
       cached_usage;
   ingest::CloudEventMappings cloud_events;  // how CloudEvents become events
+  // Where corrections find the events they name (docs/corrections.md); null: not supported
+  // with this configuration yet.
+  store::EventLog* log = nullptr;
+  std::chrono::days correction_window{0};  // 0: until the event's month is finalized
 };
 
 // Each adds one group of endpoints; web/openapi.json (served at /docs) says what they do.
@@ -61,5 +66,6 @@ void add_quota_routes(Router& router, const ApiContext& api);
 void add_invoice_routes(Router& router, const ApiContext& api);
 void add_metrics_routes(Router& router, const ApiContext& api);
 void add_web_routes(Router& router, const ApiContext& api);
+void add_correction_routes(Router& router, const ApiContext& api);
 
 }  // namespace meter::server

@@ -128,8 +128,7 @@ void track(const ApiContext& api, HttpRequest& request, Responder& respond) {
     return respond(std::move(*limited));
   }
   const Event& e = parsed->event;
-  Event echo{e.id,          e.tenant_id, e.event_type, e.quantity, e.timestamp,
-             e.received_at, {}};  // the answer has no metadata
+  Event echo{e.id, e.tenant_id, e.event_type, e.quantity, e.timestamp, e.received_at, {}, {}};  // no metadata
   std::vector<Event> events;
   events.push_back(std::move(parsed->event));
   api.ingestor.submit(std::move(events), [respond = std::move(respond), echo = std::move(echo),

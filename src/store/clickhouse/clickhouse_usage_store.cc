@@ -3,7 +3,12 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <functional>
+#include <future>
+#include <optional>
+#include <vector>
 
+#include "core/deadline.h"
 #include "core/time.h"
 #include "store/clickhouse/row_binary.h"
 
@@ -52,6 +57,26 @@ Result<Decimal> decimal(std::string_view text) {
 
 std::string nullable(const std::optional<Decimal>& d) { return d ? d->to_string() : "NULL"; }
 
+// Runs the jobs at once (the first on this thread, the others on threads of their own, under
+// this thread's deadline) and returns the first failure.
+Status all_of(std::vector<std::function<Status()>> jobs) {
+  const Deadline* deadline = Deadline::current();
+  std::vector<std::future<Status>> others;
+  for (std::size_t i = 1; i < jobs.size(); ++i) {
+    others.push_back(std::async(std::launch::async, [&job = jobs[i], deadline] {
+      std::optional<Deadline::Scope> scope;
+      if (deadline != nullptr) scope.emplace(*deadline);
+      return job();
+    }));
+  }
+  Status first = jobs.front()();
+  for (auto& other : others) {
+    auto s = other.get();
+    if (first && !s) first = s;
+  }
+  return first;
+}
+
 }  // namespace
 
 std::string to_tsv(std::string_view batch_id, std::span<const Event> events) {
@@ -77,11 +102,16 @@ std::string to_tsv(std::string_view batch_id, std::span<const Event> events) {
 
 Status ClickHouseUsageStore::insert_batch(std::string_view batch_id, std::span<const Event> events) {
   // The batch id as query id: a resend cannot run beside an earlier attempt still in progress.
-  auto s = client_.insert(
-      fmt::format("INSERT INTO {}.usage_events ({}) FORMAT RowBinary", db_, kInsertColumns),
-      to_row_binary(batch_id, events), batch_id, cluster_.empty() ? "" : "insert_distributed_sync=1");
-  if (!s) return s;
-  return insert_rollups(batch_id, events);
+  auto raw = [&] {
+    return client_.insert(
+        fmt::format("INSERT INTO {}.usage_events ({}) FORMAT RowBinary", db_, kInsertColumns),
+        to_row_binary(batch_id, events), batch_id, cluster_.empty() ? "" : "insert_distributed_sync=1");
+  };
+  if (cluster_.empty()) return raw();
+  // The raw rows and the rollups are independent inserts, each sent again whole until all of
+  // them landed: they travel at once.
+  return all_of({raw, [&] { return insert_rollup(batch_id, events, Window::kHour); },
+                 [&] { return insert_rollup(batch_id, events, Window::kDay); }});
 }
 
 Result<std::uint64_t> ClickHouseUsageStore::batch_rows(std::string_view batch_id, int month) {
@@ -96,16 +126,18 @@ Result<std::uint64_t> ClickHouseUsageStore::batch_rows(std::string_view batch_id
 
 Status ClickHouseUsageStore::insert_rollups(std::string_view batch_id, std::span<const Event> events) {
   if (cluster_.empty()) return {};
-  for (auto [table, window] :
-       {std::pair{"usage_hourly", Window::kHour}, std::pair{"usage_daily", Window::kDay}}) {
-    auto rows = to_rollup_row_binary(batch_id, events, window);
-    if (!rows) return fail(rows.error());
-    auto s = client_.insert(
-        fmt::format("INSERT INTO {}.{} ({}) FORMAT RowBinary", db_, table, kRollupInsertColumns), *rows,
-        fmt::format("{}-{}", batch_id, table), "insert_distributed_sync=1");
-    if (!s) return s;
-  }
-  return {};
+  return all_of({[&] { return insert_rollup(batch_id, events, Window::kHour); },
+                 [&] { return insert_rollup(batch_id, events, Window::kDay); }});
+}
+
+Status ClickHouseUsageStore::insert_rollup(std::string_view batch_id, std::span<const Event> events,
+                                           Window window) {
+  const char* table = window == Window::kHour ? "usage_hourly" : "usage_daily";
+  auto rows = to_rollup_row_binary(batch_id, events, window);
+  if (!rows) return fail(rows.error());
+  return client_.insert(
+      fmt::format("INSERT INTO {}.{} ({}) FORMAT RowBinary", db_, table, kRollupInsertColumns), *rows,
+      fmt::format("{}-{}", batch_id, table), "insert_distributed_sync=1");
 }
 
 Result<std::vector<UsageRow>> ClickHouseUsageStore::usage(const UsageQuery& query) {

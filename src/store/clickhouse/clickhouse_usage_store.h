@@ -53,6 +53,7 @@ class ClickHouseUsageStore final : public UsageStore {
   // so a node killed between its raw and view writes would lose those sums.) Nothing on one
   // server, where the views write in the same insert.
   Status insert_rollups(std::string_view batch_id, std::span<const Event> events);
+  Status insert_rollup(std::string_view batch_id, std::span<const Event> events, Window window);
 
   std::string_view name() const override { return "clickhouse"; }
   Result<std::vector<UsageRow>> usage(const UsageQuery& query) override;

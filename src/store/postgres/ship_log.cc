@@ -72,9 +72,14 @@ Result<std::vector<Event>> read_events(Connection& db, std::string groups, int m
   for (int r = 0; r < rows->size(); ++r) {
     auto quantity = rows->decimal(r, 3, "an event's quantity");
     if (!quantity) return fail(quantity.error());
-    events.push_back(Event{rows->str(r, 0), rows->str(r, 1), rows->str(r, 2), *quantity,
-                           from_unix_ms(rows->int64(r, 4)), from_unix_ms(rows->int64(r, 5)),
-                           rows->str(r, 6)});
+    events.push_back(Event{rows->str(r, 0),
+                           rows->str(r, 1),
+                           rows->str(r, 2),
+                           *quantity,
+                           from_unix_ms(rows->int64(r, 4)),
+                           from_unix_ms(rows->int64(r, 5)),
+                           rows->str(r, 6),
+                           {}});  // PostgreSQL stores no retractions yet
   }
   return events;
 }

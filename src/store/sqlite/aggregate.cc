@@ -39,7 +39,24 @@ const char* value_sql(Aggregation a) {
   return "'0'";
 }
 
+// What keeps only a partition's live rows for a tenant (its SQL names the tenant ?1): neither a
+// retraction nor an event one cancels. Empty when the tenant has no retraction that month, the
+// usual case, so that reads then pay nothing for corrections.
+std::string live_rows(SQLite::Database& db, const std::string& tenant, int month) {
+  SQLite::Statement any(db, "SELECT 1 FROM retractions WHERE tenant_id = ? AND month = ? LIMIT 1");
+  any.bind(1, tenant);
+  any.bind(2, month);
+  if (!any.executeStep()) return "";
+  return fmt::format(
+      " AND cancels IS NULL AND id NOT IN (SELECT cancels FROM retractions WHERE tenant_id = ?1 AND month = "
+      "{})",
+      month);
+}
+
 }  // namespace
+
+// A retraction counts -1 event in sums and counts (core/event.h).
+const char* const kSignedCount = "sum(CASE WHEN cancels IS NULL THEN 1 ELSE -1 END)";
 
 Result<std::vector<AggregateRow>> SqliteStore::aggregate_raw(const AggregateQuery& q) {
   return sqlite_call("sqlite query", [&]() -> Result<std::vector<AggregateRow>> {
@@ -53,8 +70,8 @@ Result<std::vector<AggregateRow>> SqliteStore::aggregate_raw(const AggregateQuer
       if (month < month_key(q.from) || month > month_key(q.to)) continue;
       std::string where = fmt::format(
           "FROM usage_events_{} WHERE tenant_id = ?1 AND (?6 = '' OR event_type = ?6) AND ts >= ?2 "
-          "AND ts < ?3",
-          month);
+          "AND ts < ?3{}",
+          month, live_rows(*reader, q.tenant_id, month));
       std::string sql =
           q.aggregation == Aggregation::kUniqueCount
               ? fmt::format(
@@ -128,10 +145,10 @@ Result<std::vector<UsageRow>> SqliteStore::raw_totals(std::string_view tenant_id
     for (int month : partitions()) {
       if (month < month_key(from) || month > month_key(to)) continue;
       SQLite::Statement stmt(*reader,
-                             fmt::format("SELECT event_type, meter_dec_sum(quantity), count(*) FROM "
+                             fmt::format("SELECT event_type, meter_dec_sum(quantity), {} FROM "
                                          "usage_events_{} WHERE tenant_id = ? AND ts >= ? AND ts < ? "
                                          "GROUP BY event_type",
-                                         month));
+                                         kSignedCount, month));
       stmt.bind(1, std::string(tenant_id));
       stmt.bind(2, static_cast<std::int64_t>(to_unix_ms(from)));
       stmt.bind(3, static_cast<std::int64_t>(to_unix_ms(to)));

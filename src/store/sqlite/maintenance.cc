@@ -29,9 +29,9 @@ Result<std::vector<RollupCheck>> SqliteStore::check_rollups(int month, std::stri
     const char* tenant_filter = "(?1 = '' OR tenant_id = ?1)";
     auto parts = partitions();
     if (std::find(parts.begin(), parts.end(), month) != parts.end()) {
-      auto s = collect(fmt::format("SELECT tenant_id, event_type, meter_dec_sum(quantity), count(*) FROM "
+      auto s = collect(fmt::format("SELECT tenant_id, event_type, meter_dec_sum(quantity), {} FROM "
                                    "usage_events_{} WHERE {} GROUP BY tenant_id, event_type",
-                                   month, tenant_filter),
+                                   kSignedCount, month, tenant_filter),
                        &RollupCheck::raw);
       if (!s) return fail(s.error());
     }
@@ -65,6 +65,7 @@ Status SqliteStore::drop_month(int month) {
     writer_->exec(fmt::format("DROP TABLE IF EXISTS usage_events_{}", month));
     writer_->exec(fmt::format("DELETE FROM usage_partitions WHERE month = {}", month));
     writer_->exec(fmt::format("DELETE FROM ship_state WHERE month = {}", month));
+    writer_->exec(fmt::format("DELETE FROM retractions WHERE month = {}", month));
     std::int64_t from = to_unix_ms(month_start(month));
     std::int64_t to = to_unix_ms(next_window(Window::kMonth, month_start(month)));
     for (const char* table : {"usage_quarter_hour", "usage_hourly", "usage_daily"}) {

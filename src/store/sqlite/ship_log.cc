@@ -31,8 +31,9 @@ Cursor read_cursor(SQLite::Database& db, int month) {
 // Fills s.events with the rows s.first_rowid..s.last_rowid of s.month.
 Status read_events(SQLite::Database& reader, Shipment& s) {
   SQLite::Statement rows(reader,
-                         fmt::format("SELECT id, tenant_id, event_type, quantity, ts, received_at, metadata "
-                                     "FROM usage_events_{} WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
+                         fmt::format("SELECT id, tenant_id, event_type, quantity, ts, received_at, metadata, "
+                                     "coalesce(cancels, '') FROM usage_events_{} WHERE rowid BETWEEN ? AND ? "
+                                     "ORDER BY rowid",
                                      s.month));
   rows.bind(1, s.first_rowid);
   rows.bind(2, s.last_rowid);
@@ -42,7 +43,8 @@ Status read_events(SQLite::Database& reader, Shipment& s) {
     if (!quantity) return fail(quantity.error());
     s.events.push_back({rows.getColumn(0).getString(), rows.getColumn(1).getString(),
                         rows.getColumn(2).getString(), *quantity, from_unix_ms(rows.getColumn(4).getInt64()),
-                        from_unix_ms(rows.getColumn(5).getInt64()), rows.getColumn(6).getString()});
+                        from_unix_ms(rows.getColumn(5).getInt64()), rows.getColumn(6).getString(),
+                        rows.getColumn(7).getString()});
   }
   return {};
 }

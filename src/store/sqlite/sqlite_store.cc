@@ -17,11 +17,24 @@
 namespace meter::store::sqlite {
 namespace {
 
-constexpr int kSchemaVersion = 6;
+constexpr int kSchemaVersion = 7;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meter_schema (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS usage_partitions (month INTEGER PRIMARY KEY);
+-- Retractions (v7, docs/corrections.md), also stored as raw rows: what reads look up to skip
+-- the events they cancel, and the audit trail. One per cancelled event.
+CREATE TABLE IF NOT EXISTS retractions (
+  tenant_id   TEXT    NOT NULL,
+  month       INTEGER NOT NULL,  -- the partition of both rows
+  cancels     TEXT    NOT NULL,  -- the cancelled event's id
+  event_type  TEXT    NOT NULL,
+  quantity    TEXT    NOT NULL,  -- negated
+  ts          INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  metadata    TEXT    NOT NULL,  -- who, when, why (the correction)
+  PRIMARY KEY (tenant_id, month, cancels)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS quota_alerts (
   id           INTEGER PRIMARY KEY,
   tenant_id    TEXT    NOT NULL,
@@ -138,7 +151,8 @@ Status aggregate(std::span<const Event> events, RollupMap& quarters, RollupMap& 
   auto floor_ms = [](std::int64_t ms, std::int64_t unit) { return ms - ((ms % unit) + unit) % unit; };
   for (const Event& e : events) {
     std::int64_t quarter = floor_ms(to_unix_ms(e.timestamp), kQuarterMs);
-    if (auto s = add_to(quarters, RollupKey{e.tenant_id, e.event_type, quarter}, e.quantity, 1); !s) return s;
+    if (auto s = add_to(quarters, RollupKey{e.tenant_id, e.event_type, quarter}, e.quantity, e.sign()); !s)
+      return s;
   }
   for (auto [from, to, unit] :
        {std::tuple{&quarters, &hourly, kHourMs}, std::tuple{&hourly, &daily, kDayMs}}) {
@@ -305,6 +319,17 @@ void SqliteStore::migrate() {
     writer_->exec("DROP TABLE tenant_plans");
     writer_->exec("UPDATE meter_schema SET version = 6");
   }
+  if (from < 7) {
+    // v7: retractions (docs/corrections.md) name the event they cancel.
+    std::vector<int> existing;
+    {
+      SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
+      while (months.executeStep()) existing.push_back(months.getColumn(0).getInt());
+    }
+    for (int month : existing)
+      writer_->exec(fmt::format("ALTER TABLE {} ADD COLUMN cancels TEXT", partition_table(month)));
+    writer_->exec("UPDATE meter_schema SET version = 7");
+  }
   tx.commit();
   SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
   while (months.executeStep()) months_.insert(months.getColumn(0).getInt());
@@ -316,7 +341,7 @@ SQLite::Statement& SqliteStore::insert_statement(int month) {
     writer_->exec(
         fmt::format("CREATE TABLE IF NOT EXISTS {} (id TEXT NOT NULL, tenant_id TEXT NOT NULL, "
                     "event_type TEXT NOT NULL, quantity TEXT NOT NULL, ts INTEGER NOT NULL, "
-                    "received_at INTEGER NOT NULL, metadata TEXT NOT NULL)",
+                    "received_at INTEGER NOT NULL, metadata TEXT NOT NULL, cancels TEXT)",
                     table));
     writer_->exec(fmt::format("INSERT OR IGNORE INTO usage_partitions VALUES ({})", month));
     months_.insert(month);
@@ -325,7 +350,7 @@ SQLite::Statement& SqliteStore::insert_statement(int month) {
   auto& stmt = inserts_[month];
   if (!stmt) {
     stmt = std::make_unique<SQLite::Statement>(
-        *writer_, fmt::format("INSERT INTO {} VALUES (?, ?, ?, ?, ?, ?, ?)", partition_table(month)));
+        *writer_, fmt::format("INSERT INTO {} VALUES (?, ?, ?, ?, ?, ?, ?, ?)", partition_table(month)));
   }
   return *stmt;
 }
@@ -367,7 +392,12 @@ Result<EventLog::AlreadyStored> SqliteStore::append(std::span<const Event> event
       insert->bind(5, static_cast<std::int64_t>(to_unix_ms(e.timestamp)));
       insert->bind(6, static_cast<std::int64_t>(to_unix_ms(e.received_at)));
       insert->bindNoCopy(7, e.metadata);
+      if (e.is_retraction())
+        insert->bindNoCopy(8, e.cancels);
+      else
+        insert->bind(8);
       insert->exec();
+      if (e.is_retraction()) record_retraction(e, quantity);
     }
     write_map(*upsert_quarter_, quarters);
     write_map(*upsert_hourly_, hourly);
@@ -378,6 +408,7 @@ Result<EventLog::AlreadyStored> SqliteStore::append(std::span<const Event> event
     // The transaction rolled back: forget partitions it may have created, and clear the failed
     // statements' error, which SQLite would otherwise report again at their next reset.
     for (auto* stmt : {upsert_quarter_.get(), upsert_hourly_.get(), upsert_daily_.get()}) stmt->tryReset();
+    if (insert_retraction_) insert_retraction_->tryReset();
     months_.clear();
     inserts_.clear();
     try {
@@ -395,6 +426,24 @@ Result<EventLog::AlreadyStored> SqliteStore::append(std::span<const Event> event
     }
     return fail(Error::unavailable(std::string("sqlite append failed: ") + ex.what()));
   }
+}
+
+void SqliteStore::record_retraction(const Event& e, const std::string& quantity) {
+  if (!insert_retraction_) {
+    insert_retraction_ = std::make_unique<SQLite::Statement>(
+        *writer_, "INSERT INTO retractions VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  }
+  auto& stmt = *insert_retraction_;
+  stmt.reset();
+  stmt.bindNoCopy(1, e.tenant_id);
+  stmt.bind(2, month_key(e.timestamp));
+  stmt.bindNoCopy(3, e.cancels);
+  stmt.bindNoCopy(4, e.event_type);
+  stmt.bindNoCopy(5, quantity);
+  stmt.bind(6, static_cast<std::int64_t>(to_unix_ms(e.timestamp)));
+  stmt.bind(7, static_cast<std::int64_t>(to_unix_ms(e.received_at)));
+  stmt.bindNoCopy(8, e.metadata);
+  stmt.exec();
 }
 
 SqliteStore::ConnectionLease SqliteStore::borrow_connection() {
@@ -468,9 +517,13 @@ Status SqliteStore::scan_for_quotas(Timestamp since, const TypeFilter& summable,
     int first_month = month_key(since);
     for (int month : partitions()) {
       if (month < first_month) continue;
-      SQLite::Statement stmt(*reader, fmt::format("SELECT tenant_id, event_type, quantity, ts FROM {} "
-                                                  "WHERE ts >= ? AND event_type IN ({})",
-                                                  partition_table(month), in));
+      // Gauge readings one by one: live ones only (docs/corrections.md).
+      SQLite::Statement stmt(
+          *reader,
+          fmt::format("SELECT tenant_id, event_type, quantity, ts FROM {0} e WHERE ts >= ? AND "
+                      "event_type IN ({1}) AND cancels IS NULL AND NOT EXISTS (SELECT 1 FROM "
+                      "retractions r WHERE r.tenant_id = e.tenant_id AND r.month = {2} AND r.cancels = e.id)",
+                      partition_table(month), in, month));
       stmt.bind(1, static_cast<std::int64_t>(to_unix_ms(since)));
       for (std::size_t i = 0; i < one_by_one.size(); ++i)
         stmt.bindNoCopy(static_cast<int>(i + 2), one_by_one[i]);

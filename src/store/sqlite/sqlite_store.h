@@ -18,6 +18,9 @@
 
 namespace meter::store::sqlite {
 
+// SQL for a partition's event count, in which a retraction counts -1 (aggregate.cc).
+extern const char* const kSignedCount;
+
 struct SqliteOptions {
   std::filesystem::path path;  // the database file; its folder is created if missing
   int cache_mib = 64;
@@ -86,6 +89,12 @@ class SqliteStore final : public EventLog, public UsageStore, public TenantRecor
   Status confirm_and_begin(const Shipment& done, const Shipment& next) override;
   Result<Backlog> backlog() override;
 
+  // Corrections (corrections.cc).
+  Result<std::vector<Found>> find_events(std::string_view tenant_id,
+                                         std::span<const std::string> ids) override;
+  Result<std::vector<Event>> retractions(std::string_view tenant_id, Timestamp from, Timestamp to,
+                                         std::size_t limit) override;
+
   // The months (YYYYMM) that have a raw-event table, oldest first. Throws on failure.
   std::vector<int> partitions();
 
@@ -110,6 +119,7 @@ class SqliteStore final : public EventLog, public UsageStore, public TenantRecor
 
   // The row number of a month's last event (0 when it has none): rows are only ever appended.
   static std::int64_t last_rowid(SQLite::Database& db, int month);
+  void record_retraction(const Event& e, const std::string& quantity);  // in append()
   Shipment next_run(SQLite::Database& reader, std::size_t max_events, std::string_view batch_id,
                     const Shipment* in_flight);
   std::unique_ptr<SQLite::Database> open_connection() const;
@@ -128,6 +138,7 @@ class SqliteStore final : public EventLog, public UsageStore, public TenantRecor
   std::unique_ptr<SQLite::Statement> upsert_quarter_;
   std::unique_ptr<SQLite::Statement> upsert_hourly_;
   std::unique_ptr<SQLite::Statement> upsert_daily_;
+  std::unique_ptr<SQLite::Statement> insert_retraction_;  // retractions (writer only)
 
   Mutex connections_mutex_;
   std::vector<std::unique_ptr<SQLite::Database>> idle_connections_ ABSL_GUARDED_BY(connections_mutex_);

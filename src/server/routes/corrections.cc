@@ -1,0 +1,259 @@
+// Corrections (docs/corrections.md): cancelling stored events by id, and the audit trail.
+#include <fmt/format.h>
+
+#include <charconv>
+#include <future>
+#include <map>
+
+#include "core/identifier.h"
+#include "server/json.h"
+#include "server/problem.h"
+#include "server/routes/api_context.h"
+#include "server/routes/scope.h"
+
+namespace meter::server {
+namespace {
+
+constexpr std::size_t kMaxIds = 1000;
+constexpr std::size_t kMaxReason = 500;
+
+// The YYYYMM of the tenant's local month holding t: the key its finalized invoice has.
+int local_month(const quota::Zone& zone, Timestamp t) {
+  return month_key(zone.period_start(quota::Period::kMonth, t) + std::chrono::days(15));
+}
+
+// Why the event may no longer be corrected, or nullopt.
+std::optional<Error> closed_window(const ApiContext& api, const Event& e, const quota::Zone& zone,
+                                   Timestamp now) {
+  int month = local_month(zone, e.timestamp);
+  auto finalized = api.records.finalized_invoice(e.tenant_id, month);
+  if (!finalized) return finalized.error();
+  if (*finalized) {
+    return Error{ErrorCode::kConflict,
+                 fmt::format("event {} is in {}-{:02}, whose invoice for tenant {} is finalized and cannot "
+                             "change; nothing was cancelled",
+                             e.id, month / 100, month % 100, e.tenant_id),
+                 "ids"};
+  }
+  if (api.correction_window.count() > 0 && e.timestamp < now - api.correction_window) {
+    return Error{ErrorCode::kConflict,
+                 fmt::format("event {} ({}) is older than the correction window of {} days "
+                             "(corrections.window_days); nothing was cancelled",
+                             e.id, format_rfc3339(e.timestamp), api.correction_window.count()),
+                 "ids"};
+  }
+  return std::nullopt;
+}
+
+// The retraction's metadata: the correction it belongs to, and who made it why.
+std::string correction_metadata(const std::string& correction_id, const std::string& reason,
+                                const HttpRequest& request) {
+  JsonOut out;
+  out.begin_object();
+  out.key("correction_id").str(correction_id);
+  out.key("kind").str("cancel");
+  out.key("reason").str(reason);
+  out.key("by").str(request.principal.key_id.empty() ? "anonymous" : request.principal.key_id);
+  out.end_object();
+  return out.text();
+}
+
+// The correction id a stored retraction belongs to (its metadata's).
+std::string correction_of(const Event& retraction) {
+  auto body = JsonBody::parse(retraction.metadata);
+  if (!body) return "";
+  auto id = body->string("correction_id");
+  return id && *id ? **id : "";
+}
+
+struct CancelRequest {
+  std::string tenant;
+  std::string correction_id;
+  std::string reason;
+  std::vector<std::string> ids;
+};
+
+Result<CancelRequest> parse_cancel(const ApiContext& api, const HttpRequest& request) {
+  auto body = JsonBody::parse(request.body);
+  if (!body) return fail(body.error());
+  if (auto s = body->only({"tenant_id", "ids", "reason", "correction_id"}); !s) return fail(s.error());
+  CancelRequest c;
+  auto tenant = body_tenant(*body, request);
+  if (!tenant) return fail(tenant.error());
+  c.tenant = std::move(*tenant);
+  auto ids = body->strings("ids");
+  if (!ids) return fail(ids.error());
+  if (!*ids || (*ids)->empty()) return fail(Error::invalid("ids", "ids must list the events to cancel"));
+  if ((*ids)->size() > kMaxIds)
+    return fail(Error::invalid("ids", fmt::format("at most {} ids per request", kMaxIds)));
+  for (const auto& id : **ids) {
+    if (auto why = check_identifier(id)) return fail(Error::invalid("ids", "id " + id + " " + *why));
+  }
+  std::sort((*ids)->begin(), (*ids)->end());
+  (*ids)->erase(std::unique((*ids)->begin(), (*ids)->end()), (*ids)->end());
+  c.ids = std::move(**ids);
+  auto reason = body->string("reason");
+  if (!reason) return fail(reason.error());
+  c.reason = reason->value_or("");
+  if (c.reason.size() > kMaxReason)
+    return fail(Error::invalid("reason", fmt::format("reason must be at most {} bytes", kMaxReason)));
+  auto correction = body->string("correction_id");
+  if (!correction) return fail(correction.error());
+  c.correction_id = correction->value_or(new_event_id(api.clock.now()));
+  if (auto why = check_identifier(c.correction_id))
+    return fail(Error::invalid("correction_id", "correction_id " + *why));
+  return c;
+}
+
+// POST /v1/events/cancel: withdraws stored events, all or none, through the durable writer.
+void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respond) {
+  if (api.log == nullptr) {
+    return respond(problem(Error::unimplemented(
+        "corrections are not supported with ClickHouse shipping yet (docs/corrections.md)")));
+  }
+  auto c = parse_cancel(api, request);
+  if (!c) return respond(problem(c.error()));
+  if (auto denied = forbidden_unless_own(request, c->tenant)) return respond(std::move(*denied));
+
+  auto found = api.log->find_events(c->tenant, c->ids);
+  if (!found) return respond(problem(found.error()));
+  std::map<std::string, const store::EventLog::Found*> by_id;
+  for (const auto& f : *found) by_id[f.event.id] = &f;
+  std::vector<std::string> missing;
+  for (const auto& id : c->ids) {
+    if (!by_id.contains(id)) missing.push_back(id);
+  }
+  if (!missing.empty()) {
+    std::string list = fmt::format(
+        "{}", fmt::join(missing.begin(), missing.begin() + std::min<std::ptrdiff_t>(10, std::ssize(missing)),
+                        ", "));
+    return respond(
+        problem(Error{ErrorCode::kNotFound,
+                      fmt::format("tenant {} has no stored event with id {}{}; nothing was cancelled",
+                                  c->tenant, list, missing.size() > 10 ? ", ..." : ""),
+                      "ids"}));
+  }
+  Timestamp now = api.clock.now();
+  quota::Zone zone = api.quotas.get(c->tenant)->zone;
+  std::string metadata = correction_metadata(c->correction_id, c->reason, request);
+  std::vector<Event> retractions;
+  std::vector<std::string> status(c->ids.size());
+  std::vector<std::size_t> submitted(c->ids.size(), SIZE_MAX);
+  for (std::size_t i = 0; i < c->ids.size(); ++i) {
+    const auto& f = *by_id[c->ids[i]];
+    if (f.retraction) {
+      std::string by = correction_of(*f.retraction);
+      if (by != c->correction_id) {
+        return respond(problem(Error{ErrorCode::kConflict,
+                                     fmt::format("event {} was already cancelled by correction {} at {}; "
+                                                 "nothing was cancelled",
+                                                 f.event.id, by, format_rfc3339(f.retraction->received_at)),
+                                     "ids"}));
+      }
+      status[i] = "duplicate";  // this correction, sent again
+      continue;
+    }
+    if (auto closed = closed_window(api, f.event, zone, now)) return respond(problem(*closed));
+    Event r{retraction_id(f.event.id),
+            f.event.tenant_id,
+            f.event.event_type,
+            Decimal::from_units(-f.event.quantity.units()),
+            f.event.timestamp,
+            now,
+            metadata,
+            f.event.id};
+    submitted[i] = retractions.size();
+    retractions.push_back(std::move(r));
+  }
+  std::optional<Result<ingest::Outcomes>> outcomes;
+  if (!retractions.empty()) {
+    std::promise<Result<ingest::Outcomes>> stored;
+    auto done = stored.get_future();
+    api.ingestor.submit(std::move(retractions),
+                        [&stored](Result<ingest::Outcomes> r) { stored.set_value(std::move(r)); });
+    outcomes = done.get();
+    if (!*outcomes) return respond(problem(outcomes->error()));
+  }
+  std::int64_t cancelled = 0;
+  JsonOut out;
+  out.begin_object();
+  out.key("correction_id").str(c->correction_id);
+  out.key("tenant_id").str(c->tenant);
+  out.key("results").begin_array();
+  for (std::size_t i = 0; i < c->ids.size(); ++i) {
+    const Event& e = by_id[c->ids[i]]->event;
+    std::string s = status[i];
+    if (submitted[i] != SIZE_MAX) {
+      const ingest::Outcome& o = (**outcomes)[submitted[i]];
+      if (o.kind == ingest::Outcome::kRefused) return respond(problem(*o.error));
+      s = o.kind == ingest::Outcome::kDuplicate ? "duplicate" : "cancelled";
+    }
+    cancelled += s == "cancelled" ? 1 : 0;
+    out.begin_object();
+    out.key("id").str(e.id);
+    out.key("status").str(s);
+    out.key("event_type").str(e.event_type);
+    out.key("quantity").dec(e.quantity);
+    out.key("timestamp").time(e.timestamp);
+    out.end_object();
+  }
+  out.end_array();
+  out.key("cancelled").num(cancelled);
+  out.end_object();
+  respond(out.response(200));
+}
+
+// GET /v1/tenants/{tenant}/corrections: the retractions stored, newest first.
+void list_corrections(const ApiContext& api, HttpRequest& request, const PathParams& params,
+                      Responder& respond) {
+  std::string tenant(params.at("tenant"));
+  if (auto bad = bad_path_tenant(tenant)) return respond(std::move(*bad));
+  if (auto hidden = hidden_unless_own(request, tenant)) return respond(std::move(*hidden));
+  if (api.log == nullptr) {
+    return respond(problem(Error::unimplemented(
+        "corrections are not supported with ClickHouse shipping yet (docs/corrections.md)")));
+  }
+  std::int64_t limit = 100;
+  if (auto text = request.param("limit")) {
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
+    if (ec != std::errc() || end != text->data() + text->size() || limit < 1 || limit > 10'000)
+      return respond(problem(Error::invalid("limit", "limit must be a whole number from 1 to 10000")));
+  }
+  auto rows = api.log->retractions(tenant, Timestamp{}, api.clock.now() + std::chrono::days(1),
+                                   static_cast<std::size_t>(limit));
+  if (!rows) return respond(problem(rows.error()));
+  JsonOut out;
+  out.begin_object();
+  out.key("tenant_id").str(tenant);
+  out.key("corrections").begin_array();
+  for (const Event& r : *rows) {
+    out.begin_object();
+    out.key("cancels").str(r.cancels);
+    out.key("event_type").str(r.event_type);
+    out.key("quantity").dec(Decimal::from_units(-r.quantity.units()));
+    out.key("timestamp").time(r.timestamp);
+    out.key("corrected_at").time(r.received_at);
+    out.key("correction").raw(r.metadata);
+    out.end_object();
+  }
+  out.end_array();
+  out.end_object();
+  respond(out.response(200));
+}
+
+}  // namespace
+
+void add_correction_routes(Router& router, const ApiContext& api) {
+  router.add(
+      "POST", "/v1/events/cancel", Access::kKey,
+      [&api](HttpRequest& req, const PathParams&, Responder& respond) { cancel_events(api, req, respond); },
+      Runs::kInReadPool);
+  router.add(
+      "GET", "/v1/tenants/{tenant}/corrections", Access::kKey,
+      [&api](HttpRequest& req, const PathParams& params, Responder& respond) {
+        list_corrections(api, req, params, respond);
+      },
+      Runs::kInReadPool);
+}
+
+}  // namespace meter::server
