@@ -24,6 +24,19 @@ rate() { awk -v n="$n" -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", n / (b - a)}';
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 migrate() { "$build/meterd" --data-dir "$work/migrate" --clickhouse "$url" --set clickhouse.database="$1" migrate >/dev/null; }
 count() { curl -sS "$url/" --data-binary "SELECT count() FROM $1.usage_events"; }
+# curl posting rows.tsv to URL in batches of BATCH into DB.usage_events (SETTINGS appended to the
+# query string); prints the rows per second.
+raw_http() {
+  local at=$1 db=$2 settings=${3:-} t0 t1
+  split -l "$batch" "$work/rows.tsv" "$work/part."
+  t0=$(now)
+  for f in "$work"/part.*; do
+    curl -sS --fail "$at/?query=INSERT%20INTO%20$db.usage_events%20FORMAT%20TabSeparated$settings" --data-binary @"$f"
+  done
+  t1=$(now)
+  rm -f "$work"/part.*
+  rate "$t0" "$t1"
+}
 
 echo "== $n events, $batch per insert, $rounds rounds, ClickHouse $(curl -sS "$url/" --data-binary 'SELECT version()')"
 printf "%-6s %14s %14s %14s %12s %12s\n" round "meterd ev/s" "raw HTTP" "raw client" "vs HTTP" "vs client"
@@ -33,13 +46,7 @@ for r in $(seq "$rounds"); do
   [[ $(count "m$r") == "$n" ]] || { echo "meterd stored $(count "m$r") of $n rows" >&2; exit 1; }
 
   migrate "h$r"
-  split -l "$batch" "$work/rows.tsv" "$work/part."
-  query="INSERT%20INTO%20h$r.usage_events%20FORMAT%20TabSeparated"
-  t0=$(now)
-  for f in "$work"/part.*; do curl -sS --fail "$url/?query=$query" --data-binary @"$f"; done
-  t1=$(now)
-  http=$(rate "$t0" "$t1")
-  rm -f "$work"/part.*
+  http=$(raw_http "$url" "h$r")
   [[ $(count "h$r") == "$n" ]] || { echo "raw HTTP stored $(count "h$r") of $n rows" >&2; exit 1; }
 
   migrate "c$r"
@@ -57,7 +64,8 @@ base=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 trap 'scripts/clickhouse-test-cluster stop "$work/cluster" >/dev/null 2>&1 || true; cleanup' EXIT
 scripts/clickhouse-test-cluster start "$work/cluster" "$base" >/dev/null
 node=http://127.0.0.1:$((base + 10))
-ccount() { curl -sS "$node/" --data-binary "SELECT count() FROM $1.usage_events"; }
+# As meterd reads a cluster: from the first live replica, the one that took the inserts.
+ccount() { curl -sS "$node/?load_balancing=in_order" --data-binary "SELECT count() FROM $1.usage_events"; }
 echo "== the same into a cluster of 2 shards x 2 replicas (Distributed, synchronous inserts)"
 printf "%-6s %14s %14s %14s %12s %12s\n" round "meterd ev/s" "raw HTTP" "raw client" "vs HTTP" "vs client"
 for r in $(seq "$rounds"); do
@@ -74,13 +82,7 @@ for r in $(seq "$rounds"); do
   [[ $(ccount "cc$r") == "$n" ]] || { echo "clickhouse-client stored $(ccount "cc$r") of $n rows" >&2; exit 1; }
   "$build/meterd" --data-dir "$work/migrate" --clickhouse "$node" --set clickhouse.database="ch$r" \
     migrate --cluster meterd_test >/dev/null
-  split -l "$batch" "$work/rows.tsv" "$work/part."
-  query="INSERT%20INTO%20ch$r.usage_events%20FORMAT%20TabSeparated&insert_distributed_sync=1"
-  t0=$(now)
-  for f in "$work"/part.*; do curl -sS --fail "$node/?query=$query" --data-binary @"$f"; done
-  t1=$(now)
-  http=$(rate "$t0" "$t1")
-  rm -f "$work"/part.*
+  http=$(raw_http "$node" "ch$r" "&insert_distributed_sync=1")
   [[ $(ccount "ch$r") == "$n" ]] || { echo "raw HTTP stored $(ccount "ch$r") of $n rows" >&2; exit 1; }
   printf "%-6s %14s %14s %14s %12s %12s\n" "$r" "$meterd" "$http" "$client" "$(ratio "$meterd" "$http")" \
     "$(ratio "$meterd" "$client")"
