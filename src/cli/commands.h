@@ -44,6 +44,12 @@ struct ReconcileArgs {
   std::string month;   // YYYY-MM; empty = every month
 };
 int run_reconcile(const config::LoadedConfig& loaded, const ReconcileArgs& args);
+
+struct CorrectionsArgs {
+  std::string tenant;
+  std::size_t limit = 100;
+};
+int run_corrections(const config::LoadedConfig& loaded, const CorrectionsArgs& args);
 int run_retention(const config::LoadedConfig& loaded, bool dry_run);
 
 struct ReplayArgs {

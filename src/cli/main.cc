@@ -125,6 +125,11 @@ int main(int argc, char** argv) {
       app.add_subcommand("reconcile", "compare raw event sums with the hourly and daily rollups");
   reconcile->add_option("--tenant", reconcile_args.tenant, "one tenant (default: all)");
   reconcile->add_option("--month", reconcile_args.month, "YYYY-MM (default: every month)");
+  CorrectionsArgs corrections_args;
+  auto* corrections = app.add_subcommand("corrections", "list a tenant's cancelled events, newest first");
+  corrections->add_option("--tenant", corrections_args.tenant, "the tenant")->required();
+  corrections->add_option("--limit", corrections_args.limit, "at most this many (default 100)")
+      ->check(CLI::Range(1, 1'000'000));
   auto* retention_cmd =
       app.add_subcommand("retention", "drop months of raw events older than RETENTION_MONTHS");
   retention_cmd->require_subcommand(1);
@@ -280,6 +285,7 @@ int main(int argc, char** argv) {
     return call_meterd("PUT", url, plan_key, "{\"plan\":\"" + plan_name + "\"}", "meterd plan", line);
   }
   if (reconcile->parsed()) return run_reconcile(*loaded, reconcile_args);
+  if (corrections->parsed()) return run_corrections(*loaded, corrections_args);
   if (retention_apply->parsed()) return run_retention(*loaded, dry_run);
   if (replay->parsed()) {
     std::string server = loaded->config.listen;

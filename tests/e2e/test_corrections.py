@@ -105,6 +105,14 @@ class CorrectionsTest(unittest.TestCase):
                              capture_output=True, text=True, timeout=60)
         self.assertEqual(rec.returncode, 0, rec.stdout + rec.stderr)
         self.assertIn("0 with drift", rec.stdout)
+        listed = subprocess.run([METERD_BIN, "corrections", "--data-dir", self.dir, "--tenant", "acme"],
+                                capture_output=True, text=True, timeout=60)
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertIn("3 cancelled event(s) of tenant acme", listed.stdout)
+        self.assertIn('"correction_id":"fix-1"', listed.stdout)
+        bad = subprocess.run([METERD_BIN, "corrections", "--data-dir", self.dir, "--tenant", "a b"],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(bad.returncode, 2, bad.stdout)
         self.m = self.start()
 
     # Verifies what is refused, with nothing cancelled: unknown ids (all or none), malformed
