@@ -190,13 +190,27 @@ Status Server::listen() {
       return cache->cached(tenant, windows);
     };
   }
-  api_ = std::make_unique<server::ApiContext>(server::ApiContext{
-      *ingestor_, stores_->usage(), stores_->records(), clock_, limits, METER_VERSION, clock_.now(),
-      *price_book_, *quotas_, rate_limiter_.get(), clickhouse ? &clickhouse->shipper : nullptr, *invoicer_,
-      rejects_, notifier_.get(), web_dir(c_), std::move(stored_usage), std::move(cached_usage),
-      c_.cloud_events,
-      // Shipped rows do not carry retractions to ClickHouse yet.
-      clickhouse ? nullptr : &stores_->log(), std::chrono::days(c_.correction_window_days)});
+  api_ =
+      std::make_unique<server::ApiContext>(server::ApiContext{*ingestor_,
+                                                              stores_->usage(),
+                                                              stores_->records(),
+                                                              clock_,
+                                                              limits,
+                                                              METER_VERSION,
+                                                              clock_.now(),
+                                                              *price_book_,
+                                                              *quotas_,
+                                                              rate_limiter_.get(),
+                                                              clickhouse ? &clickhouse->shipper : nullptr,
+                                                              *invoicer_,
+                                                              rejects_,
+                                                              notifier_.get(),
+                                                              web_dir(c_),
+                                                              std::move(stored_usage),
+                                                              std::move(cached_usage),
+                                                              c_.cloud_events,
+                                                              &stores_->log(),
+                                                              std::chrono::days(c_.correction_window_days)});
 
   router_ = std::make_unique<server::Router>(authenticator_.get());
   router_->set_read_pool(read_pool_.get());

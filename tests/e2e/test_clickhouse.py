@@ -54,6 +54,22 @@ class ClickHouseTest(unittest.TestCase):
         self.assertEqual(set(stored), set(acked))
         self.assertEqual(max(stored.values()), 1)
 
+    # Verifies a cancel with ClickHouse: the retraction is shipped like an event, and usage (from
+    # the rollups) and the invoice (from the raw rows) read from ClickHouse leave the event out.
+    def test_cancel_reaches_clickhouse(self):
+        with self.meterd() as m:
+            events = [{"id": i, "tenant_id": "cx", "event_type": "query", "quantity": q} for i, q in (("k1", 5), ("k2", 7))]
+            self.assertEqual(m.post("/v1/events", events)[0], 200)
+            status, _, body = m.post("/v1/events/cancel", {"tenant_id": "cx", "ids": ["k2"], "reason": "test"})
+            self.assertEqual((status, body["cancelled"]), (200, 1), body)
+            self.wait_shipped(m, 3)  # two events and the retraction
+            self.assertEqual(self.ch.ids().get("~k2"), 1)
+            totals = m.get("/v1/usage?tenant_id=cx")[2]["totals"]
+            self.assertEqual([(t["quantity"], t["events"]) for t in totals], [("5", 1)])
+            month = time.strftime("%Y-%m", time.gmtime())
+            lines = m.get("/v1/tenants/cx/invoices/" + month)[2]["line_items"]
+            self.assertEqual({l["event_type"]: l["quantity"] for l in lines}["query"], "5")
+
     # Verifies ingestion keeps acknowledging while ClickHouse is down, the backlog is visible,
     # and every acknowledged event lands exactly once after ClickHouse returns.
     def test_outage_during_load(self):

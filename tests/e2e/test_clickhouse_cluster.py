@@ -46,7 +46,8 @@ class ClusterTest(unittest.TestCase):
         self.assertIn("cluster meterd_test, database mig: applied 1", first.stdout)
         again = self.cli(d, "mig", "migrate", "--cluster", CLUSTER)
         self.assertIn("cluster meterd_test, database mig: applied 2", first.stdout)
-        self.assertIn("schema version 2, up to date", again.stdout)
+        self.assertIn("cluster meterd_test, database mig: applied 3", first.stdout)
+        self.assertIn("schema version 3, up to date", again.stdout)
         for node in (1, 2, 3, 4):
             engines = dict(line.split("\t") for line in self.ch.query(
                 "SELECT name, engine FROM system.tables WHERE database = 'mig'", node).splitlines())

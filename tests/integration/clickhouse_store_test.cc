@@ -46,7 +46,8 @@ TEST_F(ClickHouseTest, InsertKeepsValuesExactAndRollupsMatchRaw) {
   events[1].quantity = *Decimal::parse("123456789012345.123456789012");
   events[2].metadata = R"({"pad":")" + std::string(20'000, 'x') + R"("})";  // a three-byte RowBinary length
   events[3].quantity = *Decimal::parse("0.000000000001");
-  ASSERT_TRUE(remote_->insert_batch("b1", std::span(events).first(150)));
+  auto first = remote_->insert_batch("b1", std::span(events).first(150));
+  ASSERT_TRUE(first) << first.error().message;
   ASSERT_TRUE(remote_->insert_batch("b2", std::span(events).subspan(150)));
   // b1 spans the end of October and the start of November.
   EXPECT_EQ(*remote_->batch_rows("b1", 202610) + *remote_->batch_rows("b1", 202611), 150u);

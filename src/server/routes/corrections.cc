@@ -108,8 +108,8 @@ Result<CancelRequest> parse_cancel(const ApiContext& api, const HttpRequest& req
 // POST /v1/events/cancel: withdraws stored events, all or none, through the durable writer.
 void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respond) {
   if (api.log == nullptr) {
-    return respond(problem(Error::unimplemented(
-        "corrections are not supported with ClickHouse shipping yet (docs/corrections.md)")));
+    return respond(problem(
+        Error::unimplemented("corrections are not supported with this store yet (docs/corrections.md)")));
   }
   auto c = parse_cancel(api, request);
   if (!c) return respond(problem(c.error()));
@@ -210,8 +210,8 @@ void list_corrections(const ApiContext& api, HttpRequest& request, const PathPar
   if (auto bad = bad_path_tenant(tenant)) return respond(std::move(*bad));
   if (auto hidden = hidden_unless_own(request, tenant)) return respond(std::move(*hidden));
   if (api.log == nullptr) {
-    return respond(problem(Error::unimplemented(
-        "corrections are not supported with ClickHouse shipping yet (docs/corrections.md)")));
+    return respond(problem(
+        Error::unimplemented("corrections are not supported with this store yet (docs/corrections.md)")));
   }
   std::int64_t limit = 100;
   if (auto text = request.param("limit")) {

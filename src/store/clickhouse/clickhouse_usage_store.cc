@@ -57,6 +57,10 @@ Result<Decimal> decimal(std::string_view text) {
 
 std::string nullable(const std::optional<Decimal>& d) { return d ? d->to_string() : "NULL"; }
 
+// A raw row's count, as a signed integer: a retraction counts -1. (Rollup event counts are
+// UInt64 sums modulo 2^64; toInt64 reads them back the same way.)
+std::string signed_count() { return std::string("toInt64(") + kSignedCount + ")"; }
+
 // Runs the jobs at once (the first on this thread, the others on threads of their own, under
 // this thread's deadline) and returns the first failure.
 Status all_of(std::vector<std::function<Status()>> jobs) {
@@ -95,6 +99,8 @@ std::string to_tsv(std::string_view batch_id, std::span<const Event> events) {
     append_tsv_escaped(rows, e.metadata);
     rows += '\t';
     append_tsv_escaped(rows, batch_id);
+    rows += '\t';
+    append_tsv_escaped(rows, e.cancels);
     rows += '\n';
   }
   return rows;
@@ -153,7 +159,7 @@ Result<std::vector<UsageRow>> ClickHouseUsageStore::usage(const UsageQuery& quer
       "SELECT toUnixTimestamp({3}) AS b, event_type, sum(quantity), {4} FROM {0}.{1} "
       "WHERE tenant_id = {2} AND {5} >= toDateTime({6}, 'UTC') AND {5} < toDateTime({7}, 'UTC'){8} "
       "GROUP BY b, event_type ORDER BY b, event_type",
-      db_, table, quote(query.tenant_id), bucket, quarter ? "toUInt64(count())" : "sum(events)",
+      db_, table, quote(query.tenant_id), bucket, quarter ? signed_count() : "toInt64(sum(events))",
       quarter ? "timestamp" : "bucket_start", unix_seconds(query.from), unix_seconds(query.to), type_filter));
   if (!answer) return fail(answer.error());
   UsageRows rows(query.window);
@@ -175,11 +181,12 @@ Result<std::vector<UsageRow>> ClickHouseUsageStore::raw_totals(std::string_view 
   // Millisecond bounds: whole seconds compare on `timestamp`, the rest on timestamp_ms.
   std::string at = "(toInt64(toUnixTimestamp(timestamp)) * 1000 + timestamp_ms)";
   auto answer = client_.query(fmt::format(
-      "SELECT event_type, sum(quantity), count() FROM {}.usage_events WHERE tenant_id = {} "
+      "SELECT event_type, sum(quantity), {} FROM {}.usage_events WHERE tenant_id = {} "
       "AND timestamp >= toDateTime({}, 'UTC') AND timestamp <= toDateTime({}, 'UTC') AND {} >= {} AND {} < "
       "{} "
       "GROUP BY event_type ORDER BY event_type",
-      db_, quote(tenant_id), unix_seconds(from), unix_seconds(to), at, to_unix_ms(from), at, to_unix_ms(to)));
+      signed_count(), db_, quote(tenant_id), unix_seconds(from), unix_seconds(to), at, to_unix_ms(from), at,
+      to_unix_ms(to)));
   if (!answer) return fail(answer.error());
   std::vector<UsageRow> rows;
   for (const auto& f : rows_of(*answer)) {
@@ -225,12 +232,18 @@ Result<std::vector<AggregateRow>> ClickHouseUsageStore::aggregate_raw(const Aggr
   auto answer = client_.query(fmt::format(
       "SELECT {} AS g, {} AS b, {}, count(), event_type FROM {}.usage_events WHERE tenant_id = {}{} "
       "AND timestamp >= toDateTime({}, 'UTC') AND timestamp <= toDateTime({}, 'UTC') AND {} >= {} AND {} < "
-      "{} "
+      "{}{} "
       "GROUP BY event_type, g, b ORDER BY event_type, g, b",
       q.group_by.empty() ? "''" : field(q.group_by),
       q.by_quarter_hour ? "toUnixTimestamp(toStartOfFifteenMinutes(timestamp))" : "toUInt32(0)", value, db_,
       quote(q.tenant_id), q.event_type.empty() ? "" : " AND event_type = " + quote(q.event_type),
-      unix_seconds(q.from), unix_seconds(q.to), at, to_unix_ms(q.from), at, to_unix_ms(q.to)));
+      unix_seconds(q.from), unix_seconds(q.to), at, to_unix_ms(q.from), at, to_unix_ms(q.to),
+      // Live rows only: neither a retraction nor an event one cancels (docs/corrections.md). A
+      // tenant's rows are on one shard, but a subquery over a Distributed table must be GLOBAL.
+      fmt::format(
+          " AND cancels = '' AND id {}NOT IN (SELECT cancels FROM {}.usage_events WHERE tenant_id = {} "
+          "AND cancels != '')",
+          cluster_.empty() ? "" : "GLOBAL ", db_, quote(q.tenant_id))));
   if (!answer) return fail(answer.error());
   std::vector<AggregateRow> rows;
   for (const auto& f : rows_of(*answer)) {
@@ -251,7 +264,7 @@ Result<std::vector<RollupCheck>> ClickHouseUsageStore::check_rollups(int month, 
     return fmt::format(
         "SELECT tenant_id, event_type, sum(quantity) AS q, {} AS n FROM {}.{} "
         "WHERE toYYYYMM({}) = {}{} GROUP BY tenant_id, event_type",
-        std::string_view(table) == "usage_events" ? "toUInt64(count())" : "sum(events)", db_, table,
+        std::string_view(table) == "usage_events" ? signed_count() : "toInt64(sum(events))", db_, table,
         time_column, month, tenant);
   };
   // Three sums per (tenant, event type); a side without rows reads as 0.

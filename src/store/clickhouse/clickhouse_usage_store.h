@@ -16,7 +16,9 @@ namespace meter::store::clickhouse {
 // itself ships RowBinary, row_binary.h).
 std::string to_tsv(std::string_view batch_id, std::span<const Event> events);
 inline constexpr const char* kInsertColumns =
-    "id, tenant_id, event_type, quantity, timestamp, timestamp_ms, received_at, metadata, batch_id";
+    "id, tenant_id, event_type, quantity, timestamp, timestamp_ms, received_at, metadata, batch_id, cancels";
+// A raw row's count in sums of events: a retraction counts -1 (docs/corrections.md).
+inline constexpr const char* kSignedCount = "sum(if(cancels = '', 1, -1))";
 
 // Raw events and their rollups in ClickHouse (schema in schema.cc and docs/clickhouse.md): with
 // ClickHouse, the usage store meterd reads from, the system of record for analytics. Events reach

@@ -39,8 +39,8 @@ std::string to_row_binary(std::string_view batch_id, std::span<const Event> even
   std::string out;
   std::size_t bytes = 0;
   for (const Event& e : events) {
-    bytes +=
-        e.id.size() + e.tenant_id.size() + e.event_type.size() + e.metadata.size() + batch_id.size() + 40;
+    bytes += e.id.size() + e.tenant_id.size() + e.event_type.size() + e.metadata.size() + batch_id.size() +
+             e.cancels.size() + 41;
   }
   out.reserve(bytes);
   for (const Event& e : events) {
@@ -55,6 +55,7 @@ std::string to_row_binary(std::string_view batch_id, std::span<const Event> even
     put(out, static_cast<std::uint32_t>(floor_seconds(to_unix_ms(e.received_at))));
     put_string(out, e.metadata);
     put_string(out, batch_id);
+    put_string(out, e.cancels);
   }
   return out;
 }
@@ -63,7 +64,7 @@ Result<std::string> to_rollup_row_binary(std::string_view batch_id, std::span<co
                                          Window window) {
   struct Sum {
     Decimal quantity;
-    std::uint64_t events = 0;
+    std::int64_t events = 0;  // a retraction counts -1; the UInt64 column sums modulo 2^64
   };
   std::map<std::tuple<std::string_view, std::int64_t, std::string_view>, Sum> sums;
   for (const Event& e : events) {
@@ -71,7 +72,7 @@ Result<std::string> to_rollup_row_binary(std::string_view batch_id, std::span<co
     auto total = s.quantity.checked_add(e.quantity);
     if (!total) return fail(Error::invalid("quantity", "a rollup sum of this shipment overflows"));
     s.quantity = *total;
-    ++s.events;
+    s.events += e.sign();
   }
   std::string out;
   for (const auto& [key, s] : sums) {
@@ -80,7 +81,7 @@ Result<std::string> to_rollup_row_binary(std::string_view batch_id, std::span<co
     put(out, static_cast<std::uint32_t>(floor_seconds(bucket_ms)));
     put_string(out, type);
     put(out, s.quantity.units());
-    put(out, s.events);
+    put(out, static_cast<std::uint64_t>(s.events));
     put_string(out, batch_id);
   }
   return out;

@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "store/clickhouse/clickhouse_usage_store.h"
+
 namespace meter::store::clickhouse {
 namespace {
 
@@ -18,6 +20,10 @@ std::string replace_all(std::string sql, std::string_view name, const std::strin
 std::string with_names(std::string sql, const std::string& database, const std::string& cluster = {}) {
   return replace_all(replace_all(std::move(sql), "{db}", database), "{cluster}", cluster);
 }
+
+// Retractions (docs/corrections.md) name the event they cancel; empty for usage events.
+constexpr const char* kAddCancelsColumn = " ADD COLUMN cancels String DEFAULT ''";
+const std::string kAddCancels = std::string("ALTER TABLE {db}.usage_events") + kAddCancelsColumn;
 
 // The columns of each table, shared by both layouts.
 constexpr const char* kEventColumns =
@@ -34,10 +40,14 @@ constexpr const char* kQuotaColumns =
     " tokens_per_month Nullable(Decimal(38, 12)), storage_gb_per_month Nullable(Decimal(38, 12)),"
     " updated_at DateTime('UTC'))";
 
-std::string rollup_view(const std::string& name, const std::string& bucket_expr) {
+// `events`: how a row counts (version 2 on: a retraction counts -1, docs/corrections.md; the
+// UInt64 column then sums modulo 2^64, which is exact while a bucket's count is not negative).
+std::string rollup_view(const std::string& name, const std::string& bucket_expr,
+                        const std::string& events = "count()") {
   return "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}." + name + "_mv TO {db}." + name +
          " AS SELECT tenant_id, " + bucket_expr +
-         " AS bucket_start, event_type, sum(quantity) AS quantity, count() AS events"
+         " AS bucket_start, event_type, sum(quantity) AS quantity, " + events +
+         " AS events"
          " FROM {db}.usage_events GROUP BY tenant_id, bucket_start, event_type";
 }
 
@@ -88,6 +98,14 @@ std::vector<Migration> single_server_migrations() {
   v1.statements.push_back(std::string("CREATE TABLE IF NOT EXISTS {db}.tenant_quotas ") + kQuotaColumns +
                           " ENGINE = ReplacingMergeTree(updated_at) ORDER BY tenant_id");
   m.push_back(std::move(v1));
+  Migration v2{2, "retractions: usage_events.cancels, views counting them -1", {}};
+  v2.statements.push_back(kAddCancels);
+  for (auto [name, bucket] : {std::pair{"usage_hourly", "toStartOfHour(timestamp)"},
+                              std::pair{"usage_daily", "toStartOfDay(timestamp)"}}) {
+    v2.statements.push_back(std::string("DROP TABLE IF EXISTS {db}.") + name + "_mv");
+    v2.statements.push_back(rollup_view(name, bucket, std::string("toUInt64(") + kSignedCount + ")"));
+  }
+  m.push_back(std::move(v2));
   return m;
 }
 
@@ -113,6 +131,13 @@ std::vector<Migration> cluster_migrations() {
                "rollups inserted by meterd, not by views",
                {"DROP TABLE IF EXISTS {db}.usage_hourly_mv ON CLUSTER {cluster}",
                 "DROP TABLE IF EXISTS {db}.usage_daily_mv ON CLUSTER {cluster}"}});
+  // 18.16 runs ALTER ... ON CLUSTER only on replicated tables: the Distributed table is made
+  // again over the altered local ones.
+  m.push_back({3,
+               "retractions: usage_events.cancels (docs/corrections.md)",
+               {std::string("ALTER TABLE {db}.usage_events_local ON CLUSTER {cluster}") + kAddCancelsColumn,
+                "DROP TABLE IF EXISTS {db}.usage_events ON CLUSTER {cluster}",
+                sharded("usage_events", kEventColumns, "MergeTree", "", "").back()}});
   return m;
 }
 
