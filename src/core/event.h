@@ -34,4 +34,10 @@ struct Event {
 // (core/identifier.h), so it never collides with an event's id.
 inline std::string retraction_id(std::string_view id) { return "~" + std::string(id); }
 
+// The retraction of `e`, received at `now`, with `metadata` saying who made it and why.
+inline Event retraction_of(const Event& e, Timestamp now, std::string metadata) {
+  return {retraction_id(e.id), e.tenant_id, e.event_type,        Decimal::from_units(-e.quantity.units()),
+          e.timestamp,         now,         std::move(metadata), e.id};
+}
+
 }  // namespace meter

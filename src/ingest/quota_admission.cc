@@ -47,14 +47,10 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
     return quota::CounterKey{std::string(v.tenant), v.meter, v.period, v.period_start_ms};
   };
   if (e.is_retraction()) {
-    // Always admitted: it frees what its event used (a gauge's largest reading is read again
-    // from the stored events at the next start).
+    // Always admitted, in either mode: it frees what its event used at once (undone if the group
+    // fails). A gauge's largest reading is read again from the stored events at the next start.
     if (quota::is_gauge(*meter)) return std::nullopt;
-    if (entry->quota.enforcement == quota::Enforcement::kSoft) {
-      for (const auto& view : views) soft_.push_back({owned(view), e.quantity, limits, e.received_at});
-    } else {
-      for (const auto& view : views) add_counted(owned(view), e.quantity, limits, e.received_at, true);
-    }
+    for (const auto& view : views) add_counted(owned(view), e.quantity, limits, e.received_at, true);
     return std::nullopt;
   }
   if (entry->quota.enforcement == quota::Enforcement::kSoft) {

@@ -136,6 +136,10 @@ class CorrectionsTest(unittest.TestCase):
         self.assertIn("finalized", body["detail"])
         self.assertEqual(m.get("/v1/tenants/acme/invoices/2026-11")[2], finalized)
         self.assertEqual(m.get("/v1/tenants/acme/corrections")[2]["corrections"], [])
+        for bad in ("0", "5x", "10001"):  # the list routes' shared ?limit= (alerts' took "5x" as 5)
+            for path in ("/v1/tenants/acme/corrections", "/v1/alerts?tenant_id=acme&x=1"):
+                status, _, body = m.get(path + ("&" if "?" in path else "?") + "limit=" + bad)
+                self.assertEqual((status, body["field"]), (400, "limit"), (path, bad, body))
 
     # Verifies a cancel frees a hard quota at once.
     def test_cancel_frees_a_hard_quota(self):

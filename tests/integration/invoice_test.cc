@@ -35,12 +35,7 @@ TEST_F(ClickHouseTest, CancelledEventsLeaveInvoicesOnBothBackends) {
       kept.push_back(events[i]);
       continue;
     }
-    Event r = events[i];
-    r.id = retraction_id(r.id);
-    r.quantity = Decimal::from_units(-r.quantity.units());
-    r.metadata = R"({"correction_id":"c"})";
-    r.cancels = events[i].id;
-    retractions.push_back(std::move(r));
+    retractions.push_back(retraction_of(events[i], events[i].received_at, R"({"correction_id":"c"})"));
   }
   ASSERT_TRUE(local.append(events));
   ASSERT_TRUE(local.append(retractions));

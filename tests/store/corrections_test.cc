@@ -13,14 +13,8 @@ Event at(std::string id, std::string type, std::string_view quantity, std::strin
   return meter::testing::make_event("acme", std::move(id), std::move(type), quantity, *parse_rfc3339(when));
 }
 
-Event retraction_of(const Event& e, std::string_view correction = R"({"correction_id":"c1"})") {
-  Event r = e;
-  r.id = retraction_id(e.id);
-  r.quantity = Decimal::from_units(-e.quantity.units());
-  r.received_at = e.received_at + std::chrono::hours(1);
-  r.metadata = std::string(correction);
-  r.cancels = e.id;
-  return r;
+Event retraction_of(const Event& e) {
+  return meter::retraction_of(e, e.received_at + std::chrono::hours(1), R"({"correction_id":"c1"})");
 }
 
 class CorrectionsTest : public ::testing::Test {

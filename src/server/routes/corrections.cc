@@ -9,6 +9,7 @@
 #include "server/json.h"
 #include "server/problem.h"
 #include "server/routes/api_context.h"
+#include "server/routes/params.h"
 #include "server/routes/scope.h"
 
 namespace meter::server {
@@ -154,16 +155,8 @@ void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respo
       continue;
     }
     if (auto closed = closed_window(api, f.event, zone, now)) return respond(problem(*closed));
-    Event r{retraction_id(f.event.id),
-            f.event.tenant_id,
-            f.event.event_type,
-            Decimal::from_units(-f.event.quantity.units()),
-            f.event.timestamp,
-            now,
-            metadata,
-            f.event.id};
     submitted[i] = retractions.size();
-    retractions.push_back(std::move(r));
+    retractions.push_back(retraction_of(f.event, now, metadata));
   }
   std::optional<Result<ingest::Outcomes>> outcomes;
   if (!retractions.empty()) {
@@ -213,14 +206,10 @@ void list_corrections(const ApiContext& api, HttpRequest& request, const PathPar
     return respond(problem(
         Error::unimplemented("corrections are not supported with this store yet (docs/corrections.md)")));
   }
-  std::int64_t limit = 100;
-  if (auto text = request.param("limit")) {
-    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
-    if (ec != std::errc() || end != text->data() + text->size() || limit < 1 || limit > 10'000)
-      return respond(problem(Error::invalid("limit", "limit must be a whole number from 1 to 10000")));
-  }
+  auto limit = limit_param(request, 100);
+  if (!limit) return respond(problem(limit.error()));
   auto rows = api.log->retractions(tenant, Timestamp{}, api.clock.now() + std::chrono::days(1),
-                                   static_cast<std::size_t>(limit));
+                                   static_cast<std::size_t>(*limit));
   if (!rows) return respond(problem(rows.error()));
   JsonOut out;
   out.begin_object();

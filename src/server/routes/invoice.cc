@@ -11,6 +11,7 @@
 #include "server/json_body.h"
 #include "server/problem.h"
 #include "server/routes/api_context.h"
+#include "server/routes/params.h"
 #include "server/routes/scope.h"
 
 namespace meter::server {
@@ -191,13 +192,8 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
         if (!month) return r(problem(month.error()));
         auto utc = *billing::month_bounds(month->first, month->second);
         // A page at a time (?limit=, ?after=TENANT): each entry prices a month of the tenant's usage.
-        std::int64_t limit = 1000;
-        if (auto text = req.param("limit")) {
-          auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
-          if (ec != std::errc() || end != text->data() + text->size() || limit < 1 || limit > 10'000) {
-            return r(problem(Error::invalid("limit", "limit must be 1..10000")));
-          }
-        }
+        auto limit = limit_param(req, 1000);
+        if (!limit) return r(problem(limit.error()));
         std::string after(req.param("after").value_or(""));
         auto tenants = api.usage.tenants(utc.first - std::chrono::days(1), utc.second + std::chrono::days(1));
         if (!tenants) return r(problem(tenants.error()));
@@ -209,7 +205,7 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
         std::string last, next_after;  // next_after: set when more tenants follow this page
         for (const std::string& tenant : *tenants) {
           if (tenant <= after || !req.principal.may_act_for(tenant)) continue;
-          if (listed == limit) {
+          if (listed == *limit) {
             next_after = last;
             break;
           }

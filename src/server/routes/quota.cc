@@ -10,6 +10,7 @@
 #include "server/json_body.h"
 #include "server/problem.h"
 #include "server/routes/api_context.h"
+#include "server/routes/params.h"
 #include "server/routes/scope.h"
 
 namespace meter::server {
@@ -213,13 +214,9 @@ void list_alerts(const ApiContext& api, HttpRequest& request, Responder& respond
     }
     tenant = request.principal.tenant_id;
   }
-  std::int64_t limit = 100;
-  if (auto text = request.param("limit")) {
-    limit = std::atoll(std::string(*text).c_str());
-    if (limit < 1 || limit > 10'000)
-      return respond(problem(Error::invalid("limit", "limit must be 1..10000")));
-  }
-  auto alerts = api.records.list_alerts(tenant, static_cast<std::size_t>(limit), false);
+  auto limit = limit_param(request, 100);
+  if (!limit) return respond(problem(limit.error()));
+  auto alerts = api.records.list_alerts(tenant, static_cast<std::size_t>(*limit), false);
   if (!alerts) return respond(problem(alerts.error()));
   JsonOut out;
   out.begin_object();

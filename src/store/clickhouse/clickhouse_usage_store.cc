@@ -116,8 +116,9 @@ Status ClickHouseUsageStore::insert_batch(std::string_view batch_id, std::span<c
   if (cluster_.empty()) return raw();
   // The raw rows and the rollups are independent inserts, each sent again whole until all of
   // them landed: they travel at once.
-  return all_of({raw, [&] { return insert_rollup(batch_id, events, Window::kHour); },
-                 [&] { return insert_rollup(batch_id, events, Window::kDay); }});
+  auto jobs = rollup_inserts(batch_id, events);
+  jobs.insert(jobs.begin(), raw);
+  return all_of(std::move(jobs));
 }
 
 Result<std::uint64_t> ClickHouseUsageStore::batch_rows(std::string_view batch_id, int month) {
@@ -132,8 +133,15 @@ Result<std::uint64_t> ClickHouseUsageStore::batch_rows(std::string_view batch_id
 
 Status ClickHouseUsageStore::insert_rollups(std::string_view batch_id, std::span<const Event> events) {
   if (cluster_.empty()) return {};
-  return all_of({[&] { return insert_rollup(batch_id, events, Window::kHour); },
-                 [&] { return insert_rollup(batch_id, events, Window::kDay); }});
+  return all_of(rollup_inserts(batch_id, events));
+}
+
+std::vector<std::function<Status()>> ClickHouseUsageStore::rollup_inserts(std::string_view batch_id,
+                                                                          std::span<const Event> events) {
+  std::vector<std::function<Status()>> jobs;
+  for (Window window : {Window::kHour, Window::kDay})
+    jobs.push_back([this, batch_id, events, window] { return insert_rollup(batch_id, events, window); });
+  return jobs;
 }
 
 Status ClickHouseUsageStore::insert_rollup(std::string_view batch_id, std::span<const Event> events,

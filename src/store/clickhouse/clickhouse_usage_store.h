@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -55,7 +56,6 @@ class ClickHouseUsageStore final : public UsageStore {
   // so a node killed between its raw and view writes would lose those sums.) Nothing on one
   // server, where the views write in the same insert.
   Status insert_rollups(std::string_view batch_id, std::span<const Event> events);
-  Status insert_rollup(std::string_view batch_id, std::span<const Event> events, Window window);
 
   std::string_view name() const override { return "clickhouse"; }
   Result<std::vector<UsageRow>> usage(const UsageQuery& query) override;
@@ -70,6 +70,11 @@ class ClickHouseUsageStore final : public UsageStore {
   Status mirror_quota(std::string_view tenant_id, const quota::TenantQuota& quota) override;
 
  private:
+  // The cluster's two rollup inserts of a shipment, to run at once.
+  std::vector<std::function<Status()>> rollup_inserts(std::string_view batch_id,
+                                                      std::span<const Event> events);
+  Status insert_rollup(std::string_view batch_id, std::span<const Event> events, Window window);
+
   Client& client_;
   std::string db_;
   std::string cluster_;
