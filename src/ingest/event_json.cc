@@ -23,8 +23,9 @@ using json::copy_json, json::Malformed, json::number_text, json::skip_checked, j
 // Reads one event object into `out`. Field problems go to out.error; malformed JSON throws.
 class EventReader {
  public:
-  EventReader(const IngestLimits& limits, Timestamp now, std::string_view default_tenant)
-      : limits_(limits), now_(now), default_tenant_(default_tenant) {}
+  EventReader(const IngestLimits& limits, Timestamp now, std::string_view default_tenant,
+              std::string_view default_type = {})
+      : limits_(limits), now_(now), default_tenant_(default_tenant), default_type_(default_type) {}
 
   void read(od::value value, ParsedEvent& out) {
     auto type = take(value.type());
@@ -74,7 +75,10 @@ class EventReader {
       if (default_tenant_.empty()) return set(out, "tenant_id", "tenant_id is required");
       e.tenant_id = std::string(default_tenant_);
     }
-    if (!(seen & kType)) return set(out, "event_type", "event_type is required");
+    if (!(seen & kType)) {
+      if (default_type_.empty()) return set(out, "event_type", "event_type is required");
+      e.event_type = std::string(default_type_);
+    }
     if (!has_quantity) e.quantity = *Decimal::from_integer(1);
     if (!has_timestamp) e.timestamp = now_;
     e.received_at = now_;
@@ -178,13 +182,15 @@ class EventReader {
   const IngestLimits& limits_;
   Timestamp now_;
   std::string_view default_tenant_;
+  std::string_view default_type_;
   rapidjson::StringBuffer buffer_;
 };
 
 Result<std::vector<ParsedEvent>> parse_ndjson(std::string_view body, const IngestLimits& limits,
-                                              Timestamp now, std::string_view default_tenant) {
+                                              Timestamp now, std::string_view default_tenant,
+                                              std::string_view default_type) {
   std::vector<ParsedEvent> items;
-  EventReader reader(limits, now, default_tenant);
+  EventReader reader(limits, now, default_tenant, default_type);
   json::Parser& state = json::thread_parser();
   std::size_t line_no = 0;
   while (!body.empty()) {
@@ -211,17 +217,18 @@ Result<std::vector<ParsedEvent>> parse_ndjson(std::string_view body, const Inges
 
 Result<std::vector<ParsedEvent>> parse_events(std::string_view body, BodyFormat format,
                                               const IngestLimits& limits, Timestamp now,
-                                              std::string_view default_tenant) {
+                                              std::string_view default_tenant,
+                                              std::string_view default_type) {
   std::string_view trimmed = trim(body);
   if (trimmed.empty())
     return fail(Error::invalid("", "body is empty; send an event object, an array or NDJSON"));
-  if (format == BodyFormat::kNdjson) return parse_ndjson(trimmed, limits, now, default_tenant);
+  if (format == BodyFormat::kNdjson) return parse_ndjson(trimmed, limits, now, default_tenant, default_type);
   if (trimmed.front() != '{' && trimmed.front() != '[') {
     return fail(Error::invalid("", "body must be an event object, an array of them, or NDJSON"));
   }
 
   json::Parser& state = json::thread_parser();
-  EventReader reader(limits, now, default_tenant);
+  EventReader reader(limits, now, default_tenant, default_type);
   std::vector<ParsedEvent> items;
   try {
     auto doc = take(state.parser.iterate(state.pad(trimmed)));
@@ -234,7 +241,7 @@ Result<std::vector<ParsedEvent>> parse_events(std::string_view body, BodyFormat 
       reader.read(take(doc.get_value()), items.emplace_back());
     }
     if (json::has_trailing_content(doc)) {
-      if (trimmed.front() == '{') return parse_ndjson(trimmed, limits, now, default_tenant);
+      if (trimmed.front() == '{') return parse_ndjson(trimmed, limits, now, default_tenant, default_type);
       throw Malformed{simdjson::TRAILING_CONTENT};
     }
   } catch (const Malformed& m) {

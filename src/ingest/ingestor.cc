@@ -55,7 +55,7 @@ Status Ingestor::start(const store::RowCursor* after) {
   return {};
 }
 
-void Ingestor::submit(std::vector<Event> events, Completion done) {
+void Ingestor::submit(std::vector<Event> events, Completion done, Kind kind) {
   std::size_t count = events.size();
   {
     MutexLock lock(mutex_);
@@ -68,7 +68,7 @@ void Ingestor::submit(std::vector<Event> events, Completion done) {
       return;
     }
     queued_events_ += count;
-    queue_.push_back({std::move(events), std::move(done)});
+    queue_.push_back({std::move(events), std::move(done), kind});
   }
   wake_.notify_one();
 }
@@ -98,9 +98,13 @@ void Ingestor::run() {
       std::size_t events = 0;
       while (!queue_.empty() &&
              (group.empty() || events + queue_.front().events.size() <= options_.max_group_events)) {
+        // A correction is a group of its own, so that failing it fails nothing else.
+        bool correction = queue_.front().kind == Kind::kCorrection;
+        if (correction && !group.empty()) break;
         events += queue_.front().events.size();
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
+        if (correction) break;
       }
     }
     commit(group);
@@ -116,6 +120,9 @@ void Ingestor::commit(std::vector<Request>& group) {
   // fails the claim. Only this thread touches the index, so if the write then fails the claims
   // are withdrawn before anyone could observe them: an id is claimed only with its stored event.
   Timestamp late_limit = clock_.now() - options_.late_window;
+  bool correction = group.size() == 1 && group[0].kind == Kind::kCorrection;
+  bool retracts = correction && std::any_of(group[0].events.begin(), group[0].events.end(),
+                                            [](const Event& e) { return e.is_retraction(); });
   std::vector<Outcomes> outcomes(group.size());
   fresh_.clear();
   fresh_keys_.clear();
@@ -170,8 +177,8 @@ void Ingestor::commit(std::vector<Request>& group) {
     }
     // After the dedupe check: a retry of a stored event is a duplicate even once its timestamp
     // has aged past the late window (its first answer may have been lost).
-    // A retraction carries its event's timestamp: how old it may be was decided by whoever made it.
-    if (e.timestamp < late_limit && !e.is_retraction()) {
+    // A correction's age was decided by whoever made it.
+    if (e.timestamp < late_limit && group[c.request].kind == Kind::kUsage) {
       index_.erase(c.key);
       outcomes[c.request][c.index] = {Outcome::kRefused, late_error(e.timestamp, options_.late_window)};
       continue;
@@ -186,6 +193,17 @@ void Ingestor::commit(std::vector<Request>& group) {
     fresh_keys_.push_back(c.key);
     fresh_claims_.push_back(j);
     fresh_.push_back(std::move(e));
+  }
+
+  if (correction) {
+    if (auto partial = partial_correction(outcomes[0], retracts)) {
+      for (const DedupeKey& key : fresh_keys_) index_.erase(key);
+      if (admission_ != nullptr) admission_->rollback();
+      queued_events_ -= total;
+      counters_.refused.fetch_add(total);
+      group[0].done(fail(std::move(*partial)));
+      return;
+    }
   }
 
   auto commit_start = std::chrono::steady_clock::now();
@@ -240,6 +258,23 @@ void Ingestor::commit(std::vector<Request>& group) {
   counters_.refused.fetch_add(refused);
   counters_.duplicates.fetch_add(total - (fresh_.size() - stored->size()) - refused);
   for (std::size_t r = 0; r < group.size(); ++r) group[r].done(std::move(outcomes[r]));
+}
+
+std::optional<Error> Ingestor::partial_correction(const Outcomes& outcomes, bool retracts) {
+  bool stored = false, duplicate = false;
+  for (const Outcome& o : outcomes) {
+    if (o.kind == Outcome::kRefused) return o.error;
+    stored = stored || o.kind == Outcome::kStored;
+    duplicate = duplicate || o.kind == Outcome::kDuplicate;
+  }
+  // A correction that withdraws events is stored whole or found whole (sent again); a part
+  // already there is another correction of the same events, or an id in use.
+  if (!retracts || !stored || !duplicate) return std::nullopt;
+  return Error{ErrorCode::kConflict,
+               "part of this correction was stored already (another correction of the same events, or "
+               "a new event id in use); nothing of it was stored. GET /v1/tenants/{tenant}/corrections "
+               "lists the corrections",
+               ""};
 }
 
 }  // namespace meter::ingest

@@ -98,8 +98,16 @@ class Ingestor {
   // index already holds every id stored up to it: a snapshot), only the events past it are read.
   Status start(const store::RowCursor* after = nullptr);
 
+  // What a submission is. A correction (docs/corrections.md: retractions and the events that
+  // replace them) is committed in a group of its own and all or none: if one of its events is
+  // refused (a hard quota), or it withdraws events and part of it was stored before (another
+  // correction of the same events), nothing of it is stored and `done` gets the error; sent
+  // again whole, it is answered all duplicates. Its events may be older than the late window: the caller
+  // decided how old they may be.
+  enum class Kind { kUsage, kCorrection };
+
   // Queues the events; `done` is called once they are durably stored, or with an error.
-  void submit(std::vector<Event> events, Completion done);
+  void submit(std::vector<Event> events, Completion done, Kind kind = Kind::kUsage);
 
   // Stores everything already queued, then stops the writer. Later submits fail.
   void stop();
@@ -112,7 +120,11 @@ class Ingestor {
   struct Request {
     std::vector<Event> events;
     Completion done;
+    Kind kind = Kind::kUsage;
   };
+  // Why a correction's outcomes break all-or-none, to fail it with; nullopt when they don't.
+  // `retracts`: it withdraws events.
+  static std::optional<Error> partial_correction(const Outcomes& outcomes, bool retracts);
 
   void run();
   void commit(std::vector<Request>& group);

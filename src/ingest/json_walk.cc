@@ -153,6 +153,38 @@ Parser& thread_inner_parser() {
   return parser;
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> object_members(std::string_view text) {
+  std::string_view trimmed = trim(text);
+  if (trimmed.empty() || trimmed.front() != '{')
+    return fail(Error::invalid("", "body must be a JSON object"));
+  Parser& state = thread_inner_parser();
+  std::vector<std::pair<std::string, std::string>> members;
+  try {
+    auto doc = take(state.parser.iterate(state.pad(trimmed)));
+    for (auto field : take(doc.get_object())) {
+      std::string key(take(field.unescaped_key()));
+      od::value v = take(field.value());
+      std::string_view raw;
+      switch (take(v.type())) {
+        case od::json_type::object:
+          raw = take(take(v.get_object()).raw_json());
+          break;
+        case od::json_type::array:
+          raw = take(take(v.get_array()).raw_json());
+          break;
+        default:
+          raw = trim(v.raw_json_token());
+          skip_checked(v);
+      }
+      members.emplace_back(std::move(key), std::string(raw));
+    }
+    if (has_trailing_content(doc)) throw Malformed{simdjson::TRAILING_CONTENT};
+  } catch (const Malformed& m) {
+    return fail(malformed(m.code, ""));
+  }
+  return members;
+}
+
 // (simdjson 3.0 lacks at_end(): current_location() fails with OUT_OF_BOUNDS exactly when
 // everything was consumed.)
 bool has_trailing_content(od::document& doc) {

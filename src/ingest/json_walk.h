@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/decimal.h"
 #include "core/error.h"
@@ -67,6 +69,11 @@ struct Parser {
 };
 Parser& thread_parser();
 Parser& thread_inner_parser();
+
+// The members of one JSON object's text, each as (key, the value's exact JSON text), in order:
+// for requests that carry events or metadata inside a larger object (corrections). Fails when
+// the text is not one valid object.
+Result<std::vector<std::pair<std::string, std::string>>> object_members(std::string_view text);
 
 // True when the document has content after its root value.
 bool has_trailing_content(od::document& doc);

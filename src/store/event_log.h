@@ -63,6 +63,13 @@ class EventLog {
                                                  std::span<const std::string> /*ids*/) {
     return fail(Error::unimplemented("corrections are not supported on this store yet"));
   }
+  // The tenant's live events (neither retractions nor cancelled) of one type with timestamps in
+  // [from, to), oldest first, at most `limit`: what replacing that range withdraws.
+  virtual Result<std::vector<Event>> live_events(std::string_view /*tenant_id*/,
+                                                 std::string_view /*event_type*/, Timestamp /*from*/,
+                                                 Timestamp /*to*/, std::size_t /*limit*/) {
+    return fail(Error::unimplemented("corrections are not supported on this store yet"));
+  }
   // The tenant's retractions received in [from, to), newest first, at most `limit`.
   virtual Result<std::vector<Event>> retractions(std::string_view /*tenant_id*/, Timestamp /*from*/,
                                                  Timestamp /*to*/, std::size_t /*limit*/) {

@@ -26,7 +26,9 @@ def ev(i, kind, quantity, day="01", **metadata):
             "timestamp": "2026-12-%sT10:00:00Z" % day, "metadata": metadata}
 
 
-class CorrectionsTest(unittest.TestCase):
+class CorrectionCase(unittest.TestCase):
+    """A meterd with the plans above, and readings of tenant acme's December (no tests here)."""
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="meterd-corrections-")
         self.config = os.path.join(self.dir, "meterd.toml")
@@ -55,6 +57,8 @@ class CorrectionsTest(unittest.TestCase):
             body["correction_id"] = correction_id
         return self.m.post("/v1/events/cancel", body)
 
+
+class CorrectionsTest(CorrectionCase):
     # Verifies a cancel takes the events out of sums, counts, max, unique counts and invoices, once,
     # and that a retry of the same correction changes nothing.
     def test_cancel_changes_every_reading_once(self):

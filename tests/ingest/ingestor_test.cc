@@ -320,5 +320,75 @@ TEST_F(IngestorTest, EventsAnotherNodeStoredAreDuplicates) {
   EXPECT_EQ(*retry, Outcomes{kDup});
 }
 
+Result<Outcomes> correct_and_wait(Ingestor& ingestor, std::vector<Event> events) {
+  std::promise<Result<Outcomes>> promise;
+  auto future = promise.get_future();
+  ingestor.submit(
+      std::move(events), [&](Result<Outcomes> r) { promise.set_value(std::move(r)); },
+      Ingestor::Kind::kCorrection);
+  return future.get();
+}
+
+// Refuses events over 100 and remembers rollbacks: a hard quota, reduced to its effect.
+class CappedAdmission final : public Admission {
+ public:
+  std::optional<Error> admit(const Event& e) override {
+    if (e.quantity > *Decimal::from_integer(100)) return Error{ErrorCode::kRateLimited, "over", "quantity"};
+    ++admitted;
+    return std::nullopt;
+  }
+  void rollback() override { ++rollbacks; }
+  void settle() override {}
+  int admitted = 0, rollbacks = 0;
+};
+
+// Verifies a correction is stored whole or not at all: older than the late window, refused
+// whole when one of its events is, refused whole when part of it was stored by another
+// correction, and answered all duplicates when sent again.
+TEST_F(IngestorTest, CorrectionsAreAllOrNone) {
+  store::sqlite::SqliteStore store({db_});
+  InMemoryDedupeIndex index;
+  CappedAdmission admission;
+  IngestorOptions options;
+  options.late_window = std::chrono::days(1);
+  Ingestor ingestor(store, index, clock_, options, &admission);
+  ASSERT_TRUE(ingestor.start());
+  Event old = testing::make_event("a", "old", "query", "40", kNow - std::chrono::hours(20));
+  ASSERT_TRUE(submit_and_wait(ingestor, {old}));
+  clock_.advance(std::chrono::days(2));  // "old" is now past the late window
+  Event fixed = testing::make_event("a", "fixed", "query", "4", old.timestamp);
+  std::vector<Event> amend{retraction_of(old, clock_.now(), "{}"), fixed};
+  auto stored = correct_and_wait(ingestor, amend);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(*stored, (Outcomes{kStored, kStored}));
+  EXPECT_EQ(stored_total(store, "a"), "4");
+  auto again = correct_and_wait(ingestor, amend);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, (Outcomes{kDup, kDup}));
+
+  // The same event amended by another correction: its retraction is there already.
+  Event other = testing::make_event("a", "other", "query", "5", old.timestamp);
+  auto conflict = correct_and_wait(ingestor, {retraction_of(old, clock_.now(), "{}"), other});
+  ASSERT_FALSE(conflict);
+  EXPECT_EQ(conflict.error().code, ErrorCode::kConflict);
+  // One event over the cap: its neighbour and the retraction are not stored either.
+  Event small = testing::make_event("a", "small", "query", "1", kNow);
+  Event big = testing::make_event("a", "big", "query", "500", kNow);
+  auto refused = correct_and_wait(ingestor, {retraction_of(fixed, clock_.now(), "{}"), small, big});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kRateLimited);
+  EXPECT_EQ(admission.rollbacks, 2);
+  EXPECT_EQ(stored_total(store, "a"), "4");
+  // Their ids stayed free: the same events are stored when sent right.
+  auto usage = correct_and_wait(ingestor, {retraction_of(fixed, clock_.now(), "{}"), other, small});
+  ASSERT_TRUE(usage);
+  EXPECT_EQ(*usage, (Outcomes{kStored, kStored, kStored}));
+  EXPECT_EQ(stored_total(store, "a"), "6");
+  // A usage event that old is still refused.
+  auto late = submit_and_wait(ingestor, {testing::make_event("a", "late", "query", "1", old.timestamp)});
+  ASSERT_TRUE(late);
+  EXPECT_EQ((*late)[0].kind, Outcome::kRefused);
+}
+
 }  // namespace
 }  // namespace meter::ingest

@@ -89,6 +89,26 @@ TEST_F(CorrectionsTest, FindsEventsAndLists) {
   EXPECT_TRUE(store_.retractions("acme", Timestamp{}, to_ + std::chrono::days(30), 10)->empty());
 }
 
+// Verifies a range's live events leave out retractions, cancelled events, other types and
+// times outside [from, to), oldest first, at most `limit`.
+TEST_F(CorrectionsTest, LiveEventsOfARange) {
+  ASSERT_TRUE(store_.append(std::vector<Event>{at("q3", "query", "1", "2026-11-02T11:00:00Z"),
+                                               at("q4", "query", "2", "2026-12-02T09:00:00Z")}));
+  auto ids = [](const Result<std::vector<Event>>& events) {
+    EXPECT_TRUE(events);
+    std::vector<std::string> out;
+    for (const Event& e : *events) out.push_back(e.id);
+    return out;
+  };
+  Timestamp december_end = *parse_rfc3339("2027-01-01T00:00:00Z");
+  EXPECT_EQ(ids(store_.live_events("acme", "query", from_, december_end, 10)),
+            (std::vector<std::string>{"q1", "q3", "q4"}));
+  EXPECT_EQ(ids(store_.live_events("acme", "query", from_, to_, 10)), (std::vector<std::string>{"q1", "q3"}));
+  EXPECT_EQ(ids(store_.live_events("acme", "query", from_, december_end, 2)),
+            (std::vector<std::string>{"q1", "q3"}));
+  EXPECT_EQ(ids(store_.live_events("acme", "storage_gb", from_, to_, 10)), (std::vector<std::string>{"s2"}));
+  EXPECT_EQ(ids(store_.live_events("globex", "query", from_, to_, 10)), (std::vector<std::string>{}));
+}
 // Verifies a file written before retractions existed (schema 6) gets the column and accepts one.
 TEST(CorrectionsUpgradeTest, SchemaSixPartitionsLearnRetractions) {
   testing::TempDir dir;

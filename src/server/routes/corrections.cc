@@ -1,14 +1,15 @@
-// Corrections (docs/corrections.md): cancelling stored events by id, and the audit trail.
+// Corrections (docs/corrections.md): cancelling stored events by id, the audit trail, and the
+// correction routes' table.
 #include <fmt/format.h>
 
 #include <charconv>
-#include <future>
 #include <map>
 
 #include "core/identifier.h"
 #include "server/json.h"
 #include "server/problem.h"
 #include "server/routes/api_context.h"
+#include "server/routes/correction.h"
 #include "server/routes/params.h"
 #include "server/routes/scope.h"
 
@@ -16,61 +17,10 @@ namespace meter::server {
 namespace {
 
 constexpr std::size_t kMaxIds = 1000;
-constexpr std::size_t kMaxReason = 500;
-
-// The YYYYMM of the tenant's local month holding t: the key its finalized invoice has.
-int local_month(const quota::Zone& zone, Timestamp t) {
-  return month_key(zone.period_start(quota::Period::kMonth, t) + std::chrono::days(15));
-}
-
-// Why the event may no longer be corrected, or nullopt.
-std::optional<Error> closed_window(const ApiContext& api, const Event& e, const quota::Zone& zone,
-                                   Timestamp now) {
-  int month = local_month(zone, e.timestamp);
-  auto finalized = api.records.finalized_invoice(e.tenant_id, month);
-  if (!finalized) return finalized.error();
-  if (*finalized) {
-    return Error{ErrorCode::kConflict,
-                 fmt::format("event {} is in {}-{:02}, whose invoice for tenant {} is finalized and cannot "
-                             "change; nothing was cancelled",
-                             e.id, month / 100, month % 100, e.tenant_id),
-                 "ids"};
-  }
-  if (api.correction_window.count() > 0 && e.timestamp < now - api.correction_window) {
-    return Error{ErrorCode::kConflict,
-                 fmt::format("event {} ({}) is older than the correction window of {} days "
-                             "(corrections.window_days); nothing was cancelled",
-                             e.id, format_rfc3339(e.timestamp), api.correction_window.count()),
-                 "ids"};
-  }
-  return std::nullopt;
-}
-
-// The retraction's metadata: the correction it belongs to, and who made it why.
-std::string correction_metadata(const std::string& correction_id, const std::string& reason,
-                                const HttpRequest& request) {
-  JsonOut out;
-  out.begin_object();
-  out.key("correction_id").str(correction_id);
-  out.key("kind").str("cancel");
-  out.key("reason").str(reason);
-  out.key("by").str(request.principal.key_id.empty() ? "anonymous" : request.principal.key_id);
-  out.end_object();
-  return out.text();
-}
-
-// The correction id a stored retraction belongs to (its metadata's).
-std::string correction_of(const Event& retraction) {
-  auto body = JsonBody::parse(retraction.metadata);
-  if (!body) return "";
-  auto id = body->string("correction_id");
-  return id && *id ? **id : "";
-}
 
 struct CancelRequest {
   std::string tenant;
-  std::string correction_id;
-  std::string reason;
+  CorrectionFields fields;
   std::vector<std::string> ids;
 };
 
@@ -93,25 +43,17 @@ Result<CancelRequest> parse_cancel(const ApiContext& api, const HttpRequest& req
   std::sort((*ids)->begin(), (*ids)->end());
   (*ids)->erase(std::unique((*ids)->begin(), (*ids)->end()), (*ids)->end());
   c.ids = std::move(**ids);
-  auto reason = body->string("reason");
-  if (!reason) return fail(reason.error());
-  c.reason = reason->value_or("");
-  if (c.reason.size() > kMaxReason)
-    return fail(Error::invalid("reason", fmt::format("reason must be at most {} bytes", kMaxReason)));
-  auto correction = body->string("correction_id");
-  if (!correction) return fail(correction.error());
-  c.correction_id = correction->value_or(new_event_id(api.clock.now()));
-  if (auto why = check_identifier(c.correction_id))
-    return fail(Error::invalid("correction_id", "correction_id " + *why));
+  auto fields = parse_correction_fields(api, *body);
+  if (!fields) return fail(fields.error());
+  c.fields = std::move(*fields);
   return c;
 }
 
+}  // namespace
+
 // POST /v1/events/cancel: withdraws stored events, all or none, through the durable writer.
 void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respond) {
-  if (api.log == nullptr) {
-    return respond(problem(
-        Error::unimplemented("corrections are not supported with this store yet (docs/corrections.md)")));
-  }
+  if (auto unsupported = corrections_unsupported(api)) return respond(std::move(*unsupported));
   auto c = parse_cancel(api, request);
   if (!c) return respond(problem(c.error()));
   if (auto denied = forbidden_unless_own(request, c->tenant)) return respond(std::move(*denied));
@@ -135,16 +77,16 @@ void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respo
                       "ids"}));
   }
   Timestamp now = api.clock.now();
-  quota::Zone zone = api.quotas.get(c->tenant)->zone;
-  std::string metadata = correction_metadata(c->correction_id, c->reason, request);
+  CorrectionWindow window(api, now);
+  std::string metadata = correction_metadata("cancel", c->fields, request);
   std::vector<Event> retractions;
   std::vector<std::string> status(c->ids.size());
   std::vector<std::size_t> submitted(c->ids.size(), SIZE_MAX);
   for (std::size_t i = 0; i < c->ids.size(); ++i) {
     const auto& f = *by_id[c->ids[i]];
     if (f.retraction) {
-      std::string by = correction_of(*f.retraction);
-      if (by != c->correction_id) {
+      std::string by = correction_field(*f.retraction, "correction_id");
+      if (by != c->fields.correction_id) {
         return respond(problem(Error{ErrorCode::kConflict,
                                      fmt::format("event {} was already cancelled by correction {} at {}; "
                                                  "nothing was cancelled",
@@ -154,32 +96,23 @@ void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respo
       status[i] = "duplicate";  // this correction, sent again
       continue;
     }
-    if (auto closed = closed_window(api, f.event, zone, now)) return respond(problem(*closed));
+    if (auto closed = window.closed(f.event, "ids")) return respond(problem(*closed));
     submitted[i] = retractions.size();
     retractions.push_back(retraction_of(f.event, now, metadata));
   }
-  std::optional<Result<ingest::Outcomes>> outcomes;
-  if (!retractions.empty()) {
-    std::promise<Result<ingest::Outcomes>> stored;
-    auto done = stored.get_future();
-    api.ingestor.submit(std::move(retractions),
-                        [&stored](Result<ingest::Outcomes> r) { stored.set_value(std::move(r)); });
-    outcomes = done.get();
-    if (!*outcomes) return respond(problem(outcomes->error()));
-  }
+  auto outcomes = store_correction(api, std::move(retractions));
+  if (!outcomes) return respond(problem(outcomes.error()));
   std::int64_t cancelled = 0;
   JsonOut out;
   out.begin_object();
-  out.key("correction_id").str(c->correction_id);
+  out.key("correction_id").str(c->fields.correction_id);
   out.key("tenant_id").str(c->tenant);
   out.key("results").begin_array();
   for (std::size_t i = 0; i < c->ids.size(); ++i) {
     const Event& e = by_id[c->ids[i]]->event;
     std::string s = status[i];
     if (submitted[i] != SIZE_MAX) {
-      const ingest::Outcome& o = (**outcomes)[submitted[i]];
-      if (o.kind == ingest::Outcome::kRefused) return respond(problem(*o.error));
-      s = o.kind == ingest::Outcome::kDuplicate ? "duplicate" : "cancelled";
+      s = (*outcomes)[submitted[i]].kind == ingest::Outcome::kDuplicate ? "duplicate" : "cancelled";
     }
     cancelled += s == "cancelled" ? 1 : 0;
     out.begin_object();
@@ -196,16 +129,15 @@ void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respo
   respond(out.response(200));
 }
 
+namespace {
+
 // GET /v1/tenants/{tenant}/corrections: the retractions stored, newest first.
 void list_corrections(const ApiContext& api, HttpRequest& request, const PathParams& params,
                       Responder& respond) {
   std::string tenant(params.at("tenant"));
   if (auto bad = bad_path_tenant(tenant)) return respond(std::move(*bad));
   if (auto hidden = hidden_unless_own(request, tenant)) return respond(std::move(*hidden));
-  if (api.log == nullptr) {
-    return respond(problem(
-        Error::unimplemented("corrections are not supported with this store yet (docs/corrections.md)")));
-  }
+  if (auto unsupported = corrections_unsupported(api)) return respond(std::move(*unsupported));
   auto limit = limit_param(request, 100);
   if (!limit) return respond(problem(limit.error()));
   auto rows = api.log->retractions(tenant, Timestamp{}, api.clock.now() + std::chrono::days(1),
@@ -236,6 +168,16 @@ void add_correction_routes(Router& router, const ApiContext& api) {
   router.add(
       "POST", "/v1/events/cancel", Access::kKey,
       [&api](HttpRequest& req, const PathParams&, Responder& respond) { cancel_events(api, req, respond); },
+      Runs::kInReadPool);
+  router.add(
+      "POST", "/v1/events/amend", Access::kKey,
+      [&api](HttpRequest& req, const PathParams&, Responder& respond) { amend_event(api, req, respond); },
+      Runs::kInReadPool);
+  router.add(
+      "POST", "/v1/tenants/{tenant}/replace", Access::kKey,
+      [&api](HttpRequest& req, const PathParams& params, Responder& respond) {
+        replace_range(api, req, params, respond);
+      },
       Runs::kInReadPool);
   router.add(
       "GET", "/v1/tenants/{tenant}/corrections", Access::kKey,

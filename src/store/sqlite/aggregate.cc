@@ -39,6 +39,8 @@ const char* value_sql(Aggregation a) {
   return "'0'";
 }
 
+}  // namespace
+
 // What keeps only a partition's live rows for a tenant (its SQL names the tenant ?1): neither a
 // retraction nor an event one cancels. Empty when the tenant has no retraction that month, the
 // usual case, so that reads then pay nothing for corrections.
@@ -52,8 +54,6 @@ std::string live_rows(SQLite::Database& db, const std::string& tenant, int month
       "{})",
       month);
 }
-
-}  // namespace
 
 // A retraction counts -1 event in sums and counts (core/event.h).
 const char* const kSignedCount = "sum(CASE WHEN cancels IS NULL THEN 1 ELSE -1 END)";

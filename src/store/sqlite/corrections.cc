@@ -33,6 +33,21 @@ Result<Event> retraction_at(SQLite::Statement& row, int first) {
   return r;
 }
 
+// An event row selected as kEventColumns, of `tenant` in partition `month`.
+constexpr const char* kEventColumns = "id, event_type, quantity, ts, received_at, metadata";
+Result<Event> event_at(SQLite::Statement& row, std::string_view tenant, int month) {
+  auto quantity = stored_decimal(row.getColumn(2).getString(), fmt::format("usage_events_{}", month));
+  if (!quantity) return fail(quantity.error());
+  return Event{row.getColumn(0).getString(),
+               std::string(tenant),
+               row.getColumn(1).getString(),
+               *quantity,
+               from_unix_ms(row.getColumn(3).getInt64()),
+               from_unix_ms(row.getColumn(4).getInt64()),
+               row.getColumn(5).getString(),
+               {}};
+}
+
 }  // namespace
 
 // No index on id (docs/corrections.md says why): the tenant's rows are scanned, newest month
@@ -45,28 +60,18 @@ Result<std::vector<EventLog::Found>> SqliteStore::find_events(std::string_view t
     std::vector<Found> found;
     auto months = partitions();
     for (auto month = months.rbegin(); month != months.rend() && !missing.empty(); ++month) {
-      SQLite::Statement rows(*reader,
-                             fmt::format("SELECT id, event_type, quantity, ts, received_at, metadata "
-                                         "FROM usage_events_{} WHERE tenant_id = ? AND cancels IS NULL "
-                                         "AND id IN ({})",
-                                         *month, placeholders(missing.size())));
+      SQLite::Statement rows(*reader, fmt::format("SELECT {} FROM usage_events_{} WHERE tenant_id = ? AND "
+                                                  "cancels IS NULL AND id IN ({})",
+                                                  kEventColumns, *month, placeholders(missing.size())));
       rows.bind(1, std::string(tenant_id));
       int at = 2;
       for (const auto& id : missing) rows.bind(at++, id);
       std::size_t first_found = found.size();
       while (rows.executeStep()) {
-        auto quantity = stored_decimal(rows.getColumn(2).getString(), fmt::format("usage_events_{}", *month));
-        if (!quantity) return fail(quantity.error());
-        Event e{rows.getColumn(0).getString(),
-                std::string(tenant_id),
-                rows.getColumn(1).getString(),
-                *quantity,
-                from_unix_ms(rows.getColumn(3).getInt64()),
-                from_unix_ms(rows.getColumn(4).getInt64()),
-                rows.getColumn(5).getString(),
-                {}};
-        missing.erase(e.id);
-        found.push_back({std::move(e), std::nullopt});
+        auto e = event_at(rows, tenant_id, *month);
+        if (!e) return fail(e.error());
+        missing.erase(e->id);
+        found.push_back({std::move(*e), std::nullopt});
       }
       if (found.size() == first_found) continue;
       SQLite::Statement retracted(*reader,
@@ -86,6 +91,34 @@ Result<std::vector<EventLog::Found>> SqliteStore::find_events(std::string_view t
       }
     }
     return found;
+  });
+}
+
+Result<std::vector<Event>> SqliteStore::live_events(std::string_view tenant_id, std::string_view event_type,
+                                                    Timestamp from, Timestamp to, std::size_t limit) {
+  return sqlite_call("sqlite query", [&]() -> Result<std::vector<Event>> {
+    auto reader = borrow_connection();
+    std::vector<Event> out;
+    std::string tenant(tenant_id);
+    for (int month : partitions()) {
+      if (month < month_key(from) || month > month_key(to) || out.size() >= limit) continue;
+      SQLite::Statement rows(*reader,
+                             fmt::format("SELECT {} FROM usage_events_{} WHERE tenant_id = ?1 AND "
+                                         "event_type = ?2 AND ts >= ?3 AND ts < ?4{} ORDER BY ts, id "
+                                         "LIMIT ?5",
+                                         kEventColumns, month, live_rows(*reader, tenant, month)));
+      rows.bind(1, tenant);
+      rows.bind(2, std::string(event_type));
+      rows.bind(3, static_cast<std::int64_t>(to_unix_ms(from)));
+      rows.bind(4, static_cast<std::int64_t>(to_unix_ms(to)));
+      rows.bind(5, static_cast<std::int64_t>(limit - out.size()));
+      while (rows.executeStep()) {
+        auto e = event_at(rows, tenant_id, month);
+        if (!e) return fail(e.error());
+        out.push_back(std::move(*e));
+      }
+    }
+    return out;
   });
 }
 

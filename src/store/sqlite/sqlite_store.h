@@ -20,6 +20,8 @@ namespace meter::store::sqlite {
 
 // SQL for a partition's event count, in which a retraction counts -1 (aggregate.cc).
 extern const char* const kSignedCount;
+// What keeps only a partition's live rows for a tenant (aggregate.cc).
+std::string live_rows(SQLite::Database& db, const std::string& tenant, int month);
 
 struct SqliteOptions {
   std::filesystem::path path;  // the database file; its folder is created if missing
@@ -92,6 +94,8 @@ class SqliteStore final : public EventLog, public UsageStore, public TenantRecor
   // Corrections (corrections.cc).
   Result<std::vector<Found>> find_events(std::string_view tenant_id,
                                          std::span<const std::string> ids) override;
+  Result<std::vector<Event>> live_events(std::string_view tenant_id, std::string_view event_type,
+                                         Timestamp from, Timestamp to, std::size_t limit) override;
   Result<std::vector<Event>> retractions(std::string_view tenant_id, Timestamp from, Timestamp to,
                                          std::size_t limit) override;
 

@@ -1,0 +1,117 @@
+#include "server/routes/correction.h"
+
+#include <fmt/format.h>
+
+#include <future>
+
+#include "core/identifier.h"
+#include "server/json.h"
+#include "server/problem.h"
+
+namespace meter::server {
+namespace {
+
+constexpr std::size_t kMaxReason = 500;
+
+// The YYYYMM of the tenant's local month holding t: the key its finalized invoice has.
+int local_month(const quota::Zone& zone, Timestamp t) {
+  return month_key(zone.period_start(quota::Period::kMonth, t) + std::chrono::days(15));
+}
+
+}  // namespace
+
+Result<CorrectionFields> parse_correction_fields(const ApiContext& api, const JsonBody& body) {
+  CorrectionFields c;
+  auto reason = body.string("reason");
+  if (!reason) return fail(reason.error());
+  c.reason = reason->value_or("");
+  if (c.reason.size() > kMaxReason)
+    return fail(Error::invalid("reason", fmt::format("reason must be at most {} bytes", kMaxReason)));
+  auto correction = body.string("correction_id");
+  if (!correction) return fail(correction.error());
+  c.correction_id = correction->value_or(new_event_id(api.clock.now()));
+  if (auto why = check_identifier(c.correction_id))
+    return fail(Error::invalid("correction_id", "correction_id " + *why));
+  return c;
+}
+
+std::optional<HttpResponse> corrections_unsupported(const ApiContext& api) {
+  if (api.log != nullptr) return std::nullopt;
+  return problem(
+      Error::unimplemented("corrections are not supported with this store yet (docs/corrections.md)"));
+}
+
+std::optional<Error> CorrectionWindow::closed(const Event& e, const char* field) {
+  int month = local_month(api_.quotas.get(e.tenant_id)->zone, e.timestamp);
+  auto [it, fresh] = finalized_.try_emplace({e.tenant_id, month}, false);
+  if (fresh) {
+    auto finalized = api_.records.finalized_invoice(e.tenant_id, month);
+    if (!finalized) {
+      finalized_.erase(it);
+      return finalized.error();
+    }
+    it->second = finalized->has_value();
+  }
+  if (it->second) {
+    return Error{ErrorCode::kConflict,
+                 fmt::format("event {} is in {}-{:02}, whose invoice for tenant {} is finalized and cannot "
+                             "change; nothing was corrected",
+                             e.id, month / 100, month % 100, e.tenant_id),
+                 field};
+  }
+  if (api_.correction_window.count() > 0 && e.timestamp < now_ - api_.correction_window) {
+    return Error{ErrorCode::kConflict,
+                 fmt::format("event {} ({}) is older than the correction window of {} days "
+                             "(corrections.window_days); nothing was corrected",
+                             e.id, format_rfc3339(e.timestamp), api_.correction_window.count()),
+                 field};
+  }
+  return std::nullopt;
+}
+
+std::string correction_metadata(std::string_view kind, const CorrectionFields& c, const HttpRequest& request,
+                                std::string_view replaced_by) {
+  JsonOut out;
+  out.begin_object();
+  out.key("correction_id").str(c.correction_id);
+  out.key("kind").str(kind);
+  out.key("reason").str(c.reason);
+  out.key("by").str(request.principal.key_id.empty() ? "anonymous" : request.principal.key_id);
+  if (!replaced_by.empty()) out.key("replaced_by").str(replaced_by);
+  out.end_object();
+  return out.text();
+}
+
+std::string correction_field(const Event& retraction, std::string_view key) {
+  auto body = JsonBody::parse(retraction.metadata);
+  if (!body) return "";
+  auto value = body->string(key);
+  return value && *value ? **value : "";
+}
+
+Result<ingest::Outcomes> store_correction(const ApiContext& api, std::vector<Event> events) {
+  if (events.empty()) return ingest::Outcomes{};
+  std::promise<Result<ingest::Outcomes>> stored;
+  auto done = stored.get_future();
+  api.ingestor.submit(
+      std::move(events), [&stored](Result<ingest::Outcomes> r) { stored.set_value(std::move(r)); },
+      ingest::Ingestor::Kind::kCorrection);
+  return done.get();
+}
+
+bool all_duplicates(const ingest::Outcomes& outcomes) {
+  return std::all_of(outcomes.begin(), outcomes.end(),
+                     [](const ingest::Outcome& o) { return o.kind == ingest::Outcome::kDuplicate; });
+}
+
+void write_corrected_event(JsonOut& out, const Event& e) {
+  out.begin_object();
+  out.key("id").str(e.id);
+  out.key("tenant_id").str(e.tenant_id);
+  out.key("event_type").str(e.event_type);
+  out.key("quantity").dec(e.quantity);
+  out.key("timestamp").time(e.timestamp);
+  out.end_object();
+}
+
+}  // namespace meter::server

@@ -1,0 +1,65 @@
+#pragma once
+
+// What the correction routes share (docs/corrections.md): a correction's id and reason, whether
+// an event may still be corrected, the audit metadata, and storing through the writer.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/event.h"
+#include "server/http_types.h"
+#include "server/json.h"
+#include "server/json_body.h"
+#include "server/routes/api_context.h"
+
+namespace meter::server {
+
+// What every correction request says besides its events.
+struct CorrectionFields {
+  std::string correction_id;  // given, or a new one
+  std::string reason;
+};
+Result<CorrectionFields> parse_correction_fields(const ApiContext& api, const JsonBody& body);
+
+// The answer while the configured store cannot correct events; nullopt when it can.
+std::optional<HttpResponse> corrections_unsupported(const ApiContext& api);
+
+// Whether events may still be corrected: their tenant-month's invoice is not finalized and,
+// with corrections.window_days, they are recent enough. Each tenant-month is looked up once.
+class CorrectionWindow {
+ public:
+  CorrectionWindow(const ApiContext& api, Timestamp now) : api_(api), now_(now) {}
+  // Why `e` may not be corrected, naming `field`; nullopt when it may.
+  std::optional<Error> closed(const Event& e, const char* field);
+
+ private:
+  const ApiContext& api_;
+  Timestamp now_;
+  std::map<std::pair<std::string, int>, bool> finalized_;
+};
+
+// The metadata of a retraction: the correction it belongs to, its kind, who made it and why,
+// and the event that replaces the withdrawn one (amend).
+std::string correction_metadata(std::string_view kind, const CorrectionFields& c, const HttpRequest& request,
+                                std::string_view replaced_by = {});
+// A field of a stored retraction's metadata ("" when absent).
+std::string correction_field(const Event& retraction, std::string_view key);
+
+// Stores a correction's events through the writer (all or none) and waits for the outcome.
+Result<ingest::Outcomes> store_correction(const ApiContext& api, std::vector<Event> events);
+// Whether every outcome is a duplicate: the correction was sent again.
+bool all_duplicates(const ingest::Outcomes& outcomes);
+
+// An event as the correction responses show it.
+void write_corrected_event(JsonOut& out, const Event& e);
+
+// The correction routes (their own files), added by add_correction_routes.
+void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respond);
+void amend_event(const ApiContext& api, HttpRequest& request, Responder& respond);
+void replace_range(const ApiContext& api, HttpRequest& request, const PathParams& params, Responder& respond);
+
+}  // namespace meter::server
