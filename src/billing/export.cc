@@ -14,10 +14,9 @@ void str(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjs
 void dec(Writer& w, const Decimal& d) { str(w, d.to_string()); }
 void key(Writer& w, std::string_view k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
 
-// A CSV text field, quoted when it holds a comma, quote or line break. Text that a spreadsheet
-// would run as a formula (starting with =, +, -, @, tab or CR: tenant ids, event types and group
-// values come from clients) gets a leading ' and quotes, as OWASP's "CSV injection" advises.
-std::string field(std::string_view s) {
+}  // namespace
+
+std::string csv_field(std::string_view s) {
   bool formula = !s.empty() && std::string_view("=+-@\t\r").find(s.front()) != std::string_view::npos;
   if (!formula && s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
   std::string out = formula ? "\"'" : "\"";
@@ -27,6 +26,8 @@ std::string field(std::string_view s) {
   }
   return out + "\"";
 }
+
+namespace {
 
 std::string tiers_text(const pricing::Charge& c) {
   std::string out;
@@ -148,17 +149,17 @@ std::string invoice_csv(const Invoice& inv) {
       "quantity,"
       "free,billable,unit_price,per,tiers,amount,status,finalized_at\r\n";
   std::string head =
-      fmt::format("{},{},{},{},{},{}", field(inv.number), field(inv.tenant_id), field(inv.plan),
-                  format_rfc3339(inv.period_start), format_rfc3339(inv.period_end), field(inv.currency));
+      fmt::format("{},{},{},{},{},{}", csv_field(inv.number), csv_field(inv.tenant_id), csv_field(inv.plan),
+                  format_rfc3339(inv.period_start), format_rfc3339(inv.period_end), csv_field(inv.currency));
   std::string tail = fmt::format("{},{}", inv.finalized_at ? "finalized" : "draft",
                                  inv.finalized_at ? format_rfc3339(*inv.finalized_at) : "");
   for (const InvoiceLine& line : inv.lines) {
     const pricing::Charge& c = line.charge;
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n", head, field(line.event_type),
-                       field(line.group), field(line.description),
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n", head, csv_field(line.event_type),
+                       csv_field(line.group), csv_field(line.description),
                        line.priced ? pricing::model_name(c.model) : "unpriced", c.quantity.to_string(),
                        c.free.to_string(), c.billable.to_string(), line.unit_price.to_string(),
-                       line.per.to_string(), field(tiers_text(c)), c.amount.to_string(), tail);
+                       line.per.to_string(), csv_field(tiers_text(c)), c.amount.to_string(), tail);
   }
   out += fmt::format("{},,,subtotal,,,,,,,,{},{}\r\n", head, inv.subtotal.to_string(), tail);
   out +=
@@ -208,9 +209,9 @@ Result<InvoiceSummary> summary_of_json(std::string_view text) {
 }
 
 std::string summary_csv_row(const InvoiceSummary& s) {
-  return fmt::format("{},{},{},{},{},{},{},{},{}\r\n", field(s.number), field(s.tenant_id), field(s.plan),
-                     s.period_start, s.period_end, field(s.currency), s.subtotal.to_string(),
-                     s.minimum_adjustment.to_string(), s.total.to_string());
+  return fmt::format("{},{},{},{},{},{},{},{},{}\r\n", csv_field(s.number), csv_field(s.tenant_id),
+                     csv_field(s.plan), s.period_start, s.period_end, csv_field(s.currency),
+                     s.subtotal.to_string(), s.minimum_adjustment.to_string(), s.total.to_string());
 }
 
 }  // namespace meter::billing

@@ -25,6 +25,11 @@ InvoiceSummary summary_of(const Invoice& invoice);
 // The same read back from invoice_json's text (a finalized snapshot); an error if it is not one.
 Result<InvoiceSummary> summary_of_json(std::string_view invoice_json);
 
+// A CSV text field, quoted when it holds a comma, quote or line break. Text that a spreadsheet
+// would run as a formula (starting with =, +, -, @, tab or CR: tenant ids, event types and group
+// values come from clients) gets a leading ' and quotes, as OWASP's "CSV injection" advises.
+std::string csv_field(std::string_view s);
+
 // The header and one row of a billing run's summary CSV.
 std::string summary_csv_header();
 std::string summary_csv_row(const InvoiceSummary& summary);

@@ -3,6 +3,7 @@
 #include <date/date.h>
 #include <fmt/format.h>
 
+#include "billing/adjustment.h"
 #include "billing/export.h"
 #include "billing/gauge.h"
 
@@ -155,6 +156,28 @@ Result<store::FinalizedInvoice> Invoicer::finalize(const std::string& tenant_id,
                                    invoice_csv(*invoice), now};
   if (auto s = records_.put_finalized_invoice(snapshot); !s) return fail(s.error());
   return snapshot;
+}
+
+Result<std::optional<store::AdjustmentNote>> Invoicer::adjust(const std::string& tenant_id, int year,
+                                                              int month, Timestamp now) {
+  MutexLock lock(adjusting_);
+  for (int attempt = 0;; ++attempt) {
+    auto finalized = records_.finalized_invoice(tenant_id, year * 100 + month);
+    if (!finalized) return fail(finalized.error());
+    if (!*finalized) return std::optional<store::AdjustmentNote>();
+    auto notes = records_.adjustments(tenant_id, year * 100 + month);
+    if (!notes) return fail(notes.error());
+    auto billed = billed_so_far(**finalized, *notes);
+    if (!billed) return fail(billed.error());
+    auto invoice = build(tenant_id, year, month);
+    if (!invoice) return fail(invoice.error());
+    auto note = adjustment_note(*billed, *invoice, now);
+    if (!note) return note;
+    auto stored = records_.put_adjustment(*note);
+    if (stored) return note;
+    // Another node issued this sequence first: start again from its note.
+    if (stored.error().code != ErrorCode::kConflict || attempt == 2) return fail(stored.error());
+  }
 }
 
 }  // namespace meter::billing

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "billing/invoice.h"
+#include "core/sync.h"
 #include "pricing/price_book.h"
 #include "quota/quota_book.h"
 #include "store/tenant_records.h"
@@ -43,6 +44,12 @@ class Invoicer {
   // when already done, or when the month has not ended in the tenant's zone.
   Result<store::FinalizedInvoice> finalize(const std::string& tenant_id, int year, int month, Timestamp now);
 
+  // Issues the finalized month's next adjustment note (billing/adjustment.h) when its invoice,
+  // built now, differs from what was billed so far; nullopt when it does not, or when the month
+  // is not finalized. Safe to call again: a note issued is part of what was billed.
+  Result<std::optional<store::AdjustmentNote>> adjust(const std::string& tenant_id, int year, int month,
+                                                      Timestamp now);
+
  private:
   struct Total {
     Decimal quantity;
@@ -52,6 +59,7 @@ class Invoicer {
   Result<std::map<std::string, Total>> summed_usage(const std::string& tenant_id, Timestamp from,
                                                     Timestamp to, UsageSource source);
 
+  Mutex adjusting_;  // one note at a time: each starts from the one before
   store::UsageStore& usage_;
   store::TenantRecords& records_;
   const pricing::PriceBook& book_;

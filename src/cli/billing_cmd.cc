@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "billing/adjustment.h"
 #include "billing/export.h"
 #include "billing/invoicer.h"
 #include "cli/billing_context.h"
@@ -37,6 +38,20 @@ Result<billing::InvoiceSummary> write_invoice(Billing& b, const std::string& ten
   std::ofstream(dir / (summary->number + ".json"), std::ios::binary) << json << '\n';
   std::ofstream(dir / (summary->number + ".csv"), std::ios::binary) << csv;
   return summary;
+}
+
+// Writes DIR/NUMBER.json and .csv of each adjustment note of the tenant's month, and their rows
+// below the header in `all` (adjustments.csv); how many.
+Result<int> write_adjustments(Billing& b, const std::string& tenant, int month,
+                              const std::filesystem::path& dir, std::ofstream& all) {
+  auto notes = b.stores->records().adjustments(tenant, month);
+  if (!notes) return fail(notes.error());
+  for (const auto& note : *notes) {
+    std::ofstream(dir / (note.number + ".json"), std::ios::binary) << note.json << '\n';
+    std::ofstream(dir / (note.number + ".csv"), std::ios::binary) << note.csv;
+    all << std::string_view(note.csv).substr(billing::adjustment_csv_header().size());
+  }
+  return static_cast<int>(notes->size());
 }
 
 }  // namespace
@@ -96,6 +111,9 @@ int run_billing_run(const config::LoadedConfig& loaded, const BillingRunArgs& ar
     return 1;
   }
   summary << billing::summary_csv_header();
+  std::ofstream adjustments(args.out / "adjustments.csv", std::ios::binary);
+  adjustments << billing::adjustment_csv_header();
+  int notes = 0;
   bool tty = ::isatty(STDERR_FILENO) != 0;
   std::map<std::string, Decimal> totals;  // per currency
   int failed = 0;
@@ -109,6 +127,13 @@ int run_billing_run(const config::LoadedConfig& loaded, const BillingRunArgs& ar
       continue;
     }
     summary << billing::summary_csv_row(*written);
+    auto noted = write_adjustments(*b, tenant, month->first * 100 + month->second, args.out, adjustments);
+    if (!noted) {
+      std::fprintf(stderr, "%s  %s: %s\n", tty ? "\n" : "", tenant.c_str(), noted.error().message.c_str());
+      ++failed;
+      continue;
+    }
+    notes += *noted;
     totals[written->currency] = *totals[written->currency].checked_add(written->total);
     if (tty) {
       std::fprintf(stderr, "\rbilling-run %s: %zu/%zu tenants", args.month.c_str(), i + 1, tenants->size());
@@ -121,6 +146,7 @@ int run_billing_run(const config::LoadedConfig& loaded, const BillingRunArgs& ar
               tenants->size() - failed, args.out.string().c_str());
   for (const auto& [currency, total] : totals)
     std::printf(", total %s %s", total.to_string().c_str(), currency.c_str());
+  if (notes > 0) std::printf("; %d adjustment note(s) of finalized invoices (adjustments.csv)", notes);
   std::printf("\n");
   if (failed > 0) {
     std::fprintf(stderr, "meterd billing-run: %d tenant(s) failed (above); run it again after fixing them\n",

@@ -1,11 +1,11 @@
 // `meterd reconcile`: raw event sums against the hourly and daily rollups, per tenant, event
 // type and month, on whichever backend holds the events. Exit 1 on any drift.
 #include <fmt/format.h>
-#include <rapidjson/document.h>
 
 #include <cstdio>
 #include <map>
 
+#include "billing/adjustment.h"
 #include "cli/billing_context.h"
 #include "cli/commands.h"
 
@@ -28,21 +28,21 @@ int report_late_usage(Billing& b, const std::vector<int>& months) {
         std::fprintf(stderr, "meterd reconcile: %s\n", now.error().message.c_str());
         return 1;
       }
-      rapidjson::Document doc;
-      doc.Parse(snapshot.json.data(), snapshot.json.size());
-      std::map<std::pair<std::string, std::string>, std::string> invoiced;  // (event type, group)
-      if (!doc.HasParseError() && doc.HasMember("line_items")) {
-        for (const auto& line : doc["line_items"].GetArray()) {
-          std::string group = line.HasMember("group") ? line["group"].GetString() : "";
-          invoiced[{line["event_type"].GetString(), group}] = line["quantity"].GetString();
-        }
+      // What was billed: the invoice, then its adjustment notes (corrections are billed there).
+      auto notes = b.stores->records().adjustments(snapshot.tenant_id, month);
+      auto billed = notes ? billing::billed_so_far(snapshot, *notes) : fail(notes.error());
+      if (!billed) {
+        std::fprintf(stderr, "meterd reconcile: %s\n", billed.error().message.c_str());
+        return 1;
       }
       for (const auto& line : now->lines) {
-        auto it = invoiced.find({line.event_type, line.group});
-        Decimal before = it == invoiced.end() ? Decimal() : *Decimal::parse(it->second);
+        auto it = billed->lines.find({line.event_type, line.group});
+        Decimal before = it == billed->lines.end() ? Decimal() : it->second.quantity;
         if (line.charge.quantity == before) continue;
         if (late++ == 0) {
-          std::printf("\nlate usage: events that arrived after these invoices were finalized (not billed)\n");
+          std::printf(
+              "\nlate usage: events that arrived after these invoices were finalized (not billed, nor in an "
+              "adjustment note)\n");
           std::printf("%-8s %-24s %-16s %24s %24s %24s\n", "month", "tenant", "event_type", "invoiced", "now",
                       "late");
         }
@@ -84,9 +84,10 @@ int run_reconcile(const config::LoadedConfig& loaded, const ReconcileArgs& args)
     months.push_back(month->first * 100 + month->second);
   }
 
-  std::printf("%-8s %-24s %-16s %24s %10s %24s %10s %24s %10s  %s\n", "month", "tenant", "event_type", "raw",
-              "events", "hourly", "events", "daily", "events", "status");
+  std::printf("%-8s %-24s %-16s %24s %10s %24s %10s %24s %10s %9s  %s\n", "month", "tenant", "event_type",
+              "raw", "events", "hourly", "events", "daily", "events", "corrected", "status");
   int rows = 0, drifting = 0;
+  std::int64_t corrected = 0;
   for (int month : months) {
     auto checks = store.check_rollups(month, args.tenant);
     if (!checks) {
@@ -96,15 +97,18 @@ int run_reconcile(const config::LoadedConfig& loaded, const ReconcileArgs& args)
     for (const auto& c : *checks) {
       ++rows;
       drifting += c.drift();
-      std::printf("%-8s %-24s %-16s %24s %10lld %24s %10lld %24s %10lld  %s\n",
+      corrected += c.corrections;
+      std::printf("%-8s %-24s %-16s %24s %10lld %24s %10lld %24s %10lld %9lld  %s\n",
                   fmt::format("{}-{:02}", month / 100, month % 100).c_str(), c.tenant_id.c_str(),
                   c.event_type.c_str(), c.raw.quantity.to_string().c_str(),
                   static_cast<long long>(c.raw.events), c.hourly.quantity.to_string().c_str(),
                   static_cast<long long>(c.hourly.events), c.daily.quantity.to_string().c_str(),
-                  static_cast<long long>(c.daily.events), c.drift() ? "DRIFT" : "ok");
+                  static_cast<long long>(c.daily.events), static_cast<long long>(c.corrections),
+                  c.drift() ? "DRIFT" : "ok");
     }
   }
-  std::printf("%d rows checked on %s, %d with drift\n", rows, std::string(store.name()).c_str(), drifting);
+  std::printf("%d rows checked on %s, %d with drift; %lld corrected event(s)\n", rows,
+              std::string(store.name()).c_str(), drifting, static_cast<long long>(corrected));
   if (report_late_usage(*billing, months) != 0) return 1;
   return drifting == 0 ? 0 : 1;
 }

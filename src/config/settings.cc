@@ -176,8 +176,10 @@ const std::vector<Setting>& table() {
        METER_INT(rate_limit_burst, std::uint64_t, 1, 1'000'000'000)},
 
       {"corrections.window_days", "METERD_CORRECTION_WINDOW_DAYS",
-       "how many days after its timestamp an event may be cancelled; 0 = until its month is finalized", false,
-       METER_INT(correction_window_days, int, 0, 3660)},
+       "how many days after its timestamp an event may be corrected (finalized months get adjustment notes); "
+       "0 "
+       "= until its month is finalized",
+       false, METER_INT(correction_window_days, int, 0, 3660)},
 
       {"buffer.size", "BUFFER_SIZE", "events per batch shipped to a remote backend", false,
        METER_INT(buffer_size, std::size_t, 1, 10'000'000)},

@@ -44,6 +44,18 @@ struct FinalizedInvoice {
   Timestamp finalized_at;
 };
 
+// An adjustment note (docs/corrections.md): what changed in a finalized month after its invoice
+// (and the notes before it) was issued, as a document of its own; the invoice never changes.
+struct AdjustmentNote {
+  std::string tenant_id;
+  int month = 0;     // YYYYMM of the invoice it adjusts
+  int sequence = 0;  // 1, 2, ... per tenant and month
+  std::string number;
+  std::string json;
+  std::string csv;
+  Timestamp issued_at;
+};
+
 // What meterd keeps about each tenant besides its events: settings, finalized invoices and
 // quota alerts. Implementations: sqlite/ (the embedded store's file). Thread-safe.
 class TenantRecords {
@@ -72,6 +84,20 @@ class TenantRecords {
   virtual Result<std::optional<FinalizedInvoice>> finalized_invoice(std::string_view tenant_id,
                                                                     int month) = 0;
   virtual Result<std::vector<FinalizedInvoice>> finalized_invoices(int month) = 0;
+
+  // Adjustment notes. put fails with kConflict when the tenant-month has that sequence already
+  // (another node or thread issued it first). A store without them has none.
+  virtual Status put_adjustment(const AdjustmentNote& /*note*/) {
+    return fail(Error::unimplemented("adjustment notes are not supported on this store yet"));
+  }
+  // The tenant-month's notes, by sequence.
+  virtual Result<std::vector<AdjustmentNote>> adjustments(std::string_view /*tenant_id*/, int /*month*/) {
+    return std::vector<AdjustmentNote>{};
+  }
+  // Every tenant's notes issued in [from, to), by tenant, month and sequence.
+  virtual Result<std::vector<AdjustmentNote>> adjustments_issued(Timestamp /*from*/, Timestamp /*to*/) {
+    return std::vector<AdjustmentNote>{};
+  }
 
   // Quota alerts. record_alert returns the new id, or nullopt when this tenant, meter, period and
   // threshold already fired (alerts fire once, also across restarts).

@@ -58,6 +58,7 @@ struct RollupCheck {
   std::string tenant_id;
   std::string event_type;
   RollupSum raw, hourly, daily;
+  std::int64_t corrections = 0;  // retractions among the raw rows (docs/corrections.md)
   bool drift() const { return !(raw == hourly && raw == daily); }
 };
 

@@ -126,6 +126,7 @@ void amend_event(const ApiContext& api, HttpRequest& request, Responder& respond
   if (auto denied = forbidden_unless_own(request, replacement->tenant_id)) return respond(std::move(*denied));
 
   std::string status = "amended";
+  CorrectionWindow window(api, api.clock.now());
   if (const auto& retraction = found->front().retraction) {
     std::string by = correction_field(*retraction, "correction_id");
     if (by != a->fields.correction_id) {
@@ -136,9 +137,11 @@ void amend_event(const ApiContext& api, HttpRequest& request, Responder& respond
                         "id"}));
     }
     status = "duplicate";  // this amend, sent again
+    for (const Event* e : {&original, static_cast<const Event*>(&*replacement)}) {
+      if (auto s = window.touch(*e); !s) return respond(problem(s.error()));
+    }
   } else {
     Timestamp now = api.clock.now();
-    CorrectionWindow window(api, now);
     if (auto closed = window.closed(original, "id")) return respond(problem(*closed));
     if (auto closed = window.closed(*replacement, "set")) return respond(problem(*closed));
     std::vector<Event> events{
@@ -148,6 +151,8 @@ void amend_event(const ApiContext& api, HttpRequest& request, Responder& respond
     if (!outcomes) return respond(problem(outcomes.error()));
     if (all_duplicates(*outcomes)) status = "duplicate";
   }
+  auto notes = window.adjust();
+  if (!notes) return respond(problem(notes.error()));
   JsonOut out;
   out.begin_object();
   out.key("correction_id").str(a->fields.correction_id);
@@ -156,6 +161,7 @@ void amend_event(const ApiContext& api, HttpRequest& request, Responder& respond
   write_corrected_event(out, original);
   out.key("replacement");
   write_corrected_event(out, *replacement);
+  write_adjustments(out, *notes);
   out.end_object();
   respond(out.response(200));
 }

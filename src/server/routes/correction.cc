@@ -41,23 +41,40 @@ std::optional<HttpResponse> corrections_unsupported(const ApiContext& api) {
       Error::unimplemented("corrections are not supported with this store yet (docs/corrections.md)"));
 }
 
-std::optional<Error> CorrectionWindow::closed(const Event& e, const char* field) {
-  int month = local_month(api_.quotas.get(e.tenant_id)->zone, e.timestamp);
+Result<bool> CorrectionWindow::finalized(const Event& e, int& month) {
+  month = local_month(api_.quotas.get(e.tenant_id)->zone, e.timestamp);
   auto [it, fresh] = finalized_.try_emplace({e.tenant_id, month}, false);
   if (fresh) {
-    auto finalized = api_.records.finalized_invoice(e.tenant_id, month);
-    if (!finalized) {
+    auto snapshot = api_.records.finalized_invoice(e.tenant_id, month);
+    if (!snapshot) {
       finalized_.erase(it);
-      return finalized.error();
+      return fail(snapshot.error());
     }
-    it->second = finalized->has_value();
+    it->second = snapshot->has_value();
   }
-  if (it->second) {
-    return Error{ErrorCode::kConflict,
-                 fmt::format("event {} is in {}-{:02}, whose invoice for tenant {} is finalized and cannot "
-                             "change; nothing was corrected",
-                             e.id, month / 100, month % 100, e.tenant_id),
-                 field};
+  return it->second;
+}
+
+Status CorrectionWindow::touch(const Event& e) {
+  int month = 0;
+  auto done = finalized(e, month);
+  if (!done) return fail(done.error());
+  if (*done) reached_.insert({e.tenant_id, month});
+  return {};
+}
+
+std::optional<Error> CorrectionWindow::closed(const Event& e, const char* field) {
+  int month = 0;
+  auto done = finalized(e, month);
+  if (!done) return done.error();
+  if (*done && api_.correction_window.count() == 0) {
+    return Error{
+        ErrorCode::kConflict,
+        fmt::format("event {} is in {}-{:02}, whose invoice for tenant {} is finalized and cannot "
+                    "change (set corrections.window_days to correct finalized months with adjustment "
+                    "notes); nothing was corrected",
+                    e.id, month / 100, month % 100, e.tenant_id),
+        field};
   }
   if (api_.correction_window.count() > 0 && e.timestamp < now_ - api_.correction_window) {
     return Error{ErrorCode::kConflict,
@@ -66,7 +83,30 @@ std::optional<Error> CorrectionWindow::closed(const Event& e, const char* field)
                              e.id, format_rfc3339(e.timestamp), api_.correction_window.count()),
                  field};
   }
+  if (*done) reached_.insert({e.tenant_id, month});
   return std::nullopt;
+}
+
+Result<std::vector<std::string>> CorrectionWindow::adjust() {
+  std::vector<std::string> numbers;
+  for (const auto& [tenant, month] : reached_) {
+    auto note = api_.invoicer.adjust(tenant, month / 100, month % 100, api_.clock.now());
+    if (!note) {
+      Error e = note.error();
+      e.message = "the correction is stored, but issuing the adjustment note of " + tenant + " for " +
+                  fmt::format("{}-{:02}", month / 100, month % 100) + " failed (" + e.message +
+                  "); send the same request again to issue it";
+      return fail(std::move(e));
+    }
+    if (*note) numbers.push_back((*note)->number);
+  }
+  return numbers;
+}
+
+void write_adjustments(JsonOut& out, const std::vector<std::string>& numbers) {
+  out.key("adjustments").begin_array();
+  for (const auto& n : numbers) out.str(n);
+  out.end_array();
 }
 
 std::string correction_metadata(std::string_view kind, const CorrectionFields& c, const HttpRequest& request,

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,19 +29,31 @@ Result<CorrectionFields> parse_correction_fields(const ApiContext& api, const Js
 // The answer while the configured store cannot correct events; nullopt when it can.
 std::optional<HttpResponse> corrections_unsupported(const ApiContext& api);
 
-// Whether events may still be corrected: their tenant-month's invoice is not finalized and,
-// with corrections.window_days, they are recent enough. Each tenant-month is looked up once.
+// Whether events may still be corrected, and which finalized months a correction reaches. By
+// default (corrections.window_days = 0) until the event's month is finalized for its tenant;
+// with a window, while the event is that recent, a finalized month then getting an adjustment
+// note instead of a changed invoice. Each tenant-month is looked up once.
 class CorrectionWindow {
  public:
   CorrectionWindow(const ApiContext& api, Timestamp now) : api_(api), now_(now) {}
-  // Why `e` may not be corrected, naming `field`; nullopt when it may.
+  // Why `e` may not be corrected, naming `field`; nullopt when it may (and its month is noted).
   std::optional<Error> closed(const Event& e, const char* field);
+  // Notes the month of an event the correction touched (also one it had touched before).
+  Status touch(const Event& e);
+  // Issues the adjustment notes of the finalized months touched; their numbers.
+  Result<std::vector<std::string>> adjust();
 
  private:
+  Result<bool> finalized(const Event& e, int& month);
+
   const ApiContext& api_;
   Timestamp now_;
   std::map<std::pair<std::string, int>, bool> finalized_;
+  std::set<std::pair<std::string, int>> reached_;  // finalized months touched
 };
+
+// Adds the adjustment notes a correction issued to its response.
+void write_adjustments(JsonOut& out, const std::vector<std::string>& numbers);
 
 // The metadata of a retraction: the correction it belongs to, its kind, who made it and why,
 // and the event that replaces the withdrawn one (amend).

@@ -94,6 +94,7 @@ void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respo
                                      "ids"}));
       }
       status[i] = "duplicate";  // this correction, sent again
+      if (auto s = window.touch(f.event); !s) return respond(problem(s.error()));
       continue;
     }
     if (auto closed = window.closed(f.event, "ids")) return respond(problem(*closed));
@@ -102,6 +103,8 @@ void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respo
   }
   auto outcomes = store_correction(api, std::move(retractions));
   if (!outcomes) return respond(problem(outcomes.error()));
+  auto notes = window.adjust();
+  if (!notes) return respond(problem(notes.error()));
   std::int64_t cancelled = 0;
   JsonOut out;
   out.begin_object();
@@ -125,6 +128,7 @@ void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respo
   }
   out.end_array();
   out.key("cancelled").num(cancelled);
+  write_adjustments(out, *notes);
   out.end_object();
   respond(out.response(200));
 }

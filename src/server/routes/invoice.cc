@@ -72,6 +72,43 @@ std::expected<std::pair<int, int>, HttpResponse> invoice_path(const HttpRequest&
   return *month;
 }
 
+// GET .../invoices/{month}/adjustments: the month's adjustment notes, in order.
+HttpResponse adjustments_response(const ApiContext& api, const std::string& tenant, int year, int month) {
+  auto notes = api.records.adjustments(tenant, year * 100 + month);
+  if (!notes) return problem(notes.error());
+  JsonOut out;
+  out.begin_object();
+  out.key("tenant_id").str(tenant);
+  out.key("month").str(fmt::format("{:04d}-{:02d}", year, month));
+  out.key("adjustments").begin_array();
+  for (const auto& note : *notes) out.raw(note.json);
+  out.end_array();
+  out.end_object();
+  return out.response(200);
+}
+
+// GET .../invoices/{month}/adjustments/{sequence}: one note, as JSON or CSV.
+HttpResponse adjustment_response(const ApiContext& api, const std::string& tenant, int year, int month,
+                                 std::string_view sequence, bool csv) {
+  auto notes = api.records.adjustments(tenant, year * 100 + month);
+  if (!notes) return problem(notes.error());
+  for (auto& note : *notes) {
+    if (std::to_string(note.sequence) != sequence) continue;
+    HttpResponse response;
+    response.body = csv ? std::move(note.csv) : std::move(note.json);
+    if (csv) {
+      response.content_type = "text/csv";
+      response.headers.emplace_back("Content-Disposition",
+                                    fmt::format("attachment; filename=\"{}.csv\"", note.number));
+    }
+    return response;
+  }
+  return problem(Error{
+      ErrorCode::kNotFound,
+      fmt::format("tenant {} has no adjustment note {} for {:04d}-{:02d}", tenant, sequence, year, month),
+      "sequence"});
+}
+
 void plan_response(const ApiContext& api, const std::string& tenant, Responder& respond) {
   auto plan = api.records.plan(tenant);
   if (!plan) return respond(problem(plan.error()));
@@ -135,6 +172,24 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
         auto csv = wants_csv(req);
         if (!csv) return r(problem(csv.error()));
         r(invoice_response(api, p.at("tenant"), month->first, month->second, *csv));
+      },
+      Runs::kInReadPool);
+  router.add(
+      "GET", "/v1/tenants/{tenant}/invoices/{month}/adjustments", Access::kKey,
+      [&api](HttpRequest& req, const PathParams& p, Responder& r) {
+        auto month = invoice_path(req, p);
+        if (!month) return r(std::move(month.error()));
+        r(adjustments_response(api, p.at("tenant"), month->first, month->second));
+      },
+      Runs::kInReadPool);
+  router.add(
+      "GET", "/v1/tenants/{tenant}/invoices/{month}/adjustments/{sequence}", Access::kKey,
+      [&api](HttpRequest& req, const PathParams& p, Responder& r) {
+        auto month = invoice_path(req, p);
+        if (!month) return r(std::move(month.error()));
+        auto csv = wants_csv(req);
+        if (!csv) return r(problem(csv.error()));
+        r(adjustment_response(api, p.at("tenant"), month->first, month->second, p.at("sequence"), *csv));
       },
       Runs::kInReadPool);
   router.add(

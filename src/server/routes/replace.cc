@@ -157,6 +157,8 @@ void replace_range(const ApiContext& api, HttpRequest& request, const PathParams
   }
   auto outcomes = store_correction(api, std::move(events));
   if (!outcomes) return respond(problem(outcomes.error()));
+  auto notes = window.adjust();
+  if (!notes) return respond(problem(notes.error()));
 
   JsonOut out;
   out.begin_object();
@@ -168,6 +170,7 @@ void replace_range(const ApiContext& api, HttpRequest& request, const PathParams
   out.key("status").str(!outcomes->empty() && all_duplicates(*outcomes) ? "duplicate" : "replaced");
   write_total(out, "withdrawn", *stored);
   write_total(out, "added", r->events);
+  write_adjustments(out, *notes);
   out.end_object();
   respond(out.response(200));
 }

@@ -269,26 +269,28 @@ Result<std::vector<AggregateRow>> ClickHouseUsageStore::aggregate_raw(const Aggr
 Result<std::vector<RollupCheck>> ClickHouseUsageStore::check_rollups(int month, std::string_view tenant_id) {
   std::string tenant = tenant_id.empty() ? "" : " AND tenant_id = " + quote(tenant_id);
   auto sums = [&](const char* table, const char* time_column) {
+    bool raw = std::string_view(table) == "usage_events";
     return fmt::format(
-        "SELECT tenant_id, event_type, sum(quantity) AS q, {} AS n FROM {}.{} "
+        "SELECT tenant_id, event_type, sum(quantity) AS q, {} AS n, {} AS c FROM {}.{} "
         "WHERE toYYYYMM({}) = {}{} GROUP BY tenant_id, event_type",
-        std::string_view(table) == "usage_events" ? signed_count() : "toInt64(sum(events))", db_, table,
-        time_column, month, tenant);
+        raw ? signed_count() : "toInt64(sum(events))", raw ? "toInt64(countIf(cancels != ''))" : "toInt64(0)",
+        db_, table, time_column, month, tenant);
   };
-  // Three sums per (tenant, event type); a side without rows reads as 0.
+  // Three sums per (tenant, event type), and the raw side's retractions; a side without rows
+  // reads as 0.
   auto answer = client_.query(fmt::format(
       "SELECT tenant_id, event_type, sumIf(q, s = 0), sumIf(n, s = 0), sumIf(q, s = 1), sumIf(n, s = 1), "
-      "sumIf(q, s = 2), sumIf(n, s = 2) FROM ("
-      "SELECT tenant_id, event_type, q, n, 0 AS s FROM ({}) UNION ALL "
-      "SELECT tenant_id, event_type, q, n, 1 AS s FROM ({}) UNION ALL "
-      "SELECT tenant_id, event_type, q, n, 2 AS s FROM ({})) "
+      "sumIf(q, s = 2), sumIf(n, s = 2), sum(c) FROM ("
+      "SELECT tenant_id, event_type, q, n, c, 0 AS s FROM ({}) UNION ALL "
+      "SELECT tenant_id, event_type, q, n, c, 1 AS s FROM ({}) UNION ALL "
+      "SELECT tenant_id, event_type, q, n, c, 2 AS s FROM ({})) "
       "GROUP BY tenant_id, event_type ORDER BY tenant_id, event_type",
       sums("usage_events", "timestamp"), sums("usage_hourly", "bucket_start"),
       sums("usage_daily", "bucket_start")));
   if (!answer) return fail(answer.error());
   std::vector<RollupCheck> checks;
   for (const auto& f : rows_of(*answer)) {
-    if (f.size() != 8) return fail(Error::internal("unexpected reconciliation answer from ClickHouse"));
+    if (f.size() != 9) return fail(Error::internal("unexpected reconciliation answer from ClickHouse"));
     RollupCheck c{std::string(f[0]), std::string(f[1]), {}, {}, {}};
     RollupSum* sides[] = {&c.raw, &c.hourly, &c.daily};
     for (int i = 0; i < 3; ++i) {
@@ -297,6 +299,9 @@ Result<std::vector<RollupCheck>> ClickHouseUsageStore::check_rollups(int month, 
       if (!q || !n) return fail(Error::internal("unexpected reconciliation answer from ClickHouse"));
       *sides[i] = {*q, *n};
     }
+    auto corrections = integer<std::int64_t>(f[8]);
+    if (!corrections) return fail(Error::internal("unexpected reconciliation answer from ClickHouse"));
+    c.corrections = *corrections;
     checks.push_back(std::move(c));
   }
   return checks;

@@ -34,6 +34,14 @@ Result<std::vector<RollupCheck>> SqliteStore::check_rollups(int month, std::stri
                                    kSignedCount, month, tenant_filter),
                        &RollupCheck::raw);
       if (!s) return fail(s.error());
+      SQLite::Statement corrected(
+          *reader, fmt::format("SELECT tenant_id, event_type, count(*) FROM usage_events_{} "
+                               "WHERE cancels IS NOT NULL AND {} GROUP BY tenant_id, event_type",
+                               month, tenant_filter));
+      corrected.bind(1, std::string(tenant_id));
+      while (corrected.executeStep())
+        checks[{corrected.getColumn(0).getString(), corrected.getColumn(1).getString()}].corrections =
+            corrected.getColumn(2).getInt64();
     }
     std::int64_t from = to_unix_ms(month_start(month));
     std::int64_t to = to_unix_ms(next_window(Window::kMonth, month_start(month)));

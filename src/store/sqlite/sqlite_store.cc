@@ -17,7 +17,7 @@
 namespace meter::store::sqlite {
 namespace {
 
-constexpr int kSchemaVersion = 7;
+constexpr int kSchemaVersion = 8;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meter_schema (version INTEGER NOT NULL);
@@ -65,6 +65,17 @@ CREATE TABLE IF NOT EXISTS invoices (
   csv          TEXT    NOT NULL,
   finalized_at INTEGER NOT NULL,
   PRIMARY KEY (tenant_id, month)
+);
+-- Adjustment notes (v8, docs/corrections.md): credit and debit notes for finalized months.
+CREATE TABLE IF NOT EXISTS adjustments (
+  tenant_id TEXT    NOT NULL,
+  month     INTEGER NOT NULL,  -- YYYYMM of the invoice adjusted
+  sequence  INTEGER NOT NULL,
+  number    TEXT    NOT NULL,
+  json      TEXT    NOT NULL,
+  csv       TEXT    NOT NULL,
+  issued_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, month, sequence)
 );
 )sql";
 
@@ -330,6 +341,7 @@ void SqliteStore::migrate() {
       writer_->exec(fmt::format("ALTER TABLE {} ADD COLUMN cancels TEXT", partition_table(month)));
     writer_->exec("UPDATE meter_schema SET version = 7");
   }
+  if (from < 8) writer_->exec("UPDATE meter_schema SET version = 8");  // v8: adjustments (created above)
   tx.commit();
   SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
   while (months.executeStep()) months_.insert(months.getColumn(0).getInt());

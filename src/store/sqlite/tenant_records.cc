@@ -173,6 +173,68 @@ Result<std::vector<FinalizedInvoice>> SqliteStore::finalized_invoices(int month)
   });
 }
 
+namespace {
+
+AdjustmentNote read_adjustment(SQLite::Statement& row) {
+  return {row.getColumn(0).getString(),
+          row.getColumn(1).getInt(),
+          row.getColumn(2).getInt(),
+          row.getColumn(3).getString(),
+          row.getColumn(4).getString(),
+          row.getColumn(5).getString(),
+          from_unix_ms(row.getColumn(6).getInt64())};
+}
+
+}  // namespace
+
+Status SqliteStore::put_adjustment(const AdjustmentNote& note) {
+  return sqlite_call("sqlite write", [&]() -> Status {
+    auto db = borrow_connection();
+    SQLite::Statement stmt(*db, "INSERT OR IGNORE INTO adjustments VALUES (?, ?, ?, ?, ?, ?, ?)");
+    stmt.bind(1, note.tenant_id);
+    stmt.bind(2, note.month);
+    stmt.bind(3, note.sequence);
+    stmt.bind(4, note.number);
+    stmt.bind(5, note.json);
+    stmt.bind(6, note.csv);
+    stmt.bind(7, static_cast<std::int64_t>(to_unix_ms(note.issued_at)));
+    if (stmt.exec() == 0) {
+      return fail(Error{ErrorCode::kConflict,
+                        fmt::format("adjustment {} of {} for {}-{:02} was issued already", note.sequence,
+                                    note.tenant_id, note.month / 100, note.month % 100),
+                        "month"});
+    }
+    return {};
+  });
+}
+
+Result<std::vector<AdjustmentNote>> SqliteStore::adjustments(std::string_view tenant_id, int month) {
+  return sqlite_call("sqlite query", [&]() -> Result<std::vector<AdjustmentNote>> {
+    auto db = borrow_connection();
+    SQLite::Statement stmt(*db,
+                           "SELECT * FROM adjustments WHERE tenant_id = ? AND month = ? ORDER BY sequence");
+    stmt.bind(1, std::string(tenant_id));
+    stmt.bind(2, month);
+    std::vector<AdjustmentNote> out;
+    while (stmt.executeStep()) out.push_back(read_adjustment(stmt));
+    return out;
+  });
+}
+
+Result<std::vector<AdjustmentNote>> SqliteStore::adjustments_issued(Timestamp from, Timestamp to) {
+  return sqlite_call("sqlite query", [&]() -> Result<std::vector<AdjustmentNote>> {
+    auto db = borrow_connection();
+    SQLite::Statement stmt(*db,
+                           "SELECT * FROM adjustments WHERE issued_at >= ? AND issued_at < ? "
+                           "ORDER BY tenant_id, month, sequence");
+    stmt.bind(1, static_cast<std::int64_t>(to_unix_ms(from)));
+    stmt.bind(2, static_cast<std::int64_t>(to_unix_ms(to)));
+    std::vector<AdjustmentNote> out;
+    while (stmt.executeStep()) out.push_back(read_adjustment(stmt));
+    return out;
+  });
+}
+
 Result<std::optional<std::int64_t>> SqliteStore::record_alert(const quota::Alert& a) {
   return sqlite_call("sqlite write", [&]() -> Result<std::optional<std::int64_t>> {
     auto db = borrow_connection();

@@ -1,0 +1,43 @@
+#pragma once
+
+// Adjustment notes (docs/corrections.md): a finalized invoice never changes. What changed in its
+// month afterwards (a correction, a backfill, an event that arrived late) is issued as a credit
+// note (the total went down) or a debit note, with its own number and each changed line's
+// quantity and amount before and after; the next note starts from where the last one ended.
+
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "billing/invoice.h"
+#include "core/decimal.h"
+#include "core/error.h"
+#include "store/tenant_records.h"
+
+namespace meter::billing {
+
+// A month as billed so far: its finalized invoice, then every note issued for it, in order.
+struct Billed {
+  struct Line {
+    Decimal quantity;
+    Decimal amount;
+  };
+  std::string invoice_number;
+  std::string currency;
+  std::map<UsageKey, Line> lines;
+  Decimal total;
+  int notes = 0;
+};
+Result<Billed> billed_so_far(const store::FinalizedInvoice& invoice,
+                             std::span<const store::AdjustmentNote> notes);
+
+// The next note for the month: what `now` (its invoice built today) changes against `billed`;
+// nullopt when no line's quantity or amount and not the total changed.
+std::optional<store::AdjustmentNote> adjustment_note(const Billed& billed, const Invoice& now,
+                                                     Timestamp issued_at);
+
+// The first row of every note's CSV (a billing run writes it once above all notes' rows).
+std::string adjustment_csv_header();
+
+}  // namespace meter::billing
