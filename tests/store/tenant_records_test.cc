@@ -172,9 +172,10 @@ TEST_F(TenantRecordsTest, MigratesSchema5TenantTables) {
   SQLite::Database db(db_path_.string());
   EXPECT_FALSE(db.tableExists("tenant_quotas"));
   EXPECT_FALSE(db.tableExists("tenant_plans"));
+  EXPECT_TRUE(db.tableExists("adjustments"));
   SQLite::Statement version(db, "SELECT max(version) FROM meter_schema");
   ASSERT_TRUE(version.executeStep());
-  EXPECT_EQ(version.getColumn(0).getInt(), 7);
+  EXPECT_EQ(version.getColumn(0).getInt(), 8);
 }
 
 }  // namespace
