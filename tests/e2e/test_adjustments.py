@@ -100,6 +100,33 @@ class AdjustmentsTest(unittest.TestCase):
         self.assertNotIn("late usage", rec.stdout)  # the notes billed the changes
         self.m = Meterd(data_dir=self.dir, extra_args=["--config", self.config]).start()
 
+    # Verifies a backfill stores events older than the late window, all or none, once (ids
+    # stored before are duplicates), names the finalized months it reaches and notes them.
+    def test_backfill(self):
+        m = self.m
+        m.post("/v1/events", [ev("q1", 100)])
+        m.post("/v1/tenants/acme/invoices/2026-11/finalize")
+        old = {"id": "sep-1", "tenant_id": "acme", "event_type": "query", "quantity": 40,
+               "timestamp": "2026-09-15T10:00:00Z"}
+        status, _, body = m.post("/v1/events", [old])
+        self.assertEqual(status, 400, body)  # too late for /v1/events
+        status, _, body = m.post("/v1/events/backfill", [old, ev("q1", 100), ev("nov-late", 5)])
+        self.assertEqual(status, 200, body)
+        self.assertEqual((body["accepted"], body["duplicates"]), (2, 1), body)
+        self.assertEqual([r["status"] for r in body["results"]], ["accepted", "duplicate", "accepted"])
+        self.assertEqual(body["finalized_months"], [{"tenant_id": "acme", "month": "2026-11"}])
+        self.assertEqual(body["adjustments"], ["INV-202611-acme-DN1"])
+        sept = m.get("/v1/tenants/acme/invoices/2026-09")[2]
+        self.assertEqual([(l["event_type"], l["quantity"]) for l in sept["line_items"]], [("query", "40")])
+        again = m.post("/v1/events/backfill", [old, ev("nov-late", 5)])[2]
+        self.assertEqual((again["accepted"], again["duplicates"], again["adjustments"]), (0, 2, []), again)
+        # All or none: one bad event stores nothing.
+        status, _, body = m.post("/v1/events/backfill", [dict(old, id="sep-2"), dict(old, id="sep-3", quantity=-1)])
+        self.assertEqual((status, body["field"]), (400, "quantity"), body)
+        self.assertIn("event 1", body["detail"])
+        sept = m.get("/v1/tenants/acme/invoices/2026-09")[2]
+        self.assertEqual([l["quantity"] for l in sept["line_items"]], ["40"])
+
     # Verifies that without a window a finalized month refuses corrections, naming the setting.
     def test_no_window_refuses(self):
         self.m.stop()

@@ -155,6 +155,7 @@ class ScopeTest(CorrectionCase):
         self.assertEqual(m.post("/v1/events/amend", move, headers=bearer(globex))[0], 404)
         replace = {"event_type": "query", "from": "2026-12-01T00:00:00Z", "to": "2026-12-02T00:00:00Z", "events": []}
         self.assertEqual(m.post("/v1/tenants/acme/replace", replace, headers=bearer(globex))[0], 403)
+        self.assertEqual(m.post("/v1/events/backfill", [ev("b1", "query", 1)], headers=bearer(acme))[0], 403)
         status, _, body = m.post("/v1/events/amend", dict(move, tenant_id="acme"), headers=bearer(admin))
         self.assertEqual((status, body["replacement"]["tenant_id"]), (200, "globex"), body)
         usage = m.get("/v1/usage?tenant_id=globex&from=2026-12-01&to=2027-01-01", headers=bearer(admin))[2]

@@ -42,6 +42,8 @@ class CorrectionWindow {
   Status touch(const Event& e);
   // Issues the adjustment notes of the finalized months touched; their numbers.
   Result<std::vector<std::string>> adjust();
+  // The finalized months touched: (tenant, YYYYMM).
+  const std::set<std::pair<std::string, int>>& reached() const { return reached_; }
 
  private:
   Result<bool> finalized(const Event& e, int& month);
@@ -74,5 +76,6 @@ void write_corrected_event(JsonOut& out, const Event& e);
 void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respond);
 void amend_event(const ApiContext& api, HttpRequest& request, Responder& respond);
 void replace_range(const ApiContext& api, HttpRequest& request, const PathParams& params, Responder& respond);
+void backfill_events(const ApiContext& api, HttpRequest& request, Responder& respond);
 
 }  // namespace meter::server

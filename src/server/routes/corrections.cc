@@ -178,6 +178,10 @@ void add_correction_routes(Router& router, const ApiContext& api) {
       [&api](HttpRequest& req, const PathParams&, Responder& respond) { amend_event(api, req, respond); },
       Runs::kInReadPool);
   router.add(
+      "POST", "/v1/events/backfill", Access::kAdmin,
+      [&api](HttpRequest& req, const PathParams&, Responder& respond) { backfill_events(api, req, respond); },
+      Runs::kInReadPool);
+  router.add(
       "POST", "/v1/tenants/{tenant}/replace", Access::kKey,
       [&api](HttpRequest& req, const PathParams& params, Responder& respond) {
         replace_range(api, req, params, respond);
