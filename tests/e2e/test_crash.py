@@ -139,5 +139,84 @@ class CrashTest(unittest.TestCase):
             m.cleanup()
 
 
+
+def correct_until_stopped(m, stop, kind, ids, sent, acked):
+    """Cancels or amends the stored events `ids` one request each, until stopped or refused."""
+    conn = m.connection()
+    try:
+        for i in ids:
+            if stop.is_set():
+                return
+            if kind == "cancel":
+                body = {"tenant_id": "ct", "ids": [i], "correction_id": "c-" + i}
+            else:
+                body = {"tenant_id": "ct", "id": i, "set": {"quantity": 5}, "correction_id": "a-" + i}
+            sent.append((kind, i, body))
+            conn.request("POST", "/v1/events/" + kind, body=json.dumps(body), headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status == 200:
+                acked.add(i)
+    except (OSError, http.client.HTTPException):
+        return
+    finally:
+        conn.close()
+
+
+class CorrectionCrashTest(unittest.TestCase):
+    # Verifies kill -9 while events and corrections (cancels, amends) arrive together: after a
+    # restart every acknowledged event and correction is there, and sending every correction
+    # again applies each exactly once (one retraction per event, one replacement per amend),
+    # with the rollups equal to the raw rows.
+    def test_kill9_during_corrections(self):
+        m = Meterd().start()
+        try:
+            for start in range(0, 2000, 500):
+                batch = [{"id": "e%d" % i, "tenant_id": "ct", "event_type": "tokens", "quantity": "2"}
+                         for i in range(start, start + 500)]
+                self.assertEqual(m.post("/v1/events", batch)[2]["accepted"], 500)
+            stop = threading.Event()
+            acked, sent = set(), set()
+            corrections, corrected = [], set()
+            threads = [threading.Thread(target=load, args=(m, stop, acked, sent, w)) for w in range(4)]
+            threads += [threading.Thread(target=correct_until_stopped,
+                                         args=(m, stop, kind, ["e%d" % i for i in ids], corrections, corrected))
+                        for kind, ids in (("cancel", range(0, 1000)), ("amend", range(1000, 2000)))]
+            for t in threads:
+                t.start()
+            time.sleep(2.0)
+            m.kill9()
+            stop.set()
+            for t in threads:
+                t.join(timeout=30)
+            self.assertGreater(len(corrected), 20, "corrections should have been acknowledged")
+
+            m2 = Meterd(data_dir=m.data_dir).start()
+            try:
+                stored = m2.stored_ids()
+                self.assertFalse(acked - set(stored), "acknowledged events lost")
+                self.assertFalse({"~" + i for i in corrected} - set(stored), "acknowledged corrections lost")
+                for kind, i, body in corrections:  # the clients' retries
+                    status, _, answer = m2.post("/v1/events/" + kind, body)
+                    self.assertEqual(status, 200, (kind, i, answer))
+                stored = m2.stored_ids()
+                self.assertEqual(max(stored.values()), 1, "a row stored twice")
+                amended = {i for kind, i, _ in corrections if kind == "amend"}
+                cancelled = {i for kind, i, _ in corrections if kind == "cancel"}
+                self.assertEqual({i for i in stored if i.startswith("~")}, {"~" + i for i in amended | cancelled})
+                self.assertEqual({i for i in stored if i.startswith("a-")}, {"a-" + i for i in amended})
+                self.assertTrue(rollups_match_raw(m2))
+                day = 86400
+                span = "from=%s&to=%s" % (time.strftime("%Y-%m-%d", time.gmtime(time.time() - day)),
+                                          time.strftime("%Y-%m-%d", time.gmtime(time.time() + 2 * day)))
+                usage = m2.get("/v1/usage?tenant_id=ct&" + span)[2]
+                total = sum(decimal.Decimal(t["quantity"]) for t in usage["totals"] if t["event_type"] == "tokens")
+                self.assertEqual(total, 2 * (2000 - len(amended) - len(cancelled)) + 5 * len(amended))
+            finally:
+                m2.cleanup()
+        finally:
+            m.cleanup()
+
+
 if __name__ == "__main__":
     main()
