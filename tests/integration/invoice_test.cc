@@ -22,26 +22,36 @@ TEST_F(ClickHouseTest, InvoicesFromRollupsEqualRawOnBothBackends) {
   expect_same_invoices({&embedded, &clickhouse});
 }
 
-// Verifies corrections on both backends: with every seventh event cancelled (retraction rows
-// shipped in a batch of their own), each invoice, from rollups and from raw events, equals the
-// invoice of a store that never had those events; reconciliation finds no drift.
-TEST_F(ClickHouseTest, CancelledEventsLeaveInvoicesOnBothBackends) {
+// Verifies corrections on both backends: with every seventh event cancelled and every seventh
+// amended (retraction rows and replacements shipped in a batch of their own; an amend changes
+// the quantity, the type, the grouped model and the distinct user), each invoice, from rollups
+// and from raw events, equals the invoice of a store that only ever had the corrected events;
+// reconciliation finds no drift.
+TEST_F(ClickHouseTest, CorrectedEventsLeaveInvoicesOnBothBackends) {
   TempDir dir;
   store::sqlite::SqliteStore local({dir / "meterd.db"}), without({dir / "without.db"});
   auto events = generated_month();
-  std::vector<Event> retractions, kept;
+  std::vector<Event> corrections, kept;
   for (std::size_t i = 0; i < events.size(); ++i) {
-    if (i % 7 != 3) {
+    if (i % 7 != 3 && i % 7 != 5) {
       kept.push_back(events[i]);
       continue;
     }
-    retractions.push_back(retraction_of(events[i], events[i].received_at, R"({"correction_id":"c"})"));
+    corrections.push_back(retraction_of(events[i], events[i].received_at, R"({"correction_id":"c"})"));
+    if (i % 7 == 3) continue;
+    Event amended = events[i];
+    amended.id = "amend-" + amended.id;
+    amended.quantity = *amended.quantity.checked_add(*Decimal::parse("1.25"));
+    if (i % 3 == 0) amended.event_type = i % 2 == 0 ? "output_tokens" : "storage_gb";
+    amended.metadata = fmt::format(R"({{"model":"m{}","user":"amended{}","n":1}})", i % 2, i % 4);
+    corrections.push_back(amended);
+    kept.push_back(amended);
   }
   ASSERT_TRUE(local.append(events));
-  ASSERT_TRUE(local.append(retractions));
+  ASSERT_TRUE(local.append(corrections));
   ASSERT_TRUE(without.append(kept));
   ASSERT_TRUE(remote_->insert_batch("month", events));
-  ASSERT_TRUE(remote_->insert_batch("corrections", retractions));
+  ASSERT_TRUE(remote_->insert_batch("corrections", corrections));
 
   CrossBackendBilling billing;
   billing::Invoicer embedded(local, local, billing.book, billing.zones);
