@@ -56,7 +56,7 @@ class ClickHouseTest(unittest.TestCase):
 
     # Verifies a cancel with ClickHouse: the retraction is shipped like an event, and usage (from
     # the rollups) and the invoice (from the raw rows) read from ClickHouse leave the event out.
-    def test_cancel_reaches_clickhouse(self):
+    def test_corrections_reach_clickhouse(self):
         with self.meterd() as m:
             events = [{"id": i, "tenant_id": "cx", "event_type": "query", "quantity": q} for i, q in (("k1", 5), ("k2", 7))]
             self.assertEqual(m.post("/v1/events", events)[0], 200)
@@ -69,6 +69,24 @@ class ClickHouseTest(unittest.TestCase):
             month = time.strftime("%Y-%m", time.gmtime())
             lines = m.get("/v1/tenants/cx/invoices/" + month)[2]["line_items"]
             self.assertEqual({l["event_type"]: l["quantity"] for l in lines}["query"], "5")
+            # An amend is a retraction and an event; a replace withdraws what is left.
+            status, _, body = m.post("/v1/events/amend", {"tenant_id": "cx", "id": "k1", "set": {"quantity": 9},
+                                                          "correction_id": "fix-k1"})
+            self.assertEqual((status, body["status"]), (200, "amended"), body)
+            self.wait_shipped(m, 5)
+            self.assertEqual(self.ch.ids().get("fix-k1"), 1)
+            totals = m.get("/v1/usage?tenant_id=cx")[2]["totals"]
+            self.assertEqual([(t["quantity"], t["events"]) for t in totals], [("9", 1)])
+            now = time.time()
+            span = {"from": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3600)),
+                    "to": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 60))}
+            status, _, body = m.post("/v1/tenants/cx/replace", dict(span, event_type="query", events=[
+                {"id": "r1", "quantity": 2, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60))}]))
+            self.assertEqual((status, body["withdrawn"], body["added"]),
+                             (200, {"events": 1, "quantity": "9"}, {"events": 1, "quantity": "2"}), body)
+            self.wait_shipped(m, 7)
+            totals = m.get("/v1/usage?tenant_id=cx")[2]["totals"]
+            self.assertEqual([(t["quantity"], t["events"]) for t in totals], [("2", 1)])
 
     # Verifies ingestion keeps acknowledging while ClickHouse is down, the backlog is visible,
     # and every acknowledged event lands exactly once after ClickHouse returns.
