@@ -88,7 +88,7 @@ Result<Billed> billed_so_far(const store::FinalizedInvoice& invoice,
 }
 
 std::optional<store::AdjustmentNote> adjustment_note(const Billed& billed, const Invoice& now,
-                                                     Timestamp issued_at) {
+                                                     Timestamp issued_at, int carried_to) {
   std::map<UsageKey, Billed::Line> current;
   for (const auto& line : now.lines)
     current[{line.event_type, line.group}] = {line.charge.quantity, line.charge.amount};
@@ -116,6 +116,10 @@ std::optional<store::AdjustmentNote> adjustment_note(const Billed& billed, const
   bool credit = change.is_negative();
   note.number = fmt::format("{}-{}{}", billed.invoice_number, credit ? "CN" : "DN", note.sequence);
   note.issued_at = issued_at;
+  note.total_change = change.to_string();
+  note.carried_to = carried_to;
+  std::string carried =
+      carried_to == 0 ? "" : fmt::format("{:04d}-{:02d}", carried_to / 100, carried_to % 100);
   std::string kind = credit ? "credit_note" : "debit_note";
 
   rapidjson::StringBuffer buffer;
@@ -151,18 +155,23 @@ std::optional<store::AdjustmentNote> adjustment_note(const Billed& billed, const
     put(w, "amount_after", c.after.amount.to_string());
     put(w, "amount_change", amount_change.to_string());
     w.EndObject();
-    csv += fmt::format("{},{},{},{},{},{},{},{},{},{}\r\n", head, csv_field(c.key.event_type),
+    csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\r\n", head, csv_field(c.key.event_type),
                        csv_field(c.key.group), c.before.quantity.to_string(), c.after.quantity.to_string(),
                        quantity_change.to_string(), c.before.amount.to_string(), c.after.amount.to_string(),
-                       amount_change.to_string(), format_rfc3339(issued_at));
+                       amount_change.to_string(), format_rfc3339(issued_at), carried);
   }
   w.EndArray();
   put(w, "total_before", billed.total.to_string());
   put(w, "total_after", now.total.to_string());
   put(w, "total_change", change.to_string());
+  w.Key("carried_to");
+  if (carried.empty())
+    w.Null();
+  else
+    w.String(carried.c_str());
   w.EndObject();
-  csv += fmt::format("{},total,,,,,{},{},{},{}\r\n", head, billed.total.to_string(), now.total.to_string(),
-                     change.to_string(), format_rfc3339(issued_at));
+  csv += fmt::format("{},total,,,,,{},{},{},{},{}\r\n", head, billed.total.to_string(), now.total.to_string(),
+                     change.to_string(), format_rfc3339(issued_at), carried);
   note.json = std::string(buffer.GetString(), buffer.GetSize());
   note.csv = std::move(csv);
   return note;
@@ -171,7 +180,7 @@ std::optional<store::AdjustmentNote> adjustment_note(const Billed& billed, const
 std::string adjustment_csv_header() {
   return "number,kind,invoice_number,tenant_id,month,currency,event_type,group,quantity_before,quantity_"
          "after,"
-         "quantity_change,amount_before,amount_after,amount_change,issued_at\r\n";
+         "quantity_change,amount_before,amount_after,amount_change,issued_at,carried_to\r\n";
 }
 
 }  // namespace meter::billing

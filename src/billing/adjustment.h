@@ -33,9 +33,10 @@ Result<Billed> billed_so_far(const store::FinalizedInvoice& invoice,
                              std::span<const store::AdjustmentNote> notes);
 
 // The next note for the month: what `now` (its invoice built today) changes against `billed`;
-// nullopt when no line's quantity or amount and not the total changed.
+// nullopt when no line's quantity or amount and not the total changed. `carried_to`: the month
+// (YYYYMM) whose invoice carries it as a line, or 0.
 std::optional<store::AdjustmentNote> adjustment_note(const Billed& billed, const Invoice& now,
-                                                     Timestamp issued_at);
+                                                     Timestamp issued_at, int carried_to);
 
 // The first row of every note's CSV (a billing run writes it once above all notes' rows).
 std::string adjustment_csv_header();

@@ -130,6 +130,21 @@ std::string invoice_json(const Invoice& inv) {
   dec(w, inv.minimum_commitment);
   key(w, "minimum_adjustment");
   dec(w, inv.minimum_adjustment);
+  if (!inv.adjustments.empty()) {  // absent otherwise: invoices without notes keep their bytes
+    key(w, "adjustments");
+    w.StartArray();
+    for (const auto& a : inv.adjustments) {
+      w.StartObject();
+      key(w, "number");
+      str(w, a.number);
+      key(w, "month");
+      str(w, fmt::format("{:04d}-{:02d}", a.month / 100, a.month % 100));
+      key(w, "amount");
+      dec(w, a.amount);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   key(w, "total");
   dec(w, inv.total);
   key(w, "status");
@@ -164,6 +179,11 @@ std::string invoice_csv(const Invoice& inv) {
   out += fmt::format("{},,,subtotal,,,,,,,,{},{}\r\n", head, inv.subtotal.to_string(), tail);
   out +=
       fmt::format("{},,,minimum_adjustment,,,,,,,,{},{}\r\n", head, inv.minimum_adjustment.to_string(), tail);
+  for (const auto& a : inv.adjustments) {
+    std::string description =
+        fmt::format("adjustment {} of {:04d}-{:02d}", a.number, a.month / 100, a.month % 100);
+    out += fmt::format("{},,,{},,,,,,,,{},{}\r\n", head, csv_field(description), a.amount.to_string(), tail);
+  }
   out += fmt::format("{},,,total,,,,,,,,{},{}\r\n", head, inv.total.to_string(), tail);
   return out;
 }

@@ -33,6 +33,13 @@ struct InvoiceLine {
   pricing::Charge charge;
 };
 
+// An adjustment note of an earlier month carried as a line (plan adjustments_on_next_invoice).
+struct CarriedAdjustment {
+  std::string number;
+  int month = 0;  // YYYYMM of the invoice it adjusts
+  Decimal amount;
+};
+
 // A month of one tenant's usage, priced. The number is deterministic (same tenant and month,
 // same number), so regenerating an invoice never invents a new one.
 struct Invoice {
@@ -47,9 +54,10 @@ struct Invoice {
   std::string source = "rollups";  // or "raw_events"
   std::string currency;
   std::vector<InvoiceLine> lines;
-  Decimal subtotal;            // the sum of the rounded lines
-  Decimal minimum_commitment;  // the plan's
-  Decimal minimum_adjustment;  // what brings subtotal up to the minimum (0 when above)
+  Decimal subtotal;                            // the sum of the rounded lines
+  Decimal minimum_commitment;                  // the plan's
+  Decimal minimum_adjustment;                  // what brings subtotal up to the minimum (0 when above)
+  std::vector<CarriedAdjustment> adjustments;  // added to the total (negative: a credit)
   Decimal total;
   std::optional<Timestamp> finalized_at;  // set once finalized; a draft until then
 };

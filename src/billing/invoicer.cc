@@ -126,7 +126,17 @@ Result<Invoice> Invoicer::build(const std::string& tenant_id, int year, int mont
   auto totals = usage(tenant_id, p.start, p.end, source);
   if (!totals) return fail(totals.error());
   auto invoice = build_invoice(tenant_id, p, *totals, plan);
-  if (invoice) invoice->source = source == UsageSource::kRollups ? "rollups" : "raw_events";
+  if (!invoice) return invoice;
+  invoice->source = source == UsageSource::kRollups ? "rollups" : "raw_events";
+  auto carried = records_.adjustments_carried_to(tenant_id, year * 100 + month);
+  if (!carried) return fail(carried.error());
+  for (const auto& note : *carried) {
+    auto amount = Decimal::parse(note.total_change);
+    auto total = amount ? invoice->total.checked_add(*amount) : std::nullopt;
+    if (!total) return fail(Error::internal("adjustment note " + note.number + " has a malformed total"));
+    invoice->adjustments.push_back({note.number, note.month, *amount});
+    invoice->total = *total;
+  }
   return invoice;
 }
 
@@ -158,6 +168,19 @@ Result<store::FinalizedInvoice> Invoicer::finalize(const std::string& tenant_id,
   return snapshot;
 }
 
+Result<int> Invoicer::carrying_month(const std::string& tenant_id, int year, int month) {
+  auto plan_name = records_.plan(tenant_id);
+  if (!plan_name) return fail(plan_name.error());
+  if (!book_.plan_or_default(plan_name->value_or("")).adjustments_on_next_invoice) return 0;
+  // The first later month not finalized; a tenant finalizes months in order, so this is near.
+  for (int y = year, m = month;;) {
+    if (++m == 13) m = 1, ++y;
+    auto finalized = records_.finalized_invoice(tenant_id, y * 100 + m);
+    if (!finalized) return fail(finalized.error());
+    if (!*finalized) return y * 100 + m;
+  }
+}
+
 Result<std::optional<store::AdjustmentNote>> Invoicer::adjust(const std::string& tenant_id, int year,
                                                               int month, Timestamp now) {
   MutexLock lock(adjusting_);
@@ -171,7 +194,9 @@ Result<std::optional<store::AdjustmentNote>> Invoicer::adjust(const std::string&
     if (!billed) return fail(billed.error());
     auto invoice = build(tenant_id, year, month);
     if (!invoice) return fail(invoice.error());
-    auto note = adjustment_note(*billed, *invoice, now);
+    auto carried_to = carrying_month(tenant_id, year, month);
+    if (!carried_to) return fail(carried_to.error());
+    auto note = adjustment_note(*billed, *invoice, now, *carried_to);
     if (!note) return note;
     auto stored = records_.put_adjustment(*note);
     if (stored) return note;

@@ -55,6 +55,9 @@ class Invoicer {
     Decimal quantity;
     std::int64_t events = 0;
   };
+  // The month (YYYYMM) whose invoice carries a note of this month as a line: the first later
+  // one not finalized, when the tenant's plan carries notes; 0 when it does not.
+  Result<int> carrying_month(const std::string& tenant_id, int year, int month);
   // Sums and event counts per event type: the rollup (or raw) part of usage().
   Result<std::map<std::string, Total>> summed_usage(const std::string& tenant_id, Timestamp from,
                                                     Timestamp to, UsageSource source);

@@ -96,8 +96,15 @@ class PlanReader {
   }
 
   Status plan(const toml::table& t, const std::string& path, Plan& p) const {
-    if (auto s = only(t, path, {"currency", "minor_digits", "rounding", "minimum_commitment", "meters"}); !s)
+    if (auto s = only(t, path,
+                      {"currency", "minor_digits", "rounding", "minimum_commitment",
+                       "adjustments_on_next_invoice", "meters"});
+        !s)
       return s;
+    if (const toml::node* carry = t.get("adjustments_on_next_invoice")) {
+      if (!carry->is_boolean()) return error(path + ".adjustments_on_next_invoice", "expected true or false");
+      p.adjustments_on_next_invoice = carry->as_boolean()->get();
+    }
     std::string rounding = "half_up";
     for (Status s : {text(t, "currency", path, p.currency), text(t, "rounding", path, rounding),
                      decimal(t, "minimum_commitment", path, p.minimum_commitment)}) {

@@ -54,6 +54,9 @@ struct Plan {
   int minor_digits = 2;  // cents; each line is rounded once to this many digits
   Rounding rounding = Rounding::kHalfUp;
   Decimal minimum_commitment;
+  // Adjustment notes of a finalized month (docs/corrections.md) are also carried as lines on
+  // the next invoice not yet finalized, so the amount due includes them.
+  bool adjustments_on_next_invoice = false;
   std::vector<MeterPrice> prices;
 
   const MeterPrice* find(std::string_view event_type) const;

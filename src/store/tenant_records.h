@@ -54,6 +54,8 @@ struct AdjustmentNote {
   std::string json;
   std::string csv;
   Timestamp issued_at;
+  std::string total_change;  // decimal text: what the note adds to the amount due
+  int carried_to = 0;        // YYYYMM of the invoice that carries it as a line; 0 = none
 };
 
 // What meterd keeps about each tenant besides its events: settings, finalized invoices and
@@ -92,6 +94,11 @@ class TenantRecords {
   }
   // The tenant-month's notes, by sequence.
   virtual Result<std::vector<AdjustmentNote>> adjustments(std::string_view /*tenant_id*/, int /*month*/) {
+    return std::vector<AdjustmentNote>{};
+  }
+  // The tenant's notes carried as lines on its invoice of `month`, by month and sequence.
+  virtual Result<std::vector<AdjustmentNote>> adjustments_carried_to(std::string_view /*tenant_id*/,
+                                                                     int /*month*/) {
     return std::vector<AdjustmentNote>{};
   }
   // Every tenant's notes issued in [from, to), by tenant, month and sequence.

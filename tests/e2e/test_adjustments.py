@@ -127,6 +127,32 @@ class AdjustmentsTest(unittest.TestCase):
         sept = m.get("/v1/tenants/acme/invoices/2026-09")[2]
         self.assertEqual([l["quantity"] for l in sept["line_items"]], ["40"])
 
+    # Verifies a plan that carries notes puts them as lines on the next invoice not finalized:
+    # December's draft shows November's credit, and its total includes it.
+    def test_notes_carried_to_next_invoice(self):
+        self.m.stop()
+        with open(self.config, "w") as f:
+            f.write(CONFIG.replace('currency = "EUR"', 'currency = "EUR"\nadjustments_on_next_invoice = true'))
+        self.m = m = Meterd(data_dir=self.dir, extra_args=["--config", self.config]).start()
+        plans = {p["name"]: p for p in m.get("/v1/plans")[2]["plans"]}
+        self.assertTrue(plans["pro"]["adjustments_on_next_invoice"])
+        m.request("PUT", "/v1/tenants/acme/plan", {"plan": "pro"})
+        m.post("/v1/events", [ev("q1", 100), ev("q2", 50), {"id": "d1", "tenant_id": "acme", "event_type": "query",
+                                                           "quantity": 300, "timestamp": "2026-12-01T10:00:00Z"}])
+        m.post("/v1/tenants/acme/invoices/2026-11/finalize")
+        december = m.get("/v1/tenants/acme/invoices/2026-12")[2]
+        self.assertNotIn("adjustments", december)  # no note yet: the same bytes as before
+        self.assertEqual(december["total"], "3")
+        body = m.post("/v1/events/cancel", {"tenant_id": "acme", "ids": ["q2"]})[2]
+        self.assertEqual(body["adjustments"], ["INV-202611-acme-CN1"])
+        note = m.get("/v1/tenants/acme/invoices/2026-11/adjustments/1")[2]
+        self.assertEqual(note["carried_to"], "2026-12")
+        december = m.get("/v1/tenants/acme/invoices/2026-12")[2]
+        self.assertEqual(december["adjustments"], [{"number": "INV-202611-acme-CN1", "month": "2026-11", "amount": "-0.5"}])
+        self.assertEqual((december["subtotal"], december["total"]), ("3", "2.5"))
+        csv = m.get("/v1/tenants/acme/invoices/2026-12?format=csv")[2]
+        self.assertIn(",,,adjustment INV-202611-acme-CN1 of 2026-11,,,,,,,,-0.5,draft,", csv)
+
     # Verifies that without a window a finalized month refuses corrections, naming the setting.
     def test_no_window_refuses(self):
         self.m.stop()

@@ -288,6 +288,7 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
       out.key("name").str(plan.name);
       out.key("currency").str(plan.currency);
       out.key("minimum_commitment").dec(plan.minimum_commitment);
+      out.key("adjustments_on_next_invoice").boolean(plan.adjustments_on_next_invoice);
       out.key("meters").begin_array();
       for (const auto& m : plan.prices) {
         out.begin_object();

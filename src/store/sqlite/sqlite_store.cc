@@ -75,6 +75,8 @@ CREATE TABLE IF NOT EXISTS adjustments (
   json      TEXT    NOT NULL,
   csv       TEXT    NOT NULL,
   issued_at INTEGER NOT NULL,
+  total_change TEXT NOT NULL,
+  carried_to   INTEGER NOT NULL,  -- YYYYMM of the invoice carrying it as a line; 0 = none
   PRIMARY KEY (tenant_id, month, sequence)
 );
 )sql";

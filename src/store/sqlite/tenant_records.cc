@@ -182,7 +182,9 @@ AdjustmentNote read_adjustment(SQLite::Statement& row) {
           row.getColumn(3).getString(),
           row.getColumn(4).getString(),
           row.getColumn(5).getString(),
-          from_unix_ms(row.getColumn(6).getInt64())};
+          from_unix_ms(row.getColumn(6).getInt64()),
+          row.getColumn(7).getString(),
+          row.getColumn(8).getInt()};
 }
 
 }  // namespace
@@ -190,7 +192,7 @@ AdjustmentNote read_adjustment(SQLite::Statement& row) {
 Status SqliteStore::put_adjustment(const AdjustmentNote& note) {
   return sqlite_call("sqlite write", [&]() -> Status {
     auto db = borrow_connection();
-    SQLite::Statement stmt(*db, "INSERT OR IGNORE INTO adjustments VALUES (?, ?, ?, ?, ?, ?, ?)");
+    SQLite::Statement stmt(*db, "INSERT OR IGNORE INTO adjustments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     stmt.bind(1, note.tenant_id);
     stmt.bind(2, note.month);
     stmt.bind(3, note.sequence);
@@ -198,6 +200,8 @@ Status SqliteStore::put_adjustment(const AdjustmentNote& note) {
     stmt.bind(5, note.json);
     stmt.bind(6, note.csv);
     stmt.bind(7, static_cast<std::int64_t>(to_unix_ms(note.issued_at)));
+    stmt.bind(8, note.total_change);
+    stmt.bind(9, note.carried_to);
     if (stmt.exec() == 0) {
       return fail(Error{ErrorCode::kConflict,
                         fmt::format("adjustment {} of {} for {}-{:02} was issued already", note.sequence,
@@ -213,6 +217,20 @@ Result<std::vector<AdjustmentNote>> SqliteStore::adjustments(std::string_view te
     auto db = borrow_connection();
     SQLite::Statement stmt(*db,
                            "SELECT * FROM adjustments WHERE tenant_id = ? AND month = ? ORDER BY sequence");
+    stmt.bind(1, std::string(tenant_id));
+    stmt.bind(2, month);
+    std::vector<AdjustmentNote> out;
+    while (stmt.executeStep()) out.push_back(read_adjustment(stmt));
+    return out;
+  });
+}
+
+Result<std::vector<AdjustmentNote>> SqliteStore::adjustments_carried_to(std::string_view tenant_id,
+                                                                        int month) {
+  return sqlite_call("sqlite query", [&]() -> Result<std::vector<AdjustmentNote>> {
+    auto db = borrow_connection();
+    SQLite::Statement stmt(
+        *db, "SELECT * FROM adjustments WHERE tenant_id = ? AND carried_to = ? ORDER BY month, sequence");
     stmt.bind(1, std::string(tenant_id));
     stmt.bind(2, month);
     std::vector<AdjustmentNote> out;
