@@ -207,7 +207,7 @@ void Ingestor::commit(std::vector<Request>& group) {
   }
 
   auto commit_start = std::chrono::steady_clock::now();
-  auto stored = store_.append(fresh_);
+  auto stored = correction ? store_.append_whole(fresh_) : store_.append(fresh_);
   counters_.commit_latency.observe(std::chrono::steady_clock::now() - commit_start);
   queued_events_ -= total;
   if (!stored) {
@@ -226,7 +226,8 @@ void Ingestor::commit(std::vector<Request>& group) {
       }
       return;
     }
-    if (stored.error().code != ErrorCode::kInvalidArgument) {  // the store failed, not the data
+    // The store failed, not the data (a refused sum) nor a correction another writer overlapped.
+    if (stored.error().code != ErrorCode::kInvalidArgument && stored.error().code != ErrorCode::kConflict) {
       counters_.failed_commits.fetch_add(1);
       counters_.last_failed_commit_ms = to_unix_ms(clock_.now());
     }

@@ -45,6 +45,10 @@ class EventLog {
   // Stores the events (already validated and deduplicated by this writer) and updates the
   // rollups. Returns only after the data is durable.
   virtual Result<AlreadyStored> append(std::span<const Event> events) = 0;
+  // append() for a correction (ingest/ingestor.h), which is stored whole or not at all: when
+  // another writer sharing the log stored part of it (not all), nothing is stored and the answer
+  // is kConflict. A log with one writer never finds another's rows, so this is append().
+  virtual Result<AlreadyStored> append_whole(std::span<const Event> events) { return append(events); }
 
   // Visits (tenant, id, received_at) of every stored event received at or after
   // `received_since` whose timestamp is at or after `timestamp_since`: what the dedupe index

@@ -101,10 +101,6 @@ class TenantRecords {
                                                                      int /*month*/) {
     return std::vector<AdjustmentNote>{};
   }
-  // Every tenant's notes issued in [from, to), by tenant, month and sequence.
-  virtual Result<std::vector<AdjustmentNote>> adjustments_issued(Timestamp /*from*/, Timestamp /*to*/) {
-    return std::vector<AdjustmentNote>{};
-  }
 
   // Quota alerts. record_alert returns the new id, or nullopt when this tenant, meter, period and
   // threshold already fired (alerts fire once, also across restarts).

@@ -52,6 +52,47 @@ class PostgresTest(unittest.TestCase):
             path = "/v1/usage?tenant_id=t1&window=month&from=2000-01-01&to=2100-01-01"
             self.assertEqual(a.get(path)[2], b.get(path)[2])
 
+    # Verifies corrections on PostgreSQL: a cancel, an amend and a replace through one node are
+    # read by the other; the same event amended through both at once is amended once (the other
+    # gets 409 and stores nothing); a correction of a finalized month issues a note on both.
+    def test_corrections_across_nodes(self):
+        env = {"METERD_CORRECTION_WINDOW_DAYS": "60"}
+        with Meterd(extra_args=["--store", self.pg.url], env=env) as a, \
+                Meterd(extra_args=["--store", self.pg.url], env=env) as b:
+            events = [{"id": "c%d" % i, "tenant_id": "acme", "event_type": "query", "quantity": 10,
+                       "timestamp": "2026-11-20T10:00:00Z"} for i in range(4)]
+            self.assertEqual(a.post("/v1/events", events)[2]["accepted"], 4)
+            path = "/v1/usage?tenant_id=acme&from=2026-11-01&to=2026-12-01"
+            self.assertEqual(a.post("/v1/events/cancel", {"tenant_id": "acme", "ids": ["c0"]})[0], 200)
+            self.assertEqual(b.get(path)[2]["totals"][0]["quantity"], "30")
+            answers = []
+
+            def amend(node, quantity):
+                body = {"tenant_id": "acme", "id": "c1", "set": {"quantity": quantity}}
+                answers.append(node.post("/v1/events/amend", body)[0])
+
+            threads = [threading.Thread(target=amend, args=(n, q)) for n, q in ((a, 1), (b, 2))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(sorted(answers), [200, 409])
+            total = b.get(path)[2]["totals"][0]
+            self.assertIn((total["quantity"], total["events"]), [("21", 3), ("22", 3)])
+            status, _, body = b.post("/v1/tenants/acme/replace", {
+                "event_type": "query", "from": "2026-11-20T00:00:00Z", "to": "2026-11-21T00:00:00Z",
+                "events": [{"id": "r1", "quantity": 7, "timestamp": "2026-11-20T12:00:00Z"}]})
+            self.assertEqual((status, body["withdrawn"]["events"]), (200, 3), body)
+            self.assertEqual(a.get(path)[2]["totals"][0]["quantity"], "7")
+            trail = a.get("/v1/tenants/acme/corrections")[2]["corrections"]
+            self.assertEqual(len(trail), 5)  # c0; c1; then c1's replacement, c2, c3
+            a.post("/v1/tenants/acme/invoices/2026-11/finalize")
+            body = b.post("/v1/events/cancel", {"tenant_id": "acme", "ids": ["r1"]})[2]
+            self.assertEqual(body["adjustments"], ["INV-202611-acme-CN1"])
+            notes = a.get("/v1/tenants/acme/invoices/2026-11/adjustments")[2]["adjustments"]
+            self.assertEqual([(n["number"], n["total_change"]) for n in notes], [("INV-202611-acme-CN1", "-0.07")])
+            self.assertEqual(max(self.pg.ids().values()), 1)
+
     # Verifies events, plans and quota settings outlive a node killed with SIGKILL, and that a
     # retry of acknowledged events after the restart is counted as duplicates.
     def test_everything_outlives_a_killed_node(self):

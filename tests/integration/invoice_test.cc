@@ -31,22 +31,7 @@ TEST_F(ClickHouseTest, CorrectedEventsLeaveInvoicesOnBothBackends) {
   TempDir dir;
   store::sqlite::SqliteStore local({dir / "meterd.db"}), without({dir / "without.db"});
   auto events = generated_month();
-  std::vector<Event> corrections, kept;
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    if (i % 7 != 3 && i % 7 != 5) {
-      kept.push_back(events[i]);
-      continue;
-    }
-    corrections.push_back(retraction_of(events[i], events[i].received_at, R"({"correction_id":"c"})"));
-    if (i % 7 == 3) continue;
-    Event amended = events[i];
-    amended.id = "amend-" + amended.id;
-    amended.quantity = *amended.quantity.checked_add(*Decimal::parse("1.25"));
-    if (i % 3 == 0) amended.event_type = i % 2 == 0 ? "output_tokens" : "storage_gb";
-    amended.metadata = fmt::format(R"({{"model":"m{}","user":"amended{}","n":1}})", i % 2, i % 4);
-    corrections.push_back(amended);
-    kept.push_back(amended);
-  }
+  auto [corrections, kept] = corrected(events);
   ASSERT_TRUE(local.append(events));
   ASSERT_TRUE(local.append(corrections));
   ASSERT_TRUE(without.append(kept));

@@ -140,6 +140,81 @@ TEST_F(PostgresTest, InvoicesEqualTheEmbeddedStores) {
   expect_same_invoices({&embedded, &postgres});
 }
 
+// Verifies corrections on PostgreSQL (docs/corrections.md): with the generated month's cancels
+// and amends stored as rows, invoices from rollups and raw events equal those of an embedded
+// store that only had the corrected events; reconciliation counts them with no drift; the
+// events a correction names, a range's live events and the audit trail are found.
+TEST_F(PostgresTest, CorrectionsLeaveInvoicesAsTheEmbeddedStores) {
+  auto pg = open_store();
+  ASSERT_TRUE(pg);
+  TempDir dir;
+  store::sqlite::SqliteStore without({dir / "without.db"});
+  auto events = generated_month();
+  auto [corrections, kept] = corrected(events);
+  ASSERT_TRUE(pg->append(events));
+  ASSERT_TRUE(pg->append(corrections));
+  ASSERT_TRUE(without.append(kept));
+  CrossBackendBilling billing;
+  billing::Invoicer expected(without, without, billing.book, billing.zones);
+  billing::Invoicer postgres(*pg, *pg, billing.book, billing.zones);
+  expect_same_invoices({&expected, &postgres});
+  std::int64_t corrected_rows = 0;
+  for (int month : {202609, 202610, 202611}) {
+    auto checks = pg->check_rollups(month, "");
+    ASSERT_TRUE(checks) << checks.error().message;
+    for (const auto& c : *checks) {
+      EXPECT_FALSE(c.drift()) << month << " " << c.tenant_id << " " << c.event_type;
+      corrected_rows += c.corrections;
+    }
+  }
+  std::int64_t retracted =
+      std::count_if(corrections.begin(), corrections.end(), [](const Event& e) { return e.is_retraction(); });
+  EXPECT_EQ(corrected_rows, retracted);
+
+  std::vector<std::string> ids = {events[3].id, events[4].id, "nope"};  // cancelled, kept, unknown
+  auto found = pg->find_events(events[3].tenant_id, ids);
+  ASSERT_TRUE(found) << found.error().message;
+  ASSERT_EQ(found->size(), 1u);  // events[4] is another tenant's
+  EXPECT_EQ(found->front().event.id, events[3].id);
+  ASSERT_TRUE(found->front().retraction);
+  EXPECT_EQ(found->front().retraction->quantity, Decimal::from_units(-events[3].quantity.units()));
+  auto live = pg->live_events(events[3].tenant_id, events[3].event_type, events[3].timestamp,
+                              events[3].timestamp + std::chrono::hours(1), 100);
+  ASSERT_TRUE(live) << live.error().message;
+  for (const Event& e : *live) EXPECT_NE(e.id, events[3].id);
+  auto trail =
+      pg->retractions(events[3].tenant_id, Timestamp{}, events.back().received_at + std::chrono::hours(1), 5);
+  ASSERT_TRUE(trail) << trail.error().message;
+  EXPECT_EQ(trail->size(), 5u);
+}
+
+// Verifies a correction is stored whole by one of two nodes: when another node stored part of
+// it, append_whole stores nothing (kConflict); when it stored all, it is all duplicates.
+TEST_F(PostgresTest, CorrectionsAreWholeAcrossNodes) {
+  auto a = open_store();
+  auto b = open_store();
+  ASSERT_TRUE(a && b);
+  Timestamp at = *parse_rfc3339("2026-11-20T10:00:00Z");
+  Event original = make_event("t", "e1", "query", "10", at);
+  ASSERT_TRUE(a->append(std::vector<Event>{original}));
+  std::vector<Event> amend_a = {retraction_of(original, at, "{}"),
+                                make_event("t", "fix-a", "query", "4", at)};
+  std::vector<Event> amend_b = {retraction_of(original, at, "{}"),
+                                make_event("t", "fix-b", "query", "5", at)};
+  auto first = a->append_whole(amend_a);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(first->empty());
+  auto second = b->append_whole(amend_b);  // its retraction is a's: part of it is stored
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, ErrorCode::kConflict);
+  auto again = b->append_whole(amend_a);  // a's, sent again through b: all duplicates
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->size(), 2u);
+  EXPECT_EQ(count("SELECT count(*) FROM usage_events WHERE id = 'fix-b'"), 0);
+  EXPECT_EQ(count("SELECT sum(quantity)::bigint FROM usage_daily"), 4);
+  EXPECT_EQ(count("SELECT sum(events)::bigint FROM usage_daily"), 1);
+}
+
 // Verifies two nodes storing overlapping groups at the same time store each (tenant, id) once,
 // and each node learns which of its events the other had stored.
 TEST_F(PostgresTest, TwoNodesStoreEachIdOnce) {

@@ -39,4 +39,31 @@ inline std::vector<Event> generated_month() {
   return events;
 }
 
+// Corrections of a generated month (docs/corrections.md): every seventh event cancelled and
+// every seventh amended (quantity +1.25, some moved to another type, the grouped model and the
+// distinct user changed). `corrections` are the retractions and replacements to store after
+// `events`; `kept` is what a store that only ever had the corrected events holds.
+struct CorrectedMonth {
+  std::vector<Event> corrections, kept;
+};
+inline CorrectedMonth corrected(const std::vector<Event>& events) {
+  CorrectedMonth out;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (i % 7 != 3 && i % 7 != 5) {
+      out.kept.push_back(events[i]);
+      continue;
+    }
+    out.corrections.push_back(retraction_of(events[i], events[i].received_at, R"({"correction_id":"c"})"));
+    if (i % 7 == 3) continue;
+    Event amended = events[i];
+    amended.id = "amend-" + amended.id;
+    amended.quantity = *amended.quantity.checked_add(*Decimal::parse("1.25"));
+    if (i % 3 == 0) amended.event_type = i % 2 == 0 ? "output_tokens" : "storage_gb";
+    amended.metadata = fmt::format(R"({{"model":"m{}","user":"amended{}","n":1}})", i % 2, i % 4);
+    out.corrections.push_back(amended);
+    out.kept.push_back(amended);
+  }
+  return out;
+}
+
 }  // namespace meter::testing

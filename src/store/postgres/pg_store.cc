@@ -17,7 +17,7 @@ constexpr const char* kIncoming = R"sql(
 CREATE TEMP TABLE IF NOT EXISTS incoming (
   pos integer NOT NULL, id text NOT NULL, tenant_id text NOT NULL, event_type text NOT NULL,
   quantity numeric NOT NULL, ts bigint NOT NULL, received_at bigint NOT NULL, metadata text NOT NULL,
-  month integer NOT NULL
+  month integer NOT NULL, cancels text
 ) ON COMMIT DELETE ROWS)sql";
 
 // The group in one statement (one round trip): claims its ids in event_ids, stores the events
@@ -29,12 +29,13 @@ CREATE TEMP TABLE IF NOT EXISTS incoming (
 std::string rollup_upsert(const char* table, std::int64_t bucket_ms, bool peak = false) {
   return fmt::format(
       "{0}_added AS (INSERT INTO {0} (tenant_id, bucket_start, event_type, quantity, events{2}) "
-      "SELECT tenant_id, ts - ((ts % {1}) + {1}) % {1}, event_type, sum(quantity), count(*){3} FROM fresh "
+      "SELECT tenant_id, ts - ((ts % {1}) + {1}) % {1}, event_type, sum(quantity), {5}{3} FROM fresh "
       "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
       "ON CONFLICT (tenant_id, bucket_start, event_type) DO UPDATE SET "
       "quantity = {0}.quantity + excluded.quantity, events = {0}.events + excluded.events{4})",
-      table, bucket_ms, peak ? ", peak" : "", peak ? ", max(quantity)" : "",
-      peak ? fmt::format(", peak = greatest({}.peak, excluded.peak)", table) : "");
+      table, bucket_ms, peak ? ", peak" : "",
+      peak ? ", coalesce(max(quantity) FILTER (WHERE cancels IS NULL), 0)" : "",
+      peak ? fmt::format(", peak = greatest({}.peak, excluded.peak)", table) : "", kSignedCount);
 }
 
 // `fast`: the claims as a plain INSERT, which fails on the first id already claimed; the
@@ -47,8 +48,8 @@ std::string append_statement(bool fast) {
       "fresh AS {},\n"
       "shipping AS (SELECT nextval('ship_groups') AS g FROM ship_state LIMIT 1),\n"
       "stored AS (INSERT INTO usage_events (id, tenant_id, event_type, quantity, ts, received_at, metadata, "
-      "ship_group) SELECT id, tenant_id, event_type, quantity, ts, received_at, metadata, "
-      "(SELECT g FROM shipping) FROM fresh),\n"
+      "ship_group, cancels) SELECT id, tenant_id, event_type, quantity, ts, received_at, metadata, "
+      "(SELECT g FROM shipping), cancels FROM fresh),\n"
       "queued AS (INSERT INTO ship_queue (group_id, month, events, received_at) "
       "SELECT s.g, f.month, count(*), max(f.received_at) FROM fresh f, shipping s GROUP BY s.g, f.month),\n"
       "{},\n{},\n{}\n{}",
@@ -196,7 +197,7 @@ Result<std::vector<Decimal>> PgStore::stored_usage(std::string_view tenant,
   return usage_in_windows(**db, tenant, windows);
 }
 
-Result<EventLog::AlreadyStored> PgStore::append(std::span<const Event> events) {
+Result<EventLog::AlreadyStored> PgStore::append_group(std::span<const Event> events, bool whole) {
   if (events.empty()) {
     // Nothing to store: end the group lock_tenants() may have begun.
     if (in_group_) {
@@ -236,7 +237,12 @@ Result<EventLog::AlreadyStored> PgStore::append(std::span<const Event> events) {
     fmt::format_to(std::back_inserter(rows), "\t{}\t{}\t{}\t", e.quantity.to_string(),
                    to_unix_ms(e.timestamp), to_unix_ms(e.received_at));
     copy_field(rows, e.metadata);
-    fmt::format_to(std::back_inserter(rows), "\t{}\n", month_key(e.timestamp));
+    fmt::format_to(std::back_inserter(rows), "\t{}\t", month_key(e.timestamp));
+    if (e.is_retraction())
+      copy_field(rows, e.cancels);
+    else
+      rows += "\\N";
+    rows += '\n';
   }
   // Three round trips: BEGIN with the COPY (unless lock_tenants() began the group), the
   // statement with the COMMIT.
@@ -254,7 +260,18 @@ Result<EventLog::AlreadyStored> PgStore::append(std::span<const Event> events) {
     auto claimed = writer_->exec(kNotify + "SAVEPOINT fast; EXECUTE meterd_append_fast; COMMIT");
     if (!claimed && claimed.error().code == ErrorCode::kConflict) {
       // An id was claimed already (a retry, or another node): the general statement sorts it out.
-      claimed = writer_->exec("ROLLBACK TO SAVEPOINT fast; EXECUTE meterd_append; COMMIT");
+      claimed = writer_->exec(whole ? "ROLLBACK TO SAVEPOINT fast; EXECUTE meterd_append"
+                                    : "ROLLBACK TO SAVEPOINT fast; EXECUTE meterd_append; COMMIT");
+      if (whole && claimed) {
+        if (claimed->size() != 0 && claimed->size() != static_cast<int>(events.size())) {
+          return fail(
+              Error{ErrorCode::kConflict,
+                    "part of this correction was stored already by another node (another correction of "
+                    "the same events, or a new event id in use); nothing of it was stored",
+                    ""});
+        }
+        if (auto done = writer_->exec("COMMIT"); !done) return fail(done.error());
+      }
     }
     if (!claimed) return fail(claimed.error());
     AlreadyStored already;
@@ -302,7 +319,9 @@ Status PgStore::scan_for_quotas(Timestamp since, const TypeFilter& summable, con
   for (const std::string& type : one_by_one) {
     Param by_type[] = {since_ms, type};
     auto events = (*db)->query(
-        "SELECT tenant_id, event_type, quantity, ts FROM usage_events WHERE ts >= $1 AND event_type = $2",
+        "SELECT tenant_id, event_type, quantity, ts FROM usage_events WHERE ts >= $1 AND event_type = $2 "
+        "AND cancels IS NULL AND (tenant_id, id) NOT IN (SELECT tenant_id, cancels FROM usage_events WHERE "
+        "ts >= $1 AND event_type = $2 AND cancels IS NOT NULL)",
         by_type);
     if (!events) return fail(events.error());
     for (int r = 0; r < events->size(); ++r) {

@@ -47,7 +47,10 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
   static Result<std::unique_ptr<PgStore>> open(PgOptions options);
 
   // EventLog
-  Result<AlreadyStored> append(std::span<const Event> events) override;
+  Result<AlreadyStored> append(std::span<const Event> events) override { return append_group(events, false); }
+  Result<AlreadyStored> append_whole(std::span<const Event> events) override {
+    return append_group(events, true);
+  }
   // The ids are claimed in PostgreSQL itself: nothing needs remembering in memory.
   Status scan_recent_ids(Timestamp, Timestamp, const RowCursor*, const IdVisitor&) override { return {}; }
   Result<RowCursor> row_cursor() override { return RowCursor{}; }
@@ -57,6 +60,13 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
   Status lock_tenants(std::span<const std::string> tenants) override;
   // From the quarter-hour rollups, in the same transaction.
   Result<std::optional<Decimal>> locked_usage(std::string_view tenant, const UsageWindow& window) override;
+  // Corrections (corrections.cc).
+  Result<std::vector<Found>> find_events(std::string_view tenant_id,
+                                         std::span<const std::string> ids) override;
+  Result<std::vector<Event>> live_events(std::string_view tenant_id, std::string_view event_type,
+                                         Timestamp from, Timestamp to, std::size_t limit) override;
+  Result<std::vector<Event>> retractions(std::string_view tenant_id, Timestamp from, Timestamp to,
+                                         std::size_t limit) override;
 
   // UsageStore (usage.cc)
   std::string_view name() const override { return "postgresql"; }
@@ -79,6 +89,9 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
   Status update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) override;
   Result<std::vector<AlertRecord>> list_alerts(std::string_view tenant_id, std::size_t limit,
                                                bool pending_only) override;
+  Status put_adjustment(const AdjustmentNote& note) override;
+  Result<std::vector<AdjustmentNote>> adjustments(std::string_view tenant_id, int month) override;
+  Result<std::vector<AdjustmentNote>> adjustments_carried_to(std::string_view tenant_id, int month) override;
 
   // What a tenant stored in each window, by every node, in one query.
   Result<std::vector<Decimal>> stored_usage(std::string_view tenant, std::span<const UsageWindow> windows);
@@ -92,6 +105,7 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
   Result<Connection*> writer();  // reconnected when broken (never inside a group)
   Status begin_group();          // BEGIN on the writer, unless a group is open
   void abort_group();            // ROLLBACK of the open group, if any
+  Result<AlreadyStored> append_group(std::span<const Event> events, bool whole);
   // Forgets up to `limit` claims of ids received before `cutoff`; returns how many it forgot.
   Result<std::int64_t> expire_ids(Connection& db, Timestamp cutoff, std::int64_t limit);
   void expire_claims(Connection& db);

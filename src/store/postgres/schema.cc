@@ -115,6 +115,27 @@ CREATE TABLE ship_in_flight (
 );
 )sql";
 
+// Version 3: corrections (docs/corrections.md). A retraction is a row like any event, whose
+// `cancels` names the event it withdraws; the partial index finds them (reads skip both rows).
+// Adjustment notes of finalized months beside the invoices.
+constexpr const char* kVersion3 = R"sql(
+ALTER TABLE usage_events ADD COLUMN cancels text;
+CREATE INDEX usage_events_retractions ON usage_events (tenant_id, cancels) WHERE cancels IS NOT NULL;
+CREATE TABLE adjustments (
+  tenant_id    text    NOT NULL,
+  month        integer NOT NULL,
+  sequence     integer NOT NULL,
+  number       text    NOT NULL,
+  json         text    NOT NULL,
+  csv          text    NOT NULL,
+  issued_at    bigint  NOT NULL,
+  total_change text    NOT NULL,
+  carried_to   integer NOT NULL,
+  PRIMARY KEY (tenant_id, month, sequence)
+);
+CREATE INDEX adjustments_carried ON adjustments (tenant_id, carried_to) WHERE carried_to <> 0;
+)sql";
+
 std::string rollup_table(const char* table) {
   return fmt::format(R"sql(
 CREATE TABLE {0} (
@@ -157,6 +178,9 @@ Result<MigrationReport> migrate(Connection& db) {
     }
     if (report.from_version < 2) {
       if (auto s = tx.exec(kVersion2); !s) return fail(s.error());
+    }
+    if (report.from_version < 3) {
+      if (auto s = tx.exec(kVersion3); !s) return fail(s.error());
     }
     if (report.from_version < kSchemaVersion) {
       if (auto s = tx.exec(

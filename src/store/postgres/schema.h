@@ -9,7 +9,15 @@
 namespace meter::store::postgres {
 
 // The schema version this build writes; docs/postgresql.md shows the tables.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
+
+// A raw row's part in an event count: a retraction (docs/corrections.md) counts -1.
+inline constexpr const char* kSignedCount = "sum(CASE WHEN cancels IS NULL THEN 1 ELSE -1 END)";
+// What keeps only the live rows of tenant $1 with ts in [$2, $3): neither a retraction nor an
+// event one withdraws (retractions carry their event's timestamp, so they are in the range).
+inline constexpr const char* kLiveRows =
+    " AND cancels IS NULL AND id NOT IN (SELECT cancels FROM usage_events WHERE tenant_id = $1 AND ts >= $2 "
+    "AND ts < $3 AND cancels IS NOT NULL)";
 
 struct MigrationReport {
   int from_version = 0;  // 0: the database was empty

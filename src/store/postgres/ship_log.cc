@@ -63,7 +63,8 @@ Result<std::vector<Event>> read_events(Connection& db, std::string groups, int m
   Param params[] = {std::move(groups), std::to_string(to_unix_ms(start)),
                     std::to_string(to_unix_ms(next_window(Window::kMonth, start)))};
   auto rows = db.query(
-      "SELECT id, tenant_id, event_type, quantity, ts, received_at, metadata FROM usage_events "
+      "SELECT id, tenant_id, event_type, quantity, ts, received_at, metadata, coalesce(cancels, '') FROM "
+      "usage_events "
       "WHERE ship_group = ANY($1::bigint[]) AND ts >= $2 AND ts < $3",
       params);
   if (!rows) return fail(rows.error());
@@ -72,14 +73,9 @@ Result<std::vector<Event>> read_events(Connection& db, std::string groups, int m
   for (int r = 0; r < rows->size(); ++r) {
     auto quantity = rows->decimal(r, 3, "an event's quantity");
     if (!quantity) return fail(quantity.error());
-    events.push_back(Event{rows->str(r, 0),
-                           rows->str(r, 1),
-                           rows->str(r, 2),
-                           *quantity,
-                           from_unix_ms(rows->int64(r, 4)),
-                           from_unix_ms(rows->int64(r, 5)),
-                           rows->str(r, 6),
-                           {}});  // PostgreSQL stores no retractions yet
+    events.push_back(Event{rows->str(r, 0), rows->str(r, 1), rows->str(r, 2), *quantity,
+                           from_unix_ms(rows->int64(r, 4)), from_unix_ms(rows->int64(r, 5)), rows->str(r, 6),
+                           rows->str(r, 7)});
   }
   return events;
 }

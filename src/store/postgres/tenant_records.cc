@@ -162,6 +162,63 @@ Result<std::optional<FinalizedInvoice>> PgStore::finalized_invoice(std::string_v
   return std::optional<FinalizedInvoice>(read_invoice(*rows, 0));
 }
 
+namespace {
+
+Result<std::vector<AdjustmentNote>> notes_of(Result<Rows> rows) {
+  if (!rows) return fail(rows.error());
+  std::vector<AdjustmentNote> out;
+  for (int r = 0; r < rows->size(); ++r) {
+    out.push_back({rows->str(r, 0), static_cast<int>(rows->int64(r, 1)), static_cast<int>(rows->int64(r, 2)),
+                   rows->str(r, 3), rows->str(r, 4), rows->str(r, 5), from_unix_ms(rows->int64(r, 6)),
+                   rows->str(r, 7), static_cast<int>(rows->int64(r, 8))});
+  }
+  return out;
+}
+
+}  // namespace
+
+Status PgStore::put_adjustment(const AdjustmentNote& note) {
+  auto db = pool_.borrow();
+  if (!db) return fail(db.error());
+  Param params[] = {note.tenant_id,
+                    std::to_string(note.month),
+                    std::to_string(note.sequence),
+                    note.number,
+                    note.json,
+                    note.csv,
+                    std::to_string(to_unix_ms(note.issued_at)),
+                    note.total_change,
+                    std::to_string(note.carried_to)};
+  auto rows = (*db)->query(
+      "INSERT INTO adjustments VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING "
+      "1",
+      params);
+  if (!rows) return fail(rows.error());
+  if (rows->size() == 0) {
+    return fail(Error{ErrorCode::kConflict,
+                      fmt::format("adjustment {} of {} for {}-{:02} was issued already", note.sequence,
+                                  note.tenant_id, note.month / 100, note.month % 100),
+                      "month"});
+  }
+  return {};
+}
+
+Result<std::vector<AdjustmentNote>> PgStore::adjustments(std::string_view tenant_id, int month) {
+  auto db = pool_.borrow();
+  if (!db) return fail(db.error());
+  Param params[] = {std::string(tenant_id), std::to_string(month)};
+  return notes_of((*db)->query(
+      "SELECT * FROM adjustments WHERE tenant_id = $1 AND month = $2 ORDER BY sequence", params));
+}
+
+Result<std::vector<AdjustmentNote>> PgStore::adjustments_carried_to(std::string_view tenant_id, int month) {
+  auto db = pool_.borrow();
+  if (!db) return fail(db.error());
+  Param params[] = {std::string(tenant_id), std::to_string(month)};
+  return notes_of((*db)->query(
+      "SELECT * FROM adjustments WHERE tenant_id = $1 AND carried_to = $2 ORDER BY month, sequence", params));
+}
+
 Result<std::vector<FinalizedInvoice>> PgStore::finalized_invoices(int month) {
   auto db = pool_.borrow();
   if (!db) return fail(db.error());

@@ -62,8 +62,9 @@ Result<std::vector<UsageRow>> PgStore::raw_totals(std::string_view tenant_id, Ti
   if (!db) return fail(db.error());
   Param params[] = {std::string(tenant_id), ms(from), ms(to)};
   auto rows = (*db)->query(
-      "SELECT event_type, sum(quantity), count(*) FROM usage_events WHERE tenant_id = $1 AND ts >= $2 "
-      "AND ts < $3 GROUP BY event_type ORDER BY event_type",
+      fmt::format("SELECT event_type, sum(quantity), {} FROM usage_events WHERE tenant_id = $1 AND ts >= $2 "
+                  "AND ts < $3 GROUP BY event_type ORDER BY event_type",
+                  kSignedCount),
       params);
   if (!rows) return fail(rows.error());
   std::vector<UsageRow> out;
@@ -88,7 +89,8 @@ Result<std::vector<AggregateRow>> PgStore::aggregate_raw(const AggregateQuery& q
   std::string group =
       q.group_by.empty() ? "''" : "coalesce(metadata::jsonb ->> " + placeholder(q.group_by) + ", '')";
   std::string bucket = q.by_quarter_hour ? "ts - ((ts % 900000) + 900000) % 900000" : "0";
-  std::string where = "tenant_id = $1 AND ts >= $2 AND ts < $3 AND ($4 = '' OR event_type = $4)";
+  std::string where =
+      std::string("tenant_id = $1 AND ts >= $2 AND ts < $3 AND ($4 = '' OR event_type = $4)") + kLiveRows;
   std::string value = value_sql(q.aggregation);
   std::string events = "count(*)";
   if (q.aggregation == Aggregation::kUniqueCount) {
@@ -136,9 +138,9 @@ Result<std::vector<RollupCheck>> PgStore::check_rollups(int month, std::string_v
   const char* filter = "($1 = '' OR tenant_id = $1)";
   for (auto [sql, side] :
        {std::pair{
-            fmt::format("SELECT tenant_id, event_type, sum(quantity), count(*) FROM usage_events WHERE {} "
-                        "AND ts >= $2 AND ts < $3 GROUP BY 1, 2",
-                        filter),
+            fmt::format("SELECT tenant_id, event_type, sum(quantity), {}, count(cancels) FROM usage_events "
+                        "WHERE {} AND ts >= $2 AND ts < $3 GROUP BY 1, 2",
+                        kSignedCount, filter),
             &RollupCheck::raw},
         std::pair{
             fmt::format("SELECT tenant_id, event_type, sum(quantity), sum(events) FROM usage_hourly WHERE "
@@ -159,6 +161,7 @@ Result<std::vector<RollupCheck>> PgStore::check_rollups(int month, std::string_v
       c.tenant_id = rows->str(r, 0);
       c.event_type = rows->str(r, 1);
       c.*side = {*q, rows->int64(r, 3)};
+      if (side == &RollupCheck::raw) c.corrections = rows->int64(r, 4);
     }
   }
   std::vector<RollupCheck> out;

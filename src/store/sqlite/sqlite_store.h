@@ -79,7 +79,6 @@ class SqliteStore final : public EventLog, public UsageStore, public TenantRecor
   Result<std::vector<FinalizedInvoice>> finalized_invoices(int month) override;
   Status put_adjustment(const AdjustmentNote& note) override;
   Result<std::vector<AdjustmentNote>> adjustments(std::string_view tenant_id, int month) override;
-  Result<std::vector<AdjustmentNote>> adjustments_issued(Timestamp from, Timestamp to) override;
   Result<std::vector<AdjustmentNote>> adjustments_carried_to(std::string_view tenant_id, int month) override;
   Result<std::optional<std::int64_t>> record_alert(const quota::Alert& alert) override;
   Status update_alert_delivery(std::int64_t id, std::string_view delivery, int attempts) override;

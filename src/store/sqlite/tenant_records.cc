@@ -239,20 +239,6 @@ Result<std::vector<AdjustmentNote>> SqliteStore::adjustments_carried_to(std::str
   });
 }
 
-Result<std::vector<AdjustmentNote>> SqliteStore::adjustments_issued(Timestamp from, Timestamp to) {
-  return sqlite_call("sqlite query", [&]() -> Result<std::vector<AdjustmentNote>> {
-    auto db = borrow_connection();
-    SQLite::Statement stmt(*db,
-                           "SELECT * FROM adjustments WHERE issued_at >= ? AND issued_at < ? "
-                           "ORDER BY tenant_id, month, sequence");
-    stmt.bind(1, static_cast<std::int64_t>(to_unix_ms(from)));
-    stmt.bind(2, static_cast<std::int64_t>(to_unix_ms(to)));
-    std::vector<AdjustmentNote> out;
-    while (stmt.executeStep()) out.push_back(read_adjustment(stmt));
-    return out;
-  });
-}
-
 Result<std::optional<std::int64_t>> SqliteStore::record_alert(const quota::Alert& a) {
   return sqlite_call("sqlite write", [&]() -> Result<std::optional<std::int64_t>> {
     auto db = borrow_connection();
