@@ -15,12 +15,20 @@ namespace meter::testing {
 // What the cross-backend tests bill generated_month() with: meters the rollups cannot answer (a
 // gauge, a grouped meter, distinct users, a count), and tenants in UTC, in a half-hour zone and
 // in a zone whose October has the DST change.
+// With `other_aggregations`, the meters are the aggregations left: min, latest and a grouped
+// max (and the same distinct users).
 struct CrossBackendBilling {
-  CrossBackendBilling() {
+  explicit CrossBackendBilling(bool other_aggregations = false) {
     book.meters = {{"storage_gb", Aggregation::kMax, "", "", true},
                    {"input_tokens", Aggregation::kSum, "", "model", false},
                    {"output_tokens", Aggregation::kUniqueCount, "user", "n", false},
                    {"query", Aggregation::kCount, "", "", false}};
+    if (other_aggregations) {
+      book.meters = {{"storage_gb", Aggregation::kMin, "", "", false},
+                     {"input_tokens", Aggregation::kMax, "", "model", false},
+                     {"output_tokens", Aggregation::kUniqueCount, "user", "n", false},
+                     {"query", Aggregation::kLatest, "", "", false}};
+    }
     quota::TenantQuota india, berlin;
     india.time_zone = "Asia/Kolkata";
     berlin.time_zone = "Europe/Berlin";

@@ -38,11 +38,13 @@ TEST_F(ClickHouseTest, CorrectedEventsLeaveInvoicesOnBothBackends) {
   ASSERT_TRUE(remote_->insert_batch("month", events));
   ASSERT_TRUE(remote_->insert_batch("corrections", corrections));
 
-  CrossBackendBilling billing;
-  billing::Invoicer embedded(local, local, billing.book, billing.zones);
-  billing::Invoicer clickhouse(*remote_, local, billing.book, billing.zones);
-  billing::Invoicer expected(without, without, billing.book, billing.zones);
-  expect_same_invoices({&expected, &embedded, &clickhouse});
+  for (bool other_aggregations : {false, true}) {
+    CrossBackendBilling billing(other_aggregations);
+    billing::Invoicer embedded(local, local, billing.book, billing.zones);
+    billing::Invoicer clickhouse(*remote_, local, billing.book, billing.zones);
+    billing::Invoicer expected(without, without, billing.book, billing.zones);
+    expect_same_invoices({&expected, &embedded, &clickhouse});
+  }
   for (int month : {202609, 202610, 202611}) {
     for (store::UsageStore* s :
          {static_cast<store::UsageStore*>(&local), static_cast<store::UsageStore*>(remote_.get())}) {
