@@ -47,14 +47,23 @@ def send_until_stopped(conn, stop, acked, sent, worker):
             return  # the server died under us: whatever was not acknowledged may or may not be stored
 
 
-def run_load(m, seconds):
+def run_load(m, seconds, workers=THREADS, extra=()):
+    """Runs `workers` event loads, and each of `extra` (called with the stop event), for `seconds`."""
     stop = threading.Event()
     acked, sent = set(), set()
-    threads = [threading.Thread(target=load, args=(m, stop, acked, sent, w)) for w in range(THREADS)]
+    threads = [threading.Thread(target=load, args=(m, stop, acked, sent, w)) for w in range(workers)]
+    threads += [threading.Thread(target=f, args=(stop,)) for f in extra]
     for t in threads:
         t.start()
     time.sleep(seconds)
     return stop, threads, acked, sent
+
+
+def kill9_under_load(m, stop, threads):
+    m.kill9()
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
 
 
 def rollups_match_raw(m):
@@ -81,10 +90,7 @@ class CrashTest(unittest.TestCase):
         m = Meterd().start()
         try:
             stop, threads, acked, sent = run_load(m, 2.0)
-            m.kill9()
-            stop.set()
-            for t in threads:
-                t.join(timeout=30)
+            kill9_under_load(m, stop, threads)
             self.assertGreater(len(acked), 500, "the load should have been acknowledged in bulk")
 
             m2 = Meterd(data_dir=m.data_dir).start()
@@ -175,20 +181,15 @@ class CorrectionCrashTest(unittest.TestCase):
                 batch = [{"id": "e%d" % i, "tenant_id": "ct", "event_type": "tokens", "quantity": "2"}
                          for i in range(start, start + 500)]
                 self.assertEqual(m.post("/v1/events", batch)[2]["accepted"], 500)
-            stop = threading.Event()
-            acked, sent = set(), set()
             corrections, corrected = [], set()
-            threads = [threading.Thread(target=load, args=(m, stop, acked, sent, w)) for w in range(4)]
-            threads += [threading.Thread(target=correct_until_stopped,
-                                         args=(m, stop, kind, ["e%d" % i for i in ids], corrections, corrected))
-                        for kind, ids in (("cancel", range(0, 1000)), ("amend", range(1000, 2000)))]
-            for t in threads:
-                t.start()
-            time.sleep(2.0)
-            m.kill9()
-            stop.set()
-            for t in threads:
-                t.join(timeout=30)
+
+            def corrector(kind, ids):
+                return lambda stop: correct_until_stopped(m, stop, kind, ["e%d" % i for i in ids], corrections,
+                                                          corrected)
+
+            stop, threads, acked, sent = run_load(
+                m, 2.0, workers=4, extra=(corrector("cancel", range(0, 1000)), corrector("amend", range(1000, 2000))))
+            kill9_under_load(m, stop, threads)
             self.assertGreater(len(corrected), 20, "corrections should have been acknowledged")
 
             m2 = Meterd(data_dir=m.data_dir).start()
