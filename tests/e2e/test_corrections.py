@@ -145,6 +145,18 @@ class CorrectionsTest(CorrectionCase):
                 status, _, body = m.get(path + ("&" if "?" in path else "?") + "limit=" + bad)
                 self.assertEqual((status, body["field"]), (400, "limit"), (path, bad, body))
 
+    # Verifies the per-event form: the path names the event, the body may be empty for a tenant.
+    def test_cancel_one_by_path(self):
+        m = self.m
+        m.post("/v1/events", [ev("p1", "query", 3), ev("p2", "query", 4)])
+        status, _, body = m.post("/v1/events/p1/cancel", {"tenant_id": "acme", "correction_id": "one"})
+        self.assertEqual((status, body["cancelled"], body["results"][0]["id"]), (200, 1, "p1"), body)
+        self.assertEqual(self.totals()["query"], ("4", 1))
+        self.assertEqual(m.post("/v1/events/p1/cancel", {"tenant_id": "acme", "correction_id": "one"})[2]["cancelled"], 0)
+        self.assertEqual(m.post("/v1/events/nope/cancel", {"tenant_id": "acme"})[0], 404)
+        self.assertEqual(m.post("/v1/events/p2/cancel", {"tenant_id": "acme", "ids": ["p2"]})[0], 400)
+        self.assertEqual(m.post("/v1/events/p2/cancel")[0], 400)  # an admin names the tenant
+
     # Verifies a cancel frees a hard quota at once.
     def test_cancel_frees_a_hard_quota(self):
         m = self.m
@@ -175,6 +187,10 @@ class CorrectionScopeTest(unittest.TestCase):
             self.assertEqual(status, 403, body)
             self.assertEqual(m.get("/v1/tenants/acme/corrections", headers=bearer(globex))[0], 404)
             status, _, body = m.post("/v1/events/cancel", {"ids": ["a1"]}, headers=bearer(acme))
+            self.assertEqual((status, body["cancelled"]), (200, 1), body)
+            m.post("/v1/events", [ev("a2", "query", 5)], headers=bearer(acme))
+            self.assertEqual(m.post("/v1/events/a2/cancel", headers=bearer(globex))[0], 404)
+            status, _, body = m.post("/v1/events/a2/cancel", headers=bearer(acme))  # no body
             self.assertEqual((status, body["cancelled"]), (200, 1), body)
             trail = m.get("/v1/tenants/acme/corrections", headers=bearer(admin))[2]["corrections"]
             self.assertNotIn(trail[0]["correction"]["by"], ("", "anonymous"), trail)

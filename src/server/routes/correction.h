@@ -73,7 +73,7 @@ bool all_duplicates(const ingest::Outcomes& outcomes);
 void write_corrected_event(JsonOut& out, const Event& e);
 
 // The correction routes (their own files), added by add_correction_routes.
-void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respond);
+void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respond, std::string_view path_id);
 void amend_event(const ApiContext& api, HttpRequest& request, Responder& respond);
 void replace_range(const ApiContext& api, HttpRequest& request, const PathParams& params, Responder& respond);
 void backfill_events(const ApiContext& api, HttpRequest& request, Responder& respond);

@@ -24,15 +24,25 @@ struct CancelRequest {
   std::vector<std::string> ids;
 };
 
-Result<CancelRequest> parse_cancel(const ApiContext& api, const HttpRequest& request) {
-  auto body = JsonBody::parse(request.body);
+// The body's ids, or the one of the path (`path_id`, POST /v1/events/{id}/cancel, whose body may
+// be empty).
+Result<CancelRequest> parse_cancel(const ApiContext& api, const HttpRequest& request,
+                                   std::string_view path_id) {
+  auto body =
+      JsonBody::parse(path_id.empty() || !request.body.empty() ? std::string_view(request.body) : "{}");
   if (!body) return fail(body.error());
-  if (auto s = body->only({"tenant_id", "ids", "reason", "correction_id"}); !s) return fail(s.error());
+  if (auto s = path_id.empty() ? body->only({"tenant_id", "ids", "reason", "correction_id"})
+                               : body->only({"tenant_id", "reason", "correction_id"});
+      !s)
+    return fail(s.error());
   CancelRequest c;
   auto tenant = body_tenant(*body, request);
   if (!tenant) return fail(tenant.error());
   c.tenant = std::move(*tenant);
-  auto ids = body->strings("ids");
+  auto ids =
+      path_id.empty()
+          ? body->strings("ids")
+          : Result<std::optional<std::vector<std::string>>>(std::vector<std::string>{std::string(path_id)});
   if (!ids) return fail(ids.error());
   if (!*ids || (*ids)->empty()) return fail(Error::invalid("ids", "ids must list the events to cancel"));
   if ((*ids)->size() > kMaxIds)
@@ -51,10 +61,12 @@ Result<CancelRequest> parse_cancel(const ApiContext& api, const HttpRequest& req
 
 }  // namespace
 
-// POST /v1/events/cancel: withdraws stored events, all or none, through the durable writer.
-void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respond) {
+// POST /v1/events/cancel (and /v1/events/{id}/cancel): withdraws stored events, all or none,
+// through the durable writer.
+void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respond,
+                   std::string_view path_id) {
   if (auto unsupported = corrections_unsupported(api)) return respond(std::move(*unsupported));
-  auto c = parse_cancel(api, request);
+  auto c = parse_cancel(api, request, path_id);
   if (!c) return respond(problem(c.error()));
   if (auto denied = forbidden_unless_own(request, c->tenant)) return respond(std::move(*denied));
 
@@ -171,7 +183,15 @@ void list_corrections(const ApiContext& api, HttpRequest& request, const PathPar
 void add_correction_routes(Router& router, const ApiContext& api) {
   router.add(
       "POST", "/v1/events/cancel", Access::kKey,
-      [&api](HttpRequest& req, const PathParams&, Responder& respond) { cancel_events(api, req, respond); },
+      [&api](HttpRequest& req, const PathParams&, Responder& respond) {
+        cancel_events(api, req, respond, {});
+      },
+      Runs::kInReadPool);
+  router.add(
+      "POST", "/v1/events/{id}/cancel", Access::kKey,
+      [&api](HttpRequest& req, const PathParams& params, Responder& respond) {
+        cancel_events(api, req, respond, params.at("id"));
+      },
       Runs::kInReadPool);
   router.add(
       "POST", "/v1/events/amend", Access::kKey,
