@@ -170,6 +170,10 @@ Status Server::listen() {
   price_book_ = std::move(*book);
   invoicer_ =
       std::make_unique<billing::Invoicer>(stores_->usage(), stores_->records(), *price_book_, *quotas_);
+  if (stores_->clickhouse) {
+    log_invoicer_ =
+        std::make_unique<billing::Invoicer>(stores_->log_usage(), stores_->records(), *price_book_, *quotas_);
+  }
   ingest::IngestLimits limits;
   limits.max_events_per_request = c_.max_events_per_request;
   limits.max_metadata_bytes = c_.max_metadata_bytes;
@@ -190,27 +194,28 @@ Status Server::listen() {
       return cache->cached(tenant, windows);
     };
   }
-  api_ =
-      std::make_unique<server::ApiContext>(server::ApiContext{*ingestor_,
-                                                              stores_->usage(),
-                                                              stores_->records(),
-                                                              clock_,
-                                                              limits,
-                                                              METER_VERSION,
-                                                              clock_.now(),
-                                                              *price_book_,
-                                                              *quotas_,
-                                                              rate_limiter_.get(),
-                                                              clickhouse ? &clickhouse->shipper : nullptr,
-                                                              *invoicer_,
-                                                              rejects_,
-                                                              notifier_.get(),
-                                                              web_dir(c_),
-                                                              std::move(stored_usage),
-                                                              std::move(cached_usage),
-                                                              c_.cloud_events,
-                                                              &stores_->log(),
-                                                              std::chrono::days(c_.correction_window_days)});
+  api_ = std::make_unique<server::ApiContext>(
+      server::ApiContext{*ingestor_,
+                         stores_->usage(),
+                         stores_->records(),
+                         clock_,
+                         limits,
+                         METER_VERSION,
+                         clock_.now(),
+                         *price_book_,
+                         *quotas_,
+                         rate_limiter_.get(),
+                         clickhouse ? &clickhouse->shipper : nullptr,
+                         *invoicer_,
+                         rejects_,
+                         notifier_.get(),
+                         web_dir(c_),
+                         std::move(stored_usage),
+                         std::move(cached_usage),
+                         c_.cloud_events,
+                         &stores_->log(),
+                         std::chrono::days(c_.correction_window_days),
+                         log_invoicer_ ? log_invoicer_.get() : invoicer_.get()});
 
   router_ = std::make_unique<server::Router>(authenticator_.get());
   router_->set_read_pool(read_pool_.get());

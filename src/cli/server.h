@@ -74,6 +74,7 @@ class Server {
   std::unique_ptr<ingest::RateLimiter> rate_limiter_;
   std::optional<pricing::PriceBook> price_book_;
   std::unique_ptr<billing::Invoicer> invoicer_;
+  std::unique_ptr<billing::Invoicer> log_invoicer_;  // with ClickHouse: from the log, which ClickHouse lags
   server::RejectCounts rejects_;
   std::unique_ptr<server::ApiContext> api_;
   std::unique_ptr<server::HttpServer> http_;

@@ -37,8 +37,8 @@ class ClickHouseTest(unittest.TestCase):
     def tearDown(self):
         self.ch.cleanup()
 
-    def meterd(self, data_dir=None):
-        return Meterd(data_dir=data_dir, extra_args=["--clickhouse", self.ch.url] + FAST_SHIPPING)
+    def meterd(self, data_dir=None, env=None):
+        return Meterd(data_dir=data_dir, extra_args=["--clickhouse", self.ch.url] + FAST_SHIPPING, env=env)
 
     def wait_shipped(self, m, expected, timeout=90):
         """Waits until ClickHouse holds `expected` events and meterd reports nothing waiting."""
@@ -87,6 +87,20 @@ class ClickHouseTest(unittest.TestCase):
             self.wait_shipped(m, 7)
             totals = m.get("/v1/usage?tenant_id=cx")[2]["totals"]
             self.assertEqual([(t["quantity"], t["events"]) for t in totals], [("2", 1)])
+
+    # Verifies a correction of a month finalized from ClickHouse issues its note at once, from
+    # the local log (ClickHouse has the correction only once shipped), and the note is right.
+    def test_note_of_a_finalized_month(self):
+        with self.meterd(env={"METERD_CORRECTION_WINDOW_DAYS": "60"}) as m:
+            events = [{"id": i, "tenant_id": "nx", "event_type": "query", "quantity": 100,
+                       "timestamp": "2026-11-20T10:00:00Z"} for i in ("n1", "n2")]
+            self.assertEqual(m.post("/v1/events", events)[0], 200)
+            self.wait_shipped(m, 2)
+            self.assertEqual(m.post("/v1/tenants/nx/invoices/2026-11/finalize")[0], 201)
+            body = m.post("/v1/events/cancel", {"tenant_id": "nx", "ids": ["n2"]})[2]
+            self.assertEqual(body["adjustments"], ["INV-202611-nx-CN1"])
+            note = m.get("/v1/tenants/nx/invoices/2026-11/adjustments/1")[2]
+            self.assertEqual((note["total_before"], note["total_after"]), ("2", "1"), note)
 
     # Verifies ingestion keeps acknowledging while ClickHouse is down, the backlog is visible,
     # and every acknowledged event lands exactly once after ClickHouse returns.

@@ -56,6 +56,9 @@ struct ApiContext {
   // with this configuration yet.
   store::EventLog* log = nullptr;
   std::chrono::days correction_window{0};  // 0: until the event's month is finalized
+  // What issues adjustment notes: an invoicer over the log's own rows, which hold a correction
+  // as soon as it is stored (ClickHouse has it only once shipped). Null: `invoicer`.
+  billing::Invoicer* adjuster = nullptr;
 };
 
 // Each adds one group of endpoints; web/openapi.json (served at /docs) says what they do.

@@ -90,7 +90,8 @@ std::optional<Error> CorrectionWindow::closed(const Event& e, const char* field)
 Result<std::vector<std::string>> CorrectionWindow::adjust() {
   std::vector<std::string> numbers;
   for (const auto& [tenant, month] : reached_) {
-    auto note = api_.invoicer.adjust(tenant, month / 100, month % 100, api_.clock.now());
+    billing::Invoicer& invoicer = api_.adjuster != nullptr ? *api_.adjuster : api_.invoicer;
+    auto note = invoicer.adjust(tenant, month / 100, month % 100, api_.clock.now());
     if (!note) {
       Error e = note.error();
       e.message = "the correction is stored, but issuing the adjustment note of " + tenant + " for " +
