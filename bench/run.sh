@@ -81,3 +81,5 @@ printf "%-44s %12.0f %9s %9s %s\n" "POST /v1/events x1000 events, ${batch_conns}
   "$(pct "$work/batch" 50%)" "$(pct "$work/batch" 99%)" "$(ratio "$batch_events" "$bare") of bare SQLite"
 echo "non-2xx answers: health $(non2xx "$work/health" || true) track $(non2xx "$work/track" || true) seed $(non2xx "$work/seed" || true) batch $(non2xx "$work/batch" || true) (empty = none)"
 echo "events stored after the run: $stored"
+echo "heap allocations per request (bench/alloc_per_request.py, counts, one connection):"
+python3 bench/alloc_per_request.py "$build" | sed 's/^/  /'
