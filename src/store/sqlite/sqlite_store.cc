@@ -192,6 +192,39 @@ void write_map(SQLite::Statement& stmt, const RollupMap& map) {
   }
 }
 
+// A write transaction run with prepared statements; rolled back unless committed.
+class WriteTransaction {
+ public:
+  WriteTransaction(SQLite::Database& db, SQLite::Statement& begin, SQLite::Statement& commit,
+                   SQLite::Statement& rollback)
+      : db_(db), commit_(commit), rollback_(rollback) {
+    run(begin);
+  }
+  ~WriteTransaction() {
+    if (done_ || sqlite3_get_autocommit(db_.getHandle()) != 0) return;  // nothing left open
+    try {
+      run(rollback_);
+    } catch (const std::exception& e) {
+      spdlog::warn("sqlite: rolling back a failed append: {}", e.what());
+    }
+  }
+  void commit() {
+    run(commit_);
+    done_ = true;
+  }
+
+ private:
+  static void run(SQLite::Statement& stmt) {
+    stmt.tryReset();
+    stmt.exec();
+    stmt.tryReset();
+  }
+  SQLite::Database& db_;
+  SQLite::Statement& commit_;
+  SQLite::Statement& rollback_;
+  bool done_ = false;
+};
+
 }  // namespace
 
 SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
@@ -201,6 +234,9 @@ SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
   upsert_quarter_ = std::make_unique<SQLite::Statement>(*writer_, upsert_sql("usage_quarter_hour"));
   upsert_hourly_ = std::make_unique<SQLite::Statement>(*writer_, upsert_sql("usage_hourly"));
   upsert_daily_ = std::make_unique<SQLite::Statement>(*writer_, upsert_sql("usage_daily"));
+  begin_ = std::make_unique<SQLite::Statement>(*writer_, "BEGIN IMMEDIATE");
+  commit_ = std::make_unique<SQLite::Statement>(*writer_, "COMMIT");
+  rollback_ = std::make_unique<SQLite::Statement>(*writer_, "ROLLBACK");
   writer_->exec("PRAGMA wal_autocheckpoint = 0");         // the checkpointer thread does it
   writer_->exec("PRAGMA journal_size_limit = 67108864");  // a restarted WAL shrinks to 64 MiB
   checkpointer_ = std::thread([this] { run_checkpointer(); });
@@ -387,7 +423,7 @@ Result<EventLog::AlreadyStored> SqliteStore::append(std::span<const Event> event
   if (auto s = aggregate(events, quarters, hourly, daily); !s) return fail(s.error());
   MutexLock writes(write_mutex_);
   try {
-    SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
+    WriteTransaction tx(*writer_, *begin_, *commit_, *rollback_);
     std::string quantity;
     SQLite::Statement* insert = nullptr;
     Timestamp month_start{}, month_end{};  // the partition `insert` writes to

@@ -146,6 +146,9 @@ class SqliteStore final : public EventLog, public UsageStore, public TenantRecor
   std::unique_ptr<SQLite::Statement> upsert_hourly_;
   std::unique_ptr<SQLite::Statement> upsert_daily_;
   std::unique_ptr<SQLite::Statement> insert_retraction_;  // retractions (writer only)
+  // BEGIN IMMEDIATE, COMMIT and ROLLBACK prepared once for append(): run through sqlite3_exec,
+  // each group commit parsed and allocated for them anew.
+  std::unique_ptr<SQLite::Statement> begin_, commit_, rollback_;
 
   Mutex connections_mutex_;
   std::vector<std::unique_ptr<SQLite::Database>> idle_connections_ ABSL_GUARDED_BY(connections_mutex_);
