@@ -29,8 +29,9 @@ class AmendTest(CorrectionCase):
                           body["replacement"]["id"], body["replacement"]["timestamp"]),
                          ("amended", "100", "10", "fix-q", "2026-12-01T10:00:00.000Z"))
         self.assertEqual(self.totals()["query"], ("10", 1))
-        again = self.amend("q1", {"quantity": 10}, "fix-q")
-        self.assertEqual((again[0], again[2]["status"]), (200, "duplicate"), again)
+        again = self.amend("q1", {"quantity": 11}, "fix-q")  # resent, its body since changed
+        self.assertEqual((again[0], again[2]["status"], again[2]["replacement"]["quantity"]),
+                         (200, "duplicate", "10"), again)  # what the correction stored
         other = self.amend("q1", {"quantity": 5}, "fix-other")
         self.assertEqual(other[0], 409, other)
         self.assertIn("already corrected by fix-q", other[2]["detail"])

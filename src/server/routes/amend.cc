@@ -136,7 +136,10 @@ void amend_event(const ApiContext& api, HttpRequest& request, Responder& respond
                                     by, format_rfc3339(retraction->received_at)),
                         "id"}));
     }
-    status = "duplicate";  // this amend, sent again
+    status = "duplicate";  // this amend, sent again: answer with the replacement stored then
+    std::string stored_id = correction_field(*retraction, "replaced_by");
+    auto stored = api.log->find_events(replacement->tenant_id, std::span(&stored_id, 1));
+    if (stored && !stored->empty()) *replacement = std::move(stored->front().event);
     for (const Event* e : {&original, static_cast<const Event*>(&*replacement)}) {
       if (auto s = window.touch(*e); !s) return respond(problem(s.error()));
     }
