@@ -27,15 +27,6 @@ struct AmendRequest {
   std::vector<std::pair<std::string, std::string>> set;  // field, its new value's JSON text
 };
 
-Result<std::string> member(std::string_view object, std::string_view key) {
-  auto members = ingest::json::object_members(object);
-  if (!members) return fail(members.error());
-  for (auto& [k, v] : *members) {
-    if (k == key) return std::move(v);
-  }
-  return std::string();
-}
-
 Result<AmendRequest> parse_amend(const ApiContext& api, const HttpRequest& request) {
   auto body = JsonBody::parse(request.body);
   if (!body) return fail(body.error());
@@ -49,7 +40,7 @@ Result<AmendRequest> parse_amend(const ApiContext& api, const HttpRequest& reque
   if (!*id) return fail(Error::invalid("id", "id must name the event to amend"));
   if (auto why = check_identifier(**id)) return fail(Error::invalid("id", "id " + *why));
   a.id = std::move(**id);
-  auto set = member(request.body, "set");
+  auto set = body_member(request, "set");
   if (!set) return fail(set.error());
   auto changes = ingest::json::object_members(*set);
   if (set->empty() || !changes || changes->empty()) {
@@ -127,6 +118,7 @@ void amend_event(const ApiContext& api, HttpRequest& request, Responder& respond
 
   std::string status = "amended";
   CorrectionWindow window(api, api.clock.now());
+  std::vector<Event> events;  // none when this amend is sent again
   if (const auto& retraction = found->front().retraction) {
     std::string by = correction_field(*retraction, "correction_id");
     if (by != a->fields.correction_id) {
@@ -138,8 +130,8 @@ void amend_event(const ApiContext& api, HttpRequest& request, Responder& respond
     }
     status = "duplicate";  // this amend, sent again: answer with the replacement stored then
     std::string stored_id = correction_field(*retraction, "replaced_by");
-    auto stored = api.log->find_events(replacement->tenant_id, std::span(&stored_id, 1));
-    if (stored && !stored->empty()) *replacement = std::move(stored->front().event);
+    auto earlier = api.log->find_events(replacement->tenant_id, std::span(&stored_id, 1));
+    if (earlier && !earlier->empty()) *replacement = std::move(earlier->front().event);
     for (const Event* e : {&original, static_cast<const Event*>(&*replacement)}) {
       if (auto s = window.touch(*e); !s) return respond(problem(s.error()));
     }
@@ -147,15 +139,12 @@ void amend_event(const ApiContext& api, HttpRequest& request, Responder& respond
     Timestamp now = api.clock.now();
     if (auto closed = window.closed(original, "id")) return respond(problem(*closed));
     if (auto closed = window.closed(*replacement, "set")) return respond(problem(*closed));
-    std::vector<Event> events{
-        retraction_of(original, now, correction_metadata("amend", a->fields, request, replacement->id)),
-        *replacement};
-    auto outcomes = store_correction(api, std::move(events));
-    if (!outcomes) return respond(problem(outcomes.error()));
-    if (all_duplicates(*outcomes)) status = "duplicate";
+    events = {retraction_of(original, now, correction_metadata("amend", a->fields, request, replacement->id)),
+              *replacement};
   }
-  auto notes = window.adjust();
-  if (!notes) return respond(problem(notes.error()));
+  auto stored = store_correction(api, std::move(events), window);
+  if (!stored) return respond(problem(stored.error()));
+  if (all_duplicates(stored->outcomes)) status = "duplicate";
   JsonOut out;
   out.begin_object();
   out.key("correction_id").str(a->fields.correction_id);
@@ -164,7 +153,7 @@ void amend_event(const ApiContext& api, HttpRequest& request, Responder& respond
   write_corrected_event(out, original);
   out.key("replacement");
   write_corrected_event(out, *replacement);
-  write_adjustments(out, *notes);
+  write_adjustments(out, stored->notes);
   out.end_object();
   respond(out.response(200));
 }

@@ -43,17 +43,15 @@ void backfill_events(const ApiContext& api, HttpRequest& request, Responder& res
     submitted[i] = events.size();
     events.push_back(std::move(e));
   }
-  auto outcomes = store_correction(api, std::move(events));
-  if (!outcomes) return respond(problem(outcomes.error()));
-  auto notes = window.adjust();
-  if (!notes) return respond(problem(notes.error()));
+  auto done = store_correction(api, std::move(events), window);
+  if (!done) return respond(problem(done.error()));
 
   std::int64_t accepted = 0;
   JsonOut out;
   out.begin_object();
   out.key("results").begin_array();
   for (std::size_t i = 0; i < parsed->size(); ++i) {
-    bool fresh = submitted[i] != SIZE_MAX && (*outcomes)[submitted[i]].kind == ingest::Outcome::kStored;
+    bool fresh = submitted[i] != SIZE_MAX && done->outcomes[submitted[i]].kind == ingest::Outcome::kStored;
     accepted += fresh ? 1 : 0;
     out.begin_object();
     out.key("id").str((*parsed)[i].event.id);
@@ -71,7 +69,7 @@ void backfill_events(const ApiContext& api, HttpRequest& request, Responder& res
     out.end_object();
   }
   out.end_array();
-  write_adjustments(out, *notes);
+  write_adjustments(out, done->notes);
   out.end_object();
   respond(out.response(200));
 }

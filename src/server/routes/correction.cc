@@ -5,6 +5,7 @@
 #include <future>
 
 #include "core/identifier.h"
+#include "ingest/json_walk.h"
 #include "server/json.h"
 #include "server/problem.h"
 
@@ -130,19 +131,38 @@ std::string correction_field(const Event& retraction, std::string_view key) {
   return value && *value ? **value : "";
 }
 
-Result<ingest::Outcomes> store_correction(const ApiContext& api, std::vector<Event> events) {
-  if (events.empty()) return ingest::Outcomes{};
-  std::promise<Result<ingest::Outcomes>> stored;
-  auto done = stored.get_future();
-  api.ingestor.submit(
-      std::move(events), [&stored](Result<ingest::Outcomes> r) { stored.set_value(std::move(r)); },
-      ingest::Ingestor::Kind::kCorrection);
-  return done.get();
+Result<StoredCorrection> store_correction(const ApiContext& api, std::vector<Event> events,
+                                          CorrectionWindow& window) {
+  StoredCorrection out;
+  if (!events.empty()) {
+    std::promise<Result<ingest::Outcomes>> stored;
+    auto done = stored.get_future();
+    api.ingestor.submit(
+        std::move(events), [&stored](Result<ingest::Outcomes> r) { stored.set_value(std::move(r)); },
+        ingest::Ingestor::Kind::kCorrection);
+    auto outcomes = done.get();
+    if (!outcomes) return fail(outcomes.error());
+    out.outcomes = std::move(*outcomes);
+  }
+  auto notes = window.adjust();
+  if (!notes) return fail(notes.error());
+  out.notes = std::move(*notes);
+  return out;
 }
 
 bool all_duplicates(const ingest::Outcomes& outcomes) {
-  return std::all_of(outcomes.begin(), outcomes.end(),
-                     [](const ingest::Outcome& o) { return o.kind == ingest::Outcome::kDuplicate; });
+  return !outcomes.empty() && std::all_of(outcomes.begin(), outcomes.end(), [](const ingest::Outcome& o) {
+    return o.kind == ingest::Outcome::kDuplicate;
+  });
+}
+
+Result<std::string> body_member(const HttpRequest& request, std::string_view key) {
+  auto members = ingest::json::object_members(request.body);
+  if (!members) return fail(members.error());
+  for (auto& [k, v] : *members) {
+    if (k == key) return std::move(v);
+  }
+  return std::string();
 }
 
 void write_corrected_event(JsonOut& out, const Event& e) {

@@ -64,10 +64,19 @@ std::string correction_metadata(std::string_view kind, const CorrectionFields& c
 // A field of a stored retraction's metadata ("" when absent).
 std::string correction_field(const Event& retraction, std::string_view key);
 
-// Stores a correction's events through the writer (all or none) and waits for the outcome.
-Result<ingest::Outcomes> store_correction(const ApiContext& api, std::vector<Event> events);
-// Whether every outcome is a duplicate: the correction was sent again.
+// Stores a correction's events through the writer (all or none; none may be given) and waits,
+// then issues the adjustment notes of the finalized months `window` saw touched.
+struct StoredCorrection {
+  ingest::Outcomes outcomes;       // one per event given
+  std::vector<std::string> notes;  // the numbers of the notes issued
+};
+Result<StoredCorrection> store_correction(const ApiContext& api, std::vector<Event> events,
+                                          CorrectionWindow& window);
+// Whether there are outcomes and every one is a duplicate: the correction was sent again.
 bool all_duplicates(const ingest::Outcomes& outcomes);
+
+// The exact JSON text of a member of the request body's object ("" when absent).
+Result<std::string> body_member(const HttpRequest& request, std::string_view key);
 
 // An event as the correction responses show it.
 void write_corrected_event(JsonOut& out, const Event& e);

@@ -2,7 +2,6 @@
 // correction routes' table.
 #include <fmt/format.h>
 
-#include <charconv>
 #include <map>
 
 #include "core/identifier.h"
@@ -113,10 +112,8 @@ void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respo
     submitted[i] = retractions.size();
     retractions.push_back(retraction_of(f.event, now, metadata));
   }
-  auto outcomes = store_correction(api, std::move(retractions));
-  if (!outcomes) return respond(problem(outcomes.error()));
-  auto notes = window.adjust();
-  if (!notes) return respond(problem(notes.error()));
+  auto stored = store_correction(api, std::move(retractions), window);
+  if (!stored) return respond(problem(stored.error()));
   std::int64_t cancelled = 0;
   JsonOut out;
   out.begin_object();
@@ -127,7 +124,7 @@ void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respo
     const Event& e = by_id[c->ids[i]]->event;
     std::string s = status[i];
     if (submitted[i] != SIZE_MAX) {
-      s = (*outcomes)[submitted[i]].kind == ingest::Outcome::kDuplicate ? "duplicate" : "cancelled";
+      s = stored->outcomes[submitted[i]].kind == ingest::Outcome::kDuplicate ? "duplicate" : "cancelled";
     }
     cancelled += s == "cancelled" ? 1 : 0;
     out.begin_object();
@@ -140,7 +137,7 @@ void cancel_events(const ApiContext& api, HttpRequest& request, Responder& respo
   }
   out.end_array();
   out.key("cancelled").num(cancelled);
-  write_adjustments(out, *notes);
+  write_adjustments(out, stored->notes);
   out.end_object();
   respond(out.response(200));
 }

@@ -39,16 +39,15 @@ Result<Timestamp> time_field(const JsonBody& body, const char* name) {
 // the correction's id where missing, so that the request sent again is a duplicate).
 Result<std::vector<Event>> parse_new_events(const ApiContext& api, const HttpRequest& request,
                                             std::string_view tenant, const ReplaceRequest& r) {
-  auto members = ingest::json::object_members(request.body);
-  if (!members) return fail(members.error());
-  auto it = std::find_if(members->begin(), members->end(), [](const auto& m) { return m.first == "events"; });
-  if (it == members->end() || it->second.empty() || it->second.front() != '[')
+  auto text = body_member(request, "events");
+  if (!text) return fail(text.error());
+  if (text->empty() || text->front() != '[')
     return fail(Error::invalid("events",
                                "events must be an array of the events that replace the range ([] for none)"));
   std::vector<Event> events;
-  if (ingest::json::trim(std::string_view(it->second).substr(1)) == "]") return events;
-  auto items = ingest::parse_events(it->second, ingest::BodyFormat::kAuto, api.limits, api.clock.now(),
-                                    tenant, r.event_type);
+  if (ingest::json::trim(std::string_view(*text).substr(1)) == "]") return events;
+  auto items = ingest::parse_events(*text, ingest::BodyFormat::kAuto, api.limits, api.clock.now(), tenant,
+                                    r.event_type);
   if (!items) return fail(Error{items.error().code, "events: " + items.error().message, "events"});
   std::set<std::string, std::less<>> ids;
   for (std::size_t i = 0; i < items->size(); ++i) {
@@ -128,9 +127,9 @@ void replace_range(const ApiContext& api, HttpRequest& request, const PathParams
   if (auto unsupported = corrections_unsupported(api)) return respond(std::move(*unsupported));
   auto r = parse_replace(api, request, tenant);
   if (!r) return respond(problem(r.error()));
-  auto stored = api.log->live_events(tenant, r->event_type, r->from, r->to, kMaxWithdrawn + 1);
-  if (!stored) return respond(problem(stored.error()));
-  if (stored->size() > kMaxWithdrawn) {
+  auto withdrawn = api.log->live_events(tenant, r->event_type, r->from, r->to, kMaxWithdrawn + 1);
+  if (!withdrawn) return respond(problem(withdrawn.error()));
+  if (withdrawn->size() > kMaxWithdrawn) {
     return respond(problem(Error{ErrorCode::kTooLarge,
                                  fmt::format("tenant {} has more than {} {} events in this range; replace it "
                                              "in shorter ranges",
@@ -140,14 +139,14 @@ void replace_range(const ApiContext& api, HttpRequest& request, const PathParams
   // Stored events that are among the new ones (this request, sent again) stay.
   std::set<std::string_view> new_ids;
   for (const Event& e : r->events) new_ids.insert(e.id);
-  std::erase_if(*stored, [&](const Event& e) { return new_ids.contains(e.id); });
+  std::erase_if(*withdrawn, [&](const Event& e) { return new_ids.contains(e.id); });
 
   Timestamp now = api.clock.now();
   CorrectionWindow window(api, now);
   std::string metadata = correction_metadata("replace", r->fields, request);
   std::vector<Event> events;
-  events.reserve(stored->size() + r->events.size());
-  for (const Event& e : *stored) {
+  events.reserve(withdrawn->size() + r->events.size());
+  for (const Event& e : *withdrawn) {
     if (auto closed = window.closed(e, "from")) return respond(problem(*closed));
     events.push_back(retraction_of(e, now, metadata));
   }
@@ -155,10 +154,8 @@ void replace_range(const ApiContext& api, HttpRequest& request, const PathParams
     if (auto closed = window.closed(e, "events")) return respond(problem(*closed));
     events.push_back(e);
   }
-  auto outcomes = store_correction(api, std::move(events));
-  if (!outcomes) return respond(problem(outcomes.error()));
-  auto notes = window.adjust();
-  if (!notes) return respond(problem(notes.error()));
+  auto done = store_correction(api, std::move(events), window);
+  if (!done) return respond(problem(done.error()));
 
   JsonOut out;
   out.begin_object();
@@ -167,10 +164,10 @@ void replace_range(const ApiContext& api, HttpRequest& request, const PathParams
   out.key("event_type").str(r->event_type);
   out.key("from").time(r->from);
   out.key("to").time(r->to);
-  out.key("status").str(!outcomes->empty() && all_duplicates(*outcomes) ? "duplicate" : "replaced");
-  write_total(out, "withdrawn", *stored);
+  out.key("status").str(all_duplicates(done->outcomes) ? "duplicate" : "replaced");
+  write_total(out, "withdrawn", *withdrawn);
   write_total(out, "added", r->events);
-  write_adjustments(out, *notes);
+  write_adjustments(out, done->notes);
   out.end_object();
   respond(out.response(200));
 }
