@@ -64,6 +64,42 @@ Status Server::open_stores() {
   } else if (auto s = load_quota_settings(stores_->records(), *quotas_); !s) {
     return fail(startup("cannot read quota settings: " + s.error().message));
   }
+  auto book = config::price_book(c_);
+  if (!book) return fail(book.error());
+  price_book_ = std::move(*book);
+  invoicer_ =
+      std::make_unique<billing::Invoicer>(stores_->usage(), stores_->records(), *price_book_, *quotas_);
+  if (stores_->clickhouse) {
+    log_invoicer_ =
+        std::make_unique<billing::Invoicer>(stores_->log_usage(), stores_->records(), *price_book_, *quotas_);
+  }
+  if (!stores_->shared) return open_credits();
+  return {};
+}
+
+Status Server::open_credits() {
+  // Prepaid credit burns in the writer, in front of the quotas; its line state comes from the
+  // log's own usage (ClickHouse lags it).
+  credits_ = std::make_unique<ingest::CreditService>(*price_book_, *quotas_, *stores_->local);
+  auto settings = stores_->records().list_settings();
+  if (!settings) return fail(startup("cannot read tenant settings: " + settings.error().message));
+  std::vector<std::pair<std::string, std::optional<std::string>>> plans;
+  for (const auto& [tenant, s] : *settings) plans.emplace_back(tenant, s.plan);
+  if (auto s = credits_->load(plans); !s)
+    return fail(startup("cannot read prepaid credit: " + s.error().message));
+  billing::Invoicer* log = log_invoicer_ ? log_invoicer_.get() : invoicer_.get();
+  auto month_usage = [log](std::string_view tenant, int month) -> Result<std::map<std::string, Decimal>> {
+    std::string id(tenant);
+    billing::InvoicePeriod period = log->period(id, month / 100, month % 100);
+    auto usage = log->usage(id, period.start, period.end, billing::UsageSource::kRollups);
+    if (!usage) return fail(usage.error());
+    std::map<std::string, Decimal> by_type;
+    for (const auto& [key, quantity] : *usage)
+      if (key.group.empty()) by_type[key.event_type] = quantity;
+    return by_type;
+  };
+  credit_admission_ = std::make_unique<ingest::CreditAdmission>(credits_->book(), *stores_->local,
+                                                                month_usage, admission_.get());
   return {};
 }
 
@@ -98,8 +134,10 @@ Status Server::rebuild_state() {
   ingest_options_.dedupe_window = stores_->shared ? std::chrono::milliseconds(std::chrono::hours(1))
                                                   : std::chrono::days(c_.dedupe_window_days);
   ingest_options_.late_window = std::chrono::days(c_.late_window_days);
-  ingestor_ =
-      std::make_unique<ingest::Ingestor>(stores_->log(), dedupe_, clock_, ingest_options_, admission_.get());
+  ingest::Admission* admission = credit_admission_ ? static_cast<ingest::Admission*>(credit_admission_.get())
+                                                   : static_cast<ingest::Admission*>(admission_.get());
+  ingestor_ = std::make_unique<ingest::Ingestor>(stores_->log(), dedupe_, clock_, ingest_options_, admission);
+  if (credits_) credits_->attach(*ingestor_, *credit_admission_);
   // The index saved by the last clean stop, if any, then the events stored since it.
   std::optional<store::RowCursor> snapshot;
   if (!stores_->shared) {
@@ -165,15 +203,6 @@ Status Server::check_keys() {
 }
 
 Status Server::listen() {
-  auto book = config::price_book(c_);
-  if (!book) return fail(book.error());
-  price_book_ = std::move(*book);
-  invoicer_ =
-      std::make_unique<billing::Invoicer>(stores_->usage(), stores_->records(), *price_book_, *quotas_);
-  if (stores_->clickhouse) {
-    log_invoicer_ =
-        std::make_unique<billing::Invoicer>(stores_->log_usage(), stores_->records(), *price_book_, *quotas_);
-  }
   ingest::IngestLimits limits;
   limits.max_events_per_request = c_.max_events_per_request;
   limits.max_metadata_bytes = c_.max_metadata_bytes;
@@ -215,13 +244,14 @@ Status Server::listen() {
                          c_.cloud_events,
                          &stores_->log(),
                          std::chrono::days(c_.correction_window_days),
-                         log_invoicer_ ? log_invoicer_.get() : invoicer_.get()});
+                         log_invoicer_ ? log_invoicer_.get() : invoicer_.get(),
+                         credits_.get()});
 
   router_ = std::make_unique<server::Router>(authenticator_.get());
   router_->set_read_pool(read_pool_.get());
   for (auto add : {server::add_health_routes, server::add_ingest_routes, server::add_usage_routes,
                    server::add_quota_routes, server::add_invoice_routes, server::add_metrics_routes,
-                   server::add_web_routes, server::add_correction_routes}) {
+                   server::add_web_routes, server::add_correction_routes, server::add_credit_routes}) {
     add(*router_, *api_);
   }
 

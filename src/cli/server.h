@@ -52,6 +52,7 @@ class Server {
 
  private:
   Status check_keys();
+  Status open_credits();
   void save_dedupe_index();
 
   const config::Config& c_;
@@ -63,6 +64,11 @@ class Server {
   std::unique_ptr<store::postgres::UsageCache> usage_cache_;  // with PostgreSQL: what /quota/check reads
   std::unique_ptr<notify::WebhookNotifier> notifier_;
   std::unique_ptr<ingest::QuotaAdmission> admission_;
+  std::optional<pricing::PriceBook> price_book_;
+  std::unique_ptr<billing::Invoicer> invoicer_;
+  std::unique_ptr<billing::Invoicer> log_invoicer_;  // with ClickHouse: from the log, which ClickHouse lags
+  std::unique_ptr<ingest::CreditService> credits_;   // with the embedded store
+  std::unique_ptr<ingest::CreditAdmission> credit_admission_;
   ingest::InMemoryDedupeIndex dedupe_;
   ingest::IngestorOptions ingest_options_;
   std::unique_ptr<ingest::Ingestor> ingestor_;
@@ -72,9 +78,6 @@ class Server {
   std::unique_ptr<server::ReadPool> read_pool_;
   std::unique_ptr<server::Router> router_;
   std::unique_ptr<ingest::RateLimiter> rate_limiter_;
-  std::optional<pricing::PriceBook> price_book_;
-  std::unique_ptr<billing::Invoicer> invoicer_;
-  std::unique_ptr<billing::Invoicer> log_invoicer_;  // with ClickHouse: from the log, which ClickHouse lags
   server::RejectCounts rejects_;
   std::unique_ptr<server::ApiContext> api_;
   std::unique_ptr<server::HttpServer> http_;

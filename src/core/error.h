@@ -12,6 +12,7 @@ enum class ErrorCode {
   kInvalidArgument,  // the caller sent something malformed or out of range (400)
   kUnauthenticated,  // no or an unknown API key (401)
   kForbidden,        // the key may not do this (403)
+  kPaymentRequired,  // the tenant's prepaid credit cannot cover it (402)
   kNotFound,         // 404
   kConflict,         // 409
   kTooLarge,         // a size limit was exceeded (413)

@@ -68,9 +68,19 @@ void Ingestor::submit(std::vector<Event> events, Completion done, Kind kind) {
       return;
     }
     queued_events_ += count;
-    queue_.push_back({std::move(events), std::move(done), kind});
+    queue_.push_back({std::move(events), std::move(done), kind, {}});
   }
   wake_.notify_one();
+}
+
+bool Ingestor::run_between_groups(std::move_only_function<void()> task) {
+  {
+    MutexLock lock(mutex_);
+    if (stopping_) return false;
+    queue_.push_back({{}, {}, Kind::kUsage, std::move(task)});
+  }
+  wake_.notify_one();
+  return true;
 }
 
 void Ingestor::stop() {
@@ -95,8 +105,15 @@ void Ingestor::run() {
         std::this_thread::sleep_for(options_.linger);
         lock.lock();
       }
+      if (queue_.front().task) {
+        auto task = std::move(queue_.front().task);
+        queue_.pop_front();
+        lock.unlock();
+        task();
+        continue;
+      }
       std::size_t events = 0;
-      while (!queue_.empty() &&
+      while (!queue_.empty() && !queue_.front().task &&
              (group.empty() || events + queue_.front().events.size() <= options_.max_group_events)) {
         // A correction is a group of its own, so that failing it fails nothing else.
         bool correction = queue_.front().kind == Kind::kCorrection;
@@ -206,6 +223,17 @@ void Ingestor::commit(std::vector<Request>& group) {
     }
   }
 
+  if (admission_ != nullptr && !fresh_.empty()) {
+    if (auto staged = admission_->before_append(); !staged) {
+      for (const DedupeKey& key : fresh_keys_) index_.erase(key);
+      admission_->rollback();
+      queued_events_ -= total;
+      counters_.failed_commits.fetch_add(1);
+      spdlog::error("preparing {} events for their store failed: {}", total, staged.error().message);
+      for (auto& r : group) r.done(fail(staged.error()));
+      return;
+    }
+  }
   auto commit_start = std::chrono::steady_clock::now();
   auto stored = correction ? store_.append_whole(fresh_) : store_.append(fresh_);
   counters_.commit_latency.observe(std::chrono::steady_clock::now() - commit_start);

@@ -56,6 +56,9 @@ class Admission {
   virtual Status prepare(std::span<const Event* const> /*group*/) { return {}; }
   // Why the event must be refused, or nullopt when it is admitted and now counted.
   virtual std::optional<Error> admit(const Event& event) = 0;
+  // After the group's last admit(), before its events are appended: a chance to hand the store
+  // what it writes in the same transaction (credit burns). Failing fails the group.
+  virtual Status before_append() { return {}; }
   // The group's write failed: un-count everything admitted since the last settle().
   virtual void rollback() = 0;
   // The group is on disk: what was admitted stays counted.
@@ -109,6 +112,11 @@ class Ingestor {
   // Queues the events; `done` is called once they are durably stored, or with an error.
   void submit(std::vector<Event> events, Completion done, Kind kind = Kind::kUsage);
 
+  // Runs `task` on the writer thread between two groups (after everything queued before it is
+  // stored): for changes to what admission decides on, which must not land in the middle of a
+  // group. false when the ingestor is stopping (the task does not run).
+  bool run_between_groups(std::move_only_function<void()> task);
+
   // Stores everything already queued, then stops the writer. Later submits fail.
   void stop();
 
@@ -121,6 +129,7 @@ class Ingestor {
     std::vector<Event> events;
     Completion done;
     Kind kind = Kind::kUsage;
+    std::move_only_function<void()> task;  // run_between_groups(): no events
   };
   // Why a correction's outcomes break all-or-none, to fail it with; nullopt when they don't.
   // `retracts`: it withdraws events.

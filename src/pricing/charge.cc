@@ -15,9 +15,8 @@ Decimal ceil_div(Decimal a, Decimal b) {  // a, b > 0: the whole number of b's t
 
 Decimal sub(Decimal a, Decimal b) { return *a.checked_sub(b); }  // inputs are bounded by a
 
-}  // namespace
-
-Result<Charge> charge(const MeterPrice& price, Decimal quantity, const Plan& plan) {
+// The charge with its amount rounded to `digits` fractional digits.
+Result<Charge> charge_to(const MeterPrice& price, Decimal quantity, int digits, Rounding rounding) {
   if (quantity.is_negative())
     return fail(Error::invalid("quantity", "usage of " + price.event_type + " is negative"));
   Charge c;
@@ -77,11 +76,23 @@ Result<Charge> charge(const MeterPrice& price, Decimal quantity, const Plan& pla
       break;
     }
   }
-  auto amount = extend_sum(terms, per, fees, plan.minor_digits, plan.rounding);
+  auto amount = extend_sum(terms, per, fees, digits, rounding);
   if (!amount)
     return fail(Error::invalid("quantity", fmt::format("the amount for {} overflows", price.event_type)));
   c.amount = *amount;
   return c;
+}
+
+}  // namespace
+
+Result<Charge> charge(const MeterPrice& price, Decimal quantity, const Plan& plan) {
+  return charge_to(price, quantity, plan.minor_digits, plan.rounding);
+}
+
+Result<Decimal> exact_amount(const MeterPrice& price, Decimal quantity) {
+  auto c = charge_to(price, quantity, Decimal::kScale, Rounding::kHalfUp);
+  if (!c) return fail(c.error());
+  return c->amount;
 }
 
 }  // namespace meter::pricing

@@ -33,4 +33,9 @@ struct Charge {
 // overflow or a negative quantity, never wraps.
 Result<Charge> charge(const MeterPrice& price, Decimal quantity, const Plan& plan);
 
+// The same amount before the plan's rounding, to the 10^-12 unit: what prepaid credit burns
+// (credits/README.md). Differences of it telescope: the burns of a month's events add up to
+// exact_amount of the month's quantity, which the invoice line rounds once.
+Result<Decimal> exact_amount(const MeterPrice& price, Decimal quantity);
+
 }  // namespace meter::pricing

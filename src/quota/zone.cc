@@ -11,14 +11,15 @@ namespace {
 
 using std::chrono::days;
 
-// The UTC instant of a local midnight; a nonexistent one (clocks jumped over it) maps to the
+// The UTC instant of a local time; a nonexistent one (clocks jumped over it) maps to the
 // instant the jump ends, an ambiguous one to its first occurrence.
-Timestamp to_instant(const date::time_zone* zone, date::local_days midnight) {
-  auto info = zone->get_info(midnight);
+template <class Duration>
+Timestamp to_instant(const date::time_zone* zone, date::local_time<Duration> local) {
+  auto info = zone->get_info(local);
   if (info.result == date::local_info::nonexistent) {
     return std::chrono::floor<std::chrono::milliseconds>(info.second.begin);
   }
-  return std::chrono::floor<std::chrono::milliseconds>(zone->to_sys(midnight, date::choose::earliest));
+  return std::chrono::floor<std::chrono::milliseconds>(zone->to_sys(local, date::choose::earliest));
 }
 
 date::local_days local_day(const date::time_zone* zone, Timestamp t) {
@@ -94,6 +95,26 @@ Timestamp Zone::period_end(Period period, Timestamp t) const {
   Timestamp start, end;
   if (!cached(period, t, start, end)) compute(period, t, start, end);
   return end;
+}
+
+Timestamp Zone::add_days(Timestamp t, int count) const {
+  return to_instant(zone_, zone_->to_local(t) + days(count));
+}
+
+int Zone::month_key(Timestamp t) const {
+  date::year_month_day ymd{local_day(zone_, t)};
+  return static_cast<int>(ymd.year()) * 100 + static_cast<int>(static_cast<unsigned>(ymd.month()));
+}
+
+Timestamp Zone::add_months(Timestamp t, int count) const {
+  auto local = zone_->to_local(t);
+  date::local_days day = std::chrono::floor<days>(local);
+  auto time_of_day = local - day;
+  date::year_month_day ymd{day};
+  date::year_month target = date::year_month(ymd.year(), ymd.month()) + date::months(count);
+  date::year_month_day_last last{target.year(), date::month_day_last(target.month())};
+  date::year_month_day moved{target.year(), target.month(), std::min(ymd.day(), last.day())};
+  return to_instant(zone_, date::local_days(moved) + time_of_day);
 }
 
 Timestamp Zone::midnight_of(Timestamp date) const {

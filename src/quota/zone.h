@@ -31,6 +31,13 @@ class Zone {
   Timestamp period_end(Period period, Timestamp t) const;
   // The instant the calendar date of `date` (a UTC midnight, as parse_date gives) begins here.
   Timestamp midnight_of(Timestamp date) const;
+  // t moved by whole calendar days or months on the local clock: 2026-01-31 10:00 plus one
+  // month is 2026-02-28 10:00 (a month end is clamped, never rolled into March). A local time
+  // that does not exist (a DST jump) is taken as the instant the jump ends.
+  Timestamp add_days(Timestamp t, int days) const;
+  // The local month containing t, as YYYYMM.
+  int month_key(Timestamp t) const;
+  Timestamp add_months(Timestamp t, int months) const;
 
  private:
   // The last day and month computed, each packed in one word (start in seconds << 22 | length in

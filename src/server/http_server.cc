@@ -88,6 +88,8 @@ std::variant<HttpRequest, std::string> convert(http::request<http::string_body>&
   out.authorization = std::string(field(http::field::authorization));
   out.host = std::string(field(http::field::host));
   out.origin = std::string(field(http::field::origin));
+  if (auto key = in.find("Idempotency-Key"); key != in.end())
+    out.idempotency_key = std::string(key->value().data(), key->value().size());
   for (const auto& h : in) {
     std::string_view name(h.name_string().data(), h.name_string().size());
     if (name.size() <= 3 || lower(name.substr(0, 3)) != "ce-") continue;

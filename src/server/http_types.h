@@ -21,8 +21,9 @@ struct HttpRequest {
   std::string content_type;  // lowercased media type, without parameters
   std::string accept;
   std::string authorization;
-  std::string host;    // the Host header
-  std::string origin;  // the Origin header, empty when absent
+  std::string host;             // the Host header
+  std::string origin;           // the Origin header, empty when absent
+  std::string idempotency_key;  // the Idempotency-Key header (credit grants), empty when absent
   // CloudEvents' HTTP binary mode: ce-* headers, names lowercased without "ce-", values
   // percent-decoded. Empty for every other request.
   std::vector<std::pair<std::string, std::string>> cloud_event_headers;

@@ -10,6 +10,8 @@ std::string_view status_title(int status) {
       return "Bad Request";
     case 401:
       return "Unauthorized";
+    case 402:
+      return "Payment Required";
     case 403:
       return "Forbidden";
     case 404:
@@ -64,6 +66,9 @@ HttpResponse problem(const Error& error) {
       break;
     case ErrorCode::kForbidden:
       status = 403;
+      break;
+    case ErrorCode::kPaymentRequired:
+      status = 402;
       break;
     case ErrorCode::kNotFound:
       status = 404;

@@ -173,9 +173,10 @@ TEST_F(TenantRecordsTest, MigratesSchema5TenantTables) {
   EXPECT_FALSE(db.tableExists("tenant_quotas"));
   EXPECT_FALSE(db.tableExists("tenant_plans"));
   EXPECT_TRUE(db.tableExists("adjustments"));
+  EXPECT_TRUE(db.tableExists("credit_grants"));
   SQLite::Statement version(db, "SELECT max(version) FROM meter_schema");
   ASSERT_TRUE(version.executeStep());
-  EXPECT_EQ(version.getColumn(0).getInt(), 8);
+  EXPECT_EQ(version.getColumn(0).getInt(), 9);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "billing/invoicer.h"
 #include "core/clock.h"
 #include "ingest/cloud_event.h"
+#include "ingest/credit_service.h"
 #include "ingest/ingestor.h"
 #include "ingest/limits.h"
 #include "ingest/rate_limiter.h"
@@ -59,6 +60,8 @@ struct ApiContext {
   // What issues adjustment notes: an invoicer over the log's own rows, which hold a correction
   // as soon as it is stored (ClickHouse has it only once shipped). Null: `invoicer`.
   billing::Invoicer* adjuster = nullptr;
+  // Prepaid credit (docs/credits.md); null: not supported with this store yet.
+  ingest::CreditService* credits = nullptr;
 };
 
 // Each adds one group of endpoints; web/openapi.json (served at /docs) says what they do.
@@ -70,5 +73,6 @@ void add_invoice_routes(Router& router, const ApiContext& api);
 void add_metrics_routes(Router& router, const ApiContext& api);
 void add_web_routes(Router& router, const ApiContext& api);
 void add_correction_routes(Router& router, const ApiContext& api);
+void add_credit_routes(Router& router, const ApiContext& api);
 
 }  // namespace meter::server

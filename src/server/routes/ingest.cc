@@ -158,7 +158,7 @@ struct ItemSummary {
 };
 
 HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest::Outcomes* outcomes) {
-  std::int64_t accepted = 0, duplicate = 0, rejected = 0, over_quota = 0, retry_after = 0;
+  std::int64_t accepted = 0, duplicate = 0, rejected = 0, over_quota = 0, unpaid = 0, retry_after = 0;
   const Error* first_error = nullptr;  // what a wholly refused request's problem says
   JsonOut out;
   out.begin_object();
@@ -178,6 +178,7 @@ HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest:
         ++over_quota;
         retry_after = std::max(retry_after, error->retry_after_seconds);
       }
+      if (error->code == ErrorCode::kPaymentRequired) ++unpaid;
       out.key("status").str("rejected");
       out.key("error").begin_object();
       out.key("field").str(error->field);
@@ -196,10 +197,14 @@ HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest:
   out.key("accepted").num(accepted);
   out.key("duplicates").num(duplicate);
   out.key("rejected").num(rejected);
-  // All stored (or already known): 200. Some rejected: 207. None: 400 as a problem, or 429
-  // when every refusal was a quota.
+  // All stored (or already known): 200. Some rejected: 207. None: 400 as a problem, 429 when
+  // every refusal was a quota, 402 when every one was the tenant's credit.
   bool none = rejected == static_cast<std::int64_t>(items.size());
-  int status = rejected == 0 ? 200 : (!none ? 207 : (over_quota == rejected ? 429 : 400));
+  int status = rejected == 0            ? 200
+               : !none                  ? 207
+               : over_quota == rejected ? 429
+               : unpaid == rejected     ? 402
+                                        : 400;
   if (status >= 400) {
     out.key("type").str("about:blank");
     out.key("title").str(status_title(status));
@@ -207,8 +212,9 @@ HttpResponse batch_response(const std::vector<ItemSummary>& items, const ingest:
     out.key("detail").str(items.size() == 1
                               ? first_error->message
                               : fmt::format("{}; the first: {}",
-                                            status == 429 ? "every event of the batch is over a hard quota"
-                                                          : "no event in the batch is valid; see results",
+                                            status == 429   ? "every event of the batch is over a hard quota"
+                                            : status == 402 ? "no event of the batch is covered by credit"
+                                                            : "no event in the batch is valid; see results",
                                             first_error->message));
     out.key("field").str(first_error->field);
   }

@@ -234,6 +234,7 @@ void add_invoice_routes(Router& router, const ApiContext& api) {
           return {};
         });
         if (!stored) return r(problem(stored.error()));
+        if (api.credits != nullptr) api.credits->plan_changed(tenant, **plan);
         plan_response(api, tenant, r);
       },
       Runs::kInReadPool);

@@ -17,7 +17,7 @@
 namespace meter::store::sqlite {
 namespace {
 
-constexpr int kSchemaVersion = 8;
+constexpr int kSchemaVersion = 9;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meter_schema (version INTEGER NOT NULL);
@@ -326,6 +326,7 @@ void SqliteStore::migrate() {
   }
   int from = stored.value_or(kSchemaVersion);
   writer_->exec(kTenantSettings);
+  writer_->exec(credit_schema());
   if (from < 2) {
     // v2: monthly limits, a time zone and an enforcement mode per tenant.
     for (const char* column :
@@ -380,6 +381,7 @@ void SqliteStore::migrate() {
     writer_->exec("UPDATE meter_schema SET version = 7");
   }
   if (from < 8) writer_->exec("UPDATE meter_schema SET version = 8");  // v8: adjustments (created above)
+  if (from < 9) writer_->exec("UPDATE meter_schema SET version = 9");  // v9: credits (created above)
   tx.commit();
   SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
   while (months.executeStep()) months_.insert(months.getColumn(0).getInt());
@@ -452,12 +454,16 @@ Result<EventLog::AlreadyStored> SqliteStore::append(std::span<const Event> event
     write_map(*upsert_quarter_, quarters);
     write_map(*upsert_hourly_, hourly);
     write_map(*upsert_daily_, daily);
+    write_staged_burns(to_unix_ms(events.front().received_at));
+    staged_burns_.clear();
     tx.commit();
     return AlreadyStored{};
   } catch (const std::exception& ex) {
     // The transaction rolled back: forget partitions it may have created, and clear the failed
     // statements' error, which SQLite would otherwise report again at their next reset.
     for (auto* stmt : {upsert_quarter_.get(), upsert_hourly_.get(), upsert_daily_.get()}) stmt->tryReset();
+    if (upsert_credit_line_) upsert_credit_line_->tryReset();
+    staged_burns_.clear();
     if (insert_retraction_) insert_retraction_->tryReset();
     months_.clear();
     inserts_.clear();

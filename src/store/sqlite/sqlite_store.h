@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/sync.h"
+#include "store/credit_ledger.h"
 #include "store/event_log.h"
 #include "store/ship_log.h"
 #include "store/tenant_records.h"
@@ -45,7 +46,11 @@ struct SqliteOptions {
 // WAL into the database file in the background (PASSIVE), so commits do not pay for it; when
 // the WAL has grown, it briefly holds writes (write_mutex_) to finish the copy and restart the
 // WAL from its beginning, so the file stops growing and fdatasync overwrites, never extends.
-class SqliteStore final : public EventLog, public UsageStore, public TenantRecords, public ShipLog {
+class SqliteStore final : public EventLog,
+                          public UsageStore,
+                          public TenantRecords,
+                          public ShipLog,
+                          public CreditLedger {
  public:
   // Opens (creating or migrating) the database. Throws SQLite::Exception on failure: it runs
   // at start-up, where the caller turns it into a message and an exit code.
@@ -102,6 +107,19 @@ class SqliteStore final : public EventLog, public UsageStore, public TenantRecor
   Result<std::vector<Event>> retractions(std::string_view tenant_id, Timestamp from, Timestamp to,
                                          std::size_t limit) override;
 
+  // CreditLedger (credits.cc).
+  Result<credits::Lot> put_grant(credits::Lot lot) override;
+  Result<std::optional<credits::LotRecord>> grant_by_key(std::string_view tenant,
+                                                         std::string_view idempotency_key) override;
+  Status put_void(const credits::LotRecord& record) override;
+  Result<std::vector<credits::LotRecord>> grants(std::string_view tenant) override;
+  Status put_enforcement(std::string_view tenant, credits::Enforcement e) override;
+  Result<std::vector<std::pair<std::string, credits::Enforcement>>> enforcements() override;
+  Result<credits::MonthLedger> month_ledger(std::string_view tenant, int month) override;
+  Result<std::vector<credits::Transaction>> transactions(std::string_view tenant, std::int64_t after,
+                                                         std::size_t limit) override;
+  void stage_burns(std::vector<credits::Entry> entries) override;
+
   // The months (YYYYMM) that have a raw-event table, oldest first. Throws on failure.
   std::vector<int> partitions();
 
@@ -127,6 +145,8 @@ class SqliteStore final : public EventLog, public UsageStore, public TenantRecor
   // The row number of a month's last event (0 when it has none): rows are only ever appended.
   static std::int64_t last_rowid(SQLite::Database& db, int month);
   void record_retraction(const Event& e, const std::string& quantity);  // in append()
+  static const char* credit_schema();
+  void write_staged_burns(std::int64_t at_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);  // in append()
   Shipment next_run(SQLite::Database& reader, std::size_t max_events, std::string_view batch_id,
                     const Shipment* in_flight);
   std::unique_ptr<SQLite::Database> open_connection() const;
@@ -145,7 +165,9 @@ class SqliteStore final : public EventLog, public UsageStore, public TenantRecor
   std::unique_ptr<SQLite::Statement> upsert_quarter_;
   std::unique_ptr<SQLite::Statement> upsert_hourly_;
   std::unique_ptr<SQLite::Statement> upsert_daily_;
-  std::unique_ptr<SQLite::Statement> insert_retraction_;  // retractions (writer only)
+  std::unique_ptr<SQLite::Statement> insert_retraction_;                    // retractions (writer only)
+  std::unique_ptr<SQLite::Statement> upsert_credit_line_;                   // credit_lines (writer only)
+  std::vector<credits::Entry> staged_burns_ ABSL_GUARDED_BY(write_mutex_);  // for the next append()
   // BEGIN IMMEDIATE, COMMIT and ROLLBACK prepared once for append(): run through sqlite3_exec,
   // each group commit parsed and allocated for them anew.
   std::unique_ptr<SQLite::Statement> begin_, commit_, rollback_;

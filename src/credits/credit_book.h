@@ -1,0 +1,151 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/error.h"
+#include "core/event.h"
+#include "core/sync.h"
+#include "credits/ledger.h"
+#include "pricing/price_book.h"
+#include "quota/zone.h"
+
+namespace meter::credits {
+
+// A tenant's credit as the writer sees it now.
+struct Balance {
+  std::string tenant_id;
+  Enforcement enforcement = Enforcement::kOff;
+  std::vector<LotRecord> lots;  // in burn order
+  Decimal available;            // what lots usable at the asked instant still hold
+};
+
+// What one more event would cost and whether it would be admitted (a dry run).
+struct Quote {
+  Decimal cost;       // the change in its line's exact price; negative gives credit back
+  Decimal available;  // usable credit for it
+  bool burns = true;  // false: its meter is not burnt as events arrive (settled on the invoice)
+  bool admitted = true;
+};
+
+// Every tenant's prepaid credit: lots, and the lines of their months that credit pays for.
+// Decides, in the ingest writer and in arrival order, what each event burns: the change its
+// quantity makes to the exact (unrounded) price of its invoice line, taken from the usable lots
+// in burn order (credits/lot.h), so the burns of a month add up to the line's exact price.
+// In hard mode an event the usable credit cannot pay for is refused whole. Changes come from
+// the writer thread (admission, and grants and voids between groups); reads from any thread.
+class CreditBook {
+ public:
+  using PlanOf = std::function<const pricing::Plan&(std::string_view tenant)>;
+  using ZoneOf = std::function<quota::Zone(std::string_view tenant)>;
+  CreditBook(const pricing::PriceBook& prices, PlanOf plan_of, ZoneOf zone_of)
+      : prices_(prices), plan_of_(std::move(plan_of)), zone_of_(std::move(zone_of)) {}
+
+  // Set-up, and changes between groups.
+  void set_enforcement(std::string_view tenant, Enforcement e);
+  void add_lot(LotRecord record);
+  // Ends a lot, taking out what it still holds; nullopt when the tenant has no such lot.
+  std::optional<LotRecord> void_lot(std::string_view tenant, std::string_view id, Timestamp at);
+  // A tenant's plan changed: its lines are priced on the new plan from now on.
+  void reprice(std::string_view tenant);
+
+  // The local month (YYYYMM) of the event's line when its state is not in memory yet and must
+  // be loaded (load_month) before admit(); nullopt otherwise.
+  std::optional<int> month_to_load(const Event& e);
+  // The tenant-month's usage so far (by event type: the invoice quantities) and what the
+  // ledger says its lines burnt.
+  void load_month(std::string_view tenant, int month, const std::map<std::string, Decimal>& quantities,
+                  const MonthLedger& ledger);
+
+  // Burns the event's cost, or says why it is refused (402). `also`, when given, is asked once
+  // the credit would admit the event and before anything is burnt (another admission, e.g. a
+  // quota): its refusal refuses the event with nothing burnt. Writer thread.
+  using Also = std::function<std::optional<Error>()>;
+  std::optional<Error> admit(const Event& e, const Also& also = {});
+  // The group failed: everything admitted since the last settle() is undone.
+  void rollback();
+  // The group is stored: its burns stay.
+  void settle();
+  // The ledger entries of the group's burns, summed per lot and line: written with its events.
+  std::vector<Entry> journal() const;
+
+  // Reads, from any thread.
+  bool has_account(std::string_view tenant) const;
+  std::optional<Balance> balance(std::string_view tenant, Timestamp at) const;
+  std::optional<LotRecord> lot(std::string_view tenant, std::string_view id) const;
+  // What an event of `quantity` at `at` would cost; its month must be loaded. Writer thread.
+  Result<Quote> quote(const Event& e);
+
+ private:
+  struct LotState {
+    LotRecord record;
+    std::uint64_t saved = 0;  // the group generation its undo copy was taken in
+  };
+  struct TenantCredit {
+    Enforcement enforcement = Enforcement::kSoft;
+    std::vector<std::unique_ptr<LotState>> lots;  // in burn order
+  };
+  struct Line {
+    Decimal quantity;                                  // the month's metered quantity
+    Decimal priced;                                    // its exact price
+    Decimal due;                                       // what no credit covered
+    std::vector<std::pair<LotState*, Decimal>> burnt;  // credit each lot paid, in burn order
+    std::uint64_t saved = 0;
+  };
+  struct LineKey {
+    std::string tenant;
+    std::string event_type;
+    int month = 0;
+    bool operator==(const LineKey&) const = default;
+  };
+  struct LineHash {
+    std::size_t operator()(const LineKey& k) const;
+  };
+  // How an event's meter is burnt: its price and how one event adds to its quantity; nullopt
+  // when it is not burnt as events arrive (no price, or a meter read from raw events).
+  struct Metered {
+    const pricing::MeterPrice* price;
+    bool counts;  // a count meter: each event adds 1 (a retraction -1)
+  };
+  std::optional<Metered> metered(std::string_view tenant, std::string_view event_type) const;
+  TenantCredit* account(std::string_view tenant) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  const TenantCredit* account(std::string_view tenant) const ABSL_SHARED_LOCKS_REQUIRED(mutex_);
+  Line& line_at(std::string_view tenant, const std::string& event_type, int month)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Records the pre-group values of a line and a lot, once per group, for rollback().
+  void save(Line& line) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void save(LotState& lot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void burn(const LineKey& key, Line& line, TenantCredit& acct, Timestamp at, Decimal cost)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void give_back(const LineKey& key, Line& line, Decimal amount) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void book(const LineKey& key, Account account, const LotState* lot, Decimal amount)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  static Decimal usable(const TenantCredit& acct, std::string_view event_type, Timestamp at);
+
+  const pricing::PriceBook& prices_;
+  PlanOf plan_of_;
+  ZoneOf zone_of_;
+  mutable Mutex mutex_;
+  std::unordered_map<std::string, TenantCredit> accounts_ ABSL_GUARDED_BY(mutex_);
+  std::unordered_map<LineKey, Line, LineHash> lines_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::pair<std::string, int>, bool> loaded_ ABSL_GUARDED_BY(mutex_);  // (tenant, month)
+  // The current group: undo copies, and its entries by (line, account, lot).
+  std::uint64_t generation_ = 1;
+  std::vector<std::pair<Line*, Line>> line_undo_ ABSL_GUARDED_BY(mutex_);
+  std::vector<std::pair<LotState*, LotRecord>> lot_undo_ ABSL_GUARDED_BY(mutex_);
+  struct JournalKey {
+    const LineKey* line;
+    credits::Account account;
+    const LotState* lot;
+    auto operator<=>(const JournalKey&) const = default;
+  };
+  std::map<JournalKey, Decimal> journal_ ABSL_GUARDED_BY(mutex_);
+};
+
+}  // namespace meter::credits

@@ -1,0 +1,119 @@
+#include "ingest/credit_service.h"
+
+#include <future>
+
+namespace meter::ingest {
+
+CreditService::CreditService(const pricing::PriceBook& prices, const quota::QuotaBook& tenants,
+                             store::CreditLedger& ledger)
+    : prices_(prices),
+      ledger_(ledger),
+      book_(
+          prices, [this](std::string_view tenant) -> const pricing::Plan& { return plan_of(tenant); },
+          [&tenants](std::string_view tenant) { return tenants.get(tenant)->zone; }) {}
+
+const pricing::Plan& CreditService::plan_of(std::string_view tenant) const {
+  MutexLock lock(plans_mutex_);
+  auto it = plans_.find(std::string(tenant));
+  return prices_.plan_or_default(it == plans_.end() ? std::string_view() : std::string_view(it->second));
+}
+
+Status CreditService::load(const std::vector<std::pair<std::string, std::optional<std::string>>>& plans) {
+  {
+    MutexLock lock(plans_mutex_);
+    for (const auto& [tenant, plan] : plans)
+      if (plan) plans_[tenant] = *plan;
+  }
+  auto enforcements = ledger_.enforcements();
+  if (!enforcements) return fail(enforcements.error());
+  for (const auto& [tenant, e] : *enforcements) book_.set_enforcement(tenant, e);
+  auto lots = ledger_.grants("");
+  if (!lots) return fail(lots.error());
+  for (auto& record : *lots) book_.add_lot(std::move(record));
+  return {};
+}
+
+template <class T>
+Result<T> CreditService::in_writer(std::function<Result<T>()> change) {
+  if (ingestor_ == nullptr) return change();  // not serving yet: nothing burns
+  std::promise<Result<T>> done;
+  auto result = done.get_future();
+  bool queued = ingestor_->run_between_groups([&] { done.set_value(change()); });
+  if (!queued)
+    return fail(Error::unavailable("meterd is shutting down; retry against another node or later"));
+  return result.get();
+}
+
+Result<CreditService::Granted> CreditService::grant(credits::Lot lot) {
+  return in_writer<Granted>([&]() -> Result<Granted> {
+    auto before = ledger_.grant_by_key(lot.tenant_id, lot.idempotency_key);
+    if (!before) return fail(before.error());
+    if (*before) {
+      if ((*before)->lot.request_hash != lot.request_hash) {
+        return fail(Error{ErrorCode::kConflict,
+                          "this Idempotency-Key was used for a different grant (" + (*before)->lot.id +
+                              "); use a new key for a new grant",
+                          "Idempotency-Key"});
+      }
+      auto now = book_.lot(lot.tenant_id, (*before)->lot.id);
+      return Granted{now.value_or(**before), false};
+    }
+    auto stored = ledger_.put_grant(std::move(lot));
+    if (!stored) return fail(stored.error());
+    credits::LotRecord record{*stored, Decimal(), Decimal()};
+    book_.add_lot(record);
+    return Granted{record, true};
+  });
+}
+
+Result<credits::LotRecord> CreditService::void_lot(std::string_view tenant, std::string_view id,
+                                                   Timestamp now) {
+  return in_writer<credits::LotRecord>([&]() -> Result<credits::LotRecord> {
+    auto record = book_.lot(tenant, id);
+    if (!record)
+      return fail(Error{ErrorCode::kNotFound,
+                        "tenant " + std::string(tenant) + " has no grant " + std::string(id), ""});
+    if (record->lot.voided_at) return *record;
+    credits::LotRecord voided = *record;
+    voided.voided = voided.remaining();
+    voided.lot.voided_at = now;
+    if (auto s = ledger_.put_void(voided); !s) return fail(s.error());
+    return *book_.void_lot(tenant, id, now);
+  });
+}
+
+Status CreditService::set_enforcement(std::string_view tenant, credits::Enforcement e) {
+  auto done = in_writer<bool>([&]() -> Result<bool> {
+    if (auto s = ledger_.put_enforcement(tenant, e); !s) return fail(s.error());
+    book_.set_enforcement(tenant, e);
+    return true;
+  });
+  if (!done) return fail(done.error());
+  return {};
+}
+
+void CreditService::plan_changed(std::string_view tenant, std::optional<std::string> plan) {
+  (void)in_writer<bool>([&]() -> Result<bool> {
+    {
+      MutexLock lock(plans_mutex_);
+      if (plan)
+        plans_[std::string(tenant)] = *plan;
+      else
+        plans_.erase(std::string(tenant));
+    }
+    book_.reprice(tenant);
+    return true;
+  });
+}
+
+Result<credits::Quote> CreditService::quote(const Event& e) {
+  return in_writer<credits::Quote>([&]() -> Result<credits::Quote> {
+    if (admission_ != nullptr) {
+      const Event* events[] = {&e};
+      if (auto s = admission_->load_months(events); !s) return fail(s.error());
+    }
+    return book_.quote(e);
+  });
+}
+
+}  // namespace meter::ingest

@@ -1,0 +1,67 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/clock.h"
+#include "core/sync.h"
+#include "credits/credit_book.h"
+#include "ingest/credit_admission.h"
+#include "ingest/ingestor.h"
+#include "quota/quota_book.h"
+#include "store/credit_ledger.h"
+
+namespace meter::ingest {
+
+// Prepaid credit (docs/credits.md) for the API: the book the ingest writer burns, and the
+// changes to what it decides on (grants, voids, enforcement, a tenant's plan), each stored
+// first and then applied on the writer thread between two groups, so that no group sees half
+// of one. Thread-safe; the changes block until the writer has applied them.
+class CreditService {
+ public:
+  CreditService(const pricing::PriceBook& prices, const quota::QuotaBook& tenants,
+                store::CreditLedger& ledger);
+
+  credits::CreditBook& book() { return book_; }
+  store::CreditLedger& ledger() { return ledger_; }
+
+  // Every tenant's plan (nullopt: the default), the lots and enforcement settings: at start.
+  Status load(const std::vector<std::pair<std::string, std::optional<std::string>>>& plans);
+  // The writer that burns, and the admission that loads line state: before any change.
+  void attach(Ingestor& ingestor, CreditAdmission& admission) {
+    ingestor_ = &ingestor;
+    admission_ = &admission;
+  }
+
+  struct Granted {
+    credits::LotRecord record;
+    bool created = false;  // false: the Idempotency-Key's lot, granted before
+  };
+  // Stores and applies a lot; the same idempotency key again answers the lot it made, unless
+  // the request differs (kConflict).
+  Result<Granted> grant(credits::Lot lot);
+  // Voids what a lot still holds; voiding again answers the same. kNotFound for no such lot.
+  Result<credits::LotRecord> void_lot(std::string_view tenant, std::string_view id, Timestamp now);
+  Status set_enforcement(std::string_view tenant, credits::Enforcement e);
+  // The tenant's plan changed: its lines are priced on the new one from now on.
+  void plan_changed(std::string_view tenant, std::optional<std::string> plan);
+  // What one more event would cost and whether it would be admitted now.
+  Result<credits::Quote> quote(const Event& e);
+
+ private:
+  const pricing::Plan& plan_of(std::string_view tenant) const;
+  // Runs `change` on the writer thread between groups and waits for it.
+  template <class T>
+  Result<T> in_writer(std::function<Result<T>()> change);
+
+  const pricing::PriceBook& prices_;
+  store::CreditLedger& ledger_;
+  mutable Mutex plans_mutex_;
+  std::unordered_map<std::string, std::string> plans_ ABSL_GUARDED_BY(plans_mutex_);
+  credits::CreditBook book_;
+  Ingestor* ingestor_ = nullptr;
+  CreditAdmission* admission_ = nullptr;
+};
+
+}  // namespace meter::ingest

@@ -1,0 +1,461 @@
+// Prepaid credit (docs/credits.md): grants (lots), voids, enforcement, the balance (now or at a
+// past instant, replayed from the ledger), the ledger itself and a dry-run check.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "auth/api_key.h"
+#include "core/identifier.h"
+#include "server/json.h"
+#include "server/json_body.h"
+#include "server/problem.h"
+#include "server/routes/api_context.h"
+#include "server/routes/params.h"
+#include "server/routes/scope.h"
+
+namespace meter::server {
+namespace {
+
+constexpr std::string_view kGrantFields[] = {"amount",     "category",   "priority",
+                                             "scope",      "name",       "effective_at",
+                                             "expires_at", "expires_on", "expires_after"};
+
+Result<Timestamp> instant(const JsonBody& body, std::string_view key, Timestamp fallback) {
+  auto text = body.string(key);
+  if (!text) return fail(text.error());
+  if (!*text) return fallback;
+  auto t = parse_rfc3339(**text);
+  if (!t) return fail(Error::invalid(std::string(key), std::string(key) + " must be an RFC 3339 instant"));
+  return *t;
+}
+
+// "P30D", "P2W", "P1M", "P1Y": one ISO 8601 calendar component, moved on the tenant's clock.
+std::optional<Timestamp> after_duration(std::string_view text, Timestamp from, const quota::Zone& zone) {
+  if (text.size() < 3 || text.front() != 'P') return std::nullopt;
+  int count = 0;
+  auto [end, ec] = std::from_chars(text.data() + 1, text.data() + text.size() - 1, count);
+  if (ec != std::errc() || end != text.data() + text.size() - 1 || count <= 0 || count > 1200)
+    return std::nullopt;
+  switch (text.back()) {
+    case 'D':
+      return zone.add_days(from, count);
+    case 'W':
+      return zone.add_days(from, 7 * count);
+    case 'M':
+      return zone.add_months(from, count);
+    case 'Y':
+      return zone.add_months(from, 12 * count);
+    default:
+      return std::nullopt;
+  }
+}
+
+Result<credits::Lot> parse_grant(const ApiContext& api, const std::string& tenant, const HttpRequest& req,
+                                 const JsonBody& body) {
+  if (req.idempotency_key.empty() || req.idempotency_key.size() > 255) {
+    return fail(
+        Error::invalid("Idempotency-Key",
+                       "send an Idempotency-Key header (1 to 255 characters) with every grant, so that "
+                       "a retried request grants once"));
+  }
+  if (auto s = body.only(kGrantFields); !s) return fail(s.error());
+  credits::Lot lot;
+  lot.tenant_id = tenant;
+  lot.idempotency_key = req.idempotency_key;
+  lot.created_at = api.clock.now();
+  auto amount = body.decimal("amount");
+  if (!amount) return fail(amount.error());
+  if (!*amount || **amount <= Decimal())
+    return fail(Error::invalid("amount", "amount must be a positive decimal"));
+  lot.amount = **amount;
+  auto category = body.string("category");
+  if (!category) return fail(category.error());
+  if (*category) {
+    auto parsed = credits::parse_category(**category);
+    if (!parsed) return fail(Error::invalid("category", "category must be paid or promotional"));
+    lot.category = *parsed;
+  }
+  auto priority = body.integer("priority");
+  if (!priority) return fail(priority.error());
+  if (*priority) {
+    if (**priority < 0 || **priority > 100)
+      return fail(Error::invalid("priority", "priority must be 0 to 100"));
+    lot.priority = static_cast<int>(**priority);
+  }
+  auto scope = body.strings("scope");
+  if (!scope) return fail(scope.error());
+  if (*scope) {
+    for (const auto& type : **scope) {
+      if (auto bad = check_identifier(type)) return fail(Error::invalid("scope", "scope: " + *bad));
+    }
+    lot.scope = **scope;
+    std::sort(lot.scope.begin(), lot.scope.end());
+    lot.scope.erase(std::unique(lot.scope.begin(), lot.scope.end()), lot.scope.end());
+  }
+  auto name = body.string("name");
+  if (!name) return fail(name.error());
+  lot.name = name->value_or("");
+  if (lot.name.size() > 200) return fail(Error::invalid("name", "name is at most 200 characters"));
+  // Without effective_at a grant also covers this month's events that arrive late (dated
+  // before it); expires_after still counts from now.
+  const quota::Zone& zone = api.quotas.get(tenant)->zone;
+  auto effective = instant(body, "effective_at", lot.created_at);
+  if (!effective) return fail(effective.error());
+  Timestamp from = *effective;
+  lot.effective_at =
+      body.string("effective_at")->has_value() ? *effective : zone.period_start(quota::Period::kMonth, from);
+
+  auto expires_at = body.string("expires_at");
+  auto expires_on = body.string("expires_on");
+  auto expires_after = body.string("expires_after");
+  for (const auto* f : {&expires_at, &expires_on, &expires_after})
+    if (!*f) return fail(f->error());
+  int given = (*expires_at ? 1 : 0) + (*expires_on ? 1 : 0) + (*expires_after ? 1 : 0);
+  if (given > 1) {
+    return fail(Error::invalid("expires_at", "send at most one of expires_at, expires_on and expires_after"));
+  }
+  if (*expires_at) {
+    auto t = parse_rfc3339(**expires_at);
+    if (!t) return fail(Error::invalid("expires_at", "expires_at must be an RFC 3339 instant"));
+    lot.expires_at = *t;
+  } else if (*expires_on) {
+    // The last local day the credit may be used: it ends where the next one begins.
+    auto day = parse_date(**expires_on);
+    if (!day) return fail(Error::invalid("expires_on", "expires_on must be a date, YYYY-MM-DD"));
+    lot.expires_at = zone.midnight_of(*day + std::chrono::days(1));
+  } else if (*expires_after) {
+    lot.expires_at = after_duration(**expires_after, from, zone);
+    if (!lot.expires_at) {
+      return fail(Error::invalid("expires_after",
+                                 "expires_after must be an ISO 8601 duration such as P30D, P2W, "
+                                 "P1M or P1Y"));
+    }
+  }
+  if (lot.expires_at && *lot.expires_at <= lot.effective_at) {
+    return fail(Error::invalid("expires_at", "the grant would expire before it takes effect"));
+  }
+  // The request as sent (not its defaults, such as now): the same key resent is the same grant.
+  std::string scope_text;
+  for (const auto& t : lot.scope) scope_text += t + ",";
+  lot.request_hash = auth::sha256_hex(
+      fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}", lot.amount.to_string(), category->value_or(""),
+                  priority->value_or(-1), scope_text, lot.name, body.string("effective_at")->value_or(""),
+                  expires_at->value_or(""), expires_on->value_or(""), expires_after->value_or("")));
+  lot.id = "grant_" + new_event_id(lot.created_at);
+  return lot;
+}
+
+std::string_view lot_status(const credits::LotRecord& r, Timestamp now) {
+  if (r.lot.voided_at && *r.lot.voided_at <= now) return "voided";
+  if (r.lot.expires_at && *r.lot.expires_at <= now) return "expired";
+  if (r.lot.effective_at > now) return "scheduled";
+  if (r.remaining() <= Decimal()) return "depleted";
+  return "active";
+}
+
+void write_time_or_null(JsonOut& out, std::string_view key, const std::optional<Timestamp>& t) {
+  out.key(key);
+  if (t)
+    out.time(*t);
+  else
+    out.null();
+}
+
+void write_lot(JsonOut& out, const credits::LotRecord& r, Timestamp now) {
+  const credits::Lot& l = r.lot;
+  out.begin_object();
+  out.key("grant_id").str(l.id);
+  out.key("tenant_id").str(l.tenant_id);
+  out.key("name").str(l.name);
+  out.key("amount").dec(l.amount);
+  out.key("category").str(credits::category_name(l.category));
+  out.key("priority").num(l.priority);
+  out.key("scope").begin_array();
+  for (const auto& t : l.scope) out.str(t);
+  out.end_array();
+  out.key("effective_at").time(l.effective_at);
+  write_time_or_null(out, "expires_at", l.expires_at);
+  out.key("created_at").time(l.created_at);
+  write_time_or_null(out, "voided_at", l.voided_at);
+  out.key("consumed").dec(r.consumed);
+  out.key("voided").dec(r.voided);
+  out.key("remaining").dec(r.remaining());
+  out.key("status").str(lot_status(r, now));
+  out.end_object();
+}
+
+HttpResponse lot_response(const credits::LotRecord& r, Timestamp now, int status = 200) {
+  JsonOut out;
+  write_lot(out, r, now);
+  return out.response(status);
+}
+
+std::string currency_of(const ApiContext& api, const std::string& tenant) {
+  auto plan = api.records.plan(tenant);
+  return api.price_book.plan_or_default(plan ? plan->value_or("") : "").currency;
+}
+
+// The lots as they stood at `at`, replayed from the ledger: every transaction booked up to it.
+Result<credits::Balance> balance_at(const ApiContext& api, const std::string& tenant, Timestamp at) {
+  auto now = api.credits->book().balance(tenant, at);
+  credits::Balance b = now.value_or(credits::Balance{tenant, credits::Enforcement::kOff, {}, {}});
+  std::erase_if(b.lots, [&](const credits::LotRecord& r) { return r.lot.created_at > at; });
+  for (auto& r : b.lots) {
+    r.consumed = Decimal();
+    r.voided = Decimal();
+    if (r.lot.voided_at && *r.lot.voided_at > at) r.lot.voided_at.reset();
+  }
+  std::int64_t after = 0;
+  for (;;) {
+    auto page = api.credits->ledger().transactions(tenant, after, 10'000);
+    if (!page) return fail(page.error());
+    for (const auto& txn : *page) {
+      after = txn.id;
+      if (txn.at > at) continue;
+      for (const auto& e : txn.entries) {
+        if (e.account != credits::Account::kUsage && e.account != credits::Account::kVoided) continue;
+        auto lot =
+            std::find_if(b.lots.begin(), b.lots.end(), [&](const auto& r) { return r.lot.id == e.grant_id; });
+        if (lot == b.lots.end()) continue;
+        Decimal& sum = e.account == credits::Account::kUsage ? lot->consumed : lot->voided;
+        sum = sum.checked_add(e.amount).value_or(sum);
+      }
+    }
+    if (page->size() < 10'000) break;
+  }
+  b.available = Decimal();
+  for (const auto& r : b.lots) {
+    if (r.lot.usable_at(at) && r.remaining() > Decimal())
+      b.available = *b.available.checked_add(r.remaining());
+  }
+  return b;
+}
+
+void balance(const ApiContext& api, const HttpRequest& req, const std::string& tenant, Responder& respond) {
+  Timestamp now = api.clock.now();
+  Timestamp at = now;
+  credits::Balance b;
+  if (auto text = req.param("as_of")) {
+    auto parsed = parse_rfc3339(*text);
+    if (!parsed) return respond(problem(Error::invalid("as_of", "as_of must be an RFC 3339 instant")));
+    at = *parsed;
+    auto replayed = balance_at(api, tenant, at);
+    if (!replayed) return respond(problem(replayed.error()));
+    b = std::move(*replayed);
+  } else {
+    b = api.credits->book()
+            .balance(tenant, at)
+            .value_or(credits::Balance{tenant, credits::Enforcement::kOff, {}, {}});
+  }
+  JsonOut out;
+  out.begin_object();
+  out.key("tenant_id").str(tenant);
+  out.key("currency").str(currency_of(api, tenant));
+  out.key("enforcement").str(credits::enforcement_name(b.enforcement));
+  out.key("as_of").time(at);
+  out.key("available").dec(b.available);
+  out.key("grants").begin_array();
+  for (const auto& r : b.lots) write_lot(out, r, at);
+  out.end_array();
+  out.end_object();
+  respond(out.response());
+}
+
+void ledger(const ApiContext& api, const HttpRequest& req, const std::string& tenant, Responder& respond) {
+  auto limit = limit_param(req, 100, 1000);
+  if (!limit) return respond(problem(limit.error()));
+  std::int64_t after = 0;
+  if (auto text = req.param("after")) {
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), after);
+    if (ec != std::errc() || end != text->data() + text->size() || after < 0) {
+      return respond(problem(Error::invalid("after", "after must be a transaction id (a whole number)")));
+    }
+  }
+  auto txns = api.credits->ledger().transactions(tenant, after, static_cast<std::size_t>(*limit));
+  if (!txns) return respond(problem(txns.error()));
+  JsonOut out;
+  out.begin_object();
+  out.key("tenant_id").str(tenant);
+  out.key("transactions").begin_array();
+  for (const auto& t : *txns) {
+    out.begin_object();
+    out.key("id").num(t.id);
+    out.key("kind").str(t.kind);
+    out.key("at").time(t.at);
+    out.key("entries").begin_array();
+    for (const auto& e : t.entries) {
+      out.begin_object();
+      out.key("account").str(credits::account_name(e.account));
+      out.key("grant_id").str(e.grant_id);
+      if (e.month != 0) out.key("month").str(fmt::format("{:04}-{:02}", e.month / 100, e.month % 100));
+      out.key("event_type").str(e.event_type);
+      out.key("amount").dec(e.amount);
+      out.end_object();
+    }
+    out.end_array();
+    out.end_object();
+  }
+  out.end_array();
+  out.key("next_after");
+  if (txns->size() == static_cast<std::size_t>(*limit))
+    out.num(txns->back().id);
+  else
+    out.null();
+  out.end_object();
+  respond(out.response());
+}
+
+void check(const ApiContext& api, const HttpRequest& req, const std::string& tenant, Responder& respond) {
+  Event e;
+  e.tenant_id = tenant;
+  auto type = req.param("event_type");
+  if (!type || check_identifier(*type)) {
+    return respond(problem(Error::invalid("event_type", "send event_type, the meter to price")));
+  }
+  e.event_type = std::string(*type);
+  auto quantity = Decimal::parse(req.param("quantity").value_or("1"));
+  if (!quantity || quantity->is_negative()) {
+    return respond(problem(Error::invalid("quantity", "quantity must be a non-negative decimal")));
+  }
+  e.quantity = *quantity;
+  e.timestamp = e.received_at = api.clock.now();
+  if (auto text = req.param("timestamp")) {
+    auto t = parse_rfc3339(*text);
+    if (!t) return respond(problem(Error::invalid("timestamp", "timestamp must be an RFC 3339 instant")));
+    e.timestamp = *t;
+  }
+  auto q = api.credits->quote(e);
+  if (!q) return respond(problem(q.error()));
+  JsonOut out;
+  out.begin_object();
+  out.key("tenant_id").str(tenant);
+  out.key("event_type").str(e.event_type);
+  out.key("quantity").dec(e.quantity);
+  out.key("cost").dec(q->cost);
+  out.key("available").dec(q->available);
+  out.key("burns").boolean(q->burns);
+  out.key("admitted").boolean(q->admitted);
+  out.end_object();
+  respond(out.response());
+}
+
+void settings_response(const ApiContext& api, const std::string& tenant, Responder& respond) {
+  auto b = api.credits->book().balance(tenant, api.clock.now());
+  JsonOut out;
+  out.begin_object();
+  out.key("tenant_id").str(tenant);
+  out.key("enforcement").str(credits::enforcement_name(b ? b->enforcement : credits::Enforcement::kOff));
+  out.end_object();
+  respond(out.response());
+}
+
+// Wraps a credits handler: 501 without credit support, the tenant checked and scoped.
+template <class Handler>
+auto tenant_route(const ApiContext& api, bool writes, Handler handler) {
+  return [&api, writes, handler](HttpRequest& req, const PathParams& p, Responder& r) {
+    if (api.credits == nullptr) {
+      return r(
+          problem(Error::unimplemented("prepaid credit needs the embedded store (store.url unset) for now")));
+    }
+    const std::string& tenant = p.at("tenant");
+    if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
+    if (!writes) {
+      if (auto hidden = hidden_unless_own(req, tenant)) return r(std::move(*hidden));
+    }
+    handler(req, p, tenant, r);
+  };
+}
+
+}  // namespace
+
+void add_credit_routes(Router& router, const ApiContext& api) {
+  const std::string base = "/v1/tenants/{tenant}/credits";
+  router.add(
+      "POST", base + "/grants", Access::kAdmin,
+      tenant_route(api, true,
+                   [&api](HttpRequest& req, const PathParams&, const std::string& tenant, Responder& r) {
+                     auto body = JsonBody::parse(req.body);
+                     if (!body) return r(problem(body.error()));
+                     auto lot = parse_grant(api, tenant, req, *body);
+                     if (!lot) return r(problem(lot.error()));
+                     auto granted = api.credits->grant(std::move(*lot));
+                     if (!granted) return r(problem(granted.error()));
+                     r(lot_response(granted->record, api.clock.now(), granted->created ? 201 : 200));
+                   }),
+      Runs::kInReadPool);
+  router.add("GET", base + "/grants", Access::kKey,
+             tenant_route(api, false,
+                          [&api](HttpRequest&, const PathParams&, const std::string& tenant, Responder& r) {
+                            Timestamp now = api.clock.now();
+                            auto b = api.credits->book().balance(tenant, now);
+                            JsonOut out;
+                            out.begin_object();
+                            out.key("tenant_id").str(tenant);
+                            out.key("grants").begin_array();
+                            if (b)
+                              for (const auto& lot : b->lots) write_lot(out, lot, now);
+                            out.end_array();
+                            out.end_object();
+                            r(out.response());
+                          }),
+             Runs::kInReadPool);
+  router.add("GET", base + "/grants/{grant}", Access::kKey,
+             tenant_route(api, false,
+                          [&api](HttpRequest&, const PathParams& p, const std::string& tenant, Responder& r) {
+                            auto lot = api.credits->book().lot(tenant, p.at("grant"));
+                            if (!lot)
+                              return r(problem(404, "Not Found",
+                                               "tenant " + tenant + " has no grant " + p.at("grant")));
+                            r(lot_response(*lot, api.clock.now()));
+                          }),
+             Runs::kInReadPool);
+  router.add("POST", base + "/grants/{grant}/void", Access::kAdmin,
+             tenant_route(api, true,
+                          [&api](HttpRequest&, const PathParams& p, const std::string& tenant, Responder& r) {
+                            auto voided = api.credits->void_lot(tenant, p.at("grant"), api.clock.now());
+                            if (!voided) return r(problem(voided.error()));
+                            r(lot_response(*voided, api.clock.now()));
+                          }),
+             Runs::kInReadPool);
+  router.add("GET", base + "/balance", Access::kKey,
+             tenant_route(api, false,
+                          [&api](HttpRequest& req, const PathParams&, const std::string& tenant,
+                                 Responder& r) { balance(api, req, tenant, r); }),
+             Runs::kInReadPool);
+  router.add("GET", base + "/ledger", Access::kKey,
+             tenant_route(api, false,
+                          [&api](HttpRequest& req, const PathParams&, const std::string& tenant,
+                                 Responder& r) { ledger(api, req, tenant, r); }),
+             Runs::kInReadPool);
+  router.add("GET", base + "/check", Access::kKey,
+             tenant_route(api, false,
+                          [&api](HttpRequest& req, const PathParams&, const std::string& tenant,
+                                 Responder& r) { check(api, req, tenant, r); }),
+             Runs::kInReadPool);
+  router.add("GET", base + "/settings", Access::kKey,
+             tenant_route(api, false,
+                          [&api](HttpRequest&, const PathParams&, const std::string& tenant, Responder& r) {
+                            settings_response(api, tenant, r);
+                          }),
+             Runs::kInReadPool);
+  router.add(
+      "PUT", base + "/settings", Access::kAdmin,
+      tenant_route(api, true,
+                   [&api](HttpRequest& req, const PathParams&, const std::string& tenant, Responder& r) {
+                     auto body = JsonBody::parse(req.body);
+                     if (!body) return r(problem(body.error()));
+                     if (auto s = body->only({"enforcement"}); !s) return r(problem(s.error()));
+                     auto text = body->string("enforcement");
+                     if (!text) return r(problem(text.error()));
+                     auto e = *text ? credits::parse_enforcement(**text) : std::nullopt;
+                     if (!e)
+                       return r(
+                           problem(Error::invalid("enforcement", "enforcement must be hard, soft or off")));
+                     if (auto s = api.credits->set_enforcement(tenant, *e); !s) return r(problem(s.error()));
+                     settings_response(api, tenant, r);
+                   }),
+      Runs::kInReadPool);
+}
+
+}  // namespace meter::server

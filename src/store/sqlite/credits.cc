@@ -1,0 +1,375 @@
+// SqliteStore's credit ledger (store/credit_ledger.h, docs/credits.md): lots, enforcement, and
+// the ledger's transactions, whose burns the event append writes in its own transaction.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <tuple>
+
+#include "store/sqlite/sqlite_call.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace meter::store::sqlite {
+namespace {
+
+constexpr const char* kGrantColumns =
+    "grant_id, tenant_id, seq, name, amount, category, priority, scope, effective_at, expires_at, "
+    "created_at, voided_at, idempotency_key, request_hash, voided";
+
+std::string join_scope(const std::vector<std::string>& scope) {
+  std::string out;
+  for (const auto& type : scope) {
+    if (!out.empty()) out += ',';
+    out += type;
+  }
+  return out;
+}
+
+std::vector<std::string> split_scope(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    out.emplace_back(text.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+std::optional<Timestamp> optional_time(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return from_unix_ms(c.getInt64());
+}
+
+Result<credits::LotRecord> read_lot(SQLite::Statement& s) {
+  credits::LotRecord r;
+  credits::Lot& l = r.lot;
+  l.id = s.getColumn(0).getString();
+  l.tenant_id = s.getColumn(1).getString();
+  l.seq = s.getColumn(2).getInt64();
+  l.name = s.getColumn(3).getString();
+  auto amount = stored_decimal(s.getColumn(4).getString(), "credit_grants");
+  if (!amount) return fail(amount.error());
+  l.amount = *amount;
+  auto category = credits::parse_category(s.getColumn(5).getString());
+  if (!category) return fail(Error::internal("corrupt category in credit_grants"));
+  l.category = *category;
+  l.priority = s.getColumn(6).getInt();
+  l.scope = split_scope(s.getColumn(7).getString());
+  l.effective_at = from_unix_ms(s.getColumn(8).getInt64());
+  l.expires_at = optional_time(s.getColumn(9));
+  l.created_at = from_unix_ms(s.getColumn(10).getInt64());
+  l.voided_at = optional_time(s.getColumn(11));
+  l.idempotency_key = s.getColumn(12).getString();
+  l.request_hash = s.getColumn(13).getString();
+  auto voided = stored_decimal(s.getColumn(14).getString(), "credit_grants");
+  if (!voided) return fail(voided.error());
+  r.voided = *voided;
+  return r;
+}
+
+// Inserts one ledger transaction with its entries; returns its id.
+std::int64_t insert_transaction(SQLite::Database& db, std::string_view tenant, std::string_view kind,
+                                std::int64_t at_ms, std::span<const credits::Entry> entries) {
+  SQLite::Statement txn(db, "INSERT INTO credit_txns (tenant_id, kind, at) VALUES (?, ?, ?)");
+  txn.bind(1, std::string(tenant));
+  txn.bind(2, std::string(kind));
+  txn.bind(3, at_ms);
+  txn.exec();
+  std::int64_t id = db.getLastInsertRowid();
+  SQLite::Statement entry(db, "INSERT INTO credit_entries VALUES (?, ?, ?, ?, ?, ?)");
+  for (const auto& e : entries) {
+    entry.reset();
+    entry.bind(1, id);
+    entry.bind(2, std::string(credits::account_name(e.account)));
+    entry.bind(3, e.grant_id);
+    entry.bind(4, e.month);
+    entry.bind(5, e.event_type);
+    entry.bind(6, e.amount.to_string());
+    entry.exec();
+  }
+  return id;
+}
+
+}  // namespace
+
+const char* SqliteStore::credit_schema() {
+  return R"sql(
+-- Prepaid credit (v9, docs/credits.md). Lots, as granted; voided is what a void took out.
+CREATE TABLE IF NOT EXISTS credit_grants (
+  grant_id        TEXT    PRIMARY KEY,
+  tenant_id       TEXT    NOT NULL,
+  seq             INTEGER NOT NULL UNIQUE,
+  name            TEXT    NOT NULL,
+  amount          TEXT    NOT NULL,
+  category        TEXT    NOT NULL,  -- paid or promotional
+  priority        INTEGER NOT NULL,
+  scope           TEXT    NOT NULL,  -- event types, sorted, comma-separated; '' = every priced meter
+  effective_at    INTEGER NOT NULL,
+  expires_at      INTEGER,
+  created_at      INTEGER NOT NULL,
+  voided_at       INTEGER,
+  idempotency_key TEXT    NOT NULL,
+  request_hash    TEXT    NOT NULL,
+  voided          TEXT    NOT NULL,
+  UNIQUE (tenant_id, idempotency_key)
+);
+CREATE TABLE IF NOT EXISTS credit_settings (
+  tenant_id   TEXT PRIMARY KEY,
+  enforcement TEXT NOT NULL,
+  updated_at  INTEGER NOT NULL
+);
+-- The ledger: transactions whose entries sum to zero.
+CREATE TABLE IF NOT EXISTS credit_txns (
+  txn       INTEGER PRIMARY KEY,
+  tenant_id TEXT    NOT NULL,
+  kind      TEXT    NOT NULL,  -- grant, void, burn
+  at        INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS credit_txns_by_tenant ON credit_txns (tenant_id, txn);
+CREATE TABLE IF NOT EXISTS credit_entries (
+  txn        INTEGER NOT NULL,
+  account    TEXT    NOT NULL,
+  grant_id   TEXT    NOT NULL,
+  month      INTEGER NOT NULL,
+  event_type TEXT    NOT NULL,
+  amount     TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS credit_entries_by_txn ON credit_entries (txn);
+-- The usage entries summed per line and lot ('' = no credit: due), in the same transaction:
+-- what the writer's live state is loaded from.
+CREATE TABLE IF NOT EXISTS credit_lines (
+  tenant_id  TEXT    NOT NULL,
+  month      INTEGER NOT NULL,
+  event_type TEXT    NOT NULL,
+  grant_id   TEXT    NOT NULL,
+  amount     TEXT    NOT NULL,
+  PRIMARY KEY (tenant_id, month, event_type, grant_id)
+) WITHOUT ROWID;
+)sql";
+}
+
+void SqliteStore::stage_burns(std::vector<credits::Entry> entries) {
+  MutexLock lock(write_mutex_);
+  staged_burns_ = std::move(entries);
+}
+
+void SqliteStore::write_staged_burns(std::int64_t at_ms) {
+  if (staged_burns_.empty()) return;
+  std::stable_sort(
+      staged_burns_.begin(), staged_burns_.end(),
+      [](const credits::Entry& a, const credits::Entry& b) { return a.tenant_id < b.tenant_id; });
+  if (!upsert_credit_line_) {
+    upsert_credit_line_ = std::make_unique<SQLite::Statement>(
+        *writer_,
+        "INSERT INTO credit_lines VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET amount = "
+        "meter_dec_add(amount, excluded.amount)");
+  }
+  std::span<const credits::Entry> all(staged_burns_);
+  while (!all.empty()) {
+    auto end = std::find_if(all.begin(), all.end(),
+                            [&](const credits::Entry& e) { return e.tenant_id != all.front().tenant_id; });
+    auto tenant = all.subspan(0, static_cast<std::size_t>(end - all.begin()));
+    insert_transaction(*writer_, tenant.front().tenant_id, "burn", at_ms, tenant);
+    for (const auto& e : tenant) {
+      if (e.account != credits::Account::kUsage) continue;
+      SQLite::Statement& up = *upsert_credit_line_;
+      up.reset();
+      up.bind(1, e.tenant_id);
+      up.bind(2, e.month);
+      up.bind(3, e.event_type);
+      up.bind(4, e.grant_id);
+      up.bind(5, e.amount.to_string());
+      up.exec();
+    }
+    all = all.subspan(tenant.size());
+  }
+}
+
+Result<credits::Lot> SqliteStore::put_grant(credits::Lot lot) {
+  return sqlite_call("storing the credit grant", [&]() -> Result<credits::Lot> {
+    auto db = borrow_connection();
+    SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
+    {
+      SQLite::Statement clash(*db, "SELECT 1 FROM credit_grants WHERE tenant_id = ? AND idempotency_key = ?");
+      clash.bind(1, lot.tenant_id);
+      clash.bind(2, lot.idempotency_key);
+      if (clash.executeStep()) {
+        return fail(
+            Error{ErrorCode::kConflict, "a grant with this Idempotency-Key exists", "Idempotency-Key"});
+      }
+    }
+    lot.seq = (*db).execAndGet("SELECT coalesce(max(seq), 0) + 1 FROM credit_grants").getInt64();
+    SQLite::Statement insert(*db, fmt::format("INSERT INTO credit_grants ({}) VALUES "
+                                              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, '0')",
+                                              kGrantColumns));
+    insert.bind(1, lot.id);
+    insert.bind(2, lot.tenant_id);
+    insert.bind(3, lot.seq);
+    insert.bind(4, lot.name);
+    insert.bind(5, lot.amount.to_string());
+    insert.bind(6, std::string(credits::category_name(lot.category)));
+    insert.bind(7, lot.priority);
+    insert.bind(8, join_scope(lot.scope));
+    insert.bind(9, to_unix_ms(lot.effective_at));
+    if (lot.expires_at)
+      insert.bind(10, to_unix_ms(*lot.expires_at));
+    else
+      insert.bind(10);
+    insert.bind(11, to_unix_ms(lot.created_at));
+    insert.bind(12, lot.idempotency_key);
+    insert.bind(13, lot.request_hash);
+    insert.exec();
+    Decimal minus = Decimal::from_units(-lot.amount.units());
+    credits::Entry entries[] = {{lot.tenant_id, credits::Account::kFunding, lot.id, 0,
+                                 std::string(credits::category_name(lot.category)), minus},
+                                {lot.tenant_id, credits::Account::kCredit, lot.id, 0, "", lot.amount}};
+    insert_transaction(*db, lot.tenant_id, "grant", to_unix_ms(lot.created_at), entries);
+    tx.commit();
+    return lot;
+  });
+}
+
+Result<std::optional<credits::LotRecord>> SqliteStore::grant_by_key(std::string_view tenant,
+                                                                    std::string_view key) {
+  return sqlite_call("reading the credit grant", [&]() -> Result<std::optional<credits::LotRecord>> {
+    auto db = borrow_connection();
+    SQLite::Statement s(
+        *db, fmt::format("SELECT {} FROM credit_grants WHERE tenant_id = ? AND idempotency_key = ?",
+                         kGrantColumns));
+    s.bind(1, std::string(tenant));
+    s.bind(2, std::string(key));
+    if (!s.executeStep()) return std::optional<credits::LotRecord>();
+    auto r = read_lot(s);
+    if (!r) return fail(r.error());
+    return std::optional<credits::LotRecord>(std::move(*r));
+  });
+}
+
+Status SqliteStore::put_void(const credits::LotRecord& record) {
+  return sqlite_call("voiding the credit grant", [&]() -> Status {
+    auto db = borrow_connection();
+    SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement update(
+        *db, "UPDATE credit_grants SET voided_at = ?, voided = ? WHERE grant_id = ? AND voided_at IS NULL");
+    update.bind(1, to_unix_ms(*record.lot.voided_at));
+    update.bind(2, record.voided.to_string());
+    update.bind(3, record.lot.id);
+    if (update.exec() == 0) return {};  // voided before: booked then
+    const credits::Lot& l = record.lot;
+    credits::Entry entries[] = {
+        {l.tenant_id, credits::Account::kCredit, l.id, 0, "", Decimal::from_units(-record.voided.units())},
+        {l.tenant_id, credits::Account::kVoided, l.id, 0, "", record.voided}};
+    insert_transaction(*db, l.tenant_id, "void", to_unix_ms(*l.voided_at), entries);
+    tx.commit();
+    return {};
+  });
+}
+
+Result<std::vector<credits::LotRecord>> SqliteStore::grants(std::string_view tenant) {
+  return sqlite_call("reading the credit grants", [&]() -> Result<std::vector<credits::LotRecord>> {
+    auto db = borrow_connection();
+    SQLite::Statement s(
+        *db, fmt::format("SELECT {}, (SELECT meter_dec_sum(amount) FROM credit_lines c WHERE "
+                         "c.tenant_id = g.tenant_id AND c.grant_id = g.grant_id) FROM credit_grants g "
+                         "WHERE ? = '' OR tenant_id = ? ORDER BY seq",
+                         kGrantColumns));
+    s.bind(1, std::string(tenant));
+    s.bind(2, std::string(tenant));
+    std::vector<credits::LotRecord> out;
+    while (s.executeStep()) {
+      auto r = read_lot(s);
+      if (!r) return fail(r.error());
+      if (!s.getColumn(15).isNull()) {
+        auto consumed = stored_decimal(s.getColumn(15).getString(), "credit_lines");
+        if (!consumed) return fail(consumed.error());
+        r->consumed = *consumed;
+      }
+      out.push_back(std::move(*r));
+    }
+    return out;
+  });
+}
+
+Status SqliteStore::put_enforcement(std::string_view tenant, credits::Enforcement e) {
+  return sqlite_call("storing the credit enforcement", [&]() -> Status {
+    auto db = borrow_connection();
+    SQLite::Statement s(*db,
+                        "INSERT INTO credit_settings VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
+                        "enforcement = excluded.enforcement, updated_at = excluded.updated_at");
+    s.bind(1, std::string(tenant));
+    s.bind(2, std::string(credits::enforcement_name(e)));
+    s.bind(3, now_ms());
+    s.exec();
+    return {};
+  });
+}
+
+Result<std::vector<std::pair<std::string, credits::Enforcement>>> SqliteStore::enforcements() {
+  using Out = std::vector<std::pair<std::string, credits::Enforcement>>;
+  return sqlite_call("reading the credit settings", [&]() -> Result<Out> {
+    auto db = borrow_connection();
+    SQLite::Statement s(*db, "SELECT tenant_id, enforcement FROM credit_settings ORDER BY tenant_id");
+    Out out;
+    while (s.executeStep()) {
+      auto e = credits::parse_enforcement(s.getColumn(1).getString());
+      if (!e) return fail(Error::internal("corrupt enforcement in credit_settings"));
+      out.emplace_back(s.getColumn(0).getString(), *e);
+    }
+    return out;
+  });
+}
+
+Result<credits::MonthLedger> SqliteStore::month_ledger(std::string_view tenant, int month) {
+  return sqlite_call("reading the credit lines", [&]() -> Result<credits::MonthLedger> {
+    auto db = borrow_connection();
+    SQLite::Statement s(
+        *db, "SELECT event_type, grant_id, amount FROM credit_lines WHERE tenant_id = ? AND month = ?");
+    s.bind(1, std::string(tenant));
+    s.bind(2, month);
+    credits::MonthLedger out;
+    while (s.executeStep()) {
+      auto amount = stored_decimal(s.getColumn(2).getString(), "credit_lines");
+      if (!amount) return fail(amount.error());
+      std::string grant = s.getColumn(1).getString();
+      if (grant.empty())
+        out.due[s.getColumn(0).getString()] = *amount;
+      else
+        out.burnt[{grant, s.getColumn(0).getString()}] = *amount;
+    }
+    return out;
+  });
+}
+
+Result<std::vector<credits::Transaction>> SqliteStore::transactions(std::string_view tenant,
+                                                                    std::int64_t after, std::size_t limit) {
+  return sqlite_call("reading the credit ledger", [&]() -> Result<std::vector<credits::Transaction>> {
+    auto db = borrow_connection();
+    SQLite::Statement s(
+        *db,
+        "SELECT t.txn, t.kind, t.at, e.account, e.grant_id, e.month, e.event_type, e.amount "
+        "FROM (SELECT * FROM credit_txns WHERE tenant_id = ? AND txn > ? ORDER BY txn LIMIT ?) t "
+        "JOIN credit_entries e ON e.txn = t.txn ORDER BY t.txn, e.rowid");
+    s.bind(1, std::string(tenant));
+    s.bind(2, after);
+    s.bind(3, static_cast<std::int64_t>(limit));
+    std::vector<credits::Transaction> out;
+    while (s.executeStep()) {
+      std::int64_t id = s.getColumn(0).getInt64();
+      if (out.empty() || out.back().id != id) {
+        out.push_back({id,
+                       std::string(tenant),
+                       s.getColumn(1).getString(),
+                       from_unix_ms(s.getColumn(2).getInt64()),
+                       {}});
+      }
+      auto account = credits::parse_account(s.getColumn(3).getString());
+      auto amount = stored_decimal(s.getColumn(7).getString(), "credit_entries");
+      if (!account || !amount) return fail(Error::internal("corrupt entry in credit_entries"));
+      out.back().entries.push_back({std::string(tenant), *account, s.getColumn(4).getString(),
+                                    s.getColumn(5).getInt(), s.getColumn(6).getString(), *amount});
+    }
+    return out;
+  });
+}
+
+}  // namespace meter::store::sqlite
