@@ -77,5 +77,23 @@ TEST(Alert, CrossedThresholds) {
   EXPECT_EQ(crossed_thresholds(d("0"), d("1"), d("0"), t), std::vector<int>{});
 }
 
+// Verifies calendar arithmetic on the local clock: month ends clamp (never roll into the
+// next month), leap years, and a day added across a DST change keeps the wall-clock time.
+TEST(Zone, AddsCalendarMonthsAndDays) {
+  auto months = [](const char* zone, const char* t, int n) {
+    return format_rfc3339(Zone::find(zone)->add_months(*parse_rfc3339(t), n));
+  };
+  EXPECT_EQ(months("UTC", "2026-01-31T00:00:00Z", 1), "2026-02-28T00:00:00.000Z");
+  EXPECT_EQ(months("UTC", "2028-01-31T00:00:00Z", 1), "2028-02-29T00:00:00.000Z");
+  EXPECT_EQ(months("UTC", "2026-11-30T10:00:00Z", 3), "2027-02-28T10:00:00.000Z");
+  EXPECT_EQ(months("Asia/Kolkata", "2026-01-30T19:00:00Z", 1),
+            "2026-02-27T19:00:00.000Z");  // Jan 31 00:30 local
+  auto york = Zone::find("America/New_York");
+  EXPECT_EQ(format_rfc3339(york->add_days(*parse_rfc3339("2026-03-07T17:00:00Z"), 1)),
+            "2026-03-08T16:00:00.000Z");
+  EXPECT_EQ(york->month_key(*parse_rfc3339("2026-12-01T03:00:00Z")), 202611);
+  EXPECT_EQ(Zone::find("Asia/Kolkata")->month_key(*parse_rfc3339("2026-11-30T19:00:00Z")), 202612);
+}
+
 }  // namespace
 }  // namespace meter::quota
