@@ -147,6 +147,43 @@ std::string invoice_json(const Invoice& inv) {
   }
   key(w, "total");
   dec(w, inv.total);
+  if (inv.credits) {  // absent otherwise: invoices without credit keep their bytes
+    const InvoiceCredits& c = *inv.credits;
+    key(w, "credits");
+    w.StartObject();
+    key(w, "applied");
+    w.StartArray();
+    for (const auto& a : c.applied) {
+      w.StartObject();
+      key(w, "event_type");
+      str(w, a.event_type);
+      key(w, "grant_id");
+      str(w, a.grant_id);
+      key(w, "name");
+      str(w, a.name);
+      key(w, "category");
+      str(w, a.category);
+      key(w, "burnt");
+      dec(w, a.burnt);
+      key(w, "amount");
+      dec(w, a.applied);
+      w.EndObject();
+    }
+    w.EndArray();
+    key(w, "paid");
+    dec(w, c.paid);
+    key(w, "promotional");
+    dec(w, c.promotional);
+    key(w, "rounding");
+    dec(w, c.rounding);
+    key(w, "write_off");
+    dec(w, c.write_off);
+    key(w, "total");
+    dec(w, c.total);
+    w.EndObject();
+    key(w, "amount_due");
+    dec(w, c.amount_due);
+  }
   key(w, "status");
   str(w, inv.finalized_at ? "finalized" : "draft");
   key(w, "finalized_at");
@@ -185,6 +222,19 @@ std::string invoice_csv(const Invoice& inv) {
     out += fmt::format("{},,,{},,,,,,,,{},{}\r\n", head, csv_field(description), a.amount.to_string(), tail);
   }
   out += fmt::format("{},,,total,,,,,,,,{},{}\r\n", head, inv.total.to_string(), tail);
+  if (inv.credits) {
+    for (const auto& a : inv.credits->applied) {
+      std::string description =
+          fmt::format("credit {} ({}, {})", a.name.empty() ? a.grant_id : a.name, a.category, a.grant_id);
+      out += fmt::format("{},{},,{},,,,,,,,{},{}\r\n", head, csv_field(a.event_type), csv_field(description),
+                         Decimal::from_units(-a.applied.units()).to_string(), tail);
+    }
+    if (!inv.credits->write_off.is_zero()) {
+      out += fmt::format("{},,,rounding_write_off,,,,,,,,-{},{}\r\n", head,
+                         inv.credits->write_off.to_string(), tail);
+    }
+    out += fmt::format("{},,,amount_due,,,,,,,,{},{}\r\n", head, inv.credits->amount_due.to_string(), tail);
+  }
   return out;
 }
 

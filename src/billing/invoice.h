@@ -40,6 +40,31 @@ struct CarriedAdjustment {
   Decimal amount;
 };
 
+// Prepaid credit applied to one line (docs/credits.md): what one lot burnt for it as events
+// arrived (exact), and that rounded to the plan's minor unit so that a line's lots add up to
+// the line's credit, itself its burns rounded once.
+struct AppliedCredit {
+  std::string event_type;
+  std::string grant_id;
+  std::string name;
+  std::string category;  // paid or promotional
+  Decimal burnt;
+  Decimal applied;
+};
+
+// The credit applied to an invoice: per lot and line, the totals by category, the rounding
+// true-up (applied minus burnt: under half a minor unit per line), the rounding the lots could
+// not cover (written off, not billed) and what is left to pay.
+struct InvoiceCredits {
+  std::vector<AppliedCredit> applied;
+  Decimal total;
+  Decimal paid;
+  Decimal promotional;
+  Decimal rounding;
+  Decimal write_off;
+  Decimal amount_due;
+};
+
 // A month of one tenant's usage, priced. The number is deterministic (same tenant and month,
 // same number), so regenerating an invoice never invents a new one.
 struct Invoice {
@@ -59,6 +84,7 @@ struct Invoice {
   Decimal minimum_adjustment;                  // what brings subtotal up to the minimum (0 when above)
   std::vector<CarriedAdjustment> adjustments;  // added to the total (negative: a credit)
   Decimal total;
+  std::optional<InvoiceCredits> credits;  // when prepaid credit paid for part of the month
   std::optional<Timestamp> finalized_at;  // set once finalized; a draft until then
 };
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "billing/adjustment.h"
+#include "billing/credits_applied.h"
 #include "billing/export.h"
 #include "billing/gauge.h"
 
@@ -136,6 +137,15 @@ Result<Invoice> Invoicer::build(const std::string& tenant_id, int year, int mont
     if (!total) return fail(Error::internal("adjustment note " + note.number + " has a malformed total"));
     invoice->adjustments.push_back({note.number, note.month, *amount});
     invoice->total = *total;
+  }
+  if (credits_ != nullptr) {
+    auto burnt = credits_->month_ledger(tenant_id, year * 100 + month);
+    if (!burnt) return fail(burnt.error());
+    if (!burnt->burnt.empty()) {
+      auto lots = credits_->grants(tenant_id);
+      if (!lots) return fail(lots.error());
+      invoice->credits = credits_applied(*invoice, *burnt, *lots, plan);
+    }
   }
   return invoice;
 }

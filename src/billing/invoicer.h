@@ -6,6 +6,7 @@
 #include "core/sync.h"
 #include "pricing/price_book.h"
 #include "quota/quota_book.h"
+#include "store/credit_ledger.h"
 #include "store/tenant_records.h"
 #include "store/usage_store.h"
 
@@ -22,6 +23,10 @@ class Invoicer {
   Invoicer(store::UsageStore& usage, store::TenantRecords& records, const pricing::PriceBook& book,
            const quota::QuotaBook& tenants)
       : usage_(usage), records_(records), book_(book), tenants_(tenants) {}
+
+  // Where the month's prepaid credit burns are read from (docs/credits.md); none: invoices
+  // show no credit.
+  void set_credits(store::CreditLedger* ledger) { credits_ = ledger; }
 
   Result<Invoice> build(const std::string& tenant_id, int year, int month,
                         UsageSource source = UsageSource::kRollups);
@@ -67,6 +72,7 @@ class Invoicer {
   store::TenantRecords& records_;
   const pricing::PriceBook& book_;
   const quota::QuotaBook& tenants_;
+  store::CreditLedger* credits_ = nullptr;
 };
 
 }  // namespace meter::billing

@@ -88,6 +88,8 @@ Status Server::open_credits() {
   if (auto s = credits_->load(plans); !s)
     return fail(startup("cannot read prepaid credit: " + s.error().message));
   billing::Invoicer* log = log_invoicer_ ? log_invoicer_.get() : invoicer_.get();
+  invoicer_->set_credits(stores_->local.get());
+  log->set_credits(stores_->local.get());
   auto month_usage = [log](std::string_view tenant, int month) -> Result<std::map<std::string, Decimal>> {
     std::string id(tenant);
     billing::InvoicePeriod period = log->period(id, month / 100, month % 100);

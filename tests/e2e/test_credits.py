@@ -36,6 +36,13 @@ model = "graduated"
 free_allowance = 1000
 tiers = [{ up_to = 1000, unit_price = 0.01 }, { unit_price = 0.005 }]
 
+[plans.thirds.meters.a]
+unit_price = 0.001
+[plans.thirds.meters.b]
+unit_price = 0.001
+[plans.thirds.meters.c]
+unit_price = 0.001
+
 [plans.package.meters.api_call]
 model = "package"
 package_size = 100
@@ -296,6 +303,64 @@ class CreditsTest(unittest.TestCase):
             self.assertEqual(self.available(t, as_of=x["at"]), running, x)
         self.assertEqual(self.available(t, as_of="2020-01-01T00:00:00Z"), 0)
         self.assertEqual(running, Decimal("0.7"))
+
+    def invoice(self, tenant, month=None, csv=False):
+        month = month or now().strftime("%Y-%m")
+        return self.m.get("/v1/tenants/%s/invoices/%s%s" % (tenant, month, "?format=csv" if csv else ""))[2]
+
+    # Case 3 and 4 on the invoice: credit applied per lot and line, by category, and what is due.
+    def test_invoice_shows_credit_and_amount_due(self):
+        t = self.tenant("cr_invoice", "api", enforcement="soft")
+        soon = iso(now() + datetime.timedelta(days=10))
+        self.grant(t, "p", amount="3", name="paid", priority=5, category="paid")
+        self.grant(t, "q", amount="5", name="promo", category="promotional", expires_at=soon)
+        self.send(t, "api_call", [500, 400], "i")  # 9.00: 3 paid, 5 promotional, 1 due
+        inv = self.invoice(t)
+        c = inv["credits"]
+        self.assertEqual((inv["total"], c["total"], c["paid"], c["promotional"], inv["amount_due"]),
+                         ("9", "8", "3", "5", "1"))
+        self.assertEqual([(a["name"], a["amount"]) for a in c["applied"]], [("paid", "3"), ("promo", "5")])
+        csv = self.invoice(t, csv=True)
+        self.assertIn("credit paid (paid,", csv)
+        self.assertTrue(csv.rstrip().splitlines()[-1].split(",")[-3] == "1", csv)
+        # A tenant without credit keeps the invoice it had: no credits, no amount_due.
+        plain = self.tenant("cr_plain", "api", enforcement="off")
+        self.send(plain, "api_call", [1], "plain")
+        self.assertNotIn("credits", self.invoice(plain))
+
+    # Case 13: three lines round up by a cent more than the credit held: 10.00 applied, 0.01
+    # written off, nothing due.
+    def test_rounding_shortfall_is_written_off(self):
+        t = self.tenant("cr_thirds", "thirds")
+        self.grant(t, "g", amount="10.00", name="T")
+        for meter, units in (("a", 3335), ("b", 3335), ("c", 3330)):
+            self.assertEqual(self.send(t, meter, [units], meter), ["accepted"])
+        self.assertEqual(self.available(t), 0)
+        inv = self.invoice(t)
+        self.assertEqual([l["amount"] for l in inv["line_items"]], ["3.34", "3.34", "3.33"])
+        c = inv["credits"]
+        self.assertEqual((inv["total"], c["total"], c["write_off"], inv["amount_due"]), ("10.01", "10", "0.01", "0"))
+        self.assertEqual(sum(Decimal(a["amount"]) for a in c["applied"]), Decimal("10"))
+
+    # Case 1 at finalization: 9.999999 burnt applies as 10.00 (the true-up 0.000001); the
+    # finalized invoice keeps its bytes.
+    def test_finalized_invoice_with_credit(self):
+        t = self.tenant("cr_final", "tokens")
+        first = now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        last_month = first - datetime.timedelta(days=1)
+        self.grant(t, "g", amount="10.00", name="F", effective_at=iso(last_month.replace(day=1)))
+        day = last_month.replace(hour=10)
+        # 3,333,333 tokens burn 9.999999; one more token (0.000003) is more than the 0.000001 left.
+        self.assertEqual(self.send(t, "input_tokens", [3333333, 1], "big", at=day), ["accepted", "rejected"])
+        self.assertEqual(self.available(t), Decimal("0.000001"))
+        month = last_month.strftime("%Y-%m")
+        inv = self.invoice(t, month)
+        c = inv["credits"]
+        self.assertEqual((inv["total"], c["total"], c["rounding"], inv["amount_due"]), ("10", "10", "0.000001", "0"))
+        status, _, final = self.m.post("/v1/tenants/%s/invoices/%s/finalize" % (t, month))
+        self.assertEqual(status, 201, final)
+        self.assertEqual(final["credits"], c)
+        self.assertEqual(self.invoice(t, month), final)
 
     def test_bad_requests(self):
         t = self.tenant("cr_bad", "api")
