@@ -12,6 +12,8 @@ namespace {
 Decimal add(Decimal a, Decimal b) { return a.checked_add(b).value_or(a); }
 Decimal sub(Decimal a, Decimal b) { return a.checked_sub(b).value_or(a); }
 Decimal neg(Decimal a) { return Decimal::from_units(-a.units()); }
+// Debian's Abseil has a string_view of its own.
+absl::string_view key_of(std::string_view tenant) { return {tenant.data(), tenant.size()}; }
 
 }  // namespace
 
@@ -21,22 +23,30 @@ std::size_t CreditBook::LineHash::operator()(const LineKey& k) const {
 }
 
 CreditBook::TenantCredit* CreditBook::account(std::string_view tenant) {
-  auto it = accounts_.find(std::string(tenant));
+  auto it = accounts_.find(key_of(tenant));
   return it == accounts_.end() ? nullptr : &it->second;
 }
 
 const CreditBook::TenantCredit* CreditBook::account(std::string_view tenant) const {
-  auto it = accounts_.find(std::string(tenant));
+  auto it = accounts_.find(key_of(tenant));
   return it == accounts_.end() ? nullptr : &it->second;
+}
+
+CreditBook::Line& CreditBook::line_at(std::string_view tenant, const std::string& event_type, int month) {
+  auto [it, fresh] = lines_.try_emplace(LineKey{std::string(tenant), event_type, month});
+  it->second.key = &it->first;
+  return it->second;
 }
 
 void CreditBook::set_enforcement(std::string_view tenant, Enforcement e) {
   MutexLock lock(mutex_);
+  hot_.valid = false;
   accounts_[std::string(tenant)].enforcement = e;
 }
 
 void CreditBook::add_lot(LotRecord record) {
   MutexLock lock(mutex_);
+  hot_.valid = false;
   TenantCredit& acct = accounts_[record.lot.tenant_id];
   auto state = std::make_unique<LotState>();
   state->record = std::move(record);
@@ -64,6 +74,7 @@ std::optional<LotRecord> CreditBook::void_lot(std::string_view tenant, std::stri
 
 void CreditBook::reprice(std::string_view tenant) {
   MutexLock lock(mutex_);
+  hot_.valid = false;
   for (auto& [key, line] : lines_) {
     if (key.tenant != tenant) continue;
     auto m = metered(tenant, key.event_type);
@@ -82,19 +93,46 @@ std::optional<CreditBook::Metered> CreditBook::metered(std::string_view tenant,
   return Metered{price, def->aggregation == Aggregation::kCount};
 }
 
+const CreditBook::Hot& CreditBook::resolve(const Event& e) {
+  if (hot_.valid && hot_.tenant == e.tenant_id) {
+    if (hot_.account == nullptr) return hot_;
+    if (hot_.event_type == e.event_type && hot_.from <= e.timestamp && e.timestamp < hot_.to) {
+      if (hot_.line == nullptr && hot_.metered && loaded_.contains({hot_.tenant, hot_.month})) {
+        hot_.line = &line_at(hot_.tenant, hot_.event_type, hot_.month);
+      }
+      return hot_;
+    }
+  }
+  hot_ = Hot{};
+  hot_.tenant = e.tenant_id;
+  hot_.event_type = e.event_type;
+  hot_.valid = true;
+  TenantCredit* acct = account(e.tenant_id);
+  if (acct == nullptr || acct->enforcement == Enforcement::kOff) return hot_;
+  hot_.account = acct;
+  quota::Zone zone = zone_of_(e.tenant_id);
+  hot_.from = zone.period_start(quota::Period::kMonth, e.timestamp);
+  hot_.to = zone.period_end(quota::Period::kMonth, e.timestamp);
+  hot_.month = zone.month_key(e.timestamp);
+  hot_.metered = metered(e.tenant_id, e.event_type);
+  if (hot_.metered && loaded_.contains({hot_.tenant, hot_.month})) {
+    hot_.line = &line_at(hot_.tenant, hot_.event_type, hot_.month);
+  }
+  return hot_;
+}
+
 std::optional<int> CreditBook::month_to_load(const Event& e) {
   MutexLock lock(mutex_);
-  const TenantCredit* acct = account(e.tenant_id);
-  if (acct == nullptr || acct->enforcement == Enforcement::kOff) return std::nullopt;
-  int month = zone_of_(e.tenant_id).month_key(e.timestamp);
-  if (loaded_.contains({e.tenant_id, month})) return std::nullopt;
-  return month;
+  const Hot& hot = resolve(e);
+  if (hot.account == nullptr || loaded_.contains({hot.tenant, hot.month})) return std::nullopt;
+  return hot.month;
 }
 
 void CreditBook::load_month(std::string_view tenant, int month,
                             const std::map<std::string, Decimal>& quantities, const MonthLedger& ledger) {
   MutexLock lock(mutex_);
-  loaded_[{std::string(tenant), month}] = true;
+  hot_.valid = false;
+  loaded_.insert({std::string(tenant), month});
   TenantCredit& acct = accounts_[std::string(tenant)];
   for (const auto& [type, quantity] : quantities) {
     Line& line = line_at(tenant, type, month);
@@ -112,10 +150,6 @@ void CreditBook::load_month(std::string_view tenant, int month,
   }
 }
 
-CreditBook::Line& CreditBook::line_at(std::string_view tenant, const std::string& event_type, int month) {
-  return lines_[LineKey{std::string(tenant), event_type, month}];
-}
-
 void CreditBook::save(Line& line) {
   if (line.saved == generation_) return;
   line.saved = generation_;
@@ -128,9 +162,16 @@ void CreditBook::save(LotState& lot) {
   lot_undo_.emplace_back(&lot, lot.record);
 }
 
-void CreditBook::book(const LineKey& key, Account account, const LotState* lot, Decimal amount) {
-  Decimal& sum = journal_[JournalKey{&key, account, lot}];
-  sum = add(sum, amount);
+void CreditBook::add_to(std::vector<std::pair<LotState*, Decimal>>& sums, LotState* lot, Decimal amount) {
+  auto it = std::find_if(sums.begin(), sums.end(), [&](const auto& s) { return s.first == lot; });
+  if (it != sums.end()) {
+    it->second = add(it->second, amount);
+    return;
+  }
+  // Kept in burn order, so that returns unwind from the last lot.
+  auto at = std::find_if(sums.begin(), sums.end(),
+                         [&](const auto& s) { return burns_before(lot->record.lot, s.first->record.lot); });
+  sums.insert(at, {lot, amount});
 }
 
 Decimal CreditBook::usable(const TenantCredit& acct, std::string_view event_type, Timestamp at) {
@@ -145,47 +186,34 @@ Decimal CreditBook::usable(const TenantCredit& acct, std::string_view event_type
   return total;
 }
 
-void CreditBook::burn(const LineKey& key, Line& line, TenantCredit& acct, Timestamp at, Decimal cost) {
+void CreditBook::burn(Line& line, TenantCredit& acct, Timestamp at, Decimal cost) {
   Decimal rest = cost;
   for (auto& lot : acct.lots) {
     if (rest.is_zero()) break;
     LotRecord& r = lot->record;
-    if (!r.lot.usable_at(at) || !r.lot.covers(key.event_type)) continue;
+    if (!r.lot.usable_at(at) || !r.lot.covers(line.key->event_type)) continue;
     Decimal take = std::min(rest, r.remaining());
-    if (!take.is_negative() && !take.is_zero()) {
-      save(*lot);
-      r.consumed = add(r.consumed, take);
-      rest = sub(rest, take);
-      auto it = std::find_if(line.burnt.begin(), line.burnt.end(),
-                             [&](const auto& b) { return b.first == lot.get(); });
-      if (it == line.burnt.end()) {
-        // Kept in burn order, so that returns unwind from the last lot.
-        auto at_lot = std::find_if(line.burnt.begin(), line.burnt.end(),
-                                   [&](const auto& b) { return burns_before(r.lot, b.first->record.lot); });
-        line.burnt.insert(at_lot, {lot.get(), take});
-      } else {
-        it->second = add(it->second, take);
-      }
-      book(key, Account::kCredit, lot.get(), neg(take));
-      book(key, Account::kUsage, lot.get(), take);
-    }
+    if (take <= Decimal()) continue;
+    save(*lot);
+    r.consumed = add(r.consumed, take);
+    rest = sub(rest, take);
+    add_to(line.burnt, lot.get(), take);
+    add_to(line.group_burnt, lot.get(), take);
   }
   if (!rest.is_zero()) {
     line.due = add(line.due, rest);
-    book(key, Account::kDue, nullptr, neg(rest));
-    book(key, Account::kUsage, nullptr, rest);
+    line.group_due = add(line.group_due, rest);
   }
 }
 
-void CreditBook::give_back(const LineKey& key, Line& line, Decimal amount) {
+void CreditBook::give_back(Line& line, Decimal amount) {
   // What the invoice would bill goes first, then credit, from the lot burnt last.
   Decimal rest = amount;
   Decimal off_due = std::min(rest, line.due);
   if (off_due > Decimal()) {
     line.due = sub(line.due, off_due);
+    line.group_due = sub(line.group_due, off_due);
     rest = sub(rest, off_due);
-    book(key, Account::kDue, nullptr, off_due);
-    book(key, Account::kUsage, nullptr, neg(off_due));
   }
   for (auto it = line.burnt.rbegin(); it != line.burnt.rend() && rest > Decimal(); ++it) {
     Decimal back = std::min(rest, it->second);
@@ -193,9 +221,8 @@ void CreditBook::give_back(const LineKey& key, Line& line, Decimal amount) {
     save(*it->first);
     it->first->record.consumed = sub(it->first->record.consumed, back);
     it->second = sub(it->second, back);
+    add_to(line.group_burnt, it->first, neg(back));
     rest = sub(rest, back);
-    book(key, Account::kCredit, it->first, back);
-    book(key, Account::kUsage, it->first, neg(back));
   }
   // Anything left was usage priced before the tenant had credit: billed, not burnt.
 }
@@ -203,32 +230,26 @@ void CreditBook::give_back(const LineKey& key, Line& line, Decimal amount) {
 std::optional<Error> CreditBook::admit(const Event& e, const Also& also) {
   auto others = [&]() -> std::optional<Error> { return also ? also() : std::nullopt; };
   MutexLock lock(mutex_);
-  TenantCredit* acct = account(e.tenant_id);
-  if (acct == nullptr || acct->enforcement == Enforcement::kOff) return others();
-  auto m = metered(e.tenant_id, e.event_type);
-  if (!m) return others();
-  int month = zone_of_(e.tenant_id).month_key(e.timestamp);
-  auto found = lines_.find(LineKey{e.tenant_id, e.event_type, month});
-  if (found == lines_.end()) {
-    // Loaded with nothing of this type yet, or (a bug) not loaded: a line of its own.
-    if (!loaded_.contains({e.tenant_id, month})) {
-      return Error::unavailable(
-          fmt::format("credit state of tenant {} for {} is not loaded; retry", e.tenant_id, month));
-    }
-    found = lines_.emplace(LineKey{e.tenant_id, e.event_type, month}, Line{}).first;
+  const Hot& hot = resolve(e);
+  if (hot.account == nullptr || !hot.metered) return others();
+  if (hot.line == nullptr) {
+    // A bug: prepare() loads every month a group touches before it is admitted.
+    return Error::unavailable(
+        fmt::format("credit state of tenant {} for {} is not loaded; retry", e.tenant_id, hot.month));
   }
-  const LineKey& key = found->first;
-  Line& line = found->second;
-  Decimal step = m->counts ? *Decimal::from_integer(e.sign()) : e.quantity;
+  TenantCredit& acct = *hot.account;
+  Line& line = *hot.line;
+  const Metered& m = *hot.metered;
+  Decimal step = m.counts ? *Decimal::from_integer(e.sign()) : e.quantity;
   auto quantity = line.quantity.checked_add(step);
   if (!quantity)
     return Error::invalid("quantity", "this event's quantity would overflow its meter's monthly sum");
-  auto priced = pricing::exact_amount(*m->price, std::max(*quantity, Decimal()));
+  auto priced = pricing::exact_amount(*m.price, std::max(*quantity, Decimal()));
   if (!priced) return Error::invalid("quantity", priced.error().message);
   auto cost = priced->checked_sub(line.priced);
   if (!cost) return Error::invalid("quantity", "this event's price overflows");
-  if (*cost > Decimal() && acct->enforcement == Enforcement::kHard && !e.is_retraction()) {
-    Decimal available = usable(*acct, e.event_type, e.timestamp);
+  if (*cost > Decimal() && acct.enforcement == Enforcement::kHard && !e.is_retraction()) {
+    Decimal available = usable(acct, e.event_type, e.timestamp);
     if (available < *cost) {
       return Error{ErrorCode::kPaymentRequired,
                    fmt::format("tenant {} has {} of usable credit for {} and this event costs {}; grant more "
@@ -238,41 +259,55 @@ std::optional<Error> CreditBook::admit(const Event& e, const Also& also) {
     }
   }
   if (auto refused = others()) return refused;
-  if (auto refused = others()) return refused;
   save(line);
-  if (*cost > Decimal()) burn(key, line, *acct, e.timestamp, *cost);
-  if (cost->is_negative()) give_back(key, line, neg(*cost));
+  if (*cost > Decimal()) burn(line, acct, e.timestamp, *cost);
+  if (cost->is_negative()) give_back(line, neg(*cost));
   line.quantity = *quantity;
   line.priced = *priced;
   return std::nullopt;
 }
 
-void CreditBook::rollback() {
-  MutexLock lock(mutex_);
-  for (auto it = line_undo_.rbegin(); it != line_undo_.rend(); ++it) *it->first = std::move(it->second);
-  for (auto it = lot_undo_.rbegin(); it != lot_undo_.rend(); ++it) it->first->record = std::move(it->second);
+void CreditBook::end_group() {
   line_undo_.clear();
   lot_undo_.clear();
-  journal_.clear();
   ++generation_;
+}
+
+void CreditBook::rollback() {
+  MutexLock lock(mutex_);
+  // The copies were taken before the group touched each line, so its group sums go too.
+  for (auto it = line_undo_.rbegin(); it != line_undo_.rend(); ++it) *it->first = std::move(it->second);
+  for (auto it = lot_undo_.rbegin(); it != lot_undo_.rend(); ++it) it->first->record = std::move(it->second);
+  end_group();
 }
 
 void CreditBook::settle() {
   MutexLock lock(mutex_);
-  line_undo_.clear();
-  lot_undo_.clear();
-  journal_.clear();
-  ++generation_;
+  for (auto& [line, copy] : line_undo_) {
+    line->group_burnt.clear();
+    line->group_due = Decimal();
+  }
+  end_group();
 }
 
 std::vector<Entry> CreditBook::journal() const {
   MutexLock lock(mutex_);
   std::vector<Entry> entries;
-  entries.reserve(journal_.size());
-  for (const auto& [key, amount] : journal_) {
-    if (amount.is_zero()) continue;
-    entries.push_back({key.line->tenant, key.account, key.lot != nullptr ? key.lot->record.lot.id : "",
-                       key.line->month, key.line->event_type, amount});
+  for (const auto& [line, copy] : line_undo_) {
+    const LineKey& k = *line->key;
+    auto entry = [&](Account account, const LotState* lot, Decimal amount) {
+      entries.push_back(
+          {k.tenant, account, lot != nullptr ? lot->record.lot.id : "", k.month, k.event_type, amount});
+    };
+    for (const auto& [lot, amount] : line->group_burnt) {
+      if (amount.is_zero()) continue;
+      entry(Account::kCredit, lot, neg(amount));
+      entry(Account::kUsage, lot, amount);
+    }
+    if (!line->group_due.is_zero()) {
+      entry(Account::kDue, nullptr, neg(line->group_due));
+      entry(Account::kUsage, nullptr, line->group_due);
+    }
   }
   return entries;
 }

@@ -1,9 +1,12 @@
 #pragma once
 
+#include <absl/container/node_hash_map.h>
+
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -91,12 +94,11 @@ class CreditBook {
     Enforcement enforcement = Enforcement::kSoft;
     std::vector<std::unique_ptr<LotState>> lots;  // in burn order
   };
-  struct Line {
-    Decimal quantity;                                  // the month's metered quantity
-    Decimal priced;                                    // its exact price
-    Decimal due;                                       // what no credit covered
-    std::vector<std::pair<LotState*, Decimal>> burnt;  // credit each lot paid, in burn order
-    std::uint64_t saved = 0;
+  // How an event's meter is burnt: its price and how one event adds to its quantity; nullopt
+  // when it is not burnt as events arrive (no price, or a meter read from raw events).
+  struct Metered {
+    const pricing::MeterPrice* price;
+    bool counts;  // a count meter: each event adds 1 (a retraction -1)
   };
   struct LineKey {
     std::string tenant;
@@ -107,45 +109,57 @@ class CreditBook {
   struct LineHash {
     std::size_t operator()(const LineKey& k) const;
   };
-  // How an event's meter is burnt: its price and how one event adds to its quantity; nullopt
-  // when it is not burnt as events arrive (no price, or a meter read from raw events).
-  struct Metered {
-    const pricing::MeterPrice* price;
-    bool counts;  // a count meter: each event adds 1 (a retraction -1)
+  struct Line {
+    const LineKey* key = nullptr;
+    Decimal quantity;                                  // the month's metered quantity
+    Decimal priced;                                    // its exact price
+    Decimal due;                                       // what no credit covered
+    std::vector<std::pair<LotState*, Decimal>> burnt;  // credit each lot paid, in burn order
+    // The current group's part of the above: its ledger entries.
+    std::vector<std::pair<LotState*, Decimal>> group_burnt;
+    Decimal group_due;
+    std::uint64_t saved = 0;
   };
+  // What the last event resolved to: a batch is mostly one tenant, meter and month, and those
+  // skip every lookup. Forgotten whenever accounts, lots or plans change.
+  struct Hot {
+    std::string tenant, event_type;
+    Timestamp from, to;  // the tenant's local month
+    int month = 0;
+    TenantCredit* account = nullptr;  // null: no credit (or off)
+    std::optional<Metered> metered;
+    Line* line = nullptr;  // null: month not loaded
+    bool valid = false;
+  };
+
   std::optional<Metered> metered(std::string_view tenant, std::string_view event_type) const;
+  // The event's tenant, meter and line, through the hot cache.
+  const Hot& resolve(const Event& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   TenantCredit* account(std::string_view tenant) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  const TenantCredit* account(std::string_view tenant) const ABSL_SHARED_LOCKS_REQUIRED(mutex_);
+  const TenantCredit* account(std::string_view tenant) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   Line& line_at(std::string_view tenant, const std::string& event_type, int month)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Records the pre-group values of a line and a lot, once per group, for rollback().
   void save(Line& line) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void save(LotState& lot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  void burn(const LineKey& key, Line& line, TenantCredit& acct, Timestamp at, Decimal cost)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  void give_back(const LineKey& key, Line& line, Decimal amount) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  void book(const LineKey& key, Account account, const LotState* lot, Decimal amount)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void burn(Line& line, TenantCredit& acct, Timestamp at, Decimal cost) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void give_back(Line& line, Decimal amount) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  static void add_to(std::vector<std::pair<LotState*, Decimal>>& sums, LotState* lot, Decimal amount);
   static Decimal usable(const TenantCredit& acct, std::string_view event_type, Timestamp at);
+  void end_group() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   const pricing::PriceBook& prices_;
   PlanOf plan_of_;
   ZoneOf zone_of_;
   mutable Mutex mutex_;
-  std::unordered_map<std::string, TenantCredit> accounts_ ABSL_GUARDED_BY(mutex_);
+  absl::node_hash_map<std::string, TenantCredit> accounts_ ABSL_GUARDED_BY(mutex_);
   std::unordered_map<LineKey, Line, LineHash> lines_ ABSL_GUARDED_BY(mutex_);
-  std::map<std::pair<std::string, int>, bool> loaded_ ABSL_GUARDED_BY(mutex_);  // (tenant, month)
-  // The current group: undo copies, and its entries by (line, account, lot).
+  std::set<std::pair<std::string, int>> loaded_ ABSL_GUARDED_BY(mutex_);  // (tenant, month)
+  Hot hot_ ABSL_GUARDED_BY(mutex_);
+  // The current group: undo copies (every line it touched is here once).
   std::uint64_t generation_ = 1;
   std::vector<std::pair<Line*, Line>> line_undo_ ABSL_GUARDED_BY(mutex_);
   std::vector<std::pair<LotState*, LotRecord>> lot_undo_ ABSL_GUARDED_BY(mutex_);
-  struct JournalKey {
-    const LineKey* line;
-    credits::Account account;
-    const LotState* lot;
-    auto operator<=>(const JournalKey&) const = default;
-  };
-  std::map<JournalKey, Decimal> journal_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace meter::credits

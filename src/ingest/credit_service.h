@@ -49,8 +49,10 @@ class CreditService {
   // What one more event would cost and whether it would be admitted now.
   Result<credits::Quote> quote(const Event& e);
 
- private:
+  // The tenant's plan, from memory (kept up to date by plan_changed).
   const pricing::Plan& plan_of(std::string_view tenant) const;
+
+ private:
   // Runs `change` on the writer thread between groups and waits for it.
   template <class T>
   Result<T> in_writer(std::function<Result<T>()> change);

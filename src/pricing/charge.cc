@@ -90,6 +90,21 @@ Result<Charge> charge(const MeterPrice& price, Decimal quantity, const Plan& pla
 }
 
 Result<Decimal> exact_amount(const MeterPrice& price, Decimal quantity) {
+  // Flat prices without building the working (credit burns price every event).
+  if (!quantity.is_negative() && (price.model == Model::kPerUnit || price.model == Model::kPackage)) {
+    Decimal billable = quantity > price.free_allowance ? sub(quantity, price.free_allowance) : Decimal();
+    std::optional<Decimal> amount;
+    if (price.model == Model::kPerUnit) {
+      amount = extend(billable, price.unit_price, price.per, Decimal::kScale, Rounding::kHalfUp);
+    } else if (price.package_prorate) {
+      amount = extend(billable, price.unit_price, price.package_size, Decimal::kScale, Rounding::kHalfUp);
+    } else {
+      Decimal packages = billable.is_zero() ? Decimal() : ceil_div(billable, price.package_size);
+      amount =
+          extend(packages, price.unit_price, *Decimal::from_integer(1), Decimal::kScale, Rounding::kHalfUp);
+    }
+    if (amount) return *amount;
+  }
   auto c = charge_to(price, quantity, Decimal::kScale, Rounding::kHalfUp);
   if (!c) return fail(c.error());
   return c->amount;

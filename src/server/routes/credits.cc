@@ -192,8 +192,7 @@ HttpResponse lot_response(const credits::LotRecord& r, Timestamp now, int status
 }
 
 std::string currency_of(const ApiContext& api, const std::string& tenant) {
-  auto plan = api.records.plan(tenant);
-  return api.price_book.plan_or_default(plan ? plan->value_or("") : "").currency;
+  return api.credits->plan_of(tenant).currency;
 }
 
 // The lots as they stood at `at`, replayed from the ledger: every transaction booked up to it.
@@ -260,6 +259,14 @@ void balance(const ApiContext& api, const HttpRequest& req, const std::string& t
   out.end_array();
   out.end_object();
   respond(out.response());
+}
+
+// From memory, on the event loop: answers unless as_of asks for a replay of the ledger.
+bool balance_now(const ApiContext& api, const HttpRequest& req, const std::string& tenant,
+                 Responder& respond) {
+  if (req.param("as_of")) return false;
+  balance(api, req, tenant, respond);
+  return true;
 }
 
 void ledger(const ApiContext& api, const HttpRequest& req, const std::string& tenant, Responder& respond) {
@@ -350,20 +357,35 @@ void settings_response(const ApiContext& api, const std::string& tenant, Respond
   respond(out.response());
 }
 
-// Wraps a credits handler: 501 without credit support, the tenant checked and scoped.
+// The checks every credits route makes: credit support, the tenant's name, and (reads) that
+// the key may see it. An answer when one fails.
+std::optional<HttpResponse> refused(const ApiContext& api, const HttpRequest& req, const std::string& tenant,
+                                    bool writes) {
+  if (api.credits == nullptr) {
+    return problem(Error::unimplemented("prepaid credit needs the embedded store (store.url unset) for now"));
+  }
+  if (auto bad = bad_path_tenant(tenant)) return bad;
+  if (!writes) return hidden_unless_own(req, tenant);
+  return std::nullopt;
+}
+
+// Wraps a credits handler with those checks.
 template <class Handler>
 auto tenant_route(const ApiContext& api, bool writes, Handler handler) {
   return [&api, writes, handler](HttpRequest& req, const PathParams& p, Responder& r) {
-    if (api.credits == nullptr) {
-      return r(
-          problem(Error::unimplemented("prepaid credit needs the embedded store (store.url unset) for now")));
-    }
     const std::string& tenant = p.at("tenant");
-    if (auto bad = bad_path_tenant(tenant)) return r(std::move(*bad));
-    if (!writes) {
-      if (auto hidden = hidden_unless_own(req, tenant)) return r(std::move(*hidden));
-    }
+    if (auto no = refused(api, req, tenant, writes)) return r(std::move(*no));
     handler(req, p, tenant, r);
+  };
+}
+
+// A read answered from memory on the event loop: `handler` returns false to go to the pool.
+template <class Handler>
+FastRouteFn fast_read(const ApiContext& api, Handler handler) {
+  return [&api, handler](HttpRequest& req, const PathParams& p, Responder& r) {
+    const std::string& tenant = p.at("tenant");
+    if (auto no = refused(api, req, tenant, false)) return r(std::move(*no)), true;
+    return handler(req, p, tenant, r);
   };
 }
 
@@ -418,11 +440,13 @@ void add_credit_routes(Router& router, const ApiContext& api) {
                             r(lot_response(*voided, api.clock.now()));
                           }),
              Runs::kInReadPool);
+  // From memory on the event loop; a point in time (as_of) replays the ledger in the pool.
   router.add("GET", base + "/balance", Access::kKey,
+             fast_read(api, [&api](HttpRequest& req, const PathParams&, const std::string& tenant,
+                                   Responder& r) { return balance_now(api, req, tenant, r); }),
              tenant_route(api, false,
                           [&api](HttpRequest& req, const PathParams&, const std::string& tenant,
-                                 Responder& r) { balance(api, req, tenant, r); }),
-             Runs::kInReadPool);
+                                 Responder& r) { balance(api, req, tenant, r); }));
   router.add("GET", base + "/ledger", Access::kKey,
              tenant_route(api, false,
                           [&api](HttpRequest& req, const PathParams&, const std::string& tenant,

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Prepaid credit's cost (docs/credits.md): batch ingest of a tenant whose every event burns
+# credit in hard mode against the same batches of a tenant without credit, alternating, on the
+# same server; and balance reads next to /health, paced to a little over 10,000 req/s.
+# Usage: bench/credits.sh [BUILD_DIR]   (BENCH_SECONDS=10 per wrk run by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+seconds=${BENCH_SECONDS:-10}
+work=$(mktemp -d /tmp/meterd-credits-bench.XXXXXX)
+pid=""
+cleanup() {
+  [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
+pct() {
+  awk -v p="$2" '$1 == p {v = $2; u = v; gsub(/[0-9.]/, "", u); gsub(/[a-z]/, "", v);
+    if (u == "us") v /= 1000; else if (u == "s") v *= 1000; printf "%.3f", v}' "$1"
+}
+non2xx() { awk '/Non-2xx/ {print $5}' "$1"; }
+
+"$build/meterd" serve --listen 127.0.0.1:0 --data-dir "$work/data" --log-level warn \
+  --set ingest.rate_limit_events_per_second=0 >"$work/out" 2>"$work/err" &
+pid=$!
+for _ in $(seq 100); do grep -q serving "$work/out" 2>/dev/null && break; sleep 0.05; done
+port=$(sed -n 's|.*serving http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/out")
+url="http://127.0.0.1:$port"
+# Enough credit for every event of the run (input_tokens: 0.003 per 1,000 on the default plan).
+curl -sf -X POST "$url/v1/tenants/tenant_credit/credits/grants" -H 'Idempotency-Key: bench' \
+  -H 'Content-Type: application/json' -d '{"amount":"100000000"}' >/dev/null
+curl -sf -X PUT "$url/v1/tenants/tenant_credit/credits/settings" -H 'Content-Type: application/json' \
+  -d '{"enforcement":"hard"}' >/dev/null
+
+echo "== batch ingest, 1,000 events per request, 8 connections, ${seconds}s each, in the order ABBA ABBA"
+# Each run appends to the same store, which grows: alternating the order keeps that from
+# favouring either side.
+order=(tenant_plain tenant_credit tenant_credit tenant_plain tenant_plain tenant_credit tenant_credit tenant_plain)
+for i in "${!order[@]}"; do
+  BATCH_TENANT=${order[$i]} BATCH_EVENT_TYPE=input_tokens wrk -t2 -c8 -d"${seconds}s" --latency -s bench/batch.lua \
+    "$url" >"$work/run.$i"
+  printf '  %-14s %8.0f ev/s  non-2xx %s\n' "${order[$i]}" "$(awk -v r="$(rps "$work/run.$i")" 'BEGIN {print r * 1000}')" \
+    "$(non2xx "$work/run.$i" || echo 0)"
+done
+plain=0 credit=0
+for i in "${!order[@]}"; do
+  r=$(rps "$work/run.$i")
+  if [[ ${order[$i]} == tenant_plain ]]; then plain=$(awk -v a="$plain" -v b="$r" 'BEGIN {print a + b}');
+  else credit=$(awk -v a="$credit" -v b="$r" 'BEGIN {print a + b}'); fi
+done
+echo "  with credit (hard, every event burns) / without: $(awk -v a="$credit" -v b="$plain" 'BEGIN {printf "%.3f", a / b}')"
+curl -sf "$url/v1/tenants/tenant_credit/credits/balance" | head -c 200; echo
+
+echo "== balance reads, paced to a little over 10,000 req/s (20 connections, 1 ms pause each)"
+cat >"$work/get.lua" <<'LUA'
+function delay() return 1 end
+LUA
+for round in 1 2; do
+  wrk -t1 -c20 -d"${seconds}s" --latency -s "$work/get.lua" "$url/health" >"$work/health"
+  wrk -t1 -c20 -d"${seconds}s" --latency -s "$work/get.lua" "$url/v1/tenants/tenant_credit/credits/balance" \
+    >"$work/balance"
+  for f in health balance; do
+    printf '  %-8s %8.0f req/s  p50 %s ms  p99 %s ms  non-2xx %s\n' "$f" "$(rps "$work/$f")" \
+      "$(pct "$work/$f" 50%)" "$(pct "$work/$f" 99%)" "$(non2xx "$work/$f" || echo 0)"
+  done
+done
