@@ -14,6 +14,8 @@
 
 namespace meter::cli {
 
+struct Billing;
+
 struct Stores;
 
 // Each `meterd` subcommand; returns the process exit code.
@@ -44,6 +46,8 @@ struct ReconcileArgs {
   std::string month;   // YYYY-MM; empty = every month
 };
 int run_reconcile(const config::LoadedConfig& loaded, const ReconcileArgs& args);
+// reconcile_credits.cc: the credit ledger against its projections and the raw events; 1 on a problem.
+int report_credits(Billing& b, const std::string& only_tenant);
 
 struct CorrectionsArgs {
   std::string tenant;

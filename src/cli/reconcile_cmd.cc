@@ -110,6 +110,7 @@ int run_reconcile(const config::LoadedConfig& loaded, const ReconcileArgs& args)
   std::printf("%d rows checked on %s, %d with drift; %lld corrected event(s)\n", rows,
               std::string(store.name()).c_str(), drifting, static_cast<long long>(corrected));
   if (report_late_usage(*billing, months) != 0) return 1;
+  if (report_credits(*billing, args.tenant) != 0) return 1;
   return drifting == 0 ? 0 : 1;
 }
 

@@ -7,12 +7,14 @@ import datetime
 import json
 import os
 import shutil
+import sqlite3
+import subprocess
 import tempfile
 import threading
 import unittest
 from decimal import Decimal
 
-from harness import Meterd, main
+from harness import METERD_BIN, Meterd, main
 
 CONFIG = """
 [plans.api.meters.api_call]
@@ -408,10 +410,12 @@ class CreditRestartTest(unittest.TestCase):
                     status, _, _ = m.post("/v1/events", [{"id": eid, "tenant_id": "acme", "event_type": "api_call",
                                                           "quantity": 1, "timestamp": iso(now())}], conn=conn)
                 except Exception:
+                    conn.close()
                     return
                 if status == 200:
                     acked.append(eid)
                 i += 1
+            conn.close()
 
         threads = [threading.Thread(target=client, args=(c,)) for c in range(8)]
         for th in threads:
@@ -441,6 +445,18 @@ class CreditRestartTest(unittest.TestCase):
             self.assertEqual(len(m.stored_ids("acme")), 300)
         finally:
             m.stop()
+        # The ledger balances, agrees with its projections and never burnt past the raw events.
+        check = subprocess.run([METERD_BIN, "reconcile", "--data-dir", self.dir, "--config", self.config],
+                               capture_output=True, text=True, timeout=60)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertIn("tenant(s) checked, 1 grant(s), 1 line(s); 0 problem(s)", check.stdout)
+        # A projection edited behind meterd's back is found.
+        with sqlite3.connect(os.path.join(self.dir, "meterd.db")) as db:
+            db.execute("UPDATE credit_lines SET amount = '2.5'")
+        check = subprocess.run([METERD_BIN, "reconcile", "--data-dir", self.dir, "--config", self.config],
+                               capture_output=True, text=True, timeout=60)
+        self.assertEqual(check.returncode, 1, check.stdout)
+        self.assertIn("against projection 2.5", check.stdout)
 
 
 if __name__ == "__main__":
