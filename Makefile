@@ -50,6 +50,7 @@ bench: build
 	bench/clickhouse.sh $(BUILD)
 	bench/invoice.sh $(BUILD)
 	bench/tracker.sh $(BUILD)
+	bench/credits.sh $(BUILD)
 
 # Each libFuzzer target for FUZZ_SECONDS, starting from fuzz/corpus; new inputs go to
 # $(FUZZ_BUILD)/corpus. A crash stops the run and leaves crash-* here: copy it into
