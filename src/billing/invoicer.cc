@@ -175,6 +175,9 @@ Result<store::FinalizedInvoice> Invoicer::finalize(const std::string& tenant_id,
   store::FinalizedInvoice snapshot{tenant_id, year * 100 + month, invoice_json(*invoice),
                                    invoice_csv(*invoice), now};
   if (auto s = records_.put_finalized_invoice(snapshot); !s) return fail(s.error());
+  if (on_finalized) {
+    if (auto s = on_finalized(*invoice); !s) return fail(s.error());
+  }
   return snapshot;
 }
 

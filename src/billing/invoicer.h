@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "billing/invoice.h"
@@ -27,6 +28,9 @@ class Invoicer {
   // Where the month's prepaid credit burns are read from (docs/credits.md); none: invoices
   // show no credit.
   void set_credits(store::CreditLedger* ledger) { credits_ = ledger; }
+  // Called with each invoice finalize() stores (e.g. to book its credit's rounding true-up); an
+  // error is logged by the caller's caller, the invoice stays finalized.
+  std::function<Status(const Invoice&)> on_finalized;
 
   Result<Invoice> build(const std::string& tenant_id, int year, int month,
                         UsageSource source = UsageSource::kRollups);

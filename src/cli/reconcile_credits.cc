@@ -121,15 +121,15 @@ int report_credits(Billing& b, const std::string& only_tenant) {
         ++lines;
         const pricing::MeterPrice* price = p.find(type);
         auto quantity = raw->find({type, ""});
-        auto exact = price != nullptr && quantity != raw->end()
-                         ? pricing::exact_amount(*price, std::max(quantity->second, Decimal()))
-                         : Result<Decimal>(Decimal());
-        if (!exact || used > *exact) {
-          problems.report(
-              fmt::format("tenant {} {}-{:02} {}: burnt and due {} exceed the exact price {} of the "
-                          "raw events",
-                          tenant, month / 100, month % 100, type, used.to_string(),
-                          exact ? exact->to_string() : "(unpriced)"));
+        // The line's price: exact, or rounded once a finalized invoice's true-up was booked.
+        Decimal q = quantity == raw->end() ? Decimal() : std::max(quantity->second, Decimal());
+        auto exact = price != nullptr ? pricing::exact_amount(*price, q) : Result<Decimal>(Decimal());
+        auto rounded =
+            price != nullptr ? pricing::charge(*price, q, p) : Result<pricing::Charge>(pricing::Charge{});
+        if (!exact || !rounded || used > std::max(*exact, rounded->amount)) {
+          problems.report(fmt::format(
+              "tenant {} {}-{:02} {}: burnt and due {} exceed the price {} of the raw events", tenant,
+              month / 100, month % 100, type, used.to_string(), exact ? exact->to_string() : "(unpriced)"));
         }
       }
     }

@@ -90,6 +90,14 @@ Status Server::open_credits() {
   billing::Invoicer* log = log_invoicer_ ? log_invoicer_.get() : invoicer_.get();
   invoicer_->set_credits(stores_->local.get());
   log->set_credits(stores_->local.get());
+  // A finalized month's credit: its rounding true-up is booked once, in the ledger and the book.
+  invoicer_->on_finalized = [credits = credits_.get()](const billing::Invoice& invoice) -> Status {
+    if (!invoice.credits) return {};
+    std::vector<ingest::CreditService::Applied> lines;
+    for (const auto& a : invoice.credits->applied)
+      lines.push_back({a.grant_id, a.event_type, a.burnt, a.applied});
+    return credits->book_trueup(invoice.tenant_id, invoice.year * 100 + invoice.month, std::move(lines));
+  };
   auto month_usage = [log](std::string_view tenant, int month) -> Result<std::map<std::string, Decimal>> {
     std::string id(tenant);
     billing::InvoicePeriod period = log->period(id, month / 100, month % 100);

@@ -312,6 +312,22 @@ std::vector<Entry> CreditBook::journal() const {
   return entries;
 }
 
+void CreditBook::apply(std::span<const Entry> entries) {
+  MutexLock lock(mutex_);
+  hot_.valid = false;
+  for (const Entry& e : entries) {
+    if (e.account != Account::kUsage || e.grant_id.empty()) continue;
+    TenantCredit* acct = account(e.tenant_id);
+    if (acct == nullptr) continue;
+    auto lot = std::find_if(acct->lots.begin(), acct->lots.end(),
+                            [&](const auto& l) { return l->record.lot.id == e.grant_id; });
+    if (lot == acct->lots.end()) continue;
+    (*lot)->record.consumed = add((*lot)->record.consumed, e.amount);
+    auto line = lines_.find(LineKey{e.tenant_id, e.event_type, e.month});
+    if (line != lines_.end()) add_to(line->second.burnt, lot->get(), e.amount);
+  }
+}
+
 bool CreditBook::has_account(std::string_view tenant) const {
   MutexLock lock(mutex_);
   return account(tenant) != nullptr;

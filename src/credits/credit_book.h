@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -77,6 +78,10 @@ class CreditBook {
   void settle();
   // The ledger entries of the group's burns, summed per lot and line: written with its events.
   std::vector<Entry> journal() const;
+
+  // Applies booked ledger entries that move credit outside a group (an invoice's true-up): each
+  // lot's consumption and, when in memory, its line's burns. Writer thread, between groups.
+  void apply(std::span<const Entry> entries);
 
   // Reads, from any thread.
   bool has_account(std::string_view tenant) const;

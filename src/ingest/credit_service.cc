@@ -106,6 +106,32 @@ void CreditService::plan_changed(std::string_view tenant, std::optional<std::str
   });
 }
 
+Status CreditService::book_trueup(std::string_view tenant, int month, std::vector<Applied> lines) {
+  auto done = in_writer<bool>([&]() -> Result<bool> {
+    std::vector<credits::Entry> entries;
+    std::string owner(tenant);
+    for (const Applied& a : lines) {
+      Decimal change = a.applied.checked_sub(a.burnt).value_or(Decimal());
+      if (change > Decimal()) {
+        auto lot = book_.lot(tenant, a.grant_id);
+        Decimal held = lot ? std::max(Decimal(), lot->remaining()) : Decimal();
+        change = std::min(change, held);
+      }
+      if (change.is_zero()) continue;
+      entries.push_back({owner, credits::Account::kCredit, a.grant_id, month, a.event_type,
+                         Decimal::from_units(-change.units())});
+      entries.push_back({owner, credits::Account::kUsage, a.grant_id, month, a.event_type, change});
+    }
+    if (entries.empty()) return false;
+    auto booked = ledger_.put_trueup(tenant, month, entries);
+    if (!booked) return fail(booked.error());
+    if (*booked) book_.apply(entries);
+    return *booked;
+  });
+  if (!done) return fail(done.error());
+  return {};
+}
+
 Result<credits::Quote> CreditService::quote(const Event& e) {
   return in_writer<credits::Quote>([&]() -> Result<credits::Quote> {
     if (admission_ != nullptr) {

@@ -46,6 +46,16 @@ class CreditService {
   Status set_enforcement(std::string_view tenant, credits::Enforcement e);
   // The tenant's plan changed: its lines are priced on the new one from now on.
   void plan_changed(std::string_view tenant, std::optional<std::string> plan);
+  // A finalized invoice's credit on one line from one lot: what was burnt and what it applied.
+  struct Applied {
+    std::string grant_id, event_type;
+    Decimal burnt, applied;
+  };
+  // Books the rounding true-up of a finalized month (docs/credits.md): each lot gives what its
+  // line applied beyond its burns (as far as it holds it; the rest is the invoice's write-off)
+  // or gets back what it burnt beyond it. Once per tenant-month.
+  Status book_trueup(std::string_view tenant, int month, std::vector<Applied> lines);
+
   // What one more event would cost and whether it would be admitted now.
   Result<credits::Quote> quote(const Event& e);
 

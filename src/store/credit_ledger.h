@@ -33,6 +33,11 @@ class CreditLedger {
   virtual Status put_enforcement(std::string_view tenant, credits::Enforcement e) = 0;
   virtual Result<std::vector<std::pair<std::string, credits::Enforcement>>> enforcements() = 0;
 
+  // Books a finalized invoice's rounding true-up (docs/credits.md) as the transaction of that
+  // tenant-month; false when it was booked before (nothing changes).
+  virtual Result<bool> put_trueup(std::string_view tenant, int month,
+                                  std::span<const credits::Entry> entries) = 0;
+
   // What the ledger says about a tenant-month's lines (credits::MonthLedger).
   virtual Result<credits::MonthLedger> month_ledger(std::string_view tenant, int month) = 0;
 

@@ -363,6 +363,18 @@ class CreditsTest(unittest.TestCase):
         self.assertEqual(status, 201, final)
         self.assertEqual(final["credits"], c)
         self.assertEqual(self.invoice(t, month), final)
+        # The true-up is booked once: the lot gives the 0.000001 the line applied beyond its burns.
+        self.assertEqual(self.available(t), 0)
+        trueups = [x for x in self.ledger(t) if x["kind"] == "trueup"]
+        self.assertEqual([[(e["account"], e["amount"]) for e in x["entries"]] for x in trueups],
+                         [[("credit", "-0.000001"), ("usage", "0.000001")]])
+        self.assertEqual(self.m.post("/v1/tenants/%s/invoices/%s/finalize" % (t, month))[0], 409)
+        self.assertEqual(len([x for x in self.ledger(t) if x["kind"] == "trueup"]), 1)
+        # Reconcile, beside the running server: the true-up took the line to its rounded price.
+        check = subprocess.run([METERD_BIN, "reconcile", "--tenant", t, "--data-dir", self.dir, "--config", self.config],
+                               capture_output=True, text=True, timeout=60)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertIn("1 grant(s), 1 line(s); 0 problem(s)", check.stdout)
 
     def test_bad_requests(self):
         t = self.tenant("cr_bad", "api")

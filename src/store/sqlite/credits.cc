@@ -67,14 +67,20 @@ Result<credits::LotRecord> read_lot(SQLite::Statement& s) {
   return r;
 }
 
-// Inserts one ledger transaction with its entries; returns its id.
+// Inserts one ledger transaction with its entries; returns its id (0: its ref was booked).
 std::int64_t insert_transaction(SQLite::Database& db, std::string_view tenant, std::string_view kind,
-                                std::int64_t at_ms, std::span<const credits::Entry> entries) {
-  SQLite::Statement txn(db, "INSERT INTO credit_txns (tenant_id, kind, at) VALUES (?, ?, ?)");
+                                std::int64_t at_ms, std::span<const credits::Entry> entries,
+                                std::optional<std::string> ref = std::nullopt) {
+  SQLite::Statement txn(db,
+                        "INSERT OR IGNORE INTO credit_txns (tenant_id, kind, at, ref) VALUES (?, ?, ?, ?)");
   txn.bind(1, std::string(tenant));
   txn.bind(2, std::string(kind));
   txn.bind(3, at_ms);
-  txn.exec();
+  if (ref)
+    txn.bind(4, *ref);
+  else
+    txn.bind(4);
+  if (txn.exec() == 0) return 0;
   std::int64_t id = db.getLastInsertRowid();
   SQLite::Statement entry(db, "INSERT INTO credit_entries VALUES (?, ?, ?, ?, ?, ?)");
   for (const auto& e : entries) {
@@ -88,6 +94,25 @@ std::int64_t insert_transaction(SQLite::Database& db, std::string_view tenant, s
     entry.exec();
   }
   return id;
+}
+
+// Adds a usage entry to its line's projection.
+constexpr const char* kUpsertCreditLine =
+    "INSERT INTO credit_lines VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET amount = "
+    "meter_dec_add(amount, excluded.amount)";
+
+// Adds the usage entries to their lines' projection (kUpsertCreditLine).
+void project_usage(SQLite::Statement& up, std::span<const credits::Entry> entries) {
+  for (const auto& e : entries) {
+    if (e.account != credits::Account::kUsage) continue;
+    up.reset();
+    up.bind(1, e.tenant_id);
+    up.bind(2, e.month);
+    up.bind(3, e.event_type);
+    up.bind(4, e.grant_id);
+    up.bind(5, e.amount.to_string());
+    up.exec();
+  }
 }
 
 }  // namespace
@@ -122,10 +147,12 @@ CREATE TABLE IF NOT EXISTS credit_settings (
 CREATE TABLE IF NOT EXISTS credit_txns (
   txn       INTEGER PRIMARY KEY,
   tenant_id TEXT    NOT NULL,
-  kind      TEXT    NOT NULL,  -- grant, void, burn
-  at        INTEGER NOT NULL
+  kind      TEXT    NOT NULL,  -- grant, void, burn, trueup
+  at        INTEGER NOT NULL,
+  ref       TEXT               -- trueup: the invoice's month (YYYYMM), booked once
 );
 CREATE INDEX IF NOT EXISTS credit_txns_by_tenant ON credit_txns (tenant_id, txn);
+CREATE UNIQUE INDEX IF NOT EXISTS credit_txns_by_ref ON credit_txns (tenant_id, kind, ref) WHERE ref IS NOT NULL;
 CREATE TABLE IF NOT EXISTS credit_entries (
   txn        INTEGER NOT NULL,
   account    TEXT    NOT NULL,
@@ -159,10 +186,7 @@ void SqliteStore::write_staged_burns(std::int64_t at_ms) {
       staged_burns_.begin(), staged_burns_.end(),
       [](const credits::Entry& a, const credits::Entry& b) { return a.tenant_id < b.tenant_id; });
   if (!upsert_credit_line_) {
-    upsert_credit_line_ = std::make_unique<SQLite::Statement>(
-        *writer_,
-        "INSERT INTO credit_lines VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET amount = "
-        "meter_dec_add(amount, excluded.amount)");
+    upsert_credit_line_ = std::make_unique<SQLite::Statement>(*writer_, kUpsertCreditLine);
   }
   std::span<const credits::Entry> all(staged_burns_);
   while (!all.empty()) {
@@ -170,17 +194,7 @@ void SqliteStore::write_staged_burns(std::int64_t at_ms) {
                             [&](const credits::Entry& e) { return e.tenant_id != all.front().tenant_id; });
     auto tenant = all.subspan(0, static_cast<std::size_t>(end - all.begin()));
     insert_transaction(*writer_, tenant.front().tenant_id, "burn", at_ms, tenant);
-    for (const auto& e : tenant) {
-      if (e.account != credits::Account::kUsage) continue;
-      SQLite::Statement& up = *upsert_credit_line_;
-      up.reset();
-      up.bind(1, e.tenant_id);
-      up.bind(2, e.month);
-      up.bind(3, e.event_type);
-      up.bind(4, e.grant_id);
-      up.bind(5, e.amount.to_string());
-      up.exec();
-    }
+    project_usage(*upsert_credit_line_, tenant);
     all = all.subspan(tenant.size());
   }
 }
@@ -226,6 +240,20 @@ Result<credits::Lot> SqliteStore::put_grant(credits::Lot lot) {
     insert_transaction(*db, lot.tenant_id, "grant", to_unix_ms(lot.created_at), entries);
     tx.commit();
     return lot;
+  });
+}
+
+Result<bool> SqliteStore::put_trueup(std::string_view tenant, int month,
+                                     std::span<const credits::Entry> entries) {
+  return sqlite_call("booking the invoice's credit true-up", [&]() -> Result<bool> {
+    auto db = borrow_connection();
+    SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
+    if (insert_transaction(*db, tenant, "trueup", now_ms(), entries, std::to_string(month)) == 0)
+      return false;
+    SQLite::Statement up(*db, kUpsertCreditLine);
+    project_usage(up, entries);
+    tx.commit();
+    return true;
   });
 }
 
