@@ -25,8 +25,10 @@ std::string problem_text(long status, const std::string& body) {
 }  // namespace
 
 int call_meterd(const std::string& method, const std::string& url, const std::string& api_key,
-                const std::string& body, const char* command, const Printer& print) {
+                const std::string& body, const char* command, const Printer& print,
+                const std::vector<std::string>& headers) {
   net::HttpRequest request = net::meterd_request(method, url, "", api_key, body);
+  request.headers.insert(request.headers.end(), headers.begin(), headers.end());
   net::HttpClient client;
   auto response = client.send(request);
   if (!response) {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +39,22 @@ struct QuotaArgs {
   bool json = false;                                        // print meterd's JSON answer instead of a table
 };
 int run_quota(const QuotaArgs& args);
+
+// `meterd credits balance|grant|void|ledger` (credits_cmd.cc): a client of a running meterd.
+struct CreditsArgs {
+  std::string action;  // balance, grant, void, ledger
+  std::string tenant;
+  std::string url = "http://127.0.0.1:8000";
+  std::string api_key;
+  bool json = false;
+  // grant
+  std::string amount, category, name, expires_at, expires_on, expires_after, effective_at, idempotency_key;
+  std::optional<int> priority;
+  std::vector<std::string> scope;
+  // void
+  std::string grant_id;
+};
+int run_credits(const CreditsArgs& args);
 
 int run_migrate(const config::LoadedConfig& loaded);
 
@@ -83,7 +100,8 @@ using Printer = std::function<void(const rapidjson::Document&)>;
 // One request to a running meterd's API. A 2xx answer goes to stdout (through `print` when
 // given), 0; an error answer is said on stderr as "STATUS Title: detail (field)", 1.
 int call_meterd(const std::string& method, const std::string& url, const std::string& api_key,
-                const std::string& body, const char* command, const Printer& print = {});
+                const std::string& body, const char* command, const Printer& print = {},
+                const std::vector<std::string>& headers = {});
 
 // `meterd demo`: loads the demo data set into the store; load_demo() is also `serve --demo`.
 int run_demo(const config::LoadedConfig& loaded);

@@ -130,6 +130,32 @@ int main(int argc, char** argv) {
   corrections->add_option("--tenant", corrections_args.tenant, "the tenant")->required();
   corrections->add_option("--limit", corrections_args.limit, "at most this many (default 100)")
       ->check(CLI::Range(1, 1'000'000));
+  CreditsArgs credits_args;
+  auto* credits_cmd = app.add_subcommand("credits", "prepaid credit of a tenant on a running meterd");
+  credits_cmd->require_subcommand(1);
+  auto* credits_balance = credits_cmd->add_subcommand("balance", "usable credit now, and every grant");
+  auto* credits_ledger = credits_cmd->add_subcommand("ledger", "the ledger's first 1,000 transactions");
+  auto* credits_grant = credits_cmd->add_subcommand("grant", "grant credit (admin key)");
+  auto* credits_void = credits_cmd->add_subcommand("void", "void what a grant still holds (admin key)");
+  credits_grant->add_option("--amount", credits_args.amount, "in the tenant's plan currency")->required();
+  credits_grant->add_option("--category", credits_args.category, "paid or promotional (default)");
+  credits_grant->add_option("--priority", credits_args.priority, "0..100, lower first (default 50)");
+  credits_grant->add_option("--name", credits_args.name, "shown on invoices");
+  credits_grant->add_option("--scope", credits_args.scope, "event types it pays for (default: all)");
+  credits_grant->add_option("--effective-at", credits_args.effective_at, "RFC 3339 (default: month start)");
+  credits_grant->add_option("--expires-at", credits_args.expires_at, "RFC 3339 instant, exclusive");
+  credits_grant->add_option("--expires-on", credits_args.expires_on, "last local day, YYYY-MM-DD");
+  credits_grant->add_option("--expires-after", credits_args.expires_after, "P30D, P2W, P1M, P1Y");
+  credits_grant->add_option("--idempotency-key", credits_args.idempotency_key,
+                            "grant once however often the command is retried (default: a new key)");
+  credits_void->add_option("--grant", credits_args.grant_id, "the grant id")->required();
+  for (auto* sub : {credits_balance, credits_ledger, credits_grant, credits_void}) {
+    sub->add_flag("--json", credits_args.json, "print meterd's JSON answer instead of text");
+    sub->add_option("--tenant", credits_args.tenant, "the tenant")->required();
+    sub->add_option("--url", credits_args.url, "meterd's address")->capture_default_str();
+    sub->add_option("--api-key", credits_args.api_key, "an API key (default: $METERD_API_KEY)")
+        ->envname("METERD_API_KEY");
+  }
   auto* retention_cmd =
       app.add_subcommand("retention", "drop months of raw events older than RETENTION_MONTHS");
   retention_cmd->require_subcommand(1);
@@ -286,6 +312,11 @@ int main(int argc, char** argv) {
   }
   if (reconcile->parsed()) return run_reconcile(*loaded, reconcile_args);
   if (corrections->parsed()) return run_corrections(*loaded, corrections_args);
+  for (auto* sub : {credits_balance, credits_ledger, credits_grant, credits_void}) {
+    if (!sub->parsed()) continue;
+    credits_args.action = sub->get_name();
+    return run_credits(credits_args);
+  }
   if (retention_apply->parsed()) return run_retention(*loaded, dry_run);
   if (replay->parsed()) {
     std::string server = loaded->config.listen;

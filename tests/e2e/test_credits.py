@@ -376,6 +376,33 @@ class CreditsTest(unittest.TestCase):
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertIn("1 grant(s), 1 line(s); 0 problem(s)", check.stdout)
 
+    # meterd credits: grant (retried: once), balance, void and ledger against the running server.
+    def test_cli(self):
+        t = self.tenant("cr_cli", "api")
+        url = "http://127.0.0.1:%d" % self.m.port
+
+        def cli(*args):
+            return subprocess.run([METERD_BIN, "credits"] + list(args) + ["--tenant", t, "--url", url],
+                                  capture_output=True, text=True, timeout=60, cwd=self.dir)
+
+        for _ in range(2):
+            out = cli("grant", "--amount", "2.50", "--name", "cli lot", "--category", "paid", "--idempotency-key", "c1")
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("2.5 of 2.5 remaining (active)", out.stdout)
+        self.send(t, "api_call", [50], "cli")
+        out = cli("balance")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("tenant cr_cli: 2 USD usable now (hard enforcement)", out.stdout)
+        grant = json.loads(cli("balance", "--json").stdout)["grants"][0]["grant_id"]
+        out = cli("void", "--grant", grant)
+        self.assertIn("0 of 2.5 remaining (voided)", out.stdout)
+        out = cli("ledger")
+        self.assertEqual([line.split()[1] for line in out.stdout.splitlines()[1:]],
+                         ["grant", "grant", "burn", "burn", "void", "void"])
+        out = cli("grant", "--amount", "-1")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("400 Bad Request: amount must not be negative (amount)", out.stderr)
+
     def test_bad_requests(self):
         t = self.tenant("cr_bad", "api")
         for body in ({"amount": "-1"}, {"amount": "1", "category": "gift"}, {"amount": "1", "priority": 101},
