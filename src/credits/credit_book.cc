@@ -251,6 +251,7 @@ std::optional<Error> CreditBook::admit(const Event& e, const Also& also) {
   if (*cost > Decimal() && acct.enforcement == Enforcement::kHard && !e.is_retraction()) {
     Decimal available = usable(acct, e.event_type, e.timestamp);
     if (available < *cost) {
+      refused_.fetch_add(1, std::memory_order_relaxed);
       return Error{ErrorCode::kPaymentRequired,
                    fmt::format("tenant {} has {} of usable credit for {} and this event costs {}; grant more "
                                "credit, or set its credit enforcement to soft to bill the rest",
@@ -260,6 +261,7 @@ std::optional<Error> CreditBook::admit(const Event& e, const Also& also) {
   }
   if (auto refused = others()) return refused;
   save(line);
+  if (!cost->is_zero()) ++group_burning_;
   if (*cost > Decimal()) burn(line, acct, e.timestamp, *cost);
   if (cost->is_negative()) give_back(line, neg(*cost));
   line.quantity = *quantity;
@@ -268,6 +270,7 @@ std::optional<Error> CreditBook::admit(const Event& e, const Also& also) {
 }
 
 void CreditBook::end_group() {
+  group_burning_ = 0;
   line_undo_.clear();
   lot_undo_.clear();
   ++generation_;
@@ -283,6 +286,7 @@ void CreditBook::rollback() {
 
 void CreditBook::settle() {
   MutexLock lock(mutex_);
+  burning_events_.fetch_add(group_burning_, std::memory_order_relaxed);
   for (auto& [line, copy] : line_undo_) {
     line->group_burnt.clear();
     line->group_due = Decimal();
@@ -326,6 +330,11 @@ void CreditBook::apply(std::span<const Entry> entries) {
     auto line = lines_.find(LineKey{e.tenant_id, e.event_type, e.month});
     if (line != lines_.end()) add_to(line->second.burnt, lot->get(), e.amount);
   }
+}
+
+std::size_t CreditBook::accounts() const {
+  MutexLock lock(mutex_);
+  return accounts_.size();
 }
 
 bool CreditBook::has_account(std::string_view tenant) const {

@@ -2,6 +2,7 @@
 
 #include <absl/container/node_hash_map.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -85,6 +86,11 @@ class CreditBook {
 
   // Reads, from any thread.
   bool has_account(std::string_view tenant) const;
+  // For /metrics: events refused for credit, events stored that burnt or gave back credit, and
+  // tenants with credit.
+  std::uint64_t refused() const { return refused_.load(); }
+  std::uint64_t burning_events() const { return burning_events_.load(); }
+  std::size_t accounts() const;
   std::optional<Balance> balance(std::string_view tenant, Timestamp at) const;
   std::optional<LotRecord> lot(std::string_view tenant, std::string_view id) const;
   // What an event of `quantity` at `at` would cost; its month must be loaded. Writer thread.
@@ -165,6 +171,9 @@ class CreditBook {
   std::uint64_t generation_ = 1;
   std::vector<std::pair<Line*, Line>> line_undo_ ABSL_GUARDED_BY(mutex_);
   std::vector<std::pair<LotState*, LotRecord>> lot_undo_ ABSL_GUARDED_BY(mutex_);
+  std::uint64_t group_burning_ ABSL_GUARDED_BY(mutex_) = 0;
+  std::atomic<std::uint64_t> refused_{0};
+  std::atomic<std::uint64_t> burning_events_{0};
 };
 
 }  // namespace meter::credits

@@ -169,6 +169,9 @@ class CreditsTest(unittest.TestCase):
         self.assertEqual(self.available(t), 0)
         self.assertEqual(self.lots(t)["one"]["consumed"], "1")
         self.assert_ledger_balances(t)
+        metrics = dict(l.rsplit(" ", 1) for l in self.m.get("/metrics")[2].splitlines() if l and l[0] != "#")
+        self.assertGreaterEqual(int(metrics["meterd_credit_refused_total"]), 540)
+        self.assertGreaterEqual(int(metrics["meterd_credit_burning_events_total"]), 100)
 
     # Case 3: $0.04 left, a $0.10 event: refused whole (hard); admitted with 0.06 due (soft).
     def test_no_partial_burn_and_soft_bills_the_rest(self):

@@ -30,7 +30,8 @@ void add_metrics_routes(Router& router, const ApiContext& api) {
         counter("meterd_events_accepted_total", "Events stored (acknowledged durable).", c.accepted.load());
         counter("meterd_events_deduplicated_total", "Events whose id was already stored.",
                 c.duplicates.load());
-        counter("meterd_events_quota_rejected_total", "Events refused by a hard quota.", c.refused.load());
+        counter("meterd_events_quota_rejected_total", "Events refused by a hard quota or hard credit.",
+                c.refused.load());
         std::string rejected;
         api.rejects.render(rejected);
         metric(out, "meterd_events_rejected_total", "counter", "Events rejected before storing, by reason.",
@@ -65,6 +66,15 @@ void add_metrics_routes(Router& router, const ApiContext& api) {
           counter("meterd_quota_alerts_total", "Quota alerts fired.", api.notifier->fired());
           counter("meterd_quota_alert_delivery_failures_total", "Alert webhooks that failed every retry.",
                   api.notifier->failed_deliveries());
+        }
+        if (api.credits != nullptr) {
+          const auto& book = api.credits->book();
+          counter("meterd_credit_refused_total",
+                  "Events refused because their tenant's credit could not pay.", book.refused());
+          counter("meterd_credit_burning_events_total", "Events stored that burnt credit or gave it back.",
+                  book.burning_events());
+          gauge("meterd_credit_tenants", "Tenants with prepaid credit.",
+                static_cast<std::int64_t>(book.accounts()));
         }
         router.render_metrics(out);
         HttpResponse response;
