@@ -15,19 +15,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
-pct() {
-  awk -v p="$2" '$1 == p {v = $2; u = v; gsub(/[0-9.]/, "", u); gsub(/[a-z]/, "", v);
-    if (u == "us") v /= 1000; else if (u == "s") v *= 1000; printf "%.3f", v}' "$1"
-}
-non2xx() { awk '/Non-2xx/ {print $5}' "$1"; }
-
-"$build/meterd" serve --listen 127.0.0.1:0 --data-dir "$work/data" --log-level warn \
-  --set ingest.rate_limit_events_per_second=0 >"$work/out" 2>"$work/err" &
-pid=$!
-for _ in $(seq 100); do grep -q serving "$work/out" 2>/dev/null && break; sleep 0.05; done
-port=$(sed -n 's|.*serving http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/out")
-url="http://127.0.0.1:$port"
+source bench/lib.sh
+start_meterd "$work/data" --set ingest.rate_limit_events_per_second=0
 # Enough credit for every event of the run (input_tokens: 0.003 per 1,000 on the default plan).
 curl -sf -X POST "$url/v1/tenants/tenant_credit/credits/grants" -H 'Idempotency-Key: bench' \
   -H 'Content-Type: application/json' -d '{"amount":"100000000"}' >/dev/null

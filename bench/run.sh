@@ -17,14 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wrk's "Requests/sec" and a latency percentile in ms.
-rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
-pct() {
-  awk -v p="$2" '$1 == p {v = $2; u = v; gsub(/[0-9.]/, "", u); gsub(/[a-z]/, "", v);
-    if (u == "us") v /= 1000; else if (u == "s") v *= 1000; printf "%.2f", v}' "$1"
-}
-non2xx() { awk '/Non-2xx/ {print $5}' "$1"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+source bench/lib.sh
 
 echo "== references"
 read -r fsync_p50 fsync_p99 < <("$build/bench/fsync_probe" "$work" 300)

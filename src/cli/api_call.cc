@@ -24,6 +24,15 @@ std::string problem_text(long status, const std::string& body) {
 
 }  // namespace
 
+std::string json_text(const rapidjson::Value& v, const char* key) {
+  if (!v.IsObject() || !v.HasMember(key)) return "-";
+  const auto& field = v[key];
+  if (field.IsString()) return field.GetString();
+  if (field.IsBool()) return field.GetBool() ? "true" : "false";
+  if (field.IsInt64()) return std::to_string(field.GetInt64());
+  return "-";  // null: none (no limit, no expiry)
+}
+
 int call_meterd(const std::string& method, const std::string& url, const std::string& api_key,
                 const std::string& body, const char* command, const Printer& print,
                 const std::vector<std::string>& headers) {

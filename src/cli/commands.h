@@ -96,6 +96,8 @@ int run_billing_run(const config::LoadedConfig& loaded, const BillingRunArgs& ar
 
 // Prints a successful JSON answer for people; without one the JSON itself is printed.
 using Printer = std::function<void(const rapidjson::Document&)>;
+// A field of a JSON answer as text for a table: strings, booleans and integers; "-" otherwise.
+std::string json_text(const rapidjson::Value& v, const char* key);
 
 // One request to a running meterd's API. A 2xx answer goes to stdout (through `print` when
 // given), 0; an error answer is said on stderr as "STATUS Title: detail (field)", 1.

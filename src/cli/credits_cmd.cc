@@ -12,13 +12,7 @@
 namespace meter::cli {
 namespace {
 
-std::string text(const rapidjson::Value& v, const char* key) {
-  if (!v.IsObject() || !v.HasMember(key)) return "-";
-  const auto& field = v[key];
-  if (field.IsString()) return field.GetString();
-  if (field.IsInt64()) return std::to_string(field.GetInt64());
-  return "-";
-}
+std::string text(const rapidjson::Value& v, const char* key) { return json_text(v, key); }
 
 void print_lots(const rapidjson::Value& lots) {
   std::printf("%-44s %-16s %-11s %8s %20s %20s %-24s %s\n", "grant_id", "name", "category", "priority",

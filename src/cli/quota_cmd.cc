@@ -11,13 +11,7 @@
 namespace meter::cli {
 namespace {
 
-std::string text(const rapidjson::Value& v, const char* key) {
-  if (!v.IsObject() || !v.HasMember(key)) return "-";
-  const auto& field = v[key];
-  if (field.IsString()) return field.GetString();
-  if (field.IsBool()) return field.GetBool() ? "true" : "false";
-  return "-";  // null: no limit
-}
+std::string text(const rapidjson::Value& v, const char* key) { return json_text(v, key); }
 
 // One row per meter and period: used, limit, remaining and whether the next event passes.
 void print_report(const rapidjson::Document& doc) {
