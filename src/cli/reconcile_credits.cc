@@ -33,30 +33,25 @@ struct Replayed {
 
 Result<Replayed> replay(store::CreditLedger& ledger, const std::string& tenant, Problems& problems) {
   Replayed r;
-  std::int64_t after = 0;
-  for (;;) {
-    auto page = ledger.transactions(tenant, after, 10'000);
-    if (!page) return fail(page.error());
-    for (const auto& txn : *page) {
-      after = txn.id;
-      ++r.transactions;
-      Decimal sum;
-      for (const auto& e : txn.entries) {
-        sum = add(sum, e.amount);
-        if (e.account == credits::Account::kCredit)
-          r.credit[e.grant_id] = add(r.credit[e.grant_id], e.amount);
-        if (e.account == credits::Account::kUsage) {
-          Decimal& u = r.usage[{e.month, e.event_type, e.grant_id}];
-          u = add(u, e.amount);
-        }
-      }
-      if (!sum.is_zero()) {
-        problems.report(fmt::format("tenant {}: transaction {} ({}) sums to {}, not 0", tenant, txn.id,
-                                    txn.kind, sum.to_string()));
+  auto txns = store::all_transactions(ledger, tenant);
+  if (!txns) return fail(txns.error());
+  for (const auto& txn : *txns) {
+    ++r.transactions;
+    Decimal sum;
+    for (const auto& e : txn.entries) {
+      sum = add(sum, e.amount);
+      if (e.account == credits::Account::kCredit) r.credit[e.grant_id] = add(r.credit[e.grant_id], e.amount);
+      if (e.account == credits::Account::kUsage) {
+        Decimal& u = r.usage[{e.month, e.event_type, e.grant_id}];
+        u = add(u, e.amount);
       }
     }
-    if (page->size() < 10'000) return r;
+    if (!sum.is_zero()) {
+      problems.report(fmt::format("tenant {}: transaction {} ({}) sums to {}, not 0", tenant, txn.id,
+                                  txn.kind, sum.to_string()));
+    }
   }
+  return r;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <span>
 #include <string>
@@ -49,5 +50,21 @@ class CreditLedger {
   // the ledger per tenant), then forgets, stored or not. Called by the ingest writer only.
   virtual void stage_burns(std::vector<credits::Entry> entries) = 0;
 };
+
+// Every transaction of the tenant, oldest first (paged through transactions()).
+inline Result<std::vector<credits::Transaction>> all_transactions(CreditLedger& ledger,
+                                                                  std::string_view tenant) {
+  constexpr std::size_t kPage = 10'000;
+  std::vector<credits::Transaction> all;
+  std::int64_t after = 0;
+  for (;;) {
+    auto page = ledger.transactions(tenant, after, kPage);
+    if (!page) return fail(page.error());
+    if (!page->empty()) after = page->back().id;
+    bool last = page->size() < kPage;
+    std::move(page->begin(), page->end(), std::back_inserter(all));
+    if (last) return all;
+  }
+}
 
 }  // namespace meter::store

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 from decimal import Decimal
 
@@ -308,6 +309,27 @@ class CreditsTest(unittest.TestCase):
             self.assertEqual(self.available(t, as_of=x["at"]), running, x)
         self.assertEqual(self.available(t, as_of="2020-01-01T00:00:00Z"), 0)
         self.assertEqual(running, Decimal("0.7"))
+
+    # Case 8: a $10 lot, $3.20 used, expires: the month's statement says 6.80 expired.
+    def test_statement_with_breakage(self):
+        t = self.tenant("cr_statement", "api")
+        expiry = now() + datetime.timedelta(seconds=3)
+        self.grant(t, "s", amount="10.00", name="trial", expires_at=iso(expiry))
+        self.grant(t, "v", amount="1", name="gone")
+        self.assertEqual(self.send(t, "api_call", [300, 20], "st"), ["accepted", "accepted"])
+        void = [l for l in self.lots(t).values() if l["name"] == "gone"][0]["grant_id"]
+        self.m.post("/v1/tenants/%s/credits/grants/%s/void" % (t, void))
+        month = expiry.strftime("%Y-%m")
+        before = self.m.get("/v1/tenants/%s/credits/statements/%s" % (t, month))[2]
+        self.assertEqual((before["granted"], before["consumed"], before["voided"], before["expired"], before["closing"]),
+                         ("11", "3.2", "1", "0", "6.8"))
+        time.sleep(max(0.0, (expiry - now()).total_seconds()) + 0.2)
+        after = self.m.get("/v1/tenants/%s/credits/statements/%s" % (t, month))[2]
+        self.assertEqual((after["opening"], after["granted"], after["consumed"], after["expired"], after["voided"],
+                          after["closing"]), ("0", "11", "3.2", "6.8", "1", "0"))
+        trial = [g for g in after["grants"] if g["name"] == "trial"][0]
+        self.assertEqual((trial["consumed"], trial["expired"]), ("3.2", "6.8"))
+        self.assertEqual(self.m.get("/v1/tenants/%s/credits/statements/2026-13" % t)[0], 400)
 
     def invoice(self, tenant, month=None, csv=False):
         month = month or now().strftime("%Y-%m")

@@ -7,6 +7,7 @@
 
 #include "auth/api_key.h"
 #include "core/identifier.h"
+#include "credits/statement.h"
 #include "server/json.h"
 #include "server/json_body.h"
 #include "server/problem.h"
@@ -205,23 +206,18 @@ Result<credits::Balance> balance_at(const ApiContext& api, const std::string& te
     r.voided = Decimal();
     if (r.lot.voided_at && *r.lot.voided_at > at) r.lot.voided_at.reset();
   }
-  std::int64_t after = 0;
-  for (;;) {
-    auto page = api.credits->ledger().transactions(tenant, after, 10'000);
-    if (!page) return fail(page.error());
-    for (const auto& txn : *page) {
-      after = txn.id;
-      if (txn.at > at) continue;
-      for (const auto& e : txn.entries) {
-        if (e.account != credits::Account::kUsage && e.account != credits::Account::kVoided) continue;
-        auto lot =
-            std::find_if(b.lots.begin(), b.lots.end(), [&](const auto& r) { return r.lot.id == e.grant_id; });
-        if (lot == b.lots.end()) continue;
-        Decimal& sum = e.account == credits::Account::kUsage ? lot->consumed : lot->voided;
-        sum = sum.checked_add(e.amount).value_or(sum);
-      }
+  auto txns = store::all_transactions(api.credits->ledger(), tenant);
+  if (!txns) return fail(txns.error());
+  for (const auto& txn : *txns) {
+    if (txn.at > at) continue;
+    for (const auto& e : txn.entries) {
+      if (e.account != credits::Account::kUsage && e.account != credits::Account::kVoided) continue;
+      auto lot =
+          std::find_if(b.lots.begin(), b.lots.end(), [&](const auto& r) { return r.lot.id == e.grant_id; });
+      if (lot == b.lots.end()) continue;
+      Decimal& sum = e.account == credits::Account::kUsage ? lot->consumed : lot->voided;
+      sum = sum.checked_add(e.amount).value_or(sum);
     }
-    if (page->size() < 10'000) break;
   }
   b.available = Decimal();
   for (const auto& r : b.lots) {
@@ -309,6 +305,49 @@ void ledger(const ApiContext& api, const HttpRequest& req, const std::string& te
     out.num(txns->back().id);
   else
     out.null();
+  out.end_object();
+  respond(out.response());
+}
+
+void write_movements(JsonOut& out, const credits::StatementLine& l) {
+  out.key("opening").dec(l.opening);
+  out.key("granted").dec(l.granted);
+  out.key("consumed").dec(l.consumed);
+  out.key("expired").dec(l.expired);
+  out.key("voided").dec(l.voided);
+  out.key("closing").dec(l.closing);
+}
+
+// GET .../credits/statements/{YYYY-MM}: the tenant's local month (to now, while it runs).
+void statement(const ApiContext& api, const std::string& tenant, const std::string& month_text,
+               Responder& respond) {
+  auto month = billing::parse_year_month(month_text);
+  if (!month) return respond(problem(month.error()));
+  billing::InvoicePeriod period = api.invoicer.period(tenant, month->first, month->second);
+  auto lots = api.credits->ledger().grants(tenant);
+  if (!lots) return respond(problem(lots.error()));
+  auto txns = store::all_transactions(api.credits->ledger(), tenant);
+  if (!txns) return respond(problem(txns.error()));
+  Timestamp to = std::min(period.end, api.clock.now());
+  credits::Statement s = credits::statement(*lots, *txns, period.start, std::max(period.start, to));
+  JsonOut out;
+  out.begin_object();
+  out.key("tenant_id").str(tenant);
+  out.key("month").str(month_text);
+  out.key("currency").str(currency_of(api, tenant));
+  out.key("from").time(s.from);
+  out.key("to").time(s.to);
+  write_movements(out, s.total);
+  out.key("grants").begin_array();
+  for (const auto& l : s.lots) {
+    out.begin_object();
+    out.key("grant_id").str(l.grant_id);
+    out.key("name").str(l.name);
+    out.key("category").str(l.category);
+    write_movements(out, l);
+    out.end_object();
+  }
+  out.end_array();
   out.end_object();
   respond(out.response());
 }
@@ -451,6 +490,12 @@ void add_credit_routes(Router& router, const ApiContext& api) {
              tenant_route(api, false,
                           [&api](HttpRequest& req, const PathParams&, const std::string& tenant,
                                  Responder& r) { ledger(api, req, tenant, r); }),
+             Runs::kInReadPool);
+  router.add("GET", base + "/statements/{month}", Access::kKey,
+             tenant_route(api, false,
+                          [&api](HttpRequest&, const PathParams& p, const std::string& tenant, Responder& r) {
+                            statement(api, tenant, p.at("month"), r);
+                          }),
              Runs::kInReadPool);
   router.add("GET", base + "/check", Access::kKey,
              tenant_route(api, false,
