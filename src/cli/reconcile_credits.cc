@@ -129,6 +129,7 @@ int report_credits(Billing& b, const std::string& only_tenant) {
       }
     }
   }
+  if (by_tenant.empty()) return 0;  // no tenant has credit: nothing to report
   std::printf(
       "credit ledger: %lld transaction(s) of %zu tenant(s) checked, %zu grant(s), %lld line(s); %d "
       "problem(s)\n",
