@@ -227,6 +227,18 @@ void CreditBook::give_back(Line& line, Decimal amount) {
   // Anything left was usage priced before the tenant had credit: billed, not burnt.
 }
 
+Result<CreditBook::Step> CreditBook::step(const Line& line, const Metered& m, const Event& e) {
+  Decimal units = m.counts ? *Decimal::from_integer(e.sign()) : e.quantity;
+  auto quantity = line.quantity.checked_add(units);
+  if (!quantity)
+    return fail(Error::invalid("quantity", "this event's quantity would overflow its meter's monthly sum"));
+  auto priced = pricing::exact_amount(*m.price, std::max(*quantity, Decimal()));
+  if (!priced) return fail(Error::invalid("quantity", priced.error().message));
+  auto cost = priced->checked_sub(line.priced);
+  if (!cost) return fail(Error::invalid("quantity", "this event's price overflows"));
+  return Step{*quantity, *priced, *cost};
+}
+
 std::optional<Error> CreditBook::admit(const Event& e, const Also& also) {
   auto others = [&]() -> std::optional<Error> { return also ? also() : std::nullopt; };
   MutexLock lock(mutex_);
@@ -240,14 +252,11 @@ std::optional<Error> CreditBook::admit(const Event& e, const Also& also) {
   TenantCredit& acct = *hot.account;
   Line& line = *hot.line;
   const Metered& m = *hot.metered;
-  Decimal step = m.counts ? *Decimal::from_integer(e.sign()) : e.quantity;
-  auto quantity = line.quantity.checked_add(step);
-  if (!quantity)
-    return Error::invalid("quantity", "this event's quantity would overflow its meter's monthly sum");
-  auto priced = pricing::exact_amount(*m.price, std::max(*quantity, Decimal()));
-  if (!priced) return Error::invalid("quantity", priced.error().message);
-  auto cost = priced->checked_sub(line.priced);
-  if (!cost) return Error::invalid("quantity", "this event's price overflows");
+  auto next = step(line, m, e);
+  if (!next) return next.error();
+  const Decimal* cost = &next->cost;
+  const Decimal* priced = &next->priced;
+  const Decimal* quantity = &next->quantity;
   if (*cost > Decimal() && acct.enforcement == Enforcement::kHard && !e.is_retraction()) {
     Decimal available = usable(acct, e.event_type, e.timestamp);
     if (available < *cost) {
@@ -337,11 +346,6 @@ std::size_t CreditBook::accounts() const {
   return accounts_.size();
 }
 
-bool CreditBook::has_account(std::string_view tenant) const {
-  MutexLock lock(mutex_);
-  return account(tenant) != nullptr;
-}
-
 std::optional<Balance> CreditBook::balance(std::string_view tenant, Timestamp at) const {
   MutexLock lock(mutex_);
   const TenantCredit* acct = account(tenant);
@@ -375,16 +379,11 @@ Result<Quote> CreditBook::quote(const Event& e) {
     q.burns = false;
     return q;
   }
-  Line line;
+  static const Line kEmpty;
   auto found = lines_.find(LineKey{e.tenant_id, e.event_type, zone_of_(e.tenant_id).month_key(e.timestamp)});
-  if (found != lines_.end()) line = found->second;
-  Decimal step = m->counts ? *Decimal::from_integer(1) : e.quantity;
-  auto quantity = line.quantity.checked_add(step);
-  if (!quantity)
-    return fail(Error::invalid("quantity", "the quantity would overflow the meter's monthly sum"));
-  auto priced = pricing::exact_amount(*m->price, std::max(*quantity, Decimal()));
-  if (!priced) return fail(Error::invalid("quantity", priced.error().message));
-  q.cost = sub(*priced, line.priced);
+  auto next = step(found != lines_.end() ? found->second : kEmpty, *m, e);
+  if (!next) return fail(next.error());
+  q.cost = next->cost;
   if (acct != nullptr) q.available = usable(*acct, e.event_type, e.timestamp);
   bool hard = acct != nullptr && acct->enforcement == Enforcement::kHard;
   q.admitted = !hard || q.cost <= q.available;

@@ -85,7 +85,6 @@ class CreditBook {
   void apply(std::span<const Entry> entries);
 
   // Reads, from any thread.
-  bool has_account(std::string_view tenant) const;
   // For /metrics: events refused for credit, events stored that burnt or gave back credit, and
   // tenants with credit.
   std::uint64_t refused() const { return refused_.load(); }
@@ -144,6 +143,11 @@ class CreditBook {
   };
 
   std::optional<Metered> metered(std::string_view tenant, std::string_view event_type) const;
+  // The line's quantity and exact price with the event added, and the change: what it burns.
+  struct Step {
+    Decimal quantity, priced, cost;
+  };
+  static Result<Step> step(const Line& line, const Metered& m, const Event& e);
   // The event's tenant, meter and line, through the hot cache.
   const Hot& resolve(const Event& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   TenantCredit* account(std::string_view tenant) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
