@@ -108,8 +108,16 @@ Status Server::open_credits() {
       if (key.group.empty()) by_type[key.event_type] = quantity;
     return by_type;
   };
-  credit_admission_ = std::make_unique<ingest::CreditAdmission>(credits_->book(), *stores_->local,
-                                                                month_usage, admission_.get());
+  auto currency_of = [credits = credits_.get()](std::string_view tenant) {
+    return credits->plan_of(tenant).currency;
+  };
+  credit_admission_ = std::make_unique<ingest::CreditAdmission>(
+      credits_->book(), *stores_->local, month_usage, admission_.get(), clock_, currency_of);
+  // Notices the writer fires go to the webhook once their group is stored.
+  notifier_->attach_credit_notices(*stores_->local);
+  credit_admission_->on_notices([notifier = notifier_.get()](std::vector<credits::Notice> notices) {
+    notifier->send(std::move(notices));
+  });
   return {};
 }
 
@@ -261,7 +269,8 @@ Status Server::listen() {
   router_->set_read_pool(read_pool_.get());
   for (auto add : {server::add_health_routes, server::add_ingest_routes, server::add_usage_routes,
                    server::add_quota_routes, server::add_invoice_routes, server::add_metrics_routes,
-                   server::add_web_routes, server::add_correction_routes, server::add_credit_routes}) {
+                   server::add_web_routes, server::add_correction_routes, server::add_credit_routes,
+                   server::add_credit_rule_routes}) {
     add(*router_, *api_);
   }
 

@@ -48,6 +48,7 @@ void CreditBook::add_lot(LotRecord record) {
   MutexLock lock(mutex_);
   hot_.valid = false;
   TenantCredit& acct = accounts_[record.lot.tenant_id];
+  max_seq_ = std::max(max_seq_, record.lot.seq);
   auto state = std::make_unique<LotState>();
   state->record = std::move(record);
   auto at = std::upper_bound(acct.lots.begin(), acct.lots.end(), state, [](const auto& a, const auto& b) {
@@ -56,20 +57,48 @@ void CreditBook::add_lot(LotRecord record) {
   acct.lots.insert(at, std::move(state));
 }
 
+CreditBook::LotState* CreditBook::find_lot(std::string_view tenant, std::string_view id) {
+  TenantCredit* acct = account(tenant);
+  if (acct == nullptr) return nullptr;
+  for (auto& lot : acct->lots)
+    if (lot->record.lot.id == id) return lot.get();
+  return nullptr;
+}
+
 std::optional<LotRecord> CreditBook::void_lot(std::string_view tenant, std::string_view id, Timestamp at) {
   MutexLock lock(mutex_);
-  TenantCredit* acct = account(tenant);
-  if (acct == nullptr) return std::nullopt;
-  for (auto& lot : acct->lots) {
-    LotRecord& r = lot->record;
-    if (r.lot.id != id) continue;
-    if (!r.lot.voided_at) {
-      r.voided = add(r.voided, r.remaining());
-      r.lot.voided_at = at;
-    }
-    return r;
+  hot_.valid = false;
+  LotState* lot = find_lot(tenant, id);
+  if (lot == nullptr) return std::nullopt;
+  LotRecord& r = lot->record;
+  if (!r.lot.voided_at) {
+    r.voided = add(r.voided, r.remaining());
+    r.lot.voided_at = at;
   }
-  return std::nullopt;
+  return r;
+}
+
+std::optional<LotRecord> CreditBook::activate(std::string_view tenant, std::string_view id) {
+  MutexLock lock(mutex_);
+  hot_.valid = false;
+  LotState* lot = find_lot(tenant, id);
+  if (lot == nullptr) return std::nullopt;
+  lot->record.lot.awaits_payment = false;
+  return lot->record;
+}
+
+void CreditBook::roll_over(std::string_view tenant, std::string_view from, Decimal amount, LotRecord into) {
+  {
+    MutexLock lock(mutex_);
+    if (LotState* lot = find_lot(tenant, from)) lot->record.rolled = add(lot->record.rolled, amount);
+  }
+  add_lot(std::move(into));
+}
+
+void CreditBook::set_rules(std::string_view tenant, std::vector<Rule> rules) {
+  MutexLock lock(mutex_);
+  std::erase_if(rules, [](const Rule& r) { return !r.watches_balance(); });
+  accounts_[std::string(tenant)].rules = std::move(rules);
 }
 
 void CreditBook::reprice(std::string_view tenant) {
@@ -278,6 +307,45 @@ std::optional<Error> CreditBook::admit(const Event& e, const Also& also) {
   return std::nullopt;
 }
 
+const LotRecord& CreditBook::before_group(const LotState& lot) const {
+  if (lot.saved != generation_) return lot.record;
+  for (const auto& [state, copy] : lot_undo_)
+    if (state == &lot) return copy;
+  return lot.record;
+}
+
+std::vector<CreditBook::Crossing> CreditBook::crossings(Timestamp now) const {
+  MutexLock lock(mutex_);
+  std::set<std::string_view> tenants;
+  for (const auto& [lot, copy] : lot_undo_) tenants.insert(copy.lot.tenant_id);
+  auto spendable = [now](const LotRecord& r) {
+    Decimal left = r.remaining();
+    return r.lot.usable_at(now) && left > Decimal() ? left : Decimal();
+  };
+  std::vector<Crossing> out;
+  for (std::string_view tenant : tenants) {
+    const TenantCredit* acct = account(tenant);
+    if (acct == nullptr) continue;
+    Decimal before, after;
+    for (const auto& lot : acct->lots) {
+      before = add(before, spendable(before_group(*lot)));
+      after = add(after, spendable(lot->record));
+    }
+    if (before > Decimal() && after <= Decimal())
+      out.push_back({std::string(tenant), std::nullopt, before, after});
+    for (const Rule& rule : acct->rules) {
+      if (before < rule.threshold || after >= rule.threshold) continue;
+      bool awaiting = std::any_of(acct->lots.begin(), acct->lots.end(), [&](const auto& lot) {
+        const Lot& l = lot->record.lot;
+        return l.rule_id == rule.id && l.awaits_payment && !l.voided_at;
+      });
+      if (rule.kind == RuleKind::kTopUp && awaiting) continue;
+      out.push_back({std::string(tenant), rule, before, after});
+    }
+  }
+  return out;
+}
+
 void CreditBook::end_group() {
   group_burning_ = 0;
   line_undo_.clear();
@@ -339,6 +407,11 @@ void CreditBook::apply(std::span<const Entry> entries) {
     auto line = lines_.find(LineKey{e.tenant_id, e.event_type, e.month});
     if (line != lines_.end()) add_to(line->second.burnt, lot->get(), e.amount);
   }
+}
+
+std::int64_t CreditBook::next_seq() const {
+  MutexLock lock(mutex_);
+  return max_seq_ + 1;
 }
 
 std::size_t CreditBook::accounts() const {

@@ -18,6 +18,7 @@
 #include "core/event.h"
 #include "core/sync.h"
 #include "credits/ledger.h"
+#include "credits/rule.h"
 #include "pricing/price_book.h"
 #include "quota/zone.h"
 
@@ -52,6 +53,10 @@ class CreditBook {
   CreditBook(const pricing::PriceBook& prices, PlanOf plan_of, ZoneOf zone_of)
       : prices_(prices), plan_of_(std::move(plan_of)), zone_of_(std::move(zone_of)) {}
 
+  quota::Zone zone_of(std::string_view tenant) const { return zone_of_(tenant); }
+  // The seq the next lot takes: one above every lot's (lots are ordered by it last).
+  std::int64_t next_seq() const;
+
   // Set-up, and changes between groups.
   void set_enforcement(std::string_view tenant, Enforcement e);
   void add_lot(LotRecord record);
@@ -59,6 +64,12 @@ class CreditBook {
   std::optional<LotRecord> void_lot(std::string_view tenant, std::string_view id, Timestamp at);
   // A tenant's plan changed: its lines are priced on the new plan from now on.
   void reprice(std::string_view tenant);
+  // A top-up was paid for: its lot is credited and spendable. nullopt when there is no such lot.
+  std::optional<LotRecord> activate(std::string_view tenant, std::string_view id);
+  // Moves `amount` out of an ended lot into `into` (its rollover lot, added here).
+  void roll_over(std::string_view tenant, std::string_view from, Decimal amount, LotRecord into);
+  // The tenant's rules that watch its balance (low_balance, top_up), replacing the last ones.
+  void set_rules(std::string_view tenant, std::vector<Rule> rules);
 
   // The local month (YYYYMM) of the event's line when its state is not in memory yet and must
   // be loaded (load_month) before admit(); nullopt otherwise.
@@ -79,6 +90,16 @@ class CreditBook {
   void settle();
   // The ledger entries of the group's burns, summed per lot and line: written with its events.
   std::vector<Entry> journal() const;
+
+  // The thresholds the current group's burns took a tenant's balance (its credit usable at
+  // `now`) below: each watching rule's (a top-up whose last lot still awaits payment is not
+  // asked again), and zero (rule nullopt: depleted). Writer thread, before the group is stored.
+  struct Crossing {
+    std::string tenant_id;
+    std::optional<Rule> rule;
+    Decimal before, after;
+  };
+  std::vector<Crossing> crossings(Timestamp now) const;
 
   // Applies booked ledger entries that move credit outside a group (an invoice's true-up): each
   // lot's consumption and, when in memory, its line's burns. Writer thread, between groups.
@@ -103,6 +124,7 @@ class CreditBook {
   struct TenantCredit {
     Enforcement enforcement = Enforcement::kSoft;
     std::vector<std::unique_ptr<LotState>> lots;  // in burn order
+    std::vector<Rule> rules;                      // those that watch the balance
   };
   // How an event's meter is burnt: its price and how one event adds to its quantity; nullopt
   // when it is not burnt as events arrive (no price, or a meter read from raw events).
@@ -161,6 +183,9 @@ class CreditBook {
   void give_back(Line& line, Decimal amount) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   static void add_to(std::vector<std::pair<LotState*, Decimal>>& sums, LotState* lot, Decimal amount);
   static Decimal usable(const TenantCredit& acct, std::string_view event_type, Timestamp at);
+  // The lot's record as the current group found it.
+  const LotRecord& before_group(const LotState& lot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  LotState* find_lot(std::string_view tenant, std::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void end_group() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   const pricing::PriceBook& prices_;
@@ -170,6 +195,7 @@ class CreditBook {
   absl::node_hash_map<std::string, TenantCredit> accounts_ ABSL_GUARDED_BY(mutex_);
   std::unordered_map<LineKey, Line, LineHash> lines_ ABSL_GUARDED_BY(mutex_);
   std::set<std::pair<std::string, int>> loaded_ ABSL_GUARDED_BY(mutex_);  // (tenant, month)
+  std::int64_t max_seq_ ABSL_GUARDED_BY(mutex_) = 0;
   Hot hot_ ABSL_GUARDED_BY(mutex_);
   // The current group: undo copies (every line it touched is here once).
   std::uint64_t generation_ = 1;

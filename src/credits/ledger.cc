@@ -36,7 +36,9 @@ std::optional<Account> parse_account(std::string_view name) { return by_name(kAc
 std::string_view account_name(Account a) { return name_of(kAccounts, a); }
 
 Decimal LotRecord::remaining() const {
+  if (lot.awaits_payment) return Decimal();
   auto spent = consumed.checked_add(voided).value_or(consumed);
+  spent = spent.checked_add(rolled).value_or(spent);
   return lot.amount.checked_sub(spent).value_or(lot.amount);
 }
 

@@ -45,7 +45,9 @@ struct Entry {
 struct Transaction {
   std::int64_t id = 0;
   std::string tenant_id;
-  std::string kind;  // grant, void, burn (a group of events' burns and returns)
+  // grant, void, burn (a group of events' burns and returns), trueup, rollover (credit moved
+  // from an ended lot into the next period's)
+  std::string kind;
   Timestamp at;
   std::vector<Entry> entries;
 };
@@ -55,6 +57,8 @@ struct LotRecord {
   Lot lot;
   Decimal consumed;  // burnt by usage, net of returns
   Decimal voided;
+  Decimal rolled;  // moved into a rollover lot when its period ended
+  // What it still holds; nothing while it awaits payment.
   Decimal remaining() const;
 };
 

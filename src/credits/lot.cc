@@ -18,7 +18,7 @@ bool Lot::covers(std::string_view event_type) const {
 }
 
 bool Lot::usable_at(Timestamp t) const {
-  return !voided_at && effective_at <= t && (!expires_at || t < *expires_at);
+  return !awaits_payment && !voided_at && effective_at <= t && (!expires_at || t < *expires_at);
 }
 
 bool burns_before(const Lot& a, const Lot& b) {

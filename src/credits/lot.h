@@ -35,10 +35,14 @@ struct Lot {
   std::int64_t seq = 0;         // creation order in the store: the last tie-breaker
   std::string idempotency_key;  // the creating request's Idempotency-Key
   std::string request_hash;     // of its body: the same key with another body is a conflict
+  std::string rule_id;          // the rule that granted it (docs/credits.md), or empty
+  // A top-up waiting for its payment: not credited, not spendable until activated.
+  bool awaits_payment = false;
 
   bool covers(std::string_view event_type) const;
-  // Whether an event at t may draw from it: effective, not yet expired, and not voided at all
-  // (a void stops every later burn, whatever the event's timestamp).
+  // Whether an event at t may draw from it: credited (not awaiting payment), effective, not yet
+  // expired, and not voided at all (a void stops every later burn, whatever the event's
+  // timestamp).
   bool usable_at(Timestamp t) const;
 };
 

@@ -1,5 +1,7 @@
 #include "ingest/credit_admission.h"
 
+#include "core/identifier.h"
+
 namespace meter::ingest {
 
 Status CreditAdmission::prepare(std::span<const Event* const> group) {
@@ -31,18 +33,71 @@ Status CreditAdmission::before_append() {
   if (inner_ != nullptr) {
     if (auto s = inner_->before_append(); !s) return s;
   }
-  auto journal = book_.journal();
-  if (!journal.empty()) ledger_.stage_burns(std::move(journal));
+  store::StagedCredit staged;
+  staged.burns = book_.journal();
+  if (!staged.burns.empty()) fire(staged);
+  if (!staged.empty()) ledger_.stage(std::move(staged));
   return {};
+}
+
+void CreditAdmission::fire(store::StagedCredit& staged) {
+  Timestamp now = clock_.now();
+  std::int64_t seq = book_.next_seq();
+  for (auto& c : book_.crossings(now)) {
+    std::string currency = currency_of_(c.tenant_id);
+    std::vector<std::pair<std::string_view, std::string>> fields = {{"currency", currency},
+                                                                    {"balance", c.after.to_string()}};
+    if (!c.rule) {
+      staged.notices.push_back(credits::make_notice(c.tenant_id, "credits.depleted", now, fields));
+      continue;
+    }
+    const credits::Rule& rule = *c.rule;
+    fields.emplace_back("rule_id", rule.id);
+    fields.emplace_back("threshold", rule.threshold.to_string());
+    if (rule.kind == credits::RuleKind::kLowBalance) {
+      staged.notices.push_back(credits::make_notice(c.tenant_id, "credits.low", now, fields));
+      continue;
+    }
+    // A top-up: a lot that awaits its payment (POST .../activate), covering the month's late
+    // events like any grant.
+    quota::Zone zone = book_.zone_of(c.tenant_id);
+    credits::Lot lot;
+    lot.id = "grant_" + new_event_id(now);
+    lot.tenant_id = c.tenant_id;
+    lot.name = "top-up";
+    lot.amount = rule.amount;
+    lot.category = rule.category;
+    lot.priority = rule.priority;
+    lot.scope = rule.scope;
+    lot.effective_at = zone.period_start(quota::Period::kMonth, now);
+    if (!rule.expires_after.empty()) lot.expires_at = zone.add_duration(now, rule.expires_after);
+    lot.created_at = now;
+    lot.seq = seq++;
+    lot.idempotency_key = "rule:" + rule.id + ":" + lot.id;
+    lot.rule_id = rule.id;
+    lot.awaits_payment = true;
+    fields.emplace_back("grant_id", lot.id);
+    fields.emplace_back("amount", lot.amount.to_string());
+    staged.notices.push_back(credits::make_notice(c.tenant_id, "credits.topup_requested", now, fields));
+    staged.lots.push_back(std::move(lot));
+  }
+  fired_lots_ = staged.lots;
+  fired_notices_ = staged.notices;
 }
 
 void CreditAdmission::rollback() {
   book_.rollback();
+  fired_lots_.clear();
+  fired_notices_.clear();
   if (inner_ != nullptr) inner_->rollback();
 }
 
 void CreditAdmission::settle() {
   book_.settle();
+  for (auto& lot : fired_lots_) book_.add_lot(credits::LotRecord{std::move(lot), {}, {}, {}});
+  fired_lots_.clear();
+  if (!fired_notices_.empty() && on_notices_) on_notices_(std::move(fired_notices_));
+  fired_notices_.clear();
   if (inner_ != nullptr) inner_->settle();
 }
 

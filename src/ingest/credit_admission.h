@@ -4,6 +4,7 @@
 #include <map>
 #include <string>
 
+#include "core/clock.h"
 #include "credits/credit_book.h"
 #include "ingest/ingestor.h"
 #include "store/credit_ledger.h"
@@ -13,14 +14,28 @@ namespace meter::ingest {
 // Admission by prepaid credit (docs/credits.md), in front of another admission (the quotas):
 // an event must pass both, and what it burns is written with it, in the same transaction, as
 // the group's ledger transaction. A tenant-month's line state is loaded before its first event
-// is admitted: its usage so far from the store, what it burnt from the ledger.
+// is admitted: its usage so far from the store, what it burnt from the ledger. A group whose
+// burns take a balance below a rule's threshold (or to zero) fires its notices, and a top-up
+// rule's lot awaiting payment, in the same transaction: once per crossing.
 class CreditAdmission final : public Admission {
  public:
   // The tenant's usage of its local month (YYYYMM) so far, by event type: its invoice quantities.
   using MonthUsage =
       std::function<Result<std::map<std::string, Decimal>>(std::string_view tenant, int month)>;
-  CreditAdmission(credits::CreditBook& book, store::CreditLedger& ledger, MonthUsage usage, Admission* inner)
-      : book_(book), ledger_(ledger), usage_(std::move(usage)), inner_(inner) {}
+  // Plan currency of a tenant, for the notices.
+  using CurrencyOf = std::function<std::string(std::string_view tenant)>;
+  CreditAdmission(credits::CreditBook& book, store::CreditLedger& ledger, MonthUsage usage, Admission* inner,
+                  const Clock& clock, CurrencyOf currency_of)
+      : book_(book),
+        ledger_(ledger),
+        usage_(std::move(usage)),
+        inner_(inner),
+        clock_(clock),
+        currency_of_(std::move(currency_of)) {}
+
+  // Receives the notices of each stored group (to send them). Set before ingestion starts.
+  using OnNotices = std::function<void(std::vector<credits::Notice>)>;
+  void on_notices(OnNotices f) { on_notices_ = std::move(f); }
 
   Status prepare(std::span<const Event* const> group) override;
   // Loads the line state of the events' tenant-months not in memory yet (writer thread).
@@ -34,8 +49,17 @@ class CreditAdmission final : public Admission {
  private:
   credits::CreditBook& book_;
   store::CreditLedger& ledger_;
+  // The group's crossings as notices, and the top-ups they ask for.
+  void fire(store::StagedCredit& staged);
+
   MonthUsage usage_;
   Admission* inner_;
+  const Clock& clock_;
+  CurrencyOf currency_of_;
+  OnNotices on_notices_;
+  // What the group in flight fired: applied once it is stored.
+  std::vector<credits::Lot> fired_lots_;
+  std::vector<credits::Notice> fired_notices_;
 };
 
 }  // namespace meter::ingest

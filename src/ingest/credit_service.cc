@@ -1,6 +1,7 @@
 #include "ingest/credit_service.h"
 
 #include <future>
+#include <map>
 
 namespace meter::ingest {
 
@@ -30,7 +31,56 @@ Status CreditService::load(const std::vector<std::pair<std::string, std::optiona
   auto lots = ledger_.grants("");
   if (!lots) return fail(lots.error());
   for (auto& record : *lots) book_.add_lot(std::move(record));
+  auto rules = ledger_.rules("");
+  if (!rules) return fail(rules.error());
+  std::map<std::string, std::vector<credits::Rule>> by_tenant;
+  for (auto& rule : *rules) by_tenant[rule.tenant_id].push_back(std::move(rule));
+  for (auto& [tenant, list] : by_tenant) book_.set_rules(tenant, std::move(list));
   return {};
+}
+
+Status CreditService::reload_rules(std::string_view tenant) {
+  auto rules = ledger_.rules(tenant);
+  if (!rules) return fail(rules.error());
+  book_.set_rules(tenant, std::move(*rules));
+  return {};
+}
+
+Status CreditService::add_rule(const credits::Rule& rule) {
+  auto done = in_writer<bool>([&]() -> Result<bool> {
+    if (auto s = ledger_.put_rule(rule); !s) return fail(s.error());
+    if (auto s = reload_rules(rule.tenant_id); !s) return fail(s.error());
+    return true;
+  });
+  if (!done) return fail(done.error());
+  return {};
+}
+
+Result<bool> CreditService::delete_rule(std::string_view tenant, std::string_view id, Timestamp now) {
+  return in_writer<bool>([&]() -> Result<bool> {
+    auto deleted = ledger_.delete_rule(tenant, id, now);
+    if (!deleted) return fail(deleted.error());
+    if (auto s = reload_rules(tenant); !s) return fail(s.error());
+    return *deleted;
+  });
+}
+
+Result<credits::LotRecord> CreditService::activate(std::string_view tenant, std::string_view id,
+                                                   Timestamp now) {
+  return in_writer<credits::LotRecord>([&]() -> Result<credits::LotRecord> {
+    auto record = book_.lot(tenant, id);
+    if (!record)
+      return fail(Error{ErrorCode::kNotFound,
+                        "tenant " + std::string(tenant) + " has no grant " + std::string(id), ""});
+    if (!record->lot.awaits_payment) return *record;  // activated before, or never awaited payment
+    if (record->lot.voided_at) {
+      return fail(Error{
+          ErrorCode::kConflict,
+          "grant " + std::string(id) + " was voided before its payment arrived; grant the credit anew", ""});
+    }
+    if (auto s = ledger_.put_activation(record->lot, now); !s) return fail(s.error());
+    return *book_.activate(tenant, id);
+  });
 }
 
 template <class T>
@@ -60,7 +110,7 @@ Result<CreditService::Granted> CreditService::grant(credits::Lot lot) {
     }
     auto stored = ledger_.put_grant(std::move(lot));
     if (!stored) return fail(stored.error());
-    credits::LotRecord record{*stored, Decimal(), Decimal()};
+    credits::LotRecord record{*stored, {}, {}, {}};
     book_.add_lot(record);
     return Granted{record, true};
   });

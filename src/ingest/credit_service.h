@@ -44,6 +44,13 @@ class CreditService {
   // Voids what a lot still holds; voiding again answers the same. kNotFound for no such lot.
   Result<credits::LotRecord> void_lot(std::string_view tenant, std::string_view id, Timestamp now);
   Status set_enforcement(std::string_view tenant, credits::Enforcement e);
+  // A top-up's payment arrived: its lot is credited and spendable (again: the same answer).
+  // kNotFound for no such lot, kConflict when it was voided first.
+  Result<credits::LotRecord> activate(std::string_view tenant, std::string_view id, Timestamp now);
+  // Rules (docs/credits.md): stored, then watched from the next group on. delete_rule is false
+  // when the tenant has no such rule (or it was deleted before).
+  Status add_rule(const credits::Rule& rule);
+  Result<bool> delete_rule(std::string_view tenant, std::string_view id, Timestamp now);
   // The tenant's plan changed: its lines are priced on the new one from now on.
   void plan_changed(std::string_view tenant, std::optional<std::string> plan);
   // A finalized invoice's credit on one line from one lot: what was burnt and what it applied.
@@ -63,6 +70,8 @@ class CreditService {
   const pricing::Plan& plan_of(std::string_view tenant) const;
 
  private:
+  // The tenant's rules, from the store into the book (writer thread).
+  Status reload_rules(std::string_view tenant);
   // Runs `change` on the writer thread between groups and waits for it.
   template <class T>
   Result<T> in_writer(std::function<Result<T>()> change);

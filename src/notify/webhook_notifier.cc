@@ -87,34 +87,68 @@ void WebhookNotifier::fire(quota::Alert alert) {
                alert.period == quota::Period::kDay ? "daily" : "monthly", alert.used.to_string(),
                alert.limit.to_string());
   ++fired_;
+  std::vector<Delivery> one;
+  one.push_back({**id, std::move(alert), "", "", 0});
+  enqueue(std::move(one));
+}
+
+void WebhookNotifier::send(std::vector<credits::Notice> notices) {
+  std::vector<Delivery> deliveries;
+  for (auto& n : notices) {
+    spdlog::info("credit notice: {} for tenant {}", n.type, n.tenant_id);
+    ++notices_;
+    deliveries.push_back({0, {}, std::move(n.id), std::move(n.body), 0});
+  }
+  enqueue(std::move(deliveries));
+}
+
+void WebhookNotifier::enqueue(std::vector<Delivery> deliveries) {
   if (options_.url.empty()) {
-    (void)store_.update_alert_delivery(**id, "no webhook", 0);
+    for (const auto& d : deliveries) mark(d, "no webhook", 0);
     return;
   }
   {
     MutexLock lock(mutex_);
-    if (queue_.size() >= options_.max_queued) return;  // recorded as pending: resumed at the next start
-    queue_.push_back({**id, std::move(alert), 0});
+    for (auto& d : deliveries) {
+      if (queue_.size() >= options_.max_queued) break;  // recorded as pending: resumed at the next start
+      queue_.push_back(std::move(d));
+    }
   }
   wake_.notify_one();
 }
 
+void WebhookNotifier::mark(const Delivery& d, std::string_view delivery, int attempts) {
+  if (!d.notice_id.empty()) {
+    if (credit_ledger_ != nullptr)
+      (void)credit_ledger_->update_notice_delivery(d.notice_id, delivery, attempts);
+    return;
+  }
+  (void)store_.update_alert_delivery(d.id, delivery, attempts);
+}
+
 void WebhookNotifier::resume() {
   if (options_.url.empty()) return;
+  std::vector<Delivery> deliveries;
   auto pending = store_.list_alerts("", options_.max_queued, true);
   if (!pending) {
     spdlog::error("cannot read the pending quota alerts: {}", pending.error().message);
-    return;
-  }
-  if (pending->empty()) return;
-  spdlog::info("resuming the webhook delivery of {} quota alert(s) left pending by the last run",
-               pending->size());
-  {
-    MutexLock lock(mutex_);
+  } else {
     for (auto it = pending->rbegin(); it != pending->rend(); ++it)
-      queue_.push_back({it->id, it->alert, it->attempts});
+      deliveries.push_back({it->id, it->alert, "", "", it->attempts});
   }
-  wake_.notify_one();
+  if (credit_ledger_ != nullptr) {
+    auto notices = credit_ledger_->notices("", options_.max_queued, true);
+    if (!notices) {
+      spdlog::error("cannot read the pending credit notices: {}", notices.error().message);
+    } else {
+      for (auto it = notices->rbegin(); it != notices->rend(); ++it)
+        deliveries.push_back({0, {}, it->notice.id, it->notice.body, it->attempts});
+    }
+  }
+  if (deliveries.empty()) return;
+  spdlog::info("resuming the webhook delivery of {} alert(s) and notice(s) left pending by the last run",
+               deliveries.size());
+  enqueue(std::move(deliveries));
 }
 
 void WebhookNotifier::run() {
@@ -131,17 +165,16 @@ void WebhookNotifier::run() {
 }
 
 void WebhookNotifier::deliver(const Delivery& d) {
-  std::string body = alert_json(d.alert, d.id);
+  std::string body = d.notice_id.empty() ? alert_json(d.alert, d.id) : d.body;
   auto backoff = options_.first_backoff;
   for (int attempt = d.attempts + 1; attempt <= options_.max_attempts; ++attempt) {
     std::string error;
     if (post(body, error)) {
-      (void)store_.update_alert_delivery(d.id, "delivered", attempt);
+      mark(d, "delivered", attempt);
       return;
     }
     spdlog::warn("webhook {} attempt {}/{} failed: {}", options_.url, attempt, options_.max_attempts, error);
-    (void)store_.update_alert_delivery(d.id, attempt == options_.max_attempts ? "failed" : "pending",
-                                       attempt);
+    mark(d, attempt == options_.max_attempts ? "failed" : "pending", attempt);
     if (attempt == options_.max_attempts) ++failed_;
     MutexLock lock(mutex_);
     auto until = std::chrono::steady_clock::now() + backoff;
@@ -150,7 +183,7 @@ void WebhookNotifier::deliver(const Delivery& d) {
     if (stopping_) return;
     backoff *= 2;
   }
-  if (d.attempts >= options_.max_attempts) (void)store_.update_alert_delivery(d.id, "failed", d.attempts);
+  if (d.attempts >= options_.max_attempts) mark(d, "failed", d.attempts);
 }
 
 bool WebhookNotifier::post(const std::string& body, std::string& error) const {

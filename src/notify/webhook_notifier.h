@@ -8,7 +8,9 @@
 #include <thread>
 
 #include "core/sync.h"
+#include "credits/notice.h"
 #include "quota/alert.h"
+#include "store/credit_ledger.h"
 #include "store/tenant_records.h"
 
 namespace meter::notify {
@@ -42,25 +44,37 @@ class WebhookNotifier final : public quota::AlertSink {
   static Status check_url(const std::string& url);
 
   void fire(quota::Alert alert) override;
+  // Credit notices, recorded in `ledger` (by the group that fired them): sent the same way, their
+  // delivery recorded there. Set before resume().
+  void attach_credit_notices(store::CreditLedger& ledger) { credit_ledger_ = &ledger; }
+  void send(std::vector<credits::Notice> notices);
   // Queues the deliveries a previous run left pending. Call once at start.
   void resume();
   // Alerts fired (each threshold once per tenant, meter and period) and webhook deliveries failed.
   std::uint64_t fired() const { return fired_.load(); }
+  std::uint64_t credit_notices() const { return notices_.load(); }
   std::uint64_t failed_deliveries() const { return failed_.load(); }
 
  private:
   std::atomic<std::uint64_t> fired_{0};
   std::atomic<std::uint64_t> failed_{0};
+  std::atomic<std::uint64_t> notices_{0};
   void run();
+  // A quota alert (by id) or a credit notice (by notice_id, with its body).
   struct Delivery {
     std::int64_t id = 0;
     quota::Alert alert;
+    std::string notice_id;
+    std::string body;
     int attempts = 0;  // made before this run
   };
   void deliver(const Delivery& d);
+  void mark(const Delivery& d, std::string_view delivery, int attempts);
+  void enqueue(std::vector<Delivery> deliveries);
   bool post(const std::string& body, std::string& error) const;
 
   store::TenantRecords& store_;
+  store::CreditLedger* credit_ledger_ = nullptr;
   WebhookOptions options_;
   Mutex mutex_;
   CondVar wake_;

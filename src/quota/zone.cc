@@ -2,6 +2,7 @@
 
 #include <date/tz.h>
 
+#include <charconv>
 #include <map>
 
 #include "core/sync.h"
@@ -104,6 +105,26 @@ Timestamp Zone::add_days(Timestamp t, int count) const {
 int Zone::month_key(Timestamp t) const {
   date::year_month_day ymd{local_day(zone_, t)};
   return static_cast<int>(ymd.year()) * 100 + static_cast<int>(static_cast<unsigned>(ymd.month()));
+}
+
+std::optional<Timestamp> Zone::add_duration(Timestamp t, std::string_view text) const {
+  if (text.size() < 3 || text.front() != 'P') return std::nullopt;
+  int count = 0;
+  auto [end, ec] = std::from_chars(text.data() + 1, text.data() + text.size() - 1, count);
+  if (ec != std::errc() || end != text.data() + text.size() - 1 || count <= 0 || count > 1200)
+    return std::nullopt;
+  switch (text.back()) {
+    case 'D':
+      return add_days(t, count);
+    case 'W':
+      return add_days(t, 7 * count);
+    case 'M':
+      return add_months(t, count);
+    case 'Y':
+      return add_months(t, 12 * count);
+    default:
+      return std::nullopt;
+  }
 }
 
 Timestamp Zone::add_months(Timestamp t, int count) const {

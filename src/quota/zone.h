@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "core/error.h"
@@ -35,9 +36,12 @@ class Zone {
   // month is 2026-02-28 10:00 (a month end is clamped, never rolled into March). A local time
   // that does not exist (a DST jump) is taken as the instant the jump ends.
   Timestamp add_days(Timestamp t, int days) const;
+  Timestamp add_months(Timestamp t, int months) const;
+  // t moved by one ISO 8601 calendar duration ("P30D", "P2W", "P1M", "P1Y") as above; nullopt
+  // when `duration` is not one of those (or above 1,200 of its unit).
+  std::optional<Timestamp> add_duration(Timestamp t, std::string_view duration) const;
   // The local month containing t, as YYYYMM.
   int month_key(Timestamp t) const;
-  Timestamp add_months(Timestamp t, int months) const;
 
  private:
   // The last day and month computed, each packed in one word (start in seconds << 22 | length in

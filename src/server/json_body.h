@@ -34,6 +34,8 @@ class JsonBody {
   Result<std::optional<std::int64_t>> integer(std::string_view key) const;
   // An array of strings.
   Result<std::optional<std::vector<std::string>>> strings(std::string_view key) const;
+  // Whether the field is there and not null.
+  bool has(std::string_view key) const { return find(key).has_value(); }
 
  private:
   // The value's type (from typed_) and, for numbers, its exact text (from exact_, parsed with

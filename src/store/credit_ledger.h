@@ -11,12 +11,24 @@
 
 #include "core/error.h"
 #include "credits/ledger.h"
+#include "credits/notice.h"
+#include "credits/rule.h"
 
 namespace meter::store {
 
 // Prepaid credit as stored (docs/credits.md): lots, per-tenant enforcement, and the ledger,
 // whose burn transactions are written in the same transaction as the events that caused them.
 // Implementations: sqlite/ (the embedded store). Thread-safe.
+// What a group of events adds to the ledger, written in their transaction: the burns (one
+// ledger transaction per tenant), the top-up lots its crossings asked for (awaiting payment,
+// so with no grant transaction yet) and the notices they fired.
+struct StagedCredit {
+  std::vector<credits::Entry> burns;
+  std::vector<credits::Lot> lots;
+  std::vector<credits::Notice> notices;
+  bool empty() const { return burns.empty() && lots.empty() && notices.empty(); }
+};
+
 class CreditLedger {
  public:
   virtual ~CreditLedger() = default;
@@ -28,6 +40,11 @@ class CreditLedger {
                                                                  std::string_view idempotency_key) = 0;
   // Records a lot's void: `record` as voided (its voided amount taken out of it).
   virtual Status put_void(const credits::LotRecord& record) = 0;
+  // A top-up's payment arrived: the lot is credited (its grant transaction, at `at`).
+  virtual Status put_activation(const credits::Lot& lot, Timestamp at) = 0;
+  // Moves `amount` out of an ended lot into its rollover lot (stored here, with its seq), as
+  // one rollover transaction. false when `into`'s idempotency key was stored before.
+  virtual Result<bool> put_rollover(const credits::Lot& from, Decimal amount, credits::Lot& into) = 0;
   // Every lot with what its transactions took out of it; one tenant's, or all when empty.
   virtual Result<std::vector<credits::LotRecord>> grants(std::string_view tenant) = 0;
 
@@ -46,9 +63,21 @@ class CreditLedger {
   virtual Result<std::vector<credits::Transaction>> transactions(std::string_view tenant, std::int64_t after,
                                                                  std::size_t limit) = 0;
 
-  // Burn entries the next event append writes in its own transaction (as one transaction of
-  // the ledger per tenant), then forgets, stored or not. Called by the ingest writer only.
-  virtual void stage_burns(std::vector<credits::Entry> entries) = 0;
+  // Rules (docs/credits.md): stored, ended, and those not ended (one tenant's, or all when empty).
+  virtual Status put_rule(const credits::Rule& rule) = 0;
+  virtual Result<bool> delete_rule(std::string_view tenant, std::string_view id, Timestamp at) = 0;
+  virtual Result<std::vector<credits::Rule>> rules(std::string_view tenant) = 0;
+
+  // Notices: put_notice records one fired outside a group (false when its (tenant, type, ref)
+  // was recorded before); pending ones are those whose webhook delivery is unfinished.
+  virtual Result<bool> put_notice(const credits::Notice& notice) = 0;
+  virtual Status update_notice_delivery(std::string_view id, std::string_view delivery, int attempts) = 0;
+  virtual Result<std::vector<credits::NoticeRecord>> notices(std::string_view tenant, std::size_t limit,
+                                                             bool pending_only) = 0;
+
+  // What the next event append writes in its own transaction, then forgets, stored or not.
+  // Called by the ingest writer only.
+  virtual void stage(StagedCredit staged) = 0;
 };
 
 // Every transaction of the tenant, oldest first (paged through transactions()).

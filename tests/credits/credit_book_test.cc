@@ -61,8 +61,8 @@ class CreditBookTest : public ::testing::Test {
 // Verifies lots burn in priority order, a rolled-back group restores every lot and line, and a
 // group's journal sums to zero.
 TEST_F(CreditBookTest, BurnsInOrderAndRollsBack) {
-  book_.add_lot({lot("late", "1", 60), {}, {}});
-  book_.add_lot({lot("first", "0.05", 10), {}, {}});
+  book_.add_lot({lot("late", "1", 60), {}, {}, {}});
+  book_.add_lot({lot("first", "0.05", 10), {}, {}, {}});
   book_.set_enforcement("acme", Enforcement::kHard);
   book_.load_month("acme", 202611, {}, {});
   EXPECT_FALSE(book_.admit(event("api_call", "3")));
@@ -86,7 +86,7 @@ TEST_F(CreditBookTest, BurnsInOrderAndRollsBack) {
 // Verifies a refusal by the admission asked after the credit (a quota) burns nothing, and a
 // hard refusal says what is usable.
 TEST_F(CreditBookTest, RefusalsBurnNothing) {
-  book_.add_lot({lot("only", "0.05", 50), {}, {}});
+  book_.add_lot({lot("only", "0.05", 50), {}, {}, {}});
   book_.set_enforcement("acme", Enforcement::kHard);
   book_.load_month("acme", 202611, {}, {});
   auto quota = [] { return std::optional<Error>(Error{ErrorCode::kRateLimited, "over", "queries_per_day"}); };
@@ -104,8 +104,8 @@ TEST_F(CreditBookTest, RefusalsBurnNothing) {
 // Verifies a cheaper volume tier gives back what the line no longer costs: first what no credit
 // covered (soft mode), then credit, from the lot burnt last.
 TEST_F(CreditBookTest, GivesBackDueFirstThenTheLastLot) {
-  book_.add_lot({lot("a", "6", 10), {}, {}});
-  book_.add_lot({lot("b", "3", 20), {}, {}});
+  book_.add_lot({lot("a", "6", 10), {}, {}, {}});
+  book_.add_lot({lot("b", "3", 20), {}, {}, {}});
   book_.set_enforcement("acme", Enforcement::kSoft);
   book_.load_month("acme", 202611, {}, {});
   EXPECT_FALSE(book_.admit(event("volume_call", "10")));  // 10 x 1: a 6, b 3, 1 due
@@ -119,7 +119,7 @@ TEST_F(CreditBookTest, GivesBackDueFirstThenTheLastLot) {
 // Verifies the state loaded for a month (after a restart) prices the next event from where the
 // month stands, and its burns unwind to the lots the ledger says paid.
 TEST_F(CreditBookTest, LoadedMonthContinuesWhereItStood) {
-  LotRecord a{lot("a", "20", 10), dec("10"), {}};
+  LotRecord a{lot("a", "20", 10), dec("10"), {}, {}};
   book_.add_lot(a);
   book_.set_enforcement("acme", Enforcement::kHard);
   MonthLedger ledger;
@@ -131,6 +131,60 @@ TEST_F(CreditBookTest, LoadedMonthContinuesWhereItStood) {
   ASSERT_TRUE(quote);
   EXPECT_EQ(quote->cost, dec("0.5"));
   EXPECT_TRUE(quote->admitted);
+}
+
+}  // namespace
+}  // namespace meter::credits
+
+namespace meter::credits {
+namespace {
+
+// Verifies a group that takes the balance below a rule's threshold crosses it once, zero is a
+// crossing of its own, a top-up with a lot awaiting payment is not asked again, and a group that
+// stays below crosses nothing.
+TEST_F(CreditBookTest, GroupsCrossThresholdsOnce) {
+  book_.add_lot({lot("a", "0.05", 10), {}, {}, {}});
+  book_.set_enforcement("acme", Enforcement::kSoft);
+  book_.load_month("acme", 202611, {}, {});
+  Rule low;
+  low.id = "low";
+  low.kind = RuleKind::kLowBalance;
+  low.threshold = dec("0.03");
+  Rule top = low;
+  top.id = "top";
+  top.kind = RuleKind::kTopUp;
+  book_.set_rules("acme", {low, top});
+  Timestamp now = at("2026-11-10T00:00:00Z");
+  ASSERT_FALSE(book_.admit(event("api_call", "1")));
+  EXPECT_TRUE(book_.crossings(now).empty());  // 0.05 -> 0.04
+  book_.settle();
+  ASSERT_FALSE(book_.admit(event("api_call", "1")));
+  ASSERT_FALSE(book_.admit(event("api_call", "1")));
+  auto crossed = book_.crossings(now);  // 0.04 -> 0.02
+  ASSERT_EQ(crossed.size(), 2u);
+  EXPECT_EQ(crossed[0].rule->id, "low");
+  EXPECT_EQ(crossed[1].rule->id, "top");
+  EXPECT_EQ(crossed[0].before, dec("0.04"));
+  EXPECT_EQ(crossed[0].after, dec("0.02"));
+  book_.settle();
+  Lot pending = lot("t1", "1", 50);
+  pending.rule_id = "top";
+  pending.awaits_payment = true;
+  book_.add_lot({pending, {}, {}, {}});
+  ASSERT_FALSE(book_.admit(event("api_call", "1")));
+  EXPECT_TRUE(book_.crossings(now).empty());  // 0.02 -> 0.01: below already
+  book_.settle();
+  ASSERT_FALSE(book_.admit(event("api_call", "5")));
+  crossed = book_.crossings(now);  // 0.01 -> 0, the rest due
+  ASSERT_EQ(crossed.size(), 1u);
+  EXPECT_FALSE(crossed[0].rule);
+  book_.settle();
+  // Paid: the top-up is spendable, and the next crossing of 0.03 asks again.
+  ASSERT_TRUE(book_.activate("acme", "t1"));
+  for (int i = 0; i < 98; ++i) ASSERT_FALSE(book_.admit(event("api_call", "1")));
+  crossed = book_.crossings(now);  // 1.00 -> 0.02
+  ASSERT_EQ(crossed.size(), 2u);
+  EXPECT_EQ(crossed[1].rule->id, "top");
 }
 
 }  // namespace

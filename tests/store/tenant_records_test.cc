@@ -176,7 +176,45 @@ TEST_F(TenantRecordsTest, MigratesSchema5TenantTables) {
   EXPECT_TRUE(db.tableExists("credit_grants"));
   SQLite::Statement version(db, "SELECT max(version) FROM meter_schema");
   ASSERT_TRUE(version.executeStep());
-  EXPECT_EQ(version.getColumn(0).getInt(), 9);
+  EXPECT_EQ(version.getColumn(0).getInt(), 10);
+}
+
+// Verifies a schema 9 file's lots gain the v10 columns (rule, payment, rollover) and keep what
+// they held.
+TEST_F(TenantRecordsTest, MigratesSchema9CreditGrants) {
+  {
+    SQLite::Database db(db_path_.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec(R"sql(
+      CREATE TABLE meter_schema (version INTEGER NOT NULL);
+      INSERT INTO meter_schema VALUES (9);
+      CREATE TABLE credit_grants (grant_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, seq INTEGER NOT NULL UNIQUE,
+        name TEXT NOT NULL, amount TEXT NOT NULL, category TEXT NOT NULL, priority INTEGER NOT NULL,
+        scope TEXT NOT NULL, effective_at INTEGER NOT NULL, expires_at INTEGER, created_at INTEGER NOT NULL,
+        voided_at INTEGER, idempotency_key TEXT NOT NULL, request_hash TEXT NOT NULL, voided TEXT NOT NULL,
+        UNIQUE (tenant_id, idempotency_key));
+      INSERT INTO credit_grants VALUES ('g1', 'acme', 1, 'promo', '10', 'paid', 40, 'api_call', 0, NULL, 5,
+        NULL, 'k1', 'h1', '0');
+    )sql");
+  }
+  SqliteStore store({db_path_});
+  auto lots = store.grants("");
+  ASSERT_TRUE(lots) << lots.error().message;
+  ASSERT_EQ(lots->size(), 1u);
+  const auto& g = (*lots)[0];
+  EXPECT_EQ(g.lot.id, "g1");
+  EXPECT_EQ(g.lot.amount.to_string(), "10");
+  EXPECT_EQ(g.lot.scope, std::vector<std::string>{"api_call"});
+  EXPECT_EQ(g.lot.rule_id, "");
+  EXPECT_FALSE(g.lot.awaits_payment);
+  EXPECT_TRUE(g.rolled.is_zero());
+  EXPECT_EQ(g.remaining().to_string(), "10");
+  auto rules = store.rules("");
+  ASSERT_TRUE(rules) << rules.error().message;
+  EXPECT_TRUE(rules->empty());
+  SQLite::Database db(db_path_.string());
+  SQLite::Statement version(db, "SELECT max(version) FROM meter_schema");
+  ASSERT_TRUE(version.executeStep());
+  EXPECT_EQ(version.getColumn(0).getInt(), 10);
 }
 
 }  // namespace

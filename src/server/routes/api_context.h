@@ -74,5 +74,6 @@ void add_metrics_routes(Router& router, const ApiContext& api);
 void add_web_routes(Router& router, const ApiContext& api);
 void add_correction_routes(Router& router, const ApiContext& api);
 void add_credit_routes(Router& router, const ApiContext& api);
+void add_credit_rule_routes(Router& router, const ApiContext& api);
 
 }  // namespace meter::server

@@ -12,6 +12,7 @@
 #include "server/json_body.h"
 #include "server/problem.h"
 #include "server/routes/api_context.h"
+#include "server/routes/credit_guard.h"
 #include "server/routes/params.h"
 #include "server/routes/scope.h"
 
@@ -29,27 +30,6 @@ Result<Timestamp> instant(const JsonBody& body, std::string_view key, Timestamp 
   auto t = parse_rfc3339(**text);
   if (!t) return fail(Error::invalid(std::string(key), std::string(key) + " must be an RFC 3339 instant"));
   return *t;
-}
-
-// "P30D", "P2W", "P1M", "P1Y": one ISO 8601 calendar component, moved on the tenant's clock.
-std::optional<Timestamp> after_duration(std::string_view text, Timestamp from, const quota::Zone& zone) {
-  if (text.size() < 3 || text.front() != 'P') return std::nullopt;
-  int count = 0;
-  auto [end, ec] = std::from_chars(text.data() + 1, text.data() + text.size() - 1, count);
-  if (ec != std::errc() || end != text.data() + text.size() - 1 || count <= 0 || count > 1200)
-    return std::nullopt;
-  switch (text.back()) {
-    case 'D':
-      return zone.add_days(from, count);
-    case 'W':
-      return zone.add_days(from, 7 * count);
-    case 'M':
-      return zone.add_months(from, count);
-    case 'Y':
-      return zone.add_months(from, 12 * count);
-    default:
-      return std::nullopt;
-  }
 }
 
 Result<credits::Lot> parse_grant(const ApiContext& api, const std::string& tenant, const HttpRequest& req,
@@ -126,7 +106,7 @@ Result<credits::Lot> parse_grant(const ApiContext& api, const std::string& tenan
     if (!day) return fail(Error::invalid("expires_on", "expires_on must be a date, YYYY-MM-DD"));
     lot.expires_at = zone.midnight_of(*day + std::chrono::days(1));
   } else if (*expires_after) {
-    lot.expires_at = after_duration(**expires_after, from, zone);
+    lot.expires_at = zone.add_duration(from, **expires_after);
     if (!lot.expires_at) {
       return fail(Error::invalid("expires_after",
                                  "expires_after must be an ISO 8601 duration such as P30D, P2W, "
@@ -149,6 +129,7 @@ Result<credits::Lot> parse_grant(const ApiContext& api, const std::string& tenan
 
 std::string_view lot_status(const credits::LotRecord& r, Timestamp now) {
   if (r.lot.voided_at && *r.lot.voided_at <= now) return "voided";
+  if (r.lot.awaits_payment) return "awaiting_payment";
   if (r.lot.expires_at && *r.lot.expires_at <= now) return "expired";
   if (r.lot.effective_at > now) return "scheduled";
   if (r.remaining() <= Decimal()) return "depleted";
@@ -181,7 +162,13 @@ void write_lot(JsonOut& out, const credits::LotRecord& r, Timestamp now) {
   write_time_or_null(out, "voided_at", l.voided_at);
   out.key("consumed").dec(r.consumed);
   out.key("voided").dec(r.voided);
+  out.key("rolled_over").dec(r.rolled);
   out.key("remaining").dec(r.remaining());
+  out.key("rule_id");
+  if (l.rule_id.empty())
+    out.null();
+  else
+    out.str(l.rule_id);
   out.key("status").str(lot_status(r, now));
   out.end_object();
 }
@@ -250,6 +237,12 @@ void balance(const ApiContext& api, const HttpRequest& req, const std::string& t
   out.key("enforcement").str(credits::enforcement_name(b.enforcement));
   out.key("as_of").time(at);
   out.key("available").dec(b.available);
+  // Top-ups asked for and not paid yet: spendable once activated.
+  Decimal pending;
+  for (const auto& r : b.lots)
+    if (r.lot.awaits_payment && !r.lot.voided_at)
+      pending = pending.checked_add(r.lot.amount).value_or(pending);
+  out.key("pending").dec(pending);
   out.key("grants").begin_array();
   for (const auto& r : b.lots) write_lot(out, r, at);
   out.end_array();
@@ -396,34 +389,12 @@ void settings_response(const ApiContext& api, const std::string& tenant, Respond
   respond(out.response());
 }
 
-// The checks every credits route makes: credit support, the tenant's name, and (reads) that
-// the key may see it. An answer when one fails.
-std::optional<HttpResponse> refused(const ApiContext& api, const HttpRequest& req, const std::string& tenant,
-                                    bool writes) {
-  if (api.credits == nullptr) {
-    return problem(Error::unimplemented("prepaid credit needs the embedded store (store.url unset) for now"));
-  }
-  if (auto bad = bad_path_tenant(tenant)) return bad;
-  if (!writes) return hidden_unless_own(req, tenant);
-  return std::nullopt;
-}
-
-// Wraps a credits handler with those checks.
-template <class Handler>
-auto tenant_route(const ApiContext& api, bool writes, Handler handler) {
-  return [&api, writes, handler](HttpRequest& req, const PathParams& p, Responder& r) {
-    const std::string& tenant = p.at("tenant");
-    if (auto no = refused(api, req, tenant, writes)) return r(std::move(*no));
-    handler(req, p, tenant, r);
-  };
-}
-
 // A read answered from memory on the event loop: `handler` returns false to go to the pool.
 template <class Handler>
 FastRouteFn fast_read(const ApiContext& api, Handler handler) {
   return [&api, handler](HttpRequest& req, const PathParams& p, Responder& r) {
     const std::string& tenant = p.at("tenant");
-    if (auto no = refused(api, req, tenant, false)) return r(std::move(*no)), true;
+    if (auto no = credits_refused(api, req, tenant, false)) return r(std::move(*no)), true;
     return handler(req, p, tenant, r);
   };
 }
@@ -477,6 +448,14 @@ void add_credit_routes(Router& router, const ApiContext& api) {
                             auto voided = api.credits->void_lot(tenant, p.at("grant"), api.clock.now());
                             if (!voided) return r(problem(voided.error()));
                             r(lot_response(*voided, api.clock.now()));
+                          }),
+             Runs::kInReadPool);
+  router.add("POST", base + "/grants/{grant}/activate", Access::kAdmin,
+             tenant_route(api, true,
+                          [&api](HttpRequest&, const PathParams& p, const std::string& tenant, Responder& r) {
+                            auto active = api.credits->activate(tenant, p.at("grant"), api.clock.now());
+                            if (!active) return r(problem(active.error()));
+                            r(lot_response(*active, api.clock.now()));
                           }),
              Runs::kInReadPool);
   // From memory on the event loop; a point in time (as_of) replays the ledger in the pool.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "store/sqlite/credit_rows.h"
 #include "store/sqlite/sqlite_call.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -13,32 +14,8 @@ namespace {
 
 constexpr const char* kGrantColumns =
     "grant_id, tenant_id, seq, name, amount, category, priority, scope, effective_at, expires_at, "
-    "created_at, voided_at, idempotency_key, request_hash, voided";
-
-std::string join_scope(const std::vector<std::string>& scope) {
-  std::string out;
-  for (const auto& type : scope) {
-    if (!out.empty()) out += ',';
-    out += type;
-  }
-  return out;
-}
-
-std::vector<std::string> split_scope(std::string_view text) {
-  std::vector<std::string> out;
-  while (!text.empty()) {
-    auto comma = text.find(',');
-    out.emplace_back(text.substr(0, comma));
-    if (comma == std::string_view::npos) break;
-    text.remove_prefix(comma + 1);
-  }
-  return out;
-}
-
-std::optional<Timestamp> optional_time(const SQLite::Column& c) {
-  if (c.isNull()) return std::nullopt;
-  return from_unix_ms(c.getInt64());
-}
+    "created_at, voided_at, idempotency_key, request_hash, voided, rule_id, awaits_payment, rolled";
+constexpr int kGrantColumnCount = 18;
 
 Result<credits::LotRecord> read_lot(SQLite::Statement& s) {
   credits::LotRecord r;
@@ -64,6 +41,11 @@ Result<credits::LotRecord> read_lot(SQLite::Statement& s) {
   auto voided = stored_decimal(s.getColumn(14).getString(), "credit_grants");
   if (!voided) return fail(voided.error());
   r.voided = *voided;
+  l.rule_id = s.getColumn(15).getString();
+  l.awaits_payment = s.getColumn(16).getInt() != 0;
+  auto rolled = stored_decimal(s.getColumn(17).getString(), "credit_grants");
+  if (!rolled) return fail(rolled.error());
+  r.rolled = *rolled;
   return r;
 }
 
@@ -94,6 +76,50 @@ std::int64_t insert_transaction(SQLite::Database& db, std::string_view tenant, s
     entry.exec();
   }
   return id;
+}
+
+// Inserts a lot, giving it the next seq; false when its idempotency key was stored before.
+bool insert_lot(SQLite::Database& db, credits::Lot& lot) {
+  {
+    SQLite::Statement clash(db, "SELECT 1 FROM credit_grants WHERE tenant_id = ? AND idempotency_key = ?");
+    clash.bind(1, lot.tenant_id);
+    clash.bind(2, lot.idempotency_key);
+    if (clash.executeStep()) return false;
+  }
+  lot.seq =
+      std::max(lot.seq, db.execAndGet("SELECT coalesce(max(seq), 0) + 1 FROM credit_grants").getInt64());
+  SQLite::Statement insert(db, fmt::format("INSERT INTO credit_grants ({}) VALUES "
+                                           "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, '0', ?, ?, '0')",
+                                           kGrantColumns));
+  insert.bind(1, lot.id);
+  insert.bind(2, lot.tenant_id);
+  insert.bind(3, lot.seq);
+  insert.bind(4, lot.name);
+  insert.bind(5, lot.amount.to_string());
+  insert.bind(6, std::string(credits::category_name(lot.category)));
+  insert.bind(7, lot.priority);
+  insert.bind(8, join_scope(lot.scope));
+  insert.bind(9, to_unix_ms(lot.effective_at));
+  if (lot.expires_at)
+    insert.bind(10, to_unix_ms(*lot.expires_at));
+  else
+    insert.bind(10);
+  insert.bind(11, to_unix_ms(lot.created_at));
+  insert.bind(12, lot.idempotency_key);
+  insert.bind(13, lot.request_hash);
+  insert.bind(14, lot.rule_id);
+  insert.bind(15, lot.awaits_payment ? 1 : 0);
+  insert.exec();
+  return true;
+}
+
+// The lot's credit comes from its funding (paid or promotional).
+void insert_grant_transaction(SQLite::Database& db, const credits::Lot& lot, Timestamp at) {
+  Decimal minus = Decimal::from_units(-lot.amount.units());
+  credits::Entry entries[] = {{lot.tenant_id, credits::Account::kFunding, lot.id, 0,
+                               std::string(credits::category_name(lot.category)), minus},
+                              {lot.tenant_id, credits::Account::kCredit, lot.id, 0, "", lot.amount}};
+  insert_transaction(db, lot.tenant_id, "grant", to_unix_ms(at), entries);
 }
 
 // Adds a usage entry to its line's projection.
@@ -136,6 +162,9 @@ CREATE TABLE IF NOT EXISTS credit_grants (
   idempotency_key TEXT    NOT NULL,
   request_hash    TEXT    NOT NULL,
   voided          TEXT    NOT NULL,
+  rule_id         TEXT    NOT NULL DEFAULT '',  -- v10: the rule that granted it
+  awaits_payment  INTEGER NOT NULL DEFAULT 0,   -- v10: a top-up not paid yet (no grant transaction)
+  rolled          TEXT    NOT NULL DEFAULT '0', -- v10: moved into its rollover lot
   UNIQUE (tenant_id, idempotency_key)
 );
 CREATE TABLE IF NOT EXISTS credit_settings (
@@ -147,7 +176,7 @@ CREATE TABLE IF NOT EXISTS credit_settings (
 CREATE TABLE IF NOT EXISTS credit_txns (
   txn       INTEGER PRIMARY KEY,
   tenant_id TEXT    NOT NULL,
-  kind      TEXT    NOT NULL,  -- grant, void, burn, trueup
+  kind      TEXT    NOT NULL,  -- grant, void, burn, trueup, rollover
   at        INTEGER NOT NULL,
   ref       TEXT               -- trueup: the invoice's month (YYYYMM), booked once
 );
@@ -175,20 +204,21 @@ CREATE TABLE IF NOT EXISTS credit_lines (
 )sql";
 }
 
-void SqliteStore::stage_burns(std::vector<credits::Entry> entries) {
+void SqliteStore::stage(StagedCredit staged) {
   MutexLock lock(write_mutex_);
-  staged_burns_ = std::move(entries);
+  staged_credit_ = std::move(staged);
 }
 
-void SqliteStore::write_staged_burns(std::int64_t at_ms) {
-  if (staged_burns_.empty()) return;
-  std::stable_sort(
-      staged_burns_.begin(), staged_burns_.end(),
-      [](const credits::Entry& a, const credits::Entry& b) { return a.tenant_id < b.tenant_id; });
+void SqliteStore::write_staged_credit(std::int64_t at_ms) {
+  if (staged_credit_.empty()) return;
+  auto& burns = staged_credit_.burns;
+  std::stable_sort(burns.begin(), burns.end(), [](const credits::Entry& a, const credits::Entry& b) {
+    return a.tenant_id < b.tenant_id;
+  });
   if (!upsert_credit_line_) {
     upsert_credit_line_ = std::make_unique<SQLite::Statement>(*writer_, kUpsertCreditLine);
   }
-  std::span<const credits::Entry> all(staged_burns_);
+  std::span<const credits::Entry> all(burns);
   while (!all.empty()) {
     auto end = std::find_if(all.begin(), all.end(),
                             [&](const credits::Entry& e) { return e.tenant_id != all.front().tenant_id; });
@@ -197,49 +227,53 @@ void SqliteStore::write_staged_burns(std::int64_t at_ms) {
     project_usage(*upsert_credit_line_, tenant);
     all = all.subspan(tenant.size());
   }
+  for (auto& lot : staged_credit_.lots) insert_lot(*writer_, lot);
+  for (const auto& notice : staged_credit_.notices) insert_notice(*writer_, notice);
 }
 
 Result<credits::Lot> SqliteStore::put_grant(credits::Lot lot) {
   return sqlite_call("storing the credit grant", [&]() -> Result<credits::Lot> {
     auto db = borrow_connection();
     SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
-    {
-      SQLite::Statement clash(*db, "SELECT 1 FROM credit_grants WHERE tenant_id = ? AND idempotency_key = ?");
-      clash.bind(1, lot.tenant_id);
-      clash.bind(2, lot.idempotency_key);
-      if (clash.executeStep()) {
-        return fail(
-            Error{ErrorCode::kConflict, "a grant with this Idempotency-Key exists", "Idempotency-Key"});
-      }
+    if (!insert_lot(*db, lot)) {
+      return fail(Error{ErrorCode::kConflict, "a grant with this Idempotency-Key exists", "Idempotency-Key"});
     }
-    lot.seq = (*db).execAndGet("SELECT coalesce(max(seq), 0) + 1 FROM credit_grants").getInt64();
-    SQLite::Statement insert(*db, fmt::format("INSERT INTO credit_grants ({}) VALUES "
-                                              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, '0')",
-                                              kGrantColumns));
-    insert.bind(1, lot.id);
-    insert.bind(2, lot.tenant_id);
-    insert.bind(3, lot.seq);
-    insert.bind(4, lot.name);
-    insert.bind(5, lot.amount.to_string());
-    insert.bind(6, std::string(credits::category_name(lot.category)));
-    insert.bind(7, lot.priority);
-    insert.bind(8, join_scope(lot.scope));
-    insert.bind(9, to_unix_ms(lot.effective_at));
-    if (lot.expires_at)
-      insert.bind(10, to_unix_ms(*lot.expires_at));
-    else
-      insert.bind(10);
-    insert.bind(11, to_unix_ms(lot.created_at));
-    insert.bind(12, lot.idempotency_key);
-    insert.bind(13, lot.request_hash);
-    insert.exec();
-    Decimal minus = Decimal::from_units(-lot.amount.units());
-    credits::Entry entries[] = {{lot.tenant_id, credits::Account::kFunding, lot.id, 0,
-                                 std::string(credits::category_name(lot.category)), minus},
-                                {lot.tenant_id, credits::Account::kCredit, lot.id, 0, "", lot.amount}};
-    insert_transaction(*db, lot.tenant_id, "grant", to_unix_ms(lot.created_at), entries);
+    if (!lot.awaits_payment) insert_grant_transaction(*db, lot, lot.created_at);
     tx.commit();
     return lot;
+  });
+}
+
+Status SqliteStore::put_activation(const credits::Lot& lot, Timestamp at) {
+  return sqlite_call("activating the credit grant", [&]() -> Status {
+    auto db = borrow_connection();
+    SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement update(
+        *db, "UPDATE credit_grants SET awaits_payment = 0 WHERE grant_id = ? AND awaits_payment = 1");
+    update.bind(1, lot.id);
+    if (update.exec() == 0) return {};  // activated before: credited then
+    insert_grant_transaction(*db, lot, at);
+    tx.commit();
+    return {};
+  });
+}
+
+Result<bool> SqliteStore::put_rollover(const credits::Lot& from, Decimal amount, credits::Lot& into) {
+  return sqlite_call("rolling credit over", [&]() -> Result<bool> {
+    auto db = borrow_connection();
+    SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
+    if (!insert_lot(*db, into)) return false;
+    SQLite::Statement update(*db,
+                             "UPDATE credit_grants SET rolled = meter_dec_add(rolled, ?) WHERE grant_id = ?");
+    update.bind(1, amount.to_string());
+    update.bind(2, from.id);
+    update.exec();
+    credits::Entry entries[] = {
+        {from.tenant_id, credits::Account::kCredit, from.id, 0, "", Decimal::from_units(-amount.units())},
+        {into.tenant_id, credits::Account::kCredit, into.id, 0, "", amount}};
+    insert_transaction(*db, from.tenant_id, "rollover", to_unix_ms(into.created_at), entries);
+    tx.commit();
+    return true;
   });
 }
 
@@ -307,8 +341,8 @@ Result<std::vector<credits::LotRecord>> SqliteStore::grants(std::string_view ten
     while (s.executeStep()) {
       auto r = read_lot(s);
       if (!r) return fail(r.error());
-      if (!s.getColumn(15).isNull()) {
-        auto consumed = stored_decimal(s.getColumn(15).getString(), "credit_lines");
+      if (!s.getColumn(kGrantColumnCount).isNull()) {
+        auto consumed = stored_decimal(s.getColumn(kGrantColumnCount).getString(), "credit_lines");
         if (!consumed) return fail(consumed.error());
         r->consumed = *consumed;
       }

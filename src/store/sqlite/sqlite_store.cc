@@ -17,7 +17,7 @@
 namespace meter::store::sqlite {
 namespace {
 
-constexpr int kSchemaVersion = 9;
+constexpr int kSchemaVersion = 10;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meter_schema (version INTEGER NOT NULL);
@@ -326,7 +326,16 @@ void SqliteStore::migrate() {
   }
   int from = stored.value_or(kSchemaVersion);
   writer_->exec(kTenantSettings);
+  if (from == 9) {
+    // v10: lots from rules, top-ups awaiting payment, rollovers (with the rule tables below).
+    for (const char* column :
+         {"rule_id TEXT NOT NULL DEFAULT ''", "awaits_payment INTEGER NOT NULL DEFAULT 0",
+          "rolled TEXT NOT NULL DEFAULT '0'"}) {
+      writer_->exec(fmt::format("ALTER TABLE credit_grants ADD COLUMN {}", column));
+    }
+  }
   writer_->exec(credit_schema());
+  writer_->exec(credit_rules_schema());
   if (from < 2) {
     // v2: monthly limits, a time zone and an enforcement mode per tenant.
     for (const char* column :
@@ -380,8 +389,9 @@ void SqliteStore::migrate() {
       writer_->exec(fmt::format("ALTER TABLE {} ADD COLUMN cancels TEXT", partition_table(month)));
     writer_->exec("UPDATE meter_schema SET version = 7");
   }
-  if (from < 8) writer_->exec("UPDATE meter_schema SET version = 8");  // v8: adjustments (created above)
-  if (from < 9) writer_->exec("UPDATE meter_schema SET version = 9");  // v9: credits (created above)
+  if (from < 8) writer_->exec("UPDATE meter_schema SET version = 8");    // v8: adjustments (created above)
+  if (from < 9) writer_->exec("UPDATE meter_schema SET version = 9");    // v9: credits (created above)
+  if (from < 10) writer_->exec("UPDATE meter_schema SET version = 10");  // v10: credit rules
   tx.commit();
   SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
   while (months.executeStep()) months_.insert(months.getColumn(0).getInt());
@@ -454,8 +464,8 @@ Result<EventLog::AlreadyStored> SqliteStore::append(std::span<const Event> event
     write_map(*upsert_quarter_, quarters);
     write_map(*upsert_hourly_, hourly);
     write_map(*upsert_daily_, daily);
-    write_staged_burns(to_unix_ms(events.front().received_at));
-    staged_burns_.clear();
+    write_staged_credit(to_unix_ms(events.front().received_at));
+    staged_credit_ = {};
     tx.commit();
     return AlreadyStored{};
   } catch (const std::exception& ex) {
@@ -463,7 +473,7 @@ Result<EventLog::AlreadyStored> SqliteStore::append(std::span<const Event> event
     // statements' error, which SQLite would otherwise report again at their next reset.
     for (auto* stmt : {upsert_quarter_.get(), upsert_hourly_.get(), upsert_daily_.get()}) stmt->tryReset();
     if (upsert_credit_line_) upsert_credit_line_->tryReset();
-    staged_burns_.clear();
+    staged_credit_ = {};
     if (insert_retraction_) insert_retraction_->tryReset();
     months_.clear();
     inserts_.clear();

@@ -120,7 +120,17 @@ class SqliteStore final : public EventLog,
   Result<credits::MonthLedger> month_ledger(std::string_view tenant, int month) override;
   Result<std::vector<credits::Transaction>> transactions(std::string_view tenant, std::int64_t after,
                                                          std::size_t limit) override;
-  void stage_burns(std::vector<credits::Entry> entries) override;
+  Status put_activation(const credits::Lot& lot, Timestamp at) override;
+  Result<bool> put_rollover(const credits::Lot& from, Decimal amount, credits::Lot& into) override;
+  void stage(StagedCredit staged) override;
+  // Rules and notices (credit_rules.cc).
+  Status put_rule(const credits::Rule& rule) override;
+  Result<bool> delete_rule(std::string_view tenant, std::string_view id, Timestamp at) override;
+  Result<std::vector<credits::Rule>> rules(std::string_view tenant) override;
+  Result<bool> put_notice(const credits::Notice& notice) override;
+  Status update_notice_delivery(std::string_view id, std::string_view delivery, int attempts) override;
+  Result<std::vector<credits::NoticeRecord>> notices(std::string_view tenant, std::size_t limit,
+                                                     bool pending_only) override;
 
   // The months (YYYYMM) that have a raw-event table, oldest first. Throws on failure.
   std::vector<int> partitions();
@@ -148,7 +158,9 @@ class SqliteStore final : public EventLog,
   static std::int64_t last_rowid(SQLite::Database& db, int month);
   void record_retraction(const Event& e, const std::string& quantity);  // in append()
   static const char* credit_schema();
-  void write_staged_burns(std::int64_t at_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);  // in append()
+  static const char* credit_rules_schema();
+  // The staged credit (burns, top-up lots, notices), in append()'s transaction.
+  void write_staged_credit(std::int64_t at_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
   Shipment next_run(SQLite::Database& reader, std::size_t max_events, std::string_view batch_id,
                     const Shipment* in_flight);
   std::unique_ptr<SQLite::Database> open_connection() const;
@@ -167,9 +179,9 @@ class SqliteStore final : public EventLog,
   std::unique_ptr<SQLite::Statement> upsert_quarter_;
   std::unique_ptr<SQLite::Statement> upsert_hourly_;
   std::unique_ptr<SQLite::Statement> upsert_daily_;
-  std::unique_ptr<SQLite::Statement> insert_retraction_;                    // retractions (writer only)
-  std::unique_ptr<SQLite::Statement> upsert_credit_line_;                   // credit_lines (writer only)
-  std::vector<credits::Entry> staged_burns_ ABSL_GUARDED_BY(write_mutex_);  // for the next append()
+  std::unique_ptr<SQLite::Statement> insert_retraction_;      // retractions (writer only)
+  std::unique_ptr<SQLite::Statement> upsert_credit_line_;     // credit_lines (writer only)
+  StagedCredit staged_credit_ ABSL_GUARDED_BY(write_mutex_);  // for the next append()
   // BEGIN IMMEDIATE, COMMIT and ROLLBACK prepared once for append(): run through sqlite3_exec,
   // each group commit parsed and allocated for them anew.
   std::unique_ptr<SQLite::Statement> begin_, commit_, rollback_;
