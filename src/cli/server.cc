@@ -115,9 +115,12 @@ Status Server::open_credits() {
       credits_->book(), *stores_->local, month_usage, admission_.get(), clock_, currency_of);
   // Notices the writer fires go to the webhook once their group is stored.
   notifier_->attach_credit_notices(*stores_->local);
-  credit_admission_->on_notices([notifier = notifier_.get()](std::vector<credits::Notice> notices) {
+  auto send = [notifier = notifier_.get()](std::vector<credits::Notice> notices) {
     notifier->send(std::move(notices));
-  });
+  };
+  credit_admission_->on_notices(send);
+  // Recurring lots, rollovers and expiry notices, booked as time passes.
+  credit_calendar_ = std::make_unique<ingest::CreditCalendar>(*credits_, clock_, send);
   return {};
 }
 
@@ -181,6 +184,7 @@ Status Server::start_threads() {
   if (stores_->clickhouse) stores_->clickhouse->shipper.start();
   if (follower_) follower_->start();
   notifier_->resume();
+  if (credit_calendar_) credit_calendar_->start();
   auto keys = open_key_store(c_);
   if (!keys) return fail(startup(keys.error().message));
   authenticator_ = std::make_unique<auth::Authenticator>(std::move(*keys), clock_);
@@ -263,7 +267,8 @@ Status Server::listen() {
                          &stores_->log(),
                          std::chrono::days(c_.correction_window_days),
                          log_invoicer_ ? log_invoicer_.get() : invoicer_.get(),
-                         credits_.get()});
+                         credits_.get(),
+                         credit_calendar_.get()});
 
   router_ = std::make_unique<server::Router>(authenticator_.get());
   router_->set_read_pool(read_pool_.get());
@@ -305,6 +310,7 @@ void Server::stop() {
   if (stopped_) return;
   stopped_ = true;
   if (read_pool_) read_pool_->stop();
+  if (credit_calendar_) credit_calendar_->stop();  // before the writer it books through
   if (ingesting_) {
     ingestor_->stop();
     if (!stores_->shared) save_dedupe_index();

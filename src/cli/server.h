@@ -69,6 +69,7 @@ class Server {
   std::unique_ptr<billing::Invoicer> log_invoicer_;  // with ClickHouse: from the log, which ClickHouse lags
   std::unique_ptr<ingest::CreditService> credits_;   // with the embedded store
   std::unique_ptr<ingest::CreditAdmission> credit_admission_;
+  std::unique_ptr<ingest::CreditCalendar> credit_calendar_;
   ingest::InMemoryDedupeIndex dedupe_;
   ingest::IngestorOptions ingest_options_;
   std::unique_ptr<ingest::Ingestor> ingestor_;

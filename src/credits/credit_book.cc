@@ -414,6 +414,13 @@ std::int64_t CreditBook::next_seq() const {
   return max_seq_ + 1;
 }
 
+std::vector<std::string> CreditBook::tenants() const {
+  MutexLock lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& [tenant, acct] : accounts_) out.push_back(tenant);
+  return out;
+}
+
 std::size_t CreditBook::accounts() const {
   MutexLock lock(mutex_);
   return accounts_.size();

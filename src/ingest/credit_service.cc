@@ -1,5 +1,6 @@
 #include "ingest/credit_service.h"
 
+#include <algorithm>
 #include <future>
 #include <map>
 
@@ -62,6 +63,21 @@ Result<bool> CreditService::delete_rule(std::string_view tenant, std::string_vie
     if (!deleted) return fail(deleted.error());
     if (auto s = reload_rules(tenant); !s) return fail(s.error());
     return *deleted;
+  });
+}
+
+Result<bool> CreditService::roll_over(const credits::Lot& from, Decimal max, credits::Lot into) {
+  return in_writer<bool>([&]() -> Result<bool> {
+    auto record = book_.lot(from.tenant_id, from.id);
+    if (!record) return false;
+    Decimal amount = std::min(max, std::max(Decimal(), record->remaining()));
+    if (amount.is_zero()) return false;
+    into.amount = amount;
+    auto stored = ledger_.put_rollover(record->lot, amount, into);
+    if (!stored) return fail(stored.error());
+    if (!*stored) return false;
+    book_.roll_over(from.tenant_id, from.id, amount, credits::LotRecord{std::move(into), {}, {}, {}});
+    return true;
   });
 }
 

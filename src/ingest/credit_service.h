@@ -50,6 +50,9 @@ class CreditService {
   // Rules (docs/credits.md): stored, then watched from the next group on. delete_rule is false
   // when the tenant has no such rule (or it was deleted before).
   Status add_rule(const credits::Rule& rule);
+  // Moves what an ended lot still holds, at most `max`, into `into` (its amount set here), a
+  // rollover lot; false when nothing was left or it was rolled before (its idempotency key).
+  Result<bool> roll_over(const credits::Lot& from, Decimal max, credits::Lot into);
   Result<bool> delete_rule(std::string_view tenant, std::string_view id, Timestamp now);
   // The tenant's plan changed: its lines are priced on the new one from now on.
   void plan_changed(std::string_view tenant, std::optional<std::string> plan);

@@ -199,5 +199,50 @@ class CreditRulesTest(unittest.TestCase):
         self.assertEqual(Decimal(self.balance(t)["available"]), Decimal("0.04"))
 
 
+def month_back(n):
+    """The UTC month n months before now, as YYYY-MM."""
+    t = now()
+    y, m = t.year, t.month - n
+    while m < 1:
+        y, m = y - 1, m + 12
+    return "%04d-%02d" % (y, m)
+
+
+class RecurringRuleTest(unittest.TestCase):
+    # Verifies a monthly rule started two months back grants each month's lot at once and rolls
+    # each ended month into the next (capped at 5.00), and a restart books nothing twice.
+    def test_each_month_once_with_rollover(self):
+        folder = tempfile.mkdtemp(prefix="meterd-recurring-")
+        try:
+            config = os.path.join(folder, "meterd.toml")
+            with open(config, "w") as f:
+                f.write(CONFIG)
+            with Meterd(data_dir=folder, extra_args=["--config", config]) as m:
+                self.assertEqual(m.request("PUT", "/v1/tenants/t_monthly/plan", {"plan": "api"})[0], 200)
+                status, _, rule = m.post("/v1/tenants/t_monthly/credits/rules",
+                                         {"kind": "recurring", "amount": "10.00", "starts": month_back(2),
+                                          "rollover_max": "5.00", "rollover_priority": 40,
+                                          "rollover_expires_after": "P2M"})
+                self.assertEqual(status, 201, rule)
+                self.assertEqual((rule["starts"], rule["rollover_max"]), (month_back(2), "5"))
+                first = m.get("/v1/tenants/t_monthly/credits/balance")[2]
+            with Meterd(data_dir=folder, extra_args=["--config", config]) as m:
+                again = m.get("/v1/tenants/t_monthly/credits/balance")[2]
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.assertEqual(again["grants"], first["grants"])
+        lots = {g["name"]: g for g in first["grants"]}
+        self.assertEqual(sorted(lots), sorted([month_back(2), month_back(1), month_back(0),
+                                               "rollover of " + month_back(2), "rollover of " + month_back(1)]))
+        self.assertEqual({g["rule_id"] for g in first["grants"]}, {rule["rule_id"]})
+        for back in (2, 1):
+            ended = lots[month_back(back)]
+            self.assertEqual((ended["status"], Decimal(ended["rolled_over"])), ("expired", Decimal("5")))
+            self.assertEqual(lots["rollover of " + month_back(back)]["priority"], 40)
+        self.assertEqual(lots[month_back(0)]["status"], "active")
+        # This month's lot and both rollover lots (each lasts two months) can be spent now.
+        self.assertEqual(Decimal(first["available"]), Decimal("20"))
+
+
 if __name__ == "__main__":
     main()

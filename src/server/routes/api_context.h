@@ -8,6 +8,7 @@
 #include "billing/invoicer.h"
 #include "core/clock.h"
 #include "ingest/cloud_event.h"
+#include "ingest/credit_calendar.h"
 #include "ingest/credit_service.h"
 #include "ingest/ingestor.h"
 #include "ingest/limits.h"
@@ -62,6 +63,8 @@ struct ApiContext {
   billing::Invoicer* adjuster = nullptr;
   // Prepaid credit (docs/credits.md); null: not supported with this store yet.
   ingest::CreditService* credits = nullptr;
+  // Books a recurring rule's lots as soon as it is created (with `credits`).
+  ingest::CreditCalendar* credit_calendar = nullptr;
 };
 
 // Each adds one group of endpoints; web/openapi.json (served at /docs) says what they do.

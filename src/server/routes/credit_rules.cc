@@ -191,6 +191,11 @@ void add_credit_rule_routes(Router& router, const ApiContext& api) {
                      auto rule = parse_rule(api, tenant, *body);
                      if (!rule) return r(problem(rule.error()));
                      if (auto s = api.credits->add_rule(*rule); !s) return r(problem(s.error()));
+                     // A recurring rule's lots so far, at once (the calendar would in seconds).
+                     if (api.credit_calendar != nullptr) {
+                       if (auto s = api.credit_calendar->run_rule(*rule, rule->created_at); !s)
+                         return r(problem(s.error()));
+                     }
                      JsonOut out;
                      write_rule(out, *rule);
                      r(out.response(201));

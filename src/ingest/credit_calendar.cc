@@ -1,0 +1,139 @@
+#include "ingest/credit_calendar.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "core/identifier.h"
+
+namespace meter::ingest {
+namespace {
+
+int next_month(int month) { return month % 100 == 12 ? (month / 100 + 1) * 100 + 1 : month + 1; }
+
+// The instant the local month (YYYYMM) begins.
+Timestamp month_start(const quota::Zone& zone, int month) {
+  return zone.midnight_of(*parse_date(fmt::format("{:04}-{:02}-01", month / 100, month % 100)));
+}
+
+constexpr int kExpiryHorizonsDays[] = {30, 7};
+
+}  // namespace
+
+Status CreditCalendar::run_rule(const credits::Rule& rule, Timestamp now) {
+  if (rule.kind != credits::RuleKind::kRecurring) return {};
+  quota::Zone zone = credits_.book().zone_of(rule.tenant_id);
+  int current = zone.month_key(now);
+  int month = rule.starts;
+  {
+    MutexLock lock(mutex_);
+    if (auto it = done_.find(rule.id); it != done_.end()) month = next_month(it->second);
+  }
+  for (; month <= current; month = next_month(month)) {
+    credits::Lot lot;
+    lot.id = "grant_" + new_event_id(now);
+    lot.tenant_id = rule.tenant_id;
+    lot.name = fmt::format("{:04}-{:02}", month / 100, month % 100);
+    lot.amount = rule.amount;
+    lot.category = rule.category;
+    lot.priority = rule.priority;
+    lot.scope = rule.scope;
+    lot.effective_at = month_start(zone, month);
+    lot.expires_at = month_start(zone, next_month(month));
+    lot.created_at = now;
+    lot.rule_id = rule.id;
+    lot.idempotency_key = fmt::format("rule:{}:{}", rule.id, month);
+    lot.request_hash = lot.idempotency_key;
+    auto granted = credits_.grant(lot);
+    if (!granted) return fail(granted.error());
+    if (month == current) break;  // its rollover waits for the month's end
+    if (rule.rollover_max) {
+      credits::Lot into = lot;
+      into.id = "grant_" + new_event_id(now);
+      into.name = fmt::format("rollover of {}", lot.name);
+      into.priority = rule.rollover_priority;
+      into.effective_at = *lot.expires_at;
+      into.expires_at = zone.add_duration(into.effective_at, rule.rollover_expires_after);
+      into.idempotency_key = fmt::format("rollover:{}:{}", rule.id, month);
+      into.request_hash = into.idempotency_key;
+      auto rolled = credits_.roll_over(granted->record.lot, *rule.rollover_max, std::move(into));
+      if (!rolled) return fail(rolled.error());
+    }
+    MutexLock lock(mutex_);
+    done_[rule.id] = month;
+  }
+  return {};
+}
+
+Status CreditCalendar::expiry_notices(Timestamp now) {
+  std::vector<credits::Notice> fired;
+  for (const auto& tenant : credits_.book().tenants()) {
+    auto balance = credits_.book().balance(tenant, now);
+    if (!balance) continue;
+    std::string currency = credits_.plan_of(tenant).currency;
+    for (const auto& r : balance->lots) {
+      const credits::Lot& l = r.lot;
+      Decimal left = r.remaining();
+      if (!l.expires_at || !l.usable_at(now) || left <= Decimal()) continue;
+      auto until = *l.expires_at - now;
+      // The nearest horizon it is inside of: a lot granted 5 days before its expiry gets the
+      // 7-day notice only.
+      const int* horizon = nullptr;
+      for (const int& days : kExpiryHorizonsDays)
+        if (until <= std::chrono::days(days)) horizon = &days;
+      if (horizon == nullptr) continue;
+      auto notice = credits::make_notice(tenant, "credits.expiring_soon", now,
+                                         {{"currency", currency},
+                                          {"grant_id", l.id},
+                                          {"remaining", left.to_string()},
+                                          {"expires_at", format_rfc3339(*l.expires_at)}});
+      notice.ref = fmt::format("{}:P{}D", l.id, *horizon);
+      auto recorded = credits_.ledger().put_notice(notice);
+      if (!recorded) return fail(recorded.error());
+      if (*recorded) fired.push_back(std::move(notice));
+    }
+  }
+  if (!fired.empty() && send_) send_(std::move(fired));
+  return {};
+}
+
+Status CreditCalendar::run() {
+  Timestamp now = clock_.now();
+  auto rules = credits_.ledger().rules("");
+  if (!rules) return fail(rules.error());
+  for (const auto& rule : *rules) {
+    if (auto s = run_rule(rule, now); !s) return s;
+  }
+  return expiry_notices(now);
+}
+
+void CreditCalendar::start() {
+  thread_ = std::thread([this] { loop(); });
+}
+
+void CreditCalendar::stop() {
+  {
+    MutexLock lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CreditCalendar::loop() {
+  bool failing = false;
+  while (true) {
+    auto s = run();
+    if (!s && !failing)
+      spdlog::warn("cannot book recurring credit and expiry notices (retrying): {}", s.error().message);
+    if (s && failing) spdlog::info("recurring credit and expiry notices booked again");
+    failing = !s;
+    MutexLock lock(mutex_);
+    if (stopping_) return;
+    (void)wake_.wait_for(mutex_, interval_);
+    if (stopping_) return;
+  }
+}
+
+}  // namespace meter::ingest
