@@ -1,6 +1,8 @@
 #include "billing/credits_applied.h"
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 
 #include "pricing/money.h"
 
@@ -43,12 +45,45 @@ void settle_to(std::vector<AppliedCredit>& shares, Decimal target, Decimal minor
   }
 }
 
+// The minimum adjustment paid from the lots that cover every meter (a scoped lot pays only its
+// meters), usable at the month's last instant, in burn order, in whole minor units, after the
+// lines' rounding took its share. What a finalized month booked for it (its true-up) counts as
+// held, so the finalized invoice and a regenerated one apply the same.
+std::vector<AppliedCredit> minimum_shares(const Invoice& invoice, const credits::MonthLedger& month,
+                                          const std::vector<credits::LotRecord>& lots,
+                                          const std::map<std::string, Decimal>& rounded_up,
+                                          const pricing::Plan& plan) {
+  std::vector<AppliedCredit> out;
+  Decimal wanted = invoice.minimum_adjustment;
+  if (wanted <= Decimal()) return out;
+  std::vector<const credits::LotRecord*> order;
+  for (const auto& r : lots) {
+    if (r.lot.scope.empty() && r.lot.usable_at(invoice.period_end - std::chrono::milliseconds(1)))
+      order.push_back(&r);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto* a, const auto* b) { return credits::burns_before(a->lot, b->lot); });
+  for (const auto* r : order) {
+    if (wanted <= Decimal()) break;
+    auto booked = month.burnt.find({r->lot.id, std::string(credits::kMinimumLine)});
+    Decimal before = booked == month.burnt.end() ? Decimal() : booked->second;
+    auto up = rounded_up.find(r->lot.id);
+    Decimal held = add(std::max(Decimal(), r->remaining()), before);
+    if (up != rounded_up.end()) held = sub(held, up->second);
+    Decimal applied = std::min(wanted, pricing::round_to(held, plan.minor_digits, pricing::Rounding::kDown));
+    if (applied <= Decimal()) continue;
+    wanted = sub(wanted, applied);
+    out.push_back({std::string(credits::kMinimumLine), r->lot.id, r->lot.name,
+                   std::string(credits::category_name(r->lot.category)), before, applied});
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<InvoiceCredits> credits_applied(const Invoice& invoice, const credits::MonthLedger& month,
                                               const std::vector<credits::LotRecord>& lots,
                                               const pricing::Plan& plan) {
-  if (month.burnt.empty()) return std::nullopt;
   const Decimal minor = minor_unit(plan.minor_digits);
   auto round = [&](Decimal d, pricing::Rounding mode) {
     return pricing::round_to(d, plan.minor_digits, mode);
@@ -78,7 +113,6 @@ std::optional<InvoiceCredits> credits_applied(const Invoice& invoice, const cred
     burnt_total = add(burnt_total, l.burnt);
     lines.push_back(std::move(l));
   }
-  if (lines.empty()) return std::nullopt;
   for (const auto* r : used) reachable = add(reachable, std::max(Decimal(), r->remaining()));
   // Rounding up may ask the lots for more than they hold: the whole minor units they can cover
   // are applied, the rest written off (the lines that rounded up most give it back).
@@ -93,16 +127,23 @@ std::optional<InvoiceCredits> credits_applied(const Invoice& invoice, const cred
     settle_to(per_line, can, minor);
     for (std::size_t i = 0; i < lines.size(); ++i) lines[i].credit = per_line[i].applied;
   }
+  auto take = [&out](AppliedCredit s, bool rounding) {
+    out.total = add(out.total, s.applied);
+    if (rounding) out.rounding = add(out.rounding, sub(s.applied, s.burnt));
+    Decimal& by_category = s.category == "paid" ? out.paid : out.promotional;
+    by_category = add(by_category, s.applied);
+    out.applied.push_back(std::move(s));
+  };
+  std::map<std::string, Decimal> rounded_up;  // by lot: what the lines' rounding takes from it
   for (auto& l : lines) {
     settle_to(l.shares, l.credit, minor);
     for (auto& s : l.shares) {
-      out.total = add(out.total, s.applied);
-      out.rounding = add(out.rounding, sub(s.applied, s.burnt));
-      Decimal& by_category = s.category == "paid" ? out.paid : out.promotional;
-      by_category = add(by_category, s.applied);
-      out.applied.push_back(std::move(s));
+      if (s.applied > s.burnt) rounded_up[s.grant_id] = add(rounded_up[s.grant_id], sub(s.applied, s.burnt));
+      take(std::move(s), true);
     }
   }
+  for (auto& s : minimum_shares(invoice, month, lots, rounded_up, plan)) take(std::move(s), false);
+  if (out.applied.empty()) return std::nullopt;
   out.amount_due = std::max(Decimal(), sub(sub(invoice.total, out.total), out.write_off));
   return out;
 }

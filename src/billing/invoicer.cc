@@ -141,7 +141,7 @@ Result<Invoice> Invoicer::build(const std::string& tenant_id, int year, int mont
   if (credits_ != nullptr) {
     auto burnt = credits_->month_ledger(tenant_id, year * 100 + month);
     if (!burnt) return fail(burnt.error());
-    if (!burnt->burnt.empty()) {
+    if (!burnt->burnt.empty() || invoice->minimum_adjustment > Decimal()) {
       auto lots = credits_->grants(tenant_id);
       if (!lots) return fail(lots.error());
       invoice->credits = credits_applied(*invoice, *burnt, *lots, plan);

@@ -114,6 +114,15 @@ int report_credits(Billing& b, const std::string& only_tenant) {
       const pricing::Plan& p = b.book.plan_or_default(plan->value_or(""));
       for (const auto& [type, used] : line_usage) {
         ++lines;
+        if (type == credits::kMinimumLine) {
+          // Credit that paid the minimum commitment: never more than the commitment.
+          if (used > p.minimum_commitment) {
+            problems.report(fmt::format("tenant {} {}-{:02}: credit {} paid for a minimum commitment of {}",
+                                        tenant, month / 100, month % 100, used.to_string(),
+                                        p.minimum_commitment.to_string()));
+          }
+          continue;
+        }
         const pricing::MeterPrice* price = p.find(type);
         auto quantity = raw->find({type, ""});
         // The line's price: exact, or rounded once a finalized invoice's true-up was booked.

@@ -30,6 +30,10 @@ enum class Account {
 std::string_view account_name(Account a);
 std::optional<Account> parse_account(std::string_view name);
 
+// The line name under which credit pays a month's minimum commitment (the invoice's
+// minimum_adjustment), booked with the finalized invoice's true-up.
+inline constexpr std::string_view kMinimumLine = "minimum_adjustment";
+
 // One entry of a ledger transaction. grant_id names the lot (kCredit, and the usage it paid
 // for); month (local YYYYMM) and event_type name the line (kUsage, kDue, and the burns).
 struct Entry {

@@ -46,6 +46,11 @@ unit_price = 0.001
 [plans.thirds.meters.c]
 unit_price = 0.001
 
+[plans.minimum]
+minimum_commitment = 20
+[plans.minimum.meters.api_call]
+unit_price = 0.01
+
 [plans.package.meters.api_call]
 model = "package"
 package_size = 100
@@ -400,6 +405,42 @@ class CreditsTest(unittest.TestCase):
                                capture_output=True, text=True, timeout=60)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertIn("1 grant(s), 1 line(s); 0 problem(s)", check.stdout)
+
+    # Case 16: a $20.00 minimum with $8.00 of usage burnt from a $30.00 lot: the lot also pays the
+    # 12.00 minimum adjustment (booked at finalization, once; 10.00 left, nothing due); a lot
+    # scoped to the meter pays only the usage (12.00 due).
+    def test_minimum_commitment_with_credit(self):
+        first = now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        last_month = first - datetime.timedelta(days=1)
+        month, day = last_month.strftime("%Y-%m"), last_month.replace(hour=10)
+        t = self.tenant("cr_minimum", "minimum")
+        self.grant(t, "g", amount="30.00", name="M", effective_at=iso(last_month.replace(day=1)))
+        self.assertEqual(self.send(t, "api_call", [800], "m", at=day), ["accepted"])
+        inv = self.invoice(t, month)
+        c = inv["credits"]
+        self.assertEqual((inv["subtotal"], inv["minimum_adjustment"], inv["total"], c["total"], inv["amount_due"]),
+                         ("8", "12", "20", "20", "0"))
+        self.assertEqual([(a["event_type"], a["amount"]) for a in c["applied"]],
+                         [("api_call", "8"), ("minimum_adjustment", "12")])
+        self.assertEqual(self.available(t), Decimal("22"))  # the minimum is charged at finalization
+        status, _, final = self.m.post("/v1/tenants/%s/invoices/%s/finalize" % (t, month))
+        self.assertEqual(status, 201, final)
+        self.assertEqual(final["credits"], c)
+        self.assertEqual(self.invoice(t, month), final)
+        self.assertEqual(self.available(t), Decimal("10"))
+        trueups = [x for x in self.ledger(t) if x["kind"] == "trueup"]
+        self.assertEqual([[(e["account"], e.get("event_type"), e["amount"]) for e in x["entries"]] for x in trueups],
+                         [[("credit", "minimum_adjustment", "-12"), ("usage", "minimum_adjustment", "12")]])
+        check = subprocess.run([METERD_BIN, "reconcile", "--tenant", t, "--data-dir", self.dir, "--config", self.config],
+                               capture_output=True, text=True, timeout=60)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+        scoped = self.tenant("cr_minimum_scoped", "minimum")
+        self.grant(scoped, "g", amount="30.00", name="S", scope=["api_call"],
+                   effective_at=iso(last_month.replace(day=1)))
+        self.assertEqual(self.send(scoped, "api_call", [800], "s", at=day), ["accepted"])
+        inv = self.invoice(scoped, month)
+        self.assertEqual((inv["total"], inv["credits"]["total"], inv["amount_due"]), ("20", "8", "12"))
 
     # meterd credits: grant (retried: once), balance, void and ledger against the running server.
     def test_cli(self):
