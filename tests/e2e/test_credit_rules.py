@@ -159,6 +159,10 @@ class CreditRulesTest(unittest.TestCase):
         self.assertEqual(len(self.posted(t, "credits.low")), 2)
         self.assertEqual(sorted(n["type"] for n in self.notices(t)),
                          ["credits.depleted"] * 2 + ["credits.low"] * 2)
+        metrics = self.m.get("/metrics")[2]
+        fired = [l for l in metrics.splitlines() if l.startswith("meterd_credit_notices_total ")]
+        self.assertEqual(len(fired), 1, metrics)
+        self.assertGreaterEqual(int(fired[0].split()[1]), 4)
 
     # Verifies the rules API: list, delete (then 404), and 400s that name the field.
     def test_rules_api(self):

@@ -66,6 +66,8 @@ void add_metrics_routes(Router& router, const ApiContext& api) {
           counter("meterd_quota_alerts_total", "Quota alerts fired.", api.notifier->fired());
           counter("meterd_quota_alert_delivery_failures_total", "Alert webhooks that failed every retry.",
                   api.notifier->failed_deliveries());
+          counter("meterd_credit_notices_total", "Credit notices fired (low, depleted, top-up, expiring).",
+                  api.notifier->credit_notices());
         }
         if (api.credits != nullptr) {
           const auto& book = api.credits->book();
