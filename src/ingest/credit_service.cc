@@ -84,10 +84,8 @@ Result<bool> CreditService::roll_over(const credits::Lot& from, Decimal max, cre
 Result<credits::LotRecord> CreditService::activate(std::string_view tenant, std::string_view id,
                                                    Timestamp now) {
   return in_writer<credits::LotRecord>([&]() -> Result<credits::LotRecord> {
-    auto record = book_.lot(tenant, id);
-    if (!record)
-      return fail(Error{ErrorCode::kNotFound,
-                        "tenant " + std::string(tenant) + " has no grant " + std::string(id), ""});
+    auto record = existing_lot(tenant, id);
+    if (!record) return fail(record.error());
     if (!record->lot.awaits_payment) return *record;  // activated before, or never awaited payment
     if (record->lot.voided_at) {
       return fail(Error{
@@ -97,6 +95,14 @@ Result<credits::LotRecord> CreditService::activate(std::string_view tenant, std:
     if (auto s = ledger_.put_activation(record->lot, now); !s) return fail(s.error());
     return *book_.activate(tenant, id);
   });
+}
+
+Result<credits::LotRecord> CreditService::existing_lot(std::string_view tenant, std::string_view id) const {
+  auto record = book_.lot(tenant, id);
+  if (!record)
+    return fail(Error{ErrorCode::kNotFound,
+                      "tenant " + std::string(tenant) + " has no grant " + std::string(id), ""});
+  return *record;
 }
 
 template <class T>
@@ -135,10 +141,8 @@ Result<CreditService::Granted> CreditService::grant(credits::Lot lot) {
 Result<credits::LotRecord> CreditService::void_lot(std::string_view tenant, std::string_view id,
                                                    Timestamp now) {
   return in_writer<credits::LotRecord>([&]() -> Result<credits::LotRecord> {
-    auto record = book_.lot(tenant, id);
-    if (!record)
-      return fail(Error{ErrorCode::kNotFound,
-                        "tenant " + std::string(tenant) + " has no grant " + std::string(id), ""});
+    auto record = existing_lot(tenant, id);
+    if (!record) return fail(record.error());
     if (record->lot.voided_at) return *record;
     credits::LotRecord voided = *record;
     voided.voided = voided.remaining();

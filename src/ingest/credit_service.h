@@ -73,6 +73,8 @@ class CreditService {
   const pricing::Plan& plan_of(std::string_view tenant) const;
 
  private:
+  // The tenant's lot, or kNotFound.
+  Result<credits::LotRecord> existing_lot(std::string_view tenant, std::string_view id) const;
   // The tenant's rules, from the store into the book (writer thread).
   Status reload_rules(std::string_view tenant);
   // Runs `change` on the writer thread between groups and waits for it.
