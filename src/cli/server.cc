@@ -92,10 +92,11 @@ Status Server::open_credits() {
   log->set_credits(stores_->local.get());
   // A finalized month's credit: its rounding true-up is booked once, in the ledger and the book.
   invoicer_->on_finalized = [credits = credits_.get()](const billing::Invoice& invoice) -> Status {
-    if (!invoice.credits) return {};
     std::vector<ingest::CreditService::Applied> lines;
-    for (const auto& a : invoice.credits->applied)
-      lines.push_back({a.grant_id, a.event_type, a.burnt, a.applied});
+    if (invoice.credits) {
+      for (const auto& a : invoice.credits->applied)
+        lines.push_back({a.grant_id, a.event_type, a.burnt, a.applied});
+    }
     return credits->book_trueup(invoice.tenant_id, invoice.year * 100 + invoice.month, std::move(lines));
   };
   auto month_usage = [log](std::string_view tenant, int month) -> Result<std::map<std::string, Decimal>> {
@@ -119,6 +120,12 @@ Status Server::open_credits() {
     notifier->send(std::move(notices));
   };
   credit_admission_->on_notices(send);
+  credit_admission_->finalized_by(
+      [records = &stores_->records()](std::string_view tenant, int month) -> Result<bool> {
+        auto invoice = records->finalized_invoice(std::string(tenant), month);
+        if (!invoice) return fail(invoice.error());
+        return invoice->has_value();
+      });
   // Recurring lots, rollovers and expiry notices, booked as time passes.
   credit_calendar_ = std::make_unique<ingest::CreditCalendar>(*credits_, clock_, send);
   return {};

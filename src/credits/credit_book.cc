@@ -144,6 +144,7 @@ const CreditBook::Hot& CreditBook::resolve(const Event& e) {
   hot_.to = zone.period_end(quota::Period::kMonth, e.timestamp);
   hot_.month = zone.month_key(e.timestamp);
   hot_.metered = metered(e.tenant_id, e.event_type);
+  if (closed_.contains({hot_.tenant, hot_.month})) hot_.metered.reset();  // late usage: not burnt
   if (hot_.metered && loaded_.contains({hot_.tenant, hot_.month})) {
     hot_.line = &line_at(hot_.tenant, hot_.event_type, hot_.month);
   }
@@ -153,8 +154,16 @@ const CreditBook::Hot& CreditBook::resolve(const Event& e) {
 std::optional<int> CreditBook::month_to_load(const Event& e) {
   MutexLock lock(mutex_);
   const Hot& hot = resolve(e);
-  if (hot.account == nullptr || loaded_.contains({hot.tenant, hot.month})) return std::nullopt;
+  if (hot.account == nullptr || !hot.metered || loaded_.contains({hot.tenant, hot.month}))
+    return std::nullopt;
   return hot.month;
+}
+
+void CreditBook::close_month(std::string_view tenant, int month) {
+  MutexLock lock(mutex_);
+  if (account(tenant) == nullptr) return;  // no credit: nothing burns anyway
+  hot_.valid = false;
+  closed_.insert({std::string(tenant), month});
 }
 
 void CreditBook::load_month(std::string_view tenant, int month,

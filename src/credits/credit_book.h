@@ -71,6 +71,10 @@ class CreditBook {
   // The tenant's rules that watch its balance (low_balance, top_up), replacing the last ones.
   void set_rules(std::string_view tenant, std::vector<Rule> rules);
 
+  // The tenant-month's invoice is finalized: its credit is settled, and a late event dated in it
+  // burns nothing (it is late usage, docs/credits.md).
+  void close_month(std::string_view tenant, int month);
+
   // The local month (YYYYMM) of the event's line when its state is not in memory yet and must
   // be loaded (load_month) before admit(); nullopt otherwise.
   std::optional<int> month_to_load(const Event& e);
@@ -197,6 +201,7 @@ class CreditBook {
   absl::node_hash_map<std::string, TenantCredit> accounts_ ABSL_GUARDED_BY(mutex_);
   std::unordered_map<LineKey, Line, LineHash> lines_ ABSL_GUARDED_BY(mutex_);
   std::set<std::pair<std::string, int>> loaded_ ABSL_GUARDED_BY(mutex_);  // (tenant, month)
+  std::set<std::pair<std::string, int>> closed_ ABSL_GUARDED_BY(mutex_);  // finalized (tenant, month)
   std::int64_t max_seq_ ABSL_GUARDED_BY(mutex_) = 0;
   Hot hot_ ABSL_GUARDED_BY(mutex_);
   // The current group: undo copies (every line it touched is here once).

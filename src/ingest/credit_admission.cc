@@ -15,6 +15,14 @@ Status CreditAdmission::load_months(std::span<const Event* const> events) {
   for (const Event* e : events) {
     auto month = book_.month_to_load(*e);
     if (!month) continue;
+    if (finalized_) {
+      auto closed = finalized_(e->tenant_id, *month);
+      if (!closed) return fail(closed.error());
+      if (*closed) {
+        book_.close_month(e->tenant_id, *month);
+        continue;
+      }
+    }
     auto usage = usage_(e->tenant_id, *month);
     if (!usage) return fail(usage.error());
     auto ledger = ledger_.month_ledger(e->tenant_id, *month);

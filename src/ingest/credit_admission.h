@@ -33,6 +33,11 @@ class CreditAdmission final : public Admission {
         clock_(clock),
         currency_of_(std::move(currency_of)) {}
 
+  // Whether the tenant-month's invoice is finalized (its late events burn nothing). Set before
+  // ingestion starts; unset, no month is.
+  using IsFinalized = std::function<Result<bool>(std::string_view tenant, int month)>;
+  void finalized_by(IsFinalized f) { finalized_ = std::move(f); }
+
   // Receives the notices of each stored group (to send them). Set before ingestion starts.
   using OnNotices = std::function<void(std::vector<credits::Notice>)>;
   void on_notices(OnNotices f) { on_notices_ = std::move(f); }
@@ -57,6 +62,7 @@ class CreditAdmission final : public Admission {
   const Clock& clock_;
   CurrencyOf currency_of_;
   OnNotices on_notices_;
+  IsFinalized finalized_;
   // What the group in flight fired: applied once it is stored.
   std::vector<credits::Lot> fired_lots_;
   std::vector<credits::Notice> fired_notices_;

@@ -192,6 +192,7 @@ Status CreditService::book_trueup(std::string_view tenant, int month, std::vecto
                          Decimal::from_units(-change.units())});
       entries.push_back({owner, credits::Account::kUsage, a.grant_id, month, a.event_type, change});
     }
+    book_.close_month(tenant, month);
     if (entries.empty()) return false;
     auto booked = ledger_.put_trueup(tenant, month, entries);
     if (!booked) return fail(booked.error());

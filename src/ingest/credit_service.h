@@ -64,6 +64,7 @@ class CreditService {
   // Books the rounding true-up of a finalized month (docs/credits.md): each lot gives what its
   // line applied beyond its burns (as far as it holds it; the rest is the invoice's write-off)
   // or gets back what it burnt beyond it. Once per tenant-month.
+  // Also closes the month: its late events burn nothing from then on.
   Status book_trueup(std::string_view tenant, int month, std::vector<Applied> lines);
 
   // What one more event would cost and whether it would be admitted now.

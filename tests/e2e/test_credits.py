@@ -442,6 +442,32 @@ class CreditsTest(unittest.TestCase):
         inv = self.invoice(scoped, month)
         self.assertEqual((inv["total"], inv["credits"]["total"], inv["amount_due"]), ("20", "8", "12"))
 
+    # Case 9, finalized: once last month's invoice is final, a late event dated in it burns
+    # nothing (even from a lot that was usable then): the lot and the invoice keep what they had
+    # and reconcile reports the event as late usage.
+    def test_late_event_in_a_finalized_month_burns_nothing(self):
+        first = now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        last_month = first - datetime.timedelta(days=1)
+        month, day = last_month.strftime("%Y-%m"), last_month.replace(hour=10)
+        t = self.tenant("cr_late_final", "api")
+        self.grant(t, "g", amount="10.00", name="L", effective_at=iso(last_month.replace(day=1)),
+                   expires_at=iso(first + datetime.timedelta(days=40)))
+        self.assertEqual(self.send(t, "api_call", [320], "before", at=day), ["accepted"])
+        status, _, final = self.m.post("/v1/tenants/%s/invoices/%s/finalize" % (t, month))
+        self.assertEqual((status, final["credits"]["total"]), (201, "3.2"))
+        txns = len(self.ledger(t))
+        self.assertEqual(self.send(t, "api_call", [100], "late", at=day), ["accepted"])
+        self.assertEqual(self.available(t), Decimal("6.8"))
+        self.assertEqual(len(self.ledger(t)), txns)
+        self.assertEqual(self.invoice(t, month), final)
+        # This month's events still burn.
+        self.assertEqual(self.send(t, "api_call", [100], "now"), ["accepted"])
+        self.assertEqual(self.available(t), Decimal("5.8"))
+        check = subprocess.run([METERD_BIN, "reconcile", "--tenant", t, "--data-dir", self.dir, "--config", self.config],
+                               capture_output=True, text=True, timeout=60)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertIn("1 line(s) of late usage", check.stdout)
+
     # meterd credits: grant (retried: once), balance, void and ledger against the running server.
     def test_cli(self):
         t = self.tenant("cr_cli", "api")
