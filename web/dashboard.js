@@ -124,6 +124,20 @@ function drawQuotas(report) {
   }
 }
 
+// The tenant's prepaid credit, when it has any: what is usable now, top-ups awaiting payment, and
+// the last 7 days' burn rate with the whole days the credit lasts at it.
+function drawCredit(balance, burn) {
+  const box = $("credit");
+  box.hidden = !balance || balance.grants.length === 0;
+  if (box.hidden) return;
+  $("credit-available").textContent = money(balance.available, balance.currency);
+  $("credit-pending").textContent = Number(balance.pending) > 0
+    ? ", " + money(balance.pending, balance.currency) + " awaiting payment" : "";
+  $("credit-rate").textContent = burn === null ? "" : "burning " + money(burn.per_day, burn.currency) +
+    " a day over the last " + burn.days + " days" +
+    (burn.days_left === null ? "" : ", about " + burn.days_left + " days left");
+}
+
 function drawInvoice(invoice, month) {
   const body = document.querySelector("#invoice tbody");
   body.replaceChildren();
@@ -150,8 +164,11 @@ async function loadTenant(generation) {
   if (!t) return;
   const month = state.month;
   const id = encodeURIComponent(t);
-  const [invoice, quotas] = await Promise.all([
-    api(`/v1/tenants/${id}/invoices/${month}`), api(`/v1/tenants/${id}/quotas`)]);
+  // Credit is optional (not served on every store): without it the panel stays hidden.
+  const optional = (path) => api(path).catch((e) => { if (e instanceof KeyNeeded) throw e; return null; });
+  const [invoice, quotas, balance, burn] = await Promise.all([
+    api(`/v1/tenants/${id}/invoices/${month}`), api(`/v1/tenants/${id}/quotas`),
+    optional(`/v1/tenants/${id}/credits/balance`), optional(`/v1/tenants/${id}/credits/burn_rate`)]);
   const zone = invoice.time_zone;
   // The month's days in the tenant's zone (what its invoice bills); the last 48 hours of it.
   const end = Math.min(Date.now(), Date.parse(invoice.period_end));
@@ -168,6 +185,7 @@ async function loadTenant(generation) {
   drawChart("daily", daily, new Intl.DateTimeFormat(locale, { timeZone: zone, month: "short", day: "numeric" }));
   drawChart("hourly", hourly, new Intl.DateTimeFormat(locale, { timeZone: zone, day: "numeric", hour: "2-digit", minute: "2-digit" }));
   drawQuotas(quotas);
+  drawCredit(balance, burn);
   drawInvoice(invoice, month);
 }
 

@@ -59,6 +59,9 @@ class CreditLedger {
   // What the ledger says about a tenant-month's lines (credits::MonthLedger).
   virtual Result<credits::MonthLedger> month_ledger(std::string_view tenant, int month) = 0;
 
+  // What usage took from the tenant's lots (burns net of returns, and true-ups) in [from, to).
+  virtual Result<Decimal> consumed_between(std::string_view tenant, Timestamp from, Timestamp to) = 0;
+
   // The tenant's transactions with id > after, oldest first, at most `limit`.
   virtual Result<std::vector<credits::Transaction>> transactions(std::string_view tenant, std::int64_t after,
                                                                  std::size_t limit) = 0;

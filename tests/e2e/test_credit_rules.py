@@ -159,6 +159,11 @@ class CreditRulesTest(unittest.TestCase):
         self.assertEqual(len(self.posted(t, "credits.low")), 2)
         self.assertEqual(sorted(n["type"] for n in self.notices(t)),
                          ["credits.depleted"] * 2 + ["credits.low"] * 2)
+        # Burnt: both 1.00 lots (the rest of the usage was billed, not burnt).
+        burn = self.m.get("/v1/tenants/%s/credits/burn_rate" % t)[2]
+        self.assertEqual((burn["days"], burn["consumed"], burn["per_day"], burn["available"], burn["days_left"]),
+                         (7, "2", "0.285714285714", "0", 0))
+        self.assertEqual(self.m.get("/v1/tenants/%s/credits/burn_rate?days=0" % t)[0], 400)
         metrics = self.m.get("/metrics")[2]
         fired = [l for l in metrics.splitlines() if l.startswith("meterd_credit_notices_total ")]
         self.assertEqual(len(fired), 1, metrics)

@@ -10,7 +10,10 @@ import { chromium } from "playwright-core";
 
 const [url, screenshot, keyFlag, key] = process.argv.slice(2);
 const auth = keyFlag === "--key" ? { Authorization: "Bearer " + key } : {};
-const api = async (path, method = "GET") => (await fetch(url + path, { method, headers: auth })).json();
+const api = async (path, method = "GET", body = undefined, headers = {}) => (await fetch(url + path, {
+  method, body: body && JSON.stringify(body),
+  headers: { ...auth, ...headers, ...(body ? { "Content-Type": "application/json" } : {}) },
+})).json();
 const thisMonth = new Date().toISOString().slice(0, 7);
 const monthBefore = (m) => {
   const [y, mo] = m.split("-").map(Number);
@@ -63,6 +66,12 @@ try {
   const lastMonth = monthBefore(thisMonth);
   const finalized = await api(`/v1/tenants/tenant_globex/invoices/${lastMonth}/finalize`, "POST");
   assert.equal(finalized.status, "finalized", JSON.stringify(finalized));
+
+  // Prepaid credit for globex, partly burnt by this month's queries.
+  const grant = await api("/v1/tenants/tenant_globex/credits/grants", "POST", { amount: "50", category: "paid" },
+    { "Idempotency-Key": "dashboard-1" });
+  assert.equal(grant.amount, "50", JSON.stringify(grant));
+  for (let i = 0; i < 3; i++) await api("/track", "POST", { tenant_id: "tenant_globex", event_type: "query" });
 
   const page = await open("en-US");
   if (key) await page.evaluate((k) => localStorage.setItem("meterd-api-key", k), key), await page.reload();
@@ -117,6 +126,14 @@ try {
   assert.ok(box.list <= box.panel, `the tenant list does not run under the tenant panel: ${JSON.stringify(box)}`);
   assert.ok(box.right > 0.95 * box.width, `the tenant panel reaches the right edge: ${JSON.stringify(box)}`);
   assert.ok(box.chart >= 0.3 * box.height, `the daily chart is tall: ${JSON.stringify(box)}`);
+  // The credit panel: the API's balance and burn rate, grouped for the reader.
+  const credit = await api("/v1/tenants/tenant_globex/credits/balance");
+  const burn = await api("/v1/tenants/tenant_globex/credits/burn_rate");
+  assert.ok(Number(burn.consumed) > 0, JSON.stringify(burn));
+  await page.waitForFunction(() => !document.getElementById("credit").hidden);
+  assert.equal(await page.textContent("#credit-available"), `${grouped(credit.available, "en")} ${credit.currency}`);
+  assert.ok((await page.textContent("#credit-rate")).startsWith(
+    `burning ${grouped(burn.per_day, "en")} ${burn.currency} a day over the last 7 days, about ${burn.days_left} days left`));
   const gauges = await page.$$eval("#quotas .gauge", (g) => g.map((x) => x.dataset.meter));
   assert.deepEqual(gauges.sort(), ["queries", "storage_gb", "tokens"]);
   assert.deepEqual(page.errors, []);

@@ -258,6 +258,41 @@ bool balance_now(const ApiContext& api, const HttpRequest& req, const std::strin
   return true;
 }
 
+// GET .../credits/burn_rate?days=N: what usage consumed over the last N days (default 7), per
+// day (rounded down at 10^-12), and how many whole days the credit usable now lasts at that rate.
+void burn_rate(const ApiContext& api, const HttpRequest& req, const std::string& tenant, Responder& respond) {
+  std::int64_t days = 7;
+  if (auto text = req.param("days")) {
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), days);
+    if (ec != std::errc() || end != text->data() + text->size() || days < 1 || days > 90)
+      return respond(problem(Error::invalid("days", "days must be a whole number from 1 to 90")));
+  }
+  Timestamp to = api.clock.now();
+  Timestamp from = to - std::chrono::days(days);
+  auto consumed = api.credits->ledger().consumed_between(tenant, from, to);
+  if (!consumed) return respond(problem(consumed.error()));
+  Decimal per_day = Decimal::from_units(consumed->units() / days);
+  auto b = api.credits->book().balance(tenant, to);
+  Decimal available = b ? b->available : Decimal();
+  JsonOut out;
+  out.begin_object();
+  out.key("tenant_id").str(tenant);
+  out.key("currency").str(currency_of(api, tenant));
+  out.key("days").num(days);
+  out.key("from").time(from);
+  out.key("to").time(to);
+  out.key("consumed").dec(*consumed);
+  out.key("per_day").dec(per_day);
+  out.key("available").dec(available);
+  out.key("days_left");
+  if (per_day > Decimal())
+    out.num(static_cast<std::int64_t>(available.units() / per_day.units()));
+  else
+    out.null();
+  out.end_object();
+  respond(out.response());
+}
+
 void ledger(const ApiContext& api, const HttpRequest& req, const std::string& tenant, Responder& respond) {
   auto limit = limit_param(req, 100, 1000);
   if (!limit) return respond(problem(limit.error()));
@@ -465,6 +500,11 @@ void add_credit_routes(Router& router, const ApiContext& api) {
              tenant_route(api, false,
                           [&api](HttpRequest& req, const PathParams&, const std::string& tenant,
                                  Responder& r) { balance(api, req, tenant, r); }));
+  router.add("GET", base + "/burn_rate", Access::kKey,
+             tenant_route(api, false,
+                          [&api](HttpRequest& req, const PathParams&, const std::string& tenant,
+                                 Responder& r) { burn_rate(api, req, tenant, r); }),
+             Runs::kInReadPool);
   router.add("GET", base + "/ledger", Access::kKey,
              tenant_route(api, false,
                           [&api](HttpRequest& req, const PathParams&, const std::string& tenant,

@@ -113,6 +113,8 @@ CREATE TABLE IF NOT EXISTS credit_notices (
   UNIQUE (tenant_id, type, ref)
 );
 CREATE INDEX IF NOT EXISTS credit_notices_by_tenant ON credit_notices (tenant_id, fired_at);
+-- For what a tenant's usage consumed over a span (its burn rate).
+CREATE INDEX IF NOT EXISTS credit_txns_by_time ON credit_txns (tenant_id, at);
 )sql";
 }
 
@@ -220,6 +222,24 @@ Result<std::vector<credits::NoticeRecord>> SqliteStore::notices(std::string_view
       out.push_back(std::move(r));
     }
     return out;
+  });
+}
+
+Result<Decimal> SqliteStore::consumed_between(std::string_view tenant, Timestamp from, Timestamp to) {
+  return sqlite_call("reading the credit consumed", [&]() -> Result<Decimal> {
+    auto db = borrow_connection();
+    SQLite::Statement s(
+        *db,
+        "SELECT meter_dec_sum(e.amount) FROM credit_txns t JOIN credit_entries e ON e.txn = t.txn "
+        "WHERE t.tenant_id = ? AND t.at >= ? AND t.at < ? AND t.kind IN ('burn', 'trueup') "
+        "AND e.account = 'credit'");
+    s.bind(1, std::string(tenant));
+    s.bind(2, to_unix_ms(from));
+    s.bind(3, to_unix_ms(to));
+    if (!s.executeStep() || s.getColumn(0).isNull()) return Decimal();
+    auto sum = stored_decimal(s.getColumn(0).getString(), "credit_entries");
+    if (!sum) return fail(sum.error());
+    return Decimal::from_units(-sum->units());  // credit entries are negative when consumed
   });
 }
 

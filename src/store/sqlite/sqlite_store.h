@@ -123,6 +123,7 @@ class SqliteStore final : public EventLog,
   Status put_activation(const credits::Lot& lot, Timestamp at) override;
   Result<bool> put_rollover(const credits::Lot& from, Decimal amount, credits::Lot& into) override;
   void stage(StagedCredit staged) override;
+  Result<Decimal> consumed_between(std::string_view tenant, Timestamp from, Timestamp to) override;
   // Rules and notices (credit_rules.cc).
   Status put_rule(const credits::Rule& rule) override;
   Result<bool> delete_rule(std::string_view tenant, std::string_view id, Timestamp at) override;
