@@ -42,7 +42,7 @@ int run_quota(const QuotaArgs& args);
 
 // `meterd credits balance|grant|void|ledger` (credits_cmd.cc): a client of a running meterd.
 struct CreditsArgs {
-  std::string action;  // balance, grant, void, ledger
+  std::string action;  // balance, grant, void, activate, ledger
   std::string tenant;
   std::string url = "http://127.0.0.1:8000";
   std::string api_key;
@@ -51,7 +51,7 @@ struct CreditsArgs {
   std::string amount, category, name, expires_at, expires_on, expires_after, effective_at, idempotency_key;
   std::optional<int> priority;
   std::vector<std::string> scope;
-  // void
+  // void, activate
   std::string grant_id;
 };
 int run_credits(const CreditsArgs& args);

@@ -1,4 +1,4 @@
-// `meterd credits balance|grant|void|ledger`: a client of a running meterd's
+// `meterd credits balance|grant|void|activate|ledger`: a client of a running meterd's
 // /v1/tenants/{t}/credits API (docs/credits.md), so that the writer applies grants and voids at
 // once. People get lines of text; --json gives meterd's answer as it is.
 #include <rapidjson/stringbuffer.h>
@@ -103,13 +103,13 @@ int run_credits(const CreditsArgs& args) {
   if (args.action == "ledger")
     return call_meterd("GET", base + "/ledger?limit=1000", args.api_key, "", command.c_str(),
                        printer(print_ledger));
-  if (args.action == "void") {
+  if (args.action == "void" || args.action == "activate") {
     if (auto why = check_identifier(args.grant_id)) {
       std::fprintf(stderr, "%s: --grant %s\n", command.c_str(), why->c_str());
       return 2;
     }
-    return call_meterd("POST", base + "/grants/" + args.grant_id + "/void", args.api_key, "", command.c_str(),
-                       printer(print_lot));
+    return call_meterd("POST", base + "/grants/" + args.grant_id + "/" + args.action, args.api_key, "",
+                       command.c_str(), printer(print_lot));
   }
   // grant: the key makes a retried command grant once; without one, each run is a new grant.
   std::string key = args.idempotency_key.empty() ? new_event_id(SystemClock().now()) : args.idempotency_key;

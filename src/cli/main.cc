@@ -137,6 +137,8 @@ int main(int argc, char** argv) {
   auto* credits_ledger = credits_cmd->add_subcommand("ledger", "the ledger's first 1,000 transactions");
   auto* credits_grant = credits_cmd->add_subcommand("grant", "grant credit (admin key)");
   auto* credits_void = credits_cmd->add_subcommand("void", "void what a grant still holds (admin key)");
+  auto* credits_activate =
+      credits_cmd->add_subcommand("activate", "a top-up was paid: make its grant spendable (admin key)");
   credits_grant->add_option("--amount", credits_args.amount, "in the tenant's plan currency")->required();
   credits_grant->add_option("--category", credits_args.category, "paid or promotional (default)");
   credits_grant->add_option("--priority", credits_args.priority, "0..100, lower first (default 50)");
@@ -148,8 +150,9 @@ int main(int argc, char** argv) {
   credits_grant->add_option("--expires-after", credits_args.expires_after, "P30D, P2W, P1M, P1Y");
   credits_grant->add_option("--idempotency-key", credits_args.idempotency_key,
                             "grant once however often the command is retried (default: a new key)");
-  credits_void->add_option("--grant", credits_args.grant_id, "the grant id")->required();
-  for (auto* sub : {credits_balance, credits_ledger, credits_grant, credits_void}) {
+  for (auto* sub : {credits_void, credits_activate})
+    sub->add_option("--grant", credits_args.grant_id, "the grant id")->required();
+  for (auto* sub : {credits_balance, credits_ledger, credits_grant, credits_void, credits_activate}) {
     sub->add_flag("--json", credits_args.json, "print meterd's JSON answer instead of text");
     sub->add_option("--tenant", credits_args.tenant, "the tenant")->required();
     sub->add_option("--url", credits_args.url, "meterd's address")->capture_default_str();
@@ -312,7 +315,7 @@ int main(int argc, char** argv) {
   }
   if (reconcile->parsed()) return run_reconcile(*loaded, reconcile_args);
   if (corrections->parsed()) return run_corrections(*loaded, corrections_args);
-  for (auto* sub : {credits_balance, credits_ledger, credits_grant, credits_void}) {
+  for (auto* sub : {credits_balance, credits_ledger, credits_grant, credits_void, credits_activate}) {
     if (!sub->parsed()) continue;
     credits_args.action = sub->get_name();
     return run_credits(credits_args);

@@ -7,12 +7,13 @@ import hmac
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 import unittest
 from decimal import Decimal
 
-from harness import Meterd, main, wait_until
+from harness import METERD_BIN, Meterd, main, wait_until
 from test_alerts import SECRET, Receiver
 from test_credits import iso, now
 
@@ -204,6 +205,10 @@ class CreditRulesTest(unittest.TestCase):
         self.assertEqual((voided["status"], Decimal(voided["voided"])), ("voided", 0))
         status, _, problem = self.m.post(base + pending[0]["grant_id"] + "/activate")
         self.assertEqual(status, 409, problem)
+        cli = subprocess.run([METERD_BIN, "credits", "activate", "--tenant", t, "--grant", pending[0]["grant_id"],
+                              "--url", "http://127.0.0.1:%d" % self.m.port], capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(cli.returncode, 0)
+        self.assertIn("voided before its payment arrived", cli.stderr)
         self.assertEqual(self.m.post(base + "grant_nope/activate")[0], 404)
         self.assertEqual(Decimal(self.balance(t)["available"]), Decimal("0.04"))
 
