@@ -15,6 +15,7 @@ void sum_into(StatementLine& total, const StatementLine& l) {
   total.expired = add(total.expired, l.expired);
   total.voided = add(total.voided, l.voided);
   total.closing = add(total.closing, l.closing);
+  total.rolled_over = add(total.rolled_over, l.rolled_over);
 }
 
 }  // namespace
@@ -30,11 +31,14 @@ Statement statement(std::span<const LotRecord> lots, std::span<const Transaction
     if (t.at >= to) continue;  // ids are in order; instants nearly so
     for (const Entry& e : t.entries) {
       if (e.account != Account::kCredit) continue;
+      // A rollover leaves its ended lot by expiry (rolled_over, below) and is granted to the new.
+      bool rollover = t.kind == "rollover";
+      if (rollover && e.amount.is_negative()) continue;
       Moves& m = moves[e.grant_id];
       m.at_close = add(m.at_close, e.amount);
       if (t.at < from) {
         m.at_open = add(m.at_open, e.amount);
-      } else if (t.kind == "grant") {
+      } else if (t.kind == "grant" || rollover) {
         m.granted = add(m.granted, e.amount);
       } else if (t.kind == "void") {
         m.voided = sub(m.voided, e.amount);
@@ -48,7 +52,8 @@ Statement statement(std::span<const LotRecord> lots, std::span<const Transaction
     auto it = moves.find(r.lot.id);
     if (it == moves.end()) continue;
     const Moves& m = it->second;
-    StatementLine l{r.lot.id, r.lot.name, std::string(category_name(r.lot.category)), {}, {}, {}, {}, {}, {}};
+    StatementLine l{r.lot.id, r.lot.name, std::string(category_name(r.lot.category)), {}, {}, {}, {}, {},
+                    {},       {}};
     bool expired_by_open = r.lot.expires_at && *r.lot.expires_at <= from;
     bool expired_by_close = r.lot.expires_at && *r.lot.expires_at <= to;
     l.opening = expired_by_open ? Decimal() : m.at_open;
@@ -57,6 +62,7 @@ Statement statement(std::span<const LotRecord> lots, std::span<const Transaction
     l.consumed = m.consumed;
     l.voided = m.voided;
     l.expired = sub(sub(sub(add(l.opening, l.granted), l.consumed), l.voided), l.closing);
+    if (expired_by_close && !expired_by_open) l.rolled_over = r.rolled;
     bool moved = !(l.opening.is_zero() && l.granted.is_zero() && l.consumed.is_zero() &&
                    l.expired.is_zero() && l.voided.is_zero() && l.closing.is_zero());
     if (!moved) continue;

@@ -10,12 +10,13 @@
 namespace meter::credits {
 
 // One lot's movements over a period, and the period's totals (the same fields summed):
-// opening + granted − consumed − expired − voided = closing.
+// opening + granted − consumed − expired − voided = closing. rolled_over is the part of expired
+// that moved into a rollover lot (granted there, when it was booked).
 struct StatementLine {
   std::string grant_id;
   std::string name;
   std::string category;
-  Decimal opening, granted, consumed, expired, voided, closing;
+  Decimal opening, granted, consumed, expired, voided, closing, rolled_over;
 };
 struct Statement {
   Timestamp from, to;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "credits/statement.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/events.h"
 #include "support/temp_dir.h"
@@ -29,17 +30,27 @@ class CreditCalendarTest : public ::testing::Test {
     EXPECT_TRUE(credits_.set_enforcement("acme", credits::Enforcement::kHard));
   }
 
-  // `count` api_call events at `when`: what was admitted.
+  // `count` api_call events at `when`, stored with their burns as the ingest writer stores them:
+  // what was admitted.
   int use(int count, const char* when) {
     auto& book = credits_.book();
-    int admitted = 0;
+    std::vector<Event> admitted;
     for (int i = 0; i < count; ++i) {
       Event e = testing::make_event("acme", "e" + std::to_string(++events_), "api_call", "1", at(when));
       if (auto month = book.month_to_load(e)) book.load_month("acme", *month, {}, {});
-      if (!book.admit(e)) ++admitted;
+      if (!book.admit(e)) admitted.push_back(e);
     }
+    store_.stage({book.journal(), {}, {}});
+    EXPECT_TRUE(store_.append(admitted));
     book.settle();
-    return admitted;
+    return static_cast<int>(admitted.size());
+  }
+
+  credits::Statement statement(const char* from, const char* to) {
+    auto lots = store_.grants("acme");
+    auto txns = store::all_transactions(store_, "acme");
+    EXPECT_TRUE(lots && txns);
+    return credits::statement(*lots, *txns, at(from), at(to));
   }
 
   std::map<std::string, credits::LotRecord> lots() {
@@ -116,6 +127,24 @@ TEST_F(CreditCalendarTest, RecurringLotRollsOverCapped) {
     if (t.kind == "rollover") ++rollovers;
   }
   EXPECT_EQ(rollovers, 1);
+
+  // January: 10 granted, 3 consumed, 7 expired of which 5 rolled over. February: the rollover
+  // lot granted 5 and consumed 5; February's lot granted 10, consumed 1, expired 9.
+  clock_.set(at("2026-03-01T00:00:00Z"));
+  auto jan = statement("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z");
+  ASSERT_EQ(jan.lots.size(), 1u);
+  const auto& t = jan.total;
+  EXPECT_EQ(std::tuple(t.opening, t.granted, t.consumed, t.expired, t.rolled_over, t.closing),
+            std::tuple(dec("0"), dec("10"), dec("3"), dec("7"), dec("5"), dec("0")));
+  auto feb = statement("2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z");
+  ASSERT_EQ(feb.lots.size(), 2u);
+  std::map<std::string, credits::StatementLine> by_name;
+  for (const auto& l : feb.lots) by_name[l.name] = l;
+  const auto& r = by_name["rollover of 2026-01"];
+  EXPECT_EQ(std::tuple(r.granted, r.consumed, r.closing), std::tuple(dec("5"), dec("5"), dec("0")));
+  const auto& f = by_name["2026-02"];
+  EXPECT_EQ(std::tuple(f.granted, f.consumed, f.expired, f.closing),
+            std::tuple(dec("10"), dec("1"), dec("9"), dec("0")));
 }
 
 // Verifies credits.expiring_soon fires once per lot and horizon (30 days, then 7), only for a

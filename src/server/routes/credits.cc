@@ -191,6 +191,7 @@ Result<credits::Balance> balance_at(const ApiContext& api, const std::string& te
   for (auto& r : b.lots) {
     r.consumed = Decimal();
     r.voided = Decimal();
+    r.rolled = Decimal();
     if (r.lot.voided_at && *r.lot.voided_at > at) r.lot.voided_at.reset();
   }
   auto txns = store::all_transactions(api.credits->ledger(), tenant);
@@ -198,6 +199,12 @@ Result<credits::Balance> balance_at(const ApiContext& api, const std::string& te
   for (const auto& txn : *txns) {
     if (txn.at > at) continue;
     for (const auto& e : txn.entries) {
+      if (txn.kind == "rollover" && e.account == credits::Account::kCredit && e.amount.is_negative()) {
+        auto from =
+            std::find_if(b.lots.begin(), b.lots.end(), [&](const auto& r) { return r.lot.id == e.grant_id; });
+        if (from != b.lots.end()) from->rolled = from->rolled.checked_sub(e.amount).value_or(from->rolled);
+        continue;
+      }
       if (e.account != credits::Account::kUsage && e.account != credits::Account::kVoided) continue;
       auto lot =
           std::find_if(b.lots.begin(), b.lots.end(), [&](const auto& r) { return r.lot.id == e.grant_id; });
@@ -344,6 +351,7 @@ void write_movements(JsonOut& out, const credits::StatementLine& l) {
   out.key("expired").dec(l.expired);
   out.key("voided").dec(l.voided);
   out.key("closing").dec(l.closing);
+  out.key("rolled_over").dec(l.rolled_over);
 }
 
 // GET .../credits/statements/{YYYY-MM}: the tenant's local month (to now, while it runs).
