@@ -238,6 +238,25 @@ std::string invoice_csv(const Invoice& inv) {
   return out;
 }
 
+std::string statement_csv(const credits::Statement& s, std::string_view tenant, std::string_view month,
+                          std::string_view currency) {
+  std::string out =
+      "tenant_id,month,currency,grant_id,name,category,opening,granted,consumed,expired,rolled_over,voided,"
+      "closing\r\n";
+  auto row = [&](const credits::StatementLine& l) {
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n", csv_field(tenant), month,
+                       csv_field(currency), csv_field(l.grant_id), csv_field(l.name), l.category,
+                       l.opening.to_string(), l.granted.to_string(), l.consumed.to_string(),
+                       l.expired.to_string(), l.rolled_over.to_string(), l.voided.to_string(),
+                       l.closing.to_string());
+  };
+  for (const auto& l : s.lots) row(l);
+  credits::StatementLine total = s.total;
+  total.grant_id = "total";
+  row(total);
+  return out;
+}
+
 std::string summary_csv_header() {
   return "invoice_number,tenant_id,plan,period_start,period_end,currency,subtotal,minimum_adjustment,"
          "total\r\n";

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "billing/invoice.h"
+#include "credits/statement.h"
 
 namespace meter::billing {
 
@@ -29,6 +30,11 @@ Result<InvoiceSummary> summary_of_json(std::string_view invoice_json);
 // would run as a formula (starting with =, +, -, @, tab or CR: tenant ids, event types and group
 // values come from clients) gets a leading ' and quotes, as OWASP's "CSV injection" advises.
 std::string csv_field(std::string_view s);
+
+// A tenant's credit statement for a month (credits/statement.h) as CSV: one row per lot, then
+// the total.
+std::string statement_csv(const credits::Statement& s, std::string_view tenant, std::string_view month,
+                          std::string_view currency);
 
 // The header and one row of a billing run's summary CSV.
 std::string summary_csv_header();

@@ -335,6 +335,12 @@ class CreditsTest(unittest.TestCase):
         trial = [g for g in after["grants"] if g["name"] == "trial"][0]
         self.assertEqual((trial["consumed"], trial["expired"]), ("3.2", "6.8"))
         self.assertEqual(self.m.get("/v1/tenants/%s/credits/statements/2026-13" % t)[0], 400)
+        # The same as CSV, for finance: a row per lot and the total, the same figures.
+        csv = self.m.get("/v1/tenants/%s/credits/statements/%s?format=csv" % (t, month))[2].splitlines()
+        self.assertEqual(csv[0], "tenant_id,month,currency,grant_id,name,category,opening,granted,consumed,expired,"
+                                 "rolled_over,voided,closing")
+        self.assertEqual(csv[-1], "%s,%s,USD,total,,,0,11,3.2,6.8,0,1,0" % (t, month))
+        self.assertEqual(len(csv), 2 + len(after["grants"]))
 
     def invoice(self, tenant, month=None, csv=False):
         month = month or now().strftime("%Y-%m")

@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "auth/api_key.h"
+#include "billing/export.h"
 #include "core/identifier.h"
 #include "credits/statement.h"
 #include "server/json.h"
@@ -355,8 +356,10 @@ void write_movements(JsonOut& out, const credits::StatementLine& l) {
 }
 
 // GET .../credits/statements/{YYYY-MM}: the tenant's local month (to now, while it runs).
-void statement(const ApiContext& api, const std::string& tenant, const std::string& month_text,
-               Responder& respond) {
+void statement(const ApiContext& api, const HttpRequest& req, const std::string& tenant,
+               const std::string& month_text, Responder& respond) {
+  auto csv = wants_csv(req);
+  if (!csv) return respond(problem(csv.error()));
   auto month = billing::parse_year_month(month_text);
   if (!month) return respond(problem(month.error()));
   billing::InvoicePeriod period = api.invoicer.period(tenant, month->first, month->second);
@@ -366,6 +369,15 @@ void statement(const ApiContext& api, const std::string& tenant, const std::stri
   if (!txns) return respond(problem(txns.error()));
   Timestamp to = std::min(period.end, api.clock.now());
   credits::Statement s = credits::statement(*lots, *txns, period.start, std::max(period.start, to));
+  if (*csv) {
+    HttpResponse response;
+    response.content_type = "text/csv";
+    response.body = billing::statement_csv(s, tenant, month_text, currency_of(api, tenant));
+    response.headers.emplace_back(
+        "Content-Disposition",
+        fmt::format("attachment; filename=\"credit-statement-{}-{}.csv\"", month_text, tenant));
+    return respond(std::move(response));
+  }
   JsonOut out;
   out.begin_object();
   out.key("tenant_id").str(tenant);
@@ -520,9 +532,8 @@ void add_credit_routes(Router& router, const ApiContext& api) {
              Runs::kInReadPool);
   router.add("GET", base + "/statements/{month}", Access::kKey,
              tenant_route(api, false,
-                          [&api](HttpRequest&, const PathParams& p, const std::string& tenant, Responder& r) {
-                            statement(api, tenant, p.at("month"), r);
-                          }),
+                          [&api](HttpRequest& req, const PathParams& p, const std::string& tenant,
+                                 Responder& r) { statement(api, req, tenant, p.at("month"), r); }),
              Runs::kInReadPool);
   router.add("GET", base + "/check", Access::kKey,
              tenant_route(api, false,

@@ -32,16 +32,6 @@ HttpResponse invoice_response(const ApiContext& api, const std::string& tenant, 
   return response;
 }
 
-// ?format=csv|json wins over Accept; JSON by default.
-Result<bool> wants_csv(const HttpRequest& request) {
-  if (auto format = request.param("format")) {
-    if (*format == "csv") return true;
-    if (*format == "json") return false;
-    return fail(Error::invalid("format", "format must be json or csv"));
-  }
-  return request.accept.find("text/csv") != std::string::npos;
-}
-
 void invoice_generate(const ApiContext& api, HttpRequest& request, Responder& respond) {
   auto body = JsonBody::parse(request.body);
   if (!body) return respond(problem(body.error()));

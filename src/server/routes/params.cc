@@ -16,4 +16,13 @@ Result<std::int64_t> limit_param(const HttpRequest& request, std::int64_t fallba
   return limit;
 }
 
+Result<bool> wants_csv(const HttpRequest& request) {
+  if (auto format = request.param("format")) {
+    if (*format == "csv") return true;
+    if (*format == "json") return false;
+    return fail(Error::invalid("format", "format must be json or csv"));
+  }
+  return request.accept.find("text/csv") != std::string::npos;
+}
+
 }  // namespace meter::server

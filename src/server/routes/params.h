@@ -11,4 +11,7 @@ namespace meter::server {
 Result<std::int64_t> limit_param(const HttpRequest& request, std::int64_t fallback,
                                  std::int64_t most = 10'000);
 
+// Whether a document route answers CSV: ?format=csv|json wins over Accept; JSON by default.
+Result<bool> wants_csv(const HttpRequest& request);
+
 }  // namespace meter::server
