@@ -36,6 +36,8 @@ struct Rule {
   int rollover_priority = 50;
   std::string rollover_expires_after;  // from the start of the month it rolls into
   Timestamp created_at;
+  std::string idempotency_key;  // the creating request's Idempotency-Key, if it sent one
+  std::string request_hash;     // of its body: the same key with another body is a conflict
 
   // Whether it watches the balance (and fires when a burn takes it below threshold).
   bool watches_balance() const { return kind != RuleKind::kRecurring; }

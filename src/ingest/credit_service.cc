@@ -47,14 +47,25 @@ Status CreditService::reload_rules(std::string_view tenant) {
   return {};
 }
 
-Status CreditService::add_rule(const credits::Rule& rule) {
-  auto done = in_writer<bool>([&]() -> Result<bool> {
+Result<CreditService::Added> CreditService::add_rule(const credits::Rule& rule) {
+  return in_writer<Added>([&]() -> Result<Added> {
+    if (!rule.idempotency_key.empty()) {
+      auto before = ledger_.rule_by_key(rule.tenant_id, rule.idempotency_key);
+      if (!before) return fail(before.error());
+      if (*before) {
+        if ((*before)->request_hash != rule.request_hash) {
+          return fail(Error{ErrorCode::kConflict,
+                            "this Idempotency-Key was used for a different rule (" + (*before)->id +
+                                "); use a new key for a new rule",
+                            "Idempotency-Key"});
+        }
+        return Added{**before, false};
+      }
+    }
     if (auto s = ledger_.put_rule(rule); !s) return fail(s.error());
     if (auto s = reload_rules(rule.tenant_id); !s) return fail(s.error());
-    return true;
+    return Added{rule, true};
   });
-  if (!done) return fail(done.error());
-  return {};
 }
 
 Result<bool> CreditService::delete_rule(std::string_view tenant, std::string_view id, Timestamp now) {

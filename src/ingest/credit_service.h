@@ -49,7 +49,13 @@ class CreditService {
   Result<credits::LotRecord> activate(std::string_view tenant, std::string_view id, Timestamp now);
   // Rules (docs/credits.md): stored, then watched from the next group on. delete_rule is false
   // when the tenant has no such rule (or it was deleted before).
-  Status add_rule(const credits::Rule& rule);
+  // The same Idempotency-Key again answers the rule it made (created false), unless the request
+  // differs (kConflict).
+  struct Added {
+    credits::Rule rule;
+    bool created = false;
+  };
+  Result<Added> add_rule(const credits::Rule& rule);
   // Moves what an ended lot still holds, at most `max`, into `into` (its amount set here), a
   // rollover lot; false when nothing was left or it was rolled before (its idempotency key).
   Result<bool> roll_over(const credits::Lot& from, Decimal max, credits::Lot into);

@@ -70,6 +70,8 @@ class CreditLedger {
   virtual Status put_rule(const credits::Rule& rule) = 0;
   virtual Result<bool> delete_rule(std::string_view tenant, std::string_view id, Timestamp at) = 0;
   virtual Result<std::vector<credits::Rule>> rules(std::string_view tenant) = 0;
+  // The rule created with this Idempotency-Key (deleted or not), if any.
+  virtual Result<std::optional<credits::Rule>> rule_by_key(std::string_view tenant, std::string_view key) = 0;
 
   // Notices: put_notice records one fired outside a group (false when its (tenant, type, ref)
   // was recorded before); pending ones are those whose webhook delivery is unfinished.

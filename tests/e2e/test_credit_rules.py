@@ -187,6 +187,15 @@ class CreditRulesTest(unittest.TestCase):
                             ({"kind": "recurring", "amount": "2", "color": "red"}, "color")]:
             problem = self.rule(t, expect=400, **body)
             self.assertIn(field, json.dumps(problem), body)
+        # With an Idempotency-Key, a retry adds the rule once; the key with another body is 409.
+        body = {"kind": "top_up", "threshold": "1", "amount": "5"}
+        keyed = self.m.request("POST", "/v1/tenants/%s/credits/rules" % t, body, headers={"Idempotency-Key": "k1"})
+        again = self.m.request("POST", "/v1/tenants/%s/credits/rules" % t, body, headers={"Idempotency-Key": "k1"})
+        self.assertEqual((keyed[0], again[0], again[2]), (201, 200, keyed[2]))
+        other = self.m.request("POST", "/v1/tenants/%s/credits/rules" % t, dict(body, amount="6"),
+                               headers={"Idempotency-Key": "k1"})
+        self.assertEqual(other[0], 409, other[2])
+        self.assertEqual(self.m.request("DELETE", "/v1/tenants/%s/credits/rules/%s" % (t, keyed[2]["rule_id"]))[0], 204)
         path = "/v1/tenants/%s/credits/rules/%s" % (t, r["rule_id"])
         self.assertEqual(self.m.request("DELETE", path)[0], 204)
         self.assertEqual(self.m.request("DELETE", path)[0], 404)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "auth/api_key.h"
 #include "billing/invoice.h"
 #include "core/identifier.h"
 #include "server/json.h"
@@ -190,15 +191,22 @@ void add_credit_rule_routes(Router& router, const ApiContext& api) {
                      if (!body) return r(problem(body.error()));
                      auto rule = parse_rule(api, tenant, *body);
                      if (!rule) return r(problem(rule.error()));
-                     if (auto s = api.credits->add_rule(*rule); !s) return r(problem(s.error()));
+                     if (req.idempotency_key.size() > 255)
+                       return r(problem(
+                           Error::invalid("Idempotency-Key", "Idempotency-Key is at most 255 characters")));
+                     // Optional: with one, a retried request adds the rule once.
+                     rule->idempotency_key = req.idempotency_key;
+                     rule->request_hash = auth::sha256_hex(req.body);
+                     auto added = api.credits->add_rule(*rule);
+                     if (!added) return r(problem(added.error()));
                      // A recurring rule's lots so far, at once (the calendar would in seconds).
                      if (api.credit_calendar != nullptr) {
-                       if (auto s = api.credit_calendar->run_rule(*rule, rule->created_at); !s)
+                       if (auto s = api.credit_calendar->run_rule(added->rule, rule->created_at); !s)
                          return r(problem(s.error()));
                      }
                      JsonOut out;
-                     write_rule(out, *rule);
-                     r(out.response(201));
+                     write_rule(out, added->rule);
+                     r(out.response(added->created ? 201 : 200));
                    }),
       Runs::kInReadPool);
   router.add("GET", base + "/rules", Access::kKey,

@@ -47,7 +47,7 @@ namespace {
 
 constexpr const char* kRuleColumns =
     "rule_id, tenant_id, kind, threshold, amount, category, priority, scope, expires_after, starts, "
-    "rollover_max, rollover_priority, rollover_expires_after, created_at";
+    "rollover_max, rollover_priority, rollover_expires_after, created_at, idempotency_key, request_hash";
 
 Result<credits::Rule> read_rule(SQLite::Statement& s) {
   credits::Rule r;
@@ -75,6 +75,8 @@ Result<credits::Rule> read_rule(SQLite::Statement& s) {
   r.rollover_priority = s.getColumn(11).getInt();
   r.rollover_expires_after = s.getColumn(12).getString();
   r.created_at = from_unix_ms(s.getColumn(13).getInt64());
+  r.idempotency_key = s.getColumn(14).getString();
+  r.request_hash = s.getColumn(15).getString();
   return r;
 }
 
@@ -98,8 +100,12 @@ CREATE TABLE IF NOT EXISTS credit_rules (
   rollover_priority      INTEGER NOT NULL,
   rollover_expires_after TEXT    NOT NULL,
   created_at             INTEGER NOT NULL,
-  deleted_at             INTEGER
+  deleted_at             INTEGER,
+  idempotency_key        TEXT    NOT NULL,  -- '' when the request sent none
+  request_hash           TEXT    NOT NULL
 );
+CREATE UNIQUE INDEX IF NOT EXISTS credit_rules_by_key ON credit_rules (tenant_id, idempotency_key)
+  WHERE idempotency_key != '';
 -- Credit notices for the webhook, each once per (tenant, type, ref).
 CREATE TABLE IF NOT EXISTS credit_notices (
   notice_id TEXT    PRIMARY KEY,
@@ -122,7 +128,7 @@ Status SqliteStore::put_rule(const credits::Rule& r) {
   return sqlite_call("storing the credit rule", [&]() -> Status {
     auto db = borrow_connection();
     SQLite::Statement s(*db, fmt::format("INSERT INTO credit_rules ({}) VALUES "
-                                         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                          kRuleColumns));
     s.bind(1, r.id);
     s.bind(2, r.tenant_id);
@@ -141,6 +147,8 @@ Status SqliteStore::put_rule(const credits::Rule& r) {
     s.bind(12, r.rollover_priority);
     s.bind(13, r.rollover_expires_after);
     s.bind(14, to_unix_ms(r.created_at));
+    s.bind(15, r.idempotency_key);
+    s.bind(16, r.request_hash);
     s.exec();
     return {};
   });
@@ -174,6 +182,21 @@ Result<std::vector<credits::Rule>> SqliteStore::rules(std::string_view tenant) {
       out.push_back(std::move(*r));
     }
     return out;
+  });
+}
+
+Result<std::optional<credits::Rule>> SqliteStore::rule_by_key(std::string_view tenant, std::string_view key) {
+  return sqlite_call("reading the credit rule", [&]() -> Result<std::optional<credits::Rule>> {
+    auto db = borrow_connection();
+    SQLite::Statement s(
+        *db,
+        fmt::format("SELECT {} FROM credit_rules WHERE tenant_id = ? AND idempotency_key = ?", kRuleColumns));
+    s.bind(1, std::string(tenant));
+    s.bind(2, std::string(key));
+    if (!s.executeStep()) return std::optional<credits::Rule>();
+    auto r = read_rule(s);
+    if (!r) return fail(r.error());
+    return std::optional<credits::Rule>(std::move(*r));
   });
 }
 

@@ -128,6 +128,7 @@ class SqliteStore final : public EventLog,
   Status put_rule(const credits::Rule& rule) override;
   Result<bool> delete_rule(std::string_view tenant, std::string_view id, Timestamp at) override;
   Result<std::vector<credits::Rule>> rules(std::string_view tenant) override;
+  Result<std::optional<credits::Rule>> rule_by_key(std::string_view tenant, std::string_view key) override;
   Result<bool> put_notice(const credits::Notice& notice) override;
   Status update_notice_delivery(std::string_view id, std::string_view delivery, int attempts) override;
   Result<std::vector<credits::NoticeRecord>> notices(std::string_view tenant, std::size_t limit,
