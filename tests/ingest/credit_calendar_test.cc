@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "credits/statement.h"
+#include "ingest/credit_admission.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/events.h"
 #include "support/temp_dir.h"
@@ -177,6 +178,34 @@ TEST_F(CreditCalendarTest, ExpiryNoticesOncePerHorizon) {
   auto recorded = store_.notices("acme", 10, false);
   ASSERT_TRUE(recorded);
   EXPECT_EQ(recorded->size(), 2u);
+}
+
+// Verifies a month whose invoice is finalized (asked when its line state is first loaded, as
+// after a restart) burns nothing for a late event, while an open month burns.
+TEST_F(CreditCalendarTest, FinalizedMonthLoadedAfterRestartBurnsNothing) {
+  credits::Lot lot;
+  lot.id = "g1";
+  lot.tenant_id = "acme";
+  lot.amount = dec("1");
+  lot.effective_at = at("2026-01-01T00:00:00Z");
+  lot.created_at = clock_.now();
+  lot.idempotency_key = "k1";
+  ASSERT_TRUE(credits_.grant(lot));
+  auto no_usage = [](std::string_view, int) -> Result<std::map<std::string, Decimal>> {
+    return std::map<std::string, Decimal>();
+  };
+  CreditAdmission admission(credits_.book(), store_, no_usage, nullptr, clock_,
+                            [](std::string_view) { return std::string("USD"); });
+  admission.finalized_by([](std::string_view, int month) -> Result<bool> { return month == 202512; });
+  Event late = testing::make_event("acme", "late", "api_call", "10", at("2025-12-31T10:00:00Z"));
+  Event now = testing::make_event("acme", "now", "api_call", "10", at("2026-01-10T00:00:00Z"));
+  const Event* group[] = {&late, &now};
+  ASSERT_TRUE(admission.prepare(group));
+  EXPECT_FALSE(admission.admit(late));
+  EXPECT_EQ(credits_.book().lot("acme", "g1")->remaining(), dec("1"));
+  EXPECT_FALSE(admission.admit(now));
+  EXPECT_EQ(credits_.book().lot("acme", "g1")->remaining(), dec("0.9"));
+  admission.rollback();
 }
 
 }  // namespace
