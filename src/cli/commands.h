@@ -42,7 +42,7 @@ int run_quota(const QuotaArgs& args);
 
 // `meterd credits balance|grant|void|ledger` (credits_cmd.cc): a client of a running meterd.
 struct CreditsArgs {
-  std::string action;  // balance, grant, void, activate, ledger
+  std::string action;  // balance, grant, void, activate, ledger, rules
   std::string tenant;
   std::string url = "http://127.0.0.1:8000";
   std::string api_key;

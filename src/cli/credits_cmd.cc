@@ -1,4 +1,4 @@
-// `meterd credits balance|grant|void|activate|ledger`: a client of a running meterd's
+// `meterd credits balance|grant|void|activate|ledger|rules`: a client of a running meterd's
 // /v1/tenants/{t}/credits API (docs/credits.md), so that the writer applies grants and voids at
 // once. People get lines of text; --json gives meterd's answer as it is.
 #include <rapidjson/stringbuffer.h>
@@ -55,6 +55,17 @@ void print_ledger(const rapidjson::Document& d) {
   }
 }
 
+void print_rules(const rapidjson::Document& d) {
+  std::printf("%-44s %-12s %16s %16s %-8s %16s\n", "rule_id", "kind", "threshold", "amount", "starts",
+              "rollover_max");
+  if (!d.HasMember("rules") || !d["rules"].IsArray()) return;
+  for (const auto& r : d["rules"].GetArray()) {
+    std::printf("%-44s %-12s %16s %16s %-8s %16s\n", text(r, "rule_id").c_str(), text(r, "kind").c_str(),
+                text(r, "threshold").c_str(), text(r, "amount").c_str(), text(r, "starts").c_str(),
+                text(r, "rollover_max").c_str());
+  }
+}
+
 // The grant's JSON body from the flags given (strings escaped by rapidjson).
 std::string grant_body(const CreditsArgs& a) {
   rapidjson::StringBuffer buffer;
@@ -100,6 +111,8 @@ int run_credits(const CreditsArgs& args) {
   };
   if (args.action == "balance")
     return call_meterd("GET", base + "/balance", args.api_key, "", command.c_str(), printer(print_balance));
+  if (args.action == "rules")
+    return call_meterd("GET", base + "/rules", args.api_key, "", command.c_str(), printer(print_rules));
   if (args.action == "ledger")
     return call_meterd("GET", base + "/ledger?limit=1000", args.api_key, "", command.c_str(),
                        printer(print_ledger));

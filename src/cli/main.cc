@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
   auto* credits_ledger = credits_cmd->add_subcommand("ledger", "the ledger's first 1,000 transactions");
   auto* credits_grant = credits_cmd->add_subcommand("grant", "grant credit (admin key)");
   auto* credits_void = credits_cmd->add_subcommand("void", "void what a grant still holds (admin key)");
+  auto* credits_rules = credits_cmd->add_subcommand("rules", "low-balance, top-up and recurring rules");
   auto* credits_activate =
       credits_cmd->add_subcommand("activate", "a top-up was paid: make its grant spendable (admin key)");
   credits_grant->add_option("--amount", credits_args.amount, "in the tenant's plan currency")->required();
@@ -152,7 +153,8 @@ int main(int argc, char** argv) {
                             "grant once however often the command is retried (default: a new key)");
   for (auto* sub : {credits_void, credits_activate})
     sub->add_option("--grant", credits_args.grant_id, "the grant id")->required();
-  for (auto* sub : {credits_balance, credits_ledger, credits_grant, credits_void, credits_activate}) {
+  for (auto* sub :
+       {credits_balance, credits_ledger, credits_grant, credits_void, credits_activate, credits_rules}) {
     sub->add_flag("--json", credits_args.json, "print meterd's JSON answer instead of text");
     sub->add_option("--tenant", credits_args.tenant, "the tenant")->required();
     sub->add_option("--url", credits_args.url, "meterd's address")->capture_default_str();
@@ -315,7 +317,8 @@ int main(int argc, char** argv) {
   }
   if (reconcile->parsed()) return run_reconcile(*loaded, reconcile_args);
   if (corrections->parsed()) return run_corrections(*loaded, corrections_args);
-  for (auto* sub : {credits_balance, credits_ledger, credits_grant, credits_void, credits_activate}) {
+  for (auto* sub :
+       {credits_balance, credits_ledger, credits_grant, credits_void, credits_activate, credits_rules}) {
     if (!sub->parsed()) continue;
     credits_args.action = sub->get_name();
     return run_credits(credits_args);

@@ -176,6 +176,10 @@ class CreditRulesTest(unittest.TestCase):
         r = self.rule(t, kind="low_balance", threshold="2")
         self.assertEqual([x["rule_id"] for x in self.m.get("/v1/tenants/%s/credits/rules" % t)[2]["rules"]],
                          [r["rule_id"]])
+        cli = subprocess.run([METERD_BIN, "credits", "rules", "--tenant", t, "--url", "http://127.0.0.1:%d" % self.m.port],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(cli.returncode, 0, cli.stderr)
+        self.assertEqual(cli.stdout.splitlines()[1].split()[:3], [r["rule_id"], "low_balance", "2"])
         for body, field in [({"kind": "nope"}, "kind"), ({"kind": "low_balance"}, "threshold"),
                             ({"kind": "low_balance", "threshold": "-1"}, "threshold"),
                             ({"kind": "low_balance", "threshold": "1", "amount": "2"}, "amount"),
