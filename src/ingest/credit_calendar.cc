@@ -29,6 +29,9 @@ Status CreditCalendar::run_rule(const credits::Rule& rule, Timestamp now) {
   {
     MutexLock lock(mutex_);
     if (auto it = done_.find(rule.id); it != done_.end()) month = next_month(it->second);
+    // This month's lot is booked: nothing to do until the month ends (no writer hop per run).
+    if (auto it = granted_.find(rule.id); month == current && it != granted_.end() && it->second == current)
+      return {};
   }
   for (; month <= current; month = next_month(month)) {
     credits::Lot lot;
@@ -47,7 +50,11 @@ Status CreditCalendar::run_rule(const credits::Rule& rule, Timestamp now) {
     lot.request_hash = lot.idempotency_key;
     auto granted = credits_.grant(lot);
     if (!granted) return fail(granted.error());
-    if (month == current) break;  // its rollover waits for the month's end
+    if (month == current) {  // its rollover waits for the month's end
+      MutexLock lock(mutex_);
+      granted_[rule.id] = current;
+      break;
+    }
     if (rule.rollover_max) {
       credits::Lot into = lot;
       into.id = "grant_" + new_event_id(now);
@@ -89,8 +96,16 @@ Status CreditCalendar::expiry_notices(Timestamp now) {
                                           {"remaining", left.to_string()},
                                           {"expires_at", format_rfc3339(*l.expires_at)}});
       notice.ref = fmt::format("{}:P{}D", l.id, *horizon);
+      {
+        MutexLock lock(mutex_);
+        if (noticed_.contains(notice.ref)) continue;  // recorded before: no write per run
+      }
       auto recorded = credits_.ledger().put_notice(notice);
       if (!recorded) return fail(recorded.error());
+      {
+        MutexLock lock(mutex_);
+        noticed_.insert(notice.ref);
+      }
       if (*recorded) fired.push_back(std::move(notice));
     }
   }

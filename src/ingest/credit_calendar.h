@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,8 +48,12 @@ class CreditCalendar {
   SendNotices send_;
   std::chrono::milliseconds interval_;
   Mutex mutex_;
-  // Per recurring rule, the last month (YYYYMM) whose lot and rollover are booked.
+  // Per recurring rule, the last month (YYYYMM) whose lot and rollover are booked, and the month
+  // whose lot is booked while it runs.
   std::map<std::string, int> done_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::string, int> granted_ ABSL_GUARDED_BY(mutex_);
+  // The expiry notices (lot and horizon) this run recorded or found recorded.
+  std::set<std::string> noticed_ ABSL_GUARDED_BY(mutex_);
   CondVar wake_;
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   std::thread thread_;
