@@ -3,7 +3,9 @@
 meterd killed mid-shipment, a replica catching up, and the same answers as the embedded store."""
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -40,7 +42,9 @@ class ClusterTest(unittest.TestCase):
     # Verifies migrate --cluster creates replicated local tables and Distributed ones on every
     # node, once, and that a database of the other kind is refused with what to do.
     def test_migrate_cluster(self):
-        d = "/tmp/meterd-cluster-migrate"
+        # A folder of its own: a file left by an earlier run (or another meterd) must not decide the test.
+        d = tempfile.mkdtemp(prefix="meterd-cluster-migrate-")
+        self.addCleanup(shutil.rmtree, d, True)
         first = self.cli(d, "mig", "migrate", "--cluster", CLUSTER)
         self.assertEqual(first.returncode, 0, first.stderr)
         self.assertIn("cluster meterd_test, database mig: applied 1", first.stdout)
