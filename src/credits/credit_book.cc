@@ -430,6 +430,11 @@ std::vector<std::string> CreditBook::tenants() const {
   return out;
 }
 
+bool CreditBook::has_credit(std::string_view tenant) const {
+  MutexLock lock(mutex_);
+  return account(tenant) != nullptr;
+}
+
 std::size_t CreditBook::accounts() const {
   MutexLock lock(mutex_);
   return accounts_.size();

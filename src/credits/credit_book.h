@@ -115,8 +115,9 @@ class CreditBook {
   std::uint64_t refused() const { return refused_.load(); }
   std::uint64_t burning_events() const { return burning_events_.load(); }
   std::size_t accounts() const;
-  // The tenants that have credit settings, lots or rules.
+  // The tenants that have credit settings, lots or rules; whether `tenant` is one.
   std::vector<std::string> tenants() const;
+  bool has_credit(std::string_view tenant) const;
   std::optional<Balance> balance(std::string_view tenant, Timestamp at) const;
   std::optional<LotRecord> lot(std::string_view tenant, std::string_view id) const;
   // What an event of `quantity` at `at` would cost; its month must be loaded. Writer thread.

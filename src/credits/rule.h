@@ -41,6 +41,10 @@ struct Rule {
 
   // Whether it watches the balance (and fires when a burn takes it below threshold).
   bool watches_balance() const { return kind != RuleKind::kRecurring; }
+  // A lot it grants (top_up, recurring): its amount and terms, for its tenant, a new id, granted
+  // at `now`; keyed by `key` (its idempotency key and request hash).
+  Lot lot(std::string name, std::string key, Timestamp effective_at, std::optional<Timestamp> expires_at,
+          Timestamp now) const;
 };
 
 }  // namespace meter::credits

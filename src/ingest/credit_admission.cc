@@ -1,7 +1,5 @@
 #include "ingest/credit_admission.h"
 
-#include "core/identifier.h"
-
 namespace meter::ingest {
 
 Status CreditAdmission::prepare(std::span<const Event* const> group) {
@@ -69,20 +67,11 @@ void CreditAdmission::fire(store::StagedCredit& staged) {
     // A top-up: a lot that awaits its payment (POST .../activate), covering the month's late
     // events like any grant.
     quota::Zone zone = book_.zone_of(c.tenant_id);
-    credits::Lot lot;
-    lot.id = "grant_" + new_event_id(now);
-    lot.tenant_id = c.tenant_id;
-    lot.name = "top-up";
-    lot.amount = rule.amount;
-    lot.category = rule.category;
-    lot.priority = rule.priority;
-    lot.scope = rule.scope;
-    lot.effective_at = zone.period_start(quota::Period::kMonth, now);
-    if (!rule.expires_after.empty()) lot.expires_at = zone.add_duration(now, rule.expires_after);
-    lot.created_at = now;
+    std::optional<Timestamp> expires;
+    if (!rule.expires_after.empty()) expires = zone.add_duration(now, rule.expires_after);
+    credits::Lot lot = rule.lot("top-up", "", zone.period_start(quota::Period::kMonth, now), expires, now);
+    lot.idempotency_key = lot.request_hash = "rule:" + rule.id + ":" + lot.id;  // each crossing anew
     lot.seq = seq++;
-    lot.idempotency_key = "rule:" + rule.id + ":" + lot.id;
-    lot.rule_id = rule.id;
     lot.awaits_payment = true;
     fields.emplace_back("grant_id", lot.id);
     fields.emplace_back("amount", lot.amount.to_string());

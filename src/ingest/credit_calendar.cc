@@ -5,8 +5,6 @@
 
 #include <algorithm>
 
-#include "core/identifier.h"
-
 namespace meter::ingest {
 namespace {
 
@@ -34,20 +32,9 @@ Status CreditCalendar::run_rule(const credits::Rule& rule, Timestamp now) {
       return {};
   }
   for (; month <= current; month = next_month(month)) {
-    credits::Lot lot;
-    lot.id = "grant_" + new_event_id(now);
-    lot.tenant_id = rule.tenant_id;
-    lot.name = fmt::format("{:04}-{:02}", month / 100, month % 100);
-    lot.amount = rule.amount;
-    lot.category = rule.category;
-    lot.priority = rule.priority;
-    lot.scope = rule.scope;
-    lot.effective_at = month_start(zone, month);
-    lot.expires_at = month_start(zone, next_month(month));
-    lot.created_at = now;
-    lot.rule_id = rule.id;
-    lot.idempotency_key = fmt::format("rule:{}:{}", rule.id, month);
-    lot.request_hash = lot.idempotency_key;
+    credits::Lot lot = rule.lot(fmt::format("{:04}-{:02}", month / 100, month % 100),
+                                fmt::format("rule:{}:{}", rule.id, month), month_start(zone, month),
+                                month_start(zone, next_month(month)), now);
     auto granted = credits_.grant(lot);
     if (!granted) return fail(granted.error());
     if (month == current) {  // its rollover waits for the month's end
@@ -56,14 +43,10 @@ Status CreditCalendar::run_rule(const credits::Rule& rule, Timestamp now) {
       break;
     }
     if (rule.rollover_max) {
-      credits::Lot into = lot;
-      into.id = "grant_" + new_event_id(now);
-      into.name = fmt::format("rollover of {}", lot.name);
+      credits::Lot into =
+          rule.lot(fmt::format("rollover of {}", lot.name), fmt::format("rollover:{}:{}", rule.id, month),
+                   *lot.expires_at, zone.add_duration(*lot.expires_at, rule.rollover_expires_after), now);
       into.priority = rule.rollover_priority;
-      into.effective_at = *lot.expires_at;
-      into.expires_at = zone.add_duration(into.effective_at, rule.rollover_expires_after);
-      into.idempotency_key = fmt::format("rollover:{}:{}", rule.id, month);
-      into.request_hash = into.idempotency_key;
       auto rolled = credits_.roll_over(granted->record.lot, *rule.rollover_max, std::move(into));
       if (!rolled) return fail(rolled.error());
     }

@@ -2,7 +2,6 @@
 // recurring monthly grants with rollover; and the notices they fired.
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <tuple>
 
 #include "auth/api_key.h"
@@ -10,6 +9,7 @@
 #include "core/identifier.h"
 #include "server/json.h"
 #include "server/json_body.h"
+#include "server/routes/credit_fields.h"
 #include "server/routes/credit_guard.h"
 #include "server/routes/params.h"
 
@@ -27,15 +27,6 @@ constexpr std::string_view kRuleFields[] = {"kind",
                                             "rollover_max",
                                             "rollover_priority",
                                             "rollover_expires_after"};
-
-Result<int> percent_field(const JsonBody& body, std::string_view key, int fallback) {
-  auto value = body.integer(key);
-  if (!value) return fail(value.error());
-  if (!*value) return fallback;
-  if (**value < 0 || **value > 100)
-    return fail(Error::invalid(std::string(key), std::string(key) + " must be 0 to 100"));
-  return static_cast<int>(**value);
-}
 
 Result<std::string> duration_field(const JsonBody& body, std::string_view key, const quota::Zone& zone) {
   auto text = body.string(key);
@@ -98,25 +89,7 @@ Result<credits::Rule> parse_rule(const ApiContext& api, const std::string& tenan
   auto amount = positive("amount", false);
   if (!amount) return fail(amount.error());
   rule.amount = *amount;
-  auto category = body.string("category");
-  if (!category) return fail(category.error());
-  if (*category) {
-    auto parsed = credits::parse_category(**category);
-    if (!parsed) return fail(Error::invalid("category", "category must be paid or promotional"));
-    rule.category = *parsed;
-  }
-  auto priority = percent_field(body, "priority", 50);
-  if (!priority) return fail(priority.error());
-  rule.priority = *priority;
-  auto scope = body.strings("scope");
-  if (!scope) return fail(scope.error());
-  if (*scope) {
-    for (const auto& type : **scope)
-      if (auto bad = check_identifier(type)) return fail(Error::invalid("scope", "scope: " + *bad));
-    rule.scope = **scope;
-    std::sort(rule.scope.begin(), rule.scope.end());
-    rule.scope.erase(std::unique(rule.scope.begin(), rule.scope.end()), rule.scope.end());
-  }
+  if (auto s = read_lot_terms(body, rule.category, rule.priority, rule.scope); !s) return fail(s.error());
   const quota::Zone& zone = api.quotas.get(tenant)->zone;
   auto expires = duration_field(body, "expires_after", zone);
   if (!expires) return fail(expires.error());
@@ -135,7 +108,7 @@ Result<credits::Rule> parse_rule(const ApiContext& api, const std::string& tenan
     if (!max) return fail(max.error());
     rule.rollover_max = *max;
   }
-  auto rollover_priority = percent_field(body, "rollover_priority", rule.priority);
+  auto rollover_priority = read_priority(body, "rollover_priority", rule.priority);
   if (!rollover_priority) return fail(rollover_priority.error());
   rule.rollover_priority = *rollover_priority;
   auto rollover_expires = duration_field(body, "rollover_expires_after", zone);

@@ -13,6 +13,7 @@
 #include "server/json_body.h"
 #include "server/problem.h"
 #include "server/routes/api_context.h"
+#include "server/routes/credit_fields.h"
 #include "server/routes/credit_guard.h"
 #include "server/routes/params.h"
 #include "server/routes/scope.h"
@@ -51,30 +52,7 @@ Result<credits::Lot> parse_grant(const ApiContext& api, const std::string& tenan
   if (!*amount || **amount <= Decimal())
     return fail(Error::invalid("amount", "amount must be a positive decimal"));
   lot.amount = **amount;
-  auto category = body.string("category");
-  if (!category) return fail(category.error());
-  if (*category) {
-    auto parsed = credits::parse_category(**category);
-    if (!parsed) return fail(Error::invalid("category", "category must be paid or promotional"));
-    lot.category = *parsed;
-  }
-  auto priority = body.integer("priority");
-  if (!priority) return fail(priority.error());
-  if (*priority) {
-    if (**priority < 0 || **priority > 100)
-      return fail(Error::invalid("priority", "priority must be 0 to 100"));
-    lot.priority = static_cast<int>(**priority);
-  }
-  auto scope = body.strings("scope");
-  if (!scope) return fail(scope.error());
-  if (*scope) {
-    for (const auto& type : **scope) {
-      if (auto bad = check_identifier(type)) return fail(Error::invalid("scope", "scope: " + *bad));
-    }
-    lot.scope = **scope;
-    std::sort(lot.scope.begin(), lot.scope.end());
-    lot.scope.erase(std::unique(lot.scope.begin(), lot.scope.end()), lot.scope.end());
-  }
+  if (auto s = read_lot_terms(body, lot.category, lot.priority, lot.scope); !s) return fail(s.error());
   auto name = body.string("name");
   if (!name) return fail(name.error());
   lot.name = name->value_or("");
@@ -120,10 +98,10 @@ Result<credits::Lot> parse_grant(const ApiContext& api, const std::string& tenan
   // The request as sent (not its defaults, such as now): the same key resent is the same grant.
   std::string scope_text;
   for (const auto& t : lot.scope) scope_text += t + ",";
-  lot.request_hash = auth::sha256_hex(
-      fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}", lot.amount.to_string(), category->value_or(""),
-                  priority->value_or(-1), scope_text, lot.name, body.string("effective_at")->value_or(""),
-                  expires_at->value_or(""), expires_on->value_or(""), expires_after->value_or("")));
+  lot.request_hash = auth::sha256_hex(fmt::format(
+      "{}|{}|{}|{}|{}|{}|{}|{}|{}", lot.amount.to_string(), body.string("category")->value_or(""),
+      body.integer("priority")->value_or(-1), scope_text, lot.name, body.string("effective_at")->value_or(""),
+      expires_at->value_or(""), expires_on->value_or(""), expires_after->value_or("")));
   lot.id = "grant_" + new_event_id(lot.created_at);
   return lot;
 }
