@@ -21,7 +21,7 @@ std::unique_ptr<Billing> open_billing(const config::Config& c, Clock& clock, con
   }
   b->invoicer =
       std::make_unique<billing::Invoicer>(b->stores->usage(), b->stores->records(), b->book, b->zones);
-  if (!b->stores->shared) b->invoicer->set_credits(b->stores->local.get());
+  b->invoicer->set_credits(&b->stores->credit_ledger());
   return b;
 }
 

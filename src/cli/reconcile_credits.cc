@@ -57,8 +57,7 @@ Result<Replayed> replay(store::CreditLedger& ledger, const std::string& tenant, 
 }  // namespace
 
 int report_credits(Billing& b, const std::string& only_tenant) {
-  if (b.stores->shared) return 0;  // credit lives in the embedded store for now
-  store::CreditLedger& ledger = *b.stores->local;
+  store::CreditLedger& ledger = b.stores->credit_ledger();
   auto lots = ledger.grants(only_tenant);
   if (!lots) {
     std::fprintf(stderr, "meterd reconcile: %s\n", lots.error().message.c_str());

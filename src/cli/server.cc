@@ -73,14 +73,27 @@ Status Server::open_stores() {
     log_invoicer_ =
         std::make_unique<billing::Invoicer>(stores_->log_usage(), stores_->records(), *price_book_, *quotas_);
   }
-  if (!stores_->shared) return open_credits();
+  if (auto s = open_credits(); !s) return s;
+  if (follower_) {
+    // What other nodes change: plans reprice the lines, credit changes reload the tenants.
+    follower_->follow(
+        [credits =
+             credits_.get()](const std::vector<std::pair<std::string, store::TenantSettings>>& changed) {
+          for (const auto& [tenant, s] : changed) credits->plan_changed(tenant, s.plan);
+        },
+        &stores_->credit_ledger(),
+        [admission = credit_admission_.get()](std::vector<std::string> tenants) {
+          admission->changed_elsewhere(std::move(tenants));
+        });
+  }
   return {};
 }
 
 Status Server::open_credits() {
   // Prepaid credit burns in the writer, in front of the quotas; its line state comes from the
   // log's own usage (ClickHouse lags it).
-  credits_ = std::make_unique<ingest::CreditService>(*price_book_, *quotas_, *stores_->local);
+  store::CreditLedger& ledger = stores_->credit_ledger();
+  credits_ = std::make_unique<ingest::CreditService>(*price_book_, *quotas_, ledger);
   auto settings = stores_->records().list_settings();
   if (!settings) return fail(startup("cannot read tenant settings: " + settings.error().message));
   std::vector<std::pair<std::string, std::optional<std::string>>> plans;
@@ -88,8 +101,8 @@ Status Server::open_credits() {
   if (auto s = credits_->load(plans); !s)
     return fail(startup("cannot read prepaid credit: " + s.error().message));
   billing::Invoicer* log = log_invoicer_ ? log_invoicer_.get() : invoicer_.get();
-  invoicer_->set_credits(stores_->local.get());
-  log->set_credits(stores_->local.get());
+  invoicer_->set_credits(&ledger);
+  log->set_credits(&ledger);
   // A finalized month's credit: its rounding true-up is booked once, in the ledger and the book.
   invoicer_->on_finalized = [credits = credits_.get()](const billing::Invoice& invoice) -> Status {
     std::vector<ingest::CreditService::Applied> lines;
@@ -112,10 +125,10 @@ Status Server::open_credits() {
   auto currency_of = [credits = credits_.get()](std::string_view tenant) {
     return credits->plan_of(tenant).currency;
   };
-  credit_admission_ = std::make_unique<ingest::CreditAdmission>(
-      credits_->book(), *stores_->local, month_usage, admission_.get(), clock_, currency_of);
+  credit_admission_ = std::make_unique<ingest::CreditAdmission>(credits_->book(), ledger, month_usage,
+                                                                admission_.get(), clock_, currency_of);
   // Notices the writer fires go to the webhook once their group is stored.
-  notifier_->attach_credit_notices(*stores_->local);
+  notifier_->attach_credit_notices(ledger);
   auto send = [notifier = notifier_.get()](std::vector<credits::Notice> notices) {
     notifier->send(std::move(notices));
   };

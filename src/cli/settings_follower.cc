@@ -10,11 +10,29 @@ Status SettingsFollower::poll() {
   auto changes = store_.settings_changed_since(seen_);
   if (!changes) return fail(changes.error());
   apply_quota_settings(changes->changed, book_);
+  if (on_settings_ && !changes->changed.empty()) on_settings_(changes->changed);
+  if (ledger_ != nullptr) {
+    auto credits = ledger_->changed_since(credits_seen_);
+    if (!credits) return fail(credits.error());
+    if (!credits->tenants.empty()) on_credits_(std::move(credits->tenants));
+    credits_seen_ = credits->version;
+  }
   if (seen_ > 0 && !changes->changed.empty()) {
     spdlog::info("quota settings of {} tenant(s) changed through another node", changes->changed.size());
   }
   seen_ = changes->version;
   return {};
+}
+
+void SettingsFollower::follow(OnSettings settings, store::CreditLedger* ledger, OnCredits credits) {
+  on_settings_ = std::move(settings);
+  // From the changes after now: what is stored already was loaded at start.
+  if (ledger != nullptr) {
+    auto now = ledger->changed_since(-1);
+    credits_seen_ = now ? now->version : 0;
+  }
+  ledger_ = ledger;
+  on_credits_ = std::move(credits);
 }
 
 void SettingsFollower::start() {

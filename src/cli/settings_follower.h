@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <thread>
 
 #include "core/error.h"
@@ -26,6 +27,11 @@ class SettingsFollower {
 
   // Every tenant's settings into the book; call before serving.
   Status load() { return poll(); }
+  // Also tells what other nodes change from now on: `settings` the tenants whose settings
+  // changed (their plans), `credits` those whose prepaid credit did (store/credit_ledger.h).
+  using OnSettings = std::function<void(const std::vector<std::pair<std::string, store::TenantSettings>>&)>;
+  using OnCredits = std::function<void(std::vector<std::string>)>;
+  void follow(OnSettings settings, store::CreditLedger* ledger, OnCredits credits);
   // Follows in a thread of its own until stop().
   void start();
   void stop();
@@ -38,6 +44,10 @@ class SettingsFollower {
   quota::QuotaBook& book_;
   std::chrono::milliseconds interval_;
   std::int64_t seen_ = 0;  // used by load() before the thread starts, then by the thread only
+  OnSettings on_settings_;
+  store::CreditLedger* ledger_ = nullptr;
+  OnCredits on_credits_;
+  std::int64_t credits_seen_ = 0;
   Mutex mutex_;
   CondVar wake_;
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;

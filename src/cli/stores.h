@@ -56,6 +56,9 @@ struct Stores {
   store::TenantRecords& records() { return shared ? static_cast<store::TenantRecords&>(*shared) : *local; }
   // The usage of what log() holds (with ClickHouse, including what is not shipped yet).
   store::UsageStore& log_usage() { return shared ? static_cast<store::UsageStore&>(*shared) : *local; }
+  store::CreditLedger& credit_ledger() {
+    return shared ? static_cast<store::CreditLedger&>(*shared) : *local;
+  }
   store::UsageStore& usage() {
     return clickhouse ? static_cast<store::UsageStore&>(clickhouse->usage) : log_usage();
   }

@@ -159,6 +159,22 @@ std::optional<int> CreditBook::month_to_load(const Event& e) {
   return hot.month;
 }
 
+void CreditBook::reset_tenant(std::string_view tenant, std::optional<Enforcement> enforcement,
+                              std::vector<LotRecord> lots, std::vector<Rule> rules) {
+  {
+    MutexLock lock(mutex_);
+    hot_.valid = false;
+    // Lines point at the lots: they go first, and come back with the months.
+    std::erase_if(lines_, [&](const auto& entry) { return entry.first.tenant == tenant; });
+    std::erase_if(loaded_, [&](const auto& key) { return key.first == tenant; });
+    TenantCredit& acct = accounts_[std::string(tenant)];
+    acct.lots.clear();
+    acct.enforcement = enforcement.value_or(TenantCredit{}.enforcement);
+  }
+  for (auto& record : lots) add_lot(std::move(record));
+  set_rules(tenant, std::move(rules));
+}
+
 void CreditBook::close_month(std::string_view tenant, int month) {
   MutexLock lock(mutex_);
   if (account(tenant) == nullptr) return;  // no credit: nothing burns anyway
@@ -440,19 +456,24 @@ std::size_t CreditBook::accounts() const {
   return accounts_.size();
 }
 
+Balance balance_of(std::string tenant, Enforcement enforcement, std::vector<LotRecord> lots, Timestamp at) {
+  std::stable_sort(lots.begin(), lots.end(),
+                   [](const LotRecord& a, const LotRecord& b) { return burns_before(a.lot, b.lot); });
+  Balance b{std::move(tenant), enforcement, std::move(lots), {}};
+  for (const auto& r : b.lots) {
+    Decimal left = r.remaining();
+    if (r.lot.usable_at(at) && left > Decimal()) b.available = add(b.available, left);
+  }
+  return b;
+}
+
 std::optional<Balance> CreditBook::balance(std::string_view tenant, Timestamp at) const {
   MutexLock lock(mutex_);
   const TenantCredit* acct = account(tenant);
   if (acct == nullptr) return std::nullopt;
-  Balance b;
-  b.tenant_id = std::string(tenant);
-  b.enforcement = acct->enforcement;
-  for (const auto& lot : acct->lots) {
-    b.lots.push_back(lot->record);
-    Decimal left = lot->record.remaining();
-    if (lot->record.lot.usable_at(at) && left > Decimal()) b.available = add(b.available, left);
-  }
-  return b;
+  std::vector<LotRecord> lots;
+  for (const auto& lot : acct->lots) lots.push_back(lot->record);
+  return balance_of(std::string(tenant), acct->enforcement, std::move(lots), at);
 }
 
 std::optional<LotRecord> CreditBook::lot(std::string_view tenant, std::string_view id) const {

@@ -32,6 +32,9 @@ struct Balance {
   Decimal available;            // what lots usable at the asked instant still hold
 };
 
+// The balance of these lots (any order) at `at`.
+Balance balance_of(std::string tenant, Enforcement enforcement, std::vector<LotRecord> lots, Timestamp at);
+
 // What one more event would cost and whether it would be admitted (a dry run).
 struct Quote {
   Decimal cost;       // the change in its line's exact price; negative gives credit back
@@ -70,6 +73,12 @@ class CreditBook {
   void roll_over(std::string_view tenant, std::string_view from, Decimal amount, LotRecord into);
   // The tenant's rules that watch its balance (low_balance, top_up), replacing the last ones.
   void set_rules(std::string_view tenant, std::vector<Rule> rules);
+
+  // The tenant's credit as another writer left it (a shared ledger): its lots, enforcement
+  // (nullopt: never set) and rules replace what is in memory, and its months' lines are loaded
+  // afresh (month_to_load) before its next event. Writer thread, between groups.
+  void reset_tenant(std::string_view tenant, std::optional<Enforcement> enforcement,
+                    std::vector<LotRecord> lots, std::vector<Rule> rules);
 
   // The tenant-month's invoice is finalized: its credit is settled, and a late event dated in it
   // burns nothing (it is late usage, docs/credits.md).

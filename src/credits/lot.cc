@@ -32,4 +32,24 @@ bool burns_before(const Lot& a, const Lot& b) {
   return key(a) < key(b);
 }
 
+std::string join_scope(const std::vector<std::string>& scope) {
+  std::string out;
+  for (const auto& type : scope) {
+    if (!out.empty()) out += ',';
+    out += type;
+  }
+  return out;
+}
+
+std::vector<std::string> split_scope(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    out.emplace_back(text.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
 }  // namespace meter::credits

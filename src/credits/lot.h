@@ -16,6 +16,9 @@ namespace meter::credits {
 enum class Category { kPaid, kPromotional };
 std::optional<Category> parse_category(std::string_view name);
 std::string_view category_name(Category c);
+// A scope as stored: its event types, sorted, comma-separated ('' = every priced meter).
+std::string join_scope(const std::vector<std::string>& scope);
+std::vector<std::string> split_scope(std::string_view text);
 
 // One grant of prepaid credit (a lot): an amount of the tenant's plan currency it may spend on
 // usage between effective_at and expires_at (exclusive), on every priced meter or only on

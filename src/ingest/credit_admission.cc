@@ -3,10 +3,76 @@
 namespace meter::ingest {
 
 Status CreditAdmission::prepare(std::span<const Event* const> group) {
-  if (inner_ != nullptr) {
+  stored_elsewhere_.clear();
+  if (ledger_.shared()) {
+    if (auto s = sync_shared(group); !s) return s;
+  } else if (inner_ != nullptr) {
     if (auto s = inner_->prepare(group); !s) return s;
   }
   return load_months(group);
+}
+
+void CreditAdmission::changed_elsewhere(std::vector<std::string> tenants) {
+  MutexLock lock(changed_mutex_);
+  changed_.insert(std::make_move_iterator(tenants.begin()), std::make_move_iterator(tenants.end()));
+}
+
+Status CreditAdmission::sync_shared(std::span<const Event* const> group) {
+  if (inner_ == nullptr) return fail(Error::internal("a shared credit ledger needs the quotas' locks"));
+  std::set<std::string> reloads;
+  {
+    MutexLock lock(changed_mutex_);
+    reloads.swap(changed_);
+  }
+  std::set<std::string> tenants = reloads;  // changed ones are counted too: others reload them
+  for (const Event* e : group)
+    if (book_.has_credit(e->tenant_id)) tenants.insert(e->tenant_id);
+  std::vector<std::string> locked(tenants.begin(), tenants.end());
+  inner_->lock_also(locked);
+  auto requeue = [&] {
+    if (!reloads.empty()) changed_elsewhere({reloads.begin(), reloads.end()});
+  };
+  if (auto s = inner_->prepare(group); !s) {
+    requeue();
+    return s;
+  }
+  if (locked.empty()) return {};
+  auto before = ledger_.count_changes(locked);
+  if (!before) {
+    requeue();
+    return fail(before.error());
+  }
+  for (std::size_t i = 0; i < locked.size(); ++i) {
+    const std::string& tenant = locked[i];
+    auto known = counts_.find(tenant);
+    if (known == counts_.end() || known->second != (*before)[i] || reloads.contains(tenant)) {
+      counts_.erase(tenant);  // until reloaded
+      if (auto s = reload(tenant); !s) {
+        requeue();
+        return s;
+      }
+    }
+    counts_[tenant] = (*before)[i] + 1;  // this group's count, once it commits
+  }
+  std::vector<const Event*> theirs;
+  for (const Event* e : group)
+    if (tenants.contains(e->tenant_id)) theirs.push_back(e);
+  auto stored = ledger_.stored_already(theirs);
+  if (!stored) return fail(stored.error());
+  for (std::size_t i = 0; i < theirs.size(); ++i)
+    if ((*stored)[i]) stored_elsewhere_.insert(theirs[i]);
+  return {};
+}
+
+Status CreditAdmission::reload(const std::string& tenant) {
+  auto lots = ledger_.grants(tenant);
+  if (!lots) return fail(lots.error());
+  auto rules = ledger_.rules(tenant);
+  if (!rules) return fail(rules.error());
+  auto enforcement = ledger_.enforcement(tenant);
+  if (!enforcement) return fail(enforcement.error());
+  book_.reset_tenant(tenant, *enforcement, std::move(*lots), std::move(*rules));
+  return {};
 }
 
 Status CreditAdmission::load_months(std::span<const Event* const> events) {
@@ -31,6 +97,8 @@ Status CreditAdmission::load_months(std::span<const Event* const> events) {
 }
 
 std::optional<Error> CreditAdmission::admit(const Event& event) {
+  // Another writer stored it (and burnt for it): the store reports it already stored.
+  if (stored_elsewhere_.contains(&event)) return inner_->admit(event);
   if (inner_ == nullptr) return book_.admit(event);
   return book_.admit(event, [&] { return inner_->admit(event); });
 }
@@ -49,6 +117,10 @@ Status CreditAdmission::before_append() {
 void CreditAdmission::fire(store::StagedCredit& staged) {
   Timestamp now = clock_.now();
   std::int64_t seq = book_.next_seq();
+  auto next_seq = [&]() -> std::int64_t {
+    auto shared = ledger_.lot_seq(seq);  // one no other writer gives
+    return shared ? *shared : seq;
+  };
   for (auto& c : book_.crossings(now)) {
     std::string currency = currency_of_(c.tenant_id);
     std::vector<std::pair<std::string_view, std::string>> fields = {{"currency", currency},
@@ -71,7 +143,8 @@ void CreditAdmission::fire(store::StagedCredit& staged) {
     if (!rule.expires_after.empty()) expires = zone.add_duration(now, rule.expires_after);
     credits::Lot lot = rule.lot("top-up", "", zone.period_start(quota::Period::kMonth, now), expires, now);
     lot.idempotency_key = lot.request_hash = "rule:" + rule.id + ":" + lot.id;  // each crossing anew
-    lot.seq = seq++;
+    lot.seq = next_seq();
+    seq = lot.seq + 1;
     lot.awaits_payment = true;
     fields.emplace_back("grant_id", lot.id);
     fields.emplace_back("amount", lot.amount.to_string());

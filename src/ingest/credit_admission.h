@@ -2,11 +2,16 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/clock.h"
+#include "core/sync.h"
 #include "credits/credit_book.h"
 #include "ingest/ingestor.h"
+#include "ingest/quota_admission.h"
 #include "store/credit_ledger.h"
 
 namespace meter::ingest {
@@ -24,8 +29,9 @@ class CreditAdmission final : public Admission {
       std::function<Result<std::map<std::string, Decimal>>(std::string_view tenant, int month)>;
   // Plan currency of a tenant, for the notices.
   using CurrencyOf = std::function<std::string(std::string_view tenant)>;
-  CreditAdmission(credits::CreditBook& book, store::CreditLedger& ledger, MonthUsage usage, Admission* inner,
-                  const Clock& clock, CurrencyOf currency_of)
+  // `inner` may be null; with a shared ledger it must share its counters (it takes the locks).
+  CreditAdmission(credits::CreditBook& book, store::CreditLedger& ledger, MonthUsage usage,
+                  QuotaAdmission* inner, const Clock& clock, CurrencyOf currency_of)
       : book_(book),
         ledger_(ledger),
         usage_(std::move(usage)),
@@ -42,6 +48,14 @@ class CreditAdmission final : public Admission {
   using OnNotices = std::function<void(std::vector<credits::Notice>)>;
   void on_notices(OnNotices f) { on_notices_ = std::move(f); }
 
+  // The tenants whose credit another node changed outside its groups (a grant, a void, a rule):
+  // reloaded before the next group. From any thread.
+  void changed_elsewhere(std::vector<std::string> tenants);
+
+  // With a shared ledger (docs/postgresql.md): the group's tenants with credit are locked with
+  // the quotas' (QuotaAdmission::lock_also) and their change counts taken; a tenant another
+  // writer changed since this one last wrote for it is reloaded (lots, rules, enforcement and
+  // its months' lines), and events another writer stored already burn nothing.
   Status prepare(std::span<const Event* const> group) override;
   // Loads the line state of the events' tenant-months not in memory yet (writer thread).
   Status load_months(std::span<const Event* const> events);
@@ -58,11 +72,19 @@ class CreditAdmission final : public Admission {
   void fire(store::StagedCredit& staged);
 
   MonthUsage usage_;
-  Admission* inner_;
+  QuotaAdmission* inner_;
   const Clock& clock_;
   CurrencyOf currency_of_;
   OnNotices on_notices_;
   IsFinalized finalized_;
+  Status sync_shared(std::span<const Event* const> group);
+  Status reload(const std::string& tenant);
+  // Shared ledger: the change count each tenant's credit has after this writer's last group for
+  // it, and the events of the group in flight stored by another writer already.
+  std::unordered_map<std::string, std::int64_t> counts_;
+  std::unordered_set<const Event*> stored_elsewhere_;
+  Mutex changed_mutex_;
+  std::set<std::string> changed_ ABSL_GUARDED_BY(changed_mutex_);
   // What the group in flight fired: applied once it is stored.
   std::vector<credits::Lot> fired_lots_;
   std::vector<credits::Notice> fired_notices_;

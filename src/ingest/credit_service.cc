@@ -79,7 +79,9 @@ Result<bool> CreditService::delete_rule(std::string_view tenant, std::string_vie
 
 Result<bool> CreditService::roll_over(const credits::Lot& from, Decimal max, credits::Lot into) {
   return in_writer<bool>([&]() -> Result<bool> {
-    auto record = book_.lot(from.tenant_id, from.id);
+    auto found = lot(from.tenant_id, from.id);
+    if (!found) return fail(found.error());
+    auto& record = *found;
     if (!record) return false;
     Decimal amount = std::min(max, std::max(Decimal(), record->remaining()));
     if (amount.is_zero()) return false;
@@ -104,12 +106,16 @@ Result<credits::LotRecord> CreditService::activate(std::string_view tenant, std:
           "grant " + std::string(id) + " was voided before its payment arrived; grant the credit anew", ""});
     }
     if (auto s = ledger_.put_activation(record->lot, now); !s) return fail(s.error());
-    return *book_.activate(tenant, id);
+    auto in_book = book_.activate(tenant, id);
+    if (!ledger_.shared() && in_book) return *in_book;
+    return existing_lot(tenant, id);
   });
 }
 
-Result<credits::LotRecord> CreditService::existing_lot(std::string_view tenant, std::string_view id) const {
-  auto record = book_.lot(tenant, id);
+Result<credits::LotRecord> CreditService::existing_lot(std::string_view tenant, std::string_view id) {
+  auto found = lot(tenant, id);  // a shared ledger's: the lot may come from another node
+  if (!found) return fail(found.error());
+  auto& record = *found;
   if (!record)
     return fail(Error{ErrorCode::kNotFound,
                       "tenant " + std::string(tenant) + " has no grant " + std::string(id), ""});
@@ -138,8 +144,9 @@ Result<CreditService::Granted> CreditService::grant(credits::Lot lot) {
                               "); use a new key for a new grant",
                           "Idempotency-Key"});
       }
-      auto now = book_.lot(lot.tenant_id, (*before)->lot.id);
-      return Granted{now.value_or(**before), false};
+      auto now = this->lot(lot.tenant_id, (*before)->lot.id);
+      if (!now) return fail(now.error());
+      return Granted{now->value_or(**before), false};
     }
     auto stored = ledger_.put_grant(std::move(lot));
     if (!stored) return fail(stored.error());
@@ -159,7 +166,9 @@ Result<credits::LotRecord> CreditService::void_lot(std::string_view tenant, std:
     voided.voided = voided.remaining();
     voided.lot.voided_at = now;
     if (auto s = ledger_.put_void(voided); !s) return fail(s.error());
-    return *book_.void_lot(tenant, id, now);
+    auto in_book = book_.void_lot(tenant, id, now);
+    if (!ledger_.shared() && in_book) return *in_book;
+    return existing_lot(tenant, id);  // what the store voided, after every node's burns
   });
 }
 
@@ -174,6 +183,11 @@ Status CreditService::set_enforcement(std::string_view tenant, credits::Enforcem
 }
 
 void CreditService::plan_changed(std::string_view tenant, std::optional<std::string> plan) {
+  {
+    MutexLock lock(plans_mutex_);
+    auto it = plans_.find(std::string(tenant));
+    if (it == plans_.end() ? !plan : plan == it->second) return;  // no change: nothing to reprice
+  }
   (void)in_writer<bool>([&]() -> Result<bool> {
     {
       MutexLock lock(plans_mutex_);
@@ -189,14 +203,21 @@ void CreditService::plan_changed(std::string_view tenant, std::optional<std::str
 
 Status CreditService::book_trueup(std::string_view tenant, int month, std::vector<Applied> lines) {
   // A billing run finalizes every tenant: those without credit cost no trip to the writer.
-  if (lines.empty() && !book_.has_credit(tenant)) return {};
+  if (lines.empty() && !book_.has_credit(tenant)) {
+    if (!ledger_.shared()) return {};
+    auto b = balance(tenant, Timestamp{});  // another node's tenant, perhaps
+    if (!b) return fail(b.error());
+    if (!*b) return {};
+  }
   auto done = in_writer<bool>([&]() -> Result<bool> {
     std::vector<credits::Entry> entries;
     std::string owner(tenant);
     for (const Applied& a : lines) {
       Decimal change = a.applied.checked_sub(a.burnt).value_or(Decimal());
       if (change > Decimal()) {
-        auto lot = book_.lot(tenant, a.grant_id);
+        auto found = lot(tenant, a.grant_id);
+        if (!found) return fail(found.error());
+        const auto& lot = *found;
         Decimal held = lot ? std::max(Decimal(), lot->remaining()) : Decimal();
         change = std::min(change, held);
       }
@@ -214,6 +235,28 @@ Status CreditService::book_trueup(std::string_view tenant, int month, std::vecto
   });
   if (!done) return fail(done.error());
   return {};
+}
+
+Result<std::optional<credits::Balance>> CreditService::balance(std::string_view tenant, Timestamp at) {
+  if (!ledger_.shared()) return book_.balance(tenant, at);
+  auto lots = ledger_.grants(tenant);
+  if (!lots) return fail(lots.error());
+  auto enforcement = ledger_.enforcement(tenant);
+  if (!enforcement) return fail(enforcement.error());
+  if (lots->empty() && !*enforcement) return std::optional<credits::Balance>();
+  return std::optional<credits::Balance>(credits::balance_of(
+      std::string(tenant), enforcement->value_or(credits::Enforcement::kSoft), std::move(*lots), at));
+}
+
+Result<std::optional<credits::LotRecord>> CreditService::lot(std::string_view tenant, std::string_view id) {
+  if (!ledger_.shared()) return book_.lot(tenant, id);
+  auto b = balance(tenant, Timestamp{});
+  if (!b) return fail(b.error());
+  if (*b) {
+    for (auto& r : (*b)->lots)
+      if (r.lot.id == id) return std::optional<credits::LotRecord>(std::move(r));
+  }
+  return std::optional<credits::LotRecord>();
 }
 
 Result<credits::Quote> CreditService::quote(const Event& e) {

@@ -73,6 +73,11 @@ class CreditService {
   // Also closes the month: its late events burn nothing from then on.
   Status book_trueup(std::string_view tenant, int month, std::vector<Applied> lines);
 
+  // A tenant's credit now, and one lot: from the book, or from a shared ledger (every node's
+  // burns). nullopt when the tenant has no credit, or no such lot.
+  Result<std::optional<credits::Balance>> balance(std::string_view tenant, Timestamp at);
+  Result<std::optional<credits::LotRecord>> lot(std::string_view tenant, std::string_view id);
+
   // What one more event would cost and whether it would be admitted now.
   Result<credits::Quote> quote(const Event& e);
 
@@ -81,7 +86,7 @@ class CreditService {
 
  private:
   // The tenant's lot, or kNotFound.
-  Result<credits::LotRecord> existing_lot(std::string_view tenant, std::string_view id) const;
+  Result<credits::LotRecord> existing_lot(std::string_view tenant, std::string_view id);
   // The tenant's rules, from the store into the book (writer thread).
   Status reload_rules(std::string_view tenant);
   // Runs `change` on the writer thread between groups and waits for it.

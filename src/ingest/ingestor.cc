@@ -159,6 +159,7 @@ void Ingestor::commit(std::vector<Request>& group) {
       queued_events_ -= total;
       counters_.failed_commits.fetch_add(1);
       counters_.last_failed_commit_ms = to_unix_ms(clock_.now());
+      store_.unlock_tenants();
       spdlog::error("preparing {} events for their quota checks failed: {}", total, prepared.error().message);
       for (auto& r : group) r.done(fail(prepared.error()));
       return;

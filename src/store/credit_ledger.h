@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/event.h"
 #include "credits/ledger.h"
 #include "credits/notice.h"
 #include "credits/rule.h"
@@ -43,13 +44,15 @@ class CreditLedger {
   // A top-up's payment arrived: the lot is credited (its grant transaction, at `at`).
   virtual Status put_activation(const credits::Lot& lot, Timestamp at) = 0;
   // Moves `amount` out of an ended lot into its rollover lot (stored here, with its seq), as
-  // one rollover transaction. false when `into`'s idempotency key was stored before.
+  // one rollover transaction. false when `into`'s idempotency key was stored before. A shared
+  // ledger moves at most what the lot holds as stored (into.amount says what moved).
   virtual Result<bool> put_rollover(const credits::Lot& from, Decimal amount, credits::Lot& into) = 0;
   // Every lot with what its transactions took out of it; one tenant's, or all when empty.
   virtual Result<std::vector<credits::LotRecord>> grants(std::string_view tenant) = 0;
 
   virtual Status put_enforcement(std::string_view tenant, credits::Enforcement e) = 0;
   virtual Result<std::vector<std::pair<std::string, credits::Enforcement>>> enforcements() = 0;
+  virtual Result<std::optional<credits::Enforcement>> enforcement(std::string_view tenant) = 0;
 
   // Books a finalized invoice's rounding true-up (docs/credits.md) as the transaction of that
   // tenant-month; false when it was booked before (nothing changes).
@@ -83,6 +86,28 @@ class CreditLedger {
   // What the next event append writes in its own transaction, then forgets, stored or not.
   // Called by the ingest writer only.
   virtual void stage(StagedCredit staged) = 0;
+
+  // A ledger several writers share (PostgreSQL): before a group, each writer brings the
+  // tenants it burns for up to date (ingest/credit_admission.h). One writer's ledger needs none.
+  virtual bool shared() const { return false; }
+  // In the group's transaction, its tenants locked (EventLog::lock_tenants): counts one more
+  // change of each tenant's credit and answers each count as it was before.
+  virtual Result<std::vector<std::int64_t>> count_changes(std::span<const std::string> /*tenants*/) {
+    return fail(Error::internal("count_changes on a ledger that is not shared"));
+  }
+  // Whether each event's (tenant, id) is stored already, by any writer.
+  virtual Result<std::vector<bool>> stored_already(std::span<const Event* const> events) {
+    return std::vector<bool>(events.size(), false);
+  }
+  // The seq of a lot a group creates (a top-up): `proposed`, or one no other writer gives.
+  virtual Result<std::int64_t> lot_seq(std::int64_t proposed) { return proposed; }
+  // Tenants whose lots, rules or enforcement changed outside groups since `seen` (a count of
+  // such changes; < 0 asks only for the count), and the count they bring it to.
+  struct Changes {
+    std::int64_t version = 0;
+    std::vector<std::string> tenants;
+  };
+  virtual Result<Changes> changed_since(std::int64_t seen) { return Changes{seen, {}}; }
 };
 
 // Every transaction of the tenant, oldest first (paged through transactions()).

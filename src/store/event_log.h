@@ -95,6 +95,8 @@ class EventLog {
   // writer then reads it with locked_usage() and decides on exact figures. `tenants` sorted, so
   // writers cannot deadlock. A log with one writer has nothing to lock, and locked_usage() nullopt.
   virtual Status lock_tenants(std::span<const std::string> /*tenants*/) { return {}; }
+  // Releases those locks without storing anything (a group that failed before its append()).
+  virtual void unlock_tenants() {}
   // What the tenant stored in the window, by every writer: exact under that lock, and read in
   // the same transaction (begun here if need be) for tenants not locked.
   virtual Result<std::optional<Decimal>> locked_usage(std::string_view /*tenant*/,

@@ -16,7 +16,7 @@ namespace meter::server {
 inline std::optional<HttpResponse> credits_refused(const ApiContext& api, const HttpRequest& req,
                                                    const std::string& tenant, bool writes) {
   if (api.credits == nullptr) {
-    return problem(Error::unimplemented("prepaid credit needs the embedded store (store.url unset) for now"));
+    return problem(Error::unimplemented("prepaid credit is not served by this server"));
   }
   if (auto bad = bad_path_tenant(tenant)) return bad;
   if (!writes) return hidden_unless_own(req, tenant);

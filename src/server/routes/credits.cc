@@ -162,10 +162,18 @@ std::string currency_of(const ApiContext& api, const std::string& tenant) {
   return api.credits->plan_of(tenant).currency;
 }
 
+// The tenant's credit now (with no credit: off, and nothing in it).
+Result<credits::Balance> current_balance(const ApiContext& api, const std::string& tenant, Timestamp at) {
+  auto b = api.credits->balance(tenant, at);
+  if (!b) return fail(b.error());
+  return b->value_or(credits::Balance{tenant, credits::Enforcement::kOff, {}, {}});
+}
+
 // The lots as they stood at `at`, replayed from the ledger: every transaction booked up to it.
 Result<credits::Balance> balance_at(const ApiContext& api, const std::string& tenant, Timestamp at) {
-  auto now = api.credits->book().balance(tenant, at);
-  credits::Balance b = now.value_or(credits::Balance{tenant, credits::Enforcement::kOff, {}, {}});
+  auto now = current_balance(api, tenant, at);
+  if (!now) return now;
+  credits::Balance b = std::move(*now);
   std::erase_if(b.lots, [&](const credits::LotRecord& r) { return r.lot.created_at > at; });
   for (auto& r : b.lots) {
     r.consumed = Decimal();
@@ -212,9 +220,9 @@ void balance(const ApiContext& api, const HttpRequest& req, const std::string& t
     if (!replayed) return respond(problem(replayed.error()));
     b = std::move(*replayed);
   } else {
-    b = api.credits->book()
-            .balance(tenant, at)
-            .value_or(credits::Balance{tenant, credits::Enforcement::kOff, {}, {}});
+    auto current = current_balance(api, tenant, at);
+    if (!current) return respond(problem(current.error()));
+    b = std::move(*current);
   }
   JsonOut out;
   out.begin_object();
@@ -258,8 +266,9 @@ void burn_rate(const ApiContext& api, const HttpRequest& req, const std::string&
   auto consumed = api.credits->ledger().consumed_between(tenant, from, to);
   if (!consumed) return respond(problem(consumed.error()));
   Decimal per_day = Decimal::from_units(consumed->units() / days);
-  auto b = api.credits->book().balance(tenant, to);
-  Decimal available = b ? b->available : Decimal();
+  auto b = current_balance(api, tenant, to);
+  if (!b) return respond(problem(b.error()));
+  Decimal available = b->available;
   JsonOut out;
   out.begin_object();
   out.key("tenant_id").str(tenant);
@@ -413,11 +422,12 @@ void check(const ApiContext& api, const HttpRequest& req, const std::string& ten
 }
 
 void settings_response(const ApiContext& api, const std::string& tenant, Responder& respond) {
-  auto b = api.credits->book().balance(tenant, api.clock.now());
+  auto b = current_balance(api, tenant, api.clock.now());
+  if (!b) return respond(problem(b.error()));
   JsonOut out;
   out.begin_object();
   out.key("tenant_id").str(tenant);
-  out.key("enforcement").str(credits::enforcement_name(b ? b->enforcement : credits::Enforcement::kOff));
+  out.key("enforcement").str(credits::enforcement_name(b->enforcement));
   out.end_object();
   respond(out.response());
 }
@@ -453,13 +463,13 @@ void add_credit_routes(Router& router, const ApiContext& api) {
              tenant_route(api, false,
                           [&api](HttpRequest&, const PathParams&, const std::string& tenant, Responder& r) {
                             Timestamp now = api.clock.now();
-                            auto b = api.credits->book().balance(tenant, now);
+                            auto b = current_balance(api, tenant, now);
+                            if (!b) return r(problem(b.error()));
                             JsonOut out;
                             out.begin_object();
                             out.key("tenant_id").str(tenant);
                             out.key("grants").begin_array();
-                            if (b)
-                              for (const auto& lot : b->lots) write_lot(out, lot, now);
+                            for (const auto& lot : b->lots) write_lot(out, lot, now);
                             out.end_array();
                             out.end_object();
                             r(out.response());
@@ -468,7 +478,9 @@ void add_credit_routes(Router& router, const ApiContext& api) {
   router.add("GET", base + "/grants/{grant}", Access::kKey,
              tenant_route(api, false,
                           [&api](HttpRequest&, const PathParams& p, const std::string& tenant, Responder& r) {
-                            auto lot = api.credits->book().lot(tenant, p.at("grant"));
+                            auto found = api.credits->lot(tenant, p.at("grant"));
+                            if (!found) return r(problem(found.error()));
+                            const auto& lot = *found;
                             if (!lot)
                               return r(problem(404, "Not Found",
                                                "tenant " + tenant + " has no grant " + p.at("grant")));

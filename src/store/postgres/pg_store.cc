@@ -199,6 +199,7 @@ Result<std::vector<Decimal>> PgStore::stored_usage(std::string_view tenant,
 
 Result<EventLog::AlreadyStored> PgStore::append_group(std::span<const Event> events, bool whole) {
   if (events.empty()) {
+    staged_credit_ = {};
     // Nothing to store: end the group lock_tenants() may have begun.
     if (in_group_) {
       in_group_ = false;
@@ -243,6 +244,17 @@ Result<EventLog::AlreadyStored> PgStore::append_group(std::span<const Event> eve
     else
       rows += "\\N";
     rows += '\n';
+  }
+  // The group's credit burns, in its transaction (they were decided under its tenants' locks).
+  if (!staged_credit_.empty()) {
+    if (auto s = begin_group(); !s) {
+      staged_credit_ = {};
+      return fail(s.error());
+    }
+    if (auto s = write_staged_credit(to_unix_ms(events.front().received_at)); !s) {
+      abort_group();
+      return fail(s.error());
+    }
   }
   // Three round trips: BEGIN with the COPY (unless lock_tenants() began the group), the
   // statement with the COMMIT.

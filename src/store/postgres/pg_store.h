@@ -1,11 +1,13 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
 
 #include "core/clock.h"
+#include "store/credit_ledger.h"
 #include "store/event_log.h"
 #include "store/postgres/connection.h"
 #include "store/tenant_records.h"
@@ -41,7 +43,7 @@ struct SettingsChanges {
 // Thread-safety: append() uses the writer connection and is called by one thread at a time;
 // everything else borrows a pooled connection. Connections that break are replaced on their
 // next use, so a restarted or failed-over server is picked up without a restart.
-class PgStore final : public EventLog, public UsageStore, public TenantRecords {
+class PgStore final : public EventLog, public UsageStore, public TenantRecords, public CreditLedger {
  public:
   // Connects and migrates the schema; fails when the server cannot be reached.
   static Result<std::unique_ptr<PgStore>> open(PgOptions options);
@@ -58,6 +60,7 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
   Status scan_for_quotas(Timestamp since, const TypeFilter& summable, const EventVisitor& visit) override;
   // An advisory lock per tenant in the group's transaction (begun here; append() ends it).
   Status lock_tenants(std::span<const std::string> tenants) override;
+  void unlock_tenants() override { abort_group(); }
   // From the quarter-hour rollups, in the same transaction.
   Result<std::optional<Decimal>> locked_usage(std::string_view tenant, const UsageWindow& window) override;
   // Corrections (corrections.cc).
@@ -93,6 +96,39 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
   Result<std::vector<AdjustmentNote>> adjustments(std::string_view tenant_id, int month) override;
   Result<std::vector<AdjustmentNote>> adjustments_carried_to(std::string_view tenant_id, int month) override;
 
+  // CreditLedger (credits.cc, credit_rules.cc), shared by every node.
+  Result<credits::Lot> put_grant(credits::Lot lot) override;
+  Result<std::optional<credits::LotRecord>> grant_by_key(std::string_view tenant,
+                                                         std::string_view idempotency_key) override;
+  Status put_void(const credits::LotRecord& record) override;
+  Status put_activation(const credits::Lot& lot, Timestamp at) override;
+  Result<bool> put_rollover(const credits::Lot& from, Decimal amount, credits::Lot& into) override;
+  Result<std::vector<credits::LotRecord>> grants(std::string_view tenant) override;
+  Status put_enforcement(std::string_view tenant, credits::Enforcement e) override;
+  Result<std::vector<std::pair<std::string, credits::Enforcement>>> enforcements() override;
+  Result<std::optional<credits::Enforcement>> enforcement(std::string_view tenant) override;
+  Result<bool> put_trueup(std::string_view tenant, int month,
+                          std::span<const credits::Entry> entries) override;
+  Result<credits::MonthLedger> month_ledger(std::string_view tenant, int month) override;
+  Result<Decimal> consumed_between(std::string_view tenant, Timestamp from, Timestamp to) override;
+  Result<std::vector<credits::Transaction>> transactions(std::string_view tenant, std::int64_t after,
+                                                         std::size_t limit) override;
+  Status put_rule(const credits::Rule& rule) override;
+  Result<bool> delete_rule(std::string_view tenant, std::string_view id, Timestamp at) override;
+  Result<std::vector<credits::Rule>> rules(std::string_view tenant) override;
+  Result<std::optional<credits::Rule>> rule_by_key(std::string_view tenant, std::string_view key) override;
+  Result<bool> put_notice(const credits::Notice& notice) override;
+  Status update_notice_delivery(std::string_view id, std::string_view delivery, int attempts) override;
+  Result<std::vector<credits::NoticeRecord>> notices(std::string_view tenant, std::size_t limit,
+                                                     bool pending_only) override;
+  // Written by the next append(), in its transaction (writer thread).
+  void stage(StagedCredit staged) override;
+  bool shared() const override { return true; }
+  Result<std::vector<std::int64_t>> count_changes(std::span<const std::string> tenants) override;
+  Result<std::vector<bool>> stored_already(std::span<const Event* const> events) override;
+  Result<std::int64_t> lot_seq(std::int64_t proposed) override;
+  Result<Changes> changed_since(std::int64_t seen) override;
+
   // What a tenant stored in each window, by every node, in one query.
   Result<std::vector<Decimal>> stored_usage(std::string_view tenant, std::span<const UsageWindow> windows);
 
@@ -110,6 +146,12 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
   Result<std::int64_t> expire_ids(Connection& db, Timestamp cutoff, std::int64_t limit);
   void expire_claims(Connection& db);
   std::int64_t now_ms() const;
+  // Runs `body` in a transaction that first counts a change of the tenant's credit and last
+  // tells the other nodes (schema.cc, version 4).
+  template <class T>
+  Result<T> credit_change(std::string_view tenant, const std::function<Result<T>(Connection&)>& body);
+  // The staged burns, top-up lots and notices, on the writer in the group's transaction.
+  Status write_staged_credit(std::int64_t at_ms);
 
   PgOptions options_;
   ConnectionPool pool_;
@@ -117,6 +159,7 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords {
   std::set<int> months_;                // partitions the writer knows exist
   Timestamp next_expiry_{};             // when append() next forgets claims past the window
   bool in_group_ = false;               // the writer's transaction is open (lock_tenants, append)
+  StagedCredit staged_credit_;          // for the next append() (writer thread)
 };
 
 }  // namespace meter::store::postgres

@@ -136,6 +136,110 @@ CREATE TABLE adjustments (
 CREATE INDEX adjustments_carried ON adjustments (tenant_id, carried_to) WHERE carried_to <> 0;
 )sql";
 
+// Version 4: prepaid credit (docs/credits.md), as in the embedded store, with amounts as exact
+// numeric. credit_heads counts each tenant's credit changes: a writer bumps it, under the
+// tenant's advisory lock, in every group that burns for the tenant and every change outside
+// groups bumps it first, so a node that finds a count other than the one it left reloads the
+// tenant (ingest/credit_admission.h). meter_changes' 'credits' orders the changes outside
+// groups, for the nodes to follow (credit_heads.changed).
+constexpr const char* kVersion4 = R"sql(
+CREATE SEQUENCE credit_lot_seq;
+CREATE TABLE credit_grants (
+  grant_id        text    PRIMARY KEY,
+  tenant_id       text    NOT NULL,
+  seq             bigint  NOT NULL,
+  name            text    NOT NULL,
+  amount          numeric NOT NULL,
+  category        text    NOT NULL,
+  priority        integer NOT NULL,
+  scope           text    NOT NULL,
+  effective_at    bigint  NOT NULL,
+  expires_at      bigint,
+  created_at      bigint  NOT NULL,
+  voided_at       bigint,
+  idempotency_key text    NOT NULL,
+  request_hash    text    NOT NULL,
+  voided          numeric NOT NULL DEFAULT 0,
+  rule_id         text    NOT NULL DEFAULT '',
+  awaits_payment  boolean NOT NULL DEFAULT false,
+  rolled          numeric NOT NULL DEFAULT 0,
+  UNIQUE (tenant_id, idempotency_key)
+);
+CREATE TABLE credit_settings (
+  tenant_id   text   PRIMARY KEY,
+  enforcement text   NOT NULL,
+  updated_at  bigint NOT NULL
+);
+CREATE TABLE credit_txns (
+  txn       bigserial PRIMARY KEY,
+  tenant_id text   NOT NULL,
+  kind      text   NOT NULL,
+  at        bigint NOT NULL,
+  ref       text
+);
+CREATE INDEX credit_txns_by_tenant ON credit_txns (tenant_id, txn);
+CREATE INDEX credit_txns_by_time ON credit_txns (tenant_id, at);
+CREATE UNIQUE INDEX credit_txns_by_ref ON credit_txns (tenant_id, kind, ref) WHERE ref IS NOT NULL;
+CREATE TABLE credit_entries (
+  txn        bigint  NOT NULL,
+  pos        integer NOT NULL,
+  account    text    NOT NULL,
+  grant_id   text    NOT NULL,
+  month      integer NOT NULL,
+  event_type text    NOT NULL,
+  amount     numeric NOT NULL,
+  PRIMARY KEY (txn, pos)
+);
+CREATE TABLE credit_lines (
+  tenant_id  text    NOT NULL,
+  month      integer NOT NULL,
+  event_type text    NOT NULL,
+  grant_id   text    NOT NULL,
+  amount     numeric NOT NULL,
+  PRIMARY KEY (tenant_id, month, event_type, grant_id)
+);
+CREATE TABLE credit_rules (
+  rule_id                text    PRIMARY KEY,
+  tenant_id              text    NOT NULL,
+  kind                   text    NOT NULL,
+  threshold              numeric NOT NULL,
+  amount                 numeric NOT NULL,
+  category               text    NOT NULL,
+  priority               integer NOT NULL,
+  scope                  text    NOT NULL,
+  expires_after          text    NOT NULL,
+  starts                 integer NOT NULL,
+  rollover_max           numeric,
+  rollover_priority      integer NOT NULL,
+  rollover_expires_after text    NOT NULL,
+  created_at             bigint  NOT NULL,
+  deleted_at             bigint,
+  idempotency_key        text    NOT NULL,
+  request_hash           text    NOT NULL
+);
+CREATE UNIQUE INDEX credit_rules_by_key ON credit_rules (tenant_id, idempotency_key) WHERE idempotency_key <> '';
+CREATE TABLE credit_notices (
+  notice_id text    PRIMARY KEY,
+  tenant_id text    NOT NULL,
+  type      text    NOT NULL,
+  ref       text    NOT NULL,
+  fired_at  bigint  NOT NULL,
+  body      text    NOT NULL,
+  delivery  text    NOT NULL,
+  attempts  integer NOT NULL,
+  seq       bigserial,
+  UNIQUE (tenant_id, type, ref)
+);
+CREATE INDEX credit_notices_by_tenant ON credit_notices (tenant_id, fired_at);
+CREATE TABLE credit_heads (
+  tenant_id text   PRIMARY KEY,
+  version   bigint NOT NULL,
+  changed   bigint NOT NULL DEFAULT 0  -- meter_changes' 'credits' at its last change outside groups
+);
+CREATE INDEX credit_heads_changed ON credit_heads (changed);
+INSERT INTO meter_changes VALUES ('credits', 0);
+)sql";
+
 std::string rollup_table(const char* table) {
   return fmt::format(R"sql(
 CREATE TABLE {0} (
@@ -181,6 +285,9 @@ Result<MigrationReport> migrate(Connection& db) {
     }
     if (report.from_version < 3) {
       if (auto s = tx.exec(kVersion3); !s) return fail(s.error());
+    }
+    if (report.from_version < 4) {
+      if (auto s = tx.exec(kVersion4); !s) return fail(s.error());
     }
     if (report.from_version < kSchemaVersion) {
       if (auto s = tx.exec(

@@ -9,7 +9,7 @@
 namespace meter::store::postgres {
 
 // The schema version this build writes; docs/postgresql.md shows the tables.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // A raw row's part in an event count: a retraction (docs/corrections.md) counts -1.
 inline constexpr const char* kSignedCount = "sum(CASE WHEN cancels IS NULL THEN 1 ELSE -1 END)";

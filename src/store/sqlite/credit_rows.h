@@ -13,9 +13,6 @@
 
 namespace meter::store::sqlite {
 
-// Event types as stored: sorted, comma-separated; '' = every priced meter.
-std::string join_scope(const std::vector<std::string>& scope);
-std::vector<std::string> split_scope(std::string_view text);
 std::optional<Timestamp> optional_time(const SQLite::Column& c);
 // Records a notice as pending delivery; false when its (tenant, type, ref) was recorded before.
 bool insert_notice(SQLite::Database& db, const credits::Notice& notice);

@@ -7,26 +7,6 @@
 
 namespace meter::store::sqlite {
 
-std::string join_scope(const std::vector<std::string>& scope) {
-  std::string out;
-  for (const auto& type : scope) {
-    if (!out.empty()) out += ',';
-    out += type;
-  }
-  return out;
-}
-
-std::vector<std::string> split_scope(std::string_view text) {
-  std::vector<std::string> out;
-  while (!text.empty()) {
-    auto comma = text.find(',');
-    out.emplace_back(text.substr(0, comma));
-    if (comma == std::string_view::npos) break;
-    text.remove_prefix(comma + 1);
-  }
-  return out;
-}
-
 std::optional<Timestamp> optional_time(const SQLite::Column& c) {
   if (c.isNull()) return std::nullopt;
   return from_unix_ms(c.getInt64());
@@ -64,7 +44,7 @@ Result<credits::Rule> read_rule(SQLite::Statement& s) {
     *into = *d;
   }
   r.priority = s.getColumn(6).getInt();
-  r.scope = split_scope(s.getColumn(7).getString());
+  r.scope = credits::split_scope(s.getColumn(7).getString());
   r.expires_after = s.getColumn(8).getString();
   r.starts = s.getColumn(9).getInt();
   if (!s.getColumn(10).isNull()) {
@@ -137,7 +117,7 @@ Status SqliteStore::put_rule(const credits::Rule& r) {
     s.bind(5, r.amount.to_string());
     s.bind(6, std::string(credits::category_name(r.category)));
     s.bind(7, r.priority);
-    s.bind(8, join_scope(r.scope));
+    s.bind(8, credits::join_scope(r.scope));
     s.bind(9, r.expires_after);
     s.bind(10, r.starts);
     if (r.rollover_max)

@@ -31,7 +31,7 @@ Result<credits::LotRecord> read_lot(SQLite::Statement& s) {
   if (!category) return fail(Error::internal("corrupt category in credit_grants"));
   l.category = *category;
   l.priority = s.getColumn(6).getInt();
-  l.scope = split_scope(s.getColumn(7).getString());
+  l.scope = credits::split_scope(s.getColumn(7).getString());
   l.effective_at = from_unix_ms(s.getColumn(8).getInt64());
   l.expires_at = optional_time(s.getColumn(9));
   l.created_at = from_unix_ms(s.getColumn(10).getInt64());
@@ -98,7 +98,7 @@ bool insert_lot(SQLite::Database& db, credits::Lot& lot) {
   insert.bind(5, lot.amount.to_string());
   insert.bind(6, std::string(credits::category_name(lot.category)));
   insert.bind(7, lot.priority);
-  insert.bind(8, join_scope(lot.scope));
+  insert.bind(8, credits::join_scope(lot.scope));
   insert.bind(9, to_unix_ms(lot.effective_at));
   if (lot.expires_at)
     insert.bind(10, to_unix_ms(*lot.expires_at));
@@ -379,6 +379,14 @@ Result<std::vector<std::pair<std::string, credits::Enforcement>>> SqliteStore::e
     }
     return out;
   });
+}
+
+Result<std::optional<credits::Enforcement>> SqliteStore::enforcement(std::string_view tenant) {
+  auto all = enforcements();
+  if (!all) return fail(all.error());
+  for (const auto& [id, e] : *all)
+    if (id == tenant) return std::optional<credits::Enforcement>(e);
+  return std::optional<credits::Enforcement>();
 }
 
 Result<credits::MonthLedger> SqliteStore::month_ledger(std::string_view tenant, int month) {

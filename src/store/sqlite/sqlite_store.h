@@ -115,6 +115,7 @@ class SqliteStore final : public EventLog,
   Result<std::vector<credits::LotRecord>> grants(std::string_view tenant) override;
   Status put_enforcement(std::string_view tenant, credits::Enforcement e) override;
   Result<std::vector<std::pair<std::string, credits::Enforcement>>> enforcements() override;
+  Result<std::optional<credits::Enforcement>> enforcement(std::string_view tenant) override;
   Result<bool> put_trueup(std::string_view tenant, int month,
                           std::span<const credits::Entry> entries) override;
   Result<credits::MonthLedger> month_ledger(std::string_view tenant, int month) override;
