@@ -260,6 +260,7 @@ Status SqliteStore::put_activation(const credits::Lot& lot, Timestamp at) {
 
 Result<bool> SqliteStore::put_rollover(const credits::Lot& from, Decimal amount, credits::Lot& into) {
   return sqlite_call("rolling credit over", [&]() -> Result<bool> {
+    into.amount = amount;  // one writer: what the caller found in the lot is what it holds
     auto db = borrow_connection();
     SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
     if (!insert_lot(*db, into)) return false;
