@@ -73,16 +73,21 @@ Status CreditCalendar::expiry_notices(Timestamp now) {
       for (const int& days : kExpiryHorizonsDays)
         if (until <= std::chrono::days(days)) horizon = &days;
       if (horizon == nullptr) continue;
+      std::string ref = fmt::format("{}:P{}D", l.id, *horizon);
+      {
+        MutexLock lock(mutex_);
+        if (noticed_.contains(ref)) continue;  // recorded before: no write per run
+      }
+      // What it holds as stored: with a shared ledger, after every node's burns.
+      auto stored = credits_.lot(tenant, l.id);
+      if (!stored) return fail(stored.error());
+      if (!*stored || (left = (*stored)->remaining()) <= Decimal()) continue;
       auto notice = credits::make_notice(tenant, "credits.expiring_soon", now,
                                          {{"currency", currency},
                                           {"grant_id", l.id},
                                           {"remaining", left.to_string()},
                                           {"expires_at", format_rfc3339(*l.expires_at)}});
-      notice.ref = fmt::format("{}:P{}D", l.id, *horizon);
-      {
-        MutexLock lock(mutex_);
-        if (noticed_.contains(notice.ref)) continue;  // recorded before: no write per run
-      }
+      notice.ref = std::move(ref);
       auto recorded = credits_.ledger().put_notice(notice);
       if (!recorded) return fail(recorded.error());
       {

@@ -123,6 +123,38 @@ class PostgresCreditsTest(unittest.TestCase):
             self.assertEqual((lots["one"]["consumed"], lots["half"]["consumed"]), ("1", "0.3"))
             self.assert_ledger_balances(a, t)
 
+    # Golden case 19 across nodes: 2 nodes x 16 connections x 20 racing $0.01 events against
+    # $6.00 with a $5 top-up rule and a $3 low-balance rule: exactly 600 stored, one top-up lot
+    # awaiting payment and one notice of each kind, whichever node's group crossed; activated
+    # through the other node, the lot is spendable on both.
+    def test_thresholds_fire_once_across_nodes(self):
+        with self.node() as a, self.node() as b:
+            t = "pg_topup"
+            self.tenant(a, t, "api")
+            self.grant(a, t, "g1", amount="6.00", name="six")
+            for node, rule in ((a, {"kind": "top_up", "threshold": "5", "amount": "20", "category": "paid"}),
+                               (b, {"kind": "low_balance", "threshold": "3"})):
+                status, _, body = node.post("/v1/tenants/%s/credits/rules" % t, rule)
+                self.assertEqual(status, 201, body)
+            time.sleep(0.6)
+            statuses = self.race((a, b), t, lambda n, c: ["x%d-%d-%d" % (n, c, i) for i in range(20)],
+                                 connections=16)
+            self.assertEqual((statuses.count(200), statuses.count(402)), (600, 40))
+            notices = [n["notice"]["type"] for n in a.get("/v1/tenants/%s/credits/notices" % t)[2]["notices"]]
+            self.assertEqual(sorted(notices), ["credits.depleted", "credits.low", "credits.topup_requested"])
+            balance = b.get("/v1/tenants/%s/credits/balance" % t)[2]
+            pending = [g for g in balance["grants"] if g["status"] == "awaiting_payment"]
+            self.assertEqual((balance["available"], balance["pending"], len(pending)), ("0", "20", 1))
+            path = "/v1/tenants/%s/credits/grants/%s/activate" % (t, pending[0]["grant_id"])
+            status, _, lot = a.post(path)
+            self.assertEqual((status, lot["status"]), (200, "active"), lot)
+            self.assertEqual((self.available(a, t), self.available(b, t)), (20, 20))
+            time.sleep(0.6)
+            self.assertEqual(b.post("/v1/events", [{"id": "after", "tenant_id": t, "event_type": "api_call",
+                                                    "quantity": 1, "timestamp": iso(now())}])[0], 200)
+            self.assertEqual(self.available(a, t), Decimal("19.99"))
+            self.assert_ledger_balances(a, t)
+
     # A grant, a void and the enforcement changed through one node hold on the other within a
     # second; the other node's burns price the line where the first left it (volume tiers).
     def test_changes_reach_every_node(self):
