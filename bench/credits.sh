@@ -2,7 +2,8 @@
 # Prepaid credit's cost (docs/credits.md): batch ingest of a tenant whose every event burns
 # credit in hard mode against the same batches of a tenant without credit, alternating, on the
 # same server; and balance reads next to /health, paced to a little over 10,000 req/s.
-# Usage: bench/credits.sh [BUILD_DIR]   (BENCH_SECONDS=10 per wrk run by default)
+# Usage: bench/credits.sh [BUILD_DIR]   (BENCH_SECONDS=10 per wrk run by default; BENCH_STORE=postgresql
+# runs the node on a private PostgreSQL, scripts/postgres-test-server, instead of the embedded store)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -11,12 +12,18 @@ work=$(mktemp -d /tmp/meterd-credits-bench.XXXXXX)
 pid=""
 cleanup() {
   [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  [[ -d "$work/pg" ]] && scripts/postgres-test-server stop "$work" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 source bench/lib.sh
-start_meterd "$work/data" --set ingest.rate_limit_events_per_second=0
+store=()
+if [[ ${BENCH_STORE:-} == postgresql ]]; then
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  store=(--store "$(scripts/postgres-test-server start "$work" "$port")")
+fi
+start_meterd "$work/data" --set ingest.rate_limit_events_per_second=0 "${store[@]}"
 # Enough credit for every event of the run (input_tokens: 0.003 per 1,000 on the default plan).
 curl -sf -X POST "$url/v1/tenants/tenant_credit/credits/grants" -H 'Idempotency-Key: bench' \
   -H 'Content-Type: application/json' -d '{"amount":"100000000"}' >/dev/null

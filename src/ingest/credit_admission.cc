@@ -18,49 +18,49 @@ void CreditAdmission::changed_elsewhere(std::vector<std::string> tenants) {
 }
 
 Status CreditAdmission::sync_shared(std::span<const Event* const> group) {
-  if (inner_ == nullptr) return fail(Error::internal("a shared credit ledger needs the quotas' locks"));
   std::set<std::string> reloads;
   {
     MutexLock lock(changed_mutex_);
     reloads.swap(changed_);
   }
-  std::set<std::string> tenants = reloads;  // changed ones are counted too: others reload them
-  for (const Event* e : group)
-    if (book_.has_credit(e->tenant_id)) tenants.insert(e->tenant_id);
-  std::vector<std::string> locked(tenants.begin(), tenants.end());
-  inner_->lock_also(locked);
   auto requeue = [&] {
     if (!reloads.empty()) changed_elsewhere({reloads.begin(), reloads.end()});
   };
-  if (auto s = inner_->prepare(group); !s) {
-    requeue();
-    return s;
+  // The quotas' locks first: every writer takes them before the credit counts.
+  if (inner_ != nullptr) {
+    if (auto s = inner_->prepare(group); !s) {
+      requeue();
+      return s;
+    }
   }
-  if (locked.empty()) return {};
-  auto before = ledger_.count_changes(locked);
-  if (!before) {
+  std::set<std::string> tenants = reloads;  // changed ones are counted too: others reload them
+  for (const Event* e : group)
+    if (book_.has_credit(e->tenant_id)) tenants.insert(e->tenant_id);
+  if (tenants.empty()) return {};
+  std::vector<std::string> counted(tenants.begin(), tenants.end());
+  std::vector<const Event*> theirs;
+  for (const Event* e : group)
+    if (tenants.contains(e->tenant_id)) theirs.push_back(e);
+  auto sync = ledger_.sync_group(counted, theirs);
+  if (!sync) {
     requeue();
-    return fail(before.error());
+    return fail(sync.error());
   }
-  for (std::size_t i = 0; i < locked.size(); ++i) {
-    const std::string& tenant = locked[i];
+  for (std::size_t i = 0; i < counted.size(); ++i) {
+    const std::string& tenant = counted[i];
+    std::int64_t before = sync->before[i];
     auto known = counts_.find(tenant);
-    if (known == counts_.end() || known->second != (*before)[i] || reloads.contains(tenant)) {
+    if (known == counts_.end() || known->second != before || reloads.contains(tenant)) {
       counts_.erase(tenant);  // until reloaded
       if (auto s = reload(tenant); !s) {
         requeue();
         return s;
       }
     }
-    counts_[tenant] = (*before)[i] + 1;  // this group's count, once it commits
+    counts_[tenant] = before + 1;  // this group's count, once it commits
   }
-  std::vector<const Event*> theirs;
-  for (const Event* e : group)
-    if (tenants.contains(e->tenant_id)) theirs.push_back(e);
-  auto stored = ledger_.stored_already(theirs);
-  if (!stored) return fail(stored.error());
   for (std::size_t i = 0; i < theirs.size(); ++i)
-    if ((*stored)[i]) stored_elsewhere_.insert(theirs[i]);
+    if (sync->stored[i]) stored_elsewhere_.insert(theirs[i]);
   return {};
 }
 

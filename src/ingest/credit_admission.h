@@ -29,7 +29,7 @@ class CreditAdmission final : public Admission {
       std::function<Result<std::map<std::string, Decimal>>(std::string_view tenant, int month)>;
   // Plan currency of a tenant, for the notices.
   using CurrencyOf = std::function<std::string(std::string_view tenant)>;
-  // `inner` may be null; with a shared ledger it must share its counters (it takes the locks).
+  // `inner` (the quotas) may be null.
   CreditAdmission(credits::CreditBook& book, store::CreditLedger& ledger, MonthUsage usage,
                   QuotaAdmission* inner, const Clock& clock, CurrencyOf currency_of)
       : book_(book),
@@ -52,10 +52,11 @@ class CreditAdmission final : public Admission {
   // reloaded before the next group. From any thread.
   void changed_elsewhere(std::vector<std::string> tenants);
 
-  // With a shared ledger (docs/postgresql.md): the group's tenants with credit are locked with
-  // the quotas' (QuotaAdmission::lock_also) and their change counts taken; a tenant another
-  // writer changed since this one last wrote for it is reloaded (lots, rules, enforcement and
-  // its months' lines), and events another writer stored already burn nothing.
+  // With a shared ledger (docs/postgresql.md): after the quotas' locks, the change counts of the
+  // group's tenants with credit are taken (store::CreditLedger::sync_group), which queues their
+  // groups across writers; a tenant another writer changed since this one last wrote for it is
+  // reloaded (lots, rules, enforcement and its months' lines), and events another writer stored
+  // already burn nothing.
   Status prepare(std::span<const Event* const> group) override;
   // Loads the line state of the events' tenant-months not in memory yet (writer thread).
   Status load_months(std::span<const Event* const> events);

@@ -242,6 +242,16 @@ void Ingestor::commit(std::vector<Request>& group) {
   if (!stored) {
     for (const DedupeKey& key : fresh_keys_) index_.erase(key);
     if (admission_ != nullptr) admission_->rollback();
+    if (store_.take_redo() && !redoing_) {
+      // Another writer stored some of these events after their admission looked (a shared
+      // log): admitted again, the admission knows them and the append succeeds.
+      for (std::size_t f = 0; f < fresh_.size(); ++f) *claims_[fresh_claims_[f]].event = std::move(fresh_[f]);
+      queued_events_ += total;  // commit() counts them out again
+      redoing_ = true;
+      commit(group);
+      redoing_ = false;
+      return;
+    }
     if (stored.error().code == ErrorCode::kInvalidArgument && group.size() > 1) {
       // The data was refused (a usage sum would overflow), not the disk: commit each request
       // alone, so only the one carrying the offending event is told, never its neighbours. The

@@ -137,6 +137,7 @@ class Ingestor {
 
   void run();
   void commit(std::vector<Request>& group);
+  bool redoing_ = false;  // commit() is running a group again (EventLog::take_redo)
 
   store::EventLog& store_;
   DedupeIndex& index_;  // touched only by the writer thread (and start() before it runs)

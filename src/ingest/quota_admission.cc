@@ -102,10 +102,7 @@ std::optional<Error> QuotaAdmission::admit(const Event& e) {
 }
 
 Status QuotaAdmission::prepare(std::span<const Event* const> group) {
-  if (shared_ == nullptr) {
-    also_lock_.clear();
-    return {};
-  }
+  if (shared_ == nullptr) return {};
   // The counters of the group's limited meters: hard-mode ones every group (their tenants
   // locked), soft-mode ones at most every kSoftRefresh per tenant (for alerts only).
   struct Key {
@@ -139,10 +136,7 @@ Status QuotaAdmission::prepare(std::span<const Event* const> group) {
       if (hard) tenants.push_back(e->tenant_id);
     }
   }
-  tenants.insert(tenants.end(), std::make_move_iterator(also_lock_.begin()),
-                 std::make_move_iterator(also_lock_.end()));
-  also_lock_.clear();
-  if (tenants.empty() && keys.empty()) return {};
+  if (keys.empty()) return {};
   std::sort(tenants.begin(), tenants.end());
   tenants.erase(std::unique(tenants.begin(), tenants.end()), tenants.end());
   if (auto s = shared_->lock_tenants(tenants); !s) return s;

@@ -31,9 +31,6 @@ class QuotaAdmission final : public Admission {
   // threshold alerts follow what every writer stored.
   void share_counters(store::EventLog* log) { shared_ = log; }
   Status prepare(std::span<const Event* const> group) override;
-  // Tenants another admission needs locked for the next group (prepaid credit's): taken in the
-  // same sorted call as the quotas' own, since two calls could deadlock two writers.
-  void lock_also(std::vector<std::string> tenants) { also_lock_ = std::move(tenants); }
 
   std::optional<Error> admit(const Event& event) override;
   void rollback() override;
@@ -50,7 +47,6 @@ class QuotaAdmission final : public Admission {
   quota::AlertSink* alerts_;
   store::EventLog* shared_ = nullptr;
   std::vector<int> thresholds_;
-  std::vector<std::string> also_lock_;
   void add_counted(const quota::CounterKey& key, Decimal quantity, const quota::MeterLimits& limits,
                    Timestamp at, bool undoable);
   const quota::QuotaBook::Tenant& tenant_for(std::string_view tenant);

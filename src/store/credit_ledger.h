@@ -90,14 +90,17 @@ class CreditLedger {
   // A ledger several writers share (PostgreSQL): before a group, each writer brings the
   // tenants it burns for up to date (ingest/credit_admission.h). One writer's ledger needs none.
   virtual bool shared() const { return false; }
-  // In the group's transaction, its tenants locked (EventLog::lock_tenants): counts one more
-  // change of each tenant's credit and answers each count as it was before.
-  virtual Result<std::vector<std::int64_t>> count_changes(std::span<const std::string> /*tenants*/) {
-    return fail(Error::internal("count_changes on a ledger that is not shared"));
-  }
-  // Whether each event's (tenant, id) is stored already, by any writer.
-  virtual Result<std::vector<bool>> stored_already(std::span<const Event* const> events) {
-    return std::vector<bool>(events.size(), false);
+  // In the group's transaction (begun here when need be, after any EventLog::lock_tenants):
+  // counts one more change of each tenant's credit, which waits for another writer's group of
+  // the tenant to commit and keeps the next one waiting until this one does; answers each
+  // count as it was before, and whether each event's (tenant, id) is stored already.
+  struct GroupSync {
+    std::vector<std::int64_t> before;
+    std::vector<bool> stored;
+  };
+  virtual Result<GroupSync> sync_group(std::span<const std::string> /*tenants*/,
+                                       std::span<const Event* const> /*events*/) {
+    return fail(Error::internal("sync_group on a ledger that is not shared"));
   }
   // The seq of a lot a group creates (a top-up): `proposed`, or one no other writer gives.
   virtual Result<std::int64_t> lot_seq(std::int64_t proposed) { return proposed; }

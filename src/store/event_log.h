@@ -97,6 +97,9 @@ class EventLog {
   virtual Status lock_tenants(std::span<const std::string> /*tenants*/) { return {}; }
   // Releases those locks without storing anything (a group that failed before its append()).
   virtual void unlock_tenants() {}
+  // True once after an append() that failed only because another writer had stored some of
+  // its events after the group's admission looked: the same group admitted again succeeds.
+  virtual bool take_redo() { return false; }
   // What the tenant stored in the window, by every writer: exact under that lock, and read in
   // the same transaction (begun here if need be) for tenants not locked.
   virtual Result<std::optional<Decimal>> locked_usage(std::string_view /*tenant*/,

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "postgres_fixture.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/events.h"
@@ -179,8 +181,9 @@ TEST_F(PostgresTest, CreditLedgerAnswersAsTheEmbeddedStores) {
 }
 
 // Verifies what only a shared ledger does: a group counts a change of its tenants' credit and
-// answers the count before; a change outside groups tells the other nodes; a void takes what
-// the lot holds as stored, whatever the caller believed; ids another writer stored are found.
+// answers the count before (another writer's group of the tenant waits for it to commit); a
+// change outside groups tells the other nodes; a void takes what the lot holds as stored,
+// whatever the caller believed; a group that burnt for an id another writer stored is redone.
 TEST_F(PostgresTest, SharedLedgerCountsChangesAndVoidsWhatIsStored) {
   auto a = open_store();
   auto b = open_store();
@@ -194,20 +197,38 @@ TEST_F(PostgresTest, SharedLedgerCountsChangesAndVoidsWhatIsStored) {
   EXPECT_GT(changes->version, seen->version);
 
   std::vector<std::string> tenants = {"t", "u"};
-  ASSERT_TRUE(a->lock_tenants(tenants));
-  auto before = a->count_changes(tenants);
-  ASSERT_TRUE(before);
-  EXPECT_EQ(*before, (std::vector<std::int64_t>{1, 0}));  // the grant counted one
+  std::vector<Event> events = {make_event("t", "e1", "api_call", "400", at("2026-12-02T00:00:00Z"))};
+  const Event* mine[] = {&events[0]};
+  auto sync = a->sync_group(tenants, mine);
+  ASSERT_TRUE(sync);
+  EXPECT_EQ(sync->before, (std::vector<std::int64_t>{1, 0}));  // the grant counted one
+  EXPECT_EQ(sync->stored, std::vector<bool>{false});
+  // b's group of the tenant waits for a's to commit, then sees its count and its event.
+  auto waiting = std::async(std::launch::async, [&] { return b->sync_group(tenants, mine); });
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
   a->stage({{entry(credits::Account::kCredit, "paid", "-4"), entry(credits::Account::kUsage, "paid", "4")},
             {},
             {}});
-  std::vector<Event> events = {make_event("t", "e1", "api_call", "400", at("2026-12-02T00:00:00Z"))};
   ASSERT_TRUE(a->append(events));
-
-  const Event* mine[] = {&events[0]};
-  auto stored = b->stored_already(mine);
-  ASSERT_TRUE(stored);
-  EXPECT_EQ(*stored, std::vector<bool>{true});
+  auto seen_by_b = waiting.get();
+  ASSERT_TRUE(seen_by_b);
+  EXPECT_EQ(seen_by_b->before, (std::vector<std::int64_t>{2, 1}));
+  EXPECT_EQ(seen_by_b->stored, std::vector<bool>{false});  // ids are asked for after a conflict only
+  // b burns for the event a stored: its append finds the id stored and asks for the group again,
+  // whose sync then says which ids are stored (the failed group's count rolled back with it).
+  b->stage({{entry(credits::Account::kCredit, "paid", "-4"), entry(credits::Account::kUsage, "paid", "4")},
+            {},
+            {}});
+  EXPECT_FALSE(b->append(events));
+  EXPECT_TRUE(b->take_redo());
+  EXPECT_FALSE(b->take_redo());
+  auto again = b->sync_group(tenants, mine);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->before, (std::vector<std::int64_t>{2, 1}));
+  EXPECT_EQ(again->stored, std::vector<bool>{true});
+  auto duplicate = b->append(events);
+  ASSERT_TRUE(duplicate);
+  EXPECT_EQ(*duplicate, store::EventLog::AlreadyStored{0});
 
   // b believes the lot holds 10 (it never saw a's burn): the store voids the 6 it holds.
   credits::LotRecord stale{lot("paid", "k1", "10", credits::Category::kPaid), {}, dec("10"), {}};
@@ -217,10 +238,9 @@ TEST_F(PostgresTest, SharedLedgerCountsChangesAndVoidsWhatIsStored) {
   ASSERT_TRUE(lots);
   EXPECT_EQ(lots->front().voided, dec("6"));
   EXPECT_EQ(lots->front().remaining(), Decimal());
-  ASSERT_TRUE(b->lock_tenants(tenants));
-  before = b->count_changes(tenants);
-  ASSERT_TRUE(before);
-  EXPECT_EQ(*before, (std::vector<std::int64_t>{3, 1}));  // a's group, then the void
+  sync = b->sync_group(tenants, {});
+  ASSERT_TRUE(sync);
+  EXPECT_EQ(sync->before, (std::vector<std::int64_t>{4, 2}));  // a's group, b's, then the void
   ASSERT_TRUE(b->append({}));
 }
 

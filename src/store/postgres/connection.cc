@@ -133,6 +133,15 @@ Result<Rows> Connection::exec(std::string_view sql) {
   return std::move(*last);
 }
 
+std::string sql_literal(std::string_view value) {
+  std::string out = "E'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') out += c;
+    out += c;
+  }
+  return out + "'";
+}
+
 Result<Rows> Connection::query(const std::string& sql, std::span<const Param> params) {
   std::vector<const char*> values;
   values.reserve(params.size());

@@ -77,6 +77,10 @@ class Connection {
 // Appends `value` to a COPY text-format row, escaping what COPY treats specially.
 void copy_field(std::string& row, std::string_view value);
 
+// `value` as an SQL string literal (E'...', every quote and backslash doubled), for statements
+// sent without parameters, several in one round trip.
+std::string sql_literal(std::string_view value);
+
 // A text[] parameter: the values as an array literal, each quoted.
 template <class Strings>
 std::string text_array(const Strings& values) {

@@ -23,6 +23,13 @@ Result<std::int64_t> insert_transaction(Connection& tx, std::string_view tenant,
 // idempotency key.
 Result<credits::Lot> insert_lot(Connection& tx, credits::Lot lot, bool new_seq);
 
+// The statement inserting one ledger transaction with its entries and adding its usage entries
+// to their lines, with its values written in (sent without parameters, with other statements);
+// `returning`: it answers the transaction's id (no row: a transaction with this ref was booked).
+std::string transaction_sql(std::string_view tenant, std::string_view kind, std::int64_t at_ms,
+                            std::span<const credits::Entry> entries, const std::optional<std::string>& ref,
+                            bool returning);
+
 // Records a notice as pending delivery; false when its (tenant, type, ref) was recorded before.
 Result<bool> insert_notice(Connection& tx, const credits::Notice& notice);
 

@@ -176,22 +176,9 @@ Result<std::vector<credits::NoticeRecord>> PgStore::notices(std::string_view ten
 
 void PgStore::stage(StagedCredit staged) { staged_credit_ = std::move(staged); }
 
-Status PgStore::write_staged_credit(std::int64_t at_ms) {
+Result<std::string> PgStore::write_staged_credit(std::int64_t at_ms) {
   StagedCredit staged = std::move(staged_credit_);
   staged_credit_ = {};
-  auto& burns = staged.burns;
-  std::stable_sort(burns.begin(), burns.end(), [](const credits::Entry& a, const credits::Entry& b) {
-    return a.tenant_id < b.tenant_id;
-  });
-  std::span<const credits::Entry> all(burns);
-  while (!all.empty()) {
-    auto end = std::find_if(all.begin(), all.end(),
-                            [&](const credits::Entry& e) { return e.tenant_id != all.front().tenant_id; });
-    auto tenant = all.subspan(0, static_cast<std::size_t>(end - all.begin()));
-    auto id = insert_transaction(*writer_, tenant.front().tenant_id, "burn", at_ms, tenant);
-    if (!id) return fail(id.error());
-    all = all.subspan(tenant.size());
-  }
   for (const auto& lot : staged.lots) {
     // A top-up lot awaits payment: no grant transaction yet. Its seq came from lot_seq().
     auto stored = insert_lot(*writer_, lot, false);
@@ -200,44 +187,67 @@ Status PgStore::write_staged_credit(std::int64_t at_ms) {
   for (const auto& notice : staged.notices) {
     if (auto s = insert_notice(*writer_, notice); !s) return fail(s.error());
   }
-  return {};
+  auto& burns = staged.burns;
+  std::stable_sort(burns.begin(), burns.end(), [](const credits::Entry& a, const credits::Entry& b) {
+    return a.tenant_id < b.tenant_id;
+  });
+  std::string sql;
+  std::span<const credits::Entry> all(burns);
+  while (!all.empty()) {
+    auto end = std::find_if(all.begin(), all.end(),
+                            [&](const credits::Entry& e) { return e.tenant_id != all.front().tenant_id; });
+    auto tenant = all.subspan(0, static_cast<std::size_t>(end - all.begin()));
+    sql += transaction_sql(tenant.front().tenant_id, "burn", at_ms, tenant, std::nullopt, false);
+    sql += ";\n";
+    all = all.subspan(tenant.size());
+  }
+  return sql;
 }
 
-Result<std::vector<std::int64_t>> PgStore::count_changes(std::span<const std::string> tenants) {
-  if (auto s = begin_group(); !s) return fail(s.error());
-  Param params[] = {text_array(tenants)};
-  auto rows = writer_->query(
-      "INSERT INTO credit_heads (tenant_id, version) SELECT t, 1 FROM unnest($1::text[]) t ORDER BY t "
-      "ON CONFLICT (tenant_id) DO UPDATE SET version = credit_heads.version + 1 RETURNING tenant_id, version",
-      params);
+Result<CreditLedger::GroupSync> PgStore::sync_group(std::span<const std::string> tenants,
+                                                    std::span<const Event* const> events) {
+  auto db = writer();
+  if (!db) return fail(db.error());
+  // One round trip: the counts (their row locks queue the tenants' groups across writers, in
+  // sorted order), then, in a statement of its own that sees what those groups committed, the
+  // counts, and (after a group found ids stored already: append_group) the events stored.
+  std::string sql = in_group_ ? "" : "BEGIN;\n";
+  in_group_ = true;
+  fmt::format_to(
+      std::back_inserter(sql),
+      "INSERT INTO credit_heads (tenant_id, version) SELECT t, 1 FROM unnest({0}::text[]) t ORDER BY t "
+      "ON CONFLICT (tenant_id) DO UPDATE SET version = credit_heads.version + 1;\n"
+      "SELECT 0, tenant_id, version FROM credit_heads WHERE tenant_id = ANY({0}::text[])",
+      sql_literal(text_array(tenants)));
+  ids_checked_ = recheck_ids_ && !events.empty();
+  if (ids_checked_) {
+    std::vector<std::string_view> owners, ids;
+    for (const Event* e : events) {
+      owners.push_back(e->tenant_id);
+      ids.push_back(e->id);
+    }
+    fmt::format_to(
+        std::back_inserter(sql),
+        " UNION ALL SELECT x.i, '', 0 FROM unnest({}::text[], {}::text[]) WITH ORDINALITY AS x(t, id, i) "
+        "WHERE EXISTS (SELECT 1 FROM event_ids e WHERE e.tenant_id = x.t AND e.id = x.id)",
+        sql_literal(text_array(owners)), sql_literal(text_array(ids)));
+  }
+  auto rows = writer_->exec(sql);
   if (!rows) {
     abort_group();
     return fail(rows.error());
   }
-  std::vector<std::int64_t> before(tenants.size(), 0);
+  GroupSync out{std::vector<std::int64_t>(tenants.size(), 0), std::vector<bool>(events.size(), false)};
   for (int r = 0; r < rows->size(); ++r) {
-    auto at = std::find(tenants.begin(), tenants.end(), rows->text(r, 0));
-    if (at != tenants.end()) before[static_cast<std::size_t>(at - tenants.begin())] = rows->int64(r, 1) - 1;
+    std::int64_t position = rows->int64(r, 0);
+    if (position > 0) {
+      out.stored[static_cast<std::size_t>(position - 1)] = true;
+      continue;
+    }
+    auto at = std::find(tenants.begin(), tenants.end(), rows->text(r, 1));
+    if (at != tenants.end())
+      out.before[static_cast<std::size_t>(at - tenants.begin())] = rows->int64(r, 2) - 1;
   }
-  return before;
-}
-
-Result<std::vector<bool>> PgStore::stored_already(std::span<const Event* const> events) {
-  std::vector<std::string_view> tenants, ids;
-  for (const Event* e : events) {
-    tenants.push_back(e->tenant_id);
-    ids.push_back(e->id);
-  }
-  Param params[] = {text_array(tenants), text_array(ids)};
-  auto db = pool_.borrow();
-  if (!db) return fail(db.error());
-  auto rows = (*db)->query(
-      "SELECT x.i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(t, id, i) "
-      "WHERE EXISTS (SELECT 1 FROM event_ids e WHERE e.tenant_id = x.t AND e.id = x.id)",
-      params);
-  if (!rows) return fail(rows.error());
-  std::vector<bool> out(events.size(), false);
-  for (int r = 0; r < rows->size(); ++r) out[static_cast<std::size_t>(rows->int64(r, 0) - 1)] = true;
   return out;
 }
 

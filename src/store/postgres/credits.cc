@@ -109,9 +109,9 @@ Status insert_grant_transaction(Connection& tx, const credits::Lot& lot, Timesta
 
 }  // namespace
 
-Result<std::int64_t> insert_transaction(Connection& tx, std::string_view tenant, std::string_view kind,
-                                        std::int64_t at_ms, std::span<const credits::Entry> entries,
-                                        std::optional<std::string> ref) {
+std::string transaction_sql(std::string_view tenant, std::string_view kind, std::int64_t at_ms,
+                            std::span<const credits::Entry> entries, const std::optional<std::string>& ref,
+                            bool returning) {
   std::vector<std::string_view> accounts, grants, types;
   std::vector<std::string> months, amounts;
   for (const auto& e : entries) {
@@ -121,23 +121,29 @@ Result<std::int64_t> insert_transaction(Connection& tx, std::string_view tenant,
     types.push_back(e.event_type);
     amounts.push_back(e.amount.to_string());
   }
-  Param params[] = {std::string(tenant),  std::string(kind),  std::to_string(at_ms), ref,
-                    text_array(accounts), text_array(grants), text_array(months),    text_array(types),
-                    text_array(amounts)};
-  // One round trip: the transaction, its entries, and its usage entries added to their lines.
-  auto id = tx.query(
-      "WITH t AS (INSERT INTO credit_txns (tenant_id, kind, at, ref) VALUES ($1, $2, $3, $4) "
+  std::string t = sql_literal(tenant);
+  // The transaction, its entries, and its usage entries added to their lines.
+  return fmt::format(
+      "WITH t AS (INSERT INTO credit_txns (tenant_id, kind, at, ref) VALUES ({0}, {1}, {2}, {3}) "
       "ON CONFLICT DO NOTHING RETURNING txn),\n"
-      "x AS (SELECT * FROM unnest($5::text[], $6::text[], $7::int[], $8::text[], $9::numeric[]) "
+      "x AS (SELECT * FROM unnest({4}::text[], {5}::text[], {6}::int[], {7}::text[], {8}::numeric[]) "
       "WITH ORDINALITY AS x(account, grant_id, month, event_type, amount, pos)),\n"
       "e AS (INSERT INTO credit_entries SELECT t.txn, x.pos, x.account, x.grant_id, x.month, x.event_type, "
       "x.amount FROM t, x),\n"
-      "l AS (INSERT INTO credit_lines SELECT $1, x.month, x.event_type, x.grant_id, sum(x.amount) FROM t, x "
+      "l AS (INSERT INTO credit_lines SELECT {0}, x.month, x.event_type, x.grant_id, sum(x.amount) FROM t, x "
       "WHERE x.account = 'usage' GROUP BY 2, 3, 4 ORDER BY 2, 3, 4 "
       "ON CONFLICT (tenant_id, month, event_type, grant_id) DO UPDATE SET amount = credit_lines.amount + "
-      "excluded.amount)\n"
-      "SELECT txn FROM t",
-      params);
+      "excluded.amount RETURNING 1)\n"
+      "SELECT {9} FROM t LEFT JOIN (SELECT count(*) FROM l) n ON true{10}",
+      t, sql_literal(kind), at_ms, ref ? sql_literal(*ref) : "NULL", sql_literal(text_array(accounts)),
+      sql_literal(text_array(grants)), sql_literal(text_array(months)), sql_literal(text_array(types)),
+      sql_literal(text_array(amounts)), returning ? "t.txn" : "1", returning ? "" : " WHERE false");
+}
+
+Result<std::int64_t> insert_transaction(Connection& tx, std::string_view tenant, std::string_view kind,
+                                        std::int64_t at_ms, std::span<const credits::Entry> entries,
+                                        std::optional<std::string> ref) {
+  auto id = tx.exec(transaction_sql(tenant, kind, at_ms, entries, ref, true));
   if (!id) return fail(id.error());
   return id->size() == 0 ? std::int64_t{0} : id->int64(0, 0);
 }

@@ -245,16 +245,20 @@ Result<EventLog::AlreadyStored> PgStore::append_group(std::span<const Event> eve
       rows += "\\N";
     rows += '\n';
   }
-  // The group's credit burns, in its transaction (they were decided under its tenants' locks).
+  // The group's credit (decided with its tenants' credit counts taken, credit_rules.cc): its
+  // burns go with the append statement.
+  std::string burns;
   if (!staged_credit_.empty()) {
     if (auto s = begin_group(); !s) {
       staged_credit_ = {};
       return fail(s.error());
     }
-    if (auto s = write_staged_credit(to_unix_ms(events.front().received_at)); !s) {
+    auto sql = write_staged_credit(to_unix_ms(events.front().received_at));
+    if (!sql) {
       abort_group();
-      return fail(s.error());
+      return fail(sql.error());
     }
+    burns = std::move(*sql);
   }
   // Three round trips: BEGIN with the COPY (unless lock_tenants() began the group), the
   // statement with the COMMIT.
@@ -269,7 +273,13 @@ Result<EventLog::AlreadyStored> PgStore::append_group(std::span<const Event> eve
             writer_->copy_in(begin ? "BEGIN; COPY incoming FROM STDIN" : "COPY incoming FROM STDIN", rows);
         !s)
       return fail(s.error());
-    auto claimed = writer_->exec(kNotify + "SAVEPOINT fast; EXECUTE meterd_append_fast; COMMIT");
+    auto claimed = writer_->exec(burns + kNotify + "SAVEPOINT fast; EXECUTE meterd_append_fast; COMMIT");
+    if (!claimed && claimed.error().code == ErrorCode::kConflict && !burns.empty() && !ids_checked_) {
+      // Ids stored already (a retry, or another node): their events burnt credit that was not
+      // theirs to burn. The group is redone, its admission told which ids are stored.
+      redo_ = recheck_ids_ = true;
+      return fail(Error::unavailable("events of this group were stored by another node meanwhile; retry"));
+    }
     if (!claimed && claimed.error().code == ErrorCode::kConflict) {
       // An id was claimed already (a retry, or another node): the general statement sorts it out.
       claimed = writer_->exec(whole ? "ROLLBACK TO SAVEPOINT fast; EXECUTE meterd_append"
@@ -291,6 +301,7 @@ Result<EventLog::AlreadyStored> PgStore::append_group(std::span<const Event> eve
       already.push_back(static_cast<std::size_t>(claimed->int64(r, 0)));
     return already;
   }();
+  ids_checked_ = false;  // for this group only
   if (!stored) {
     abort_group();
     if (stored.error().code == ErrorCode::kInvalidArgument) {
@@ -302,6 +313,7 @@ Result<EventLog::AlreadyStored> PgStore::append_group(std::span<const Event> eve
     return stored;
   }
   in_group_ = false;
+  if (stored->empty()) recheck_ids_ = false;
   expire_claims(*writer_);
   return stored;
 }

@@ -5,6 +5,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "core/clock.h"
 #include "store/credit_ledger.h"
@@ -61,6 +62,7 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords, 
   // An advisory lock per tenant in the group's transaction (begun here; append() ends it).
   Status lock_tenants(std::span<const std::string> tenants) override;
   void unlock_tenants() override { abort_group(); }
+  bool take_redo() override { return std::exchange(redo_, false); }
   // From the quarter-hour rollups, in the same transaction.
   Result<std::optional<Decimal>> locked_usage(std::string_view tenant, const UsageWindow& window) override;
   // Corrections (corrections.cc).
@@ -124,8 +126,8 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords, 
   // Written by the next append(), in its transaction (writer thread).
   void stage(StagedCredit staged) override;
   bool shared() const override { return true; }
-  Result<std::vector<std::int64_t>> count_changes(std::span<const std::string> tenants) override;
-  Result<std::vector<bool>> stored_already(std::span<const Event* const> events) override;
+  Result<GroupSync> sync_group(std::span<const std::string> tenants,
+                               std::span<const Event* const> events) override;
   Result<std::int64_t> lot_seq(std::int64_t proposed) override;
   Result<Changes> changed_since(std::int64_t seen) override;
 
@@ -150,8 +152,9 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords, 
   // tells the other nodes (schema.cc, version 4).
   template <class T>
   Result<T> credit_change(std::string_view tenant, const std::function<Result<T>(Connection&)>& body);
-  // The staged burns, top-up lots and notices, on the writer in the group's transaction.
-  Status write_staged_credit(std::int64_t at_ms);
+  // The staged top-up lots and notices, on the writer in the group's transaction; returns the
+  // staged burns as statements, sent with the group's append (no round trip of their own).
+  Result<std::string> write_staged_credit(std::int64_t at_ms);
 
   PgOptions options_;
   ConnectionPool pool_;
@@ -160,6 +163,11 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords, 
   Timestamp next_expiry_{};             // when append() next forgets claims past the window
   bool in_group_ = false;               // the writer's transaction is open (lock_tenants, append)
   StagedCredit staged_credit_;          // for the next append() (writer thread)
+  // A group with credit burns found ids stored already: it is redone, and the next groups'
+  // sync_group() asks which of their ids are stored (until one appends without a conflict).
+  bool redo_ = false;
+  bool recheck_ids_ = false;
+  bool ids_checked_ = false;  // the group in flight's sync_group() asked
 };
 
 }  // namespace meter::store::postgres
