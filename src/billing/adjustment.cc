@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 
 #include "billing/export.h"
+#include "credits/ledger.h"
 
 namespace meter::billing {
 namespace {
@@ -74,6 +75,19 @@ Result<Billed> billed_so_far(const store::FinalizedInvoice& invoice,
   auto total = decimal_at(*doc, "total", what);
   if (!total) return fail(total.error());
   billed.total = *total;
+  auto credit = [&](const rapidjson::Value& list, const char* amount_key, bool add,
+                    std::string_view from) -> Status {
+    for (const auto& a : list.GetArray()) {
+      auto amount = decimal_at(a, amount_key, from);
+      if (!amount) return fail(amount.error());
+      Decimal& sum = billed.credit[{a["grant_id"].GetString(), a["event_type"].GetString()}];
+      sum = add ? sum.checked_add(*amount).value_or(sum) : minus(sum, *amount);
+    }
+    return {};
+  };
+  if (doc->HasMember("credits")) {
+    if (auto s = credit((*doc)["credits"]["applied"], "amount", true, what); !s) return fail(s.error());
+  }
   for (const auto& note : notes) {
     auto n = parse_stored(note.json, note.number);
     if (!n) return fail(n.error());
@@ -82,13 +96,34 @@ Result<Billed> billed_so_far(const store::FinalizedInvoice& invoice,
     auto after = decimal_at(*n, "total_after", note.number);
     if (!after) return fail(after.error());
     billed.total = *after;
+    if (n->HasMember("credits_restored")) {
+      if (auto s = credit((*n)["credits_restored"], "amount", false, note.number); !s) return fail(s.error());
+    }
     ++billed.notes;
   }
   return billed;
 }
 
 std::optional<store::AdjustmentNote> adjustment_note(const Billed& billed, const Invoice& now,
-                                                     Timestamp issued_at, int carried_to) {
+                                                     Timestamp issued_at, int carried_to,
+                                                     std::vector<credits::Restored>& restored) {
+  // What each lot paid for each line now, against what it paid as billed: the difference
+  // goes back to it. The minimum's adjustment is not a line of usage: it gives nothing back.
+  restored.clear();
+  Decimal restored_total;
+  for (const auto& [key, paid] : billed.credit) {
+    if (key.second == credits::kMinimumLine) continue;
+    Decimal now_paid;
+    if (now.credits) {
+      for (const auto& a : now.credits->applied)
+        if (a.grant_id == key.first && a.event_type == key.second)
+          now_paid = now_paid.checked_add(a.applied).value_or(now_paid);
+    }
+    Decimal back = minus(paid, now_paid);
+    if (back <= Decimal()) continue;
+    restored.push_back({key.first, key.second, back});
+    restored_total = restored_total.checked_add(back).value_or(restored_total);
+  }
   std::map<UsageKey, Billed::Line> current;
   for (const auto& line : now.lines)
     current[{line.event_type, line.group}] = {line.charge.quantity, line.charge.amount};
@@ -116,7 +151,9 @@ std::optional<store::AdjustmentNote> adjustment_note(const Billed& billed, const
   bool credit = change.is_negative();
   note.number = fmt::format("{}-{}{}", billed.invoice_number, credit ? "CN" : "DN", note.sequence);
   note.issued_at = issued_at;
-  note.total_change = change.to_string();
+  // What it changes in money: the total's change, less the credit it gives back.
+  Decimal due_change = change.checked_add(restored_total).value_or(change);
+  note.total_change = due_change.to_string();
   note.carried_to = carried_to;
   std::string carried =
       carried_to == 0 ? "" : fmt::format("{:04d}-{:02d}", carried_to / 100, carried_to % 100);
@@ -164,6 +201,20 @@ std::optional<store::AdjustmentNote> adjustment_note(const Billed& billed, const
   put(w, "total_before", billed.total.to_string());
   put(w, "total_after", now.total.to_string());
   put(w, "total_change", change.to_string());
+  if (!billed.credit.empty()) {  // absent otherwise: notes of months without credit keep their form
+    w.Key("credits_restored");
+    w.StartArray();
+    for (const auto& r : restored) {
+      w.StartObject();
+      put(w, "grant_id", r.grant_id);
+      put(w, "event_type", r.event_type);
+      put(w, "amount", r.amount.to_string());
+      w.EndObject();
+    }
+    w.EndArray();
+    put(w, "credit_restored", restored_total.to_string());
+    put(w, "amount_due_change", due_change.to_string());
+  }
   w.Key("carried_to");
   if (carried.empty())
     w.Null();

@@ -13,6 +13,7 @@
 #include "billing/invoice.h"
 #include "core/decimal.h"
 #include "core/error.h"
+#include "credits/ledger.h"
 #include "store/tenant_records.h"
 
 namespace meter::billing {
@@ -28,15 +29,22 @@ struct Billed {
   std::map<UsageKey, Line> lines;
   Decimal total;
   int notes = 0;
+  // The credit each lot paid for each line (grant id, event type): the invoice's, less what
+  // the notes gave back. Empty when the month had no credit.
+  std::map<std::pair<std::string, std::string>, Decimal> credit;
 };
+
 Result<Billed> billed_so_far(const store::FinalizedInvoice& invoice,
                              std::span<const store::AdjustmentNote> notes);
 
 // The next note for the month: what `now` (its invoice built today) changes against `billed`;
 // nullopt when no line's quantity or amount and not the total changed. `carried_to`: the month
-// (YYYYMM) whose invoice carries it as a line, or 0.
+// (YYYYMM) whose invoice carries it as a line, or 0. In a month that credit paid for, a line
+// that went down gives back to its lots what they paid beyond what it now costs: listed in
+// `restored` (and in the note), and taken off what the note changes in money.
 std::optional<store::AdjustmentNote> adjustment_note(const Billed& billed, const Invoice& now,
-                                                     Timestamp issued_at, int carried_to);
+                                                     Timestamp issued_at, int carried_to,
+                                                     std::vector<credits::Restored>& restored);
 
 // The first row of every note's CSV (a billing run writes it once above all notes' rows).
 std::string adjustment_csv_header();

@@ -209,8 +209,13 @@ Result<std::optional<store::AdjustmentNote>> Invoicer::adjust(const std::string&
     if (!invoice) return fail(invoice.error());
     auto carried_to = carrying_month(tenant_id, year, month);
     if (!carried_to) return fail(carried_to.error());
-    auto note = adjustment_note(*billed, *invoice, now, *carried_to);
+    std::vector<credits::Restored> restored;
+    auto note = adjustment_note(*billed, *invoice, now, *carried_to, restored);
     if (!note) return note;
+    if (!restored.empty() && on_credit_restored) {
+      if (auto s = on_credit_restored(tenant_id, note->month, note->number, restored); !s)
+        return fail(s.error());
+    }
     auto stored = records_.put_adjustment(*note);
     if (stored) return note;
     // Another node issued this sequence first: start again from its note.

@@ -3,6 +3,7 @@
 #include <functional>
 #include <string>
 
+#include "billing/adjustment.h"
 #include "billing/invoice.h"
 #include "core/sync.h"
 #include "pricing/price_book.h"
@@ -31,6 +32,11 @@ class Invoicer {
   // Called with each invoice finalize() stores (e.g. to book its credit's rounding true-up); an
   // error is logged by the caller's caller, the invoice stays finalized.
   std::function<Status(const Invoice&)> on_finalized;
+  // Gives back to the lots the credit a note says its month's lines no longer need (the note's
+  // number keys it: booked once), before the note is stored.
+  std::function<Status(const std::string& tenant, int month, const std::string& number,
+                       const std::vector<credits::Restored>& restored)>
+      on_credit_restored;
 
   Result<Invoice> build(const std::string& tenant_id, int year, int month,
                         UsageSource source = UsageSource::kRollups);

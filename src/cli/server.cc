@@ -112,6 +112,13 @@ Status Server::open_credits() {
     }
     return credits->book_trueup(invoice.tenant_id, invoice.year * 100 + invoice.month, std::move(lines));
   };
+  // A note that gives back what a finalized month's lines no longer need of their credit.
+  auto restore = [credits = credits_.get()](const std::string& tenant, int month, const std::string& note,
+                                            const std::vector<credits::Restored>& restored) {
+    return credits->restore(tenant, month, note, restored);
+  };
+  invoicer_->on_credit_restored = restore;
+  log->on_credit_restored = restore;
   auto month_usage = [log](std::string_view tenant, int month) -> Result<std::map<std::string, Decimal>> {
     std::string id(tenant);
     billing::InvoicePeriod period = log->period(id, month / 100, month % 100);

@@ -66,6 +66,13 @@ struct LotRecord {
   Decimal remaining() const;
 };
 
+// Credit an adjustment note of a finalized month gives back to a lot: what its line no longer
+// needs of what the lot paid (docs/credits.md, "Corrections").
+struct Restored {
+  std::string grant_id, event_type;
+  Decimal amount;
+};
+
 // What the ledger says about one tenant-month's lines, for the writer's live state: the
 // credit each lot burnt for each event type, and what no credit covered.
 struct MonthLedger {

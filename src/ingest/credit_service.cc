@@ -259,6 +259,25 @@ Result<std::optional<credits::LotRecord>> CreditService::lot(std::string_view te
   return std::optional<credits::LotRecord>();
 }
 
+Status CreditService::restore(std::string_view tenant, int month, std::string_view note,
+                              const std::vector<credits::Restored>& restored) {
+  std::vector<credits::Entry> entries;
+  for (const auto& r : restored) {
+    entries.push_back(
+        {std::string(tenant), credits::Account::kCredit, r.grant_id, month, r.event_type, r.amount});
+    entries.push_back({std::string(tenant), credits::Account::kUsage, r.grant_id, month, r.event_type,
+                       Decimal::from_units(-r.amount.units())});
+  }
+  auto done = in_writer<bool>([&]() -> Result<bool> {
+    auto booked = ledger_.put_restore(tenant, note, entries);
+    if (!booked) return fail(booked.error());
+    if (*booked) book_.apply(entries);
+    return *booked;
+  });
+  if (!done) return fail(done.error());
+  return {};
+}
+
 Result<credits::Quote> CreditService::quote(const Event& e) {
   return in_writer<credits::Quote>([&]() -> Result<credits::Quote> {
     if (admission_ != nullptr) {

@@ -78,6 +78,11 @@ class CreditService {
   Result<std::optional<credits::Balance>> balance(std::string_view tenant, Timestamp at);
   Result<std::optional<credits::LotRecord>> lot(std::string_view tenant, std::string_view id);
 
+  // Gives back to lots the credit an adjustment note of a finalized month says its lines no
+  // longer need (docs/credits.md, "Corrections"): booked once per note, as a restore transaction.
+  Status restore(std::string_view tenant, int month, std::string_view note,
+                 const std::vector<credits::Restored>& restored);
+
   // What one more event would cost and whether it would be admitted now.
   Result<credits::Quote> quote(const Event& e);
 

@@ -59,6 +59,12 @@ class CreditLedger {
   virtual Result<bool> put_trueup(std::string_view tenant, int month,
                                   std::span<const credits::Entry> entries) = 0;
 
+  // Books the credit an adjustment note of a finalized month gives back to its lots (each lot's
+  // usage entry of the line negative, its credit positive), keyed by the note's number; false
+  // when it was booked before.
+  virtual Result<bool> put_restore(std::string_view tenant, std::string_view note,
+                                   std::span<const credits::Entry> entries) = 0;
+
   // What the ledger says about a tenant-month's lines (credits::MonthLedger).
   virtual Result<credits::MonthLedger> month_ledger(std::string_view tenant, int month) = 0;
 

@@ -73,7 +73,9 @@ class CreditsTest(unittest.TestCase):
         cls.config = os.path.join(cls.dir, "meterd.toml")
         with open(cls.config, "w") as f:
             f.write(CONFIG)
-        cls.m = Meterd(data_dir=cls.dir, extra_args=["--config", cls.config]).start()
+        # Corrections may reach finalized months (their notes give credit back).
+        cls.m = Meterd(data_dir=cls.dir, extra_args=["--config", cls.config],
+                       env={"METERD_CORRECTION_WINDOW_DAYS": "60"}).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -473,6 +475,43 @@ class CreditsTest(unittest.TestCase):
                                capture_output=True, text=True, timeout=60)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertIn("1 line(s) of late usage", check.stdout)
+
+    # A cancel that reaches a finalized month paid by credit gives the credit back: the credit
+    # note restores the 2.00 its line no longer needs to the lot (a restore transaction) and
+    # changes nothing in money; the same cancel again issues nothing.
+    def test_cancel_in_a_finalized_month_restores_credit(self):
+        first = now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        last_month = first - datetime.timedelta(days=1)
+        month, day = last_month.strftime("%Y-%m"), last_month.replace(hour=10)
+        t = self.tenant("cr_restore", "api")
+        lot = self.grant(t, "g", amount="10.00", name="R", effective_at=iso(last_month.replace(day=1)),
+                         expires_at=iso(first + datetime.timedelta(days=40)))
+        self.assertEqual(self.send(t, "api_call", [300], "keep", at=day), ["accepted"])
+        self.assertEqual(self.send(t, "api_call", [200], "gone", at=day), ["accepted"])
+        status, _, final = self.m.post("/v1/tenants/%s/invoices/%s/finalize" % (t, month))
+        self.assertEqual((status, final["credits"]["total"], final["amount_due"]), (201, "5", "0"))
+        self.assertEqual(self.available(t), Decimal("5"))
+        cancel = {"tenant_id": t, "ids": ["gone-0"], "correction_id": "restore-1"}
+        status, _, body = self.m.post("/v1/events/cancel", cancel)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(len(body["adjustments"]), 1, body)
+        note = self.m.get("/v1/tenants/%s/invoices/%s/adjustments" % (t, month))[2]["adjustments"][0]
+        self.assertEqual((note["kind"], note["total_change"], note["credit_restored"], note["amount_due_change"]),
+                         ("credit_note", "-2", "2", "0"))
+        self.assertEqual(note["credits_restored"],
+                         [{"grant_id": lot["grant_id"], "event_type": "api_call", "amount": "2"}])
+        self.assertEqual(self.available(t), Decimal("7"))
+        restores = [x for x in self.ledger(t) if x["kind"] == "restore"]
+        self.assertEqual([[(e["account"], e["amount"]) for e in x["entries"]] for x in restores],
+                         [[("credit", "2"), ("usage", "-2")]])
+        self.assert_ledger_balances(t)
+        status, _, again = self.m.post("/v1/events/cancel", cancel)
+        self.assertEqual((status, again.get("cancelled"), again.get("adjustments")), (200, 0, []), again)
+        self.assertEqual(self.available(t), Decimal("7"))
+        self.assertEqual(self.invoice(t, month), final)
+        check = subprocess.run([METERD_BIN, "reconcile", "--tenant", t, "--data-dir", self.dir, "--config", self.config],
+                               capture_output=True, text=True, timeout=60)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
     # meterd credits: grant (retried: once), balance, void and ledger against the running server.
     def test_cli(self):

@@ -254,8 +254,18 @@ Result<bool> PgStore::put_rollover(const credits::Lot& from, Decimal amount, cre
 
 Result<bool> PgStore::put_trueup(std::string_view tenant, int month,
                                  std::span<const credits::Entry> entries) {
+  return put_keyed(tenant, "trueup", std::to_string(month), entries);
+}
+
+Result<bool> PgStore::put_restore(std::string_view tenant, std::string_view note,
+                                  std::span<const credits::Entry> entries) {
+  return put_keyed(tenant, "restore", std::string(note), entries);
+}
+
+Result<bool> PgStore::put_keyed(std::string_view tenant, std::string_view kind, const std::string& ref,
+                                std::span<const credits::Entry> entries) {
   return credit_change<bool>(tenant, [&](Connection& tx) -> Result<bool> {
-    auto id = insert_transaction(tx, tenant, "trueup", now_ms(), entries, std::to_string(month));
+    auto id = insert_transaction(tx, tenant, kind, now_ms(), entries, ref);
     if (!id) return fail(id.error());
     return *id != 0;
   });
@@ -369,7 +379,7 @@ Result<Decimal> PgStore::consumed_between(std::string_view tenant, Timestamp fro
   // Credit entries are negative when consumed.
   auto rows = (*db)->query(
       "SELECT coalesce(-sum(e.amount), 0) FROM credit_txns t JOIN credit_entries e ON e.txn = t.txn "
-      "WHERE t.tenant_id = $1 AND t.at >= $2 AND t.at < $3 AND t.kind IN ('burn', 'trueup') "
+      "WHERE t.tenant_id = $1 AND t.at >= $2 AND t.at < $3 AND t.kind IN ('burn', 'trueup', 'restore') "
       "AND e.account = 'credit'",
       params);
   if (!rows) return fail(rows.error());

@@ -111,6 +111,8 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords, 
   Result<std::optional<credits::Enforcement>> enforcement(std::string_view tenant) override;
   Result<bool> put_trueup(std::string_view tenant, int month,
                           std::span<const credits::Entry> entries) override;
+  Result<bool> put_restore(std::string_view tenant, std::string_view note,
+                           std::span<const credits::Entry> entries) override;
   Result<credits::MonthLedger> month_ledger(std::string_view tenant, int month) override;
   Result<Decimal> consumed_between(std::string_view tenant, Timestamp from, Timestamp to) override;
   Result<std::vector<credits::Transaction>> transactions(std::string_view tenant, std::int64_t after,
@@ -152,6 +154,9 @@ class PgStore final : public EventLog, public UsageStore, public TenantRecords, 
   // tells the other nodes (schema.cc, version 4).
   template <class T>
   Result<T> credit_change(std::string_view tenant, const std::function<Result<T>(Connection&)>& body);
+  // A ledger transaction booked once per (tenant, kind, ref): true-ups and restores.
+  Result<bool> put_keyed(std::string_view tenant, std::string_view kind, const std::string& ref,
+                         std::span<const credits::Entry> entries);
   // The staged top-up lots and notices, on the writer in the group's transaction; returns the
   // staged burns as statements, sent with the group's append (no round trip of their own).
   Result<std::string> write_staged_credit(std::int64_t at_ms);

@@ -234,7 +234,7 @@ Result<Decimal> SqliteStore::consumed_between(std::string_view tenant, Timestamp
     SQLite::Statement s(
         *db,
         "SELECT meter_dec_sum(e.amount) FROM credit_txns t JOIN credit_entries e ON e.txn = t.txn "
-        "WHERE t.tenant_id = ? AND t.at >= ? AND t.at < ? AND t.kind IN ('burn', 'trueup') "
+        "WHERE t.tenant_id = ? AND t.at >= ? AND t.at < ? AND t.kind IN ('burn', 'trueup', 'restore') "
         "AND e.account = 'credit'");
     s.bind(1, std::string(tenant));
     s.bind(2, to_unix_ms(from));

@@ -280,11 +280,20 @@ Result<bool> SqliteStore::put_rollover(const credits::Lot& from, Decimal amount,
 
 Result<bool> SqliteStore::put_trueup(std::string_view tenant, int month,
                                      std::span<const credits::Entry> entries) {
-  return sqlite_call("booking the invoice's credit true-up", [&]() -> Result<bool> {
+  return put_keyed(tenant, "trueup", std::to_string(month), entries);
+}
+
+Result<bool> SqliteStore::put_restore(std::string_view tenant, std::string_view note,
+                                      std::span<const credits::Entry> entries) {
+  return put_keyed(tenant, "restore", std::string(note), entries);
+}
+
+Result<bool> SqliteStore::put_keyed(std::string_view tenant, std::string_view kind, const std::string& ref,
+                                    std::span<const credits::Entry> entries) {
+  return sqlite_call("booking the credit transaction", [&]() -> Result<bool> {
     auto db = borrow_connection();
     SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
-    if (insert_transaction(*db, tenant, "trueup", now_ms(), entries, std::to_string(month)) == 0)
-      return false;
+    if (insert_transaction(*db, tenant, kind, now_ms(), entries, ref) == 0) return false;
     SQLite::Statement up(*db, kUpsertCreditLine);
     project_usage(up, entries);
     tx.commit();

@@ -118,6 +118,8 @@ class SqliteStore final : public EventLog,
   Result<std::optional<credits::Enforcement>> enforcement(std::string_view tenant) override;
   Result<bool> put_trueup(std::string_view tenant, int month,
                           std::span<const credits::Entry> entries) override;
+  Result<bool> put_restore(std::string_view tenant, std::string_view note,
+                           std::span<const credits::Entry> entries) override;
   Result<credits::MonthLedger> month_ledger(std::string_view tenant, int month) override;
   Result<std::vector<credits::Transaction>> transactions(std::string_view tenant, std::int64_t after,
                                                          std::size_t limit) override;
@@ -161,6 +163,9 @@ class SqliteStore final : public EventLog,
   static std::int64_t last_rowid(SQLite::Database& db, int month);
   void record_retraction(const Event& e, const std::string& quantity);  // in append()
   static const char* credit_schema();
+  // A ledger transaction booked once per (tenant, kind, ref): true-ups and restores.
+  Result<bool> put_keyed(std::string_view tenant, std::string_view kind, const std::string& ref,
+                         std::span<const credits::Entry> entries);
   static const char* credit_rules_schema();
   // The staged credit (burns, top-up lots, notices), in append()'s transaction.
   void write_staged_credit(std::int64_t at_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
