@@ -39,7 +39,8 @@ class CreditLedger {
   virtual Result<credits::Lot> put_grant(credits::Lot lot) = 0;
   virtual Result<std::optional<credits::LotRecord>> grant_by_key(std::string_view tenant,
                                                                  std::string_view idempotency_key) = 0;
-  // Records a lot's void: `record` as voided (its voided amount taken out of it).
+  // Records a lot's void: `record` as voided (its voided amount taken out of it). A shared
+  // ledger voids what the lot holds as stored (another writer may have burnt from it since).
   virtual Status put_void(const credits::LotRecord& record) = 0;
   // A top-up's payment arrived: the lot is credited (its grant transaction, at `at`).
   virtual Status put_activation(const credits::Lot& lot, Timestamp at) = 0;
