@@ -98,7 +98,8 @@ Status CreditAdmission::load_months(std::span<const Event* const> events) {
 
 std::optional<Error> CreditAdmission::admit(const Event& event) {
   // Another writer stored it (and burnt for it): the store reports it already stored.
-  if (stored_elsewhere_.contains(&event)) return inner_ != nullptr ? inner_->admit(event) : std::nullopt;
+  if (!stored_elsewhere_.empty() && stored_elsewhere_.contains(&event))
+    return inner_ != nullptr ? inner_->admit(event) : std::nullopt;
   if (inner_ == nullptr) return book_.admit(event);
   return book_.admit(event, [&] { return inner_->admit(event); });
 }
