@@ -250,12 +250,10 @@ Result<std::optional<credits::Balance>> CreditService::balance(std::string_view 
 
 Result<std::optional<credits::LotRecord>> CreditService::lot(std::string_view tenant, std::string_view id) {
   if (!ledger_.shared()) return book_.lot(tenant, id);
-  auto b = balance(tenant, Timestamp{});
-  if (!b) return fail(b.error());
-  if (*b) {
-    for (auto& r : (*b)->lots)
-      if (r.lot.id == id) return std::optional<credits::LotRecord>(std::move(r));
-  }
+  auto lots = ledger_.grants(tenant);  // the lots alone: no enforcement read, no burn-order sort
+  if (!lots) return fail(lots.error());
+  for (auto& r : *lots)
+    if (r.lot.id == id) return std::optional<credits::LotRecord>(std::move(r));
   return std::optional<credits::LotRecord>();
 }
 
