@@ -184,27 +184,51 @@ Status Server::rebuild_state() {
   ingest_options_.late_window = std::chrono::days(c_.late_window_days);
   ingest::Admission* admission = credit_admission_ ? static_cast<ingest::Admission*>(credit_admission_.get())
                                                    : static_cast<ingest::Admission*>(admission_.get());
-  ingestor_ = std::make_unique<ingest::Ingestor>(stores_->log(), dedupe_, clock_, ingest_options_, admission);
-  if (credits_) credits_->attach(*ingestor_, *credit_admission_);
-  // The index saved by the last clean stop, if any, then the events stored since it.
-  std::optional<store::RowCursor> snapshot;
-  if (!stores_->shared) {
-    snapshot_path_ = c_.data_dir / "dedupe.snapshot";
-    auto rows = stores_->log().row_cursor();
-    if (!rows) {
-      recounted.wait();
-      return fail(startup("cannot read the stored events: " + rows.error().message));
-    }
-    rows_at_start_ = *rows;
-    snapshot = ingest::load_dedupe_snapshot(snapshot_path_, dedupe_,
-                                            clock_.now() - ingest_options_.dedupe_window, rows_at_start_);
+  auto covered = open_dedupe_index();
+  if (!covered) {
+    recounted.wait();
+    return fail(startup(covered.error().message));
   }
-  auto started = ingestor_->start(snapshot ? &*snapshot : nullptr);
+  ingest::DedupeIndex& index =
+      disk_dedupe_ ? static_cast<ingest::DedupeIndex&>(*disk_dedupe_) : *memory_dedupe_;
+  ingestor_ = std::make_unique<ingest::Ingestor>(stores_->log(), index, clock_, ingest_options_, admission);
+  if (credits_) credits_->attach(*ingestor_, *credit_admission_);
+  auto started = ingestor_->start(*covered ? &**covered : nullptr);
   if (started) ingesting_ = true;
   if (auto s = recounted.get(); !s)
     return fail(startup("cannot rebuild the quota counters: " + s.error().message));
   if (!started) return fail(startup("cannot start ingestion: " + started.error().message));
   return {};
+}
+
+// The events stored past the returned cursor (all of the window's without one) are read into
+// the index at start: after the disk index's checkpoint, or the snapshot of the last clean stop.
+Result<std::optional<store::RowCursor>> Server::open_dedupe_index() {
+  using Covered = std::optional<store::RowCursor>;
+  if (stores_->shared || c_.dedupe_index == "memory")
+    memory_dedupe_ = std::make_unique<ingest::InMemoryDedupeIndex>();
+  if (stores_->shared) return Covered();
+  auto rows = stores_->log().row_cursor();
+  if (!rows) return fail(Error::unavailable("cannot read the stored events: " + rows.error().message));
+  rows_at_start_ = *rows;
+  if (memory_dedupe_) {
+    snapshot_path_ = c_.data_dir / "dedupe.snapshot";
+    return ingest::load_dedupe_snapshot(snapshot_path_, *memory_dedupe_,
+                                        clock_.now() - ingest_options_.dedupe_window, rows_at_start_);
+  }
+  ingest::DiskDedupeIndex::Options options;
+  options.cache_bytes = c_.dedupe_cache_mb << 20;
+  auto disk = ingest::DiskDedupeIndex::open(c_.data_dir / "dedupe", options);
+  if (!disk) {
+    return fail(
+        Error::unavailable(disk.error().message +
+                           "; another meterd may be using this folder, or set METERD_DEDUPE_INDEX=memory"));
+  }
+  disk_dedupe_ = std::move(*disk);
+  // A snapshot left by a meterd that kept its index in memory is of no use to this one.
+  std::error_code ignored;
+  std::filesystem::remove(c_.data_dir / "dedupe.snapshot", ignored);
+  return disk_dedupe_->resume_point(rows_at_start_);
 }
 
 Status Server::start_threads() {
@@ -340,7 +364,7 @@ void Server::stop() {
   if (credit_calendar_) credit_calendar_->stop();  // before the writer it books through
   if (ingesting_) {
     ingestor_->stop();
-    if (!stores_->shared) save_dedupe_index();
+    if (memory_dedupe_ && !stores_->shared) save_dedupe_index();
   }
   if (stores_ && stores_->clickhouse) stores_->clickhouse->shipper.stop();
   if (follower_) follower_->stop();
@@ -372,7 +396,7 @@ void Server::save_dedupe_index() {
     return;
   }
   Timestamp complete_since = clock_.now() - ingest_options_.dedupe_window;
-  if (auto s = ingest::save_dedupe_snapshot(snapshot_path_, dedupe_, {complete_since, *now}); !s) {
+  if (auto s = ingest::save_dedupe_snapshot(snapshot_path_, *memory_dedupe_, {complete_since, *now}); !s) {
     spdlog::warn("{}; the next start rebuilds the dedupe index from the events", s.error().message);
   }
 }

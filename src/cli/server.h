@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "ingest/dedupe_index.h"
+#include "ingest/disk_dedupe_index.h"
 #include "ingest/ingestor.h"
 #include "ingest/quota_admission.h"
 #include "ingest/rate_limiter.h"
@@ -54,6 +55,8 @@ class Server {
   Status check_keys();
   Status open_credits();
   void save_dedupe_index();
+  // Opens the dedupe index and says which stored rows it already covers.
+  Result<std::optional<store::RowCursor>> open_dedupe_index();
 
   const config::Config& c_;
   const bool demo_;
@@ -70,7 +73,9 @@ class Server {
   std::unique_ptr<ingest::CreditService> credits_;   // with the embedded store
   std::unique_ptr<ingest::CreditAdmission> credit_admission_;
   std::unique_ptr<ingest::CreditCalendar> credit_calendar_;
-  ingest::InMemoryDedupeIndex dedupe_;
+  // Whichever ingest.dedupe_index names (always the one in memory with PostgreSQL).
+  std::unique_ptr<ingest::InMemoryDedupeIndex> memory_dedupe_;
+  std::unique_ptr<ingest::DiskDedupeIndex> disk_dedupe_;
   ingest::IngestorOptions ingest_options_;
   std::unique_ptr<ingest::Ingestor> ingestor_;
   std::filesystem::path snapshot_path_;

@@ -56,6 +56,10 @@ struct Config {
   int max_metadata_depth = defaults::limits.max_metadata_depth;
   int dedupe_window_days = defaults::days(defaults::ingest.dedupe_window);
   int late_window_days = defaults::days(defaults::ingest.late_window);
+  // Where the dedupe window's ids are kept: "disk" (RocksDB in DATA_DIR/dedupe, with only what is
+  // hot in memory) or "memory" (about 40 bytes per id, rebuilt at start). PostgreSQL claims ids itself.
+  std::string dedupe_index = "disk";
+  std::size_t dedupe_cache_mb = 128;
   std::uint64_t rate_limit_events_per_second = 100'000;  // per tenant; 0 = off
   std::uint64_t rate_limit_burst = 200'000;
   // [cloudevents]: how CloudEvents become events (config/cloud_events.h)

@@ -167,6 +167,16 @@ const std::vector<Setting>& table() {
        "an id is counted once within this many days", false, METER_INT(dedupe_window_days, int, 1, 3660)},
       {"ingest.late_window_days", "METERD_LATE_WINDOW_DAYS", "oldest event timestamp accepted, in days",
        false, METER_INT(late_window_days, int, 1, 3660)},
+      {"ingest.dedupe_index", "METERD_DEDUPE_INDEX",
+       "disk (RocksDB under DATA_DIR/dedupe, memory bounded) or memory (faster, about 40 bytes per id)",
+       false,
+       [](Config& c, std::string_view v) {
+         return parse_one_of(v, c.dedupe_index, {"disk", "memory"});
+       },
+       [](const Config& c) { return c.dedupe_index; }},
+      {"ingest.dedupe_cache_mb", "METERD_DEDUPE_CACHE_MB",
+       "memory for the disk dedupe index's cached blocks, in MiB", false,
+       METER_INT(dedupe_cache_mb, std::size_t, 8, 1 << 20)},
 
       {"ingest.rate_limit_events_per_second", "METERD_RATE_LIMIT_EVENTS_PER_SECOND",
        "events per second per tenant (429 above); 0 = no limit", false,

@@ -8,14 +8,10 @@
 #include "core/identifier.h"
 
 namespace meter::ingest {
-namespace {
-
-std::uint32_t hour_of(Timestamp t) {
+std::uint32_t dedupe_hour(Timestamp t) {
   auto hours = std::chrono::floor<std::chrono::hours>(t).time_since_epoch().count();
   return static_cast<std::uint32_t>(std::max<std::int64_t>(hours, 0));
 }
-
-}  // namespace
 
 DedupeKey dedupe_key(std::string_view tenant_id, std::string_view id) {
   // '\0' cannot occur in an identifier, so the joined text is unambiguous.
@@ -45,11 +41,11 @@ void DedupeIndex::insert_all(std::span<const std::pair<DedupeKey, Timestamp>> id
 }
 
 bool InMemoryDedupeIndex::insert(const DedupeKey& key, Timestamp received_at) {
-  return ids_.try_emplace(key, hour_of(received_at)).second;
+  return ids_.try_emplace(key, dedupe_hour(received_at)).second;
 }
 
 std::size_t InMemoryDedupeIndex::expire(Timestamp cutoff) {
-  std::uint32_t cutoff_hour = hour_of(cutoff);
+  std::uint32_t cutoff_hour = dedupe_hour(cutoff);
   std::size_t before = ids_.size();
   absl::erase_if(ids_, [&](const auto& entry) { return entry.second < cutoff_hour; });
   return before - ids_.size();

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/time.h"
+#include "store/event_log.h"
 
 namespace meter::ingest {
 
@@ -24,11 +25,13 @@ struct DedupeKey {
 };
 
 DedupeKey dedupe_key(std::string_view tenant_id, std::string_view id);
+// The hour (since the epoch) an id was received in: what an index keeps beside it, to expire it.
+std::uint32_t dedupe_hour(Timestamp received_at);
 
 // The ids seen within the dedupe window. Consulted and updated only by the ingest writer: it
 // claims ids just before the store write and withdraws them when the write fails, so outside
 // that step an id is in the index only with its event on disk.
-// Single-node implementation is in memory; a shared one (Redis) can implement the same.
+// Implementations: in memory (rebuilt from the events at start) and on disk (disk_dedupe_index.h).
 class DedupeIndex {
  public:
   virtual ~DedupeIndex() = default;
@@ -41,6 +44,13 @@ class DedupeIndex {
   virtual std::size_t size() const = 0;
   // A hint that `key` is about to be inserted: an index in memory fetches its slot meanwhile.
   virtual void prefetch(const DedupeKey&) const {}
+  // The keys a group is about to insert, all at once: an index on disk looks them up in one pass.
+  virtual void lookup(std::span<const DedupeKey>) {}
+  // The claims made since the last call are stored with their events. An index on disk writes
+  // them now, with `checkpoint` when given: every event stored up to that row has its id here.
+  virtual Status stored(const store::RowCursor* /*checkpoint*/) { return {}; }
+  // True for an index that outlives the process: the ingest writer hands it checkpoints.
+  virtual bool persistent() const { return false; }
 
   // Inserts many keys (a restart's millions), each slot fetched a few keys ahead so that the
   // cache misses of an index far larger than the cache overlap.

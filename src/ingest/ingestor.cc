@@ -27,12 +27,29 @@ Status Ingestor::start(const store::RowCursor* after) {
   Timestamp now = clock_.now();
   Timestamp received_since = now - options_.dedupe_window;
   auto started = std::chrono::steady_clock::now();
+  // An index on disk is complete up to the rows there are now, once the scan has read past them.
+  store::RowCursor scanned_to;
+  if (index_.persistent()) {
+    index_.expire(received_since);
+    auto rows = store_.row_cursor();
+    if (!rows) return fail(rows.error());
+    scanned_to = std::move(*rows);
+  }
   // Keys are inserted a chunk at a time, so that their slots can be fetched ahead.
   std::vector<std::pair<DedupeKey, Timestamp>> chunk;
   chunk.reserve(4096);
+  std::size_t read = 0;
+  auto next_progress = started + std::chrono::seconds(5);
+  Status written;
   auto insert_chunk = [&] {
     index_.insert_all(chunk);
+    read += chunk.size();
     chunk.clear();
+    if (written && index_.persistent()) written = index_.stored(nullptr);
+    if (std::chrono::steady_clock::now() >= next_progress) {
+      spdlog::info("dedupe index: {} ids read from the stored events so far", read);
+      next_progress += std::chrono::seconds(5);
+    }
   };
   std::size_t known = index_.size();
   auto status =
@@ -43,14 +60,27 @@ Status Ingestor::start(const store::RowCursor* after) {
                              });
   if (!status) return status;
   insert_chunk();
+  if (written && index_.persistent()) written = index_.stored(&scanned_to);
+  if (!written) return written;
+  checkpoint_ = std::move(scanned_to);
   dedupe_size_ = index_.size();
-  spdlog::info(
-      "dedupe index rebuilt: {} ids received in the last {} days ({} from the events{}), in {} ms",
-      index_.size(), std::chrono::duration_cast<std::chrono::days>(options_.dedupe_window).count(),
-      index_.size() - known, after != nullptr ? " stored since the snapshot" : "",
+  auto took =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
-          .count());
+          .count();
+  auto days = std::chrono::duration_cast<std::chrono::days>(options_.dedupe_window).count();
+  if (index_.persistent()) {
+    spdlog::info(
+        "dedupe index on disk ready: about {} ids received in the last {} days ({} added from the {} events "
+        "{}), in {} ms",
+        index_.size(), days, index_.size() - known, read,
+        after != nullptr ? "stored since its checkpoint" : "of the window", took);
+  } else {
+    spdlog::info("dedupe index rebuilt: {} ids received in the last {} days ({} from the events{}), in {} ms",
+                 index_.size(), days, index_.size() - known,
+                 after != nullptr ? " stored since the snapshot" : "", took);
+  }
   next_expiry_ = now + std::chrono::hours(1);
+  next_checkpoint_ = now + kCheckpointInterval;
   writer_ = std::thread([this] { run(); });
   return {};
 }
@@ -98,7 +128,7 @@ void Ingestor::run() {
     {
       MutexLock lock(mutex_);
       while (!stopping_ && queue_.empty()) wake_.wait(mutex_);
-      if (queue_.empty()) return;  // stopping, and everything queued is stored
+      if (queue_.empty()) break;  // stopping, and everything queued is stored
       if (options_.linger.count() > 0 && queued_events_.load() < options_.linger_below) {
         // A plain sleep, not a wait on wake_: submitters then find no waiter to signal.
         lock.unlock();
@@ -127,6 +157,9 @@ void Ingestor::run() {
     commit(group);
     group.clear();
   }
+  // Stopping: a checkpoint at the very end, so that the next start has nothing to read again.
+  next_checkpoint_ = Timestamp{};
+  persist_claims(clock_.now());
 }
 
 void Ingestor::commit(std::vector<Request>& group) {
@@ -183,10 +216,24 @@ void Ingestor::commit(std::vector<Request>& group) {
     index_.prefetch(c.key);
   };
   for (std::size_t j = 0; j < 2 * kAhead; ++j) fetch_event(j);
-  for (std::size_t j = 0; j < kAhead; ++j) hash(j);
+  // An index on disk looks every key of the group up at once; one in memory, a few ahead.
+  bool keyed_first = index_.persistent();
+  if (keyed_first) {
+    group_keys_.clear();
+    for (std::size_t j = 0; j < claims_.size(); ++j) {
+      fetch_event(j + 2 * kAhead);
+      hash(j);
+      group_keys_.push_back(claims_[j].key);
+    }
+    index_.lookup(group_keys_);
+  } else {
+    for (std::size_t j = 0; j < kAhead; ++j) hash(j);
+  }
   for (std::size_t j = 0; j < claims_.size(); ++j) {
-    fetch_event(j + 2 * kAhead);
-    hash(j + kAhead);
+    if (!keyed_first) {
+      fetch_event(j + 2 * kAhead);
+      hash(j + kAhead);
+    }
     const Claim& c = claims_[j];
     Event& e = *c.event;
     if (!index_.insert(c.key, e.received_at)) {
@@ -287,6 +334,8 @@ void Ingestor::commit(std::vector<Request>& group) {
     if (dropped > 0) spdlog::debug("dedupe index: forgot {} ids older than the window", dropped);
     next_expiry_ = now + std::chrono::hours(1);
   }
+  stored_since_checkpoint_ += fresh_.size() - stored->size();
+  persist_claims(now);
   dedupe_size_ = index_.size();
   counters_.commits.fetch_add(1);
   counters_.last_commit_ms = to_unix_ms(now);
@@ -298,6 +347,54 @@ void Ingestor::commit(std::vector<Request>& group) {
   counters_.refused.fetch_add(refused);
   counters_.duplicates.fetch_add(total - (fresh_.size() - stored->size()) - refused);
   for (std::size_t r = 0; r < group.size(); ++r) group[r].done(std::move(outcomes[r]));
+}
+
+void Ingestor::persist_claims(Timestamp now) {
+  // A checkpoint (where the events end) at most once per interval: a restart reads the rows
+  // stored past the last one again.
+  const store::RowCursor* checkpoint = nullptr;
+  store::RowCursor rows;
+  if (index_.persistent() && now >= next_checkpoint_) {
+    next_checkpoint_ = now + kCheckpointInterval;
+    if (auto read = next_checkpoint(now)) {
+      rows = std::move(*read);
+      checkpoint = &rows;
+    } else {
+      spdlog::warn("dedupe index: no checkpoint this time ({})", read.error().message);
+    }
+  }
+  if (auto s = index_.stored(checkpoint); !s) {
+    spdlog::error("{}; the ids stay claimed in memory and the next start reads their events again",
+                  s.error().message);
+    return;
+  }
+  if (checkpoint != nullptr) {
+    checkpoint_ = std::move(rows);
+    stored_since_checkpoint_ = 0;
+  }
+}
+
+Result<store::RowCursor> Ingestor::next_checkpoint(Timestamp now) {
+  auto rows = store_.row_cursor();  // before counting: a row added in between makes the counts differ
+  if (!rows) return fail(rows.error());
+  auto added = store_.rows_after(checkpoint_);
+  if (!added) return fail(added.error());
+  if (static_cast<std::uint64_t>(*added) != stored_since_checkpoint_) {
+    // Another process wrote into the store (by hand, or a second writer): its ids are read in
+    // now, so that the checkpoint never passes an event the index lacks.
+    spdlog::warn(
+        "{} events were stored since the last dedupe checkpoint, {} of them by this meterd; reading "
+        "their ids",
+        *added, stored_since_checkpoint_);
+    Timestamp received_since = now - options_.dedupe_window;
+    auto scanned =
+        store_.scan_recent_ids(received_since, received_since - options_.late_window, &checkpoint_,
+                               [&](std::string_view tenant, std::string_view id, Timestamp received_at) {
+                                 index_.insert(dedupe_key(tenant, id), received_at);
+                               });
+    if (!scanned) return fail(scanned.error());
+  }
+  return rows;
 }
 
 std::optional<Error> Ingestor::partial_correction(const Outcomes& outcomes, bool retracts) {

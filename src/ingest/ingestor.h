@@ -134,6 +134,10 @@ class Ingestor {
   // Why a correction's outcomes break all-or-none, to fail it with; nullopt when they don't.
   // `retracts`: it withdraws events.
   static std::optional<Error> partial_correction(const Outcomes& outcomes, bool retracts);
+  // Hands the group's claims to the index (an index on disk writes them), with a checkpoint when due.
+  void persist_claims(Timestamp now);
+  // The store's rows now, once every id stored past the last checkpoint is in the index.
+  Result<store::RowCursor> next_checkpoint(Timestamp now);
 
   void run();
   void commit(std::vector<Request>& group);
@@ -153,8 +157,13 @@ class Ingestor {
   std::atomic<std::size_t> dedupe_size_{0};
   IngestCounters counters_;
   Timestamp next_expiry_{};
-  std::vector<Event> fresh_;  // writer thread only: reused between groups
+  static constexpr std::chrono::seconds kCheckpointInterval{1};
+  Timestamp next_checkpoint_{};
+  store::RowCursor checkpoint_;                // writer thread only: the index's last checkpoint
+  std::uint64_t stored_since_checkpoint_ = 0;  // writer thread only: events this writer stored since
+  std::vector<Event> fresh_;                   // writer thread only: reused between groups
   std::vector<DedupeKey> fresh_keys_;
+  std::vector<DedupeKey> group_keys_;      // writer thread only: for an index that looks a group up at once
   std::vector<std::size_t> fresh_claims_;  // writer thread only: which claim each fresh_ event came from
   struct Claim {
     Event* event;

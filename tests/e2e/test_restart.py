@@ -1,5 +1,7 @@
-"""Restarts keep exactly-once: the dedupe index saved at a clean stop, the events stored since,
-and the full rebuild when the saved index cannot be trusted (a crash, another writer, damage)."""
+"""Restarts keep exactly-once. With the index in memory: the index saved at a clean stop, the
+events stored since, and the full rebuild when the saved index cannot be trusted (a crash, another
+writer, damage). With the index on disk (the default): its checkpoint, the events stored past it,
+and the rebuild when the store was replaced."""
 import os
 import time
 import unittest
@@ -29,7 +31,7 @@ def store_behind_meterds_back(meterd, event_id, tenant="acme"):
 
 class RestartTest(unittest.TestCase):
     def setUp(self):
-        self.meterd = Meterd().start()
+        self.meterd = Meterd(env={"METERD_DEDUPE_INDEX": "memory"}).start()
         self.snapshot = os.path.join(self.meterd.data_dir, "dedupe.snapshot")
 
     def tearDown(self):
@@ -93,6 +95,58 @@ class RestartTest(unittest.TestCase):
         self.meterd.start()
         self.assertIn("not used: its checksum does not match", self.meterd.log())
         self.assertIn("(30 from the events)", self.meterd.log())
+        self.assertEqual(counts(self.meterd, batch("a", 30)), (0, 30))
+
+
+class DiskIndexRestartTest(unittest.TestCase):
+    def setUp(self):
+        self.meterd = Meterd().start()
+
+    def tearDown(self):
+        self.meterd.cleanup()
+
+    def one(self, event_id):
+        return [{"id": event_id, "tenant_id": "acme", "event_type": "query", "quantity": 1}]
+
+    # Verifies a clean stop leaves nothing to read again, and events another process stored while
+    # meterd was stopped are read from past the checkpoint.
+    def test_clean_restart_reads_only_what_was_stored_since(self):
+        self.assertEqual(counts(self.meterd, batch("a", 200)), (200, 0))
+        self.meterd.stop()
+        self.assertFalse(os.path.exists(os.path.join(self.meterd.data_dir, "dedupe.snapshot")))
+        self.assertTrue(os.path.isdir(os.path.join(self.meterd.data_dir, "dedupe")))
+        self.meterd.start()
+        self.assertIn("(0 added from the 0 events stored since its checkpoint)", self.meterd.log())
+        self.meterd.stop()
+        store_behind_meterds_back(self.meterd, "behind-1")
+        self.meterd.start()
+        self.assertIn("(1 added from the 1 events stored since its checkpoint)", self.meterd.log())
+        self.assertEqual(counts(self.meterd, batch("a", 200) + self.one("behind-1")), (0, 201))
+        self.assertEqual(counts(self.meterd, batch("b", 10)), (10, 0))
+
+    # Verifies an event another process stores while meterd runs is read in before the next
+    # checkpoint passes it, so a kill -9 afterwards still knows its id.
+    def test_other_writer_while_running_is_read_in(self):
+        counts(self.meterd, batch("a", 20))
+        store_behind_meterds_back(self.meterd, "beside-1")
+        time.sleep(1.2)  # the next group after a second writes a checkpoint
+        counts(self.meterd, batch("b", 5))
+        self.assertIn("26 events were stored since the last dedupe checkpoint, 25 of them by this meterd",
+                      self.meterd.log())
+        self.meterd.kill9()
+        self.meterd.start()
+        self.assertEqual(counts(self.meterd, batch("a", 20) + batch("b", 5) + self.one("beside-1")), (0, 26))
+
+    # Verifies an index left beside a replaced store is not believed: every id is free again.
+    def test_replaced_store_clears_the_index(self):
+        counts(self.meterd, batch("a", 30))
+        self.meterd.stop()
+        for name in os.listdir(self.meterd.data_dir):
+            if name.startswith("meterd.db"):
+                os.remove(os.path.join(self.meterd.data_dir, name))
+        self.meterd.start()
+        self.assertIn("names events the store no longer has", self.meterd.log())
+        self.assertEqual(counts(self.meterd, batch("a", 30)), (30, 0))
         self.assertEqual(counts(self.meterd, batch("a", 30)), (0, 30))
 
 

@@ -5,6 +5,7 @@
 #include <future>
 #include <set>
 
+#include "ingest/disk_dedupe_index.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/events.h"
 #include "support/temp_dir.h"
@@ -140,6 +141,41 @@ TEST_F(IngestorTest, RemembersIdsAcrossRestart) {
   Ingestor later(store, fresh_index, clock_, short_window);
   ASSERT_TRUE(later.start());
   EXPECT_EQ(later.dedupe_size(), 0u);
+}
+
+// Verifies the disk index and the store agree after a crash: events stored past the index's
+// checkpoint, whose claims were lost with the process, are read again at start.
+TEST_F(IngestorTest, DiskIndexReadsRowsPastItsCheckpoint) {
+  store::sqlite::SqliteStore store({db_});
+  auto dir = dir_ / "dedupe";
+  {
+    auto index = DiskDedupeIndex::open(dir, {});
+    ASSERT_TRUE(index);
+    Ingestor ingestor(store, **index, clock_, {});
+    ASSERT_TRUE(ingestor.start());
+    ASSERT_TRUE(submit_and_wait(ingestor, {event("a", "1")}));
+  }
+  {
+    // The crash: an event stored whose claim never reached the disk index.
+    InMemoryDedupeIndex lost;
+    Ingestor ingestor(store, lost, clock_, {});
+    ASSERT_TRUE(ingestor.start());
+    ASSERT_TRUE(submit_and_wait(ingestor, {event("a", "2")}));
+  }
+  auto index = DiskDedupeIndex::open(dir, {});
+  ASSERT_TRUE(index);
+  EXPECT_TRUE((*index)->contains(dedupe_key("a", "1")));
+  EXPECT_FALSE((*index)->contains(dedupe_key("a", "2")));
+  auto rows = store.row_cursor();
+  ASSERT_TRUE(rows);
+  auto resume = (*index)->resume_point(*rows);
+  ASSERT_TRUE(resume && *resume);
+  Ingestor ingestor(store, **index, clock_, {});
+  ASSERT_TRUE(ingestor.start(&**resume));
+  auto again = submit_and_wait(ingestor, {event("a", "1"), event("a", "2"), event("a", "3")});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, (Outcomes{kDup, kDup, kStored}));
+  EXPECT_EQ(stored_total(store, "a"), "3");
 }
 
 // Verifies concurrent submitters racing with the same ids store each id exactly once.
