@@ -2,8 +2,9 @@
 # The dedupe index at scale: for each size, a data folder whose index holds that many ids of the
 # window (bench/dedupe_fill), then meterd on it with the index on disk (the default) and, for the
 # sizes in DEDUPE_MEMORY_SIZES, in memory. Prints per kind and size: how long a start took to
-# serve, RSS after the start and after batch ingest (and its peak), batch ingest in events/s,
-# how long a clean restart and a start after kill -9 under load took to serve.
+# serve, RSS after the start and after batch ingest (and its peak), batch ingest in events/s (ids
+# made by meterd, as the seed's clients send them; then ids of the client's own, which the index
+# must look up), how long a clean restart and a start after kill -9 under load took to serve.
 # Usage: bench/dedupe_scale.sh [BUILD_DIR]
 #   DEDUPE_SIZES ("1000000 10000000 100000000"), DEDUPE_MEMORY_SIZES ("1000000 10000000"),
 #   BENCH_SECONDS (10 per batch run), BENCH_BATCH_CONNECTIONS (8), DEDUPE_WORK (a folder on the
@@ -42,8 +43,8 @@ start() {
 batch() { wrk -t2 -c"$conns" -d"$1s" -s bench/batch.lua "$url" | awk '/Requests\/sec/ {printf "%.0f", $2 * 1000}'; }
 
 echo "== batch ingest: /v1/events x1000 events, $conns connections, ${seconds}s; RSS in MB"
-printf "%-7s %11s %9s %9s %12s %10s %8s %10s %10s %s\n" kind ids start_ms rss_start ev/s rss_after peak \
-  restart_ms kill9_ms "read again after kill -9"
+printf "%-7s %11s %9s %9s %10s %10s %10s %8s %10s %9s %s\n" kind ids start_ms rss_start ev/s ev/s_ids \
+  rss_after peak restart_ms kill9_ms "read again after kill -9"
 for n in $sizes; do
   for kind in memory disk; do
     [[ $kind == memory && " $memory_sizes " != *" $n "* ]] && continue
@@ -52,6 +53,7 @@ for n in $sizes; do
     start "$data" "$kind"
     first_ready=$ready rss_start=$(rss_mb "$pid" VmRSS)
     rate=$(batch "$seconds")
+    rate_ids=$(BATCH_IDS=1 batch "$seconds")
     rss_after=$(rss_mb "$pid" VmRSS) peak=$(rss_mb "$pid" VmHWM)
     stop
     start "$data" "$kind"
@@ -67,8 +69,8 @@ for n in $sizes; do
     killed=$ready
     again=$(grep -o 'added from the [0-9]* events\|([0-9]* from the events[^)]*)' "$data.err" | tail -1)
     stop
-    printf "%-7s %11s %9s %9s %12s %10s %8s %10s %10s %s\n" "$kind" "$n" "$first_ready" "$rss_start" "$rate" \
-      "$rss_after" "$peak" "$restart" "$killed" "$again"
+    printf "%-7s %11s %9s %9s %10s %10s %10s %8s %10s %9s %s\n" "$kind" "$n" "$first_ready" "$rss_start" "$rate" \
+      "$rate_ids" "$rss_after" "$peak" "$restart" "$killed" "$again"
     rm -rf "$data"
   done
 done

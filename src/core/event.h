@@ -24,6 +24,9 @@ struct Event {
   Timestamp received_at;
   std::string metadata = "{}";
   std::string cancels;  // empty: a usage event
+  // The id was made by meterd for an event sent without one (new_event_id: 74 random bits and
+  // the millisecond), so it cannot be stored yet: the dedupe index records it without a lookup.
+  bool id_generated = false;
 
   bool is_retraction() const { return !cancels.empty(); }
   // What the event counts for in a rollup's event count: 1, or -1 for a retraction.

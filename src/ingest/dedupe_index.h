@@ -38,6 +38,8 @@ class DedupeIndex {
   virtual bool contains(const DedupeKey& key) const = 0;
   // Adds the key; false (and no change) when it was already there.
   virtual bool insert(const DedupeKey& key, Timestamp received_at) = 0;
+  // Adds a key that cannot be there yet (Event::id_generated): an index on disk skips the lookup.
+  virtual void insert_new(const DedupeKey& key, Timestamp received_at) { insert(key, received_at); }
   virtual void erase(const DedupeKey& key) = 0;
   // Forgets ids received before `cutoff`; returns how many.
   virtual std::size_t expire(Timestamp cutoff) = 0;

@@ -123,7 +123,11 @@ struct DiskDedupeIndex::Db {
     rocks.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     rocks.compaction_filter = &expired;
     rocks.compression = rocksdb::kNoCompression;  // hashes do not compress
-    rocks.level_compaction_dynamic_level_bytes = true;
+    // Ids are random, so every file overlaps every other: leveled compaction would rewrite each id
+    // some 20 times, universal (size-tiered) about log2(files) times.
+    rocks.compaction_style = rocksdb::kCompactionStyleUniversal;
+    rocks.compaction_options_universal.size_ratio = 10;
+    rocks.compaction_options_universal.min_merge_width = 4;
     rocks.max_background_jobs = 2;
     rocks.periodic_compaction_seconds = 24 * 3600;  // expired ids leave the disk within about a day
     rocks.keep_log_file_num = 2;
@@ -267,6 +271,11 @@ bool DiskDedupeIndex::insert(const DedupeKey& key, Timestamp received_at) {
   recent_.emplace(key, hour);
   claims_.push_back(key);
   return true;
+}
+
+void DiskDedupeIndex::insert_new(const DedupeKey& key, Timestamp received_at) {
+  recent_.insert_or_assign(key, dedupe_hour(received_at));
+  claims_.push_back(key);
 }
 
 std::size_t DiskDedupeIndex::expire(Timestamp cutoff) {

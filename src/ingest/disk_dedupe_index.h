@@ -38,6 +38,7 @@ class DiskDedupeIndex final : public DedupeIndex {
 
   bool contains(const DedupeKey& key) const override;
   bool insert(const DedupeKey& key, Timestamp received_at) override;
+  void insert_new(const DedupeKey& key, Timestamp received_at) override;
   void erase(const DedupeKey& key) override { recent_.erase(key); }
   // Sets the cutoff and returns 0: the ids are dropped by compactions, not counted one by one.
   std::size_t expire(Timestamp cutoff) override;

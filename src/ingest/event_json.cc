@@ -84,7 +84,7 @@ class EventReader {
     e.received_at = now_;
     if (!has_id) {  // absent or null
       e.id = new_event_id(now_);
-      out.id_generated = true;
+      e.id_generated = true;
     }
     if (auto err = validate_event(e, limits_, now_)) out.error = std::move(err);
   }

@@ -19,7 +19,6 @@ enum class BodyFormat {
 struct ParsedEvent {
   Event event;
   std::optional<Error> error;
-  bool id_generated = false;
 };
 
 // Parses an ingest body: one event object, a JSON array of them, or NDJSON.

@@ -223,7 +223,7 @@ void Ingestor::commit(std::vector<Request>& group) {
     for (std::size_t j = 0; j < claims_.size(); ++j) {
       fetch_event(j + 2 * kAhead);
       hash(j);
-      group_keys_.push_back(claims_[j].key);
+      if (!claims_[j].event->id_generated) group_keys_.push_back(claims_[j].key);
     }
     index_.lookup(group_keys_);
   } else {
@@ -236,7 +236,9 @@ void Ingestor::commit(std::vector<Request>& group) {
     }
     const Claim& c = claims_[j];
     Event& e = *c.event;
-    if (!index_.insert(c.key, e.received_at)) {
+    if (keyed_first && e.id_generated) {
+      index_.insert_new(c.key, e.received_at);
+    } else if (!index_.insert(c.key, e.received_at)) {
       outcomes[c.request][c.index].kind = Outcome::kDuplicate;
       continue;
     }

@@ -38,7 +38,7 @@ TEST(EventJson, ParsesSeedTrackBody) {
   EXPECT_EQ(item->event.quantity.to_string(), "1");
   EXPECT_EQ(item->event.metadata, R"({"endpoint":"/api/search"})");
   EXPECT_EQ(item->event.timestamp, kNow);
-  EXPECT_TRUE(item->id_generated);
+  EXPECT_TRUE(item->event.id_generated);
   EXPECT_EQ(item->event.id.size(), 36u);
 }
 

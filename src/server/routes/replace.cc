@@ -67,8 +67,9 @@ Result<std::vector<Event>> parse_new_events(const ApiContext& api, const HttpReq
       return fail(Error::invalid(where + ".timestamp", fmt::format("{}: timestamp {} is outside [from, to)",
                                                                    where, format_rfc3339(e.timestamp))));
     }
-    if (item.id_generated) {
+    if (e.id_generated) {
       e.id = fmt::format("{}:{}", r.fields.correction_id, i);
+      e.id_generated = false;  // the correction's own, the same when it is sent again
       if (auto why = check_identifier(e.id))
         return fail(
             Error::invalid(where + ".id", fmt::format("{}: give the event an id; {} {}", where, e.id, *why)));
