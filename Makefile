@@ -46,6 +46,7 @@ bench: build
 	bench/run.sh $(BUILD)
 	bench/cpu_split.sh $(BUILD)
 	bench/durable_floor.sh $(BUILD)
+	bench/dedupe_scale.sh $(BUILD)
 	bench/quota.sh $(BUILD)
 	bench/clickhouse.sh $(BUILD)
 	bench/invoice.sh $(BUILD)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The dedupe index at scale: for each size, a data folder whose index holds that many ids of the
 # window (bench/dedupe_fill), then meterd on it with the index on disk (the default) and, for the
-# sizes in DEDUPE_MEMORY_SIZES, in memory. Prints per kind and size: how long a start took to
+# sizes in DEDUPE_MEMORY_SIZES, in memory. Prints per kind and size: what claiming a new id costs
+# the writer in that index (dedupe_fill, outside meterd), how long a start took to
 # serve, RSS after the start and after batch ingest (and its peak), batch ingest in events/s (ids
 # made by meterd, as the seed's clients send them; then ids of the client's own, which the index
 # must look up), how long a clean restart and a start after kill -9 under load took to serve.
@@ -43,13 +44,13 @@ start() {
 batch() { wrk -t2 -c"$conns" -d"$1s" -s bench/batch.lua "$url" | awk '/Requests\/sec/ {printf "%.0f", $2 * 1000}'; }
 
 echo "== batch ingest: /v1/events x1000 events, $conns connections, ${seconds}s; RSS in MB"
-printf "%-7s %11s %9s %9s %10s %10s %10s %8s %10s %9s %s\n" kind ids start_ms rss_start ev/s ev/s_ids \
-  rss_after peak restart_ms kill9_ms "read again after kill -9"
+printf "%-7s %11s %8s %9s %9s %10s %10s %10s %8s %10s %9s %s\n" kind ids claim_ns start_ms rss_start ev/s \
+  ev/s_ids rss_after peak restart_ms kill9_ms "read again after kill -9"
 for n in $sizes; do
   for kind in memory disk; do
     [[ $kind == memory && " $memory_sizes " != *" $n "* ]] && continue
     data="$work/$kind-$n"
-    "$build/bench/dedupe_fill" "$data" "$kind" "$n" 2>"$data.fill"
+    claim=$("$build/bench/dedupe_fill" "$data" "$kind" "$n" 2>"$data.fill" | sed -n 's/claiming a new id: \([0-9]*\) ns.*/\1/p')
     start "$data" "$kind"
     first_ready=$ready rss_start=$(rss_mb "$pid" VmRSS)
     rate=$(batch "$seconds")
@@ -69,8 +70,8 @@ for n in $sizes; do
     killed=$ready
     again=$(grep -o 'added from the [0-9]* events\|([0-9]* from the events[^)]*)' "$data.err" | tail -1)
     stop
-    printf "%-7s %11s %9s %9s %10s %10s %10s %8s %10s %9s %s\n" "$kind" "$n" "$first_ready" "$rss_start" "$rate" \
-      "$rate_ids" "$rss_after" "$peak" "$restart" "$killed" "$again"
+    printf "%-7s %11s %8s %9s %9s %10s %10s %10s %8s %10s %9s %s\n" "$kind" "$n" "$claim" "$first_ready" "$rss_start" \
+      "$rate" "$rate_ids" "$rss_after" "$peak" "$restart" "$killed" "$again"
     rm -rf "$data"
   done
 done
