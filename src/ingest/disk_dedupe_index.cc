@@ -181,6 +181,11 @@ Result<std::unique_ptr<DiskDedupeIndex>> DiskDedupeIndex::open(const std::filesy
   db->dir = dir;
   db->options = options;
   db->cache = rocksdb::NewLRUCache(options.cache_bytes);
+  // A file being written when the process died was never added: RocksDB does not know it.
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ignored)) {
+    if (entry.path().filename().string().starts_with("add-")) std::filesystem::remove(entry.path(), ignored);
+  }
   if (auto s = db->open(); !s) return fail(s.error());
   std::unique_ptr<DiskDedupeIndex> index(new DiskDedupeIndex(std::move(db)));
   std::string text;
@@ -229,6 +234,7 @@ void DiskDedupeIndex::lookup(std::span<const DedupeKey> keys) {
   batch_.assign(keys.begin(), keys.end());
   batch_next_ = 0;
   found_.assign(keys.size(), kAbsent);
+  if (keys.empty()) return;
   auto& encoded = db_->lookup_keys;
   encoded.clear();
   encoded.reserve(keys.size());

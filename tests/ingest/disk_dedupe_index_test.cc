@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "support/temp_dir.h"
 
 namespace meter::ingest {
@@ -43,6 +45,22 @@ TEST_F(DiskDedupeIndexTest, ClaimsReachTheDiskOnlyWhenStored) {
   EXPECT_TRUE(index->contains(a_));
   EXPECT_TRUE(index->contains(b_));
   EXPECT_FALSE(index->insert(b_, t0_));
+  EXPECT_EQ(index->checkpoint(), cursor_);
+}
+
+// Verifies a file left half written by a process that died is removed, and the ids already
+// added are still there.
+TEST_F(DiskDedupeIndexTest, RemovesAFileLeftHalfWritten) {
+  {
+    auto index = open();
+    index->insert(a_, t0_);
+    ASSERT_TRUE(index->stored(&cursor_));
+  }
+  auto left = dir_ / "dedupe" / "add-1.sst";
+  std::ofstream(left) << "half a file";
+  auto index = open();
+  EXPECT_FALSE(std::filesystem::exists(left));
+  EXPECT_TRUE(index->contains(a_));
   EXPECT_EQ(index->checkpoint(), cursor_);
 }
 
