@@ -17,7 +17,8 @@
 
 namespace meter {
 
-// Opens (creating it if needed) the embedded store in `data_dir` and rebuilds its dedupe index.
+// Opens (creating it if needed) the embedded store in `data_dir` and its dedupe index on disk
+// (`data_dir`/dedupe, the one meterd keeps by default), which it brings up to date with the store.
 // Throws std::runtime_error naming the file when the store cannot be opened.
 std::unique_ptr<Sink> store_sink(const std::filesystem::path& data_dir);
 

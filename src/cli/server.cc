@@ -205,30 +205,29 @@ Status Server::rebuild_state() {
 // the index at start: after the disk index's checkpoint, or the snapshot of the last clean stop.
 Result<std::optional<store::RowCursor>> Server::open_dedupe_index() {
   using Covered = std::optional<store::RowCursor>;
-  if (stores_->shared || c_.dedupe_index == "memory")
+  if (stores_->shared || c_.dedupe_index == "memory") {
     memory_dedupe_ = std::make_unique<ingest::InMemoryDedupeIndex>();
-  if (stores_->shared) return Covered();
-  auto rows = stores_->log().row_cursor();
-  if (!rows) return fail(Error::unavailable("cannot read the stored events: " + rows.error().message));
-  rows_at_start_ = *rows;
-  if (memory_dedupe_) {
+    if (stores_->shared) return Covered();
+    auto rows = stores_->log().row_cursor();
+    if (!rows) return fail(Error::unavailable("cannot read the stored events: " + rows.error().message));
+    rows_at_start_ = *rows;
     snapshot_path_ = c_.data_dir / "dedupe.snapshot";
     return ingest::load_dedupe_snapshot(snapshot_path_, *memory_dedupe_,
                                         clock_.now() - ingest_options_.dedupe_window, rows_at_start_);
   }
   ingest::DiskDedupeIndex::Options options;
   options.cache_bytes = c_.dedupe_cache_mb << 20;
-  auto disk = ingest::DiskDedupeIndex::open(c_.data_dir / "dedupe", options);
-  if (!disk) {
+  auto opened = ingest::open_disk_dedupe_index(c_.data_dir / "dedupe", options, stores_->log());
+  if (!opened) {
     return fail(
-        Error::unavailable(disk.error().message +
-                           "; another meterd may be using this folder, or set METERD_DEDUPE_INDEX=memory"));
+        Error::unavailable(opened.error().message +
+                           "; another process may be using this folder, or set METERD_DEDUPE_INDEX=memory"));
   }
-  disk_dedupe_ = std::move(*disk);
+  disk_dedupe_ = std::move(opened->index);
   // A snapshot left by a meterd that kept its index in memory is of no use to this one.
   std::error_code ignored;
   std::filesystem::remove(c_.data_dir / "dedupe.snapshot", ignored);
-  return disk_dedupe_->resume_point(rows_at_start_);
+  return std::move(opened->covered);
 }
 
 Status Server::start_threads() {

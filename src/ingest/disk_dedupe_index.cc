@@ -355,4 +355,16 @@ Status DiskDedupeIndex::clear() {
   return db_->open();
 }
 
+Result<OpenedDiskIndex> open_disk_dedupe_index(const std::filesystem::path& dir,
+                                               const DiskDedupeIndex::Options& options,
+                                               store::EventLog& log) {
+  auto rows = log.row_cursor();
+  if (!rows) return fail(Error::unavailable("cannot read the stored events: " + rows.error().message));
+  auto index = DiskDedupeIndex::open(dir, options);
+  if (!index) return fail(index.error());
+  auto covered = (*index)->resume_point(*rows);
+  if (!covered) return fail(covered.error());
+  return OpenedDiskIndex{std::move(*index), std::move(*covered)};
+}
+
 }  // namespace meter::ingest

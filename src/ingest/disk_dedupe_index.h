@@ -87,4 +87,13 @@ class DiskDedupeIndex final : public DedupeIndex {
   std::size_t count_ = 0;
 };
 
+// Opens the index in `dir` beside the store `log`, with the stored rows it already covers (a
+// start reads the rest into it): what `meterd serve` and a tracker's store sink both do.
+struct OpenedDiskIndex {
+  std::unique_ptr<DiskDedupeIndex> index;
+  std::optional<store::RowCursor> covered;
+};
+Result<OpenedDiskIndex> open_disk_dedupe_index(const std::filesystem::path& dir,
+                                               const DiskDedupeIndex::Options& options, store::EventLog& log);
+
 }  // namespace meter::ingest

@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "core/clock.h"
-#include "ingest/dedupe_index.h"
+#include "ingest/disk_dedupe_index.h"
 #include "ingest/event_json.h"
 #include "ingest/ingestor.h"
 #include "store/sqlite/data_dir_lock.h"
@@ -20,8 +20,9 @@ class StoreSink final : public Sink {
   explicit StoreSink(const std::filesystem::path& data_dir)
       : lock_(lock(data_dir)),
         store_(open(data_dir)),
-        ingestor_(*store_, index_, clock_, ingest::IngestorOptions{}) {
-    if (auto started = ingestor_.start(); !started) {
+        index_(open_index(data_dir, *store_)),
+        ingestor_(*store_, *index_.index, clock_, ingest::IngestorOptions{}) {
+    if (auto started = ingestor_.start(index_.covered ? &*index_.covered : nullptr); !started) {
       throw std::runtime_error("cannot rebuild the dedupe index of " + data_dir.string() + ": " +
                                started.error().message);
     }
@@ -70,6 +71,13 @@ class StoreSink final : public Sink {
     return std::move(*held);
   }
 
+  // meterd's own index on disk, which it reads past its checkpoint at its next start.
+  static ingest::OpenedDiskIndex open_index(const std::filesystem::path& data_dir, store::EventLog& log) {
+    auto opened = ingest::open_disk_dedupe_index(data_dir / "dedupe", {}, log);
+    if (!opened) throw std::runtime_error(opened.error().message);
+    return std::move(*opened);
+  }
+
   static std::unique_ptr<store::sqlite::SqliteStore> open(const std::filesystem::path& data_dir) {
     std::filesystem::path db = data_dir / "meterd.db";
     try {
@@ -83,7 +91,7 @@ class StoreSink final : public Sink {
   ingest::IngestLimits limits_;
   store::sqlite::DataDirLock lock_;  // before store_: held until the store is closed
   std::unique_ptr<store::sqlite::SqliteStore> store_;
-  ingest::InMemoryDedupeIndex index_;
+  ingest::OpenedDiskIndex index_;  // before ingestor_, which uses it until it stops
   ingest::Ingestor ingestor_;
 };
 

@@ -228,11 +228,12 @@ TEST_F(TrackerTest, StoreSinkWritesStraightToTheStore) {
     EXPECT_EQ(tracker.stats().spilled, 0u);
   }
   {
-    Tracker reopened(options(), store_sink(data));  // rebuilds the dedupe index from the file
+    Tracker reopened(options(), store_sink(data));  // resumes the dedupe index on disk
     for (int i = 0; i < 10; ++i) reopened.track(query("direct", "direct-" + std::to_string(i)));
     reopened.flush();
     EXPECT_EQ(reopened.stats().sent, 10u);
   }
+  EXPECT_TRUE(std::filesystem::is_directory(data / "dedupe"));
   MeterdProcess meterd(data.string());
   port_ = meterd.port();
   EXPECT_EQ(stored(meterd, "direct"), "300");
