@@ -148,16 +148,6 @@ bool read_ids(std::istream& in, const Header& header, InMemoryDedupeIndex& index
   return get(in, sum) && sum == XXH64_digest(hash.state);
 }
 
-// The store must still have every row the snapshot counts as read; a partition dropped since
-// (retention) or holding fewer rows than it did means the snapshot describes another history.
-bool rows_still_there(const store::RowCursor& snapshot, const store::RowCursor& stored) {
-  for (const auto& [month, row] : snapshot) {
-    auto it = stored.find(month);
-    if (it == stored.end() || it->second < row) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 Status save_dedupe_snapshot(const std::filesystem::path& path, const InMemoryDedupeIndex& index,
@@ -218,7 +208,7 @@ std::optional<store::RowCursor> load_dedupe_snapshot(const std::filesystem::path
     why = "it does not reach back to the start of the dedupe window (was the window made longer?)";
     header.reset();
   }
-  if (header && !rows_still_there(header->snapshot.cursor, stored)) {
+  if (header && !store::has_rows(stored, header->snapshot.cursor)) {
     why = "it counts events the store no longer has (a month dropped since?)";
     header.reset();
   }

@@ -79,15 +79,11 @@ std::optional<store::RowCursor> decode_cursor(std::string_view text) {
   return cursor;
 }
 
-// The store still has every row the checkpoint counts: each partition it names holds at least
-// that many rows, except partitions older than every one still there (dropped by retention).
+// The store still has every row the checkpoint counts, leaving out partitions older than every
+// one still there: retention dropped them, and their ids are past the window.
 bool store_has(const store::RowCursor& stored, const store::RowCursor& checkpoint) {
   int oldest_stored = stored.empty() ? 0 : stored.begin()->first;
-  for (const auto& [month, row] : checkpoint) {
-    auto it = stored.find(month);
-    if (it == stored.end() ? month >= oldest_stored : it->second < row) return false;
-  }
-  return true;
+  return store::has_rows(stored, store::RowCursor(checkpoint.lower_bound(oldest_stored), checkpoint.end()));
 }
 
 Error disk_error(std::string_view what, const rocksdb::Status& s) {

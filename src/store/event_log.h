@@ -26,6 +26,17 @@ using TypeFilter = std::function<bool(std::string_view event_type)>;
 // Rows are only ever appended, so the rows past a cursor are the events stored since it was read.
 using RowCursor = std::map<int, std::int64_t>;
 
+// True when the store, whose cursor now is `stored`, still has every row `cursor` counts: each
+// partition it names is there with at least as many rows. Otherwise the cursor describes another
+// history (a dropped or replaced partition, a store restored from an older backup).
+inline bool has_rows(const RowCursor& stored, const RowCursor& cursor) {
+  for (const auto& [month, row] : cursor) {
+    auto it = stored.find(month);
+    if (it == stored.end() || it->second < row) return false;
+  }
+  return true;
+}
+
 // The durable log acknowledged events are written to, and what the ingest writer and the live
 // state (dedupe index, quota counters) are rebuilt from at start. Implementations: sqlite/
 // (embedded, the default; with ClickHouse, the log events wait in until they are shipped).
