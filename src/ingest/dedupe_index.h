@@ -54,9 +54,9 @@ class DedupeIndex {
   // True for an index that outlives the process: the ingest writer hands it checkpoints.
   virtual bool persistent() const { return false; }
 
-  // Inserts many keys (a restart's millions), each slot fetched a few keys ahead so that the
-  // cache misses of an index far larger than the cache overlap.
-  void insert_all(std::span<const std::pair<DedupeKey, Timestamp>> ids);
+  // Inserts the ids of stored events (a restart's millions), each slot fetched a few keys ahead so
+  // that the cache misses of an index far larger than the cache overlap.
+  virtual void insert_all(std::span<const std::pair<DedupeKey, Timestamp>> ids);
 };
 
 // In-process index: about 24 bytes per id. Not thread-safe; owned by the writer thread.

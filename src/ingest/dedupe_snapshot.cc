@@ -1,8 +1,6 @@
 #include "ingest/dedupe_snapshot.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include <chrono>
@@ -10,6 +8,8 @@
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "core/replace_file.h"
 
 namespace meter::ingest {
 namespace {
@@ -42,20 +42,13 @@ class HashedWriter {
   bool finish() {
     flush();
     std::uint64_t sum = XXH64_digest(hash_.state);
-    return ok_ && ::write(fd_, &sum, sizeof sum) == static_cast<ssize_t>(sizeof sum);
+    return ok_ && write_all(fd_, &sum, sizeof sum);
   }
 
  private:
   void flush() {
     XXH64_update(hash_.state, buffer_.data(), buffer_.size());
-    std::size_t done = 0;
-    while (ok_ && done < buffer_.size()) {
-      ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-      if (n <= 0)
-        ok_ = false;
-      else
-        done += static_cast<std::size_t>(n);
-    }
+    ok_ = ok_ && write_all(fd_, buffer_.data(), buffer_.size());
     buffer_.clear();
   }
 
@@ -153,41 +146,24 @@ bool read_ids(std::istream& in, const Header& header, InMemoryDedupeIndex& index
 Status save_dedupe_snapshot(const std::filesystem::path& path, const InMemoryDedupeIndex& index,
                             const DedupeSnapshot& snapshot) {
   auto started = std::chrono::steady_clock::now();
-  auto temp = path;
-  temp += ".tmp";
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(Error::unavailable("cannot write " + temp.string() + ": " + std::strerror(errno)));
-  HashedWriter out(fd);
-  out.put(kMagic);
-  out.put(static_cast<std::int64_t>(to_unix_ms(snapshot.complete_since)));
-  out.put(static_cast<std::uint64_t>(snapshot.cursor.size()));
-  for (const auto& [month, row] : snapshot.cursor) {
-    out.put(static_cast<std::int64_t>(month));
-    out.put(static_cast<std::int64_t>(row));
-  }
-  out.put(static_cast<std::uint64_t>(index.size()));
-  index.for_each([&](const DedupeKey& key, std::uint32_t hour) {
-    out.put(key.low);
-    out.put(key.high);
-    out.put(hour);
+  auto saved = replace_file(path, [&](int fd) {
+    HashedWriter out(fd);
+    out.put(kMagic);
+    out.put(static_cast<std::int64_t>(to_unix_ms(snapshot.complete_since)));
+    out.put(static_cast<std::uint64_t>(snapshot.cursor.size()));
+    for (const auto& [month, row] : snapshot.cursor) {
+      out.put(static_cast<std::int64_t>(month));
+      out.put(static_cast<std::int64_t>(row));
+    }
+    out.put(static_cast<std::uint64_t>(index.size()));
+    index.for_each([&](const DedupeKey& key, std::uint32_t hour) {
+      out.put(key.low);
+      out.put(key.high);
+      out.put(hour);
+    });
+    return out.finish();
   });
-  bool written = out.finish() && ::fsync(fd) == 0;
-  int error = errno;
-  ::close(fd);
-  std::error_code ec;
-  if (written) std::filesystem::rename(temp, path, ec);
-  if (!written || ec) {
-    std::filesystem::remove(temp, ec);
-    return fail(Error::unavailable("cannot write " + path.string() + ": " +
-                                   (written ? ec.message() : std::string(std::strerror(error)))));
-  }
-  // The rename itself is durable once the folder is synced.
-  int dir = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(),
-                   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
+  if (!saved) return saved;
   spdlog::info(
       "dedupe index saved to {}: {} ids in {} ms", path.string(), index.size(),
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)

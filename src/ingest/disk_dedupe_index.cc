@@ -2,18 +2,24 @@
 
 #include <fmt/format.h>
 #include <rocksdb/cache.h>
-#include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
+#include <rocksdb/table_properties.h>
+#include <rocksdb/utilities/options_util.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <charconv>
 #include <cstring>
 #include <future>
+#include <map>
+#include <random>
+
+#include "ingest/window_filter.h"
 
 namespace meter::ingest {
 namespace {
@@ -21,7 +27,13 @@ namespace {
 // Ids are 'i' and their 16-byte key, with a 4-byte hour; the checkpoint's key sorts before them
 // (it leads each file) and can never be taken for an id.
 constexpr std::string_view kCheckpointKey = "checkpoint";
+// The nonce of the window filter saved at the last clean stop: the file is believed only while
+// the database holds the same nonce, which a start deletes before it changes anything.
+constexpr std::string_view kFilterKey = "filter";
+constexpr std::string_view kFilterFile = "window.filter";
 constexpr std::size_t kKeySize = 1 + sizeof(DedupeKey);
+// The smallest window filter built: 1 MB.
+constexpr std::size_t kMinFilterIds = 1'000'000;
 
 struct EncodedKey {
   char bytes[kKeySize];
@@ -31,8 +43,11 @@ struct EncodedKey {
     std::memcpy(bytes + 9, &key.high, 8);
   }
   rocksdb::Slice slice() const { return {bytes, kKeySize}; }
-  friend bool operator<(const EncodedKey& a, const EncodedKey& b) {
-    return std::memcmp(a.bytes, b.bytes, kKeySize) < 0;
+  static DedupeKey decode(const rocksdb::Slice& slice) {
+    DedupeKey key;
+    std::memcpy(&key.low, slice.data() + 1, 8);
+    std::memcpy(&key.high, slice.data() + 9, 8);
+    return key;
   }
 };
 
@@ -42,17 +57,46 @@ std::uint32_t decode_hour(const rocksdb::Slice& value) {
   return hour;
 }
 
-// Drops ids received before the cutoff when compactions rewrite their files.
-class ExpiredIds final : public rocksdb::CompactionFilter {
+// Records in each file the newest hour among its ids, so that expire() can drop the file whole
+// once the window has passed it.
+constexpr const char* kLastHourProperty = "meterd.last_hour";
+class LastHour final : public rocksdb::TablePropertiesCollector {
  public:
-  bool Filter(int /*level*/, const rocksdb::Slice& key, const rocksdb::Slice& value,
-              std::string* /*new_value*/, bool* /*value_changed*/) const override {
-    return key.size() == kKeySize && decode_hour(value) < cutoff_hour.load(std::memory_order_relaxed);
+  rocksdb::Status AddUserKey(const rocksdb::Slice& key, const rocksdb::Slice& value,
+                             rocksdb::EntryType /*type*/, rocksdb::SequenceNumber /*seq*/,
+                             std::uint64_t /*file_size*/) override {
+    if (key.size() == kKeySize) last_ = std::max(last_, decode_hour(value));
+    return rocksdb::Status::OK();
   }
-  const char* Name() const override { return "meterd.ExpiredIds"; }
+  rocksdb::Status Finish(rocksdb::UserCollectedProperties* properties) override {
+    (*properties)[kLastHourProperty] = std::to_string(last_);
+    return rocksdb::Status::OK();
+  }
+  rocksdb::UserCollectedProperties GetReadableProperties() const override {
+    return {{kLastHourProperty, std::to_string(last_)}};
+  }
+  const char* Name() const override { return "meterd.LastHour"; }
 
-  std::atomic<std::uint32_t> cutoff_hour{0};
+ private:
+  std::uint32_t last_ = 0;
 };
+
+class LastHourFactory final : public rocksdb::TablePropertiesCollectorFactory {
+ public:
+  rocksdb::TablePropertiesCollector* CreateTablePropertiesCollector(Context /*context*/) override {
+    return new LastHour();
+  }
+  const char* Name() const override { return "meterd.LastHourFactory"; }
+};
+
+// The newest hour recorded in a file's properties (0 for a file without ids, or from before).
+std::uint32_t last_hour(const rocksdb::TableProperties& properties) {
+  auto it = properties.user_collected_properties.find(kLastHourProperty);
+  std::uint32_t hour = 0;
+  if (it != properties.user_collected_properties.end())
+    std::from_chars(it->second.data(), it->second.data() + it->second.size(), hour);
+  return hour;
+}
 
 // "YYYYMM:row,YYYYMM:row"
 std::string encode_cursor(const store::RowCursor& cursor) {
@@ -95,15 +139,24 @@ Error disk_error(std::string_view what, const rocksdb::Status& s) {
 struct DiskDedupeIndex::Db {
   std::filesystem::path dir;
   Options options;
-  ExpiredIds expired;
+  std::atomic<std::uint32_t> cutoff_hour{0};  // ids received before it count as absent
   std::shared_ptr<rocksdb::Cache> cache;
   rocksdb::Options rocks;
   std::unique_ptr<rocksdb::DB> db;
   rocksdb::ReadOptions read;
   std::future<Status> writing;  // the file being written, on a thread of its own
   std::optional<store::RowCursor> writing_checkpoint;
+  // Every id on disk, in memory (window_filter.h): null until one is built or read back.
+  std::shared_ptr<WindowFilter> filter;
+  // The next filter, being filled from the disk by a thread of its own (after a crash, or when
+  // `filter` is full). Files written meanwhile go into both.
+  std::shared_ptr<WindowFilter> building;
+  std::future<Status> rebuilding;
+  std::atomic<bool> stopping{false};
+  std::chrono::steady_clock::time_point rebuild_started, next_rebuild;
   std::uint64_t files = 0;
-  std::vector<EncodedKey> lookup_keys;  // lookup()'s, kept between groups
+  std::vector<std::size_t> lookup_positions;  // lookup()'s, kept between groups
+  std::vector<EncodedKey> lookup_keys;
   std::vector<rocksdb::PinnableSlice> lookup_values;
   std::vector<rocksdb::Slice> lookup_slices;
   std::vector<rocksdb::Status> lookup_statuses;
@@ -117,23 +170,76 @@ struct DiskDedupeIndex::Db {
     rocks = rocksdb::Options();
     rocks.create_if_missing = true;
     rocks.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-    rocks.compaction_filter = &expired;
     rocks.compression = rocksdb::kNoCompression;  // hashes do not compress
-    // Ids are random, so every file overlaps every other: leveled compaction would rewrite each id
-    // some 20 times, universal (size-tiered) about log2(files) times.
-    rocks.compaction_style = rocksdb::kCompactionStyleUniversal;
-    rocks.compaction_options_universal.size_ratio = 10;
-    rocks.compaction_options_universal.min_merge_width = 4;
+    // Files are never rewritten: ids are random, so every file overlaps every other, and any
+    // compaction rewrites each id several times (universal compaction cost a third of ingest's CPU
+    // at 10M ids). FIFO keeps the files as written, in order; expire() drops the oldest whole once
+    // the window has passed all of their ids. The window filter keeps lookups from visiting them
+    // one by one. RocksDB's own limits on the number of files are lifted accordingly.
+    rocks.compaction_style = rocksdb::kCompactionStyleFIFO;
+    rocks.compaction_options_fifo.max_table_files_size = std::uint64_t{1} << 60;
+    rocks.level0_file_num_compaction_trigger = 1 << 30;
+    rocks.level0_slowdown_writes_trigger = 1 << 30;
+    rocks.level0_stop_writes_trigger = 1 << 30;
+    rocks.table_properties_collector_factories = {std::make_shared<LastHourFactory>()};
     rocks.max_background_jobs = 2;
-    rocks.periodic_compaction_seconds = 24 * 3600;  // expired ids leave the disk within about a day
     rocks.keep_log_file_num = 2;
     rocks.max_log_file_size = 8 << 20;
     rocks.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+    if (auto s = clear_other_layout(); !s) return s;
     rocksdb::DB* raw = nullptr;
     auto s = rocksdb::DB::Open(rocks, dir.string(), &raw);
     if (!s.ok()) return fail(disk_error("cannot open " + dir.string(), s));
     db.reset(raw);
     return {};
+  }
+
+  // An index written by an older meterd (universal compaction, files beyond level 0) cannot be
+  // opened as FIFO: it is cleared, and rebuilt from the stored events like a new one.
+  Status clear_other_layout() {
+    rocksdb::ConfigOptions config;
+    config.ignore_unknown_options = true;
+    config.ignore_unsupported_options = true;
+    rocksdb::DBOptions previous;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    auto s = rocksdb::LoadLatestOptions(config, dir.string(), &previous, &families);
+    if (!s.ok() || families.empty() || families[0].options.compaction_style == rocksdb::kCompactionStyleFIFO)
+      return {};
+    spdlog::warn("dedupe index in {} was written by an older meterd; rebuilding it from the stored events",
+                 dir.string());
+    if (s = rocksdb::DestroyDB(dir.string(), rocksdb::Options()); !s.ok())
+      return fail(disk_error("cannot clear " + dir.string(), s));
+    return {};
+  }
+
+  // Drops whole files whose ids have all left the window, oldest first (the only file RocksDB lets
+  // go of at level 0), always keeping the newest, whose checkpoint a start needs.
+  Status drop_expired_files() {
+    std::vector<rocksdb::LiveFileMetaData> live;
+    db->GetLiveFilesMetaData(&live);
+    std::sort(live.begin(), live.end(),
+              [](const auto& a, const auto& b) { return a.largest_seqno < b.largest_seqno; });
+    rocksdb::TablePropertiesCollection properties;
+    if (auto s = db->GetPropertiesOfAllTables(&properties); !s.ok())
+      return fail(disk_error("cannot read the files' properties", s));
+    std::map<std::string, std::uint32_t> hours;  // by file name
+    for (const auto& [path, table] : properties)
+      hours[std::filesystem::path(path).filename().string()] = last_hour(*table);
+    auto cutoff = cutoff_hour.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i + 1 < live.size(); ++i) {
+      auto name = std::filesystem::path(live[i].relative_filename).filename().string();
+      auto hour = hours.find(name);
+      if (hour == hours.end() || hour->second >= cutoff) break;
+      if (auto s = db->DeleteFile(live[i].name); !s.ok()) return fail(disk_error("cannot drop " + name, s));
+      spdlog::debug("dedupe index: dropped {}, whose ids are all older than the window", name);
+    }
+    return {};
+  }
+
+  bool has_ids() const {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read));
+    it->Seek("i");
+    return it->Valid();
   }
 
   std::size_t estimated_keys() const {
@@ -142,19 +248,36 @@ struct DiskDedupeIndex::Db {
     return n;
   }
 
-  // One sorted file of the ids, led by the checkpoint, added to the database whole.
-  Status write_file(const Ids& ids, const std::optional<store::RowCursor>& checkpoint) {
-    std::vector<std::pair<EncodedKey, std::uint32_t>> sorted;
+  // One sorted file of the ids, led by the checkpoint, added to the database whole; the ids go into
+  // `filters` first, so that they are there before they are on disk.
+  Status write_file(const Ids& ids, const std::optional<store::RowCursor>& checkpoint,
+                    const std::vector<std::shared_ptr<WindowFilter>>& filters) {
+    // Sorted as RocksDB orders the encoded keys (bytes, so each half byte-swapped), by integer
+    // comparisons instead of memcmp.
+    struct Sortable {
+      std::uint64_t low, high;  // byte-swapped
+      std::uint32_t hour;
+      DedupeKey key() const { return {std::byteswap(low), std::byteswap(high)}; }
+      bool operator<(const Sortable& o) const { return low != o.low ? low < o.low : high < o.high; }
+    };
+    std::vector<Sortable> sorted;
     sorted.reserve(ids.size());
-    for (const auto& [key, hour] : ids) sorted.emplace_back(EncodedKey(key), hour);
-    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    {
+      std::vector<std::unique_ptr<WindowFilter::Inserter>> adding;
+      for (const auto& each : filters) adding.push_back(std::make_unique<WindowFilter::Inserter>(*each));
+      for (const auto& [key, hour] : ids) {
+        sorted.push_back({std::byteswap(key.low), std::byteswap(key.high), hour});
+        for (auto& each : adding) each->insert(key);
+      }
+    }
+    std::sort(sorted.begin(), sorted.end());
     auto path = (dir / fmt::format("add-{}.sst", ++files)).string();
     rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), rocks);
     auto s = writer.Open(path);
     if (s.ok() && checkpoint) s = writer.Put(kCheckpointKey, encode_cursor(*checkpoint));
     for (std::size_t i = 0; s.ok() && i < sorted.size(); ++i) {
-      s = writer.Put(sorted[i].first.slice(),
-                     rocksdb::Slice(reinterpret_cast<const char*>(&sorted[i].second), sizeof(std::uint32_t)));
+      s = writer.Put(EncodedKey(sorted[i].key()).slice(),
+                     rocksdb::Slice(reinterpret_cast<const char*>(&sorted[i].hour), sizeof(std::uint32_t)));
     }
     if (s.ok()) s = writer.Finish();
     if (s.ok()) {
@@ -168,6 +291,82 @@ struct DiskDedupeIndex::Db {
       return fail(disk_error("cannot add a file of " + std::to_string(ids.size()) + " ids", s));
     }
     return {};
+  }
+
+  // Every id on disk not yet expired into `into`; stops early when the index closes.
+  Status fill_filter(WindowFilter& into) {
+    rocksdb::ReadOptions scan;
+    scan.fill_cache = false;  // one pass over everything: keep the cache for lookups
+    scan.readahead_size = std::size_t{2} << 20;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(scan));
+    // In chunks, so that a file being written meanwhile waits for the filter only briefly.
+    std::vector<DedupeKey> chunk;
+    chunk.reserve(65536);
+    auto add_chunk = [&] {
+      WindowFilter::Inserter adding(into);
+      for (const DedupeKey& key : chunk) adding.insert(key);
+      chunk.clear();
+    };
+    for (it->Seek("i"); it->Valid(); it->Next()) {
+      if (it->key().size() != kKeySize) continue;
+      if (decode_hour(it->value()) < cutoff_hour.load(std::memory_order_relaxed)) continue;
+      chunk.push_back(EncodedKey::decode(it->key()));
+      if (chunk.size() < chunk.capacity()) continue;
+      add_chunk();
+      if (stopping.load(std::memory_order_relaxed))
+        return fail(Error::unavailable("dedupe index: closed while its filter was being built"));
+    }
+    add_chunk();
+    if (!it->status().ok()) return fail(disk_error("cannot read the ids back for the filter", it->status()));
+    return {};
+  }
+
+  // The filter saved at the last clean stop, when it still describes the disk; the file and the
+  // nonce are removed either way, so that a crash from here on means a rebuild.
+  std::unique_ptr<WindowFilter> read_saved_filter() {
+    auto path = dir / kFilterFile;
+    std::string nonce;
+    auto got = db->Get(read, kFilterKey, &nonce);
+    std::unique_ptr<WindowFilter> loaded;
+    std::string why = "the last stop was not clean";
+    if (got.ok() && nonce.size() == sizeof(std::uint64_t)) {
+      std::uint64_t value = 0;
+      std::memcpy(&value, nonce.data(), sizeof value);
+      loaded = WindowFilter::load(path, value, why);
+    }
+    if (got.ok()) {
+      rocksdb::WriteOptions sync;
+      sync.sync = true;
+      if (auto s = db->Delete(sync, kFilterKey); !s.ok()) {
+        why = "cannot delete its nonce: " + s.ToString();
+        loaded.reset();
+      }
+    }
+    std::error_code ignored;
+    std::filesystem::remove(path, ignored);
+    if (!loaded) spdlog::info("dedupe index: the filter of {} is built again ({})", dir.string(), why);
+    return loaded;
+  }
+
+  // Saves `filter` and ties it to the database with a fresh nonce, at a clean stop.
+  Status save_filter() {
+    std::uint64_t nonce = (std::uint64_t{std::random_device()()} << 32) | std::random_device()();
+    auto saved = filter->save(dir / kFilterFile, nonce);
+    if (!saved) return saved;
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    auto s = db->Put(sync, kFilterKey, rocksdb::Slice(reinterpret_cast<const char*>(&nonce), sizeof nonce));
+    if (!s.ok()) return fail(disk_error("cannot record the filter saved", s));
+    return {};
+  }
+
+  // Stops a filter being built and forgets it.
+  void stop_rebuild() {
+    if (!building) return;
+    stopping = true;
+    rebuilding.wait();
+    stopping = false;
+    building.reset();
   }
 };
 
@@ -191,6 +390,10 @@ Result<std::unique_ptr<DiskDedupeIndex>> DiskDedupeIndex::open(const std::filesy
   }
   index->latest_ = index->checkpoint_;
   index->count_ = index->db_->estimated_keys();
+  index->db_->filter = index->db_->read_saved_filter();
+  if (!index->db_->filter && !index->db_->has_ids())
+    index->db_->filter = std::make_shared<WindowFilter>(kMinFilterIds);
+  if (!index->db_->filter) index->rebuild_filter();
   return index;
 }
 
@@ -200,18 +403,69 @@ DiskDedupeIndex::~DiskDedupeIndex() {
   // A clean stop writes every stored id out, so that the next start has nothing to read again;
   // claims never stored are withdrawn first.
   for (const DedupeKey& key : claims_) recent_.erase(key);
-  if (db_->db) {
-    if (auto s = flush(true); !s)
-      spdlog::error("{}; the next start reads their events again", s.error().message);
+  if (!db_->db) return;
+  if (auto s = flush(true); !s)
+    spdlog::error("{}; the next start reads their events again", s.error().message);
+  if (db_->building && db_->rebuilding.wait_for(std::chrono::seconds(0)) == std::future_status::ready)
+    (void)poll_filter(false);  // built: it is the one to save
+  db_->stop_rebuild();
+  if (db_->filter) {
+    if (auto s = db_->save_filter(); !s)
+      spdlog::warn("{}; the next start builds it again", s.error().message);
   }
 }
 
+void DiskDedupeIndex::rebuild_filter() {
+  auto capacity = std::max(kMinFilterIds, 2 * (count_ + recent_.size()));
+  db_->building = std::make_shared<WindowFilter>(capacity);
+  db_->rebuild_started = std::chrono::steady_clock::now();
+  db_->rebuilding = std::async(
+      std::launch::async, [db = db_.get(), into = db_->building.get()] { return db->fill_filter(*into); });
+}
+
+Status DiskDedupeIndex::poll_filter(bool wait) {
+  auto& db = *db_;
+  if (db.building && (wait || db.rebuilding.wait_for(std::chrono::seconds(0)) == std::future_status::ready)) {
+    auto built = db.rebuilding.get();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                    db.rebuild_started)
+                  .count();
+    if (built) {
+      db.filter = std::move(db.building);
+      spdlog::info("dedupe index: filter ready in {} ms: {} ids, {} MB", ms, db.filter->added(),
+                   db.filter->bytes() >> 20);
+    } else {
+      db.building.reset();
+      db.next_rebuild = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+      spdlog::warn("{}; trying again in a minute", built.error().message);
+      return built;
+    }
+  }
+  // A new filter is started between files, so that every file is either read by it from the disk
+  // or written into it.
+  bool wanted = !db.filter || db.filter->added() > db.filter->capacity();
+  if (wanted && !db.building && !writing_ && std::chrono::steady_clock::now() >= db.next_rebuild)
+    rebuild_filter();
+  return {};
+}
+
+bool DiskDedupeIndex::filter_ready() const { return db_->filter != nullptr; }
+
+Status DiskDedupeIndex::settle() {
+  if (auto s = flush(true); !s) return s;  // a filter starts only between files
+  do {
+    if (auto s = poll_filter(true); !s) return s;
+  } while (db_->building);
+  return {};
+}
+
 bool DiskDedupeIndex::live(std::uint32_t hour) const {
-  return hour != kAbsent && hour >= db_->expired.cutoff_hour.load(std::memory_order_relaxed);
+  return hour != kAbsent && hour >= db_->cutoff_hour.load(std::memory_order_relaxed);
 }
 
 std::uint32_t DiskDedupeIndex::disk_hour(const DedupeKey& key) const {
   if (batch_next_ < batch_.size() && batch_[batch_next_] == key) return found_[batch_next_];
+  if (db_->filter && !db_->filter->may_contain(key)) return kAbsent;
   EncodedKey encoded(key);
   rocksdb::PinnableSlice value;
   auto s = db_->db->Get(db_->read, db_->db->DefaultColumnFamily(), encoded.slice(), &value);
@@ -230,27 +484,34 @@ void DiskDedupeIndex::lookup(std::span<const DedupeKey> keys) {
   batch_.assign(keys.begin(), keys.end());
   batch_next_ = 0;
   found_.assign(keys.size(), kAbsent);
-  if (keys.empty()) return;
+  // The keys the filter does not rule out go to RocksDB, in one MultiGet.
+  auto& asked = db_->lookup_positions;
+  asked.clear();
+  const WindowFilter* filter = db_->filter.get();
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (filter == nullptr || filter->may_contain(keys[i])) asked.push_back(i);
+  }
+  if (asked.empty()) return;
   auto& encoded = db_->lookup_keys;
   encoded.clear();
-  encoded.reserve(keys.size());
-  for (const DedupeKey& key : keys) encoded.emplace_back(key);
+  encoded.reserve(asked.size());
+  for (std::size_t i : asked) encoded.emplace_back(keys[i]);
   auto& slices = db_->lookup_slices;
-  slices.resize(keys.size());
-  for (std::size_t i = 0; i < keys.size(); ++i) slices[i] = encoded[i].slice();
-  if (db_->lookup_values.size() < keys.size()) db_->lookup_values.resize(keys.size());
-  db_->lookup_statuses.resize(keys.size());
-  db_->db->MultiGet(db_->read, db_->db->DefaultColumnFamily(), keys.size(), slices.data(),
+  slices.resize(asked.size());
+  for (std::size_t j = 0; j < asked.size(); ++j) slices[j] = encoded[j].slice();
+  if (db_->lookup_values.size() < asked.size()) db_->lookup_values.resize(asked.size());
+  db_->lookup_statuses.resize(asked.size());
+  db_->db->MultiGet(db_->read, db_->db->DefaultColumnFamily(), asked.size(), slices.data(),
                     db_->lookup_values.data(), db_->lookup_statuses.data());
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    const auto& status = db_->lookup_statuses[i];
-    if (status.ok()) found_[i] = decode_hour(db_->lookup_values[i]);
+  for (std::size_t j = 0; j < asked.size(); ++j) {
+    const auto& status = db_->lookup_statuses[j];
+    if (status.ok()) found_[asked[j]] = decode_hour(db_->lookup_values[j]);
     if (!status.ok() && !status.IsNotFound()) {
       // Not known: the batch ends here, and insert() asks RocksDB itself from this key on.
-      batch_.resize(i);
+      batch_.resize(asked[j]);
       break;
     }
-    db_->lookup_values[i].Reset();
+    db_->lookup_values[j].Reset();
   }
 }
 
@@ -280,8 +541,13 @@ void DiskDedupeIndex::insert_new(const DedupeKey& key, Timestamp received_at) {
   claims_.push_back(key);
 }
 
+void DiskDedupeIndex::insert_all(std::span<const std::pair<DedupeKey, Timestamp>> ids) {
+  for (const auto& [key, received_at] : ids) insert_new(key, received_at);
+}
+
 std::size_t DiskDedupeIndex::expire(Timestamp cutoff) {
-  db_->expired.cutoff_hour.store(dedupe_hour(cutoff), std::memory_order_relaxed);
+  db_->cutoff_hour.store(dedupe_hour(cutoff), std::memory_order_relaxed);
+  if (auto s = db_->drop_expired_files(); !s) spdlog::warn("{}; trying again in an hour", s.error().message);
   count_ = db_->estimated_keys();
   return 0;
 }
@@ -290,8 +556,10 @@ Status DiskDedupeIndex::stored(const store::RowCursor* checkpoint) {
   claims_.clear();
   batch_.clear();  // from here ids may move from memory to disk, where lookup() did not look
   if (checkpoint != nullptr) latest_ = *checkpoint;
-  if (recent_.size() >= db_->options.flush_ids) return flush(false);
-  return collect(false);
+  auto written = recent_.size() >= db_->options.flush_ids ? flush(false) : collect(false);
+  // A filter that cannot be built is not the store's fault: lookups go to the disk meanwhile.
+  (void)poll_filter(false);
+  return written;
 }
 
 Status DiskDedupeIndex::flush(bool wait) {
@@ -300,8 +568,12 @@ Status DiskDedupeIndex::flush(bool wait) {
   writing_ = std::make_unique<const Ids>(std::move(recent_));
   recent_ = Ids();
   db_->writing_checkpoint = latest_;
-  db_->writing = std::async(std::launch::async, [db = db_.get(), ids = writing_.get()] {
-    return db->write_file(*ids, db->writing_checkpoint);
+  std::vector<std::shared_ptr<WindowFilter>> filters;
+  for (const auto& each : {db_->filter, db_->building}) {
+    if (each) filters.push_back(each);
+  }
+  db_->writing = std::async(std::launch::async, [db = db_.get(), ids = writing_.get(), filters] {
+    return db->write_file(*ids, db->writing_checkpoint, filters);
   });
   if (!wait) return collected;
   auto written = collect(true);
@@ -339,6 +611,10 @@ Result<std::optional<store::RowCursor>> DiskDedupeIndex::resume_point(const stor
 
 Status DiskDedupeIndex::clear() {
   collect(true);
+  db_->stop_rebuild();
+  db_->filter = std::make_shared<WindowFilter>(kMinFilterIds);  // the database is empty
+  std::error_code ignored;
+  std::filesystem::remove(db_->dir / kFilterFile, ignored);
   claims_.clear();
   batch_.clear();
   recent_.clear();

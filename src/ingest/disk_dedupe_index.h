@@ -13,8 +13,9 @@
 namespace meter::ingest {
 
 // The dedupe window's ids in RocksDB under a folder of their own (docs/storage.md, "The dedupe
-// index"). Memory is bounded by the block cache, the bloom filters (about 1.3 bytes per id) and
-// the recent ids not yet written (at most twice `flush_ids`), not by the window.
+// index"). Memory is bounded by the block cache, the bloom filters (RocksDB's, about 1.3 bytes per
+// id, and the window filter's, 1 to 2 bytes per id) and the recent ids not yet written (at most
+// twice `flush_ids`), not by the window.
 //
 // Exactness: claims wait in memory until stored(), which the writer calls only once their events
 // are durable. Stored ids gather in memory and go to RocksDB in sorted files of `flush_ids`, written
@@ -39,6 +40,9 @@ class DiskDedupeIndex final : public DedupeIndex {
   bool contains(const DedupeKey& key) const override;
   bool insert(const DedupeKey& key, Timestamp received_at) override;
   void insert_new(const DedupeKey& key, Timestamp received_at) override;
+  // Records stored events' ids without looking them up: one already on disk is written again,
+  // which is harmless, and a start after a crash does not wait for the filter.
+  void insert_all(std::span<const std::pair<DedupeKey, Timestamp>> ids) override;
   void erase(const DedupeKey& key) override { recent_.erase(key); }
   // Sets the cutoff and returns 0: the ids are dropped by compactions, not counted one by one.
   std::size_t expire(Timestamp cutoff) override;
@@ -58,6 +62,13 @@ class DiskDedupeIndex final : public DedupeIndex {
   Result<std::optional<store::RowCursor>> resume_point(const store::RowCursor& stored);
   // The checkpoint last written (nullopt for a new index).
   const std::optional<store::RowCursor>& checkpoint() const { return checkpoint_; }
+  // True once the window filter (window_filter.h) answers for the disk: read back after a clean
+  // stop, else built from the disk by a thread of its own while lookups go to RocksDB.
+  bool filter_ready() const;
+  // Writes every stored id to the disk and waits until a filter answers for them and is not
+  // full, building one if need be: the state a long run settles in (benchmarks, tests). Call it
+  // after stored(): claims not yet stored would be written too.
+  Status settle();
 
  private:
   using Ids = absl::flat_hash_map<DedupeKey, std::uint32_t>;  // value: the hour received
@@ -68,6 +79,11 @@ class DiskDedupeIndex final : public DedupeIndex {
   // Takes the result of a finished file: its ids are on disk, or back among the recent ones.
   Status collect(bool wait);
   Status clear();
+  // Starts building a filter of the disk, sized for twice the ids now.
+  void rebuild_filter();
+  // Takes a filter built (`wait`: waits for it), and starts a new one when there is none or the
+  // current one is full.
+  Status poll_filter(bool wait);
 
   std::unique_ptr<Db> db_;
   // The hour on disk of `key` (kAbsent if none): from the last lookup() when `key` is the next

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "core/error.h"
+#include "ingest/dedupe_index.h"
+
+namespace meter::ingest {
+
+// A bloom filter of every id the dedupe index on disk holds, in memory: a new id (almost every id
+// a client sends) is answered here with one cache line, instead of a probe of each RocksDB file's
+// own filter. It never says "absent" for an id it was given; about 1 % of absent ids come out
+// "maybe" at capacity, and those are then looked up on disk.
+// Split-block layout (as Parquet's and Impala's): each key sets one bit in each of the 8 words of
+// one 32-byte block, so a probe touches one cache line. DedupeKey is already a 128-bit hash: its
+// low half picks the block, its high half the bits. Inserts may come from several threads, one
+// at a time (an Inserter holds the filter); may_contain() takes no lock, and sees an insert once it
+// has synchronized with the inserting thread.
+class WindowFilter {
+ public:
+  // Room for `capacity` ids at 8 bits each.
+  explicit WindowFilter(std::size_t capacity);
+
+  class Inserter {
+   public:
+    explicit Inserter(WindowFilter& filter) : filter_(filter), lock_(filter.inserting_) {}
+    void insert(const DedupeKey& key) { filter_.insert_locked(key); }
+
+   private:
+    WindowFilter& filter_;
+    std::lock_guard<std::mutex> lock_;
+  };
+  void insert(const DedupeKey& key) { Inserter(*this).insert(key); }
+  bool may_contain(const DedupeKey& key) const;
+
+  std::size_t capacity() const { return capacity_; }
+  // Inserts so far, repeats included; past capacity() false positives grow, and the index
+  // builds a larger filter.
+  std::size_t added() const { return added_.load(std::memory_order_relaxed); }
+  std::size_t bytes() const { return blocks_ * sizeof(Block); }
+
+  // Writes the filter to `path` (a temporary file, fsynced, renamed over it) with `nonce`, the
+  // value that ties it to the index's state when it was saved.
+  Status save(const std::filesystem::path& path, std::uint64_t nonce) const;
+  // Reads a filter saved with `nonce`; nullptr, with `why`, when there is none, or it is damaged
+  // or of another state.
+  static std::unique_ptr<WindowFilter> load(const std::filesystem::path& path, std::uint64_t nonce,
+                                            std::string& why);
+
+ private:
+  struct Block {
+    std::atomic<std::uint32_t> words[8];
+  };
+  WindowFilter(std::size_t capacity, std::size_t blocks);
+  std::size_t block_of(const DedupeKey& key) const;
+  // Plain loads and stores, not atomic read-modify-writes (8 locked instructions a key): the
+  // Inserter's lock keeps two inserts from losing each other's bits.
+  void insert_locked(const DedupeKey& key);
+
+  std::size_t capacity_;
+  std::size_t blocks_;
+  std::unique_ptr<Block[]> data_;
+  std::atomic<std::size_t> added_{0};
+  std::mutex inserting_;
+};
+
+}  // namespace meter::ingest
