@@ -4,6 +4,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/sst_file_reader.h>
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/table_properties.h>
@@ -153,7 +154,7 @@ struct DiskDedupeIndex::Db {
   std::shared_ptr<WindowFilter> building;
   std::future<Status> rebuilding;
   std::atomic<bool> stopping{false};
-  std::chrono::steady_clock::time_point rebuild_started, next_rebuild;
+  std::chrono::steady_clock::time_point next_rebuild;  // after a failed build
   std::uint64_t files = 0;
   std::vector<std::size_t> lookup_positions;  // lookup()'s, kept between groups
   std::vector<EncodedKey> lookup_keys;
@@ -261,15 +262,14 @@ struct DiskDedupeIndex::Db {
       bool operator<(const Sortable& o) const { return low != o.low ? low < o.low : high < o.high; }
     };
     std::vector<Sortable> sorted;
+    std::vector<DedupeKey> keys;
     sorted.reserve(ids.size());
-    {
-      std::vector<std::unique_ptr<WindowFilter::Inserter>> adding;
-      for (const auto& each : filters) adding.push_back(std::make_unique<WindowFilter::Inserter>(*each));
-      for (const auto& [key, hour] : ids) {
-        sorted.push_back({std::byteswap(key.low), std::byteswap(key.high), hour});
-        for (auto& each : adding) each->insert(key);
-      }
+    keys.reserve(ids.size());
+    for (const auto& [key, hour] : ids) {
+      sorted.push_back({std::byteswap(key.low), std::byteswap(key.high), hour});
+      keys.push_back(key);
     }
+    for (const auto& each : filters) each->insert(keys);
     std::sort(sorted.begin(), sorted.end());
     auto path = (dir / fmt::format("add-{}.sst", ++files)).string();
     rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), rocks);
@@ -293,31 +293,49 @@ struct DiskDedupeIndex::Db {
     return {};
   }
 
-  // Every id on disk not yet expired into `into`; stops early when the index closes.
+  // Every id on disk not yet expired into `into`; stops early when the index closes. The files are
+  // read one by one, not through a merge of all of them (an id in two files is simply inserted
+  // twice): a third of the work at a hundred files. Files added meanwhile go into `into` as they
+  // are written; one dropped meanwhile stays readable until the end.
   Status fill_filter(WindowFilter& into) {
+    if (auto s = db->DisableFileDeletions(); !s.ok()) return fail(disk_error("cannot hold the files", s));
+    struct Held {
+      rocksdb::DB* db;
+      ~Held() { (void)db->EnableFileDeletions(/*force=*/false); }
+    } held{db.get()};
+    std::vector<rocksdb::LiveFileMetaData> live;
+    db->GetLiveFilesMetaData(&live);
     rocksdb::ReadOptions scan;
-    scan.fill_cache = false;  // one pass over everything: keep the cache for lookups
+    scan.fill_cache = false;
     scan.readahead_size = std::size_t{2} << 20;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(scan));
     // In chunks, so that a file being written meanwhile waits for the filter only briefly.
     std::vector<DedupeKey> chunk;
     chunk.reserve(65536);
     auto add_chunk = [&] {
-      WindowFilter::Inserter adding(into);
-      for (const DedupeKey& key : chunk) adding.insert(key);
+      into.insert(chunk);
       chunk.clear();
     };
-    for (it->Seek("i"); it->Valid(); it->Next()) {
-      if (it->key().size() != kKeySize) continue;
-      if (decode_hour(it->value()) < cutoff_hour.load(std::memory_order_relaxed)) continue;
-      chunk.push_back(EncodedKey::decode(it->key()));
-      if (chunk.size() < chunk.capacity()) continue;
-      add_chunk();
-      if (stopping.load(std::memory_order_relaxed))
-        return fail(Error::unavailable("dedupe index: closed while its filter was being built"));
+    for (const auto& file : live) {
+      rocksdb::SstFileReader reader(rocks);
+      auto path = file.directory + "/" + file.relative_filename;
+      auto s = reader.Open(path);
+      if (!s.ok()) return fail(disk_error("cannot read " + path + " for the filter", s));
+      auto properties = reader.GetTableProperties();
+      if (properties && last_hour(*properties) < cutoff_hour.load(std::memory_order_relaxed)) continue;
+      std::unique_ptr<rocksdb::Iterator> it(reader.NewIterator(scan));
+      for (it->Seek("i"); it->Valid(); it->Next()) {
+        if (it->key().size() != kKeySize) continue;
+        if (decode_hour(it->value()) < cutoff_hour.load(std::memory_order_relaxed)) continue;
+        chunk.push_back(EncodedKey::decode(it->key()));
+        if (chunk.size() < chunk.capacity()) continue;
+        add_chunk();
+        if (stopping.load(std::memory_order_relaxed))
+          return fail(Error::unavailable("dedupe index: closed while its filter was being built"));
+      }
+      if (!it->status().ok())
+        return fail(disk_error("cannot read " + path + " for the filter", it->status()));
     }
     add_chunk();
-    if (!it->status().ok()) return fail(disk_error("cannot read the ids back for the filter", it->status()));
     return {};
   }
 
@@ -418,28 +436,30 @@ DiskDedupeIndex::~DiskDedupeIndex() {
 void DiskDedupeIndex::rebuild_filter() {
   auto capacity = std::max(kMinFilterIds, 2 * (count_ + recent_.size()));
   db_->building = std::make_shared<WindowFilter>(capacity);
-  db_->rebuild_started = std::chrono::steady_clock::now();
-  db_->rebuilding = std::async(
-      std::launch::async, [db = db_.get(), into = db_->building.get()] { return db->fill_filter(*into); });
+  db_->rebuilding = std::async(std::launch::async, [db = db_.get(), into = db_->building.get()] {
+    auto started = std::chrono::steady_clock::now();
+    auto built = db->fill_filter(*into);
+    if (built) {
+      spdlog::info(
+          "dedupe index: filter built from the disk in {} ms: {} ids, {} MB",
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+              .count(),
+          into->added(), into->bytes() >> 20);
+    }
+    return built;
+  });
 }
 
 Status DiskDedupeIndex::poll_filter(bool wait) {
   auto& db = *db_;
   if (db.building && (wait || db.rebuilding.wait_for(std::chrono::seconds(0)) == std::future_status::ready)) {
-    auto built = db.rebuilding.get();
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                    db.rebuild_started)
-                  .count();
-    if (built) {
-      db.filter = std::move(db.building);
-      spdlog::info("dedupe index: filter ready in {} ms: {} ids, {} MB", ms, db.filter->added(),
-                   db.filter->bytes() >> 20);
-    } else {
+    if (auto built = db.rebuilding.get(); !built) {
       db.building.reset();
       db.next_rebuild = std::chrono::steady_clock::now() + std::chrono::minutes(1);
       spdlog::warn("{}; trying again in a minute", built.error().message);
       return built;
     }
+    db.filter = std::move(db.building);
   }
   // A new filter is started between files, so that every file is either read by it from the disk
   // or written into it.

@@ -47,15 +47,20 @@ std::size_t WindowFilter::block_of(const DedupeKey& key) const {
   return static_cast<std::size_t>((static_cast<Wide>(key.low) * blocks_) >> 64);
 }
 
-void WindowFilter::insert_locked(const DedupeKey& key) {
-  Block& block = data_[block_of(key)];
-  auto hash = static_cast<std::uint32_t>(key.high);
-  for (int i = 0; i < 8; ++i) {
-    auto& word = block.words[i];
-    word.store(word.load(std::memory_order_relaxed) | (std::uint32_t{1} << ((hash * kSalt[i]) >> 27)),
-               std::memory_order_relaxed);
+void WindowFilter::insert(std::span<const DedupeKey> keys) {
+  // Plain loads and stores, not atomic read-modify-writes (8 locked instructions a key): the lock
+  // keeps two inserting threads from losing each other's bits.
+  MutexLock lock(inserting_);
+  for (const DedupeKey& key : keys) {
+    Block& block = data_[block_of(key)];
+    auto hash = static_cast<std::uint32_t>(key.high);
+    for (int i = 0; i < 8; ++i) {
+      auto& word = block.words[i];
+      word.store(word.load(std::memory_order_relaxed) | (std::uint32_t{1} << ((hash * kSalt[i]) >> 27)),
+                 std::memory_order_relaxed);
+    }
   }
-  added_.store(added_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  added_.store(added_.load(std::memory_order_relaxed) + keys.size(), std::memory_order_relaxed);
 }
 
 bool WindowFilter::may_contain(const DedupeKey& key) const {

@@ -4,9 +4,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <mutex>
+#include <span>
 
 #include "core/error.h"
+#include "core/sync.h"
 #include "ingest/dedupe_index.h"
 
 namespace meter::ingest {
@@ -18,23 +19,16 @@ namespace meter::ingest {
 // Split-block layout (as Parquet's and Impala's): each key sets one bit in each of the 8 words of
 // one 32-byte block, so a probe touches one cache line. DedupeKey is already a 128-bit hash: its
 // low half picks the block, its high half the bits. Inserts may come from several threads, one
-// at a time (an Inserter holds the filter); may_contain() takes no lock, and sees an insert once it
-// has synchronized with the inserting thread.
+// at a time; may_contain() takes no lock, and sees an insert once it has synchronized with the
+// inserting thread.
 class WindowFilter {
  public:
   // Room for `capacity` ids at 8 bits each.
   explicit WindowFilter(std::size_t capacity);
 
-  class Inserter {
-   public:
-    explicit Inserter(WindowFilter& filter) : filter_(filter), lock_(filter.inserting_) {}
-    void insert(const DedupeKey& key) { filter_.insert_locked(key); }
-
-   private:
-    WindowFilter& filter_;
-    std::lock_guard<std::mutex> lock_;
-  };
-  void insert(const DedupeKey& key) { Inserter(*this).insert(key); }
+  // Inserts may come from several threads; they take turns (a lock per call, so pass many).
+  void insert(std::span<const DedupeKey> keys);
+  void insert(const DedupeKey& key) { insert(std::span<const DedupeKey>(&key, 1)); }
   bool may_contain(const DedupeKey& key) const;
 
   std::size_t capacity() const { return capacity_; }
@@ -57,15 +51,12 @@ class WindowFilter {
   };
   WindowFilter(std::size_t capacity, std::size_t blocks);
   std::size_t block_of(const DedupeKey& key) const;
-  // Plain loads and stores, not atomic read-modify-writes (8 locked instructions a key): the
-  // Inserter's lock keeps two inserts from losing each other's bits.
-  void insert_locked(const DedupeKey& key);
 
   std::size_t capacity_;
   std::size_t blocks_;
   std::unique_ptr<Block[]> data_;
   std::atomic<std::size_t> added_{0};
-  std::mutex inserting_;
+  Mutex inserting_;
 };
 
 }  // namespace meter::ingest
