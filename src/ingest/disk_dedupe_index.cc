@@ -178,6 +178,7 @@ struct DiskDedupeIndex::Db {
     // the window has passed all of their ids. The window filter keeps lookups from visiting them
     // one by one. RocksDB's own limits on the number of files are lifted accordingly.
     rocks.compaction_style = rocksdb::kCompactionStyleFIFO;
+    rocks.num_levels = 1;  // or a file added that overlaps none would go to a lower level
     rocks.compaction_options_fifo.max_table_files_size = std::uint64_t{1} << 60;
     rocks.level0_file_num_compaction_trigger = 1 << 30;
     rocks.level0_slowdown_writes_trigger = 1 << 30;
@@ -196,7 +197,7 @@ struct DiskDedupeIndex::Db {
   }
 
   // An index written by an older meterd (universal compaction, files beyond level 0) cannot be
-  // opened as FIFO: it is cleared, and rebuilt from the stored events like a new one.
+  // opened with a single level: it is cleared, and rebuilt from the stored events like a new one.
   Status clear_other_layout() {
     rocksdb::ConfigOptions config;
     config.ignore_unknown_options = true;
@@ -204,8 +205,9 @@ struct DiskDedupeIndex::Db {
     rocksdb::DBOptions previous;
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
     auto s = rocksdb::LoadLatestOptions(config, dir.string(), &previous, &families);
-    if (!s.ok() || families.empty() || families[0].options.compaction_style == rocksdb::kCompactionStyleFIFO)
-      return {};
+    if (!s.ok() || families.empty()) return {};
+    const auto& written = families[0].options;
+    if (written.compaction_style == rocksdb::kCompactionStyleFIFO && written.num_levels == 1) return {};
     spdlog::warn("dedupe index in {} was written by an older meterd; rebuilding it from the stored events",
                  dir.string());
     if (s = rocksdb::DestroyDB(dir.string(), rocksdb::Options()); !s.ok())
@@ -216,10 +218,10 @@ struct DiskDedupeIndex::Db {
   // Drops whole files whose ids have all left the window, oldest first (the only file RocksDB lets
   // go of at level 0), always keeping the newest, whose checkpoint a start needs.
   Status drop_expired_files() {
-    std::vector<rocksdb::LiveFileMetaData> live;
-    db->GetLiveFilesMetaData(&live);
-    std::sort(live.begin(), live.end(),
-              [](const auto& a, const auto& b) { return a.largest_seqno < b.largest_seqno; });
+    rocksdb::ColumnFamilyMetaData family;
+    db->GetColumnFamilyMetaData(&family);
+    if (family.levels.empty()) return {};
+    const auto& level0 = family.levels[0].files;  // FIFO keeps every file at level 0, newest first
     rocksdb::TablePropertiesCollection properties;
     if (auto s = db->GetPropertiesOfAllTables(&properties); !s.ok())
       return fail(disk_error("cannot read the files' properties", s));
@@ -227,12 +229,14 @@ struct DiskDedupeIndex::Db {
     for (const auto& [path, table] : properties)
       hours[std::filesystem::path(path).filename().string()] = last_hour(*table);
     auto cutoff = cutoff_hour.load(std::memory_order_relaxed);
-    for (std::size_t i = 0; i + 1 < live.size(); ++i) {
-      auto name = std::filesystem::path(live[i].relative_filename).filename().string();
-      auto hour = hours.find(name);
+    for (std::size_t i = level0.size(); i > 1; --i) {
+      const auto& oldest = level0[i - 1];
+      auto hour = hours.find(oldest.relative_filename);
       if (hour == hours.end() || hour->second >= cutoff) break;
-      if (auto s = db->DeleteFile(live[i].name); !s.ok()) return fail(disk_error("cannot drop " + name, s));
-      spdlog::debug("dedupe index: dropped {}, whose ids are all older than the window", name);
+      if (auto s = db->DeleteFile(oldest.name); !s.ok())
+        return fail(disk_error("cannot drop " + oldest.relative_filename, s));
+      spdlog::debug("dedupe index: dropped {}, whose ids are all older than the window",
+                    oldest.relative_filename);
     }
     return {};
   }
