@@ -428,8 +428,7 @@ DiskDedupeIndex::~DiskDedupeIndex() {
   if (!db_->db) return;
   if (auto s = flush(true); !s)
     spdlog::error("{}; the next start reads their events again", s.error().message);
-  if (db_->building && db_->rebuilding.wait_for(std::chrono::seconds(0)) == std::future_status::ready)
-    (void)poll_filter(false);  // built: it is the one to save
+  (void)take_built_filter(false);  // a filter just built is the one to save
   db_->stop_rebuild();
   if (db_->filter) {
     if (auto s = db_->save_filter(); !s)
@@ -454,17 +453,23 @@ void DiskDedupeIndex::rebuild_filter() {
   });
 }
 
+Status DiskDedupeIndex::take_built_filter(bool wait) {
+  auto& db = *db_;
+  if (!db.building || (!wait && db.rebuilding.wait_for(std::chrono::seconds(0)) != std::future_status::ready))
+    return {};
+  if (auto built = db.rebuilding.get(); !built) {
+    db.building.reset();
+    db.next_rebuild = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    spdlog::warn("{}; trying again in a minute", built.error().message);
+    return built;
+  }
+  db.filter = std::move(db.building);
+  return {};
+}
+
 Status DiskDedupeIndex::poll_filter(bool wait) {
   auto& db = *db_;
-  if (db.building && (wait || db.rebuilding.wait_for(std::chrono::seconds(0)) == std::future_status::ready)) {
-    if (auto built = db.rebuilding.get(); !built) {
-      db.building.reset();
-      db.next_rebuild = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-      spdlog::warn("{}; trying again in a minute", built.error().message);
-      return built;
-    }
-    db.filter = std::move(db.building);
-  }
+  if (auto s = take_built_filter(wait); !s) return s;
   // A new filter is started between files, so that every file is either read by it from the disk
   // or written into it.
   bool wanted = !db.filter || db.filter->added() > db.filter->capacity();

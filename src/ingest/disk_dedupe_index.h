@@ -81,9 +81,10 @@ class DiskDedupeIndex final : public DedupeIndex {
   Status clear();
   // Starts building a filter of the disk, sized for twice the ids now.
   void rebuild_filter();
-  // Takes a filter built (`wait`: waits for it), and starts a new one when there is none or the
-  // current one is full.
+  // Takes a filter built (`wait`: waits for one being built), and starts a new one when there is
+  // none or the current one is full.
   Status poll_filter(bool wait);
+  Status take_built_filter(bool wait);
 
   std::unique_ptr<Db> db_;
   // The hour on disk of `key` (kAbsent if none): from the last lookup() when `key` is the next
