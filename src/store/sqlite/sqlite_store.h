@@ -46,6 +46,8 @@ struct SqliteOptions {
 // WAL into the database file in the background (PASSIVE), so commits do not pay for it; when
 // the WAL has grown, it briefly holds writes (write_mutex_) to finish the copy and restart the
 // WAL from its beginning, so the file stops growing and fdatasync overwrites, never extends.
+class RollupUpsert;
+
 class SqliteStore final : public EventLog,
                           public UsageStore,
                           public TenantRecords,
@@ -184,9 +186,7 @@ class SqliteStore final : public EventLog,
   std::unique_ptr<SQLite::Database> writer_;  // used only inside append() and at start-up
   std::set<int> months_;                      // partitions known to exist (writer side)
   std::map<int, std::unique_ptr<SQLite::Statement>> inserts_;
-  std::unique_ptr<SQLite::Statement> upsert_quarter_;
-  std::unique_ptr<SQLite::Statement> upsert_hourly_;
-  std::unique_ptr<SQLite::Statement> upsert_daily_;
+  std::unique_ptr<RollupUpsert> upsert_quarter_, upsert_hourly_, upsert_daily_;
   std::unique_ptr<SQLite::Statement> insert_retraction_;      // retractions (writer only)
   std::unique_ptr<SQLite::Statement> upsert_credit_line_;     // credit_lines (writer only)
   StagedCredit staged_credit_ ABSL_GUARDED_BY(write_mutex_);  // for the next append()
