@@ -345,12 +345,12 @@ struct DiskDedupeIndex::Db {
 
   // The filter saved at the last clean stop, when it still describes the disk; the file and the
   // nonce are removed either way, so that a crash from here on means a rebuild.
-  std::unique_ptr<WindowFilter> read_saved_filter() {
+  std::unique_ptr<WindowFilter> read_saved_filter(std::string& why) {
     auto path = dir / kFilterFile;
     std::string nonce;
     auto got = db->Get(read, kFilterKey, &nonce);
     std::unique_ptr<WindowFilter> loaded;
-    std::string why = "the last stop was not clean";
+    why = "the last stop was not clean";
     if (got.ok() && nonce.size() == sizeof(std::uint64_t)) {
       std::uint64_t value = 0;
       std::memcpy(&value, nonce.data(), sizeof value);
@@ -366,7 +366,6 @@ struct DiskDedupeIndex::Db {
     }
     std::error_code ignored;
     std::filesystem::remove(path, ignored);
-    if (!loaded) spdlog::info("dedupe index: the filter of {} is built again ({})", dir.string(), why);
     return loaded;
   }
 
@@ -412,10 +411,14 @@ Result<std::unique_ptr<DiskDedupeIndex>> DiskDedupeIndex::open(const std::filesy
   }
   index->latest_ = index->checkpoint_;
   index->count_ = index->db_->estimated_keys();
-  index->db_->filter = index->db_->read_saved_filter();
+  std::string why;
+  index->db_->filter = index->db_->read_saved_filter(why);
   if (!index->db_->filter && !index->db_->has_ids())
     index->db_->filter = std::make_shared<WindowFilter>(kMinFilterIds);
-  if (!index->db_->filter) index->rebuild_filter();
+  if (!index->db_->filter) {
+    spdlog::info("dedupe index: the filter of {} is built again ({})", dir.string(), why);
+    index->rebuild_filter();
+  }
   return index;
 }
 
