@@ -110,6 +110,19 @@ class Meterd:
     def post(self, path, body=None, **kw):
         return self.request("POST", path, body=body, **kw)
 
+    def answer(self, method, path, body=None, timeout=60.0):
+        """The JSON of a 200, asking again while meterd answers 503/504 (a slow or busy backend on a
+        loaded test machine); anything else fails with the status and the body."""
+        deadline = time.time() + timeout
+        while True:
+            status, headers, data = self.request(method, path, body=body)
+            if status not in (503, 504) or time.time() > deadline:
+                break
+            time.sleep(min(float(headers.get("retry-after", "1")), 2.0))
+        if status != 200:
+            raise AssertionError("%s %s: %d %s" % (method, path, status, data))
+        return data
+
     # --- the store, read directly ---------------------------------------------------------------
     def db(self):
         return sqlite3.connect(os.path.join(self.data_dir, "meterd.db"))

@@ -64,10 +64,10 @@ class ClickHouseTest(unittest.TestCase):
             self.assertEqual((status, body["cancelled"]), (200, 1), body)
             self.wait_shipped(m, 3)  # two events and the retraction
             self.assertEqual(self.ch.ids().get("~k2"), 1)
-            totals = m.get("/v1/usage?tenant_id=cx")[2]["totals"]
+            totals = m.answer("GET", "/v1/usage?tenant_id=cx")["totals"]
             self.assertEqual([(t["quantity"], t["events"]) for t in totals], [("5", 1)])
             month = time.strftime("%Y-%m", time.gmtime())
-            lines = m.get("/v1/tenants/cx/invoices/" + month)[2]["line_items"]
+            lines = m.answer("GET", "/v1/tenants/cx/invoices/" + month)["line_items"]
             self.assertEqual({l["event_type"]: l["quantity"] for l in lines}["query"], "5")
             # An amend is a retraction and an event; a replace withdraws what is left.
             status, _, body = m.post("/v1/events/amend", {"tenant_id": "cx", "id": "k1", "set": {"quantity": 9},
@@ -75,7 +75,7 @@ class ClickHouseTest(unittest.TestCase):
             self.assertEqual((status, body["status"]), (200, "amended"), body)
             self.wait_shipped(m, 5)
             self.assertEqual(self.ch.ids().get("fix-k1"), 1)
-            totals = m.get("/v1/usage?tenant_id=cx")[2]["totals"]
+            totals = m.answer("GET", "/v1/usage?tenant_id=cx")["totals"]
             self.assertEqual([(t["quantity"], t["events"]) for t in totals], [("9", 1)])
             now = time.time()
             span = {"from": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3600)),
@@ -85,7 +85,7 @@ class ClickHouseTest(unittest.TestCase):
             self.assertEqual((status, body["withdrawn"], body["added"]),
                              (200, {"events": 1, "quantity": "9"}, {"events": 1, "quantity": "2"}), body)
             self.wait_shipped(m, 7)
-            totals = m.get("/v1/usage?tenant_id=cx")[2]["totals"]
+            totals = m.answer("GET", "/v1/usage?tenant_id=cx")["totals"]
             self.assertEqual([(t["quantity"], t["events"]) for t in totals], [("2", 1)])
 
     # Verifies a correction of a month finalized from ClickHouse issues its note at once, from

@@ -162,11 +162,11 @@ class ClusterTest(unittest.TestCase):
             for tenant in ("t0", "t1", "t2", "t3"):
                 for path in ("/v1/usage?tenant_id=%s&window=day" % tenant,
                              "/v1/usage?tenant_id=%s&window=hour&time_zone=Asia/Kolkata" % tenant):
-                    a, b = m.get(path)[2], embedded.get(path)[2]
+                    a, b = m.answer("GET", path), embedded.answer("GET", path)
                     self.assertEqual((a["buckets"], a["totals"]), (b["buckets"], b["totals"]), path)
                 invoice = "/invoice/generate"
                 body = {"tenant_id": tenant, "year": month[0], "month": month[1]}
-                a, b = m.post(invoice, body)[2], embedded.post(invoice, body)[2]
+                a, b = m.answer("POST", invoice, body), embedded.answer("POST", invoice, body)
                 self.assertEqual(a["source"], "rollups")
                 self.assertEqual((a["line_items"], a["total"]), (b["line_items"], b["total"]))
                 self.assertNotEqual(a["total"], "0")
