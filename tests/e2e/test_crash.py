@@ -67,14 +67,14 @@ def kill9_under_load(m, stop, threads):
 
 
 def rollups_match_raw(m):
-    """True when usage_daily and usage_hourly sums equal the raw events' sums per tenant."""
+    """True when usage_daily and usage_quarter_hour sums equal the raw events' sums per tenant."""
     with m.db() as db:
         raw = {}
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'usage_events_%'")]
         for t in tables:
             for tenant, q in db.execute("SELECT tenant_id, quantity FROM %s" % t):
                 raw[tenant] = raw.get(tenant, decimal.Decimal(0)) + decimal.Decimal(q)
-        for table in ("usage_daily", "usage_hourly"):
+        for table in ("usage_daily", "usage_quarter_hour"):
             rolled = {}
             for tenant, q in db.execute("SELECT tenant_id, quantity FROM %s" % table):
                 rolled[tenant] = rolled.get(tenant, decimal.Decimal(0)) + decimal.Decimal(q)

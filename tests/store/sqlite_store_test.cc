@@ -59,6 +59,12 @@ TEST_F(SqliteStoreTest, UsageByWindow) {
   EXPECT_EQ((*hours)[0].quantity.to_string(), "0.3");
   EXPECT_EQ((*hours)[0].events, 2);
   EXPECT_EQ((*hours)[1].event_type, "tokens");
+  // An hour that starts before `to` is whole, as a day is: its quarters after `to` count too.
+  auto half = store.usage(query(Window::kHour, "2026-11-01T00:00:00Z", "2026-11-01T00:30:00Z"));
+  ASSERT_TRUE(half);
+  ASSERT_EQ(half->size(), 1u);
+  EXPECT_EQ(format_rfc3339((*half)[0].bucket_start), "2026-11-01T00:00:00.000Z");
+  EXPECT_EQ((*half)[0].quantity.to_string(), "0.3");
 
   auto months = store.usage(query(Window::kMonth, "2026-10-01T00:00:00Z", "2026-12-01T00:00:00Z"));
   ASSERT_TRUE(months);
@@ -75,6 +81,31 @@ TEST_F(SqliteStoreTest, UsageByWindow) {
   ASSERT_TRUE(days);
   ASSERT_EQ(days->size(), 1u);
   EXPECT_EQ((*days)[0].quantity.to_string(), "1500");
+}
+
+// Verifies a schema 10 file loses its hourly rollup table and still answers hourly usage, from
+// the quarter hours.
+TEST_F(SqliteStoreTest, MigratesSchema10DropsTheHourlyTable) {
+  {
+    SqliteStore store({db_path_});
+    ASSERT_TRUE(
+        store.append(std::vector<Event>{make_event("1", "acme", "query", "2", "2026-11-01T00:10:00Z"),
+                                        make_event("2", "acme", "query", "3", "2026-11-01T00:55:00Z")}));
+  }
+  {
+    SQLite::Database db(db_path_.string(), SQLite::OPEN_READWRITE);
+    db.exec(
+        "CREATE TABLE usage_hourly (tenant_id TEXT, bucket_start INTEGER, event_type TEXT, quantity TEXT, "
+        "events INTEGER); UPDATE meter_schema SET version = 10");
+  }
+  SqliteStore store({db_path_});
+  SQLite::Database db(db_path_.string());
+  EXPECT_FALSE(db.tableExists("usage_hourly"));
+  auto hours = store.usage(query(Window::kHour, "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"));
+  ASSERT_TRUE(hours);
+  ASSERT_EQ(hours->size(), 1u);
+  EXPECT_EQ((*hours)[0].quantity.to_string(), "5");
+  EXPECT_EQ((*hours)[0].events, 2);
 }
 
 // Verifies raw events land in one table per month and the rollups equal the raw sums.

@@ -176,7 +176,7 @@ TEST_F(TenantRecordsTest, MigratesSchema5TenantTables) {
   EXPECT_TRUE(db.tableExists("credit_grants"));
   SQLite::Statement version(db, "SELECT max(version) FROM meter_schema");
   ASSERT_TRUE(version.executeStep());
-  EXPECT_EQ(version.getColumn(0).getInt(), 10);
+  EXPECT_EQ(version.getColumn(0).getInt(), 11);
 }
 
 // Verifies a schema 9 file's lots gain the v10 columns (rule, payment, rollover) and keep what
@@ -214,7 +214,7 @@ TEST_F(TenantRecordsTest, MigratesSchema9CreditGrants) {
   SQLite::Database db(db_path_.string());
   SQLite::Statement version(db, "SELECT max(version) FROM meter_schema");
   ASSERT_TRUE(version.executeStep());
-  EXPECT_EQ(version.getColumn(0).getInt(), 10);
+  EXPECT_EQ(version.getColumn(0).getInt(), 11);
 }
 
 }  // namespace

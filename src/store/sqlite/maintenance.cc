@@ -45,8 +45,9 @@ Result<std::vector<RollupCheck>> SqliteStore::check_rollups(int month, std::stri
     }
     std::int64_t from = to_unix_ms(month_start(month));
     std::int64_t to = to_unix_ms(next_window(Window::kMonth, month_start(month)));
-    for (auto [table, side] :
-         {std::pair{"usage_hourly", &RollupCheck::hourly}, std::pair{"usage_daily", &RollupCheck::daily}}) {
+    // The "hourly" side is the quarter hours, which hourly usage is summed from.
+    for (auto [table, side] : {std::pair{"usage_quarter_hour", &RollupCheck::hourly},
+                               std::pair{"usage_daily", &RollupCheck::daily}}) {
       auto s = collect(
           fmt::format("SELECT tenant_id, event_type, meter_dec_sum(quantity), sum(events) FROM {} "
                       "WHERE {} AND bucket_start >= {} AND bucket_start < {} GROUP BY tenant_id, event_type",
@@ -76,7 +77,7 @@ Status SqliteStore::drop_month(int month) {
     writer_->exec(fmt::format("DELETE FROM retractions WHERE month = {}", month));
     std::int64_t from = to_unix_ms(month_start(month));
     std::int64_t to = to_unix_ms(next_window(Window::kMonth, month_start(month)));
-    for (const char* table : {"usage_quarter_hour", "usage_hourly", "usage_daily"}) {
+    for (const char* table : {"usage_quarter_hour", "usage_daily"}) {
       writer_->exec(
           fmt::format("DELETE FROM {} WHERE bucket_start >= {} AND bucket_start < {}", table, from, to));
     }

@@ -17,7 +17,7 @@
 namespace meter::store::sqlite {
 namespace {
 
-constexpr int kSchemaVersion = 10;
+constexpr int kSchemaVersion = 11;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meter_schema (version INTEGER NOT NULL);
@@ -101,11 +101,13 @@ CREATE TABLE IF NOT EXISTS tenant_settings (
 );
 )sql";
 
-// The rollup tables, finest first. They have one shape; only the bucket differs. Quarter hours
-// exist for invoices: every zone's midnight falls on one, so any zone's month is exact.
-constexpr const char* kRollupTables[] = {"usage_quarter_hour", "usage_hourly", "usage_daily"};
+// The rollup tables, finest first. Quarter hours exist for invoices (every zone's midnight falls
+// on one, so any zone's month is exact) and answer hourly usage too, four rows an hour: a table
+// of hours would cost every group a third more rollup upserts (docs/storage.md). Days stay, so
+// a month or a year is read from a few hundred rows.
+constexpr const char* kRollupTables[] = {"usage_quarter_hour", "usage_daily"};
 
-// usage_quarter_hour, usage_hourly and usage_daily have one shape; only the bucket differs.
+// usage_quarter_hour and usage_daily have one shape; only the bucket differs.
 std::string rollup_table_sql(const char* table) {
   return fmt::format(R"sql(CREATE TABLE IF NOT EXISTS {} (
   tenant_id    TEXT    NOT NULL,
@@ -148,24 +150,24 @@ Status add_to(RollupMap& map, RollupKey key, Decimal quantity, std::int64_t even
   return {};
 }
 
-// Quarter-hour sums per event, then hourly sums from those and daily from the hourly ones.
-Status aggregate(std::span<const Event> events, RollupMap& quarters, RollupMap& hourly, RollupMap& daily) {
-  constexpr std::int64_t kQuarterMs = 900'000;
-  constexpr std::int64_t kHourMs = 3'600'000;
-  constexpr std::int64_t kDayMs = 24 * kHourMs;
-  auto floor_ms = [](std::int64_t ms, std::int64_t unit) { return ms - ((ms % unit) + unit) % unit; };
+constexpr std::int64_t kQuarterMs = 900'000;
+constexpr std::int64_t kHourMs = 3'600'000;
+constexpr std::int64_t kDayMs = 24 * kHourMs;
+
+std::int64_t floor_ms(std::int64_t ms, std::int64_t unit) { return ms - ((ms % unit) + unit) % unit; }
+
+// Quarter-hour sums per event, then daily sums from those.
+Status aggregate(std::span<const Event> events, RollupMap& quarters, RollupMap& daily) {
   for (const Event& e : events) {
     std::int64_t quarter = floor_ms(to_unix_ms(e.timestamp), kQuarterMs);
     if (auto s = add_to(quarters, RollupKey{e.tenant_id, e.event_type, quarter}, e.quantity, e.sign()); !s)
       return s;
   }
-  for (auto [from, to, unit] :
-       {std::tuple{&quarters, &hourly, kHourMs}, std::tuple{&hourly, &daily, kDayMs}}) {
-    for (const auto& [key, agg] : *from) {
-      const auto& [tenant, type, bucket] = key;
-      if (auto s = add_to(*to, RollupKey{tenant, type, floor_ms(bucket, unit)}, agg.quantity, agg.events); !s)
-        return s;
-    }
+  for (const auto& [key, agg] : quarters) {
+    const auto& [tenant, type, bucket] = key;
+    if (auto s = add_to(daily, RollupKey{tenant, type, floor_ms(bucket, kDayMs)}, agg.quantity, agg.events);
+        !s)
+      return s;
   }
   return {};
 }
@@ -269,7 +271,6 @@ SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
   writer_ = open_connection();
   migrate();
   upsert_quarter_ = std::make_unique<RollupUpsert>(*writer_, "usage_quarter_hour");
-  upsert_hourly_ = std::make_unique<RollupUpsert>(*writer_, "usage_hourly");
   upsert_daily_ = std::make_unique<RollupUpsert>(*writer_, "usage_daily");
   begin_ = std::make_unique<SQLite::Statement>(*writer_, "BEGIN IMMEDIATE");
   commit_ = std::make_unique<SQLite::Statement>(*writer_, "COMMIT");
@@ -429,6 +430,11 @@ void SqliteStore::migrate() {
   if (from < 8) writer_->exec("UPDATE meter_schema SET version = 8");    // v8: adjustments (created above)
   if (from < 9) writer_->exec("UPDATE meter_schema SET version = 9");    // v9: credits (created above)
   if (from < 10) writer_->exec("UPDATE meter_schema SET version = 10");  // v10: credit rules
+  if (from < 11) {
+    // v11: hourly usage is summed from the quarter hours when read.
+    writer_->exec("DROP TABLE IF EXISTS usage_hourly");
+    writer_->exec("UPDATE meter_schema SET version = 11");
+  }
   tx.commit();
   SQLite::Statement months(*writer_, "SELECT month FROM usage_partitions");
   while (months.executeStep()) months_.insert(months.getColumn(0).getInt());
@@ -468,8 +474,8 @@ void SqliteStore::rebuild_events_view() {
 
 Result<EventLog::AlreadyStored> SqliteStore::append(std::span<const Event> events) {
   if (events.empty()) return AlreadyStored{};
-  RollupMap quarters, hourly, daily;
-  if (auto s = aggregate(events, quarters, hourly, daily); !s) return fail(s.error());
+  RollupMap quarters, daily;
+  if (auto s = aggregate(events, quarters, daily); !s) return fail(s.error());
   MutexLock writes(write_mutex_);
   try {
     WriteTransaction tx(*writer_, *begin_, *commit_, *rollback_);
@@ -499,7 +505,6 @@ Result<EventLog::AlreadyStored> SqliteStore::append(std::span<const Event> event
       if (e.is_retraction()) record_retraction(e, quantity);
     }
     upsert_quarter_->write(quarters);
-    upsert_hourly_->write(hourly);
     upsert_daily_->write(daily);
     write_staged_credit(to_unix_ms(events.front().received_at));
     staged_credit_ = {};
@@ -508,7 +513,7 @@ Result<EventLog::AlreadyStored> SqliteStore::append(std::span<const Event> event
   } catch (const std::exception& ex) {
     // The transaction rolled back: forget partitions it may have created, and clear the failed
     // statements' error, which SQLite would otherwise report again at their next reset.
-    for (auto* upsert : {upsert_quarter_.get(), upsert_hourly_.get(), upsert_daily_.get()}) upsert->reset();
+    for (auto* upsert : {upsert_quarter_.get(), upsert_daily_.get()}) upsert->reset();
     if (upsert_credit_line_) upsert_credit_line_->tryReset();
     staged_credit_ = {};
     if (insert_retraction_) insert_retraction_->tryReset();
@@ -564,18 +569,29 @@ SqliteStore::ConnectionLease SqliteStore::borrow_connection() {
 Result<std::vector<UsageRow>> SqliteStore::usage(const UsageQuery& query) {
   return sqlite_call("sqlite query", [&]() -> Result<std::vector<UsageRow>> {
     auto reader = borrow_connection();
-    const char* table = query.window == Window::kQuarterHour ? "usage_quarter_hour"
-                        : query.window == Window::kHour      ? "usage_hourly"
-                                                             : "usage_daily";
-    SQLite::Statement stmt(*reader,
-                           fmt::format("SELECT bucket_start, event_type, quantity, events FROM {} "
-                                       "WHERE tenant_id = ?1 AND bucket_start >= ?2 AND bucket_start < ?3 "
-                                       "AND (?4 IS NULL OR event_type = ?4) "
-                                       "ORDER BY bucket_start, event_type",
-                                       table));
+    // Hours are summed from their quarters; an hour is in when it starts before `to`, as a day
+    // is, so its quarters are read up to the end of the hour `to` falls in.
+    bool hours = query.window == Window::kHour;
+    const char* table =
+        query.window == Window::kDay || query.window == Window::kMonth ? "usage_daily" : "usage_quarter_hour";
+    std::int64_t to = to_unix_ms(query.to);
+    if (hours) to = floor_ms(to - 1, kHourMs) + kHourMs;
+    SQLite::Statement stmt(
+        *reader,
+        hours ? fmt::format(
+                    "SELECT bucket_start - bucket_start % {0} AS hour, event_type, meter_dec_sum(quantity), "
+                    "sum(events) FROM {1} WHERE tenant_id = ?1 AND bucket_start >= ?2 AND bucket_start < "
+                    "?3 AND (?4 IS NULL OR event_type = ?4) GROUP BY hour, event_type "
+                    "ORDER BY hour, event_type",
+                    kHourMs, table)
+              : fmt::format("SELECT bucket_start, event_type, quantity, events FROM {} "
+                            "WHERE tenant_id = ?1 AND bucket_start >= ?2 AND bucket_start < ?3 "
+                            "AND (?4 IS NULL OR event_type = ?4) "
+                            "ORDER BY bucket_start, event_type",
+                            table));
     stmt.bind(1, query.tenant_id);
     stmt.bind(2, static_cast<std::int64_t>(to_unix_ms(query.from)));
-    stmt.bind(3, static_cast<std::int64_t>(to_unix_ms(query.to)));
+    stmt.bind(3, to);
     if (query.event_type)
       stmt.bind(4, *query.event_type);
     else

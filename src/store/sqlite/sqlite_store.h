@@ -35,7 +35,7 @@ struct SqliteOptions {
 // The embedded store: the event log, usage store and tenant records (and the durable log a
 // shipper reads) in one SQLite file in WAL mode with synchronous=FULL, so a committed append is
 // on disk. Raw events go to one table per UTC month (usage_events_YYYYMM, so
-// retention drops whole months); usage_hourly and usage_daily are updated in the same
+// retention drops whole months); usage_quarter_hour and usage_daily are updated in the same
 // transaction and can never drift from the raw rows. The schema is in docs/storage.md.
 //
 // Thread-safety: append() uses the writer connection and must be called from one thread at
@@ -186,7 +186,7 @@ class SqliteStore final : public EventLog,
   std::unique_ptr<SQLite::Database> writer_;  // used only inside append() and at start-up
   std::set<int> months_;                      // partitions known to exist (writer side)
   std::map<int, std::unique_ptr<SQLite::Statement>> inserts_;
-  std::unique_ptr<RollupUpsert> upsert_quarter_, upsert_hourly_, upsert_daily_;
+  std::unique_ptr<RollupUpsert> upsert_quarter_, upsert_daily_;
   std::unique_ptr<SQLite::Statement> insert_retraction_;      // retractions (writer only)
   std::unique_ptr<SQLite::Statement> upsert_credit_line_;     // credit_lines (writer only)
   StagedCredit staged_credit_ ABSL_GUARDED_BY(write_mutex_);  // for the next append()
