@@ -520,7 +520,11 @@ void DiskDedupeIndex::lookup(std::span<const DedupeKey> keys) {
   auto& asked = db_->lookup_positions;
   asked.clear();
   const WindowFilter* filter = db_->filter.get();
+  constexpr std::size_t kAhead = 8;  // a cache miss each: several in flight at once
+  for (std::size_t i = 0; filter != nullptr && i < std::min(kAhead, keys.size()); ++i)
+    filter->prefetch(keys[i]);
   for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (filter != nullptr && i + kAhead < keys.size()) filter->prefetch(keys[i + kAhead]);
     if (filter == nullptr || filter->may_contain(keys[i])) asked.push_back(i);
   }
   if (asked.empty()) return;
@@ -552,18 +556,24 @@ bool DiskDedupeIndex::insert(const DedupeKey& key, Timestamp received_at) {
   bool batched = batch_next_ < batch_.size() && batch_[batch_next_] == key;
   std::uint32_t on_disk = batched ? found_[batch_next_++] : kAbsent;
   std::uint32_t hour = dedupe_hour(received_at);
-  if (auto it = recent_.find(key); it != recent_.end()) {
+  // Claimed at once (one probe of recent_ for a new id, the common case), let go if taken.
+  auto [it, added] = recent_.try_emplace(key, hour);
+  if (!added) {
     if (live(it->second)) return false;
     it->second = hour;  // expired: claimed anew
     claims_.push_back(key);
     return true;
   }
+  bool taken = false;
   if (writing_) {
-    if (auto it = writing_->find(key); it != writing_->end() && live(it->second)) return false;
+    auto w = writing_->find(key);
+    taken = w != writing_->end() && live(w->second);
   }
-  if (!batched) on_disk = disk_hour(key);
-  if (live(on_disk)) return false;
-  recent_.emplace(key, hour);
+  if (!taken) taken = live(batched ? on_disk : disk_hour(key));
+  if (taken) {
+    recent_.erase(it);
+    return false;
+  }
   claims_.push_back(key);
   return true;
 }
@@ -599,6 +609,8 @@ Status DiskDedupeIndex::flush(bool wait) {
   if (writing_ || (recent_.empty() && latest_ == checkpoint_)) return collected;
   writing_ = std::make_unique<const Ids>(std::move(recent_));
   recent_ = Ids();
+  // A full map will fill again: grown once now rather than rehashed on the way.
+  if (writing_->size() >= db_->options.flush_ids) recent_.reserve(writing_->size());
   db_->writing_checkpoint = latest_;
   std::vector<std::shared_ptr<WindowFilter>> filters;
   for (const auto& each : {db_->filter, db_->building}) {
