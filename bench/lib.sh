@@ -15,7 +15,13 @@ start_meterd() {
   shift
   "$build/meterd" serve --listen 127.0.0.1:0 --data-dir "$data" --log-level warn "$@" >"$data.out" 2>"$data.err" &
   pid=$!
-  for _ in $(seq 200); do grep -q serving "$data.out" 2>/dev/null && break; sleep 0.05; done
+  # 60 s: this machine's shared disk has stalled a start for more than 20 s.
+  for _ in $(seq 1200); do grep -q serving "$data.out" 2>/dev/null && break; sleep 0.05; done
   port=$(sed -n 's|.*serving http://127.0.0.1:\([0-9]*\).*|\1|p' "$data.out")
+  if [[ -z "$port" ]]; then
+    echo "meterd did not start within 60 s on $data; its log:" >&2
+    cat "$data.out" "$data.err" >&2
+    exit 1
+  fi
   url="http://127.0.0.1:$port"
 }
