@@ -7,11 +7,7 @@ function request()
   return wrk.format(nil, "/quota/check", nil, '{"tenant_id":"tenant_' .. math.random(0, tenants - 1) .. '"}')
 end
 
--- QUOTA_DELAY_MS (optional, whole milliseconds): each connection waits that long before its next
--- request, so that a fixed number of connections holds a rate.
-local pause = tonumber(os.getenv("QUOTA_DELAY_MS") or "")
-if pause then
-  function delay()
-    return pause
-  end
-end
+-- QUOTA_DELAY_MS paces it (bench/pace.lua): e.g. 20 connections pausing 1 ms hold ~10,000 req/s.
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+dofile(here .. "pace.lua")
+pace("QUOTA_DELAY_MS")

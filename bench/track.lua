@@ -3,8 +3,7 @@
 -- them): the HTTP ceiling with the load generator doing /track's work (bench/cpu_split.sh).
 -- Any other TRACK_PATH is POSTed to (bench/durable_floor.sh).
 -- TRACK_FORMAT=seed sends what the seed's clients send: no id (meterd makes one), 50 tenants.
--- TRACK_DELAY_MS (whole milliseconds): each connection waits that long before its next request,
--- so that a number of connections holds a rate (latency at a rate, not at saturation).
+-- TRACK_DELAY_MS paces it (bench/pace.lua).
 -- setup() runs in the main state and gives every wrk thread its own tag.
 local next_tag = 0
 function setup(thread)
@@ -32,9 +31,6 @@ function request()
   return wrk.format(nil, path, nil, body)
 end
 
-local pause = tonumber(os.getenv("TRACK_DELAY_MS") or "")
-if pause then
-  function delay()
-    return pause
-  end
-end
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+dofile(here .. "pace.lua")
+pace("TRACK_DELAY_MS")
