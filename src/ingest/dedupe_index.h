@@ -53,6 +53,11 @@ class DedupeIndex {
   virtual Status stored(const store::RowCursor* /*checkpoint*/) { return {}; }
   // True for an index that outlives the process: the ingest writer hands it checkpoints.
   virtual bool persistent() const { return false; }
+  // False while new ids cannot be answered from memory (the disk index building its filter after
+  // a crash): lookups are then right, only slower.
+  virtual bool filter_ready() const { return true; }
+  // The writer has nothing to store: an index on disk takes in work finished in the background.
+  virtual void idle() {}
 
   // Inserts the ids of stored events (a restart's millions), each slot fetched a few keys ahead so
   // that the cache misses of an index far larger than the cache overlap.

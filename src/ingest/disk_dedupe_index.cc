@@ -483,6 +483,12 @@ Status DiskDedupeIndex::poll_filter(bool wait) {
 
 bool DiskDedupeIndex::filter_ready() const { return db_->filter != nullptr; }
 
+void DiskDedupeIndex::idle() {
+  // A file that failed keeps its ids in memory; the next group's stored() writes them again.
+  if (auto s = collect(false); !s) spdlog::warn("{}; its ids stay in memory", s.error().message);
+  (void)poll_filter(false);
+}
+
 Status DiskDedupeIndex::settle() {
   if (auto s = flush(true); !s) return s;  // a filter starts only between files
   do {

@@ -54,6 +54,8 @@ class DiskDedupeIndex final : public DedupeIndex {
   void lookup(std::span<const DedupeKey> keys) override;
   Status stored(const store::RowCursor* checkpoint) override;
   bool persistent() const override { return true; }
+  // Takes a file written and a filter built meanwhile (and starts one if due).
+  void idle() override;
 
   // Where a start goes on from, given the store's rows now: the checkpoint, when the store still
   // has every row it names. nullopt when there is none or the store holds another history (a
@@ -64,7 +66,7 @@ class DiskDedupeIndex final : public DedupeIndex {
   const std::optional<store::RowCursor>& checkpoint() const { return checkpoint_; }
   // True once the window filter (window_filter.h) answers for the disk: read back after a clean
   // stop, else built from the disk by a thread of its own while lookups go to RocksDB.
-  bool filter_ready() const;
+  bool filter_ready() const override;
   // Writes every stored id to the disk and waits until a filter answers for them and is not
   // full, building one if need be: the state a long run settles in (benchmarks, tests). Call it
   // after stored(): claims not yet stored would be written too.

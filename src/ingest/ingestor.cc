@@ -64,6 +64,7 @@ Status Ingestor::start(const store::RowCursor* after) {
   if (!written) return written;
   checkpoint_ = std::move(scanned_to);
   dedupe_size_ = index_.size();
+  dedupe_filter_ready_ = index_.filter_ready();
   auto took =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
           .count();
@@ -127,7 +128,17 @@ void Ingestor::run() {
   for (;;) {
     {
       MutexLock lock(mutex_);
-      while (!stopping_ && queue_.empty()) wake_.wait(mutex_);
+      while (!stopping_ && queue_.empty()) {
+        if (dedupe_filter_ready_.load()) {
+          wake_.wait(mutex_);
+        } else if (!wake_.wait_for(mutex_, kIdlePoll) && queue_.empty()) {
+          // Idle while the filter is built: take it in now, not at the next group.
+          lock.unlock();
+          index_.idle();
+          dedupe_filter_ready_ = index_.filter_ready();
+          lock.lock();
+        }
+      }
       if (queue_.empty()) break;  // stopping, and everything queued is stored
       if (options_.linger.count() > 0 && queued_events_.load() < options_.linger_below) {
         // A plain sleep, not a wait on wake_: submitters then find no waiter to signal.
@@ -339,6 +350,7 @@ void Ingestor::commit(std::vector<Request>& group) {
   stored_since_checkpoint_ += fresh_.size() - stored->size();
   persist_claims(now);
   dedupe_size_ = index_.size();
+  dedupe_filter_ready_ = index_.filter_ready();
   counters_.commits.fetch_add(1);
   counters_.last_commit_ms = to_unix_ms(now);
   counters_.accepted.fetch_add(fresh_.size() - stored->size());

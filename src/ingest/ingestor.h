@@ -122,6 +122,7 @@ class Ingestor {
 
   std::size_t queued_events() const { return queued_events_.load(); }
   std::size_t dedupe_size() const { return dedupe_size_.load(); }
+  bool dedupe_filter_ready() const { return dedupe_filter_ready_.load(); }
   const IngestCounters& counters() const { return counters_; }
 
  private:
@@ -155,6 +156,9 @@ class Ingestor {
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   std::atomic<std::size_t> queued_events_{0};
   std::atomic<std::size_t> dedupe_size_{0};
+  std::atomic<bool> dedupe_filter_ready_{true};
+  // How often an idle writer lets the index take in background work while its filter is built.
+  static constexpr std::chrono::seconds kIdlePoll{1};
   IngestCounters counters_;
   Timestamp next_expiry_{};
   static constexpr std::chrono::seconds kCheckpointInterval{1};

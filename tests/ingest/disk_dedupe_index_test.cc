@@ -4,6 +4,7 @@
 #include <rocksdb/db.h>
 
 #include <fstream>
+#include <thread>
 
 #include "support/temp_dir.h"
 
@@ -156,6 +157,25 @@ TEST_F(DiskDedupeIndexTest, TrustsOnlyTheFilterOfTheLastCleanStop) {
     EXPECT_TRUE(index->contains(a_));
     EXPECT_TRUE(index->contains(b_));
   }
+}
+
+// Verifies an index with nothing to store takes in the filter built after a crash (the ingest
+// writer calls idle() while it waits), not only at the next group.
+TEST_F(DiskDedupeIndexTest, IdleTakesInTheFilterBuiltMeanwhile) {
+  {
+    auto index = open();
+    index->insert(a_, t0_);
+    ASSERT_TRUE(index->stored(&cursor_));
+  }
+  std::filesystem::remove(dir_ / "dedupe" / "window.filter");  // as after a crash
+  auto index = open();
+  EXPECT_FALSE(index->filter_ready());  // built on a thread, taken only by the writer
+  for (int i = 0; i < 1000 && !index->filter_ready(); ++i) {
+    index->idle();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(index->filter_ready());
+  EXPECT_TRUE(index->contains(a_));
 }
 
 // Verifies a filter full of ids is replaced by a larger one built from the disk, and that ids

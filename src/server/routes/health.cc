@@ -41,6 +41,7 @@ void add_health_routes(Router& router, const ApiContext& api) {
     out.key("store").str(api.usage.name());
     out.key("queue_depth").num(static_cast<std::int64_t>(api.ingestor.queued_events()));
     out.key("dedupe_ids").num(static_cast<std::int64_t>(api.ingestor.dedupe_size()));
+    out.key("dedupe_filter_ready").boolean(api.ingestor.dedupe_filter_ready());
     out.key("events_accepted").num(static_cast<std::int64_t>(counters.accepted.load()));
     out.key("events_duplicate").num(static_cast<std::int64_t>(counters.duplicates.load()));
     out.key("events_refused").num(static_cast<std::int64_t>(counters.refused.load()));
