@@ -576,19 +576,16 @@ Result<std::vector<UsageRow>> SqliteStore::usage(const UsageQuery& query) {
         query.window == Window::kDay || query.window == Window::kMonth ? "usage_daily" : "usage_quarter_hour";
     std::int64_t to = to_unix_ms(query.to);
     if (hours) to = floor_ms(to - 1, kHourMs) + kHourMs;
-    SQLite::Statement stmt(
-        *reader,
-        hours ? fmt::format(
-                    "SELECT bucket_start - bucket_start % {0} AS hour, event_type, meter_dec_sum(quantity), "
-                    "sum(events) FROM {1} WHERE tenant_id = ?1 AND bucket_start >= ?2 AND bucket_start < "
-                    "?3 AND (?4 IS NULL OR event_type = ?4) GROUP BY hour, event_type "
-                    "ORDER BY hour, event_type",
-                    kHourMs, table)
-              : fmt::format("SELECT bucket_start, event_type, quantity, events FROM {} "
-                            "WHERE tenant_id = ?1 AND bucket_start >= ?2 AND bucket_start < ?3 "
-                            "AND (?4 IS NULL OR event_type = ?4) "
-                            "ORDER BY bucket_start, event_type",
-                            table));
+    std::string columns = hours ? fmt::format(
+                                      "bucket_start - bucket_start % {} AS bucket, event_type, "
+                                      "meter_dec_sum(quantity), sum(events)",
+                                      kHourMs)
+                                : "bucket_start AS bucket, event_type, quantity, events";
+    SQLite::Statement stmt(*reader,
+                           fmt::format("SELECT {} FROM {} WHERE tenant_id = ?1 AND bucket_start >= ?2 "
+                                       "AND bucket_start < ?3 AND (?4 IS NULL OR event_type = ?4) {}"
+                                       "ORDER BY bucket, event_type",
+                                       columns, table, hours ? "GROUP BY bucket, event_type " : ""));
     stmt.bind(1, query.tenant_id);
     stmt.bind(2, static_cast<std::int64_t>(to_unix_ms(query.from)));
     stmt.bind(3, to);
